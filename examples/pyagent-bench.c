@@ -1,0 +1,481 @@
+/*
+ * pyagent-bench — prompt-processing and generation speed, like llama-bench.
+ *
+ * Usage:
+ *   pyagent-bench -m model.gguf [-p 512] [-n 128] [-t 1,2,4] [-r 5] [-b 512] [--json]
+ *
+ * -p, -n and -t take comma-separated lists. For every thread count, each -p value N is a
+ * "ppN" test: N random token ids (never BOS or EOS) are fed, and the prefill of all of them is
+ * timed. Each -n value N is a "tgN" test: one random token is fed and prefilled (not timed),
+ * then N tokens are generated greedily and timed. Generation stops early if the model samples
+ * EOS, so tgN reports the tokens actually generated per second. A value of 0 skips the test.
+ *
+ * Every test runs once to warm up, then -r times on a freshly reset agent; the result is the
+ * mean and the sample standard deviation of tokens/s over those runs. The output is a markdown
+ * table, or with --json an array of
+ *   {model, n_params, n_threads, test, n_tokens, reps, tps_mean, tps_sd, samples: [...]}.
+ *
+ * Exit status: 0 on success, 1 when the library fails (its message goes to stderr), 2 on a
+ * bad flag.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, stat */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <pyagent/pyagent.h>
+
+static const char *const USAGE =
+    "usage: pyagent-bench -m model.gguf [options]\n"
+    "\n"
+    "  -m, --model PATH         GGUF model file (required)\n"
+    "  -p, --n-prompt N,...     prompt-processing tests of N tokens (default 512; 0 = none)\n"
+    "  -n, --n-gen N,...        generation tests of N tokens (default 128; 0 = none)\n"
+    "  -t, --threads N,...      thread counts (default 0 = physical cores)\n"
+    "  -r, --repetitions N      timed runs per test, after one warm-up (default 5)\n"
+    "  -b, --batch-size N       max tokens per forward pass (default: the library's)\n"
+    "      --json               print a JSON array instead of a markdown table\n"
+    "  -h, --help               print this help\n";
+
+#define MAX_LIST 16            /* values per comma-separated list */
+#define MAX_TEST_TOKENS (1 << 20)
+#define MAX_REPS 1000
+#define TOKEN_SEED 0x5eedull /* seed of the random token ids */
+
+/* ---------------------------------------------------------------------------------------------
+ * Options
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct int_list {
+    int64_t values[MAX_LIST];
+    size_t count;
+} int_list;
+
+typedef struct options {
+    const char *model_path;
+    int_list n_prompt;  /* pp test sizes */
+    int_list n_gen;     /* tg test sizes */
+    int_list n_threads; /* engine thread counts */
+    int64_t reps;       /* timed runs per test */
+    int64_t n_batch;    /* 0 = the engine's default */
+    bool json;
+} options;
+
+static void fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void fail_usage(const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    fputs("pyagent-bench: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputs("\n\n", stderr);
+    va_end(args);
+    fputs(USAGE, stderr);
+    exit(2);
+}
+
+static int64_t parse_int(const char *flag, const char *text, int64_t min, int64_t max) {
+    char *end = NULL;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0')
+        fail_usage("%s: '%s' is not an integer", flag, text);
+    if (value < min || value > max)
+        fail_usage("%s: %lld is outside [%" PRId64 ", %" PRId64 "]", flag, value, min, max);
+    return value;
+}
+
+/* "1,2,4" -> {1, 2, 4}; every value in [min, max]. */
+static int_list parse_list(const char *flag, const char *text, int64_t min, int64_t max) {
+    int_list list = {.count = 0};
+    char item[32];
+    const char *start = text;
+    for (;;) {
+        const char *comma = strchr(start, ',');
+        const size_t len = comma ? (size_t)(comma - start) : strlen(start);
+        if (len == 0 || len >= sizeof item) fail_usage("%s: bad list '%s'", flag, text);
+        if (list.count == MAX_LIST) fail_usage("%s: more than %d values", flag, MAX_LIST);
+        memcpy(item, start, len);
+        item[len] = '\0';
+        list.values[list.count++] = parse_int(flag, item, min, max);
+        if (!comma) return list;
+        start = comma + 1;
+    }
+}
+
+static const char *flag_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) fail_usage("%s needs a value", argv[*i]);
+    *i += 1;
+    return argv[*i];
+}
+
+static bool is_flag(const char *arg, const char *short_name, const char *long_name) {
+    return (short_name && strcmp(arg, short_name) == 0) ||
+           (long_name && strcmp(arg, long_name) == 0);
+}
+
+static options parse_options(int argc, char **argv) {
+    options o = {
+        .model_path = NULL,
+        .n_prompt = {.values = {512}, .count = 1},
+        .n_gen = {.values = {128}, .count = 1},
+        .n_threads = {.values = {0}, .count = 1},
+        .reps = 5,
+        .n_batch = 0,
+        .json = false,
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (is_flag(flag, "-h", "--help")) {
+            fputs(USAGE, stdout);
+            exit(0);
+        } else if (is_flag(flag, "-m", "--model")) {
+            o.model_path = flag_value(argc, argv, &i);
+        } else if (is_flag(flag, "-p", "--n-prompt")) {
+            o.n_prompt = parse_list(flag, flag_value(argc, argv, &i), 0, MAX_TEST_TOKENS);
+        } else if (is_flag(flag, "-n", "--n-gen")) {
+            o.n_gen = parse_list(flag, flag_value(argc, argv, &i), 0, MAX_TEST_TOKENS);
+        } else if (is_flag(flag, "-t", "--threads")) {
+            o.n_threads = parse_list(flag, flag_value(argc, argv, &i), 0, 1024);
+        } else if (is_flag(flag, "-r", "--repetitions")) {
+            o.reps = parse_int(flag, flag_value(argc, argv, &i), 1, MAX_REPS);
+        } else if (is_flag(flag, "-b", "--batch-size")) {
+            o.n_batch = parse_int(flag, flag_value(argc, argv, &i), 1, 1 << 16);
+        } else if (is_flag(flag, NULL, "--json")) {
+            o.json = true;
+        } else {
+            fail_usage("unknown flag '%s'", flag);
+        }
+    }
+    if (!o.model_path) fail_usage("no model: pass -m model.gguf");
+    return o;
+}
+
+static int64_t list_max(const int_list *list) {
+    int64_t max = 0;
+    for (size_t i = 0; i < list->count; i++)
+        if (list->values[i] > max) max = list->values[i];
+    return max;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Random tokens and timing
+ * ------------------------------------------------------------------------------------------- */
+
+/* Uniform token ids in [0, n_vocab), skipping BOS and EOS (splitmix64 underneath). */
+typedef struct token_source {
+    uint64_t state;
+    int64_t n_vocab;
+    int64_t bos; /* -1 if none */
+    int64_t eos; /* -1 if none */
+} token_source;
+
+static int32_t next_token(token_source *src) {
+    for (;;) {
+        uint64_t z = (src->state += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        const int64_t token = (int64_t)(z % (uint64_t)src->n_vocab);
+        if (token != src->bos && token != src->eos) return (int32_t)token;
+    }
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Tests
+ *
+ * A run returns tokens/s, or a negative value after printing the library's message.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bench_context {
+    pyagent_agent *agent;  /* greedy sampler */
+    token_source tokens;
+    int32_t *token_buffer; /* room for the largest pp test */
+} bench_context;
+
+/* Prints the agent's message for a failed `what` and returns -1, the failed-run value. */
+static double report_agent_failure(const bench_context *ctx, const char *what) {
+    fprintf(stderr, "pyagent-bench: %s: %s\n", what, pyagent_agent_last_error(ctx->agent));
+    return -1;
+}
+
+/* Resets the agent, queues n random tokens and computes them; the time of the prefill alone
+ * goes to *seconds. */
+static double prefill_random_tokens(bench_context *ctx, int64_t n, double *seconds) {
+    if (pyagent_agent_reset(ctx->agent) != PYAGENT_OK) return report_agent_failure(ctx, "reset");
+    for (int64_t i = 0; i < n; i++) ctx->token_buffer[i] = next_token(&ctx->tokens);
+    if (pyagent_agent_feed_tokens(ctx->agent, ctx->token_buffer, (size_t)n) != PYAGENT_OK)
+        return report_agent_failure(ctx, "feed tokens");
+    const double start = now_seconds();
+    if (pyagent_agent_prefill(ctx->agent) != PYAGENT_OK)
+        return report_agent_failure(ctx, "prefill");
+    *seconds = now_seconds() - start;
+    return 0;
+}
+
+/* ppN: prefill of n random tokens. */
+static double run_prompt_test(bench_context *ctx, int64_t n) {
+    double seconds = 0;
+    if (prefill_random_tokens(ctx, n, &seconds) < 0) return -1;
+    return (double)n / seconds;
+}
+
+/* tgN: after one prefilled token, greedy generation of up to n tokens (fewer on EOS). */
+static double run_gen_test(bench_context *ctx, int64_t n) {
+    double prefill_seconds = 0;
+    if (prefill_random_tokens(ctx, 1, &prefill_seconds) < 0) return -1;
+    const double start = now_seconds();
+    if (pyagent_agent_generate(ctx->agent, (int32_t)n, NULL, NULL, NULL) != PYAGENT_OK)
+        return report_agent_failure(ctx, "generate");
+    const double seconds = now_seconds() - start;
+    pyagent_agent_stats stats = {.struct_size = sizeof stats};
+    if (pyagent_agent_stats_get(ctx->agent, &stats) != PYAGENT_OK)
+        return report_agent_failure(ctx, "statistics");
+    return (double)stats.n_generated_tokens / seconds;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Results
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct model_facts {
+    const char *name;  /* file name without its directories */
+    double size_mib;   /* file size */
+    int64_t n_params;
+} model_facts;
+
+typedef struct test_result {
+    char test[32];     /* "pp512", "tg128" */
+    int64_t n_tokens;
+    int64_t n_threads; /* as the engine reports it */
+    int64_t reps;
+    double *samples;   /* tokens/s of each timed run */
+    double mean, sd;   /* over samples; sd is the sample standard deviation */
+} test_result;
+
+static void summarize(test_result *r) {
+    double sum = 0, squares = 0;
+    for (int64_t i = 0; i < r->reps; i++) sum += r->samples[i];
+    r->mean = sum / (double)r->reps;
+    for (int64_t i = 0; i < r->reps; i++)
+        squares += (r->samples[i] - r->mean) * (r->samples[i] - r->mean);
+    r->sd = r->reps > 1 ? sqrt(squares / (double)(r->reps - 1)) : 0.0;
+}
+
+/* 134105856 -> "134.11 M", as llama-bench writes parameter counts. */
+static void format_count(char *out, size_t size, int64_t n) {
+    if (n >= 1000000000) snprintf(out, size, "%.2f B", (double)n / 1e9);
+    else if (n >= 1000000) snprintf(out, size, "%.2f M", (double)n / 1e6);
+    else snprintf(out, size, "%.2f K", (double)n / 1e3);
+}
+
+static void print_table_header(void) {
+    printf("| %-30s | %10s | %10s | %7s | %10s | %20s |\n", "model", "size", "params", "threads",
+           "test", "t/s");
+    printf("| ------------------------------ | ---------: | ---------: | ------: | ---------: "
+           "| -------------------: |\n");
+}
+
+static void print_table_row(const model_facts *m, const test_result *r, bool first) {
+    char size[32], params[32], tps[48];
+    if (first) print_table_header();
+    snprintf(size, sizeof size, "%.2f MiB", m->size_mib);
+    format_count(params, sizeof params, m->n_params);
+    snprintf(tps, sizeof tps, "%.2f ± %.2f", r->mean, r->sd);
+    /* "±" is two bytes but one column: widen its field by one */
+    printf("| %-30s | %10s | %10s | %7" PRId64 " | %10s | %21s |\n", m->name, size, params,
+           r->n_threads, r->test, tps);
+    fflush(stdout);
+}
+
+static void print_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') printf("\\%c", *c);
+        else if (*c < 0x20) printf("\\u%04x", *c);
+        else putchar(*c);
+    }
+    putchar('"');
+}
+
+static void print_json_object(const model_facts *m, const test_result *r, bool first) {
+    printf("%s  {\"model\": ", first ? "" : ",\n");
+    print_json_string(m->name);
+    printf(", \"n_params\": %" PRId64 ", \"n_threads\": %" PRId64 ", \"test\": \"%s\", "
+           "\"n_tokens\": %" PRId64 ", \"reps\": %" PRId64 ", \"tps_mean\": %.6g, "
+           "\"tps_sd\": %.6g, \"samples\": [",
+           m->n_params, r->n_threads, r->test, r->n_tokens, r->reps, r->mean, r->sd);
+    for (int64_t i = 0; i < r->reps; i++) printf("%s%.6g", i ? ", " : "", r->samples[i]);
+    printf("]}");
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Driver
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum test_kind { TEST_PROMPT, TEST_GEN } test_kind;
+
+typedef struct printer {
+    const options *o;
+    model_facts model;
+    size_t n_printed; /* results printed so far */
+} printer;
+
+/* One warm-up run, then o->reps timed runs of a test; prints the result. */
+static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n,
+                     int64_t n_threads) {
+    test_result r = {.n_tokens = n, .n_threads = n_threads, .reps = out->o->reps};
+    snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
+    r.samples = calloc((size_t)r.reps, sizeof *r.samples);
+    if (!r.samples) {
+        fprintf(stderr, "pyagent-bench: out of memory\n");
+        return false;
+    }
+    bool ok = true;
+    for (int64_t i = -1; i < r.reps && ok; i++) {
+        const double tps = kind == TEST_PROMPT ? run_prompt_test(ctx, n) : run_gen_test(ctx, n);
+        ok = tps >= 0;
+        if (ok && i >= 0) r.samples[i] = tps;
+    }
+    if (ok) {
+        summarize(&r);
+        if (out->o->json) print_json_object(&out->model, &r, out->n_printed == 0);
+        else print_table_row(&out->model, &r, out->n_printed == 0);
+        out->n_printed++;
+    }
+    free(r.samples);
+    return ok;
+}
+
+static pyagent_params *engine_params(const options *o, int64_t n_threads) {
+    pyagent_params *params = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    if (!params) {
+        fprintf(stderr, "pyagent-bench: out of memory\n");
+        return NULL;
+    }
+    /* room for the longest test: a pp sequence, or one token plus the generated ones */
+    const int64_t n_ctx =
+        list_max(&o->n_prompt) > list_max(&o->n_gen) + 1 ? list_max(&o->n_prompt)
+                                                          : list_max(&o->n_gen) + 1;
+    pyagent_status status = pyagent_params_set_i64(params, "n_threads", n_threads);
+    if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "n_ctx", n_ctx);
+    if (status == PYAGENT_OK && o->n_batch > 0)
+        status = pyagent_params_set_i64(params, "n_batch", o->n_batch);
+    if (status != PYAGENT_OK) {
+        fprintf(stderr, "pyagent-bench: engine params: %s\n", pyagent_params_last_error(params));
+        pyagent_params_destroy(params);
+        return NULL;
+    }
+    return params;
+}
+
+static bool engine_fact(pyagent_engine *engine, const char *key, int64_t *value) {
+    if (pyagent_engine_info(engine, key, value) == PYAGENT_OK) return true;
+    fprintf(stderr, "pyagent-bench: engine info '%s': %s\n", key,
+            pyagent_engine_last_error(engine));
+    return false;
+}
+
+/* Every test at one thread count, on an engine opened for it. */
+static bool bench_threads(printer *out, int64_t n_threads_wanted, int32_t *token_buffer) {
+    const options *o = out->o;
+    bool ok = false;
+    pyagent_engine *engine = NULL;
+    pyagent_agent *agent = NULL;
+    pyagent_params *sampler = NULL;
+    bench_context ctx = {.token_buffer = token_buffer, .tokens = {.state = TOKEN_SEED}};
+    int64_t n_threads = 0; /* what the engine really uses (0 asks for physical cores) */
+    pyagent_params *params = engine_params(o, n_threads_wanted);
+    if (!params) return false;
+
+    if (pyagent_engine_open(o->model_path, params, &engine) != PYAGENT_OK) {
+        fprintf(stderr, "pyagent-bench: %s\n", pyagent_engine_last_error(engine));
+        goto done;
+    }
+    if (!engine_fact(engine, "n_vocab", &ctx.tokens.n_vocab) ||
+        !engine_fact(engine, "token_bos", &ctx.tokens.bos) ||
+        !engine_fact(engine, "token_eos", &ctx.tokens.eos) ||
+        !engine_fact(engine, "n_params", &out->model.n_params) ||
+        !engine_fact(engine, "n_threads", &n_threads))
+        goto done;
+
+    sampler = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    if (!sampler || pyagent_params_set_f64(sampler, "temperature", 0.0) != PYAGENT_OK) {
+        fprintf(stderr, "pyagent-bench: greedy sampler: %s\n",
+                pyagent_params_last_error(sampler));
+        goto done;
+    }
+    if (pyagent_agent_create(engine, sampler, &agent) != PYAGENT_OK) {
+        fprintf(stderr, "pyagent-bench: %s\n", pyagent_engine_last_error(engine));
+        goto done;
+    }
+    ctx.agent = agent;
+    ok = true;
+    for (size_t i = 0; i < o->n_prompt.count && ok; i++)
+        if (o->n_prompt.values[i] > 0)
+            ok = run_test(&ctx, out, TEST_PROMPT, o->n_prompt.values[i], n_threads);
+    for (size_t i = 0; i < o->n_gen.count && ok; i++)
+        if (o->n_gen.values[i] > 0)
+            ok = run_test(&ctx, out, TEST_GEN, o->n_gen.values[i], n_threads);
+
+done:
+    pyagent_agent_destroy(agent);
+    pyagent_engine_destroy(engine);
+    pyagent_params_destroy(sampler);
+    pyagent_params_destroy(params);
+    return ok;
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int main(int argc, char **argv) {
+    if (pyagent_check_abi(PYAGENT_ABI_VERSION) != PYAGENT_OK) {
+        fprintf(stderr, "pyagent-bench: libpyagent %s has ABI %d, this program was built for %d\n",
+                pyagent_version_string(), (int)pyagent_abi_version(), PYAGENT_ABI_VERSION);
+        return 1;
+    }
+    const options o = parse_options(argc, argv);
+    struct stat st;
+    if (stat(o.model_path, &st) != 0) {
+        fprintf(stderr, "pyagent-bench: %s: %s\n", o.model_path, strerror(errno));
+        return 1;
+    }
+    printer out = {
+        .o = &o,
+        .model = {.name = base_name(o.model_path), .size_mib = (double)st.st_size / 1048576.0},
+        .n_printed = 0,
+    };
+    int32_t *token_buffer = malloc((size_t)(list_max(&o.n_prompt) + 1) * sizeof *token_buffer);
+    if (!token_buffer) {
+        fprintf(stderr, "pyagent-bench: out of memory\n");
+        return 1;
+    }
+
+    if (o.json) printf("[\n");
+    bool ok = true;
+    for (size_t i = 0; i < o.n_threads.count && ok; i++)
+        ok = bench_threads(&out, o.n_threads.values[i], token_buffer);
+    if (o.json) printf("%s]\n", out.n_printed ? "\n" : "");
+
+    free(token_buffer);
+    return ok ? 0 : 1;
+}

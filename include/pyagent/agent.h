@@ -1,0 +1,130 @@
+/*
+ * libpyagent — agent: one conversation (a token sequence, its KV cache and its sampler).
+ *
+ * Life of an agent: create it on an engine, feed text or tokens (queued, not yet computed),
+ * then generate: pending tokens are prefilled in chunks of n_batch, then tokens are sampled one
+ * by one and streamed to a callback until EOS, a stop string, or the token limit.
+ *
+ * Threading: an agent is used by one host thread at a time (a second concurrent call returns
+ * PYAGENT_ERR_BUSY). The exception is pyagent_agent_cancel, which any thread may call at any
+ * time. Different agents of one engine may be driven from different threads at once.
+ * Include <pyagent/pyagent.h>, not this file.
+ */
+#ifndef PYAGENT_AGENT_H
+#define PYAGENT_AGENT_H
+
+#include "pyagent.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pyagent_agent pyagent_agent;
+
+/* Creates an agent on `engine` with `sampler` params (NULL = defaults; kind
+ * PYAGENT_PARAMS_SAMPLER). On failure *agent is NULL and pyagent_engine_last_error says why. */
+PYAGENT_API pyagent_status pyagent_agent_create(pyagent_engine *engine,
+                                                const pyagent_params *sampler,
+                                                pyagent_agent **agent);
+
+/* Frees the agent and its KV cache. NULL is a no-op. Must not race with a call on the agent. */
+PYAGENT_API void pyagent_agent_destroy(pyagent_agent *agent);
+
+/* The message of the last failure on this agent ("" if none); never NULL, also for NULL. */
+PYAGENT_API const char *pyagent_agent_last_error(const pyagent_agent *agent);
+
+/* Replaces the agent's sampler settings (kind PYAGENT_PARAMS_SAMPLER; NULL = defaults) and
+ * reseeds its RNG. */
+PYAGENT_API pyagent_status pyagent_agent_set_sampler(pyagent_agent *agent,
+                                                     const pyagent_params *sampler);
+
+/* Queues `text` (`text_len` bytes or -1 for NUL-terminated). When the agent's sequence is
+ * empty, the model's BOS token is put first (if its metadata asks for one; so feeding "" to an
+ * empty agent queues just BOS), and a SentencePiece model adds its dummy-prefix space at the
+ * start of a sequence or after a control token, not in the middle of text. Control-token text
+ * such as "<s>" is kept as plain text. PYAGENT_ERR_INVALID_UTF8 for invalid UTF-8,
+ * PYAGENT_ERR_CONTEXT_FULL if the tokens would pass n_ctx; nothing is queued on failure. */
+PYAGENT_API pyagent_status pyagent_agent_feed_text(pyagent_agent *agent, const char *text,
+                                                   int64_t text_len);
+
+/* Queues token ids as they are (no BOS is added). PYAGENT_ERR_INVALID_TOKEN for an id outside
+ * the vocabulary, PYAGENT_ERR_CONTEXT_FULL past n_ctx; nothing is queued on failure. */
+PYAGENT_API pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent,
+                                                     const int32_t *tokens, size_t n_tokens);
+
+/* Runs the forward pass over every queued token, so that the logits of the last one are ready.
+ * generate does this by itself; call it to time prefill or to read logits. (Feeding never
+ * queues past n_ctx, so prefill has no context limit of its own to report.) */
+PYAGENT_API pyagent_status pyagent_agent_prefill(pyagent_agent *agent);
+
+/* Copies the logits (n_vocab floats, before any sampler setting) of the last computed
+ * position into `logits`. Two-call pattern on the float count; PYAGENT_ERR_INVALID_ARGUMENT
+ * if nothing has been computed yet. */
+PYAGENT_API pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits,
+                                                size_t capacity, size_t *n_logits);
+
+/* Adds a stop string: generation ends when the generated text contains it. The stop string
+ * itself is not streamed. Up to 16 stop strings of up to 256 bytes each. */
+PYAGENT_API pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop,
+                                                  int64_t stop_len);
+PYAGENT_API pyagent_status pyagent_agent_clear_stops(pyagent_agent *agent);
+
+/* Called for every generated token, on the thread that called generate. `text`/`text_len` is
+ * the text released by this token: it lags behind the token while the text so far could still
+ * become a stop string or ends inside a UTF-8 character, so the concatenation of all released
+ * text is exactly the generated text up to (not including) a stop string. `text` is valid only
+ * during the call. The callback must not call generate on the same agent. */
+typedef void (*pyagent_token_fn)(void *user_data, int32_t token, const char *text,
+                                 size_t text_len);
+
+#define PYAGENT_FINISH_LENGTH    1 /* max_tokens were generated */
+#define PYAGENT_FINISH_EOS       2 /* the model produced its end-of-sequence token */
+#define PYAGENT_FINISH_STOP      3 /* a stop string appeared */
+#define PYAGENT_FINISH_CANCELLED 4 /* pyagent_agent_cancel was called */
+#define PYAGENT_FINISH_CONTEXT   5 /* the sequence reached n_ctx */
+
+/* Prefills what is queued, then samples up to `max_tokens` tokens (-1 = no limit: until EOS,
+ * a stop string, cancellation or n_ctx), appending each to the agent's sequence and passing it
+ * to `on_token` (may be NULL). An EOS token is appended and passed to on_token but gives no
+ * text. *finish_reason (may be NULL) gets a PYAGENT_FINISH_* value. Reaching n_ctx while
+ * generating is not an error: generation finishes with PYAGENT_FINISH_CONTEXT. */
+PYAGENT_API pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t max_tokens,
+                                                  pyagent_token_fn on_token, void *user_data,
+                                                  int32_t *finish_reason);
+
+/* Asks a running generate to finish: the next token it samples is the last one it streams
+ * (with PYAGENT_FINISH_CANCELLED). Any thread, also from inside on_token; it only sets an
+ * atomic flag, so it is async-signal-safe (a SIGINT handler may call it). The request is
+ * consumed by the generate it stops (or by the next one, if none is running). */
+PYAGENT_API void pyagent_agent_cancel(pyagent_agent *agent);
+
+/* The agent's sequence (every computed and queued token). Two-call pattern on the count. */
+PYAGENT_API pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *tokens,
+                                                size_t capacity, size_t *n_tokens);
+
+/* Forgets the sequence and the KV cache; the sampler settings and the stop strings stay. */
+PYAGENT_API pyagent_status pyagent_agent_reset(pyagent_agent *agent);
+
+/* Statistics since the agent was created or reset. Set struct_size = sizeof(pyagent_agent_stats)
+ * before the call; the library fills only the fields that fit, so old hosts keep working when
+ * fields are appended. */
+typedef struct pyagent_agent_stats {
+    uint32_t struct_size;
+    uint32_t reserved;
+    int64_t n_prompt_tokens;    /* queued tokens computed by prefill (the last token of a
+                                   previous generate is computed by the next prefill, and
+                                   counts here) */
+    int64_t n_generated_tokens; /* tokens sampled, including a final EOS */
+    double prefill_seconds;     /* wall time of prefill forward passes */
+    double decode_seconds;      /* wall time of generate after its prefill: sampling, text
+                                   release, callbacks and one forward pass per token */
+} pyagent_agent_stats;
+
+PYAGENT_API pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent,
+                                                   pyagent_agent_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYAGENT_AGENT_H */

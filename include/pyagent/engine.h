@@ -1,0 +1,83 @@
+/*
+ * libpyagent — engine: one loaded model, its tokenizer, its worker threads.
+ *
+ * Threading: an engine is thread-safe. Many host threads may drive different agents of the
+ * same engine at once; forward passes are serialized inside the engine (batching across
+ * agents comes with the scheduler). pyagent_engine_last_error reports the last failure of any
+ * thread on this engine, so hosts that share an engine across threads should read it right
+ * after the failing call. Include <pyagent/pyagent.h>, not this file.
+ */
+#ifndef PYAGENT_ENGINE_H
+#define PYAGENT_ENGINE_H
+
+#include "pyagent.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pyagent_engine pyagent_engine;
+
+/* Opens the GGUF model at `path` (read by mmap; the file must stay unchanged while open) with
+ * engine `params` (NULL = defaults; must be of kind PYAGENT_PARAMS_ENGINE).
+ *
+ * As with sqlite3_open, *engine is set even on failure (unless memory ran out, then NULL), so
+ * that pyagent_engine_last_error can say what went wrong, e.g.
+ * "model.gguf: tensor 'blk.3.attn_q.weight': data past end of file".
+ * The caller destroys the handle in both cases. Thread-safe. */
+PYAGENT_API pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params,
+                                               pyagent_engine **engine);
+
+/* Frees the engine. Every agent of it must have been destroyed first; NULL is a no-op. */
+PYAGENT_API void pyagent_engine_destroy(pyagent_engine *engine);
+
+/* The message of the last failure on this engine ("" if none). Never NULL, also for NULL.
+ * Valid until the next failing call on the engine. */
+PYAGENT_API const char *pyagent_engine_last_error(const pyagent_engine *engine);
+
+/* Routes this engine's log lines of level >= min_level to `fn` (NULL = back to stderr;
+ * min_level PYAGENT_LOG_NONE = silence). Replaces the level set by the log_level param, which
+ * is what applies while the model is opened. By default an engine writes warnings and errors
+ * to stderr. */
+PYAGENT_API pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level,
+                                                  pyagent_log_fn fn, void *user_data);
+
+/* Facts about the model and the engine, by key; thread-safe:
+ *   n_vocab, n_ctx (the engine's per-agent limit), n_ctx_train, n_embd, n_layer, n_head,
+ *   n_head_kv, n_ff, n_batch, n_threads, token_bos, token_eos (-1 if the model has none),
+ *   n_params. PYAGENT_ERR_UNKNOWN_KEY for any other key. */
+PYAGENT_API pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key,
+                                               int64_t *value);
+
+/* Tokenizes `text` (`text_len` bytes, or -1 for NUL-terminated) with the model's tokenizer.
+ * `flags` is a bitwise OR of:
+ *   PYAGENT_TOKENIZE_ADD_SPECIAL    add BOS/EOS as the model's metadata asks
+ *   PYAGENT_TOKENIZE_PARSE_SPECIAL  turn control-token text such as "<s>" into its token
+ * Writes up to `capacity` ids to `tokens`; *n_tokens gets the count the whole text needs.
+ * PYAGENT_ERR_BUFFER_TOO_SMALL if capacity was not enough (call again with *n_tokens);
+ * PYAGENT_ERR_INVALID_UTF8 if `text` is not valid UTF-8. Thread-safe. */
+#define PYAGENT_TOKENIZE_ADD_SPECIAL   1
+#define PYAGENT_TOKENIZE_PARSE_SPECIAL 2
+PYAGENT_API pyagent_status pyagent_engine_tokenize(pyagent_engine *engine, const char *text,
+                                                   int64_t text_len, int32_t flags,
+                                                   int32_t *tokens, size_t capacity,
+                                                   size_t *n_tokens);
+
+/* Turns token ids back into text (UTF-8 bytes, not NUL-terminated; the bytes of a token cut in
+ * the middle of a multi-byte character are emitted as they are). Control tokens (BOS, EOS)
+ * give no text unless `flags` has PYAGENT_DETOKENIZE_SPECIAL. The SentencePiece dummy-prefix
+ * space of the first token is kept unless `flags` has PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE.
+ * Writes up to `capacity` bytes to `text`; *text_len gets the size needed. Two-call pattern as
+ * for tokenize; PYAGENT_ERR_INVALID_TOKEN for an id outside the vocabulary. Thread-safe. */
+#define PYAGENT_DETOKENIZE_SPECIAL             1
+#define PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE 2
+PYAGENT_API pyagent_status pyagent_engine_detokenize(pyagent_engine *engine,
+                                                     const int32_t *tokens, size_t n_tokens,
+                                                     int32_t flags, char *text, size_t capacity,
+                                                     size_t *text_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PYAGENT_ENGINE_H */

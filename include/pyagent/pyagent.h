@@ -1,0 +1,186 @@
+/*
+ * libpyagent — embeddable multi-agent LLM inference.
+ *
+ * This umbrella header is the manual. It holds versions, status codes, memory, logging and
+ * the params object, and includes the rest of the stable API (engine.h, agent.h).
+ *
+ * A minimal host:
+ *
+ *     if (pyagent_check_abi(PYAGENT_ABI_VERSION) != PYAGENT_OK) return 1;
+ *     pyagent_engine *engine = NULL;
+ *     if (pyagent_engine_open("stories260K.gguf", NULL, &engine) != PYAGENT_OK) {
+ *         fprintf(stderr, "%s\n", pyagent_engine_last_error(engine));
+ *         pyagent_engine_destroy(engine);
+ *         return 1;
+ *     }
+ *     pyagent_agent *agent = NULL;
+ *     pyagent_agent_create(engine, NULL, &agent);
+ *     pyagent_agent_feed_text(agent, "Once upon a time", -1);
+ *     pyagent_agent_generate(agent, 64, on_token, NULL, NULL);
+ *     pyagent_agent_destroy(agent);
+ *     pyagent_engine_destroy(engine);
+ *
+ * Rules that hold for every function in every header:
+ *  - Fallible calls return pyagent_status (0 = PYAGENT_OK). The detail of the last failure is
+ *    kept on the handle the call was made on (pyagent_engine_last_error and friends).
+ *  - No call aborts or exits the process on any input a caller can pass.
+ *  - pyagent_X_destroy(NULL) is a no-op; every destroy has the shape void f(T *).
+ *  - Memory the library hands out is freed with pyagent_free. Caller buffers use the two-call
+ *    pattern: pass a capacity, get the size needed back through a size_t pointer.
+ *  - Strings are UTF-8. A length of -1 (as int64_t) means "NUL-terminated".
+ *  - Only fixed-size types cross the boundary; enums travel as int32_t.
+ */
+#ifndef PYAGENT_PYAGENT_H
+#define PYAGENT_PYAGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Versions
+ *
+ * The library version follows semantic versioning. The ABI version is separate: it is the
+ * SONAME number (libpyagent.so.N) and only changes when a binary built against an older
+ * header would break. Bindings call pyagent_check_abi(PYAGENT_ABI_VERSION) before anything else.
+ * ------------------------------------------------------------------------------------------- */
+
+#define PYAGENT_VERSION_MAJOR 0
+#define PYAGENT_VERSION_MINOR 1
+#define PYAGENT_VERSION_PATCH 0
+#define PYAGENT_VERSION_NUMBER \
+    (PYAGENT_VERSION_MAJOR * 10000 + PYAGENT_VERSION_MINOR * 100 + PYAGENT_VERSION_PATCH)
+#define PYAGENT_ABI_VERSION 1
+
+/* Run-time version of the loaded library. Thread-safe, never fails. */
+PYAGENT_API uint32_t pyagent_version_number(void);
+PYAGENT_API const char *pyagent_version_string(void); /* static string, e.g. "0.1.0" */
+PYAGENT_API int32_t pyagent_abi_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes
+ *
+ * Values are stable and never reused; new codes are only appended.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef int32_t pyagent_status;
+
+#define PYAGENT_OK                   0
+#define PYAGENT_ERR_INVALID_ARGUMENT 1  /* NULL handle, bad length, wrong params kind, ... */
+#define PYAGENT_ERR_OUT_OF_MEMORY    2
+#define PYAGENT_ERR_IO               3  /* a file could not be opened, read or mapped */
+#define PYAGENT_ERR_BAD_MODEL        4  /* the model file is malformed or inconsistent */
+#define PYAGENT_ERR_UNSUPPORTED      5  /* valid, but not supported (tensor type, architecture) */
+#define PYAGENT_ERR_UNKNOWN_KEY      6  /* a params key that does not exist for this kind */
+#define PYAGENT_ERR_OUT_OF_RANGE     7  /* a value outside the documented bounds */
+#define PYAGENT_ERR_BUFFER_TOO_SMALL 8  /* two-call pattern: *needed says how much */
+#define PYAGENT_ERR_CONTEXT_FULL     9  /* the agent's sequence reached n_ctx */
+#define PYAGENT_ERR_ABI_MISMATCH     10
+#define PYAGENT_ERR_INVALID_UTF8     11
+#define PYAGENT_ERR_INVALID_TOKEN    12 /* a token id outside [0, n_vocab) */
+#define PYAGENT_ERR_BUSY             13 /* the handle is in use by another call */
+#define PYAGENT_ERR_INTERNAL         14 /* a bug in libpyagent: please report it */
+
+/* PYAGENT_OK when the loaded library implements ABI `abi_version` (pass PYAGENT_ABI_VERSION
+ * as compiled into the host), PYAGENT_ERR_ABI_MISMATCH otherwise. Thread-safe. */
+PYAGENT_API pyagent_status pyagent_check_abi(int32_t abi_version);
+
+/* A fixed English name for `status`, e.g. "bad model file". Never NULL; unknown codes give
+ * "unknown status". The string is static. Thread-safe. */
+PYAGENT_API const char *pyagent_status_str(pyagent_status status);
+
+/* ---------------------------------------------------------------------------------------------
+ * Memory
+ * ------------------------------------------------------------------------------------------- */
+
+/* Frees memory that a pyagent_* call documented as "free with pyagent_free". NULL is a no-op. */
+PYAGENT_API void pyagent_free(void *ptr);
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging
+ *
+ * Each engine has its own log sink (pyagent_engine_set_log). Messages are complete lines
+ * without the trailing newline. The callback may run on any thread that calls into the engine,
+ * and must not call back into the same engine.
+ * ------------------------------------------------------------------------------------------- */
+
+#define PYAGENT_LOG_DEBUG 0
+#define PYAGENT_LOG_INFO  1
+#define PYAGENT_LOG_WARN  2
+#define PYAGENT_LOG_ERROR 3
+#define PYAGENT_LOG_NONE  4 /* as a minimum level: log nothing */
+
+typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *message);
+
+/* ---------------------------------------------------------------------------------------------
+ * Params: keyed, typed configuration
+ *
+ * A params object belongs to one kind (engine or sampler) and knows that kind's keys, their
+ * types, defaults and bounds. Setters reject unknown keys (PYAGENT_ERR_UNKNOWN_KEY), values of
+ * the wrong type (PYAGENT_ERR_INVALID_ARGUMENT) and values out of bounds
+ * (PYAGENT_ERR_OUT_OF_RANGE), and pyagent_params_last_error says which and why. The library
+ * copies what it needs from a params object, so it may be destroyed right after use.
+ * A params object is used by one thread at a time.
+ *
+ * Engine keys (PYAGENT_PARAMS_ENGINE):
+ *   n_threads   i64  worker threads for the forward pass      default 0 = physical cores, [0, 1024]
+ *   n_ctx       i64  max tokens per agent (0 = model's, at least 512)  default 0, [0, 1<<24]
+ *   n_batch     i64  max tokens per forward pass in prefill    default 512, [1, 1<<16]
+ *   seed        i64  seed of agents that do not set their own  default 0x5eed, [0, 2^63-1]
+ *   log_level   i64  minimum level logged from open on (to stderr until set_log)
+ *                    default PYAGENT_LOG_WARN, [0, 4]
+ *
+ * Sampler keys (PYAGENT_PARAMS_SAMPLER), applied in the order listed:
+ *   repeat_penalty     f64  divide positive / multiply negative logits of recent tokens
+ *                           default 1.0 (off), [0, 100]
+ *   repeat_last_n      i64  how many recent tokens the penalties look at  default 64, [0, 1<<24]
+ *   frequency_penalty  f64  subtract count * value   default 0, [-100, 100]
+ *   presence_penalty   f64  subtract value if present  default 0, [-100, 100]
+ *   temperature        f64  0 = greedy (argmax)        default 0.8, [0, 100]
+ *   top_k              i64  keep the k most likely, 0 = off           default 40, [0, 1<<24]
+ *   top_p              f64  keep the smallest set with mass >= p      default 0.95, [0, 1]
+ *   min_p              f64  drop tokens below min_p * p(best)         default 0.05, [0, 1]
+ *   seed               i64  the agent's RNG seed; -1 = the engine's   default -1, [-1, 2^63-1]
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct pyagent_params pyagent_params;
+
+#define PYAGENT_PARAMS_ENGINE  1
+#define PYAGENT_PARAMS_SAMPLER 2
+
+/* A params object of `kind` holding every default, or NULL if `kind` is unknown or memory ran
+ * out. Destroy with pyagent_params_destroy. */
+PYAGENT_API pyagent_params *pyagent_params_create(int32_t kind);
+PYAGENT_API void pyagent_params_destroy(pyagent_params *params);
+
+PYAGENT_API pyagent_status pyagent_params_set_i64(pyagent_params *params, const char *key,
+                                                  int64_t value);
+PYAGENT_API pyagent_status pyagent_params_set_f64(pyagent_params *params, const char *key,
+                                                  double value);
+PYAGENT_API pyagent_status pyagent_params_get_i64(const pyagent_params *params, const char *key,
+                                                  int64_t *value);
+PYAGENT_API pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *key,
+                                                  double *value);
+
+/* The inclusive bounds of `key` for params of `kind`, as doubles (so an int64 bound of
+ * 2^63-1 reads as 2^63). Thread-safe. */
+PYAGENT_API pyagent_status pyagent_params_bounds(int32_t kind, const char *key, double *min,
+                                                 double *max);
+
+/* The message of the last failed call on `params` ("" if none). Valid until the next call on
+ * the same object. Never NULL, also for a NULL params. */
+PYAGENT_API const char *pyagent_params_last_error(const pyagent_params *params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "engine.h"
+#include "agent.h"
+
+#endif /* PYAGENT_PYAGENT_H */

@@ -1,0 +1,47 @@
+/*
+ * CPU kernels of the forward pass. Weights are matrices of n_out rows of n_in values in the
+ * file's type (f32, f16, bf16, q8_0), read in place and dequantized inside the dot product.
+ * Activations are f32, row-major: a batch of n tokens is n rows.
+ */
+#ifndef PA_BACKEND_CPU_OPS_H
+#define PA_BACKEND_CPU_OPS_H
+
+#include <stdint.h>
+
+#include "../../core/threadpool.h"
+
+typedef struct pa_matrix {
+    const void *data; /* n_out rows of n_in values of `type` (gguf_tensor_type) */
+    uint32_t type;
+    int64_t n_in, n_out;
+    uint64_t row_bytes;
+} pa_matrix;
+
+/* true if `type` is one the kernels compute with. */
+int pa_cpu_type_supported(uint32_t type);
+
+/* Y (n,d) = X (n,k) @ W(d,k)^T, i.e. y[t][o] = W[o] · x[t], split over threads by rows of W. */
+void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n);
+
+/* Row `row` of W converted to f32 -> out (n_in,). */
+void pa_matrix_row(const pa_matrix *w, int64_t row, float *out);
+
+/* out (n,) = x / sqrt(mean(x²) + eps) * weight */
+void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+
+/* Rotates adjacent pairs (2i, 2i+1) of each head of x (n_heads, head_dim) by pos * base^(-2i/hd). */
+void pa_rope(float *x, int n_heads, int head_dim, int pos, float base);
+
+/* x (n,) <- softmax(x) */
+void pa_softmax(float *x, int n);
+
+/* dot product of f32 vectors (n,) */
+float pa_dot_f32(const float *a, const float *b, int n);
+
+/* y (n,) += a * x (n,) */
+void pa_axpy(float *y, float a, const float *x, int n);
+
+/* gate (n,) <- silu(gate) * up */
+void pa_swiglu(float *gate, const float *up, int n);
+
+#endif

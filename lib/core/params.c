@@ -1,0 +1,200 @@
+/*
+ * pyagent_params: a kind (engine or sampler), one value per key of that kind's table, and the
+ * last error message. The tables below are the single place where keys, types, defaults and
+ * bounds are written down; pyagent.h documents the same values for users.
+ */
+#include "params.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct param_spec {
+    const char *key;
+    bool is_int;
+    double def, min, max; /* for integer keys these are exact up to 2^53 */
+} param_spec;
+
+#define I64_MAX_D 9223372036854775807.0
+
+static const param_spec engine_specs[PA_ENGINE_PARAM_COUNT] = {
+    [PA_ENGINE_N_THREADS] = {"n_threads", true, 0, 0, 1024},
+    [PA_ENGINE_N_CTX] = {"n_ctx", true, 0, 0, 1 << 24},
+    [PA_ENGINE_N_BATCH] = {"n_batch", true, 512, 1, 1 << 16},
+    [PA_ENGINE_SEED] = {"seed", true, 0x5eed, 0, I64_MAX_D},
+    [PA_ENGINE_LOG_LEVEL] = {"log_level", true, PYAGENT_LOG_WARN, 0, PYAGENT_LOG_NONE},
+};
+
+static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
+    [PA_SAMPLER_REPEAT_PENALTY] = {"repeat_penalty", false, 1.0, 0, 100},
+    [PA_SAMPLER_REPEAT_LAST_N] = {"repeat_last_n", true, 64, 0, 1 << 24},
+    [PA_SAMPLER_FREQUENCY_PENALTY] = {"frequency_penalty", false, 0, -100, 100},
+    [PA_SAMPLER_PRESENCE_PENALTY] = {"presence_penalty", false, 0, -100, 100},
+    [PA_SAMPLER_TEMPERATURE] = {"temperature", false, 0.8, 0, 100},
+    [PA_SAMPLER_TOP_K] = {"top_k", true, 40, 0, 1 << 24},
+    [PA_SAMPLER_TOP_P] = {"top_p", false, 0.95, 0, 1},
+    [PA_SAMPLER_MIN_P] = {"min_p", false, 0.05, 0, 1},
+    [PA_SAMPLER_SEED] = {"seed", true, -1, -1, I64_MAX_D},
+};
+
+#define MAX_PARAMS 16
+
+typedef union param_value {
+    int64_t i;
+    double f;
+} param_value;
+
+struct pyagent_params {
+    int32_t kind;
+    const param_spec *specs;
+    int n_specs;
+    param_value values[MAX_PARAMS];
+    pa_err last_error;
+};
+
+static const param_spec *specs_of(int32_t kind, int *n) {
+    switch (kind) {
+    case PYAGENT_PARAMS_ENGINE: *n = PA_ENGINE_PARAM_COUNT; return engine_specs;
+    case PYAGENT_PARAMS_SAMPLER: *n = PA_SAMPLER_PARAM_COUNT; return sampler_specs;
+    default: *n = 0; return NULL;
+    }
+}
+
+static param_value default_value(const param_spec *s) {
+    param_value v;
+    if (s->is_int) v.i = (int64_t)s->def;
+    else v.f = s->def;
+    return v;
+}
+
+static const char *kind_name(int32_t kind) {
+    return kind == PYAGENT_PARAMS_ENGINE ? "engine" : kind == PYAGENT_PARAMS_SAMPLER ? "sampler"
+                                                                                    : "unknown";
+}
+
+pyagent_params *pyagent_params_create(int32_t kind) {
+    int n;
+    const param_spec *specs = specs_of(kind, &n);
+    if (!specs) return NULL;
+    pyagent_params *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->kind = kind;
+    p->specs = specs;
+    p->n_specs = n;
+    for (int i = 0; i < n; i++) p->values[i] = default_value(&specs[i]);
+    return p;
+}
+
+void pyagent_params_destroy(pyagent_params *params) { free(params); }
+
+const char *pyagent_params_last_error(const pyagent_params *params) {
+    return params ? params->last_error.msg : "";
+}
+
+/* Index of `key` in the table of `specs`, or -1 with a message naming the known keys. */
+static int find_key(const param_spec *specs, int n, int32_t kind, const char *key, pa_err *err) {
+    if (!key) {
+        pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "key is NULL");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (strcmp(specs[i].key, key) == 0) return i;
+    char known[256] = "";
+    for (int i = 0; i < n; i++) {
+        strncat(known, specs[i].key, sizeof known - strlen(known) - 1);
+        if (i + 1 < n) strncat(known, ", ", sizeof known - strlen(known) - 1);
+    }
+    pa_fail(err, PYAGENT_ERR_UNKNOWN_KEY, "unknown %s params key '%.64s' (known: %s)",
+            kind_name(kind), key, known);
+    return -1;
+}
+
+static pyagent_status check_range(const param_spec *s, double v, pa_err *err) {
+    if (!(v >= s->min && v <= s->max)) /* also rejects NaN */
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "%s = %g is out of range [%g, %g]",
+                       s->key, v, s->min, s->max);
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_set_i64(pyagent_params *params, const char *key, int64_t value) {
+    if (!params) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err *err = &params->last_error;
+    int i = find_key(params->specs, params->n_specs, params->kind, key, err);
+    if (i < 0) return err->status;
+    const param_spec *s = &params->specs[i];
+    pyagent_status st = check_range(s, (double)value, err);
+    if (st) return st;
+    if (s->is_int) params->values[i].i = value;
+    else params->values[i].f = (double)value;
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_set_f64(pyagent_params *params, const char *key, double value) {
+    if (!params) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err *err = &params->last_error;
+    int i = find_key(params->specs, params->n_specs, params->kind, key, err);
+    if (i < 0) return err->status;
+    const param_spec *s = &params->specs[i];
+    if (s->is_int)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "%s is an integer: set it with pyagent_params_set_i64", s->key);
+    pyagent_status st = check_range(s, value, err);
+    if (st) return st;
+    params->values[i].f = value;
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_get_i64(const pyagent_params *params, const char *key,
+                                      int64_t *value) {
+    if (!params || !value) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err *err = (pa_err *)&params->last_error; /* the error slot is not part of the value */
+    int i = find_key(params->specs, params->n_specs, params->kind, key, err);
+    if (i < 0) return err->status;
+    if (!params->specs[i].is_int)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "%s is a real number: read it with pyagent_params_get_f64", key);
+    *value = params->values[i].i;
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *key,
+                                      double *value) {
+    if (!params || !value) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err *err = (pa_err *)&params->last_error;
+    int i = find_key(params->specs, params->n_specs, params->kind, key, err);
+    if (i < 0) return err->status;
+    const param_spec *s = &params->specs[i];
+    *value = s->is_int ? (double)params->values[i].i : params->values[i].f;
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_bounds(int32_t kind, const char *key, double *min, double *max) {
+    int n;
+    const param_spec *specs = specs_of(kind, &n);
+    if (!specs || !min || !max) return PYAGENT_ERR_INVALID_ARGUMENT;
+    int i = find_key(specs, n, kind, key, NULL);
+    if (i < 0) return key ? PYAGENT_ERR_UNKNOWN_KEY : PYAGENT_ERR_INVALID_ARGUMENT;
+    *min = specs[i].min;
+    *max = specs[i].max;
+    return PYAGENT_OK;
+}
+
+pyagent_status pa_params_check_kind(const pyagent_params *params, int32_t kind, pa_err *err) {
+    if (params && params->kind != kind)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "expected %s params, got %s params",
+                       kind_name(kind), kind_name(params->kind));
+    return PYAGENT_OK;
+}
+
+int64_t pa_params_i64(const pyagent_params *params, int32_t kind, int i) {
+    if (params) return params->values[i].i;
+    int n;
+    return (int64_t)specs_of(kind, &n)[i].def;
+}
+
+double pa_params_f64(const pyagent_params *params, int32_t kind, int i) {
+    if (params) return params->values[i].f;
+    int n;
+    return specs_of(kind, &n)[i].def;
+}

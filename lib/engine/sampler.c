@@ -1,0 +1,170 @@
+#include "sampler.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/params.h"
+
+pyagent_status pa_sampler_init(pa_sampler *s, int n_vocab, pa_err *err) {
+    memset(s, 0, sizeof *s);
+    s->n_vocab = n_vocab;
+    s->candidates = malloc((size_t)n_vocab * sizeof *s->candidates);
+    s->logits = malloc((size_t)n_vocab * sizeof *s->logits);
+    s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
+    if (!s->candidates || !s->logits || !s->counts) {
+        pa_sampler_free(s);
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "sampler: out of memory");
+    }
+    pa_sampler_configure(s, NULL, 0);
+    return PYAGENT_OK;
+}
+
+void pa_sampler_free(pa_sampler *s) {
+    free(s->candidates);
+    free(s->logits);
+    free(s->counts);
+    memset(s, 0, sizeof *s);
+}
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xoshiro_next(uint64_t s[4]) {
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* uniform in [0, 1) with 53 random bits */
+static double uniform(uint64_t s[4]) { return (double)(xoshiro_next(s) >> 11) * 0x1.0p-53; }
+
+void pa_sampler_configure(pa_sampler *s, const pyagent_params *p, uint64_t seed) {
+    const int32_t K = PYAGENT_PARAMS_SAMPLER;
+    s->repeat_penalty = pa_params_f64(p, K, PA_SAMPLER_REPEAT_PENALTY);
+    s->repeat_last_n = pa_params_i64(p, K, PA_SAMPLER_REPEAT_LAST_N);
+    s->frequency_penalty = pa_params_f64(p, K, PA_SAMPLER_FREQUENCY_PENALTY);
+    s->presence_penalty = pa_params_f64(p, K, PA_SAMPLER_PRESENCE_PENALTY);
+    s->temperature = pa_params_f64(p, K, PA_SAMPLER_TEMPERATURE);
+    s->top_k = pa_params_i64(p, K, PA_SAMPLER_TOP_K);
+    s->top_p = pa_params_f64(p, K, PA_SAMPLER_TOP_P);
+    s->min_p = pa_params_f64(p, K, PA_SAMPLER_MIN_P);
+    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&seed);
+}
+
+/* llama.cpp's penalties: each distinct recent token once by repeat_penalty (divide positive
+ * logits, multiply negative ones), then count * frequency + presence subtracted. */
+static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_history) {
+    bool off = s->repeat_penalty == 1.0 && s->frequency_penalty == 0 && s->presence_penalty == 0;
+    if (off || s->repeat_last_n == 0) return;
+    size_t window = (size_t)s->repeat_last_n < n_history ? (size_t)s->repeat_last_n : n_history;
+    const int32_t *recent = history + (n_history - window);
+    for (size_t i = 0; i < window; i++) s->counts[recent[i]]++;
+    for (size_t i = 0; i < window; i++) {
+        int32_t id = recent[i];
+        uint32_t count = s->counts[id];
+        if (count == 0) continue; /* already penalized */
+        float *l = &s->logits[id];
+        *l = *l <= 0 ? *l * (float)s->repeat_penalty : *l / (float)s->repeat_penalty;
+        *l -= (float)(count * s->frequency_penalty + s->presence_penalty);
+        s->counts[id] = 0;
+    }
+}
+
+static int32_t argmax(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static int by_logit_desc(const void *a, const void *b) {
+    float x = ((const pa_candidate *)a)->logit, y = ((const pa_candidate *)b)->logit;
+    if (x != y) return x < y ? 1 : -1;
+    return ((const pa_candidate *)a)->id - ((const pa_candidate *)b)->id;
+}
+
+static void sift_down(pa_candidate *heap, size_t n, size_t i) { /* min-heap on logit */
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && by_logit_desc(&heap[l], &heap[m]) > 0) m = l;
+        if (r < n && by_logit_desc(&heap[r], &heap[m]) > 0) m = r;
+        if (m == i) return;
+        pa_candidate t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+/* Leaves the k best candidates, sorted best first, in c[0..k): a min-heap of the best k seen. */
+static size_t keep_top_k(pa_candidate *c, size_t n, size_t k) {
+    if (k == 0 || k >= n) {
+        qsort(c, n, sizeof *c, by_logit_desc);
+        return n;
+    }
+    for (size_t i = k / 2; i-- > 0;) sift_down(c, k, i);
+    for (size_t i = k; i < n; i++) {
+        if (by_logit_desc(&c[i], &c[0]) < 0) { /* better than the worst kept */
+            c[0] = c[i];
+            sift_down(c, k, 0);
+        }
+    }
+    qsort(c, k, sizeof *c, by_logit_desc);
+    return k;
+}
+
+/* p = softmax(logit / temperature) over c[0..n), which is sorted best first */
+static void softmax_candidates(pa_candidate *c, size_t n, double temperature) {
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        c[i].p = (float)exp((c[i].logit - c[0].logit) / temperature);
+        sum += c[i].p;
+    }
+    for (size_t i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
+}
+
+int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
+                          size_t n_history) {
+    const int n = s->n_vocab;
+    memcpy(s->logits, logits, (size_t)n * sizeof(float));
+    apply_penalties(s, history, n_history);
+    if (s->temperature <= 0) return argmax(s->logits, n);
+
+    pa_candidate *c = s->candidates;
+    for (int i = 0; i < n; i++) c[i] = (pa_candidate){i, s->logits[i], 0};
+    size_t kept = keep_top_k(c, (size_t)n, (size_t)s->top_k);
+
+    softmax_candidates(c, kept, 1.0);
+    if (s->top_p < 1.0) { /* smallest prefix whose mass reaches top_p */
+        double mass = 0;
+        size_t i = 0;
+        while (i < kept && mass < s->top_p) mass += c[i++].p;
+        kept = i > 0 ? i : 1;
+    }
+    if (s->min_p > 0) { /* drop tokens below min_p * p(best) */
+        size_t i = 1;
+        while (i < kept && c[i].p >= s->min_p * c[0].p) i++;
+        kept = i;
+    }
+
+    softmax_candidates(c, kept, s->temperature);
+    double u = uniform(s->rng), cum = 0;
+    for (size_t i = 0; i < kept; i++) {
+        cum += c[i].p;
+        if (u < cum) return c[i].id;
+    }
+    return c[kept - 1].id; /* rounding left u just above the total mass */
+}

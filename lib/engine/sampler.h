@@ -1,0 +1,41 @@
+/*
+ * Token sampling, in llama.cpp's default order: repetition penalties on the raw logits, then
+ * (temperature 0) argmax, or top-k -> top-p -> min-p -> temperature -> draw from the
+ * renormalized distribution with the agent's own RNG (xoshiro256**), so a seed reproduces.
+ */
+#ifndef PA_ENGINE_SAMPLER_H
+#define PA_ENGINE_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/error.h"
+
+typedef struct pa_candidate {
+    int32_t id;
+    float logit;
+    float p;
+} pa_candidate;
+
+typedef struct pa_sampler {
+    double repeat_penalty, frequency_penalty, presence_penalty;
+    int64_t repeat_last_n;
+    double temperature, top_p, min_p;
+    int64_t top_k;
+    uint64_t rng[4];         /* xoshiro256** state */
+    int n_vocab;
+    pa_candidate *candidates; /* (n_vocab,) scratch */
+    float *logits;            /* (n_vocab,) penalized copy */
+    uint32_t *counts;         /* (n_vocab,) occurrences in the penalty window */
+} pa_sampler;
+
+pyagent_status pa_sampler_init(pa_sampler *s, int n_vocab, pa_err *err);
+void pa_sampler_free(pa_sampler *s);
+/* Takes the settings of sampler params (NULL = defaults) and seeds the RNG with `seed`. */
+void pa_sampler_configure(pa_sampler *s, const pyagent_params *params, uint64_t seed);
+
+/* Picks the next token from `logits` (n_vocab,) given the sequence so far. */
+int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
+                          size_t n_history);
+
+#endif
