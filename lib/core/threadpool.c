@@ -9,6 +9,15 @@
 
 #define SPIN_ROUNDS 20000 /* polls of the job counter before a worker sleeps */
 
+/* Tells the core that this is a spin-wait, so an SMT sibling gets the pipeline meanwhile. */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 struct pa_pool {
     int n_threads;
     pthread_t *threads;
@@ -52,6 +61,7 @@ static unsigned wait_for_job(pa_pool *pool, unsigned seen) {
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g != seen || atomic_load(&pool->stop)) return g;
+        cpu_relax();
     }
     pthread_mutex_lock(&pool->lock);
     unsigned g;
@@ -146,5 +156,7 @@ void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx) {
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->lock);
     fn(ctx, 0, pool->n_threads);
-    while (atomic_load_explicit(&pool->n_pending, memory_order_acquire) > 0) sched_yield();
+    for (int spins = 0; atomic_load_explicit(&pool->n_pending, memory_order_acquire) > 0; spins++)
+        if (spins < SPIN_ROUNDS) cpu_relax();
+        else sched_yield();
 }

@@ -551,20 +551,26 @@ static bool index_tensors(parser *p, gguf_file *f) {
  * tensors may end before that point (vocabulary-only files do). */
 static bool locate_tensor_data(parser *p, gguf_file *f) {
     const uint64_t header_end = p->pos;
-    const uint64_t data_start = header_end + (f->alignment - header_end % f->alignment) %
-                                f->alignment; /* no overflow: header_end <= size < 2^63 */
+    const uint64_t data_start =
+        header_end + (f->alignment - header_end % f->alignment) % f->alignment;
     for (size_t i = 0; i < f->n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
-        const uint64_t start = t->offset <= UINT64_MAX - data_start ? data_start + t->offset
-                                                                     : UINT64_MAX;
-        if (start > p->size || t->n_bytes > p->size - start) {
-            snprintf(p->item, sizeof p->item, "tensor '%.*s'", GGUF_MAX_SHOWN_NAME, t->name);
+        snprintf(p->item, sizeof p->item, "tensor '%.*s'", GGUF_MAX_SHOWN_NAME, t->name);
+        if (t->offset > p->size) {
             return fail(p, PYAGENT_ERR_BAD_MODEL,
-                        "data past end of file (offset %" PRIu64 " + %" PRIu64 " > %zu)",
-                        data_start + t->offset, t->n_bytes, p->size);
+                        "data offset %" PRIu64 " is past end of file (%zu bytes)", t->offset,
+                        p->size);
+        }
+        /* offset <= size and data_start <= size + alignment: the sum cannot overflow */
+        const uint64_t start = data_start + t->offset;
+        if (start > p->size || t->n_bytes > p->size - start) {
+            return fail(p, PYAGENT_ERR_BAD_MODEL,
+                        "data past end of file (offset %" PRIu64 " + %" PRIu64 " > %zu)", start,
+                        t->n_bytes, p->size);
         }
         t->data = p->bytes + start;
     }
+    p->item[0] = '\0';
     return true;
 }
 

@@ -10,10 +10,11 @@
  * Encode:
  *  1. The input must be valid UTF-8 (INVALID_UTF8 names the first bad byte).
  *  2. Special tokens are cut out first, as llama.cpp's tokenizer_st_partition does: special
- *     tokens are tried longest text first, and each claims its leftmost occurrences that lie in
- *     text no longer special token has claimed. User-defined tokens are always cut out (as in
- *     llama.cpp and HF tokenizers); control and unknown tokens only with PARSE_SPECIAL.
- *     Special texts are valid UTF-8, so the pieces between them stay valid UTF-8.
+ *     tokens are tried longest text first, and each claims, left to right, its occurrences that
+ *     do not overlap text claimed before. So "XYZW" with specials XY and YZW gives X, YZW: the
+ *     longest wins, not the leftmost. User-defined tokens are always cut out (as in llama.cpp
+ *     and HF tokenizers); control and unknown tokens only with PARSE_SPECIAL. Special texts
+ *     are valid UTF-8 (others are left out at load), so the text between stays valid UTF-8.
  *  3. Each text fragment between them goes to the SPM or BPE algorithm; the SPM dummy prefix
  *     goes before the first fragment and before every fragment that follows a special token.
  *  4. BOS/EOS around it all with ADD_SPECIAL.
@@ -202,7 +203,7 @@ static uint32_t utf8_char_len(unsigned char lead) {
 bool pa_merge_scratch_reserve(pa_merge_scratch *scratch, size_t max_symbols) {
     if (max_symbols <= scratch->cap) return true;
     pa_merge_scratch_free(scratch);
-    /* one block: the heap first (it holds doubles), then the symbols */
+    /* one block: the heap first (8-byte aligned entries), then the symbols */
     size_t heap_bytes = 2 * max_symbols * sizeof(pa_bigram);
     char *block = malloc(heap_bytes + max_symbols * sizeof(pa_symbol));
     if (!block) return false;
@@ -222,7 +223,11 @@ void pa_merge_scratch_free(pa_merge_scratch *scratch) {
 
 /* True when a should be popped before b: higher priority, then the leftmost. */
 static bool bigram_before(const pa_bigram *a, const pa_bigram *b) {
-    return a->priority > b->priority || (a->priority == b->priority && a->left < b->left);
+    return a->order > b->order;
+}
+
+static int32_t bigram_left(const pa_bigram *bigram) {
+    return (int32_t)(UINT32_MAX - (uint32_t)bigram->order);
 }
 
 static void heap_push(pa_merge_scratch *s, pa_bigram bigram) {
@@ -257,8 +262,10 @@ static void push_pair_if_mergeable(const pa_tokenizer *tok, const char *word,
                                    int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
     const pa_symbol *l = &s->symbols[left], *r = &s->symbols[right];
-    pa_bigram bigram = {0.0, left, right, l->n + r->n};
-    if (priority(tok, word + l->off, l->n, r->n, &bigram.priority)) heap_push(s, bigram);
+    uint32_t rank;
+    if (!priority(tok, word + l->off, l->n, r->n, &rank)) return;
+    pa_bigram bigram = {(uint64_t)rank << 32 | (UINT32_MAX - (uint32_t)left), right, l->n + r->n};
+    heap_push(s, bigram);
 }
 
 void pa_merge_word(const pa_tokenizer *tok, const char *word, uint32_t len,
@@ -268,7 +275,8 @@ void pa_merge_word(const pa_tokenizer *tok, const char *word, uint32_t len,
     for (uint32_t off = 0; off < len;) {
         uint32_t n = utf8_char_len((unsigned char)word[off]);
         if (n > len - off) n = len - off;
-        symbols[n_symbols] = (pa_symbol){n_symbols - 1, off + n == len ? -1 : n_symbols + 1, off, n};
+        int32_t next = off + n == len ? -1 : n_symbols + 1;
+        symbols[n_symbols] = (pa_symbol){n_symbols - 1, next, off, n};
         n_symbols++;
         off += n;
     }
@@ -279,16 +287,17 @@ void pa_merge_word(const pa_tokenizer *tok, const char *word, uint32_t len,
     }
     while (scratch->n_heap > 0) {
         pa_bigram bigram = heap_pop(scratch);
-        pa_symbol *left = &symbols[bigram.left], *right = &symbols[bigram.right];
+        int32_t left_index = bigram_left(&bigram);
+        pa_symbol *left = &symbols[left_index], *right = &symbols[bigram.right];
         if (left->n == 0 || right->n == 0 || left->n + right->n != bigram.size) continue;
 
         left->n += right->n;
         right->n = 0;
         left->next = right->next;
-        if (right->next >= 0) symbols[right->next].prev = bigram.left;
+        if (right->next >= 0) symbols[right->next].prev = left_index;
 
-        push_pair_if_mergeable(tok, word, priority, scratch, left->prev, bigram.left);
-        push_pair_if_mergeable(tok, word, priority, scratch, bigram.left, left->next);
+        push_pair_if_mergeable(tok, word, priority, scratch, left->prev, left_index);
+        push_pair_if_mergeable(tok, word, priority, scratch, left_index, left->next);
     }
 }
 
@@ -321,9 +330,11 @@ static pyagent_status read_special_id(const gguf_file *gguf, const char *key, in
     if (!is_integer_type(kv->type)) {
         return pa_fail(err, PYAGENT_ERR_BAD_MODEL, "key '%s' must be an integer", key);
     }
-    bool in_range = is_signed_type(kv->type) ? kv->v.i64 >= 0 && kv->v.i64 < n_vocab
-                                             : kv->v.u64 < (uint64_t)n_vocab;
-    if (in_range) *id = (int32_t)kv->v.u64;
+    if (is_signed_type(kv->type)) {
+        if (kv->v.i64 >= 0 && kv->v.i64 < n_vocab) *id = (int32_t)kv->v.i64;
+    } else {
+        if (kv->v.u64 < (uint64_t)n_vocab) *id = (int32_t)kv->v.u64;
+    }
     return PYAGENT_OK;
 }
 
@@ -474,7 +485,8 @@ static pyagent_status read_special_tokens(pa_tokenizer *tok, const gguf_file *gg
         (st = read_special_id(gguf, KEY_UNK_ID, n, &tok->unk, err)) != PYAGENT_OK ||
         (st = read_special_id(gguf, KEY_EOT_ID, n, &eot, err)) != PYAGENT_OK ||
         (st = read_special_id(gguf, KEY_EOM_ID, n, &eom, err)) != PYAGENT_OK ||
-        (st = gguf_get_bool_or(gguf, KEY_ADD_BOS, tok->add_bos, &tok->add_bos, err)) != PYAGENT_OK ||
+        (st = gguf_get_bool_or(gguf, KEY_ADD_BOS, tok->add_bos, &tok->add_bos, err)) !=
+            PYAGENT_OK ||
         (st = gguf_get_bool_or(gguf, KEY_ADD_EOS, false, &tok->add_eos, err)) != PYAGENT_OK) {
         return st;
     }
@@ -488,18 +500,6 @@ static pyagent_status read_special_tokens(pa_tokenizer *tok, const gguf_file *gg
     }
     mark_eog_tokens(tok, eot, eom);
     return PYAGENT_OK;
-}
-
-/* SPM byte fallback for each byte value: <0xXX>, else the 1-byte token, else unk (else -1). */
-static void build_byte_tokens(pa_tokenizer *tok) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (int b = 0; b < 256; b++) {
-        char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
-        char byte = (char)b;
-        int32_t id = pa_vocab_find(tok, name, sizeof name);
-        if (id < 0) id = pa_vocab_find(tok, &byte, 1);
-        tok->byte_tokens[b] = id >= 0 ? id : tok->unk;
-    }
 }
 
 static int hex_value(char c) {
@@ -628,7 +628,7 @@ static pyagent_status load_into(pa_tokenizer *tok, const gguf_file *gguf, pa_err
     }
     if (!spm && (st = pa_bpe_load(tok, gguf, err)) != PYAGENT_OK) return st;
     if ((st = read_special_tokens(tok, gguf, err)) != PYAGENT_OK) return st;
-    build_byte_tokens(tok);
+    if (spm) pa_spm_prepare(tok);
     build_pieces(tok);
     return build_special_list(tok, err);
 }
@@ -749,7 +749,9 @@ typedef struct encode_state {
 
 static pyagent_status encode_fragment(encode_state *state, const char *text, size_t len,
                                       pa_err *err) {
-    if (state->tok->kind == PA_VOCAB_BPE) return pa_bpe_encode(state->tok, text, len, &state->out, err);
+    if (state->tok->kind == PA_VOCAB_BPE) {
+        return pa_bpe_encode(state->tok, text, len, &state->out, err);
+    }
     bool add_prefix = state->tok->add_space_prefix && state->prefix_next;
     state->prefix_next = false;
     return pa_spm_encode(state->tok, text, len, add_prefix, &state->out, err);
@@ -803,8 +805,8 @@ pyagent_status pa_tokenizer_encode(const pa_tokenizer *tok, const char *text, si
     *ids = NULL;
     *n_ids = 0;
     if (len > MAX_TEXT_BYTES) {
-        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "text of %zu bytes exceeds the %zu-byte limit",
-                       len, MAX_TEXT_BYTES);
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
+                       "text of %zu bytes exceeds the %zu-byte limit", len, MAX_TEXT_BYTES);
     }
     size_t bad = utf8_invalid_offset(text, len);
     if (bad < len) {
@@ -862,7 +864,7 @@ pyagent_status pa_tokenizer_decode(const pa_tokenizer *tok, const int32_t *ids, 
             }
             strip_space = false;
         }
-        if (total + piece_len <= cap) memcpy(buf + total, piece, piece_len);
+        if (piece_len > 0 && total + piece_len <= cap) memcpy(buf + total, piece, piece_len);
         total += piece_len;
     }
     *needed = total;

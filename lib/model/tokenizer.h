@@ -24,7 +24,8 @@ enum pa_token_type {
 
 /* Flags of pa_tokenizer_encode. */
 #define PA_ENCODE_ADD_SPECIAL     1u /* BOS/EOS as tokenizer.ggml.add_bos_token/add_eos_token say */
-#define PA_ENCODE_PARSE_SPECIAL   2u /* control/user-defined token text becomes that token */
+#define PA_ENCODE_PARSE_SPECIAL   2u /* control/unknown token text becomes that token (user-
+                                        * defined token text always does, as in llama.cpp) */
 #define PA_ENCODE_NO_SPACE_PREFIX 4u /* SPM: do not add the dummy-prefix space (mid-sequence) */
 
 /* Flags of pa_tokenizer_decode. */

@@ -8,7 +8,7 @@
  *     Latin-1 bytes stand for themselves, the 68 others for U+0100..U+0143 in byte order). A
  *     mapped word has one character per byte, and every token text is written in this alphabet.
  *  3. Merge: adjacent symbols whose pair appears in tokenizer.ggml.merges are merged, lowest rank
- *     first (leftmost on ties): pa_merge_word with -rank as the priority. llama3-style
+ *     first (leftmost on ties): pa_merge_word with UINT32_MAX - rank as the priority. llama3-style
  *     pre-tokenizers skip this when the whole word already is a token (ignore_merges).
  *  4. Each final symbol is looked up in the vocabulary; one that is missing (only in vocabularies
  *     whose merges make non-tokens) falls back to its single-byte tokens, as llama.cpp does.
@@ -204,17 +204,17 @@ static int32_t find_merge_rank(const pa_merges *merges, const char *left, uint32
 }
 
 static bool pair_rank(const pa_tokenizer *tok, const char *left, uint32_t left_n,
-                      uint32_t right_n, double *priority) {
+                      uint32_t right_n, uint32_t *priority) {
     int32_t rank = find_merge_rank(&tok->merges, left, left_n, left + left_n, right_n);
     if (rank < 0) return false;
-    *priority = -(double)rank;
+    *priority = UINT32_MAX - (uint32_t)rank;
     return true;
 }
 
 /* Copies merge `rank` in and indexes it. A merge without a space after its first byte has no
  * pair and is never applied (llama.cpp files it under an empty pair no lookup can hit). */
 static void add_merge(pa_merges *merges, int32_t rank, gguf_str text, size_t off) {
-    memcpy(merges->text + off, text.data, text.len);
+    if (text.len > 0) memcpy(merges->text + off, text.data, text.len);
     merges->offsets[rank] = off;
     const char *space = text.len > 1 ? memchr(text.data + 1, ' ', text.len - 1) : NULL;
     if (!space) return;

@@ -36,7 +36,7 @@ typedef struct pa_token_info {
  * byte-string key to an int32 value >= 0. Keys are not stored: a slot holds the value and the
  * key's hash, and the caller's `matches` callback says whether a value's key is the one sought. */
 typedef struct pa_str_index {
-    uint32_t *hashes; /* low 32 bits of the key hash, to skip most key compares */
+    uint32_t *hashes; /* 32 bits of the key's hash, to skip most key compares */
     int32_t *values;  /* -1: empty slot */
     size_t mask;      /* capacity - 1 */
 } pa_str_index;
@@ -52,12 +52,12 @@ int32_t pa_str_index_find(const pa_str_index *index, uint64_t hash, pa_key_match
 int32_t pa_str_index_insert(pa_str_index *index, uint64_t hash, int32_t value,
                             pa_key_matches_fn matches, const void *key);
 
-/* BPE merge table: merge rank r joins the strings merge_left(r) and merge_right(r). */
+/* BPE merge table: merge r (its rank; lower ranks merge first) joins a left and a right part. */
 typedef struct pa_merges {
     char *text;         /* every merge's "left right" text, back to back */
     size_t *offsets;    /* [n] start of merge r in text */
-    uint32_t *left_len; /* [n] bytes of the left part */
-    uint32_t *right_len;
+    uint32_t *left_len; /* [n] bytes of the left part (0: no space in it, never applied) */
+    uint32_t *right_len; /* [n] bytes of the right part, after the separating space */
     size_t n;
     pa_str_index index; /* (left, right) -> rank; the first of duplicate pairs wins */
 } pa_merges;
@@ -78,6 +78,7 @@ struct pa_tokenizer {
 
     /* SPM */
     int32_t byte_tokens[256]; /* byte fallback: <0xXX>, else the 1-byte token, else unk, else -1 */
+    bool words_merge_alone;   /* no token has U+2581 right after another character */
 
     /* BPE */
     pcre2_code *pretokenizer; /* split regex, compiled once with PCRE2_UTF | PCRE2_UCP */
@@ -110,11 +111,11 @@ bool pa_token_buf_push(pa_token_buf *buf, int32_t id); /* false when out of memo
  * Pair merging (tokenizer.c), the loop SPM and BPE share
  *
  * A word is split into one symbol per UTF-8 character, linked in a list. Every adjacent pair that
- * may merge goes into a max-heap keyed by its priority (SPM: the merged token's score; BPE: minus
- * the merge rank); ties go to the leftmost pair. The top pair is merged (the right symbol is
- * folded into the left one) unless it is stale, and the new neighbour pairs are pushed. A pair is
- * stale when either symbol was folded away or grew since: both are caught by comparing the
- * pair's byte size with the symbols' current sizes.
+ * may merge goes into a max-heap keyed by its priority (SPM: the merged token's score; BPE: the
+ * merge's rank, lowest first); ties go to the leftmost pair. The top pair is merged (the right
+ * symbol is folded into the left one) unless it is stale, and the new neighbour pairs are
+ * pushed. A pair is stale when either symbol was folded away or grew since: both are caught by
+ * comparing the pair's byte size with the symbols' current sizes.
  * ---------------------------------------------------------------------------------------------- */
 
 typedef struct pa_symbol {
@@ -123,9 +124,9 @@ typedef struct pa_symbol {
 } pa_symbol;
 
 typedef struct pa_bigram {
-    double priority; /* larger merges first */
-    int32_t left, right;
-    uint32_t size;   /* bytes of left + right when pushed */
+    uint64_t order; /* priority << 32 | (UINT32_MAX - left): the largest pops first */
+    int32_t right;
+    uint32_t size;  /* bytes of left + right when pushed */
 } pa_bigram;
 
 /* Scratch reused across the words of one encode call. The heap never holds more than 2n - 2
@@ -137,22 +138,26 @@ typedef struct pa_merge_scratch {
     size_t cap;         /* symbols (UTF-8 characters) the largest word may have */
 } pa_merge_scratch;
 
-/* Priority of merging `left_n` bytes at `left` with the `right_n` bytes that follow them; false
- * when the pair may not merge. */
+/* Priority of merging `left_n` bytes at `left` with the `right_n` bytes that follow them (larger
+ * merges first); false when the pair may not merge. */
 typedef bool (*pa_pair_priority_fn)(const pa_tokenizer *tok, const char *left, uint32_t left_n,
-                                    uint32_t right_n, double *priority);
+                                    uint32_t right_n, uint32_t *priority);
 
 bool pa_merge_scratch_reserve(pa_merge_scratch *scratch, size_t max_symbols);
 void pa_merge_scratch_free(pa_merge_scratch *scratch);
 
 /* Splits the `len` bytes of valid UTF-8 at `word` (at most scratch->cap characters) into
- * symbols and merges them. The result is the list that starts at scratch->symbols[0] (never merged away). */
+ * symbols and merges them. The result is the list that starts at scratch->symbols[0], which is
+ * never merged away. */
 void pa_merge_word(const pa_tokenizer *tok, const char *word, uint32_t len,
                    pa_pair_priority_fn priority, pa_merge_scratch *scratch);
 
 /* ------------------------------------------------------------------------------------------------
  * The two algorithms
  * ---------------------------------------------------------------------------------------------- */
+
+/* SPM: fills the SPM-only fields (after the vocabulary is built). */
+void pa_spm_prepare(pa_tokenizer *tok);
 
 /* SPM: tokenizes one fragment (valid UTF-8, no special tokens), with the dummy-prefix space
  * first when `add_prefix`. */

@@ -98,8 +98,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gguf_alignment(file);
     for (size_t i = 0; i < gguf_n_kv(file); i++) walk_kv(file, gguf_kv_at(file, i));
     for (size_t i = 0; i < gguf_n_tensors(file); i++) walk_tensor(file, gguf_tensor_at(file, i));
-    gguf_find_kv(file, "general.architecture");
-    gguf_find_tensor(file, "token_embd.weight");
+    /* keys and names no valid file holds: the absent-key paths */
+    uint32_t u;
+    float f;
+    bool b;
+    gguf_str s;
+    const gguf_kv *arr;
+    gguf_get_u32(file, "", &u, &err);
+    gguf_get_u32_or(file, "", 1, &u, &err);
+    gguf_get_f32_or(file, "", 1.0f, &f, &err);
+    gguf_get_bool_or(file, "", true, &b, &err);
+    gguf_get_str(file, "", &s, &err);
+    gguf_get_arr(file, "", GGUF_TYPE_STRING, &arr, &err);
+    if (gguf_find_tensor(file, "") || gguf_kv_at(file, gguf_n_kv(file)) ||
+        gguf_tensor_at(file, gguf_n_tensors(file))) {
+        __builtin_trap();
+    }
     gguf_close(file);
     return 0;
 }

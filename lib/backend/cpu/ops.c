@@ -6,11 +6,14 @@
 #include "ops.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../core/f16.h"
+#include "dot.h"
 #include "../../model/gguf.h"
 
 #define Q8_0_BLOCK_BYTES 34 /* f16 scale + 32 int8 */
@@ -79,14 +82,43 @@ static const void *row_ptr(const pa_matrix *w, int64_t row) {
     return (const uint8_t *)w->data + (uint64_t)row * w->row_bytes;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Kernel choice: the portable loops above, or AVX2 where the CPU has it                       */
+
+typedef struct dot_kernels {
+    float (*f32)(const float *w, const float *x, int n);
+    float (*f16)(const uint16_t *w, const float *x, int n);
+    float (*bf16)(const uint16_t *w, const float *x, int n);
+    float (*q8_0)(const uint8_t *w, const float *x, int n);
+} dot_kernels;
+
+static dot_kernels dots = {pa_dot_f32, dot_f16, dot_bf16, dot_q8_0};
+static pthread_once_t dots_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void) {
+    /* Our pool splits every product across threads and calls sgemm from each of them; OpenBLAS
+     * threads of its own would only oversubscribe the cores (and spin between calls). This is
+     * process-wide: README notes it for hosts that use OpenBLAS themselves. */
+    openblas_set_num_threads(1);
+#ifdef PA_HAVE_AVX2_KERNELS
+    if (pa_cpu_has_avx2())
+        dots = (dot_kernels){pa_dot_f32_avx2, pa_dot_f16_avx2, pa_dot_bf16_avx2, pa_dot_q8_0_avx2};
+#endif
+}
+
+const char *pa_cpu_kernels_name(void) {
+    pthread_once(&dots_once, choose_kernels);
+    return dots.f32 == pa_dot_f32 ? "portable C" : "AVX2+FMA+F16C";
+}
+
 static float dot_row(const pa_matrix *w, int64_t row, const float *x) {
     const void *r = row_ptr(w, row);
     int n = (int)w->n_in;
     switch (w->type) {
-    case GGUF_TENSOR_F32: return pa_dot_f32(r, x, n);
-    case GGUF_TENSOR_F16: return dot_f16(r, x, n);
-    case GGUF_TENSOR_BF16: return dot_bf16(r, x, n);
-    case GGUF_TENSOR_Q8_0: return dot_q8_0(r, x, n);
+    case GGUF_TENSOR_F32: return dots.f32(r, x, n);
+    case GGUF_TENSOR_F16: return dots.f16(r, x, n);
+    case GGUF_TENSOR_BF16: return dots.bf16(r, x, n);
+    case GGUF_TENSOR_Q8_0: return dots.q8_0(r, x, n);
     }
     return 0; /* unreachable: types are checked when the model loads */
 }
@@ -97,6 +129,12 @@ void pa_matrix_row(const pa_matrix *w, int64_t row, float *out) {
     switch (w->type) {
     case GGUF_TENSOR_F32: memcpy(out, r, (size_t)n * sizeof(float)); break;
     case GGUF_TENSOR_F16:
+#ifdef PA_HAVE_AVX2_KERNELS
+        if (dots.f16 == pa_dot_f16_avx2) {
+            pa_f16_row_to_f32_avx2(r, out, (int)n);
+            break;
+        }
+#endif
         for (int64_t i = 0; i < n; i++) out[i] = pa_f16_to_f32(((const uint16_t *)r)[i]);
         break;
     case GGUF_TENSOR_BF16:
@@ -115,13 +153,19 @@ void pa_matrix_row(const pa_matrix *w, int64_t row, float *out) {
     }
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Matrix products                                                                            */
+
 typedef struct matmul_job {
     float *y;
     const float *x;
     const pa_matrix *w;
     int n;
+    float *scratch; /* (nth, PA_MATMUL_TILE_ROWS, n_in) for dequantized tiles */
 } matmul_job;
 
+/* Few tokens: each thread takes a slice of W's rows and dots every token with each row, so a
+ * row is read from memory once per batch. */
 static void matmul_rows(void *ctx, int ith, int nth) {
     const matmul_job *job = ctx;
     const pa_matrix *w = job->w;
@@ -132,24 +176,39 @@ static void matmul_rows(void *ctx, int ith, int nth) {
             job->y[(int64_t)t * w->n_out + o] = dot_row(w, o, job->x + (int64_t)t * w->n_in);
 }
 
-/* Large f32 batches: each thread runs sgemm on its slice of W's rows, writing a column block
- * of Y. OpenBLAS is told to stay single-threaded: the parallelism is ours. */
-static void sgemm_rows(void *ctx, int ith, int nth) {
+/* Y[:, rows] (n, r) = X (n, k) @ W[rows]^T (k, r), with W[rows] given as f32 rows */
+static void sgemm_block(const matmul_job *job, const float *w_rows, int64_t first, int64_t r) {
+    const int k = (int)job->w->n_in;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, job->n, (int)r, k, 1.0f, job->x, k,
+                w_rows, k, 0.0f, job->y + first, (int)job->w->n_out);
+}
+
+/* Many tokens: sgemm per thread on its slice of rows (OpenBLAS stays single-threaded: the
+ * parallelism is ours). Non-f32 weights are dequantized a tile of rows at a time, which costs
+ * little next to the n-fold reuse of each tile. */
+static void matmul_sgemm(void *ctx, int ith, int nth) {
     const matmul_job *job = ctx;
     const pa_matrix *w = job->w;
     int64_t begin, end;
     pa_split(w->n_out, ith, nth, &begin, &end);
-    if (begin >= end) return;
-    /* Y[:, begin:end] (n, rows) = X (n, k) @ W[begin:end]^T (k, rows) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, job->n, (int)(end - begin),
-                (int)w->n_in, 1.0f, job->x, (int)w->n_in, (const float *)row_ptr(w, begin),
-                (int)w->n_in, 0.0f, job->y + begin, (int)w->n_out);
+    if (w->type == GGUF_TENSOR_F32) {
+        if (begin < end) sgemm_block(job, row_ptr(w, begin), begin, end - begin);
+        return;
+    }
+    float *tile = job->scratch + (size_t)ith * PA_MATMUL_TILE_ROWS * (size_t)w->n_in;
+    for (int64_t first = begin; first < end; first += PA_MATMUL_TILE_ROWS) {
+        int64_t r = end - first < PA_MATMUL_TILE_ROWS ? end - first : PA_MATMUL_TILE_ROWS;
+        for (int64_t i = 0; i < r; i++) pa_matrix_row(w, first + i, tile + i * w->n_in);
+        sgemm_block(job, tile, first, r);
+    }
 }
 
-void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n) {
-    matmul_job job = {y, x, w, n};
-    if (w->type == GGUF_TENSOR_F32 && n >= SGEMM_MIN_BATCH) pa_pool_run(pool, sgemm_rows, &job);
-    else pa_pool_run(pool, matmul_rows, &job);
+void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
+               float *scratch) {
+    pthread_once(&dots_once, choose_kernels);
+    matmul_job job = {y, x, w, n, scratch};
+    bool blas = n >= SGEMM_MIN_BATCH && (w->type == GGUF_TENSOR_F32 || scratch);
+    pa_pool_run(pool, blas ? matmul_sgemm : matmul_rows, &job);
 }
 
 void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {

@@ -20,8 +20,17 @@ typedef struct pa_matrix {
 /* true if `type` is one the kernels compute with. */
 int pa_cpu_type_supported(uint32_t type);
 
-/* Y (n,d) = X (n,k) @ W(d,k)^T, i.e. y[t][o] = W[o] · x[t], split over threads by rows of W. */
-void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n);
+/* Rows of W dequantized at once for a BLAS product of a large batch. */
+#define PA_MATMUL_TILE_ROWS 64
+
+/* Y (n,d) = X (n,k) @ W(d,k)^T, i.e. y[t][o] = W[o] · x[t], split over threads by rows of W.
+ * `scratch` holds pool-size * PA_MATMUL_TILE_ROWS * k floats (or is NULL: then non-f32 weights
+ * always take the row-dot path). */
+void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
+               float *scratch);
+
+/* "AVX2+FMA+F16C" or "portable C": the dot-product kernels this CPU runs. */
+const char *pa_cpu_kernels_name(void);
 
 /* Row `row` of W converted to f32 -> out (n_in,). */
 void pa_matrix_row(const pa_matrix *w, int64_t row, float *out);

@@ -29,6 +29,7 @@ struct pa_llama_ws {
     float *hb;     /* (n_batch, n_ff) gate */
     float *hb2;    /* (n_batch, n_ff) up */
     float *scores; /* (n_threads, n_ctx) attention weights, one row per thread */
+    float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
 };
 
 pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int n_threads,
@@ -50,8 +51,10 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->hb = malloc(nb * hp->n_ff * sizeof(float));
     ws->hb2 = malloc(nb * hp->n_ff * sizeof(float));
     ws->scores = malloc((size_t)n_threads * n_ctx * sizeof(float));
+    size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
+    ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
-        !ws->scores) {
+        !ws->scores || !ws->tiles) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -71,6 +74,7 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->hb);
     free(ws->hb2);
     free(ws->scores);
+    free(ws->tiles);
     free(ws);
 }
 
@@ -117,9 +121,9 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
 
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->attn_norm, d, hp->rms_eps);
-    pa_matmul(pool, ws->q, ws->xb, &l->wq, n); /* (n, d) -> (n, q_dim) */
-    pa_matmul(pool, ws->k, ws->xb, &l->wk, n); /* (n, d) -> (n, kv_dim) */
-    pa_matmul(pool, ws->v, ws->xb, &l->wv, n);
+    pa_matmul(pool, ws->q, ws->xb, &l->wq, n, ws->tiles); /* (n, d) -> (n, q_dim) */
+    pa_matmul(pool, ws->k, ws->xb, &l->wk, n, ws->tiles); /* (n, d) -> (n, kv_dim) */
+    pa_matmul(pool, ws->v, ws->xb, &l->wv, n, ws->tiles);
     for (int t = 0; t < n; t++) {
         pa_rope(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos0 + t, hp->rope_base);
         pa_rope(ws->k + (size_t)t * kv_dim, hp->n_head_kv, hd, pos0 + t, hp->rope_base);
@@ -130,7 +134,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     attention_job job = {hp, ws, kv->k[il], kv->v[il], n, pos0};
     pa_pool_run(pool, attention_rows, &job);
 
-    pa_matmul(pool, ws->xb, ws->att, &l->wo, n); /* (n, q_dim) -> (n, d) */
+    pa_matmul(pool, ws->xb, ws->att, &l->wo, n, ws->tiles); /* (n, q_dim) -> (n, d) */
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
 }
 
@@ -140,10 +144,10 @@ static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_
     const int d = hp->n_embd;
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->ffn_norm, d, hp->rms_eps);
-    pa_matmul(pool, ws->hb, ws->xb, &l->w_gate, n); /* (n, d) -> (n, ff) */
-    pa_matmul(pool, ws->hb2, ws->xb, &l->w_up, n);
+    pa_matmul(pool, ws->hb, ws->xb, &l->w_gate, n, ws->tiles); /* (n, d) -> (n, ff) */
+    pa_matmul(pool, ws->hb2, ws->xb, &l->w_up, n, ws->tiles);
     pa_swiglu(ws->hb, ws->hb2, n * hp->n_ff);
-    pa_matmul(pool, ws->xb, ws->hb, &l->w_down, n); /* (n, ff) -> (n, d) */
+    pa_matmul(pool, ws->xb, ws->hb, &l->w_down, n, ws->tiles); /* (n, ff) -> (n, d) */
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
 }
 
@@ -158,5 +162,5 @@ void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_c
     }
     float *last = ws->xb; /* only the last token's logits are needed */
     pa_rmsnorm(last, ws->x + (size_t)(n - 1) * d, m->output_norm, d, hp->rms_eps);
-    pa_matmul(pool, logits, last, &m->output, 1); /* (1, d) -> (1, n_vocab) */
+    pa_matmul(pool, logits, last, &m->output, 1, ws->tiles); /* (1, d) -> (1, n_vocab) */
 }
