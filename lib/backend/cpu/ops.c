@@ -101,7 +101,9 @@ static void choose_kernels(void) {
      * process-wide: README notes it for hosts that use OpenBLAS themselves. */
     openblas_set_num_threads(1);
 #ifdef PA_HAVE_AVX2_KERNELS
-    if (pa_cpu_has_avx2())
+    /* PYAGENT_KERNELS=portable forces the plain C loops (for bug reports and tests) */
+    const char *force = getenv("PYAGENT_KERNELS");
+    if (pa_cpu_has_avx2() && !(force && strcmp(force, "portable") == 0))
         dots = (dot_kernels){pa_dot_f32_avx2, pa_dot_f16_avx2, pa_dot_bf16_avx2, pa_dot_q8_0_avx2};
 #endif
 }

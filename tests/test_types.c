@@ -1,0 +1,154 @@
+/*
+ * Weight types and kernels. One random model (same seed, same f32 values) is stored as f32,
+ * f16, bf16 and q8_0 by pyagent-random-gguf; each must give the logits of the f32 model up to
+ * its own rounding, a tied-output file must load, and the portable C kernels must agree with the
+ * SIMD ones chosen on this CPU.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pyagent/pyagent.h>
+
+#include "backend/cpu/ops.h"
+
+#define N_VOCAB 512
+
+static const int32_t prompt[] = {1, 300, 301, 302, 310, 320, 330, 340, 350, 360,
+                                 370, 380, 390, 400, 410, 420, 430, 440, 450, 460};
+#define N_PROMPT (sizeof prompt / sizeof *prompt)
+
+static void model_path(char *out, size_t size, const char *name) {
+    const char *dir = getenv("PYAGENT_TEST_MODELS");
+    snprintf(out, size, "%s/%s", dir ? dir : ".", name);
+}
+
+/* Logits after the prompt, prefilled in one batch (n >= 16: the BLAS path) or token by token. */
+static void logits_of(const char *name, size_t n_batch_tokens, float *logits) {
+    char path[1024];
+    model_path(path, sizeof path, name);
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_engine *e = NULL;
+    pyagent_status st = pyagent_engine_open(path, p, &e);
+    pyagent_params_destroy(p);
+    if (st) fprintf(stderr, "%s\n", pyagent_engine_last_error(e));
+    assert_int_equal(st, PYAGENT_OK);
+    pyagent_agent *a = NULL;
+    assert_int_equal(pyagent_agent_create(e, NULL, &a), PYAGENT_OK);
+    for (size_t i = 0; i < N_PROMPT; i += n_batch_tokens) {
+        size_t n = N_PROMPT - i < n_batch_tokens ? N_PROMPT - i : n_batch_tokens;
+        assert_int_equal(pyagent_agent_feed_tokens(a, prompt + i, n), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    }
+    size_t n_logits;
+    assert_int_equal(pyagent_agent_logits(a, logits, N_VOCAB, &n_logits), PYAGENT_OK);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+}
+
+/* max |a - b| relative to the largest |a| */
+static double relative_diff(const float *a, const float *b) {
+    double max_diff = 0, scale = 0;
+    for (int i = 0; i < N_VOCAB; i++) {
+        max_diff = fmax(max_diff, fabs((double)a[i] - b[i]));
+        scale = fmax(scale, fabs((double)a[i]));
+    }
+    return max_diff / scale;
+}
+
+static void compare_with_f32(const char *name, double tolerance) {
+    float ref[N_VOCAB], got[N_VOCAB];
+    logits_of("tiny-f32.gguf", N_PROMPT, ref);
+    logits_of(name, N_PROMPT, got);
+    double d = relative_diff(ref, got);
+    printf("# %s vs f32: relative max diff %.3g\n", name, d);
+    assert_true(d > 0 || strcmp(name, "tiny-f32.gguf") == 0);
+    assert_true(d < tolerance);
+}
+
+static void f16_weights_give_f32_logits_within_f16_rounding(void **s) {
+    (void)s;
+    compare_with_f32("tiny-f16.gguf", 5e-3);
+}
+
+static void bf16_weights_give_f32_logits_within_bf16_rounding(void **s) {
+    (void)s;
+    compare_with_f32("tiny-bf16.gguf", 4e-2);
+}
+
+static void q8_0_weights_give_f32_logits_within_q8_0_rounding(void **s) {
+    (void)s;
+    compare_with_f32("tiny-q8_0.gguf", 4e-2);
+}
+
+static void tied_output_file_loads_and_runs(void **s) {
+    (void)s;
+    float untied[N_VOCAB], tied[N_VOCAB];
+    logits_of("tiny-f32.gguf", N_PROMPT, untied);
+    logits_of("tiny-tied-f32.gguf", N_PROMPT, tied);
+    for (int i = 0; i < N_VOCAB; i++) assert_false(isnan(tied[i]));
+    /* the untied file's output matrix is its own random draw, so the logits must differ */
+    assert_true(relative_diff(untied, tied) > 1e-3);
+}
+
+/* Batch prefill (BLAS over dequantized tiles) and token-by-token (row dots) agree. */
+static void batch_and_single_token_prefill_agree_for_every_type(void **s) {
+    (void)s;
+    const char *names[] = {"tiny-f32.gguf", "tiny-f16.gguf", "tiny-bf16.gguf", "tiny-q8_0.gguf"};
+    for (size_t i = 0; i < 4; i++) {
+        float batch[N_VOCAB], single[N_VOCAB];
+        logits_of(names[i], N_PROMPT, batch);
+        logits_of(names[i], 1, single);
+        double d = relative_diff(batch, single);
+        printf("# %s batch vs single: %.3g\n", names[i], d);
+        assert_true(d < 1e-5);
+    }
+}
+
+static void portable_and_simd_kernels_agree(void **s) {
+    (void)s;
+    const char *names[] = {"tiny-f32.gguf", "tiny-f16.gguf", "tiny-bf16.gguf", "tiny-q8_0.gguf"};
+    printf("# kernels on this CPU: %s\n", pa_cpu_kernels_name());
+    for (size_t i = 0; i < 4; i++) {
+        float simd[N_VOCAB], portable[N_VOCAB];
+        logits_of(names[i], 1, simd);
+        /* a child process, because the kernel choice is made once per process */
+        char cmd[2048], line[64];
+        snprintf(cmd, sizeof cmd, "PYAGENT_KERNELS=portable '%s' --dump-logits '%s'",
+                 getenv("PYAGENT_TEST_SELF"), names[i]);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        int n = 0;
+        while (n < N_VOCAB && fgets(line, sizeof line, f)) portable[n++] = strtof(line, NULL);
+        assert_int_equal(pclose(f), 0);
+        assert_int_equal(n, N_VOCAB);
+        double d = relative_diff(simd, portable);
+        printf("# %s portable vs %s: %.3g\n", names[i], pa_cpu_kernels_name(), d);
+        assert_true(d < 1e-5);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--dump-logits") == 0) {
+        float logits[N_VOCAB];
+        logits_of(argv[2], 1, logits);
+        for (int i = 0; i < N_VOCAB; i++) printf("%.9g\n", logits[i]);
+        return 0;
+    }
+    setenv("PYAGENT_TEST_SELF", argv[0], 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(f16_weights_give_f32_logits_within_f16_rounding),
+        cmocka_unit_test(bf16_weights_give_f32_logits_within_bf16_rounding),
+        cmocka_unit_test(q8_0_weights_give_f32_logits_within_q8_0_rounding),
+        cmocka_unit_test(tied_output_file_loads_and_runs),
+        cmocka_unit_test(batch_and_single_token_prefill_agree_for_every_type),
+        cmocka_unit_test(portable_and_simd_kernels_agree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
