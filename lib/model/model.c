@@ -6,6 +6,7 @@
  */
 #include "model.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,22 @@ static pyagent_status read_hparams(const gguf_file *f, pa_hparams *hp, pa_err *e
     return PYAGENT_OK;
 }
 
+/* "[ne0, ne1, ...]": the tensor's shape as it is in the file, all n_dims of it. */
+typedef struct shape_text {
+    char s[GGUF_MAX_DIMS * 24 + 4];
+} shape_text;
+
+static shape_text shape_of(const gguf_tensor *t) {
+    shape_text out;
+    size_t n = 0;
+    out.s[n++] = '[';
+    for (uint32_t d = 0; d < t->n_dims && d < GGUF_MAX_DIMS; d++)
+        n += (size_t)snprintf(out.s + n, sizeof out.s - n, "%s%" PRId64, d ? ", " : "",
+                              t->ne[d]);
+    snprintf(out.s + n, sizeof out.s - n, "]");
+    return out;
+}
+
 /* Finds `name` and checks it is a (n_out, n_in) matrix (ne = [n_in, n_out]) of a supported
  * type, laid out so that the kernels may read it in place. */
 static pyagent_status bind_matrix(const gguf_file *f, const char *name, int64_t n_in,
@@ -83,8 +100,8 @@ static pyagent_status bind_matrix(const gguf_file *f, const char *name, int64_t 
     if (!t) return pa_fail(err, PYAGENT_ERR_BAD_MODEL, "missing tensor '%s'", name);
     if (t->n_dims != 2 || t->ne[0] != n_in || t->ne[1] != n_out)
         return pa_fail(err, PYAGENT_ERR_BAD_MODEL,
-                       "tensor '%s' has shape [%" PRId64 ", %" PRId64 "], expected [%" PRId64
-                       ", %" PRId64 "]", name, t->ne[0], t->ne[1], n_in, n_out);
+                       "tensor '%s' has shape %s, expected [%" PRId64 ", %" PRId64 "]", name,
+                       shape_of(t).s, n_in, n_out);
     if (!pa_cpu_type_supported(t->type))
         return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
                        "tensor '%s' has type %s (supported: f32, f16, bf16, q8_0)", name,
@@ -109,9 +126,9 @@ static pyagent_status bind_norm(const gguf_file *f, const char *name, int64_t n,
     const gguf_tensor *t = gguf_find_tensor(f, name);
     if (!t) return pa_fail(err, PYAGENT_ERR_BAD_MODEL, "missing tensor '%s'", name);
     if (t->n_dims != 1 || t->ne[0] != n)
-        return pa_fail(err, PYAGENT_ERR_BAD_MODEL, "tensor '%s' has %" PRIu32
-                       " dims of first size %" PRId64 ", expected [%" PRId64 "]", name,
-                       t->n_dims, t->ne[0], n);
+        return pa_fail(err, PYAGENT_ERR_BAD_MODEL,
+                       "tensor '%s' has shape %s, expected [%" PRId64 "]", name, shape_of(t).s,
+                       n);
     if (t->type != GGUF_TENSOR_F32)
         return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "norm tensor '%s' has type %s, expected f32",
                        name, gguf_tensor_type_name(t->type));
@@ -156,19 +173,24 @@ static pyagent_status check_no_extra_tensors(const gguf_file *f, const pa_model 
     /* name the first tensor that is not ours */
     for (size_t i = 0; i < gguf_n_tensors(f); i++) {
         const char *name = gguf_tensor_at(f, i)->name;
-        int il;
-        char rest[32];
         bool known = strcmp(name, "token_embd.weight") == 0 ||
                      strcmp(name, "output_norm.weight") == 0 ||
                      strcmp(name, "output.weight") == 0;
-        if (!known && sscanf(name, "blk.%d.%31s", &il, rest) == 2 && il >= 0 &&
-            il < m->hp.n_layer) {
+        /* "blk.N.<suffix>" with N written as the loader writes it ("blk.00." or "blk.+0." is
+         * not the name it looked up, so it is named here too) */
+        char *rest = NULL;
+        errno = 0;
+        long il = strncmp(name, "blk.", 4) == 0 ? strtol(name + 4, &rest, 10) : -1;
+        if (!known && errno == 0 && il >= 0 && il < m->hp.n_layer && *rest == '.') {
             static const char *layer_tensors[] = {
                 "attn_norm.weight", "attn_q.weight",  "attn_k.weight",
                 "attn_v.weight",    "attn_output.weight", "ffn_norm.weight",
                 "ffn_gate.weight",  "ffn_up.weight",  "ffn_down.weight"};
-            for (size_t k = 0; k < sizeof layer_tensors / sizeof *layer_tensors; k++)
-                if (strcmp(rest, layer_tensors[k]) == 0) known = true;
+            char canonical[64];
+            snprintf(canonical, sizeof canonical, "blk.%ld.", il);
+            if (strncmp(name, canonical, strlen(canonical)) == 0)
+                for (size_t k = 0; k < sizeof layer_tensors / sizeof *layer_tensors; k++)
+                    if (strcmp(rest + 1, layer_tensors[k]) == 0) known = true;
         }
         if (!known)
             return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
