@@ -44,7 +44,7 @@ if setup_and_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; t
 fi
 
 echo "== libFuzzer (${fuzz_seconds}s per target)"
-if CC=clang setup_and_build build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=debug; then
+if CC=clang setup_and_build build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=debug -Db_lundef=false; then
     for target in gguf tokenizer; do
         corpus=$(mktemp -d)
         cp tests/fuzz/corpus_$target/* "$corpus"/ 2>/dev/null

@@ -6,6 +6,7 @@
 #include "dot.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -76,10 +77,19 @@ AVX2 void pa_f16_row_to_f32_avx2(const uint16_t *w, float *out, int n) {
     for (; i < n; i++) out[i] = pa_f16_to_f32(w[i]);
 }
 
+/* CPUID: AVX2 (leaf 7 EBX bit 5), FMA and F16C (leaf 1 ECX bits 12, 29), and the OS saving
+ * YMM registers (OSXSAVE, then XCR0 bits 1-2). Written out because not every compiler's
+ * __builtin_cpu_supports knows "f16c". */
 bool pa_cpu_has_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), f16c = c & (1u << 29);
+    if (!fma || !osxsave || !f16c) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6) != 6) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return b & (1u << 5);
 }
 
 #endif
