@@ -75,8 +75,12 @@ static void *worker_main(void *arg) {
     worker_arg wa = *(worker_arg *)arg;
     free(arg);
     pa_pool *pool = wa.pool;
+    /* Workers are bound to a core each, from the last core down, only when the pool leaves a
+     * core free for the caller thread (which is not ours to bind): with every core taken, the
+     * unbound caller can land on a bound worker's core, and tg64 on 2 cores measured
+     * 85 ± 9 t/s bound against 90 ± 1 unbound. */
     int n_cores = pool->topology ? hwloc_get_nbobjs_by_type(pool->topology, HWLOC_OBJ_CORE) : 0;
-    if (pool->n_threads <= n_cores) pin_to_core(pool, wa.ith);
+    if (pool->n_threads < n_cores) pin_to_core(pool, n_cores - wa.ith);
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_job(pool, seen);

@@ -1,6 +1,6 @@
 /*
- * A fixed pool of worker threads, pinned with hwloc to distinct physical cores when there are
- * enough of them. pa_pool_run runs one job on every thread (the caller is thread 0) and returns
+ * A fixed pool of worker threads, bound with hwloc to distinct physical cores when the pool
+ * leaves a core free for the calling thread. pa_pool_run runs one job on every thread (the caller is thread 0) and returns
  * when all are done: there is no per-token thread creation, and workers spin briefly before
  * sleeping so back-to-back kernels of one forward pass do not pay a wake-up each.
  * One pa_pool_run at a time per pool (the engine serializes forward passes).

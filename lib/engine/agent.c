@@ -78,7 +78,7 @@ pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params
     *agent = NULL;
     if (!engine) return PYAGENT_ERR_INVALID_ARGUMENT;
     pa_err err = {0};
-    if (!engine->model)
+    if (!pa_engine_ready(engine))
         return pa_engine_set_error(
             engine, (pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "engine has no model loaded"),
                      &err));

@@ -13,6 +13,7 @@
 #include "engine_internal.h"
 
 #define MIN_DEFAULT_CTX 512
+#define MAX_DEFAULT_CTX 32768 /* a default, not a limit: set n_ctx for more */
 
 pyagent_status pa_engine_set_error(pyagent_engine *e, const pa_err *err) {
     pthread_mutex_lock(&e->error_lock);
@@ -50,7 +51,10 @@ static pyagent_status open_model(pyagent_engine *e, const char *path, const pyag
 
     const pa_hparams *hp = &e->model->hp;
     int64_t n_ctx = pa_params_i64(p, K, PA_ENGINE_N_CTX);
-    if (n_ctx == 0) n_ctx = hp->n_ctx_train > MIN_DEFAULT_CTX ? hp->n_ctx_train : MIN_DEFAULT_CTX;
+    if (n_ctx == 0) /* the file's training context, within [MIN_DEFAULT_CTX, MAX_DEFAULT_CTX] */
+        n_ctx = hp->n_ctx_train < MIN_DEFAULT_CTX   ? MIN_DEFAULT_CTX
+                : hp->n_ctx_train > MAX_DEFAULT_CTX ? MAX_DEFAULT_CTX
+                                                    : hp->n_ctx_train;
     int64_t n_batch = pa_params_i64(p, K, PA_ENGINE_N_BATCH);
     e->n_ctx = (int)n_ctx;
     e->n_batch = (int)(n_batch < n_ctx ? n_batch : n_ctx);
@@ -111,10 +115,11 @@ pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level,
     return PYAGENT_OK;
 }
 
+bool pa_engine_ready(const pyagent_engine *e) { return e && e->model && e->ws; }
+
 /* Fails on an engine whose open failed, so later calls say why instead of crashing. */
 static pyagent_status check_ready(const pyagent_engine *e) {
-    if (!e) return PYAGENT_ERR_INVALID_ARGUMENT;
-    return e->model && e->ws ? PYAGENT_OK : PYAGENT_ERR_INVALID_ARGUMENT;
+    return pa_engine_ready(e) ? PYAGENT_OK : PYAGENT_ERR_INVALID_ARGUMENT;
 }
 
 pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key,

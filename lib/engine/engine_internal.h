@@ -28,6 +28,9 @@ struct pyagent_engine {
     pa_err last_error;
 };
 
+/* True once open succeeded: the model, pool and activations are there. */
+bool pa_engine_ready(const pyagent_engine *e);
+
 /* Copies `err` into the engine's last error and returns its status. */
 pyagent_status pa_engine_set_error(pyagent_engine *e, const pa_err *err);
 

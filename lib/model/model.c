@@ -72,7 +72,7 @@ static pyagent_status read_hparams(const gguf_file *f, pa_hparams *hp, pa_err *e
     hp->n_head_kv = (int)n_head_kv;
     hp->head_dim = (int)(n_embd / n_head);
     hp->n_ff = (int)n_ff;
-    hp->n_ctx_train = (int)n_ctx_train;
+    hp->n_ctx_train = n_ctx_train > INT32_MAX ? INT32_MAX : (int)n_ctx_train; /* informational */
     return PYAGENT_OK;
 }
 
