@@ -65,7 +65,7 @@ static void put_str(builder *b, const char *s) {
 }
 
 enum { T_U32 = 4, T_I32 = 5, T_F32 = 6, T_BOOL = 7, T_STRING = 8, T_ARRAY = 9 };
-enum { GT_F32 = 0, GT_F16 = 1, GT_Q4_0 = 2, GT_Q8_0 = 8, GT_Q4_K = 12 };
+enum { GT_F32 = 0, GT_F16 = 1, GT_Q4_0 = 2, GT_Q5_0 = 6, GT_Q8_0 = 8, GT_Q4_K = 12, GT_Q6_K = 14 };
 
 /* ---------------------------------------------------------------------------------------------
  * A model description and the file it gives
@@ -250,6 +250,8 @@ static uint64_t type_bytes(int type, uint64_t n) {
     case GT_Q4_0: assert_int_equal(n % 32, 0); return n / 32 * 18;
     case GT_Q8_0: assert_int_equal(n % 32, 0); return n / 32 * 34;
     case GT_Q4_K: assert_int_equal(n % 256, 0); return n / 256 * 144;
+    case GT_Q5_0: assert_int_equal(n % 32, 0); return n / 32 * 22;
+    case GT_Q6_K: assert_int_equal(n % 256, 0); return n / 256 * 210;
     default: fail_msg("type %d not sized by the builder", type); return 0;
     }
 }
@@ -718,26 +720,29 @@ static model_desc wide_desc(void) {
 static void rejects_unsupported_tensor_type(void **state) {
     (void)state;
     model_desc m = wide_desc();
-    retype_tensor(&m, "blk.0.attn_q.weight", GT_Q4_0);
+    retype_tensor(&m, "blk.0.attn_q.weight", GT_Q5_0);
     expect_refused(&m, PYAGENT_ERR_UNSUPPORTED,
-                   "tensor 'blk.0.attn_q.weight' has type q4_0 (supported: f32, f16, bf16, q8_0)");
+                   "tensor 'blk.0.attn_q.weight' has type q5_0 (supported: f32, f16, bf16, q8_0, "
+                   "q4_0, q4_K)");
 
     m = wide_desc();
-    retype_tensor(&m, "blk.0.ffn_down.weight", GT_Q4_K);
-    expect_refused(&m, PYAGENT_ERR_UNSUPPORTED, "tensor 'blk.0.ffn_down.weight' has type q4_K");
+    retype_tensor(&m, "blk.0.ffn_down.weight", GT_Q6_K);
+    expect_refused(&m, PYAGENT_ERR_UNSUPPORTED, "tensor 'blk.0.ffn_down.weight' has type q6_K");
 
     m = wide_desc();
-    retype_tensor(&m, "token_embd.weight", GT_Q4_0);
-    expect_refused(&m, PYAGENT_ERR_UNSUPPORTED, "tensor 'token_embd.weight' has type q4_0");
+    retype_tensor(&m, "token_embd.weight", GT_Q5_0);
+    expect_refused(&m, PYAGENT_ERR_UNSUPPORTED, "tensor 'token_embd.weight' has type q5_0");
 }
 
-static void wide_model_with_q8_0_matrices_opens(void **state) {
+static void wide_model_with_quantized_matrices_opens(void **state) {
     (void)state;
     /* the same wide file with a supported quantized type opens: the refusals above are about
      * the type, not about the shape */
     model_desc m = wide_desc();
     retype_tensor(&m, "blk.0.attn_q.weight", GT_Q8_0);
     retype_tensor(&m, "blk.0.ffn_up.weight", GT_Q8_0);
+    retype_tensor(&m, "blk.0.attn_k.weight", GT_Q4_0);
+    retype_tensor(&m, "blk.0.ffn_down.weight", GT_Q4_K);
     char path[32];
     write_model(&m, path);
     pyagent_params *p = one_thread();
@@ -881,7 +886,7 @@ int main(void) {
         cmocka_unit_test(rejects_missing_tensor),
         cmocka_unit_test(rejects_tensor_with_wrong_shape),
         cmocka_unit_test(rejects_unsupported_tensor_type),
-        cmocka_unit_test(wide_model_with_q8_0_matrices_opens),
+        cmocka_unit_test(wide_model_with_quantized_matrices_opens),
         cmocka_unit_test(rejects_non_f32_norm),
         cmocka_unit_test(rejects_unknown_extra_tensor),
         cmocka_unit_test(rejects_misaligned_tensor_data),

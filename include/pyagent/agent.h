@@ -105,6 +105,36 @@ PYAGENT_API pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *t
 /* Forgets the sequence and the KV cache; the sampler settings and the stop strings stay. */
 PYAGENT_API pyagent_status pyagent_agent_reset(pyagent_agent *agent);
 
+/* A new agent that continues from this one: the same tokens, sampler settings, stop strings,
+ * cache salt and logits, sharing every KV block (copy-on-write: the first write to a shared,
+ * partly filled block copies it). *child is NULL on failure. */
+PYAGENT_API pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child);
+
+/* Drops the last n_tokens of the sequence (queued or computed); their KV is released.
+ * PYAGENT_ERR_OUT_OF_RANGE if the sequence is shorter. */
+PYAGENT_API pyagent_status pyagent_agent_rewind(pyagent_agent *agent, size_t n_tokens);
+
+/* Labels, UTF-8 strings of up to 127 bytes, by key:
+ *   "session_id", "agent_id"  free-form names shown in statistics and logs;
+ *   "cache_salt"              agents share cached prefix blocks only with agents of the same
+ *                             salt (tenants); set it while the sequence is empty.
+ * get returns "" for an unset label and NULL for an unknown key; the string stays valid until
+ * the label is set again or the agent is destroyed. */
+PYAGENT_API pyagent_status pyagent_agent_set_label(pyagent_agent *agent, const char *key,
+                                                   const char *value);
+PYAGENT_API const char *pyagent_agent_get_label(const pyagent_agent *agent, const char *key);
+
+/* Asynchronous generation: starts a request like pyagent_agent_generate and returns at once.
+ * The engine's steps (pyagent_engine_step, or its background loop) compute it, and on_token
+ * runs on the thread that runs the step. Until it finishes, calls that change the agent return
+ * PYAGENT_ERR_BUSY. */
+PYAGENT_API pyagent_status pyagent_agent_submit(pyagent_agent *agent, int32_t max_tokens,
+                                                pyagent_token_fn on_token, void *user_data);
+
+/* The state of the last request: *finish_reason = 0 while it runs, else PYAGENT_FINISH_*;
+ * returns the request's own status once finished (e.g. PYAGENT_ERR_KV_FULL). */
+PYAGENT_API pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason);
+
 /* Statistics since the agent was created or reset. Set struct_size = sizeof(pyagent_agent_stats)
  * before the call; the library fills only the fields that fit, so old hosts keep working when
  * fields are appended. */
@@ -115,9 +145,10 @@ typedef struct pyagent_agent_stats {
                                    previous generate is computed by the next prefill, and
                                    counts here) */
     int64_t n_generated_tokens; /* tokens sampled, including a final EOS */
-    double prefill_seconds;     /* wall time of prefill forward passes */
-    double decode_seconds;      /* wall time of generate after its prefill: sampling, text
-                                   release, callbacks and one forward pass per token */
+    double prefill_seconds;     /* wall time of the steps that computed its prompt tokens */
+    double decode_seconds;      /* wall time of the steps that computed its generated tokens
+                                   (a step computes every agent of the batch at once) */
+    int64_t n_cached_tokens;    /* prompt tokens attached from the prefix cache, not computed */
 } pyagent_agent_stats;
 
 PYAGENT_API pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent,

@@ -76,6 +76,31 @@ PYAGENT_API pyagent_status pyagent_engine_detokenize(pyagent_engine *engine,
                                                      int32_t flags, char *text, size_t capacity,
                                                      size_t *text_len);
 
+/* ---------------------------------------------------------------------------------------------
+ * Scheduling
+ *
+ * The engine decodes every agent with a request together: each step samples one token for
+ * every generating agent and runs one forward pass over all of their new tokens plus chunks of
+ * pending prompts (at most n_batch tokens per step). Who runs the steps:
+ *  - by default, the threads blocked in pyagent_agent_generate / pyagent_agent_prefill take
+ *    turns running steps for everyone, so agents driven from many host threads batch together;
+ *  - pyagent_engine_start runs the steps on a background thread of the engine instead;
+ *  - a host that wants one thread for everything submits requests with pyagent_agent_submit and
+ *    calls pyagent_engine_step itself.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Runs one step if any agent has a request, and delivers the callbacks of submitted
+ * (pyagent_agent_submit) requests on this thread. *n_active (may be NULL) gets the number of
+ * agents whose requests were active. PYAGENT_ERR_BUSY while the background loop runs. */
+PYAGENT_API pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active);
+
+/* Starts / stops the background thread that runs steps while any request is active (and
+ * sleeps otherwise). Callbacks of submitted requests then run on that thread; blocking calls
+ * keep delivering on their caller's thread. stop waits for the current step; starting twice or
+ * stopping a stopped engine is a no-op. pyagent_engine_destroy stops it. */
+PYAGENT_API pyagent_status pyagent_engine_start(pyagent_engine *engine);
+PYAGENT_API pyagent_status pyagent_engine_stop(pyagent_engine *engine);
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,6 +85,10 @@ typedef int32_t pyagent_status;
 #define PYAGENT_ERR_INVALID_TOKEN    12 /* a token id outside [0, n_vocab) */
 #define PYAGENT_ERR_BUSY             13 /* the handle is in use by another call */
 #define PYAGENT_ERR_INTERNAL         14 /* a bug in libpyagent: please report it */
+#define PYAGENT_ERR_NO_MODEL         15 /* the registry has no model that meets the request */
+#define PYAGENT_ERR_DATABASE         16 /* a registry database is corrupt, foreign, newer than
+                                           this library, or could not be written */
+#define PYAGENT_ERR_KV_FULL          17 /* every KV block is in use by an agent */
 
 /* PYAGENT_OK when the loaded library implements ABI `abi_version` (pass PYAGENT_ABI_VERSION
  * as compiled into the host), PYAGENT_ERR_ABI_MISMATCH otherwise. Thread-safe. */
@@ -120,7 +124,8 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
 /* ---------------------------------------------------------------------------------------------
  * Params: keyed, typed configuration
  *
- * A params object belongs to one kind (engine or sampler) and knows that kind's keys, their
+ * A params object belongs to one kind (engine, sampler, registry or route; the last two are
+ * listed in registry.h) and knows that kind's keys, their
  * types, defaults and bounds. Setters reject unknown keys (PYAGENT_ERR_UNKNOWN_KEY), values of
  * the wrong type (PYAGENT_ERR_INVALID_ARGUMENT) and values out of bounds
  * (PYAGENT_ERR_OUT_OF_RANGE), and pyagent_params_last_error says which and why. The library
@@ -134,6 +139,12 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *   seed        i64  seed of agents that do not set their own  default 0x5eed, [0, 2^63-1]
  *   log_level   i64  minimum level logged from open on (to stderr until set_log)
  *                    default PYAGENT_LOG_WARN, [0, 4]
+ *   kv_bytes    i64  memory budget of the KV block pool shared by all agents; 0 = enough for
+ *                    one full n_ctx sequence                default 256 MiB, [0, 1e15]
+ *   kv_block_size i64  tokens per KV block (the unit of sharing)   default 16, [1, 256]
+ *   kv_type     i64  PYAGENT_KV_F32 or PYAGENT_KV_F16       default PYAGENT_KV_F32
+ *   prefix_cache i64 1: agents reuse cached blocks of equal prefixes; 0: every prompt is
+ *                    computed                               default 1, [0, 1]
  *
  * Sampler keys (PYAGENT_PARAMS_SAMPLER), applied in the order listed:
  *   repeat_penalty     f64  divide positive / multiply negative logits of recent tokens
@@ -150,8 +161,13 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
 
 typedef struct pyagent_params pyagent_params;
 
-#define PYAGENT_PARAMS_ENGINE  1
-#define PYAGENT_PARAMS_SAMPLER 2
+#define PYAGENT_KV_F32 0 /* values of the engine key kv_type */
+#define PYAGENT_KV_F16 1
+
+#define PYAGENT_PARAMS_ENGINE   1
+#define PYAGENT_PARAMS_SAMPLER  2
+#define PYAGENT_PARAMS_REGISTRY 3 /* keys listed in registry.h */
+#define PYAGENT_PARAMS_ROUTE    4 /* routing requirements; keys listed in registry.h */
 
 /* A params object of `kind` holding every default, or NULL if `kind` is unknown or memory ran
  * out. Destroy with pyagent_params_destroy. */
@@ -167,8 +183,18 @@ PYAGENT_API pyagent_status pyagent_params_get_i64(const pyagent_params *params, 
 PYAGENT_API pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *key,
                                                   double *value);
 
+/* String keys (the route kind's "language", "task", "currency"): set_str copies `value` (NULL
+ * = the key's default; PYAGENT_ERR_OUT_OF_RANGE if longer than the key allows,
+ * PYAGENT_ERR_INVALID_UTF8 if not UTF-8). get_str writes the value and its terminating NUL;
+ * *needed gets the size that takes, two-call pattern. The numeric setters and getters refuse
+ * string keys and the string ones refuse numeric keys (PYAGENT_ERR_INVALID_ARGUMENT). */
+PYAGENT_API pyagent_status pyagent_params_set_str(pyagent_params *params, const char *key,
+                                                  const char *value);
+PYAGENT_API pyagent_status pyagent_params_get_str(const pyagent_params *params, const char *key,
+                                                  char *value, size_t capacity, size_t *needed);
+
 /* The inclusive bounds of `key` for params of `kind`, as doubles (so an int64 bound of
- * 2^63-1 reads as 2^63). Thread-safe. */
+ * 2^63-1 reads as 2^63; for a string key, the bounds of its length in bytes). Thread-safe. */
 PYAGENT_API pyagent_status pyagent_params_bounds(int32_t kind, const char *key, double *min,
                                                  double *max);
 
@@ -182,5 +208,7 @@ PYAGENT_API const char *pyagent_params_last_error(const pyagent_params *params);
 
 #include "engine.h"
 #include "agent.h"
+#include "kv.h"
+#include "registry.h"
 
 #endif /* PYAGENT_PYAGENT_H */

@@ -7,13 +7,19 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 typedef struct param_spec {
     const char *key;
     bool is_int;
-    double def, min, max; /* for integer keys these are exact up to 2^53 */
+    double def, min, max; /* for integer keys these are exact up to 2^53; for string keys
+                             min and max bound the length in bytes */
+    bool is_str;          /* a UTF-8 string key (set with pyagent_params_set_str) */
+    const char *def_str;  /* its default */
 } param_spec;
 
 #define I64_MAX_D 9223372036854775807.0
@@ -24,6 +30,10 @@ static const param_spec engine_specs[PA_ENGINE_PARAM_COUNT] = {
     [PA_ENGINE_N_BATCH] = {"n_batch", true, 512, 1, 1 << 16},
     [PA_ENGINE_SEED] = {"seed", true, 0x5eed, 0, I64_MAX_D},
     [PA_ENGINE_LOG_LEVEL] = {"log_level", true, PYAGENT_LOG_WARN, 0, PYAGENT_LOG_NONE},
+    [PA_ENGINE_KV_BYTES] = {"kv_bytes", true, 256.0 * 1024 * 1024, 0, 1e15},
+    [PA_ENGINE_KV_BLOCK_SIZE] = {"kv_block_size", true, 16, 1, 256},
+    [PA_ENGINE_KV_TYPE] = {"kv_type", true, PYAGENT_KV_F32, PYAGENT_KV_F32, PYAGENT_KV_F16},
+    [PA_ENGINE_PREFIX_CACHE] = {"prefix_cache", true, 1, 0, 1},
 };
 
 static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
@@ -38,11 +48,52 @@ static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
     [PA_SAMPLER_SEED] = {"seed", true, -1, -1, I64_MAX_D},
 };
 
-#define MAX_PARAMS 16
+#define PA_PARAM_STR_SIZE 64 /* the longest string value is PA_PARAM_STR_SIZE - 1 bytes */
+#define TOKENS_MAX_D 9007199254740992.0 /* 2^53: token counts stay exact as doubles */
+
+static const param_spec registry_specs[PA_REGISTRY_PARAM_COUNT] = {
+    [PA_REGISTRY_CHECK_PERIOD_S] = {"check_period_s", true, 7 * 86400, 1, 100.0 * 366 * 86400},
+    [PA_REGISTRY_BUSY_TIMEOUT_MS] = {"busy_timeout_ms", true, 10000, 0, 3600000},
+    [PA_REGISTRY_READ_ONLY] = {"read_only", true, 0, 0, 1},
+    [PA_REGISTRY_VERIFY] = {"verify", true, 1, 0, 1},
+    [PA_REGISTRY_MEASURE_PROMPT_TOKENS] = {"measure_prompt_tokens", true, 128, 1, 1 << 24},
+    [PA_REGISTRY_MEASURE_GEN_TOKENS] = {"measure_gen_tokens", true, 32, 1, 1 << 24},
+    [PA_REGISTRY_MEASURE_CONTEXT] = {"measure_context", true, 1, 0, 1},
+};
+
+static const param_spec route_specs[PA_ROUTE_PARAM_COUNT] = {
+    [PA_ROUTE_CONTEXT_TOKENS] = {"context_tokens", true, 0, 0, TOKENS_MAX_D},
+    [PA_ROUTE_OUTPUT_TOKENS] = {"output_tokens", true, 0, 0, TOKENS_MAX_D},
+    [PA_ROUTE_CACHED_TOKENS] = {"cached_tokens", true, 0, 0, TOKENS_MAX_D},
+    [PA_ROUTE_NEED_TOOLS] = {"need_tools", true, 0, 0, 1},
+    [PA_ROUTE_NEED_PARALLEL_TOOLS] = {"need_parallel_tools", true, 0, 0, 1},
+    [PA_ROUTE_NEED_JSON_MODE] = {"need_json_mode", true, 0, 0, 1},
+    [PA_ROUTE_NEED_VISION] = {"need_vision", true, 0, 0, 1},
+    [PA_ROUTE_NEED_AUDIO_INPUT] = {"need_audio_input", true, 0, 0, 1},
+    [PA_ROUTE_NEED_REASONING] = {"need_reasoning", true, 0, 0, 1},
+    [PA_ROUTE_NEED_PROMPT_CACHING] = {"need_prompt_caching", true, 0, 0, 1},
+    [PA_ROUTE_LOCAL_ONLY] = {"local_only", true, 0, 0, 1},
+    [PA_ROUTE_MAX_COST] = {"max_cost", false, -1, -1, 1e12},
+    [PA_ROUTE_MAX_LATENCY_MS] = {"max_latency_ms", false, 0, 0, 1e12},
+    [PA_ROUTE_MIN_QUALITY] = {"min_quality", false, 0, 0, 1},
+    [PA_ROUTE_MIN_TOKENS_PER_SECOND] = {"min_tokens_per_second", false, 0, 0, 1e12},
+    [PA_ROUTE_LANGUAGE] = {.key = "language", .max = PA_PARAM_STR_SIZE - 1, .is_str = true,
+                           .def_str = ""},
+    [PA_ROUTE_TASK] = {.key = "task", .max = PA_PARAM_STR_SIZE - 1, .is_str = true,
+                       .def_str = ""},
+    [PA_ROUTE_CURRENCY] = {.key = "currency", .min = 1, .max = PA_PARAM_STR_SIZE - 1,
+                           .is_str = true, .def_str = "USD"},
+};
+
+#define MAX_PARAMS 32
+_Static_assert(PA_ENGINE_PARAM_COUNT <= MAX_PARAMS && PA_SAMPLER_PARAM_COUNT <= MAX_PARAMS &&
+                   PA_REGISTRY_PARAM_COUNT <= MAX_PARAMS && PA_ROUTE_PARAM_COUNT <= MAX_PARAMS,
+               "raise MAX_PARAMS");
 
 typedef union param_value {
     int64_t i;
     double f;
+    char s[PA_PARAM_STR_SIZE]; /* NUL-terminated UTF-8 */
 } param_value;
 
 struct pyagent_params {
@@ -57,20 +108,38 @@ static const param_spec *specs_of(int32_t kind, int *n) {
     switch (kind) {
     case PYAGENT_PARAMS_ENGINE: *n = PA_ENGINE_PARAM_COUNT; return engine_specs;
     case PYAGENT_PARAMS_SAMPLER: *n = PA_SAMPLER_PARAM_COUNT; return sampler_specs;
+    case PYAGENT_PARAMS_REGISTRY: *n = PA_REGISTRY_PARAM_COUNT; return registry_specs;
+    case PYAGENT_PARAMS_ROUTE: *n = PA_ROUTE_PARAM_COUNT; return route_specs;
     default: *n = 0; return NULL;
     }
 }
 
 static param_value default_value(const param_spec *s) {
     param_value v;
-    if (s->is_int) v.i = (int64_t)s->def;
+    memset(&v, 0, sizeof v);
+    if (s->is_str) snprintf(v.s, sizeof v.s, "%s", s->def_str);
+    else if (s->is_int) v.i = (int64_t)s->def;
     else v.f = s->def;
     return v;
 }
 
 static const char *kind_name(int32_t kind) {
-    return kind == PYAGENT_PARAMS_ENGINE ? "engine" : kind == PYAGENT_PARAMS_SAMPLER ? "sampler"
-                                                                                    : "unknown";
+    switch (kind) {
+    case PYAGENT_PARAMS_ENGINE: return "engine";
+    case PYAGENT_PARAMS_SAMPLER: return "sampler";
+    case PYAGENT_PARAMS_REGISTRY: return "registry";
+    case PYAGENT_PARAMS_ROUTE: return "route";
+    default: return "unknown";
+    }
+}
+
+/* INVALID_ARGUMENT when `s` is a string key, which only the _str functions read and write. */
+static pyagent_status check_not_str(const param_spec *s, pa_err *err) {
+    if (s->is_str)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "%s is a string: use pyagent_params_set_str / pyagent_params_get_str",
+                       s->key);
+    return PYAGENT_OK;
 }
 
 pyagent_params *pyagent_params_create(int32_t kind) {
@@ -123,7 +192,9 @@ pyagent_status pyagent_params_set_i64(pyagent_params *params, const char *key, i
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
-    pyagent_status st = check_range(s, (double)value, err);
+    pyagent_status st = check_not_str(s, err);
+    if (st) return st;
+    st = check_range(s, (double)value, err);
     if (st) return st;
     if (s->is_int) params->values[i].i = value;
     else params->values[i].f = (double)value;
@@ -136,6 +207,7 @@ pyagent_status pyagent_params_set_f64(pyagent_params *params, const char *key, d
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
+    if (check_not_str(s, err)) return err->status;
     if (s->is_int)
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is an integer: set it with pyagent_params_set_i64", s->key);
@@ -151,6 +223,7 @@ pyagent_status pyagent_params_get_i64(const pyagent_params *params, const char *
     pa_err *err = (pa_err *)&params->last_error; /* the error slot is not part of the value */
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
+    if (check_not_str(&params->specs[i], err)) return err->status;
     if (!params->specs[i].is_int)
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is a real number: read it with pyagent_params_get_f64", key);
@@ -165,7 +238,49 @@ pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
+    if (check_not_str(s, err)) return err->status;
     *value = s->is_int ? (double)params->values[i].i : params->values[i].f;
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_set_str(pyagent_params *params, const char *key,
+                                      const char *value) {
+    if (!params) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err *err = &params->last_error;
+    int i = find_key(params->specs, params->n_specs, params->kind, key, err);
+    if (i < 0) return err->status;
+    const param_spec *s = &params->specs[i];
+    if (!s->is_str)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "%s is a number: set it with pyagent_params_set_%s", s->key,
+                       s->is_int ? "i64" : "f64");
+    if (!value) value = s->def_str;
+    size_t len = strlen(value);
+    if ((double)len < s->min || (double)len > s->max)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
+                       "%s: a string of %zu bytes is out of range [%g, %g] bytes", s->key, len,
+                       s->min, s->max);
+    if (!pa_utf8_valid(value, len))
+        return pa_fail(err, PYAGENT_ERR_INVALID_UTF8, "%s: the value is not valid UTF-8", s->key);
+    memcpy(params->values[i].s, value, len + 1);
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_params_get_str(const pyagent_params *params, const char *key, char *value,
+                                      size_t capacity, size_t *needed) {
+    if (!params || !needed || (capacity && !value)) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err *err = (pa_err *)&params->last_error;
+    int i = find_key(params->specs, params->n_specs, params->kind, key, err);
+    if (i < 0) return err->status;
+    if (!params->specs[i].is_str)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "%s is a number: read it with pyagent_params_get_%s", key,
+                       params->specs[i].is_int ? "i64" : "f64");
+    const char *s = params->values[i].s;
+    *needed = strlen(s) + 1;
+    if (capacity < *needed)
+        return pa_fail(err, PYAGENT_ERR_BUFFER_TOO_SMALL, "%s needs %zu bytes", key, *needed);
+    memcpy(value, s, *needed);
     return PYAGENT_OK;
 }
 
@@ -197,4 +312,10 @@ double pa_params_f64(const pyagent_params *params, int32_t kind, int i) {
     if (params) return params->values[i].f;
     int n;
     return specs_of(kind, &n)[i].def;
+}
+
+const char *pa_params_str(const pyagent_params *params, int32_t kind, int i) {
+    if (params) return params->values[i].s;
+    int n;
+    return specs_of(kind, &n)[i].def_str;
 }

@@ -36,6 +36,9 @@ const char *pyagent_status_str(pyagent_status status) {
     case PYAGENT_ERR_INVALID_TOKEN: return "invalid token id";
     case PYAGENT_ERR_BUSY: return "handle busy";
     case PYAGENT_ERR_INTERNAL: return "internal error";
+    case PYAGENT_ERR_NO_MODEL: return "no model meets the request";
+    case PYAGENT_ERR_DATABASE: return "registry database error";
+    case PYAGENT_ERR_KV_FULL: return "KV store full";
     }
     return "unknown status";
 }

@@ -1,54 +1,21 @@
 /*
- * An agent: a token sequence, how much of it is computed (its KV cache holds positions
- * [0, n_computed)), the logits after the last computed token, a sampler, stop strings and
- * statistics.
+ * An agent: a token sequence, how much of it is computed (its block table holds positions
+ * [0, n_computed)), the logits after the last computed token, a sampler, stop strings, labels
+ * and statistics. Generation itself is the scheduler's (scheduler.c); this file is the API.
  *
- * Invariants: n_computed <= n_tokens <= engine->n_ctx; has_logits is true exactly when the
- * logits belong to position n_computed - 1 (so n_computed > 0).
+ * Invariants: n_computed <= n_tokens <= engine->n_ctx; has_logits only when the logits belong
+ * to position n_computed - 1; the block table holds ceil(n_computed / block_size) blocks
+ * between steps.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <xxhash.h>
 
 #include "../core/params.h"
 #include "engine_internal.h"
-#include "sampler.h"
-
-#define MAX_STOPS 16
-#define MAX_STOP_LEN 256
-
-struct pyagent_agent {
-    pyagent_engine *engine;
-    int32_t *tokens; /* the sequence: computed tokens, then queued ones */
-    size_t n_tokens, capacity;
-    size_t n_computed;
-    pa_kv_cache kv;
-    float *logits; /* (n_vocab,) */
-    bool has_logits;
-
-    pa_sampler sampler;
-    char stops[MAX_STOPS][MAX_STOP_LEN];
-    size_t stop_len[MAX_STOPS];
-    int n_stops;
-
-    pyagent_agent_stats stats;
-    atomic_bool cancel_requested;
-    atomic_flag busy;
-    pa_err last_error;
-};
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static pyagent_status fail(pyagent_agent *a, pyagent_status status, const char *msg) {
-    return pa_fail(&a->last_error, status, "%s", msg);
-}
 
 /* Every public call on an agent holds its busy flag: one host thread at a time. */
 static pyagent_status enter(pyagent_agent *a) {
@@ -64,6 +31,23 @@ static pyagent_status leave(pyagent_agent *a, pyagent_status status) {
     return status;
 }
 
+static pyagent_status fail(pyagent_agent *a, pyagent_status status, const char *msg) {
+    return pa_fail(&a->last_error, status, "%s", msg);
+}
+
+/* Calls that change the sequence wait for nothing: a running submitted request makes them BUSY.
+ * Takes the engine lock on success. */
+static pyagent_status lock_idle(pyagent_agent *a) {
+    pthread_mutex_lock(&a->engine->lock);
+    if (a->req.active) {
+        pthread_mutex_unlock(&a->engine->lock);
+        return fail(a, PYAGENT_ERR_BUSY, "the agent has a submitted request still running");
+    }
+    return PYAGENT_OK;
+}
+
+static void unlock(pyagent_agent *a) { pthread_mutex_unlock(&a->engine->lock); }
+
 static uint64_t agent_seed(pyagent_agent *a, const pyagent_params *sampler) {
     int64_t seed = pa_params_i64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_SEED);
     if (seed >= 0) return (uint64_t)seed;
@@ -72,45 +56,122 @@ static uint64_t agent_seed(pyagent_agent *a, const pyagent_params *sampler) {
     return a->engine->seed + 0x9e3779b97f4a7c15ull * nth;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Life                                                                                        */
+
+static pyagent_agent *new_agent(pyagent_engine *e, pa_err *err) {
+    const pa_hparams *hp = &e->model->hp;
+    pyagent_agent *a = calloc(1, sizeof *a);
+    if (!a) {
+        pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "agent: out of memory");
+        return NULL;
+    }
+    a->engine = e;
+    atomic_flag_clear(&a->busy);
+    a->logits = malloc((size_t)hp->n_vocab * sizeof(float));
+    if (!a->logits || pa_sampler_init(&a->sampler, hp->n_vocab, err)) {
+        if (!a->logits) pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "agent: out of memory");
+        free(a->logits);
+        free(a);
+        return NULL;
+    }
+    a->stats.struct_size = sizeof a->stats;
+    a->root_key = pa_kv_root_key(e->kv, 0);
+    return a;
+}
+
+static void link_agent_locked(pyagent_engine *e, pyagent_agent *a) {
+    a->next = e->agents;
+    if (e->agents) e->agents->prev = a;
+    e->agents = a;
+    e->n_agents++;
+}
+
 pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params *sampler,
                                     pyagent_agent **agent) {
     if (!agent) return PYAGENT_ERR_INVALID_ARGUMENT;
     *agent = NULL;
     if (!engine) return PYAGENT_ERR_INVALID_ARGUMENT;
     pa_err err = {0};
-    if (!pa_engine_ready(engine))
-        return pa_engine_set_error(
-            engine, (pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "engine has no model loaded"),
-                     &err));
-    pyagent_status st = pa_params_check_kind(sampler, PYAGENT_PARAMS_SAMPLER, &err);
-    if (st) return pa_engine_set_error(engine, &err);
-
-    const pa_hparams *hp = &engine->model->hp;
-    pyagent_agent *a = calloc(1, sizeof *a);
-    if (!a) return PYAGENT_ERR_OUT_OF_MEMORY;
-    a->engine = engine;
-    atomic_flag_clear(&a->busy);
-    a->logits = malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!a->logits) st = pa_fail(&err, PYAGENT_ERR_OUT_OF_MEMORY, "agent: out of memory");
-    if (!st) st = pa_kv_init(&a->kv, hp->n_layer, hp->n_head_kv * hp->head_dim, &err);
-    if (!st) st = pa_sampler_init(&a->sampler, hp->n_vocab, &err);
-    if (st) {
-        pyagent_agent_destroy(a);
+    if (!pa_engine_ready(engine)) {
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "engine has no model loaded");
         return pa_engine_set_error(engine, &err);
     }
+    if (pa_params_check_kind(sampler, PYAGENT_PARAMS_SAMPLER, &err))
+        return pa_engine_set_error(engine, &err);
+    pyagent_agent *a = new_agent(engine, &err);
+    if (!a) return pa_engine_set_error(engine, &err);
     pa_sampler_configure(&a->sampler, sampler, agent_seed(a, sampler));
-    a->stats.struct_size = sizeof a->stats;
+    pthread_mutex_lock(&engine->lock);
+    link_agent_locked(engine, a);
+    pthread_mutex_unlock(&engine->lock);
     *agent = a;
     return PYAGENT_OK;
 }
 
 void pyagent_agent_destroy(pyagent_agent *agent) {
     if (!agent) return;
-    pa_kv_free(&agent->kv);
+    pyagent_engine *e = agent->engine;
+    pthread_mutex_lock(&e->lock);
+    while (agent->in_flight) pthread_cond_wait(&e->stepped, &e->lock);
+    if (agent->prev) agent->prev->next = agent->next;
+    else e->agents = agent->next;
+    if (agent->next) agent->next->prev = agent->prev;
+    e->n_agents--;
+    pa_sched_truncate_blocks_locked(agent, 0);
+    pthread_mutex_unlock(&e->lock);
     pa_sampler_free(&agent->sampler);
+    pa_event_buf_free(&agent->req.inbox);
+    pa_event_buf_free(&agent->req.outbox);
+    free(agent->req.held);
+    free(agent->blocks);
+    free(agent->block_keys);
     free(agent->logits);
     free(agent->tokens);
     free(agent);
+}
+
+pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
+    if (child) *child = NULL;
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if (!child) return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "child is NULL"));
+    pyagent_engine *e = agent->engine;
+    pyagent_agent *c = new_agent(e, &agent->last_error);
+    if (!c) return leave(agent, agent->last_error.status);
+    if ((st = lock_idle(agent))) {
+        pyagent_agent_destroy(c);
+        return leave(agent, st);
+    }
+    c->tokens = malloc((agent->n_tokens + 1) * sizeof *c->tokens);
+    c->blocks = malloc((agent->n_blocks + 1) * sizeof *c->blocks);
+    c->block_keys = malloc((agent->n_blocks + 1) * sizeof *c->block_keys);
+    if (!c->tokens || !c->blocks || !c->block_keys) {
+        unlock(agent);
+        pyagent_agent_destroy(c);
+        return leave(agent, fail(agent, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory"));
+    }
+    memcpy(c->tokens, agent->tokens, agent->n_tokens * sizeof *c->tokens);
+    memcpy(c->blocks, agent->blocks, agent->n_blocks * sizeof *c->blocks);
+    memcpy(c->block_keys, agent->block_keys, agent->n_blocks * sizeof *c->block_keys);
+    c->n_tokens = agent->n_tokens;
+    c->tokens_cap = agent->n_tokens + 1;
+    c->n_blocks = agent->n_blocks;
+    c->blocks_cap = agent->n_blocks + 1;
+    for (size_t i = 0; i < c->n_blocks; i++) pa_kv_retain(e->kv, c->blocks[i]);
+    c->n_computed = agent->n_computed;
+    c->has_logits = agent->has_logits;
+    memcpy(c->logits, agent->logits, (size_t)e->model->hp.n_vocab * sizeof(float));
+    pa_sampler_copy_settings(&c->sampler, &agent->sampler);
+    memcpy(c->stops, agent->stops, sizeof c->stops);
+    memcpy(c->stop_len, agent->stop_len, sizeof c->stop_len);
+    c->n_stops = agent->n_stops;
+    c->cache_salt = agent->cache_salt;
+    c->root_key = agent->root_key;
+    link_agent_locked(e, c);
+    unlock(agent);
+    *child = c;
+    return leave(agent, PYAGENT_OK);
 }
 
 const char *pyagent_agent_last_error(const pyagent_agent *agent) {
@@ -120,30 +181,78 @@ const char *pyagent_agent_last_error(const pyagent_agent *agent) {
 pyagent_status pyagent_agent_set_sampler(pyagent_agent *agent, const pyagent_params *sampler) {
     pyagent_status st = enter(agent);
     if (st) return st;
-    if ((st = pa_params_check_kind(sampler, PYAGENT_PARAMS_SAMPLER, &agent->last_error)))
+    if ((st = pa_params_check_kind(sampler, PYAGENT_PARAMS_SAMPLER, &agent->last_error)) ||
+        (st = lock_idle(agent)))
         return leave(agent, st);
     pa_sampler_configure(&agent->sampler, sampler, agent_seed(agent, sampler));
+    unlock(agent);
     return leave(agent, PYAGENT_OK);
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Feeding                                                                                     */
+/* Labels                                                                                      */
+
+static char *label_slot(pyagent_agent *a, const char *key) {
+    if (!key) return NULL;
+    if (strcmp(key, "session_id") == 0) return a->session_id;
+    if (strcmp(key, "agent_id") == 0) return a->agent_id;
+    return NULL;
+}
+
+pyagent_status pyagent_agent_set_label(pyagent_agent *agent, const char *key, const char *value) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if (!key || !value)
+        return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "key or value is NULL"));
+    size_t len = strlen(value);
+    if (len >= PA_MAX_LABEL)
+        return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_OUT_OF_RANGE,
+                                    "label '%.32s' has %zu bytes, at most %d", key, len,
+                                    PA_MAX_LABEL - 1));
+    if (strcmp(key, "cache_salt") == 0) {
+        if ((st = lock_idle(agent))) return leave(agent, st);
+        if (agent->n_tokens > 0) {
+            unlock(agent);
+            return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT,
+                                     "set cache_salt before feeding the agent"));
+        }
+        agent->cache_salt = len ? XXH3_64bits(value, len) : 0;
+        agent->root_key = pa_kv_root_key(agent->engine->kv, agent->cache_salt);
+        unlock(agent);
+        return leave(agent, PYAGENT_OK);
+    }
+    char *slot = label_slot(agent, key);
+    if (!slot)
+        return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_UNKNOWN_KEY,
+                                    "unknown label '%.64s' (known: session_id, agent_id, "
+                                    "cache_salt)", key));
+    memcpy(slot, value, len + 1);
+    return leave(agent, PYAGENT_OK);
+}
+
+const char *pyagent_agent_get_label(const pyagent_agent *agent, const char *key) {
+    if (!agent) return NULL;
+    if (key && strcmp(key, "cache_salt") == 0) return agent->cache_salt ? "(set)" : "";
+    return label_slot((pyagent_agent *)agent, key);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Feeding and editing the sequence                                                            */
 
 /* Appends ids to the sequence, or nothing (CONTEXT_FULL) if they would pass n_ctx. */
-static pyagent_status append_tokens(pyagent_agent *a, const int32_t *ids, size_t n) {
+static pyagent_status append_tokens_locked(pyagent_agent *a, const int32_t *ids, size_t n) {
     size_t n_ctx = (size_t)a->engine->n_ctx;
     if (n > n_ctx - a->n_tokens)
         return pa_fail(&a->last_error, PYAGENT_ERR_CONTEXT_FULL,
                        "%zu more tokens would pass n_ctx = %zu (the agent holds %zu)", n, n_ctx,
                        a->n_tokens);
-    if (a->n_tokens + n > a->capacity) {
-        size_t cap = a->capacity ? a->capacity : 256;
+    if (a->n_tokens + n > a->tokens_cap) {
+        size_t cap = a->tokens_cap ? a->tokens_cap : 256;
         while (cap < a->n_tokens + n) cap *= 2;
-        if (cap > n_ctx) cap = n_ctx;
         int32_t *grown = realloc(a->tokens, cap * sizeof *grown);
         if (!grown) return fail(a, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
         a->tokens = grown;
-        a->capacity = cap;
+        a->tokens_cap = cap;
     }
     if (n) memcpy(a->tokens + a->n_tokens, ids, n * sizeof *ids);
     a->n_tokens += n;
@@ -155,15 +264,16 @@ pyagent_status pyagent_agent_feed_text(pyagent_agent *agent, const char *text, i
     if (st) return st;
     if ((!text && text_len != 0) || text_len < -1)
         return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "text is NULL"));
+    if ((st = lock_idle(agent))) return leave(agent, st);
     const pa_tokenizer *tok = agent->engine->model->tokenizer;
     size_t len = text_len < 0 ? strlen(text) : (size_t)text_len;
 
     /* BOS and the dummy-prefix space belong to the start of a sequence (or right after a
      * control token such as a chat turn marker); mid-sentence text is continued as is. */
-    bool at_start = agent->n_tokens == 0;
-    bool after_control = !at_start && pa_tokenizer_token_type(tok, agent->tokens[agent->n_tokens -
-                                                                                 1]) ==
-                                          PA_TOKEN_CONTROL;
+    const bool at_start = agent->n_tokens == 0;
+    const bool after_control =
+        !at_start &&
+        pa_tokenizer_token_type(tok, agent->tokens[agent->n_tokens - 1]) == PA_TOKEN_CONTROL;
     unsigned flags = 0;
     if (at_start && pa_tokenizer_adds_bos(tok)) flags |= PA_ENCODE_ADD_SPECIAL;
     if (!at_start && !after_control) flags |= PA_ENCODE_NO_SPACE_PREFIX;
@@ -173,7 +283,8 @@ pyagent_status pyagent_agent_feed_text(pyagent_agent *agent, const char *text, i
     /* ADD_SPECIAL may also add EOS, which a prompt must not end with: keep only BOS */
     if (!st && (flags & PA_ENCODE_ADD_SPECIAL) && n > 1 && ids[n - 1] == pa_tokenizer_eos(tok))
         n--;
-    if (!st) st = append_tokens(agent, ids, n);
+    if (!st) st = append_tokens_locked(agent, ids, n);
+    unlock(agent);
     free(ids);
     return leave(agent, st);
 }
@@ -190,34 +301,143 @@ pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *to
             return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_INVALID_TOKEN,
                                         "token %d at index %zu is outside [0, %d)", tokens[i], i,
                                         n_vocab));
-    return leave(agent, append_tokens(agent, tokens, n_tokens));
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    st = append_tokens_locked(agent, tokens, n_tokens);
+    unlock(agent);
+    return leave(agent, st);
+}
+
+/* Forgets positions from n on; the logits stay only if the last computed position stays. */
+static void truncate_locked(pyagent_agent *a, size_t n) {
+    a->n_tokens = n;
+    if (a->n_computed > n) {
+        /* the logits of position n - 1 are gone: recompute that token (if any) */
+        a->n_computed = n > 0 ? n - 1 : 0;
+        a->has_logits = false;
+    }
+    pa_sched_truncate_blocks_locked(a, a->n_computed);
+}
+
+pyagent_status pyagent_agent_rewind(pyagent_agent *agent, size_t n_tokens) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    if (n_tokens > agent->n_tokens) {
+        st = pa_fail(&agent->last_error, PYAGENT_ERR_OUT_OF_RANGE,
+                     "cannot rewind %zu tokens: the agent holds %zu", n_tokens, agent->n_tokens);
+    } else {
+        truncate_locked(agent, agent->n_tokens - n_tokens);
+    }
+    unlock(agent);
+    return leave(agent, st);
+}
+
+pyagent_status pyagent_agent_reset(pyagent_agent *agent) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    truncate_locked(agent, 0);
+    memset(&agent->stats, 0, sizeof agent->stats);
+    agent->stats.struct_size = sizeof agent->stats;
+    unlock(agent);
+    return leave(agent, PYAGENT_OK);
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Computing                                                                                   */
+/* Running requests                                                                            */
 
-/* Computes every queued token. */
-static pyagent_status prefill(pyagent_agent *a) {
-    size_t n = a->n_tokens - a->n_computed;
-    if (n == 0) return PYAGENT_OK;
+/* Runs steps (or waits for whoever runs them) until the request ends, delivering this agent's
+ * events on this thread. Lock held on entry and return. */
+static void serve_blocking_locked(pyagent_agent *a) {
     pyagent_engine *e = a->engine;
-    pyagent_status st = pa_kv_reserve(&a->kv, (int)a->n_tokens, e->n_ctx, &a->last_error);
+    for (;;) {
+        if (a->req.inbox.n > 0) {
+            pa_sched_take_events_locked(a);
+            pthread_mutex_unlock(&e->lock);
+            pa_sched_deliver(a);
+            pthread_mutex_lock(&e->lock);
+            continue;
+        }
+        if (!a->req.active) return;
+        if (e->loop_running || e->stepping) pthread_cond_wait(&e->stepped, &e->lock);
+        else pa_sched_step_locked(e);
+    }
+}
+
+/* Common checks of generate, prefill and submit; starts the request. Lock held on success. */
+static pyagent_status begin_request(pyagent_agent *a, int64_t limit, bool async,
+                                    pyagent_token_fn fn, void *user_data) {
+    pyagent_status st = lock_idle(a);
     if (st) return st;
-    double t0 = now_seconds();
-    pa_engine_forward(e, &a->kv, a->tokens + a->n_computed, (int)n, (int)a->n_computed,
-                      a->logits);
-    a->stats.prefill_seconds += now_seconds() - t0;
-    a->stats.n_prompt_tokens += (int64_t)n;
-    a->n_computed = a->n_tokens;
-    a->has_logits = true;
+    if (limit > 0 && a->n_computed == a->n_tokens && !a->has_logits) {
+        unlock(a);
+        return fail(a, PYAGENT_ERR_INVALID_ARGUMENT,
+                    "nothing to continue: feed text or tokens first");
+    }
+    pa_sched_begin_locked(a, limit, async, fn, user_data);
     return PYAGENT_OK;
 }
 
 pyagent_status pyagent_agent_prefill(pyagent_agent *agent) {
     pyagent_status st = enter(agent);
     if (st) return st;
-    return leave(agent, prefill(agent));
+    if ((st = begin_request(agent, 0, false, NULL, NULL))) return leave(agent, st);
+    serve_blocking_locked(agent);
+    st = agent->req.status;
+    unlock(agent);
+    return leave(agent, st);
 }
+
+pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t max_tokens,
+                                      pyagent_token_fn on_token, void *user_data,
+                                      int32_t *finish_reason) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if (finish_reason) *finish_reason = 0;
+    if (max_tokens < -1)
+        return leave(agent, fail(agent, PYAGENT_ERR_OUT_OF_RANGE, "max_tokens must be >= -1"));
+    if (max_tokens == 0) {
+        if ((st = begin_request(agent, 0, false, NULL, NULL))) return leave(agent, st);
+    } else {
+        const int64_t limit = max_tokens < 0 ? INT64_MAX : max_tokens;
+        if ((st = begin_request(agent, limit, false, on_token, user_data)))
+            return leave(agent, st);
+    }
+    serve_blocking_locked(agent);
+    st = agent->req.status;
+    if (finish_reason && !st) *finish_reason = agent->req.finish;
+    unlock(agent);
+    return leave(agent, st);
+}
+
+pyagent_status pyagent_agent_submit(pyagent_agent *agent, int32_t max_tokens,
+                                    pyagent_token_fn on_token, void *user_data) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if (max_tokens < -1)
+        return leave(agent, fail(agent, PYAGENT_ERR_OUT_OF_RANGE, "max_tokens must be >= -1"));
+    const int64_t limit = max_tokens < 0 ? INT64_MAX : max_tokens;
+    if ((st = begin_request(agent, limit, true, on_token, user_data))) return leave(agent, st);
+    unlock(agent);
+    return leave(agent, PYAGENT_OK);
+}
+
+pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason) {
+    if (!agent || !finish_reason) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&agent->engine->lock);
+    bool running = agent->req.active || agent->req.inbox.n > 0 || agent->req.outbox.n > 0;
+    *finish_reason = running ? 0 : agent->req.finish;
+    pyagent_status st = running ? PYAGENT_OK : agent->req.status;
+    pthread_mutex_unlock(&agent->engine->lock);
+    return st;
+}
+
+void pyagent_agent_cancel(pyagent_agent *agent) {
+    if (agent) atomic_store(&agent->cancel_requested, true);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Reading                                                                                     */
 
 pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t capacity,
                                     size_t *n_logits) {
@@ -225,20 +445,20 @@ pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t 
     if (st) return st;
     if (!n_logits || (!logits && capacity > 0))
         return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "NULL argument"));
-    if (!agent->has_logits)
-        return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT,
-                                 "no logits yet: feed tokens and call prefill first"));
+    if ((st = lock_idle(agent))) return leave(agent, st);
     size_t n_vocab = (size_t)agent->engine->model->hp.n_vocab;
     *n_logits = n_vocab;
-    if (capacity < n_vocab)
-        return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
-                                    "logits need %zu floats, capacity is %zu", n_vocab, capacity));
-    memcpy(logits, agent->logits, n_vocab * sizeof(float));
-    return leave(agent, PYAGENT_OK);
+    if (!agent->has_logits || agent->n_computed != agent->n_tokens)
+        st = fail(agent, PYAGENT_ERR_INVALID_ARGUMENT,
+                  "no logits for the last token: feed tokens and call prefill first");
+    else if (capacity < n_vocab)
+        st = pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
+                     "logits need %zu floats, capacity is %zu", n_vocab, capacity);
+    else
+        memcpy(logits, agent->logits, n_vocab * sizeof(float));
+    unlock(agent);
+    return leave(agent, st);
 }
-
-/* ----------------------------------------------------------------------------------------- */
-/* Stop strings and text release                                                              */
 
 pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, int64_t stop_len) {
     pyagent_status st = enter(agent);
@@ -246,157 +466,29 @@ pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, in
     if (!stop || stop_len < -1)
         return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "stop is NULL"));
     size_t len = stop_len < 0 ? strlen(stop) : (size_t)stop_len;
-    if (len == 0 || len > MAX_STOP_LEN)
+    if (len == 0 || len > PA_MAX_STOP_LEN)
         return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_OUT_OF_RANGE,
-                                    "a stop string has 1 to %d bytes, not %zu", MAX_STOP_LEN,
+                                    "a stop string has 1 to %d bytes, not %zu", PA_MAX_STOP_LEN,
                                     len));
-    if (agent->n_stops == MAX_STOPS)
-        return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_OUT_OF_RANGE,
-                                    "an agent has at most %d stop strings", MAX_STOPS));
-    memcpy(agent->stops[agent->n_stops], stop, len);
-    agent->stop_len[agent->n_stops++] = len;
-    return leave(agent, PYAGENT_OK);
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    if (agent->n_stops == PA_MAX_STOPS) {
+        st = pa_fail(&agent->last_error, PYAGENT_ERR_OUT_OF_RANGE,
+                     "an agent has at most %d stop strings", PA_MAX_STOPS);
+    } else {
+        memcpy(agent->stops[agent->n_stops], stop, len);
+        agent->stop_len[agent->n_stops++] = len;
+    }
+    unlock(agent);
+    return leave(agent, st);
 }
 
 pyagent_status pyagent_agent_clear_stops(pyagent_agent *agent) {
     pyagent_status st = enter(agent);
     if (st) return st;
+    if ((st = lock_idle(agent))) return leave(agent, st);
     agent->n_stops = 0;
+    unlock(agent);
     return leave(agent, PYAGENT_OK);
-}
-
-/* Text generated but not yet given to the host. */
-typedef struct held_text {
-    char *data;
-    size_t len, cap;
-} held_text;
-
-static bool held_append(held_text *h, const char *s, size_t n) {
-    if (h->len + n > h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 256;
-        while (cap < h->len + n) cap *= 2;
-        char *grown = realloc(h->data, cap);
-        if (!grown) return false;
-        h->data = grown;
-        h->cap = cap;
-    }
-    memcpy(h->data + h->len, s, n);
-    h->len += n;
-    return true;
-}
-
-/* Offset of the first stop string in h, or -1. */
-static ptrdiff_t find_stop(const pyagent_agent *a, const held_text *h) {
-    ptrdiff_t first = -1;
-    for (int s = 0; s < a->n_stops; s++) {
-        size_t n = a->stop_len[s];
-        for (size_t i = 0; i + n <= h->len; i++) {
-            if (memcmp(h->data + i, a->stops[s], n) == 0) {
-                if (first < 0 || (ptrdiff_t)i < first) first = (ptrdiff_t)i;
-                break;
-            }
-        }
-    }
-    return first;
-}
-
-/* How many leading bytes of h can be released now: all but a tail that could still grow into a
- * stop string, and all but an unfinished UTF-8 character. */
-static size_t releasable(const pyagent_agent *a, const held_text *h) {
-    size_t keep = 0;
-    for (int s = 0; s < a->n_stops; s++) {
-        size_t max = a->stop_len[s] - 1 < h->len ? a->stop_len[s] - 1 : h->len;
-        for (size_t k = max; k > keep; k--)
-            if (memcmp(h->data + h->len - k, a->stops[s], k) == 0) {
-                keep = k;
-                break;
-            }
-    }
-    size_t end = h->len - keep;
-    /* back up over continuation bytes to the lead byte of a character that is not complete */
-    size_t i = end, cont = 0;
-    while (i > 0 && cont < 3 && ((unsigned char)h->data[i - 1] & 0xC0) == 0x80) i--, cont++;
-    if (i > 0) {
-        unsigned char lead = (unsigned char)h->data[i - 1];
-        size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
-        if (need > cont) end = i - 1;
-    }
-    return end;
-}
-
-static void held_consume(held_text *h, size_t n) {
-    memmove(h->data, h->data + n, h->len - n);
-    h->len -= n;
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Generation                                                                                  */
-
-pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t max_tokens,
-                                      pyagent_token_fn on_token, void *user_data,
-                                      int32_t *finish_reason) {
-    pyagent_status st = enter(agent);
-    if (st) return st;
-    pyagent_agent *a = agent;
-    if (finish_reason) *finish_reason = 0;
-    if (max_tokens < -1)
-        return leave(a, fail(a, PYAGENT_ERR_OUT_OF_RANGE, "max_tokens must be >= -1"));
-    const int64_t limit = max_tokens < 0 ? INT64_MAX : max_tokens;
-    if ((st = prefill(a))) return leave(a, st);
-    if (!a->has_logits)
-        return leave(a, fail(a, PYAGENT_ERR_INVALID_ARGUMENT,
-                             "nothing to continue: feed text or tokens first"));
-
-    const pa_tokenizer *tok = a->engine->model->tokenizer;
-    const size_t n_ctx = (size_t)a->engine->n_ctx;
-    held_text held = {0};
-    int32_t finish = PYAGENT_FINISH_LENGTH;
-    double t0 = now_seconds();
-    for (int64_t i = 0; i < limit; i++) {
-        if (a->n_tokens >= n_ctx) {
-            finish = PYAGENT_FINISH_CONTEXT;
-            break;
-        }
-        int32_t id = pa_sampler_sample(&a->sampler, a->logits, a->tokens, a->n_tokens);
-        if ((st = append_tokens(a, &id, 1))) break;
-        a->stats.n_generated_tokens++;
-
-        bool eog = pa_tokenizer_is_eog(tok, id);
-        if (eog) finish = PYAGENT_FINISH_EOS;
-        else if (atomic_exchange(&a->cancel_requested, false)) finish = PYAGENT_FINISH_CANCELLED;
-        else if (a->n_tokens >= n_ctx) finish = PYAGENT_FINISH_CONTEXT;
-        bool last = eog || finish != PYAGENT_FINISH_LENGTH || i + 1 == limit;
-
-        size_t piece_len = 0;
-        const char *piece = pa_tokenizer_piece(tok, id, &piece_len);
-        if (pa_tokenizer_token_type(tok, id) == PA_TOKEN_CONTROL) piece_len = 0;
-        if (!held_append(&held, piece, piece_len)) {
-            st = fail(a, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
-            break;
-        }
-        ptrdiff_t stop_at = find_stop(a, &held);
-        size_t release = stop_at >= 0 ? (size_t)stop_at : last ? held.len : releasable(a, &held);
-        if (on_token) on_token(user_data, id, held.data ? held.data : "", release);
-        held_consume(&held, release);
-        if (stop_at >= 0) {
-            finish = PYAGENT_FINISH_STOP;
-            break;
-        }
-        if (last) break;
-
-        /* the new token becomes computed, so the next one can be sampled */
-        if ((st = pa_kv_reserve(&a->kv, (int)a->n_tokens, (int)n_ctx, &a->last_error))) break;
-        pa_engine_forward(a->engine, &a->kv, &id, 1, (int)a->n_computed, a->logits);
-        a->n_computed = a->n_tokens;
-    }
-    a->stats.decode_seconds += now_seconds() - t0;
-    free(held.data);
-    if (finish_reason && !st) *finish_reason = finish;
-    return leave(a, st);
-}
-
-void pyagent_agent_cancel(pyagent_agent *agent) {
-    if (agent) atomic_store(&agent->cancel_requested, true);
 }
 
 pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *tokens, size_t capacity,
@@ -405,23 +497,15 @@ pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *tokens, size_
     if (st) return st;
     if (!n_tokens || (!tokens && capacity > 0))
         return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "NULL argument"));
+    pthread_mutex_lock(&agent->engine->lock);
     *n_tokens = agent->n_tokens;
     if (capacity < agent->n_tokens)
-        return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
-                                    "%zu tokens do not fit in %zu", agent->n_tokens, capacity));
-    if (agent->n_tokens) memcpy(tokens, agent->tokens, agent->n_tokens * sizeof *tokens);
-    return leave(agent, PYAGENT_OK);
-}
-
-pyagent_status pyagent_agent_reset(pyagent_agent *agent) {
-    pyagent_status st = enter(agent);
-    if (st) return st;
-    agent->n_tokens = 0;
-    agent->n_computed = 0;
-    agent->has_logits = false;
-    memset(&agent->stats, 0, sizeof agent->stats);
-    agent->stats.struct_size = sizeof agent->stats;
-    return leave(agent, PYAGENT_OK);
+        st = pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
+                     "%zu tokens do not fit in %zu", agent->n_tokens, capacity);
+    else if (agent->n_tokens)
+        memcpy(tokens, agent->tokens, agent->n_tokens * sizeof *tokens);
+    unlock(agent);
+    return leave(agent, st);
 }
 
 pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats) {
@@ -429,7 +513,9 @@ pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent
         return PYAGENT_ERR_INVALID_ARGUMENT;
     size_t n = stats->struct_size < sizeof *stats ? stats->struct_size : sizeof *stats;
     uint32_t caller_size = stats->struct_size;
+    pthread_mutex_lock(&agent->engine->lock);
     memcpy(stats, &agent->stats, n);
+    pthread_mutex_unlock(&agent->engine->lock);
     stats->struct_size = caller_size;
     return PYAGENT_OK;
 }

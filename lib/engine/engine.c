@@ -1,7 +1,7 @@
 /*
- * The engine: a loaded model, a worker pool and the activation buffers, shared by its agents.
- * Forward passes are serialized by forward_lock; everything else an engine holds is immutable
- * after open, so tokenize/detokenize/info need no lock.
+ * The engine: a loaded model, a worker pool, the activation buffers and the KV store, shared by
+ * its agents; the scheduler (scheduler.c) runs their requests in steps. The model and tokenizer
+ * are immutable after open, so tokenize/detokenize/info need no lock.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -11,6 +11,16 @@
 
 #include "../core/params.h"
 #include "engine_internal.h"
+
+/* The KV store of an engine is its own pyagent_kv_store handle. */
+struct pyagent_kv_store {
+    pyagent_engine *engine;
+};
+
+typedef struct engine_with_store {
+    pyagent_engine engine;
+    struct pyagent_kv_store store;
+} engine_with_store;
 
 #define MIN_DEFAULT_CTX 512
 #define MAX_DEFAULT_CTX 32768 /* a default, not a limit: set n_ctx for more */
@@ -39,6 +49,29 @@ void pa_engine_log(pyagent_engine *e, int32_t level, const char *fmt, ...) {
     else fprintf(stderr, "pyagent: %s: %s\n", level_name(level), line);
 }
 
+/* The block pool: kv_bytes / block bytes blocks (kv_bytes 0: one full sequence's worth). */
+static pyagent_status create_kv_store(pyagent_engine *e, const pyagent_params *p, pa_err *err) {
+    const int32_t K = PYAGENT_PARAMS_ENGINE;
+    const pa_hparams *hp = &e->model->hp;
+    pa_kv_config cfg = {
+        .n_layer = hp->n_layer,
+        .kv_dim = hp->n_head_kv * hp->head_dim,
+        .block_size = (int)pa_params_i64(p, K, PA_ENGINE_KV_BLOCK_SIZE),
+        .elem_type = pa_params_i64(p, K, PA_ENGINE_KV_TYPE) == PYAGENT_KV_F16 ? PA_KV_F16
+                                                                             : PA_KV_F32,
+        .model_fingerprint = e->model->fingerprint,
+    };
+    const int64_t per_sequence = (e->n_ctx + cfg.block_size - 1) / cfg.block_size;
+    const int64_t budget = pa_params_i64(p, K, PA_ENGINE_KV_BYTES);
+    cfg.n_blocks = budget ? budget / (int64_t)pa_kv_block_bytes(&cfg) : per_sequence;
+    if (cfg.n_blocks < 1)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
+                       "kv_bytes = %lld holds no block (one block takes %zu bytes)",
+                       (long long)budget, pa_kv_block_bytes(&cfg));
+    e->prefix_cache = pa_params_i64(p, K, PA_ENGINE_PREFIX_CACHE) != 0;
+    return pa_kv_store_create(&cfg, &e->kv, err);
+}
+
 static pyagent_status open_model(pyagent_engine *e, const char *path, const pyagent_params *p,
                                  pa_err *err) {
     const int32_t K = PYAGENT_PARAMS_ENGINE;
@@ -60,9 +93,14 @@ static pyagent_status open_model(pyagent_engine *e, const char *path, const pyag
     e->n_batch = (int)(n_batch < n_ctx ? n_batch : n_ctx);
 
     if ((st = pa_pool_create((int)pa_params_i64(p, K, PA_ENGINE_N_THREADS), &e->pool, err)) ||
+        (st = create_kv_store(e, p, err)) ||
         (st = pa_llama_ws_create(e->model, e->n_batch, e->n_ctx, pa_pool_size(e->pool), &e->ws,
                                  err)))
         return st;
+    e->batch = calloc((size_t)e->n_batch, sizeof *e->batch);
+    e->batch_agents = calloc((size_t)e->n_batch, sizeof *e->batch_agents);
+    if (!e->batch || !e->batch_agents)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
     pa_engine_log(e, PYAGENT_LOG_INFO,
                   "%s: llama, %" PRId64 " parameters, n_embd %d, %d layers, %d heads (%d kv), "
                   "vocab %d; n_ctx %d, n_batch %d, %d threads",
@@ -74,10 +112,14 @@ static pyagent_status open_model(pyagent_engine *e, const char *path, const pyag
 pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params,
                                    pyagent_engine **engine) {
     if (!engine) return PYAGENT_ERR_INVALID_ARGUMENT;
-    pyagent_engine *e = calloc(1, sizeof *e);
+    engine_with_store *both = calloc(1, sizeof *both);
+    pyagent_engine *e = both ? &both->engine : NULL;
     *engine = e;
     if (!e) return PYAGENT_ERR_OUT_OF_MEMORY;
-    pthread_mutex_init(&e->forward_lock, NULL);
+    both->store.engine = e;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->stepped, NULL);
+    pthread_cond_init(&e->work, NULL);
     pthread_mutex_init(&e->error_lock, NULL);
     e->log_level = PYAGENT_LOG_WARN;
     pa_err err = {0};
@@ -88,12 +130,18 @@ pyagent_status pyagent_engine_open(const char *path, const pyagent_params *param
 
 void pyagent_engine_destroy(pyagent_engine *engine) {
     if (!engine) return;
+    pyagent_engine_stop(engine);
+    free(engine->batch);
+    free(engine->batch_agents);
     pa_llama_ws_free(engine->ws);
+    pa_kv_store_free(engine->kv);
     pa_pool_free(engine->pool);
     pa_model_free(engine->model);
-    pthread_mutex_destroy(&engine->forward_lock);
+    pthread_mutex_destroy(&engine->lock);
+    pthread_cond_destroy(&engine->stepped);
+    pthread_cond_destroy(&engine->work);
     pthread_mutex_destroy(&engine->error_lock);
-    free(engine);
+    free(engine); /* the engine is the first member of engine_with_store */
 }
 
 const char *pyagent_engine_last_error(const pyagent_engine *engine) {
@@ -115,7 +163,7 @@ pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level,
     return PYAGENT_OK;
 }
 
-bool pa_engine_ready(const pyagent_engine *e) { return e && e->model && e->ws; }
+bool pa_engine_ready(const pyagent_engine *e) { return e && e->model && e->ws && e->batch_agents; }
 
 /* Fails on an engine whose open failed, so later calls say why instead of crashing. */
 static pyagent_status check_ready(const pyagent_engine *e) {
@@ -201,12 +249,127 @@ pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }
 
-void pa_engine_forward(pyagent_engine *e, pa_kv_cache *kv, const int32_t *tokens, int n, int pos0,
-                       float *logits) {
-    pthread_mutex_lock(&e->forward_lock);
-    for (int done = 0; done < n; done += e->n_batch) {
-        int chunk = n - done < e->n_batch ? n - done : e->n_batch;
-        pa_llama_forward(e->model, e->ws, e->pool, kv, tokens + done, chunk, pos0 + done, logits);
+/* ----------------------------------------------------------------------------------------- */
+/* Scheduling                                                                                  */
+
+/* Delivers the events of every submitted (async) request; called by the stepping thread. */
+static void deliver_async(pyagent_engine *e) {
+    for (;;) {
+        pthread_mutex_lock(&e->lock);
+        pyagent_agent *a = e->agents;
+        while (a && !(a->req.async && a->req.inbox.n > 0)) a = a->next;
+        if (a) pa_sched_take_events_locked(a);
+        pthread_mutex_unlock(&e->lock);
+        if (!a) return;
+        pa_sched_deliver(a);
     }
-    pthread_mutex_unlock(&e->forward_lock);
+}
+
+pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active) {
+    pyagent_status st = check_ready(engine);
+    if (st) return st;
+    pthread_mutex_lock(&engine->lock);
+    if (engine->loop_running) {
+        pthread_mutex_unlock(&engine->lock);
+        pa_err err;
+        pa_fail(&err, PYAGENT_ERR_BUSY, "the engine runs its own loop (pyagent_engine_start)");
+        return pa_engine_set_error(engine, &err);
+    }
+    while (engine->stepping) pthread_cond_wait(&engine->stepped, &engine->lock);
+    int n = pa_sched_step_locked(engine);
+    pthread_mutex_unlock(&engine->lock);
+    deliver_async(engine);
+    if (n_active) *n_active = n;
+    return PYAGENT_OK;
+}
+
+static void *loop_main(void *arg) {
+    pyagent_engine *e = arg;
+    pthread_mutex_lock(&e->lock);
+    while (!e->loop_stop) {
+        while (e->stepping) pthread_cond_wait(&e->stepped, &e->lock);
+        int n = pa_sched_step_locked(e);
+        pthread_mutex_unlock(&e->lock);
+        deliver_async(e);
+        pthread_mutex_lock(&e->lock);
+        if (n == 0 && !e->loop_stop) pthread_cond_wait(&e->work, &e->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}
+
+pyagent_status pyagent_engine_start(pyagent_engine *engine) {
+    pyagent_status st = check_ready(engine);
+    if (st) return st;
+    pthread_mutex_lock(&engine->lock);
+    if (!engine->loop_running) {
+        engine->loop_stop = false;
+        if (pthread_create(&engine->loop_thread, NULL, loop_main, engine) == 0)
+            engine->loop_running = true;
+        else st = PYAGENT_ERR_OUT_OF_MEMORY;
+    }
+    pthread_mutex_unlock(&engine->lock);
+    return st;
+}
+
+pyagent_status pyagent_engine_stop(pyagent_engine *engine) {
+    if (!engine) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&engine->lock);
+    bool running = engine->loop_running;
+    engine->loop_stop = true;
+    pthread_cond_broadcast(&engine->work);
+    pthread_mutex_unlock(&engine->lock);
+    if (!running) return PYAGENT_OK;
+    pthread_join(engine->loop_thread, NULL);
+    pthread_mutex_lock(&engine->lock);
+    engine->loop_running = false;
+    pthread_cond_broadcast(&engine->stepped); /* blocked callers step for themselves again */
+    pthread_mutex_unlock(&engine->lock);
+    return PYAGENT_OK;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* KV store                                                                                    */
+
+pyagent_kv_store *pyagent_engine_kv_store(pyagent_engine *engine) {
+    if (!pa_engine_ready(engine)) return NULL;
+    return &((engine_with_store *)engine)->store;
+}
+
+pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent_kv_stats *stats) {
+    if (!store || !stats || stats->struct_size < 2 * sizeof(uint32_t))
+        return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pa_kv_counters c;
+    pthread_mutex_lock(&e->lock);
+    pa_kv_counters_get(e->kv, &c);
+    const pa_kv_config *cfg = pa_kv_config_of(e->kv);
+    const int64_t block_bytes = (int64_t)pa_kv_block_bytes(cfg);
+    pyagent_kv_stats full = {
+        .struct_size = sizeof full,
+        .block_size = (uint32_t)cfg->block_size,
+        .block_bytes = block_bytes,
+        .n_blocks = c.n_blocks,
+        .n_used = c.n_used,
+        .n_cached = c.n_cached,
+        .n_free = c.n_free,
+        .n_prefix_hit_tokens = c.n_prefix_hit_tokens,
+        .n_prompt_tokens_computed = e->n_prompt_tokens_computed,
+        .n_evictions = c.n_evictions,
+        .n_cow_copies = c.n_cow_copies,
+        .peak_used_bytes = c.peak_used * block_bytes,
+    };
+    pthread_mutex_unlock(&e->lock);
+    uint32_t caller_size = stats->struct_size;
+    memcpy(stats, &full, caller_size < sizeof full ? caller_size : sizeof full);
+    stats->struct_size = caller_size;
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store) {
+    if (!store) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&store->engine->lock);
+    pa_kv_drop_cache(store->engine->kv);
+    pthread_mutex_unlock(&store->engine->lock);
+    return PYAGENT_OK;
 }

@@ -1,27 +1,122 @@
-/* What an engine holds, shared by engine.c and agent.c. */
+/*
+ * What an engine and its agents hold, shared by engine.c, agent.c and scheduler.c.
+ *
+ * Locking: engine->lock guards the list of agents, every agent's sequence, block table and
+ * request, and the KV store. A step builds its batch under the lock, runs the forward pass
+ * without it (the agents in the batch are marked in_flight: nobody else touches their blocks,
+ * and the blocks they read are referenced, so never evicted), then takes the lock again to
+ * record the results. Callbacks never run under the lock.
+ */
 #ifndef PA_ENGINE_INTERNAL_H
 #define PA_ENGINE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "../core/error.h"
 #include "../core/threadpool.h"
-#include "../kv/cache.h"
+#include "../kv/store.h"
 #include "../model/arch/llama.h"
 #include "../model/model.h"
+#include "sampler.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Agents                                                                                       */
+
+/* One token streamed to the host: its id and the text it released (in the buffer's text). */
+typedef struct pa_event {
+    int32_t token;
+    size_t text_offset, text_len;
+} pa_event;
+
+/* Events in order, with the bytes of their text. */
+typedef struct pa_event_buf {
+    pa_event *events;
+    size_t n, cap;
+    char *text;
+    size_t text_len, text_cap;
+} pa_event_buf;
+
+/* A generate/prefill request being served by the scheduler. */
+typedef struct pa_request {
+    bool active;      /* submitted and not yet finished */
+    bool async;       /* callbacks run on the stepping thread (pyagent_agent_submit) */
+    int64_t limit;    /* tokens to generate (0: prefill only) */
+    int64_t n_done;
+    pyagent_token_fn on_token;
+    void *user_data;
+    int32_t finish;   /* PYAGENT_FINISH_*, 0 while running */
+    pyagent_status status;
+    bool generated_last; /* the pending token was sampled by this request (a decode token) */
+    char *held;       /* generated text not yet released (stop-string / UTF-8 holdback) */
+    size_t held_len, held_cap;
+    pa_event_buf inbox;  /* streamed by steps, not yet delivered (guarded by the lock) */
+    pa_event_buf outbox; /* being delivered by the owner or stepping thread (no lock) */
+} pa_request;
+
+#define PA_MAX_STOPS 16
+#define PA_MAX_STOP_LEN 256
+#define PA_MAX_LABEL 128
+
+struct pyagent_agent {
+    pyagent_engine *engine;
+    pyagent_agent *prev, *next; /* the engine's list of agents */
+
+    int32_t *tokens;      /* the sequence: computed tokens, then queued ones */
+    size_t n_tokens, tokens_cap;
+    size_t n_computed;    /* positions whose K/V are in the block table */
+    int32_t *blocks;      /* block table */
+    uint64_t *block_keys; /* radix keys of the full blocks (parent chain) */
+    size_t n_blocks, blocks_cap;
+    uint64_t root_key;    /* from the model fingerprint and the cache salt */
+    float *logits;        /* (n_vocab,) after token n_computed - 1, when has_logits */
+    bool has_logits;
+    bool in_flight;       /* part of the batch a step is computing */
+
+    pa_sampler sampler;
+    char stops[PA_MAX_STOPS][PA_MAX_STOP_LEN];
+    size_t stop_len[PA_MAX_STOPS];
+    int n_stops;
+    char session_id[PA_MAX_LABEL], agent_id[PA_MAX_LABEL];
+    uint64_t cache_salt;
+
+    pa_request req;
+    pyagent_agent_stats stats;
+    atomic_bool cancel_requested;
+    atomic_flag busy;        /* one host thread at a time */
+    pa_err last_error;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Engine                                                                                       */
 
 struct pyagent_engine {
     pa_model *model;
     pa_pool *pool;
-    pa_llama_ws *ws;             /* activations: one forward pass at a time */
-    pthread_mutex_t forward_lock; /* serializes forward passes (ws and pool are single-use) */
-    pthread_mutex_t error_lock;   /* guards last_error against concurrent failures */
-    int n_ctx;                   /* per-agent sequence limit */
-    int n_batch;                 /* tokens per forward pass */
+    pa_llama_ws *ws;
+    pa_kv_store *kv;
+    bool prefix_cache;   /* look up and publish full blocks in the radix index */
+    int n_ctx;           /* per-agent sequence limit */
+    int n_batch;         /* tokens per step (chunked prefill budget) */
     uint64_t seed;
     atomic_uint_fast64_t n_agents_created; /* makes default agent seeds differ */
+    int64_t n_prompt_tokens_computed;      /* tokens that went through prefill forwards */
 
+    pthread_mutex_t lock;
+    pthread_cond_t stepped;  /* broadcast after every step and when a request ends */
+    bool stepping;           /* a thread is running a step */
+    pyagent_agent *agents;   /* every live agent */
+    size_t n_agents;
+    size_t fair_start;       /* rotates which agent's prefill goes first */
+    pa_batch_seq *batch;     /* (n_batch,) sequences of the current step */
+    pyagent_agent **batch_agents;
+
+    pthread_t loop_thread;   /* background stepping (pyagent_engine_start) */
+    bool loop_running, loop_stop;
+    pthread_cond_t work;     /* wakes the loop when a request arrives */
+
+    pthread_mutex_t error_lock; /* guards last_error against concurrent failures */
     pyagent_log_fn log_fn;
     void *log_user_data;
     int32_t log_level;
@@ -37,9 +132,23 @@ pyagent_status pa_engine_set_error(pyagent_engine *e, const pa_err *err);
 void pa_engine_log(pyagent_engine *e, int32_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Runs the model over tokens[0..n) at positions pos0.. for one agent's cache, in chunks of
- * n_batch, writing the last token's logits. The cache must hold pos0 + n positions. */
-void pa_engine_forward(pyagent_engine *e, pa_kv_cache *kv, const int32_t *tokens, int n, int pos0,
-                       float *logits);
+/* scheduler.c. The *_locked functions need engine->lock. */
+
+/* Runs one step: samples for agents whose logits are ready, then one forward pass over a batch
+ * of decode tokens and prefill chunks (the lock is released during the forward pass). Returns
+ * the number of agents with an active request. */
+int pa_sched_step_locked(pyagent_engine *e);
+/* Moves the request's new events to its outbox (the previous outbox must be delivered). */
+void pa_sched_take_events_locked(pyagent_agent *a);
+/* Calls the request's callback for every event in its outbox, then empties it (no lock). */
+void pa_sched_deliver(pyagent_agent *a);
+/* Starts a request on an idle agent. */
+void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_token_fn fn,
+                           void *user_data);
+/* Ends the request with `finish` and `status` and wakes whoever waits for it. */
+void pa_sched_finish_locked(pyagent_agent *a, int32_t finish, pyagent_status status);
+/* Keeps only the blocks that hold positions [0, n_positions). */
+void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
+void pa_event_buf_free(pa_event_buf *b);
 
 #endif

@@ -64,6 +64,18 @@ void pa_sampler_configure(pa_sampler *s, const pyagent_params *p, uint64_t seed)
     for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&seed);
 }
 
+void pa_sampler_copy_settings(pa_sampler *to, const pa_sampler *from) {
+    to->repeat_penalty = from->repeat_penalty;
+    to->frequency_penalty = from->frequency_penalty;
+    to->presence_penalty = from->presence_penalty;
+    to->repeat_last_n = from->repeat_last_n;
+    to->temperature = from->temperature;
+    to->top_p = from->top_p;
+    to->min_p = from->min_p;
+    to->top_k = from->top_k;
+    memcpy(to->rng, from->rng, sizeof to->rng);
+}
+
 /* llama.cpp's penalties: each distinct recent token once by repeat_penalty (divide positive
  * logits, multiply negative ones), then count * frequency + presence subtracted. */
 static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_history) {

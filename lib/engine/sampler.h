@@ -34,6 +34,9 @@ void pa_sampler_free(pa_sampler *s);
 /* Takes the settings of sampler params (NULL = defaults) and seeds the RNG with `seed`. */
 void pa_sampler_configure(pa_sampler *s, const pyagent_params *params, uint64_t seed);
 
+/* Copies the settings and the RNG state of `from` (a fork continues the same random stream). */
+void pa_sampler_copy_settings(pa_sampler *to, const pa_sampler *from);
+
 /* Picks the next token from `logits` (n_vocab,) given the sequence so far. */
 int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
                           size_t n_history);

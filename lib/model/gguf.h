@@ -28,7 +28,9 @@ enum gguf_value_type {
 enum gguf_tensor_type {
     GGUF_TENSOR_F32 = 0,
     GGUF_TENSOR_F16 = 1,
+    GGUF_TENSOR_Q4_0 = 2,
     GGUF_TENSOR_Q8_0 = 8,
+    GGUF_TENSOR_Q4_K = 12,
     GGUF_TENSOR_BF16 = 30,
 };
 

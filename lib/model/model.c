@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
+#include <xxhash.h>
 
 #define MAX_DIM (1 << 20)   /* sanity bound on widths and vocabulary */
 #define MAX_LAYERS 4096
@@ -104,11 +106,15 @@ static pyagent_status bind_matrix(const gguf_file *f, const char *name, int64_t 
                        shape_of(t).s, n_in, n_out);
     if (!pa_cpu_type_supported(t->type))
         return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
-                       "tensor '%s' has type %s (supported: f32, f16, bf16, q8_0)", name,
-                       gguf_tensor_type_name(t->type));
-    if (t->type == GGUF_TENSOR_Q8_0 && n_in % GGUF_Q8_0_BLOCK != 0)
-        return pa_fail(err, PYAGENT_ERR_BAD_MODEL, "tensor '%s': q8_0 rows of %" PRId64
-                       " values are not whole blocks of 32", name, n_in);
+                       "tensor '%s' has type %s (supported: f32, f16, bf16, q8_0, q4_0, q4_K)",
+                       name, gguf_tensor_type_name(t->type));
+    /* the reader checked that ne[0] is whole blocks; say so again here, as the kernels rely
+     * on it */
+    const uint64_t block = pa_cpu_type_block(t->type);
+    if (n_in % (int64_t)block != 0)
+        return pa_fail(err, PYAGENT_ERR_BAD_MODEL, "tensor '%s': %s rows of %" PRId64
+                       " values are not whole blocks of %" PRIu64, name,
+                       gguf_tensor_type_name(t->type), n_in, block);
     size_t align = t->type == GGUF_TENSOR_F32 ? 4 : 2;
     if ((uintptr_t)t->data % align != 0)
         return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "tensor '%s' data is not %zu-byte aligned",
@@ -232,6 +238,21 @@ static pyagent_status bind_weights(pa_model *m, pa_err *err) {
     return check_no_extra_tensors(f, m, err);
 }
 
+/* XXH3 over every tensor's name, type, shape and first 256 bytes, and the vocabulary size:
+ * cheap at load, and any re-export, requantization or different checkpoint changes it. */
+static uint64_t fingerprint(const gguf_file *f) {
+    XXH3_state_t state;
+    XXH3_64bits_reset(&state);
+    for (size_t i = 0; i < gguf_n_tensors(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        XXH3_64bits_update(&state, t->name, strlen(t->name) + 1);
+        XXH3_64bits_update(&state, &t->type, sizeof t->type);
+        XXH3_64bits_update(&state, t->ne, sizeof t->ne);
+        XXH3_64bits_update(&state, t->data, t->n_bytes < 256 ? (size_t)t->n_bytes : 256);
+    }
+    return XXH3_64bits_digest(&state);
+}
+
 pyagent_status pa_model_load(const char *path, pa_model **out, pa_err *err) {
     *out = NULL;
     pa_model *m = calloc(1, sizeof *m);
@@ -257,6 +278,7 @@ pyagent_status pa_model_load(const char *path, pa_model **out, pa_err *err) {
     }
     if ((st = bind_weights(m, err))) goto fail;
     m->n_params = count_params(m);
+    m->fingerprint = fingerprint(m->gguf);
     *out = m;
     return PYAGENT_OK;
 fail:

@@ -41,6 +41,7 @@ typedef struct pa_model {
     pa_matrix output;          /* (n_vocab, n_embd); token_embd when the file ties them */
     pa_layer *layers;          /* n_layer */
     int64_t n_params;
+    uint64_t fingerprint;      /* identifies the weights: equal models share cached KV */
 } pa_model;
 
 /* Loads and validates the model at `path`: BAD_MODEL / UNSUPPORTED / IO with a message that

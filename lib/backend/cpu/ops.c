@@ -1,7 +1,10 @@
 /*
- * Portable CPU kernels. The dot product of a weight row with an activation row is the one
- * primitive every matmul uses, for one token or for a whole batch, so a prompt prefilled in one
- * batch and token by token gives the same numbers (up to the BLAS path for large batches).
+ * The matrix products of the forward pass and the small vector kernels around them. A matrix
+ * product is one of two shapes:
+ *   - few tokens (decode, short batches): a GEMV per token through the row kernels of
+ *     kernels.h, each thread reading its share of W's rows once for all the tokens;
+ *   - many tokens (prefill): OpenBLAS sgemm per thread on its rows of W, with non-f32 weights
+ *     dequantized a tile of rows at a time.
  */
 #include "ops.h"
 
@@ -12,70 +15,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/f16.h"
-#include "dot.h"
+#include "kernels.h"
 #include "../../model/gguf.h"
 
-#define Q8_0_BLOCK_BYTES 34 /* f16 scale + 32 int8 */
-
-/* Batches at least this large with f32 weights go through OpenBLAS sgemm; smaller ones through
- * the row-dot kernels below. */
+/* Batches at least this large go through sgemm (when the caller gives tile scratch for
+ * non-f32 weights); smaller ones through the row kernels. Measured on the 110M shape (2 cores,
+ * AVX-512): at 16 tokens sgemm is already faster for every weight type. */
 #define SGEMM_MIN_BATCH 16
 
-int pa_cpu_type_supported(uint32_t type) {
-    return type == GGUF_TENSOR_F32 || type == GGUF_TENSOR_F16 || type == GGUF_TENSOR_BF16 ||
-           type == GGUF_TENSOR_Q8_0;
-}
-
-float pa_dot_f32(const float *a, const float *b, int n) {
-    /* 8 independent partial sums let the compiler vectorize without -ffast-math */
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
-    float sum = 0;
-    for (int j = 0; j < 8; j++) sum += acc[j];
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
-}
-
-static float dot_f16(const uint16_t *w, const float *x, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += pa_f16_to_f32(w[i + j]) * x[i + j];
-    float sum = 0;
-    for (int j = 0; j < 8; j++) sum += acc[j];
-    for (; i < n; i++) sum += pa_f16_to_f32(w[i]) * x[i];
-    return sum;
-}
-
-static float dot_bf16(const uint16_t *w, const float *x, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += pa_bf16_to_f32(w[i + j]) * x[i + j];
-    float sum = 0;
-    for (int j = 0; j < 8; j++) sum += acc[j];
-    for (; i < n; i++) sum += pa_bf16_to_f32(w[i]) * x[i];
-    return sum;
-}
-
-/* Q8_0 row: n/32 blocks of {f16 d, int8 q[32]}; value = d * q. */
-static float dot_q8_0(const uint8_t *w, const float *x, int n) {
-    float sum = 0;
-    for (int b = 0; b < n / GGUF_Q8_0_BLOCK; b++, w += Q8_0_BLOCK_BYTES, x += GGUF_Q8_0_BLOCK) {
-        uint16_t d_bits;
-        memcpy(&d_bits, w, 2);
-        const int8_t *q = (const int8_t *)(w + 2);
-        float acc[8] = {0};
-        for (int i = 0; i < GGUF_Q8_0_BLOCK; i += 8)
-            for (int j = 0; j < 8; j++) acc[j] += (float)q[i + j] * x[i + j];
-        float block = 0;
-        for (int j = 0; j < 8; j++) block += acc[j];
-        sum += pa_f16_to_f32(d_bits) * block;
+/* The kernel-table index of a gguf tensor type; false for a type the kernels lack. */
+static bool wtype_of(uint32_t type, pa_wtype *out) {
+    switch (type) {
+    case GGUF_TENSOR_F32: *out = PA_W_F32; return true;
+    case GGUF_TENSOR_F16: *out = PA_W_F16; return true;
+    case GGUF_TENSOR_BF16: *out = PA_W_BF16; return true;
+    case GGUF_TENSOR_Q8_0: *out = PA_W_Q8_0; return true;
+    case GGUF_TENSOR_Q4_0: *out = PA_W_Q4_0; return true;
+    case GGUF_TENSOR_Q4_K: *out = PA_W_Q4_K; return true;
     }
-    return sum;
+    return false;
+}
+
+int pa_cpu_type_supported(uint32_t type) {
+    pa_wtype t;
+    return wtype_of(type, &t);
+}
+
+uint64_t pa_cpu_type_block(uint32_t type) {
+    switch (type) {
+    case GGUF_TENSOR_Q8_0: return PA_Q8_0_BLOCK;
+    case GGUF_TENSOR_Q4_0: return PA_Q4_0_BLOCK;
+    case GGUF_TENSOR_Q4_K: return PA_Q4_K_BLOCK;
+    }
+    return 1;
 }
 
 static const void *row_ptr(const pa_matrix *w, int64_t row) {
@@ -83,76 +55,56 @@ static const void *row_ptr(const pa_matrix *w, int64_t row) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Kernel choice: the portable loops above, or AVX2 where the CPU has it                       */
+/* Kernel choice                                                                              */
 
-typedef struct dot_kernels {
-    float (*f32)(const float *w, const float *x, int n);
-    float (*f16)(const uint16_t *w, const float *x, int n);
-    float (*bf16)(const uint16_t *w, const float *x, int n);
-    float (*q8_0)(const uint8_t *w, const float *x, int n);
-} dot_kernels;
+const pa_kernel_set *pa_kernels_for(pa_isa isa) {
+    switch (isa) {
+    case PA_ISA_PORTABLE: return pa_kernels_portable();
+#ifdef PA_HAVE_X86_KERNELS
+    case PA_ISA_AVX2: return pa_kernels_avx2();
+    case PA_ISA_AVX512: return pa_kernels_avx512();
+#endif
+    default: return NULL;
+    }
+}
 
-static dot_kernels dots = {pa_dot_f32, dot_f16, dot_bf16, dot_q8_0};
-static pthread_once_t dots_once = PTHREAD_ONCE_INIT;
+static const pa_kernel_set *kernels; /* written once under kernels_once */
+static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 static void choose_kernels(void) {
     /* Our pool splits every product across threads and calls sgemm from each of them; OpenBLAS
      * threads of its own would only oversubscribe the cores (and spin between calls). This is
      * process-wide: README notes it for hosts that use OpenBLAS themselves. */
     openblas_set_num_threads(1);
-#ifdef PA_HAVE_AVX2_KERNELS
-    /* PYAGENT_KERNELS=portable forces the plain C loops (for bug reports and tests) */
+    /* PYAGENT_KERNELS caps the instruction set (for bug reports and tests) */
+    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512"};
+    int top = PA_ISA_COUNT - 1;
     const char *force = getenv("PYAGENT_KERNELS");
-    if (pa_cpu_has_avx2() && !(force && strcmp(force, "portable") == 0))
-        dots = (dot_kernels){pa_dot_f32_avx2, pa_dot_f16_avx2, pa_dot_bf16_avx2, pa_dot_q8_0_avx2};
-#endif
+    for (int i = 0; force && i < PA_ISA_COUNT; i++)
+        if (strcmp(force, names[i]) == 0) top = i;
+    for (int i = top; i >= 0 && !kernels; i--) kernels = pa_kernels_for((pa_isa)i);
 }
 
-const char *pa_cpu_kernels_name(void) {
-    pthread_once(&dots_once, choose_kernels);
-    return dots.f32 == pa_dot_f32 ? "portable C" : "AVX2+FMA+F16C";
+static const pa_kernel_set *active_kernels(void) {
+    pthread_once(&kernels_once, choose_kernels);
+    return kernels;
 }
 
-static float dot_row(const pa_matrix *w, int64_t row, const float *x) {
-    const void *r = row_ptr(w, row);
-    int n = (int)w->n_in;
-    switch (w->type) {
-    case GGUF_TENSOR_F32: return dots.f32(r, x, n);
-    case GGUF_TENSOR_F16: return dots.f16(r, x, n);
-    case GGUF_TENSOR_BF16: return dots.bf16(r, x, n);
-    case GGUF_TENSOR_Q8_0: return dots.q8_0(r, x, n);
-    }
-    return 0; /* unreachable: types are checked when the model loads */
+const char *pa_cpu_kernels_name(void) { return active_kernels()->name; }
+
+/* The kernels for W's type (checked supported when the model was bound). */
+static const pa_row_kernels *row_kernels(const pa_matrix *w) {
+    pa_wtype t = PA_W_F32;
+    wtype_of(w->type, &t);
+    return &active_kernels()->types[t];
 }
 
 void pa_matrix_row(const pa_matrix *w, int64_t row, float *out) {
-    const void *r = row_ptr(w, row);
-    const int64_t n = w->n_in;
-    switch (w->type) {
-    case GGUF_TENSOR_F32: memcpy(out, r, (size_t)n * sizeof(float)); break;
-    case GGUF_TENSOR_F16:
-#ifdef PA_HAVE_AVX2_KERNELS
-        if (dots.f16 == pa_dot_f16_avx2) {
-            pa_f16_row_to_f32_avx2(r, out, (int)n);
-            break;
-        }
-#endif
-        for (int64_t i = 0; i < n; i++) out[i] = pa_f16_to_f32(((const uint16_t *)r)[i]);
-        break;
-    case GGUF_TENSOR_BF16:
-        for (int64_t i = 0; i < n; i++) out[i] = pa_bf16_to_f32(((const uint16_t *)r)[i]);
-        break;
-    case GGUF_TENSOR_Q8_0: {
-        const uint8_t *b = r;
-        for (int64_t i = 0; i < n; i += GGUF_Q8_0_BLOCK, b += Q8_0_BLOCK_BYTES) {
-            uint16_t d_bits;
-            memcpy(&d_bits, b, 2);
-            float d = pa_f16_to_f32(d_bits);
-            for (int j = 0; j < GGUF_Q8_0_BLOCK; j++) out[i + j] = d * (float)((int8_t)b[2 + j]);
-        }
-        break;
-    }
-    }
+    row_kernels(w)->to_f32(row_ptr(w, row), out, (int)w->n_in);
+}
+
+float pa_dot_f32(const float *a, const float *b, int n) {
+    return active_kernels()->types[PA_W_F32].dot1(a, b, n);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -163,19 +115,38 @@ typedef struct matmul_job {
     const float *x;
     const pa_matrix *w;
     int n;
-    float *scratch; /* (nth, PA_MATMUL_TILE_ROWS, n_in) for dequantized tiles */
+    const pa_row_kernels *k; /* for w's type */
+    float *scratch;          /* (nth, PA_MATMUL_TILE_ROWS, n_in) for dequantized tiles */
 } matmul_job;
 
-/* Few tokens: each thread takes a slice of W's rows and dots every token with each row, so a
- * row is read from memory once per batch. */
+/* Few tokens: thread ith takes rows [begin, end) of W and reads them as four stripes at once
+ * (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length s), so
+ * that four far-apart streams are in flight (kernels.h); the 4 rows stay in L1 while every
+ * token of the batch is dotted with them, so W is read from memory once per batch. */
 static void matmul_rows(void *ctx, int ith, int nth) {
     const matmul_job *job = ctx;
     const pa_matrix *w = job->w;
+    const int n_in = (int)w->n_in;
     int64_t begin, end;
     pa_split(w->n_out, ith, nth, &begin, &end);
-    for (int64_t o = begin; o < end; o++)
+    const int64_t stripe = (end - begin) / 4;
+    for (int64_t i = 0; i < stripe; i++) {
+        int64_t o[4];
+        const void *rows[4];
+        for (int j = 0; j < 4; j++) {
+            o[j] = begin + j * stripe + i;
+            rows[j] = row_ptr(w, o[j]);
+        }
+        for (int t = 0; t < job->n; t++) {
+            float out[4];
+            job->k->dot4(rows, job->x + (int64_t)t * n_in, n_in, out);
+            for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[j];
+        }
+    }
+    for (int64_t o = begin + 4 * stripe; o < end; o++)
         for (int t = 0; t < job->n; t++)
-            job->y[(int64_t)t * w->n_out + o] = dot_row(w, o, job->x + (int64_t)t * w->n_in);
+            job->y[(int64_t)t * w->n_out + o] =
+                job->k->dot1(row_ptr(w, o), job->x + (int64_t)t * n_in, n_in);
 }
 
 /* Y[:, rows] (n, r) = X (n, k) @ W[rows]^T (k, r), with W[rows] given as f32 rows */
@@ -200,15 +171,15 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
     float *tile = job->scratch + (size_t)ith * PA_MATMUL_TILE_ROWS * (size_t)w->n_in;
     for (int64_t first = begin; first < end; first += PA_MATMUL_TILE_ROWS) {
         int64_t r = end - first < PA_MATMUL_TILE_ROWS ? end - first : PA_MATMUL_TILE_ROWS;
-        for (int64_t i = 0; i < r; i++) pa_matrix_row(w, first + i, tile + i * w->n_in);
+        for (int64_t i = 0; i < r; i++)
+            job->k->to_f32(row_ptr(w, first + i), tile + i * w->n_in, (int)w->n_in);
         sgemm_block(job, tile, first, r);
     }
 }
 
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch) {
-    pthread_once(&dots_once, choose_kernels);
-    matmul_job job = {y, x, w, n, scratch};
+    matmul_job job = {y, x, w, n, row_kernels(w), scratch};
     bool blas = n >= SGEMM_MIN_BATCH && (w->type == GGUF_TENSOR_F32 || scratch);
     pa_pool_run(pool, blas ? matmul_sgemm : matmul_rows, &job);
 }

@@ -1,7 +1,7 @@
 /*
  * CPU kernels of the forward pass. Weights are matrices of n_out rows of n_in values in the
- * file's type (f32, f16, bf16, q8_0), read in place and dequantized inside the dot product.
- * Activations are f32, row-major: a batch of n tokens is n rows.
+ * file's type (f32, f16, bf16, q8_0, q4_0, q4_K), read in place and dequantized inside the dot
+ * product (kernels.h). Activations are f32, row-major: a batch of n tokens is n rows.
  */
 #ifndef PA_BACKEND_CPU_OPS_H
 #define PA_BACKEND_CPU_OPS_H
@@ -20,6 +20,9 @@ typedef struct pa_matrix {
 /* true if `type` is one the kernels compute with. */
 int pa_cpu_type_supported(uint32_t type);
 
+/* Values per block of a supported `type` (1 for f32, f16 and bf16): rows must be whole blocks. */
+uint64_t pa_cpu_type_block(uint32_t type);
+
 /* Rows of W dequantized at once for a BLAS product of a large batch. */
 #define PA_MATMUL_TILE_ROWS 64
 
@@ -29,7 +32,9 @@ int pa_cpu_type_supported(uint32_t type);
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch);
 
-/* "AVX2+FMA+F16C" or "portable C": the dot-product kernels this CPU runs. */
+/* "AVX-512", "AVX2+FMA+F16C" or "portable C": the row kernels this process runs: the best this
+ * CPU has, or the one named by the environment variable PYAGENT_KERNELS ("portable", "avx2",
+ * "avx512"; a set the CPU lacks falls back to the next one down), read once per process. */
 const char *pa_cpu_kernels_name(void);
 
 /* Row `row` of W converted to f32 -> out (n_in,). */
@@ -44,7 +49,7 @@ void pa_rope(float *x, int n_heads, int head_dim, int pos, float base);
 /* x (n,) <- softmax(x) */
 void pa_softmax(float *x, int n);
 
-/* dot product of f32 vectors (n,) */
+/* dot product of f32 vectors (n,), with the chosen kernels */
 float pa_dot_f32(const float *a, const float *b, int n);
 
 /* y (n,) += a * x (n,) */

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../core/f16.h"
+
 struct pa_llama_ws {
     int n_batch, n_ctx, n_threads;
     float *x;      /* (n_batch, n_embd) residual stream */
@@ -30,7 +32,14 @@ struct pa_llama_ws {
     float *hb2;    /* (n_batch, n_ff) up */
     float *scores; /* (n_threads, n_ctx) attention weights, one row per thread */
     float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
+    float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
+    float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
+    int32_t *tok, *pos, *seq; /* (n_batch,) each token's id, position and sequence */
 };
+
+/* Sequences whose logits go through the output matmul together (the vocabulary matrix is read
+ * once per group of this many rows). */
+#define LOGIT_ROWS 16
 
 pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int n_threads,
                                   pa_llama_ws **out, pa_err *err) {
@@ -53,8 +62,13 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->scores = malloc((size_t)n_threads * n_ctx * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
+    ws->x_last = malloc((size_t)LOGIT_ROWS * hp->n_embd * sizeof(float));
+    ws->logits = malloc((size_t)LOGIT_ROWS * hp->n_vocab * sizeof(float));
+    ws->tok = malloc(nb * sizeof *ws->tok);
+    ws->pos = malloc(nb * sizeof *ws->pos);
+    ws->seq = malloc(nb * sizeof *ws->seq);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
-        !ws->scores || !ws->tiles) {
+        !ws->scores || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -75,23 +89,59 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->hb2);
     free(ws->scores);
     free(ws->tiles);
+    free(ws->x_last);
+    free(ws->logits);
+    free(ws->tok);
+    free(ws->pos);
+    free(ws->seq);
     free(ws);
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Attention of one batch against the cache, split over (token, head) pairs                   */
+/* KV rows in the store's element type                                                        */
+
+static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
+    if (elem_type == PA_KV_F32) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    uint16_t *h = dst;
+    for (int i = 0; i < n; i++) h[i] = pa_f32_to_f16(src[i]);
+}
+
+static float kv_dot(const float *q, const void *k, int n, int elem_type) {
+    if (elem_type == PA_KV_F32) return pa_dot_f32(q, k, n);
+    const uint16_t *h = k;
+    float sum = 0;
+    for (int i = 0; i < n; i++) sum += q[i] * pa_f16_to_f32(h[i]);
+    return sum;
+}
+
+static void kv_axpy(float *out, float a, const void *v, int n, int elem_type) {
+    if (elem_type == PA_KV_F32) {
+        pa_axpy(out, a, v, n);
+        return;
+    }
+    const uint16_t *h = v;
+    for (int i = 0; i < n; i++) out[i] += a * pa_f16_to_f32(h[i]);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Paged attention of one batch, split over (token, head) pairs                                */
 
 typedef struct attention_job {
     const pa_hparams *hp;
     pa_llama_ws *ws;
-    const float *k_cache, *v_cache; /* this layer's (capacity, kv_dim) */
-    int n, pos0;
+    const pa_kv_store *kv;
+    const pa_batch_seq *seqs;
+    int layer, n;
 } attention_job;
 
 static void attention_rows(void *ctx, int ith, int nth) {
     const attention_job *job = ctx;
     const pa_hparams *hp = job->hp;
-    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
+    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
+    const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
     const int group = hp->n_head / hp->n_head_kv; /* query heads per kv head */
     const float scale = 1.0f / sqrtf((float)hd);
     float *scores = job->ws->scores + (size_t)ith * job->ws->n_ctx;
@@ -99,24 +149,30 @@ static void attention_rows(void *ctx, int ith, int nth) {
     pa_split((int64_t)job->n * hp->n_head, ith, nth, &begin, &end);
     for (int64_t i = begin; i < end; i++) {
         const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
-        const int pos = job->pos0 + t; /* causal: this token sees positions [0, pos] */
+        const int pos = job->ws->pos[t]; /* causal: this token sees positions [0, pos] */
+        const int32_t *table = job->seqs[job->ws->seq[t]].block_table;
         const float *q = job->ws->q + (size_t)t * q_dim + h * hd;
-        const int kv_off = (h / group) * hd;
-        for (int p = 0; p <= pos; p++)
-            scores[p] = pa_dot_f32(q, job->k_cache + (size_t)p * kv_dim + kv_off, hd) * scale;
+        const size_t kv_off = (size_t)(h / group) * hd * (cfg->elem_type == PA_KV_F16 ? 2 : 4);
+        for (int p = 0; p <= pos; p++) {
+            const uint8_t *k = pa_kv_k(job->kv, table[p / bs], job->layer, p % bs);
+            scores[p] = kv_dot(q, k + kv_off, hd, cfg->elem_type) * scale;
+        }
         pa_softmax(scores, pos + 1);
         float *out = job->ws->att + (size_t)t * q_dim + h * hd;
         memset(out, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p <= pos; p++)
-            pa_axpy(out, scores[p], job->v_cache + (size_t)p * kv_dim + kv_off, hd);
+        for (int p = 0; p <= pos; p++) {
+            const uint8_t *v = pa_kv_v(job->kv, table[p / bs], job->layer, p % bs);
+            kv_axpy(out, scores[p], v + kv_off, hd, cfg->elem_type);
+        }
     }
 }
 
 /* ----------------------------------------------------------------------------------------- */
 
 static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
-                            pa_kv_cache *kv, int il, int n, int pos0) {
+                            pa_kv_store *kv, const pa_batch_seq *seqs, int il, int n) {
     const pa_hparams *hp = &m->hp;
+    const pa_kv_config *cfg = pa_kv_config_of(kv);
     const int d = hp->n_embd, hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
 
     for (int t = 0; t < n; t++)
@@ -125,13 +181,18 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     pa_matmul(pool, ws->k, ws->xb, &l->wk, n, ws->tiles); /* (n, d) -> (n, kv_dim) */
     pa_matmul(pool, ws->v, ws->xb, &l->wv, n, ws->tiles);
     for (int t = 0; t < n; t++) {
-        pa_rope(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos0 + t, hp->rope_base);
-        pa_rope(ws->k + (size_t)t * kv_dim, hp->n_head_kv, hd, pos0 + t, hp->rope_base);
+        const int pos = ws->pos[t];
+        float *k = ws->k + (size_t)t * kv_dim;
+        pa_rope(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos, hp->rope_base);
+        pa_rope(k, hp->n_head_kv, hd, pos, hp->rope_base);
+        const int32_t block = seqs[ws->seq[t]].block_table[pos / cfg->block_size];
+        const int slot = pos % cfg->block_size;
+        kv_store_row(pa_kv_k(kv, block, il, slot), k, kv_dim, cfg->elem_type);
+        kv_store_row(pa_kv_v(kv, block, il, slot), ws->v + (size_t)t * kv_dim, kv_dim,
+                     cfg->elem_type);
     }
-    memcpy(kv->k[il] + (size_t)pos0 * kv_dim, ws->k, (size_t)n * kv_dim * sizeof(float));
-    memcpy(kv->v[il] + (size_t)pos0 * kv_dim, ws->v, (size_t)n * kv_dim * sizeof(float));
 
-    attention_job job = {hp, ws, kv->k[il], kv->v[il], n, pos0};
+    attention_job job = {hp, ws, kv, seqs, il, n};
     pa_pool_run(pool, attention_rows, &job);
 
     pa_matmul(pool, ws->xb, ws->att, &l->wo, n, ws->tiles); /* (n, q_dim) -> (n, d) */
@@ -151,16 +212,51 @@ static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
 }
 
-void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_cache *kv,
-                      const int32_t *tokens, int n, int pos0, float *logits) {
+/* (rows, d) normed hidden states -> (rows, n_vocab) logits, each row to its sequence */
+static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
+                         const pa_batch_seq **owners, int rows) {
+    const size_t n_vocab = (size_t)m->hp.n_vocab;
+    pa_matmul(pool, ws->logits, ws->x_last, &m->output, rows, ws->tiles);
+    for (int r = 0; r < rows; r++)
+        memcpy(owners[r]->logits, ws->logits + r * n_vocab, n_vocab * sizeof(float));
+}
+
+/* Logits of each sequence's last token, LOGIT_ROWS sequences per output matmul. */
+static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
+                          const pa_batch_seq *seqs, int n_seqs) {
+    const int d = m->hp.n_embd;
+    const pa_batch_seq *owners[LOGIT_ROWS];
+    int rows = 0, first_token = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        const int last = first_token + seqs[s].n - 1;
+        first_token += seqs[s].n;
+        if (!seqs[s].logits) continue;
+        pa_rmsnorm(ws->x_last + (size_t)rows * d, ws->x + (size_t)last * d, m->output_norm, d,
+                   m->hp.rms_eps);
+        owners[rows++] = &seqs[s];
+        if (rows == LOGIT_ROWS) {
+            flush_logits(m, ws, pool, owners, rows);
+            rows = 0;
+        }
+    }
+    if (rows > 0) flush_logits(m, ws, pool, owners, rows);
+}
+
+void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_store *kv,
+                      const pa_batch_seq *seqs, int n_seqs) {
     const pa_hparams *hp = &m->hp;
     const int d = hp->n_embd;
-    for (int t = 0; t < n; t++) pa_matrix_row(&m->token_embd, tokens[t], ws->x + (size_t)t * d);
+    int n = 0;
+    for (int s = 0; s < n_seqs; s++)
+        for (int i = 0; i < seqs[s].n; i++, n++) {
+            ws->tok[n] = seqs[s].tokens[i];
+            ws->pos[n] = seqs[s].pos0 + i;
+            ws->seq[n] = s;
+            pa_matrix_row(&m->token_embd, ws->tok[n], ws->x + (size_t)n * d);
+        }
     for (int il = 0; il < hp->n_layer; il++) {
-        attention_block(m, &m->layers[il], ws, pool, kv, il, n, pos0);
+        attention_block(m, &m->layers[il], ws, pool, kv, seqs, il, n);
         ffn_block(m, &m->layers[il], ws, pool, n);
     }
-    float *last = ws->xb; /* only the last token's logits are needed */
-    pa_rmsnorm(last, ws->x + (size_t)(n - 1) * d, m->output_norm, d, hp->rms_eps);
-    pa_matmul(pool, logits, last, &m->output, 1, ws->tiles); /* (1, d) -> (1, n_vocab) */
+    output_logits(m, ws, pool, seqs, n_seqs);
 }

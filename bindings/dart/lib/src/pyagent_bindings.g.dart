@@ -1,0 +1,648 @@
+// dart:ffi declarations of libpyagent, GENERATED from include/pyagent/*.h. Do not edit.
+//
+// Regenerate with `python3 bindings/gen_bindings.py` from the repository root. With the Dart SDK,
+// `dart run ffigen --config ffigen.yaml` gives the same API from the same headers.
+// ignore_for_file: camel_case_types, non_constant_identifier_names, constant_identifier_names
+// ignore_for_file: unused_field, unused_element
+
+import 'dart:ffi' as ffi;
+
+/// The headers these declarations were generated from.
+const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h'];
+
+// pyagent.h
+const int PYAGENT_VERSION_MAJOR = 0;
+const int PYAGENT_VERSION_MINOR = 1;
+const int PYAGENT_VERSION_PATCH = 0;
+const int PYAGENT_VERSION_NUMBER = 100;
+const int PYAGENT_ABI_VERSION = 1;
+const int PYAGENT_OK = 0;
+const int PYAGENT_ERR_INVALID_ARGUMENT = 1;
+const int PYAGENT_ERR_OUT_OF_MEMORY = 2;
+const int PYAGENT_ERR_IO = 3;
+const int PYAGENT_ERR_BAD_MODEL = 4;
+const int PYAGENT_ERR_UNSUPPORTED = 5;
+const int PYAGENT_ERR_UNKNOWN_KEY = 6;
+const int PYAGENT_ERR_OUT_OF_RANGE = 7;
+const int PYAGENT_ERR_BUFFER_TOO_SMALL = 8;
+const int PYAGENT_ERR_CONTEXT_FULL = 9;
+const int PYAGENT_ERR_ABI_MISMATCH = 10;
+const int PYAGENT_ERR_INVALID_UTF8 = 11;
+const int PYAGENT_ERR_INVALID_TOKEN = 12;
+const int PYAGENT_ERR_BUSY = 13;
+const int PYAGENT_ERR_INTERNAL = 14;
+const int PYAGENT_ERR_NO_MODEL = 15;
+const int PYAGENT_ERR_DATABASE = 16;
+const int PYAGENT_ERR_KV_FULL = 17;
+const int PYAGENT_LOG_DEBUG = 0;
+const int PYAGENT_LOG_INFO = 1;
+const int PYAGENT_LOG_WARN = 2;
+const int PYAGENT_LOG_ERROR = 3;
+const int PYAGENT_LOG_NONE = 4;
+const int PYAGENT_KV_F32 = 0;
+const int PYAGENT_KV_F16 = 1;
+const int PYAGENT_PARAMS_ENGINE = 1;
+const int PYAGENT_PARAMS_SAMPLER = 2;
+const int PYAGENT_PARAMS_REGISTRY = 3;
+const int PYAGENT_PARAMS_ROUTE = 4;
+
+// agent.h
+const int PYAGENT_FINISH_LENGTH = 1;
+const int PYAGENT_FINISH_EOS = 2;
+const int PYAGENT_FINISH_STOP = 3;
+const int PYAGENT_FINISH_CANCELLED = 4;
+const int PYAGENT_FINISH_CONTEXT = 5;
+
+// engine.h
+const int PYAGENT_TOKENIZE_ADD_SPECIAL = 1;
+const int PYAGENT_TOKENIZE_PARSE_SPECIAL = 2;
+const int PYAGENT_DETOKENIZE_SPECIAL = 1;
+const int PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2;
+
+typedef pyagent_status = ffi.Int32;
+typedef Dartpyagent_status = int;
+
+/// Opaque handle (pyagent.h).
+final class pyagent_params extends ffi.Opaque {}
+
+/// Opaque handle (agent.h).
+final class pyagent_agent extends ffi.Opaque {}
+
+/// Opaque handle (engine.h).
+final class pyagent_engine extends ffi.Opaque {}
+
+/// Opaque handle (kv.h).
+final class pyagent_kv_store extends ffi.Opaque {}
+
+/// struct pyagent_agent_stats (agent.h).
+final class pyagent_agent_stats extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int reserved;
+  @ffi.Int64()
+  external int n_prompt_tokens;
+  @ffi.Int64()
+  external int n_generated_tokens;
+  @ffi.Double()
+  external double prefill_seconds;
+  @ffi.Double()
+  external double decode_seconds;
+  @ffi.Int64()
+  external int n_cached_tokens;
+}
+
+/// struct pyagent_kv_stats (kv.h).
+final class pyagent_kv_stats extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int block_size;
+  @ffi.Int64()
+  external int block_bytes;
+  @ffi.Int64()
+  external int n_blocks;
+  @ffi.Int64()
+  external int n_used;
+  @ffi.Int64()
+  external int n_cached;
+  @ffi.Int64()
+  external int n_free;
+  @ffi.Int64()
+  external int n_prefix_hit_tokens;
+  @ffi.Int64()
+  external int n_prompt_tokens_computed;
+  @ffi.Int64()
+  external int n_evictions;
+  @ffi.Int64()
+  external int n_cow_copies;
+  @ffi.Int64()
+  external int peak_used_bytes;
+}
+
+typedef pyagent_log_fnFunction = ffi.Void Function(ffi.Pointer<ffi.Void> user_data, ffi.Int32 level, ffi.Pointer<ffi.Char> message);
+typedef Dartpyagent_log_fnFunction = void Function(ffi.Pointer<ffi.Void> user_data, int level, ffi.Pointer<ffi.Char> message);
+typedef pyagent_log_fn = ffi.Pointer<ffi.NativeFunction<pyagent_log_fnFunction>>;
+
+typedef pyagent_token_fnFunction = ffi.Void Function(ffi.Pointer<ffi.Void> user_data, ffi.Int32 token, ffi.Pointer<ffi.Char> text, ffi.Size text_len);
+typedef Dartpyagent_token_fnFunction = void Function(ffi.Pointer<ffi.Void> user_data, int token, ffi.Pointer<ffi.Char> text, int text_len);
+typedef pyagent_token_fn = ffi.Pointer<ffi.NativeFunction<pyagent_token_fnFunction>>;
+
+/// Every exported function of libpyagent, looked up in a [ffi.DynamicLibrary].
+class PyagentBindings {
+  final ffi.Pointer<T> Function<T extends ffi.NativeType>(String symbolName) _lookup;
+
+  PyagentBindings(ffi.DynamicLibrary dynamicLibrary) : _lookup = dynamicLibrary.lookup;
+
+  PyagentBindings.fromLookup(
+      ffi.Pointer<T> Function<T extends ffi.NativeType>(String symbolName) lookup)
+      : _lookup = lookup;
+
+  /// Native addresses of the functions, for [ffi.NativeFinalizer] and callbacks.
+  late final addresses = PyagentSymbolAddresses(this);
+
+  /// `uint32_t pyagent_version_number(void)` (pyagent.h)
+  int pyagent_version_number() {
+    return _pyagent_version_number();
+  }
+
+  late final _pyagent_version_numberPtr =
+      _lookup<ffi.NativeFunction<ffi.Uint32 Function()>>('pyagent_version_number');
+  late final _pyagent_version_number = _pyagent_version_numberPtr.asFunction<int Function()>();
+
+  /// `const char *pyagent_version_string(void)` (pyagent.h)
+  ffi.Pointer<ffi.Char> pyagent_version_string() {
+    return _pyagent_version_string();
+  }
+
+  late final _pyagent_version_stringPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function()>>('pyagent_version_string');
+  late final _pyagent_version_string = _pyagent_version_stringPtr.asFunction<ffi.Pointer<ffi.Char> Function()>();
+
+  /// `int32_t pyagent_abi_version(void)` (pyagent.h)
+  int pyagent_abi_version() {
+    return _pyagent_abi_version();
+  }
+
+  late final _pyagent_abi_versionPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function()>>('pyagent_abi_version');
+  late final _pyagent_abi_version = _pyagent_abi_versionPtr.asFunction<int Function()>();
+
+  /// `pyagent_status pyagent_check_abi(int32_t abi_version)` (pyagent.h)
+  int pyagent_check_abi(int abi_version) {
+    return _pyagent_check_abi(abi_version);
+  }
+
+  late final _pyagent_check_abiPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32)>>('pyagent_check_abi');
+  late final _pyagent_check_abi = _pyagent_check_abiPtr.asFunction<int Function(int)>();
+
+  /// `const char *pyagent_status_str(pyagent_status status)` (pyagent.h)
+  ffi.Pointer<ffi.Char> pyagent_status_str(int status) {
+    return _pyagent_status_str(status);
+  }
+
+  late final _pyagent_status_strPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Int32)>>('pyagent_status_str');
+  late final _pyagent_status_str = _pyagent_status_strPtr.asFunction<ffi.Pointer<ffi.Char> Function(int)>();
+
+  /// `void pyagent_free(void *ptr)` (pyagent.h)
+  void pyagent_free(ffi.Pointer<ffi.Void> ptr) {
+    return _pyagent_free(ptr);
+  }
+
+  late final _pyagent_freePtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<ffi.Void>)>>('pyagent_free');
+  late final _pyagent_free = _pyagent_freePtr.asFunction<void Function(ffi.Pointer<ffi.Void>)>();
+
+  /// `pyagent_params *pyagent_params_create(int32_t kind)` (pyagent.h)
+  ffi.Pointer<pyagent_params> pyagent_params_create(int kind) {
+    return _pyagent_params_create(kind);
+  }
+
+  late final _pyagent_params_createPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<pyagent_params> Function(ffi.Int32)>>('pyagent_params_create');
+  late final _pyagent_params_create = _pyagent_params_createPtr.asFunction<ffi.Pointer<pyagent_params> Function(int)>();
+
+  /// `void pyagent_params_destroy(pyagent_params *params)` (pyagent.h)
+  void pyagent_params_destroy(ffi.Pointer<pyagent_params> params) {
+    return _pyagent_params_destroy(params);
+  }
+
+  late final _pyagent_params_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_params>)>>('pyagent_params_destroy');
+  late final _pyagent_params_destroy = _pyagent_params_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_params>)>();
+
+  /// `pyagent_status pyagent_params_set_i64(pyagent_params *params, const char *key, int64_t value)` (pyagent.h)
+  int pyagent_params_set_i64(ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Char> key, int value) {
+    return _pyagent_params_set_i64(params, key, value);
+  }
+
+  late final _pyagent_params_set_i64Ptr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Int64)>>('pyagent_params_set_i64');
+  late final _pyagent_params_set_i64 = _pyagent_params_set_i64Ptr.asFunction<int Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, int)>();
+
+  /// `pyagent_status pyagent_params_set_f64(pyagent_params *params, const char *key, double value)` (pyagent.h)
+  int pyagent_params_set_f64(ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Char> key, double value) {
+    return _pyagent_params_set_f64(params, key, value);
+  }
+
+  late final _pyagent_params_set_f64Ptr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Double)>>('pyagent_params_set_f64');
+  late final _pyagent_params_set_f64 = _pyagent_params_set_f64Ptr.asFunction<int Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, double)>();
+
+  /// `pyagent_status pyagent_params_get_i64(const pyagent_params *params, const char *key, int64_t *value)` (pyagent.h)
+  int pyagent_params_get_i64(ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Int64> value) {
+    return _pyagent_params_get_i64(params, key, value);
+  }
+
+  late final _pyagent_params_get_i64Ptr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>>('pyagent_params_get_i64');
+  late final _pyagent_params_get_i64 = _pyagent_params_get_i64Ptr.asFunction<int Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>();
+
+  /// `pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *key, double *value)` (pyagent.h)
+  int pyagent_params_get_f64(ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Double> value) {
+    return _pyagent_params_get_f64(params, key, value);
+  }
+
+  late final _pyagent_params_get_f64Ptr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>)>>('pyagent_params_get_f64');
+  late final _pyagent_params_get_f64 = _pyagent_params_get_f64Ptr.asFunction<int Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>)>();
+
+  /// `pyagent_status pyagent_params_set_str(pyagent_params *params, const char *key, const char *value)` (pyagent.h)
+  int pyagent_params_set_str(ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Char> value) {
+    return _pyagent_params_set_str(params, key, value);
+  }
+
+  late final _pyagent_params_set_strPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>>('pyagent_params_set_str');
+  late final _pyagent_params_set_str = _pyagent_params_set_strPtr.asFunction<int Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_params_get_str(const pyagent_params *params, const char *key, char *value, size_t capacity, size_t *needed)` (pyagent.h)
+  int pyagent_params_get_str(ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Char> value, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_params_get_str(params, key, value, capacity, needed);
+  }
+
+  late final _pyagent_params_get_strPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_params_get_str');
+  late final _pyagent_params_get_str = _pyagent_params_get_strPtr.asFunction<int Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_params_bounds(int32_t kind, const char *key, double *min, double *max)` (pyagent.h)
+  int pyagent_params_bounds(int kind, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Double> min, ffi.Pointer<ffi.Double> max) {
+    return _pyagent_params_bounds(kind, key, min, max);
+  }
+
+  late final _pyagent_params_boundsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>, ffi.Pointer<ffi.Double>)>>('pyagent_params_bounds');
+  late final _pyagent_params_bounds = _pyagent_params_boundsPtr.asFunction<int Function(int, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>, ffi.Pointer<ffi.Double>)>();
+
+  /// `const char *pyagent_params_last_error(const pyagent_params *params)` (pyagent.h)
+  ffi.Pointer<ffi.Char> pyagent_params_last_error(ffi.Pointer<pyagent_params> params) {
+    return _pyagent_params_last_error(params);
+  }
+
+  late final _pyagent_params_last_errorPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_params>)>>('pyagent_params_last_error');
+  late final _pyagent_params_last_error = _pyagent_params_last_errorPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_params>)>();
+
+  /// `pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params *sampler, pyagent_agent **agent)` (agent.h)
+  int pyagent_agent_create(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<pyagent_params> sampler, ffi.Pointer<ffi.Pointer<pyagent_agent>> agent) {
+    return _pyagent_agent_create(engine, sampler, agent);
+  }
+
+  late final _pyagent_agent_createPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>>('pyagent_agent_create');
+  late final _pyagent_agent_create = _pyagent_agent_createPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>();
+
+  /// `void pyagent_agent_destroy(pyagent_agent *agent)` (agent.h)
+  void pyagent_agent_destroy(ffi.Pointer<pyagent_agent> agent) {
+    return _pyagent_agent_destroy(agent);
+  }
+
+  late final _pyagent_agent_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_agent>)>>('pyagent_agent_destroy');
+  late final _pyagent_agent_destroy = _pyagent_agent_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_agent>)>();
+
+  /// `const char *pyagent_agent_last_error(const pyagent_agent *agent)` (agent.h)
+  ffi.Pointer<ffi.Char> pyagent_agent_last_error(ffi.Pointer<pyagent_agent> agent) {
+    return _pyagent_agent_last_error(agent);
+  }
+
+  late final _pyagent_agent_last_errorPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>)>>('pyagent_agent_last_error');
+  late final _pyagent_agent_last_error = _pyagent_agent_last_errorPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>)>();
+
+  /// `pyagent_status pyagent_agent_set_sampler(pyagent_agent *agent, const pyagent_params *sampler)` (agent.h)
+  int pyagent_agent_set_sampler(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_params> sampler) {
+    return _pyagent_agent_set_sampler(agent, sampler);
+  }
+
+  late final _pyagent_agent_set_samplerPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_params>)>>('pyagent_agent_set_sampler');
+  late final _pyagent_agent_set_sampler = _pyagent_agent_set_samplerPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_params>)>();
+
+  /// `pyagent_status pyagent_agent_feed_text(pyagent_agent *agent, const char *text, int64_t text_len)` (agent.h)
+  int pyagent_agent_feed_text(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> text, int text_len) {
+    return _pyagent_agent_feed_text(agent, text, text_len);
+  }
+
+  late final _pyagent_agent_feed_textPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Int64)>>('pyagent_agent_feed_text');
+  late final _pyagent_agent_feed_text = _pyagent_agent_feed_textPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, int)>();
+
+  /// `pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *tokens, size_t n_tokens)` (agent.h)
+  int pyagent_agent_feed_tokens(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Int32> tokens, int n_tokens) {
+    return _pyagent_agent_feed_tokens(agent, tokens, n_tokens);
+  }
+
+  late final _pyagent_agent_feed_tokensPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, ffi.Size)>>('pyagent_agent_feed_tokens');
+  late final _pyagent_agent_feed_tokens = _pyagent_agent_feed_tokensPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, int)>();
+
+  /// `pyagent_status pyagent_agent_prefill(pyagent_agent *agent)` (agent.h)
+  int pyagent_agent_prefill(ffi.Pointer<pyagent_agent> agent) {
+    return _pyagent_agent_prefill(agent);
+  }
+
+  late final _pyagent_agent_prefillPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>>('pyagent_agent_prefill');
+  late final _pyagent_agent_prefill = _pyagent_agent_prefillPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>)>();
+
+  /// `pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t capacity, size_t *n_logits)` (agent.h)
+  int pyagent_agent_logits(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Float> logits, int capacity, ffi.Pointer<ffi.Size> n_logits) {
+    return _pyagent_agent_logits(agent, logits, capacity, n_logits);
+  }
+
+  late final _pyagent_agent_logitsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_agent_logits');
+  late final _pyagent_agent_logits = _pyagent_agent_logitsPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, int64_t stop_len)` (agent.h)
+  int pyagent_agent_add_stop(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> stop, int stop_len) {
+    return _pyagent_agent_add_stop(agent, stop, stop_len);
+  }
+
+  late final _pyagent_agent_add_stopPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Int64)>>('pyagent_agent_add_stop');
+  late final _pyagent_agent_add_stop = _pyagent_agent_add_stopPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, int)>();
+
+  /// `pyagent_status pyagent_agent_clear_stops(pyagent_agent *agent)` (agent.h)
+  int pyagent_agent_clear_stops(ffi.Pointer<pyagent_agent> agent) {
+    return _pyagent_agent_clear_stops(agent);
+  }
+
+  late final _pyagent_agent_clear_stopsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>>('pyagent_agent_clear_stops');
+  late final _pyagent_agent_clear_stops = _pyagent_agent_clear_stopsPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>)>();
+
+  /// `pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t max_tokens, pyagent_token_fn on_token, void *user_data, int32_t *finish_reason)` (agent.h)
+  int pyagent_agent_generate(ffi.Pointer<pyagent_agent> agent, int max_tokens, pyagent_token_fn on_token, ffi.Pointer<ffi.Void> user_data, ffi.Pointer<ffi.Int32> finish_reason) {
+    return _pyagent_agent_generate(agent, max_tokens, on_token, user_data, finish_reason);
+  }
+
+  late final _pyagent_agent_generatePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>, ffi.Pointer<ffi.Int32>)>>('pyagent_agent_generate');
+  late final _pyagent_agent_generate = _pyagent_agent_generatePtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, int, pyagent_token_fn, ffi.Pointer<ffi.Void>, ffi.Pointer<ffi.Int32>)>();
+
+  /// `void pyagent_agent_cancel(pyagent_agent *agent)` (agent.h)
+  void pyagent_agent_cancel(ffi.Pointer<pyagent_agent> agent) {
+    return _pyagent_agent_cancel(agent);
+  }
+
+  late final _pyagent_agent_cancelPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_agent>)>>('pyagent_agent_cancel');
+  late final _pyagent_agent_cancel = _pyagent_agent_cancelPtr.asFunction<void Function(ffi.Pointer<pyagent_agent>)>();
+
+  /// `pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *tokens, size_t capacity, size_t *n_tokens)` (agent.h)
+  int pyagent_agent_tokens(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Int32> tokens, int capacity, ffi.Pointer<ffi.Size> n_tokens) {
+    return _pyagent_agent_tokens(agent, tokens, capacity, n_tokens);
+  }
+
+  late final _pyagent_agent_tokensPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_agent_tokens');
+  late final _pyagent_agent_tokens = _pyagent_agent_tokensPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_agent_reset(pyagent_agent *agent)` (agent.h)
+  int pyagent_agent_reset(ffi.Pointer<pyagent_agent> agent) {
+    return _pyagent_agent_reset(agent);
+  }
+
+  late final _pyagent_agent_resetPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>>('pyagent_agent_reset');
+  late final _pyagent_agent_reset = _pyagent_agent_resetPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>)>();
+
+  /// `pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child)` (agent.h)
+  int pyagent_agent_fork(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Pointer<pyagent_agent>> child) {
+    return _pyagent_agent_fork(agent, child);
+  }
+
+  late final _pyagent_agent_forkPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>>('pyagent_agent_fork');
+  late final _pyagent_agent_fork = _pyagent_agent_forkPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>();
+
+  /// `pyagent_status pyagent_agent_rewind(pyagent_agent *agent, size_t n_tokens)` (agent.h)
+  int pyagent_agent_rewind(ffi.Pointer<pyagent_agent> agent, int n_tokens) {
+    return _pyagent_agent_rewind(agent, n_tokens);
+  }
+
+  late final _pyagent_agent_rewindPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Size)>>('pyagent_agent_rewind');
+  late final _pyagent_agent_rewind = _pyagent_agent_rewindPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, int)>();
+
+  /// `pyagent_status pyagent_agent_set_label(pyagent_agent *agent, const char *key, const char *value)` (agent.h)
+  int pyagent_agent_set_label(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Char> value) {
+    return _pyagent_agent_set_label(agent, key, value);
+  }
+
+  late final _pyagent_agent_set_labelPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>>('pyagent_agent_set_label');
+  late final _pyagent_agent_set_label = _pyagent_agent_set_labelPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>();
+
+  /// `const char *pyagent_agent_get_label(const pyagent_agent *agent, const char *key)` (agent.h)
+  ffi.Pointer<ffi.Char> pyagent_agent_get_label(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> key) {
+    return _pyagent_agent_get_label(agent, key);
+  }
+
+  late final _pyagent_agent_get_labelPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>>('pyagent_agent_get_label');
+  late final _pyagent_agent_get_label = _pyagent_agent_get_labelPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_agent_submit(pyagent_agent *agent, int32_t max_tokens, pyagent_token_fn on_token, void *user_data)` (agent.h)
+  int pyagent_agent_submit(ffi.Pointer<pyagent_agent> agent, int max_tokens, pyagent_token_fn on_token, ffi.Pointer<ffi.Void> user_data) {
+    return _pyagent_agent_submit(agent, max_tokens, on_token, user_data);
+  }
+
+  late final _pyagent_agent_submitPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>)>>('pyagent_agent_submit');
+  late final _pyagent_agent_submit = _pyagent_agent_submitPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, int, pyagent_token_fn, ffi.Pointer<ffi.Void>)>();
+
+  /// `pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason)` (agent.h)
+  int pyagent_agent_poll(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Int32> finish_reason) {
+    return _pyagent_agent_poll(agent, finish_reason);
+  }
+
+  late final _pyagent_agent_pollPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>>('pyagent_agent_poll');
+  late final _pyagent_agent_poll = _pyagent_agent_pollPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>();
+
+  /// `pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)` (agent.h)
+  int pyagent_agent_stats_get(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_agent_stats> stats) {
+    return _pyagent_agent_stats_get(agent, stats);
+  }
+
+  late final _pyagent_agent_stats_getPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_agent_stats>)>>('pyagent_agent_stats_get');
+  late final _pyagent_agent_stats_get = _pyagent_agent_stats_getPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_agent_stats>)>();
+
+  /// `pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params, pyagent_engine **engine)` (engine.h)
+  int pyagent_engine_open(ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Pointer<pyagent_engine>> engine) {
+    return _pyagent_engine_open(path, params, engine);
+  }
+
+  late final _pyagent_engine_openPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_engine>>)>>('pyagent_engine_open');
+  late final _pyagent_engine_open = _pyagent_engine_openPtr.asFunction<int Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_engine>>)>();
+
+  /// `void pyagent_engine_destroy(pyagent_engine *engine)` (engine.h)
+  void pyagent_engine_destroy(ffi.Pointer<pyagent_engine> engine) {
+    return _pyagent_engine_destroy(engine);
+  }
+
+  late final _pyagent_engine_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_engine>)>>('pyagent_engine_destroy');
+  late final _pyagent_engine_destroy = _pyagent_engine_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_engine>)>();
+
+  /// `const char *pyagent_engine_last_error(const pyagent_engine *engine)` (engine.h)
+  ffi.Pointer<ffi.Char> pyagent_engine_last_error(ffi.Pointer<pyagent_engine> engine) {
+    return _pyagent_engine_last_error(engine);
+  }
+
+  late final _pyagent_engine_last_errorPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_engine>)>>('pyagent_engine_last_error');
+  late final _pyagent_engine_last_error = _pyagent_engine_last_errorPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_engine>)>();
+
+  /// `pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level, pyagent_log_fn fn, void *user_data)` (engine.h)
+  int pyagent_engine_set_log(ffi.Pointer<pyagent_engine> engine, int min_level, pyagent_log_fn fn, ffi.Pointer<ffi.Void> user_data) {
+    return _pyagent_engine_set_log(engine, min_level, fn, user_data);
+  }
+
+  late final _pyagent_engine_set_logPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int32, pyagent_log_fn, ffi.Pointer<ffi.Void>)>>('pyagent_engine_set_log');
+  late final _pyagent_engine_set_log = _pyagent_engine_set_logPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, int, pyagent_log_fn, ffi.Pointer<ffi.Void>)>();
+
+  /// `pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key, int64_t *value)` (engine.h)
+  int pyagent_engine_info(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Int64> value) {
+    return _pyagent_engine_info(engine, key, value);
+  }
+
+  late final _pyagent_engine_infoPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>>('pyagent_engine_info');
+  late final _pyagent_engine_info = _pyagent_engine_infoPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>();
+
+  /// `pyagent_status pyagent_engine_tokenize(pyagent_engine *engine, const char *text, int64_t text_len, int32_t flags, int32_t *tokens, size_t capacity, size_t *n_tokens)` (engine.h)
+  int pyagent_engine_tokenize(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> text, int text_len, int flags, ffi.Pointer<ffi.Int32> tokens, int capacity, ffi.Pointer<ffi.Size> n_tokens) {
+    return _pyagent_engine_tokenize(engine, text, text_len, flags, tokens, capacity, n_tokens);
+  }
+
+  late final _pyagent_engine_tokenizePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_tokenize');
+  late final _pyagent_engine_tokenize = _pyagent_engine_tokenizePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, int, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, int32_t flags, char *text, size_t capacity, size_t *text_len)` (engine.h)
+  int pyagent_engine_detokenize(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Int32> tokens, int n_tokens, int flags, ffi.Pointer<ffi.Char> text, int capacity, ffi.Pointer<ffi.Size> text_len) {
+    return _pyagent_engine_detokenize(engine, tokens, n_tokens, flags, text, capacity, text_len);
+  }
+
+  late final _pyagent_engine_detokenizePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_detokenize');
+  late final _pyagent_engine_detokenize = _pyagent_engine_detokenizePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, int, int, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active)` (engine.h)
+  int pyagent_engine_step(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Int32> n_active) {
+    return _pyagent_engine_step(engine, n_active);
+  }
+
+  late final _pyagent_engine_stepPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>>('pyagent_engine_step');
+  late final _pyagent_engine_step = _pyagent_engine_stepPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>();
+
+  /// `pyagent_status pyagent_engine_start(pyagent_engine *engine)` (engine.h)
+  int pyagent_engine_start(ffi.Pointer<pyagent_engine> engine) {
+    return _pyagent_engine_start(engine);
+  }
+
+  late final _pyagent_engine_startPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>>('pyagent_engine_start');
+  late final _pyagent_engine_start = _pyagent_engine_startPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>)>();
+
+  /// `pyagent_status pyagent_engine_stop(pyagent_engine *engine)` (engine.h)
+  int pyagent_engine_stop(ffi.Pointer<pyagent_engine> engine) {
+    return _pyagent_engine_stop(engine);
+  }
+
+  late final _pyagent_engine_stopPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>>('pyagent_engine_stop');
+  late final _pyagent_engine_stop = _pyagent_engine_stopPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>)>();
+
+  /// `pyagent_kv_store *pyagent_engine_kv_store(pyagent_engine *engine)` (kv.h)
+  ffi.Pointer<pyagent_kv_store> pyagent_engine_kv_store(ffi.Pointer<pyagent_engine> engine) {
+    return _pyagent_engine_kv_store(engine);
+  }
+
+  late final _pyagent_engine_kv_storePtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>>('pyagent_engine_kv_store');
+  late final _pyagent_engine_kv_store = _pyagent_engine_kv_storePtr.asFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>();
+
+  /// `pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent_kv_stats *stats)` (kv.h)
+  int pyagent_kv_store_stats_get(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<pyagent_kv_stats> stats) {
+    return _pyagent_kv_store_stats_get(store, stats);
+  }
+
+  late final _pyagent_kv_store_stats_getPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>>('pyagent_kv_store_stats_get');
+  late final _pyagent_kv_store_stats_get = _pyagent_kv_store_stats_getPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>();
+
+  /// `pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)` (kv.h)
+  int pyagent_kv_store_drop_cache(ffi.Pointer<pyagent_kv_store> store) {
+    return _pyagent_kv_store_drop_cache(store);
+  }
+
+  late final _pyagent_kv_store_drop_cachePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>>('pyagent_kv_store_drop_cache');
+  late final _pyagent_kv_store_drop_cache = _pyagent_kv_store_drop_cachePtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>)>();
+}
+
+class PyagentSymbolAddresses {
+  final PyagentBindings _library;
+  PyagentSymbolAddresses(this._library);
+  ffi.Pointer<ffi.NativeFunction<ffi.Uint32 Function()>> get pyagent_version_number => _library._pyagent_version_numberPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function()>> get pyagent_version_string => _library._pyagent_version_stringPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function()>> get pyagent_abi_version => _library._pyagent_abi_versionPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32)>> get pyagent_check_abi => _library._pyagent_check_abiPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Int32)>> get pyagent_status_str => _library._pyagent_status_strPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<ffi.Void>)>> get pyagent_free => _library._pyagent_freePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_params> Function(ffi.Int32)>> get pyagent_params_create => _library._pyagent_params_createPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_params>)>> get pyagent_params_destroy => _library._pyagent_params_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_params_set_i64 => _library._pyagent_params_set_i64Ptr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Double)>> get pyagent_params_set_f64 => _library._pyagent_params_set_f64Ptr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>> get pyagent_params_get_i64 => _library._pyagent_params_get_i64Ptr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>)>> get pyagent_params_get_f64 => _library._pyagent_params_get_f64Ptr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>> get pyagent_params_set_str => _library._pyagent_params_set_strPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_params_get_str => _library._pyagent_params_get_strPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>, ffi.Pointer<ffi.Double>)>> get pyagent_params_bounds => _library._pyagent_params_boundsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_params>)>> get pyagent_params_last_error => _library._pyagent_params_last_errorPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>> get pyagent_agent_create => _library._pyagent_agent_createPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_destroy => _library._pyagent_agent_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_last_error => _library._pyagent_agent_last_errorPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_params>)>> get pyagent_agent_set_sampler => _library._pyagent_agent_set_samplerPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_agent_feed_text => _library._pyagent_agent_feed_textPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, ffi.Size)>> get pyagent_agent_feed_tokens => _library._pyagent_agent_feed_tokensPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_prefill => _library._pyagent_agent_prefillPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_agent_logits => _library._pyagent_agent_logitsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_agent_add_stop => _library._pyagent_agent_add_stopPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_clear_stops => _library._pyagent_agent_clear_stopsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>, ffi.Pointer<ffi.Int32>)>> get pyagent_agent_generate => _library._pyagent_agent_generatePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_cancel => _library._pyagent_agent_cancelPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_agent_tokens => _library._pyagent_agent_tokensPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_reset => _library._pyagent_agent_resetPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>> get pyagent_agent_fork => _library._pyagent_agent_forkPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Size)>> get pyagent_agent_rewind => _library._pyagent_agent_rewindPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>> get pyagent_agent_set_label => _library._pyagent_agent_set_labelPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>> get pyagent_agent_get_label => _library._pyagent_agent_get_labelPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>)>> get pyagent_agent_submit => _library._pyagent_agent_submitPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>> get pyagent_agent_poll => _library._pyagent_agent_pollPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_agent_stats>)>> get pyagent_agent_stats_get => _library._pyagent_agent_stats_getPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_engine>>)>> get pyagent_engine_open => _library._pyagent_engine_openPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_destroy => _library._pyagent_engine_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_last_error => _library._pyagent_engine_last_errorPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int32, pyagent_log_fn, ffi.Pointer<ffi.Void>)>> get pyagent_engine_set_log => _library._pyagent_engine_set_logPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>> get pyagent_engine_info => _library._pyagent_engine_infoPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_tokenize => _library._pyagent_engine_tokenizePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_detokenize => _library._pyagent_engine_detokenizePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>> get pyagent_engine_step => _library._pyagent_engine_stepPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_start => _library._pyagent_engine_startPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_stop => _library._pyagent_engine_stopPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_kv_store => _library._pyagent_engine_kv_storePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
+}

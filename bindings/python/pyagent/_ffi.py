@@ -1,0 +1,229 @@
+"""ctypes declarations of libpyagent, GENERATED from include/pyagent/*.h. Do not edit.
+
+Regenerate with `python3 bindings/gen_bindings.py` from the repository root.
+"""
+import ctypes
+
+HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h')
+
+# ----------------------------------------------------------------------------------------------
+# Constants (#define PYAGENT_*)
+# ----------------------------------------------------------------------------------------------
+
+# pyagent.h
+PYAGENT_VERSION_MAJOR = 0
+PYAGENT_VERSION_MINOR = 1
+PYAGENT_VERSION_PATCH = 0
+PYAGENT_VERSION_NUMBER = 100
+PYAGENT_ABI_VERSION = 1
+PYAGENT_OK = 0
+PYAGENT_ERR_INVALID_ARGUMENT = 1
+PYAGENT_ERR_OUT_OF_MEMORY = 2
+PYAGENT_ERR_IO = 3
+PYAGENT_ERR_BAD_MODEL = 4
+PYAGENT_ERR_UNSUPPORTED = 5
+PYAGENT_ERR_UNKNOWN_KEY = 6
+PYAGENT_ERR_OUT_OF_RANGE = 7
+PYAGENT_ERR_BUFFER_TOO_SMALL = 8
+PYAGENT_ERR_CONTEXT_FULL = 9
+PYAGENT_ERR_ABI_MISMATCH = 10
+PYAGENT_ERR_INVALID_UTF8 = 11
+PYAGENT_ERR_INVALID_TOKEN = 12
+PYAGENT_ERR_BUSY = 13
+PYAGENT_ERR_INTERNAL = 14
+PYAGENT_ERR_NO_MODEL = 15
+PYAGENT_ERR_DATABASE = 16
+PYAGENT_ERR_KV_FULL = 17
+PYAGENT_LOG_DEBUG = 0
+PYAGENT_LOG_INFO = 1
+PYAGENT_LOG_WARN = 2
+PYAGENT_LOG_ERROR = 3
+PYAGENT_LOG_NONE = 4
+PYAGENT_KV_F32 = 0
+PYAGENT_KV_F16 = 1
+PYAGENT_PARAMS_ENGINE = 1
+PYAGENT_PARAMS_SAMPLER = 2
+PYAGENT_PARAMS_REGISTRY = 3
+PYAGENT_PARAMS_ROUTE = 4
+
+# agent.h
+PYAGENT_FINISH_LENGTH = 1
+PYAGENT_FINISH_EOS = 2
+PYAGENT_FINISH_STOP = 3
+PYAGENT_FINISH_CANCELLED = 4
+PYAGENT_FINISH_CONTEXT = 5
+
+# engine.h
+PYAGENT_TOKENIZE_ADD_SPECIAL = 1
+PYAGENT_TOKENIZE_PARSE_SPECIAL = 2
+PYAGENT_DETOKENIZE_SPECIAL = 1
+PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2
+
+# ----------------------------------------------------------------------------------------------
+# Types
+# ----------------------------------------------------------------------------------------------
+
+
+class pyagent_params(ctypes.Structure):
+    """Opaque handle (pyagent.h)."""
+
+
+class pyagent_agent(ctypes.Structure):
+    """Opaque handle (agent.h)."""
+
+
+class pyagent_engine(ctypes.Structure):
+    """Opaque handle (engine.h)."""
+
+
+class pyagent_kv_store(ctypes.Structure):
+    """Opaque handle (kv.h)."""
+
+
+class pyagent_agent_stats(ctypes.Structure):
+    """struct pyagent_agent_stats (agent.h); _fields_ below."""
+
+
+class pyagent_kv_stats(ctypes.Structure):
+    """struct pyagent_kv_stats (kv.h); _fields_ below."""
+
+
+pyagent_status = ctypes.c_int32
+
+# typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *message)
+pyagent_log_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_char))
+
+# typedef void (*pyagent_token_fn)(void *user_data, int32_t token, const char *text, size_t text_len)
+pyagent_token_fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
+
+pyagent_agent_stats._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('reserved', ctypes.c_uint32),
+    ('n_prompt_tokens', ctypes.c_int64),
+    ('n_generated_tokens', ctypes.c_int64),
+    ('prefill_seconds', ctypes.c_double),
+    ('decode_seconds', ctypes.c_double),
+    ('n_cached_tokens', ctypes.c_int64),
+]
+
+pyagent_kv_stats._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('block_size', ctypes.c_uint32),
+    ('block_bytes', ctypes.c_int64),
+    ('n_blocks', ctypes.c_int64),
+    ('n_used', ctypes.c_int64),
+    ('n_cached', ctypes.c_int64),
+    ('n_free', ctypes.c_int64),
+    ('n_prefix_hit_tokens', ctypes.c_int64),
+    ('n_prompt_tokens_computed', ctypes.c_int64),
+    ('n_evictions', ctypes.c_int64),
+    ('n_cow_copies', ctypes.c_int64),
+    ('peak_used_bytes', ctypes.c_int64),
+]
+
+# ----------------------------------------------------------------------------------------------
+# Functions: name -> (restype, argtypes, parameter names, header)
+# ----------------------------------------------------------------------------------------------
+
+FUNCTIONS = {
+    # uint32_t pyagent_version_number(void)
+    'pyagent_version_number': (ctypes.c_uint32, [], (), 'pyagent.h'),
+    # const char *pyagent_version_string(void)
+    'pyagent_version_string': (ctypes.c_char_p, [], (), 'pyagent.h'),
+    # int32_t pyagent_abi_version(void)
+    'pyagent_abi_version': (ctypes.c_int32, [], (), 'pyagent.h'),
+    # pyagent_status pyagent_check_abi(int32_t abi_version)
+    'pyagent_check_abi': (pyagent_status, [ctypes.c_int32], ('abi_version',), 'pyagent.h'),
+    # const char *pyagent_status_str(pyagent_status status)
+    'pyagent_status_str': (ctypes.c_char_p, [pyagent_status], ('status',), 'pyagent.h'),
+    # void pyagent_free(void *ptr)
+    'pyagent_free': (None, [ctypes.c_void_p], ('ptr',), 'pyagent.h'),
+    # pyagent_params *pyagent_params_create(int32_t kind)
+    'pyagent_params_create': (ctypes.POINTER(pyagent_params), [ctypes.c_int32], ('kind',), 'pyagent.h'),
+    # void pyagent_params_destroy(pyagent_params *params)
+    'pyagent_params_destroy': (None, [ctypes.POINTER(pyagent_params)], ('params',), 'pyagent.h'),
+    # pyagent_status pyagent_params_set_i64(pyagent_params *params, const char *key, int64_t value)
+    'pyagent_params_set_i64': (pyagent_status, [ctypes.POINTER(pyagent_params), ctypes.c_char_p, ctypes.c_int64], ('params', 'key', 'value'), 'pyagent.h'),
+    # pyagent_status pyagent_params_set_f64(pyagent_params *params, const char *key, double value)
+    'pyagent_params_set_f64': (pyagent_status, [ctypes.POINTER(pyagent_params), ctypes.c_char_p, ctypes.c_double], ('params', 'key', 'value'), 'pyagent.h'),
+    # pyagent_status pyagent_params_get_i64(const pyagent_params *params, const char *key, int64_t *value)
+    'pyagent_params_get_i64': (pyagent_status, [ctypes.POINTER(pyagent_params), ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)], ('params', 'key', 'value'), 'pyagent.h'),
+    # pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *key, double *value)
+    'pyagent_params_get_f64': (pyagent_status, [ctypes.POINTER(pyagent_params), ctypes.c_char_p, ctypes.POINTER(ctypes.c_double)], ('params', 'key', 'value'), 'pyagent.h'),
+    # pyagent_status pyagent_params_set_str(pyagent_params *params, const char *key, const char *value)
+    'pyagent_params_set_str': (pyagent_status, [ctypes.POINTER(pyagent_params), ctypes.c_char_p, ctypes.c_char_p], ('params', 'key', 'value'), 'pyagent.h'),
+    # pyagent_status pyagent_params_get_str(const pyagent_params *params, const char *key, char *value, size_t capacity, size_t *needed)
+    'pyagent_params_get_str': (pyagent_status, [ctypes.POINTER(pyagent_params), ctypes.c_char_p, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('params', 'key', 'value', 'capacity', 'needed'), 'pyagent.h'),
+    # pyagent_status pyagent_params_bounds(int32_t kind, const char *key, double *min, double *max)
+    'pyagent_params_bounds': (pyagent_status, [ctypes.c_int32, ctypes.c_char_p, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)], ('kind', 'key', 'min', 'max'), 'pyagent.h'),
+    # const char *pyagent_params_last_error(const pyagent_params *params)
+    'pyagent_params_last_error': (ctypes.c_char_p, [ctypes.POINTER(pyagent_params)], ('params',), 'pyagent.h'),
+    # pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params *sampler, pyagent_agent **agent)
+    'pyagent_agent_create': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_agent))], ('engine', 'sampler', 'agent'), 'agent.h'),
+    # void pyagent_agent_destroy(pyagent_agent *agent)
+    'pyagent_agent_destroy': (None, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
+    # const char *pyagent_agent_last_error(const pyagent_agent *agent)
+    'pyagent_agent_last_error': (ctypes.c_char_p, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
+    # pyagent_status pyagent_agent_set_sampler(pyagent_agent *agent, const pyagent_params *sampler)
+    'pyagent_agent_set_sampler': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_params)], ('agent', 'sampler'), 'agent.h'),
+    # pyagent_status pyagent_agent_feed_text(pyagent_agent *agent, const char *text, int64_t text_len)
+    'pyagent_agent_feed_text': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p, ctypes.c_int64], ('agent', 'text', 'text_len'), 'agent.h'),
+    # pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *tokens, size_t n_tokens)
+    'pyagent_agent_feed_tokens': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t], ('agent', 'tokens', 'n_tokens'), 'agent.h'),
+    # pyagent_status pyagent_agent_prefill(pyagent_agent *agent)
+    'pyagent_agent_prefill': (pyagent_status, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
+    # pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t capacity, size_t *n_logits)
+    'pyagent_agent_logits': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('agent', 'logits', 'capacity', 'n_logits'), 'agent.h'),
+    # pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, int64_t stop_len)
+    'pyagent_agent_add_stop': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p, ctypes.c_int64], ('agent', 'stop', 'stop_len'), 'agent.h'),
+    # pyagent_status pyagent_agent_clear_stops(pyagent_agent *agent)
+    'pyagent_agent_clear_stops': (pyagent_status, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
+    # pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t max_tokens, pyagent_token_fn on_token, void *user_data, int32_t *finish_reason)
+    'pyagent_agent_generate': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_int32, pyagent_token_fn, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)], ('agent', 'max_tokens', 'on_token', 'user_data', 'finish_reason'), 'agent.h'),
+    # void pyagent_agent_cancel(pyagent_agent *agent)
+    'pyagent_agent_cancel': (None, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
+    # pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *tokens, size_t capacity, size_t *n_tokens)
+    'pyagent_agent_tokens': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('agent', 'tokens', 'capacity', 'n_tokens'), 'agent.h'),
+    # pyagent_status pyagent_agent_reset(pyagent_agent *agent)
+    'pyagent_agent_reset': (pyagent_status, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
+    # pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child)
+    'pyagent_agent_fork': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.POINTER(pyagent_agent))], ('agent', 'child'), 'agent.h'),
+    # pyagent_status pyagent_agent_rewind(pyagent_agent *agent, size_t n_tokens)
+    'pyagent_agent_rewind': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_size_t], ('agent', 'n_tokens'), 'agent.h'),
+    # pyagent_status pyagent_agent_set_label(pyagent_agent *agent, const char *key, const char *value)
+    'pyagent_agent_set_label': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p, ctypes.c_char_p], ('agent', 'key', 'value'), 'agent.h'),
+    # const char *pyagent_agent_get_label(const pyagent_agent *agent, const char *key)
+    'pyagent_agent_get_label': (ctypes.c_char_p, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p], ('agent', 'key'), 'agent.h'),
+    # pyagent_status pyagent_agent_submit(pyagent_agent *agent, int32_t max_tokens, pyagent_token_fn on_token, void *user_data)
+    'pyagent_agent_submit': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_int32, pyagent_token_fn, ctypes.c_void_p], ('agent', 'max_tokens', 'on_token', 'user_data'), 'agent.h'),
+    # pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason)
+    'pyagent_agent_poll': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_int32)], ('agent', 'finish_reason'), 'agent.h'),
+    # pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)
+    'pyagent_agent_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_agent_stats)], ('agent', 'stats'), 'agent.h'),
+    # pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params, pyagent_engine **engine)
+    'pyagent_engine_open': (pyagent_status, [ctypes.c_char_p, ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_engine))], ('path', 'params', 'engine'), 'engine.h'),
+    # void pyagent_engine_destroy(pyagent_engine *engine)
+    'pyagent_engine_destroy': (None, [ctypes.POINTER(pyagent_engine)], ('engine',), 'engine.h'),
+    # const char *pyagent_engine_last_error(const pyagent_engine *engine)
+    'pyagent_engine_last_error': (ctypes.c_char_p, [ctypes.POINTER(pyagent_engine)], ('engine',), 'engine.h'),
+    # pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level, pyagent_log_fn fn, void *user_data)
+    'pyagent_engine_set_log': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_int32, pyagent_log_fn, ctypes.c_void_p], ('engine', 'min_level', 'fn', 'user_data'), 'engine.h'),
+    # pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key, int64_t *value)
+    'pyagent_engine_info': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)], ('engine', 'key', 'value'), 'engine.h'),
+    # pyagent_status pyagent_engine_tokenize(pyagent_engine *engine, const char *text, int64_t text_len, int32_t flags, int32_t *tokens, size_t capacity, size_t *n_tokens)
+    'pyagent_engine_tokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'text', 'text_len', 'flags', 'tokens', 'capacity', 'n_tokens'), 'engine.h'),
+    # pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, int32_t flags, char *text, size_t capacity, size_t *text_len)
+    'pyagent_engine_detokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'flags', 'text', 'capacity', 'text_len'), 'engine.h'),
+    # pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active)
+    'pyagent_engine_step': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32)], ('engine', 'n_active'), 'engine.h'),
+    # pyagent_status pyagent_engine_start(pyagent_engine *engine)
+    'pyagent_engine_start': (pyagent_status, [ctypes.POINTER(pyagent_engine)], ('engine',), 'engine.h'),
+    # pyagent_status pyagent_engine_stop(pyagent_engine *engine)
+    'pyagent_engine_stop': (pyagent_status, [ctypes.POINTER(pyagent_engine)], ('engine',), 'engine.h'),
+    # pyagent_kv_store *pyagent_engine_kv_store(pyagent_engine *engine)
+    'pyagent_engine_kv_store': (ctypes.POINTER(pyagent_kv_store), [ctypes.POINTER(pyagent_engine)], ('engine',), 'kv.h'),
+    # pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent_kv_stats *stats)
+    'pyagent_kv_store_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_stats)], ('store', 'stats'), 'kv.h'),
+    # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
+    'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
+}

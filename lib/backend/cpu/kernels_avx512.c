@@ -1,0 +1,289 @@
+/*
+ * AVX-512 (F, BW, VL) row kernels, with F16C/FMA. Compiled with target attributes and chosen
+ * at run time (ops.c), so the library still runs on any x86-64.
+ *
+ * Every kernel is written once for R rows (R = 1 or 4, a compile-time constant after
+ * inlining): the R rows share each load of x, and each row keeps its own accumulators, added
+ * in the same order for R = 1 and R = 4 so that dot4 and dot1 agree bit for bit. Tails of
+ * float rows use masked loads, so any length works without a scalar loop.
+ */
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define INLINE AVX512 static inline __attribute__((always_inline))
+
+INLINE void prefetch(const uint8_t *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
+
+INLINE float f16_scale(const uint8_t *p) {
+    uint16_t bits;
+    memcpy(&bits, p, 2);
+    return _cvtsh_ss(bits);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Float rows: 16 weights at a time as f32 (ELEM bytes each), two accumulators per row       */
+
+INLINE __m512 load_f32(const uint8_t *p) { return _mm512_loadu_ps(p); }
+INLINE __m512 load_f16(const uint8_t *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+INLINE __m512 load_bf16(const uint8_t *p) {
+    __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+INLINE __m512 load_f32_masked(const uint8_t *p, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, p);
+}
+INLINE __m512 load_f16_masked(const uint8_t *p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+INLINE __m512 load_bf16_masked(const uint8_t *p, __mmask16 m) {
+    __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+/* out[j] = rows[j] · x for j < R, weights loaded by LOAD (ELEM bytes per weight). */
+#define FLOAT_DOT(NAME, LOAD, ELEM)                                                           \
+    INLINE void NAME(const uint8_t *const *rows, int R, const float *x, int n, float *out) {  \
+        __m512 a[4], b[4];                                                                   \
+        for (int j = 0; j < R; j++) a[j] = b[j] = _mm512_setzero_ps();                       \
+        int i = 0;                                                                           \
+        for (; i + 32 <= n; i += 32) {                                                       \
+            for (int j = 0; j < R; j++)                                                      \
+                for (int line = 0; line < 32 * (ELEM) / 64; line++)                          \
+                    prefetch(rows[j] + (size_t)i * (ELEM) + 64 * line + PA_PREFETCH_BYTES);  \
+            const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);      \
+            for (int j = 0; j < R; j++) {                                                    \
+                a[j] = _mm512_fmadd_ps(LOAD(rows[j] + (size_t)i * (ELEM)), x0, a[j]);         \
+                b[j] = _mm512_fmadd_ps(LOAD(rows[j] + (size_t)(i + 16) * (ELEM)), x1, b[j]);  \
+            }                                                                                \
+        }                                                                                    \
+        for (; i < n; i += 16) {                                                             \
+            const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff                              \
+                                            : (__mmask16)((1u << (n - i)) - 1);              \
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);                               \
+            for (int j = 0; j < R; j++)                                                      \
+                a[j] = _mm512_fmadd_ps(LOAD##_masked(rows[j] + (size_t)i * (ELEM), m), xv,   \
+                                       a[j]);                                                \
+        }                                                                                    \
+        for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a[j], b[j])); \
+    }
+
+FLOAT_DOT(dot_f32, load_f32, 4)
+FLOAT_DOT(dot_f16, load_f16, 2)
+FLOAT_DOT(dot_bf16, load_bf16, 2)
+
+/* ---------------------------------------------------------------------------------------- */
+/* Quantized rows: per block, p = Σ q·x in 16 lanes, then acc += d · p                       */
+
+INLINE __m512 widen_i8(const uint8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
+    __m512 acc[4];
+    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
+        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
+        if (blk % 2 == 0)
+            for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+        const __m512 x0 = _mm512_loadu_ps(x + blk * 32), x1 = _mm512_loadu_ps(x + blk * 32 + 16);
+        for (int j = 0; j < R; j++) {
+            const uint8_t *b = rows[j] + off;
+            __m512 p = _mm512_mul_ps(widen_i8(b + 2), x0);
+            p = _mm512_fmadd_ps(widen_i8(b + 18), x1, p);
+            acc[j] = _mm512_fmadd_ps(p, _mm512_set1_ps(f16_scale(b)), acc[j]);
+        }
+    }
+    for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+
+INLINE void dot_q4_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
+    const __m512i low4 = _mm512_set1_epi32(0xf), eight = _mm512_set1_epi32(8);
+    __m512 acc[4];
+    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q4_0_BLOCK; blk++) {
+        const size_t off = (size_t)blk * PA_Q4_0_BYTES;
+        if (blk % 4 == 0)
+            for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+        const __m512 x0 = _mm512_loadu_ps(x + blk * 32), x1 = _mm512_loadu_ps(x + blk * 32 + 16);
+        for (int j = 0; j < R; j++) {
+            const uint8_t *b = rows[j] + off;
+            const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)));
+            const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, low4), eight));
+            const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
+            __m512 p = _mm512_mul_ps(lo, x0);
+            p = _mm512_fmadd_ps(hi, x1, p);
+            acc[j] = _mm512_fmadd_ps(p, _mm512_set1_ps(f16_scale(b)), acc[j]);
+        }
+    }
+    for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+
+/* q4_K: per sub-block s, acc += (d·sc) · Σ nibble·x − (dmin·m) · Σ x, with Σ x shared by the
+ * rows of the pass. */
+INLINE void dot_q4_k(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
+    const __m512i low4 = _mm512_set1_epi32(0xf);
+    __m512 acc[4];
+    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++, x += PA_Q4_K_BLOCK) {
+        const size_t off = (size_t)blk * PA_Q4_K_BYTES;
+        float scale[4][8], min[4][8];
+        for (int j = 0; j < R; j++) {
+            const uint8_t *b = rows[j] + off;
+            prefetch(b + PA_PREFETCH_BYTES);
+            prefetch(b + 64 + PA_PREFETCH_BYTES);
+            const float d = f16_scale(b), dmin = f16_scale(b + 2);
+            for (int s = 0; s < 8; s++) {
+                int sc, m;
+                pa_q4_k_scale_min(b + 4, s, &sc, &m);
+                scale[j][s] = d * (float)sc;
+                min[j][s] = dmin * (float)m;
+            }
+        }
+        for (int c = 0; c < 4; c++) {
+            const float *xc = x + 64 * c;
+            const __m512 x0 = _mm512_loadu_ps(xc), x1 = _mm512_loadu_ps(xc + 16);
+            const __m512 x2 = _mm512_loadu_ps(xc + 32), x3 = _mm512_loadu_ps(xc + 48);
+            const __m512 xsum_lo = _mm512_add_ps(x0, x1), xsum_hi = _mm512_add_ps(x2, x3);
+            for (int j = 0; j < R; j++) {
+                const uint8_t *q = rows[j] + off + 16 + 32 * c;
+                const __m512i qa = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+                const __m512i qb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16)));
+                __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(qa, low4)), x0);
+                lo = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(qb, low4)), x1, lo);
+                __m512 hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(qa, 4)), x2);
+                hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(qb, 4)), x3, hi);
+                acc[j] = _mm512_fmadd_ps(lo, _mm512_set1_ps(scale[j][2 * c]), acc[j]);
+                acc[j] = _mm512_fnmadd_ps(xsum_lo, _mm512_set1_ps(min[j][2 * c]), acc[j]);
+                acc[j] = _mm512_fmadd_ps(hi, _mm512_set1_ps(scale[j][2 * c + 1]), acc[j]);
+                acc[j] = _mm512_fnmadd_ps(xsum_hi, _mm512_set1_ps(min[j][2 * c + 1]), acc[j]);
+            }
+        }
+    }
+    for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Rows to f32 (tiles for sgemm, embedding lookups)                                          */
+
+AVX512 static void to_f32_f16(const void *row, float *out, int n) {
+    const uint8_t *w = row;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, load_f16(w + 2 * (size_t)i));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, load_f16_masked(w + 2 * (size_t)i, m));
+    }
+}
+
+AVX512 static void to_f32_bf16(const void *row, float *out, int n) {
+    const uint8_t *w = row;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, load_bf16(w + 2 * (size_t)i));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, load_bf16_masked(w + 2 * (size_t)i, m));
+    }
+}
+
+AVX512 static void to_f32_q8_0(const void *row, float *out, int n) {
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i += PA_Q8_0_BLOCK, b += PA_Q8_0_BYTES) {
+        const __m512 d = _mm512_set1_ps(f16_scale(b));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(d, widen_i8(b + 2)));
+        _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(d, widen_i8(b + 18)));
+    }
+}
+
+AVX512 static void to_f32_q4_0(const void *row, float *out, int n) {
+    const __m512i low4 = _mm512_set1_epi32(0xf), eight = _mm512_set1_epi32(8);
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i += PA_Q4_0_BLOCK, b += PA_Q4_0_BYTES) {
+        const __m512 d = _mm512_set1_ps(f16_scale(b));
+        const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)));
+        const __m512i lo = _mm512_sub_epi32(_mm512_and_si512(q, low4), eight);
+        const __m512i hi = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)));
+        _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi)));
+    }
+}
+
+/* Multiply, then subtract (not fused), as the portable and ggml's dequantization do. */
+AVX512 static void to_f32_q4_k(const void *row, float *out, int n) {
+    const __m512i low4 = _mm512_set1_epi32(0xf);
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i += PA_Q4_K_BLOCK, b += PA_Q4_K_BYTES) {
+        const float d = f16_scale(b), dmin = f16_scale(b + 2);
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            pa_q4_k_scale_min(b + 4, s, &sc, &m);
+            const __m512 scale = _mm512_set1_ps(d * (float)sc), min = _mm512_set1_ps(dmin * (float)m);
+            const uint8_t *q = b + 16 + 32 * (s / 2);
+            for (int half = 0; half < 2; half++) {
+                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16 * half)));
+                v = _mm512_and_si512(_mm512_srli_epi32(v, 4 * (s & 1)), low4);
+                const __m512 prod = _mm512_mul_ps(scale, _mm512_cvtepi32_ps(v));
+                _mm512_storeu_ps(out + i + 32 * s + 16 * half, _mm512_sub_ps(prod, min));
+            }
+        }
+    }
+}
+
+AVX512 static void to_f32_f32(const void *row, float *out, int n) {
+    memcpy(out, row, (size_t)n * sizeof(float));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+#define ENTRY_POINTS(type)                                                                    \
+    AVX512 static void dot4_##type(const void *const rows[4], const float *x, int n,          \
+                                   float out[4]) {                                            \
+        dot_##type((const uint8_t *const *)rows, 4, x, n, out);                               \
+    }                                                                                         \
+    AVX512 static float dot1_##type(const void *row, const float *x, int n) {                 \
+        const uint8_t *rows[1] = {row};                                                       \
+        float out;                                                                            \
+        dot_##type(rows, 1, x, n, &out);                                                      \
+        return out;                                                                           \
+    }
+ENTRY_POINTS(f32)
+ENTRY_POINTS(f16)
+ENTRY_POINTS(bf16)
+ENTRY_POINTS(q8_0)
+ENTRY_POINTS(q4_0)
+ENTRY_POINTS(q4_k)
+
+static const pa_kernel_set avx512 = {
+    "AVX-512",
+    {
+        [PA_W_F32] = {dot4_f32, dot1_f32, to_f32_f32},
+        [PA_W_F16] = {dot4_f16, dot1_f16, to_f32_f16},
+        [PA_W_BF16] = {dot4_bf16, dot1_bf16, to_f32_bf16},
+        [PA_W_Q8_0] = {dot4_q8_0, dot1_q8_0, to_f32_q8_0},
+        [PA_W_Q4_0] = {dot4_q4_0, dot1_q4_0, to_f32_q4_0},
+        [PA_W_Q4_K] = {dot4_q4_k, dot1_q4_k, to_f32_q4_k},
+    },
+};
+
+const pa_kernel_set *pa_kernels_avx512(void) { return pa_cpu_has_avx512() ? &avx512 : NULL; }
+
+/* CPUID leaf 7 EBX: AVX-512 F (bit 16), BW (30), VL (31); XCR0 bits 5-7 say the OS saves the
+ * opmask and ZMM state. AVX2/FMA/F16C are required too: the kernels use them alongside. */
+bool pa_cpu_has_avx512(void) {
+    if (!pa_cpu_has_avx2()) return false;
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const unsigned needed = (1u << 16) | (1u << 30) | (1u << 31);
+    if ((b & needed) != needed) return false;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    return (xcr0_lo & 0xe6) == 0xe6;
+}
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * Portable C row kernels: the reference every SIMD kernel set is tested against, and what runs
+ * on CPUs without one (or with PYAGENT_KERNELS=portable). Eight partial sums per row let the
+ * compiler vectorize the float loops without -ffast-math; dot4 is four dot1 calls, which keeps
+ * the invariant that a row's result does not depend on the rows it shares a pass with.
+ */
+#include "kernels.h"
+
+#include <string.h>
+
+#include "../../core/f16.h"
+
+static float load_f16_scale(const uint8_t *p) {
+    uint16_t bits;
+    memcpy(&bits, p, 2);
+    return pa_f16_to_f32(bits);
+}
+
+static float sum8(const float acc[8]) {
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Float rows                                                                                */
+
+static float dot1_f32(const void *row, const float *x, int n) {
+    const float *w = row;
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += w[i + j] * x[i + j];
+    float sum = sum8(acc);
+    for (; i < n; i++) sum += w[i] * x[i];
+    return sum;
+}
+
+static float dot1_f16(const void *row, const float *x, int n) {
+    const uint16_t *w = row;
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += pa_f16_to_f32(w[i + j]) * x[i + j];
+    float sum = sum8(acc);
+    for (; i < n; i++) sum += pa_f16_to_f32(w[i]) * x[i];
+    return sum;
+}
+
+static float dot1_bf16(const void *row, const float *x, int n) {
+    const uint16_t *w = row;
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] += pa_bf16_to_f32(w[i + j]) * x[i + j];
+    float sum = sum8(acc);
+    for (; i < n; i++) sum += pa_bf16_to_f32(w[i]) * x[i];
+    return sum;
+}
+
+static void to_f32_f32(const void *row, float *out, int n) {
+    memcpy(out, row, (size_t)n * sizeof(float));
+}
+
+static void to_f32_f16(const void *row, float *out, int n) {
+    const uint16_t *w = row;
+    for (int i = 0; i < n; i++) out[i] = pa_f16_to_f32(w[i]);
+}
+
+static void to_f32_bf16(const void *row, float *out, int n) {
+    const uint16_t *w = row;
+    for (int i = 0; i < n; i++) out[i] = pa_bf16_to_f32(w[i]);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Quantized rows: per block, d * Σ q·x, so the scale multiplies once per block              */
+
+static float dot1_q8_0(const void *row, const float *x, int n) {
+    const uint8_t *b = row;
+    float sum = 0;
+    for (int i = 0; i < n; i += PA_Q8_0_BLOCK, b += PA_Q8_0_BYTES) {
+        const int8_t *q = (const int8_t *)(b + 2);
+        float acc[8] = {0};
+        for (int k = 0; k < PA_Q8_0_BLOCK; k += 8)
+            for (int j = 0; j < 8; j++) acc[j] += (float)q[k + j] * x[i + k + j];
+        sum += load_f16_scale(b) * sum8(acc);
+    }
+    return sum;
+}
+
+static float dot1_q4_0(const void *row, const float *x, int n) {
+    const uint8_t *b = row;
+    float sum = 0;
+    for (int i = 0; i < n; i += PA_Q4_0_BLOCK, b += PA_Q4_0_BYTES) {
+        const uint8_t *qs = b + 2;
+        float acc[8] = {0};
+        for (int k = 0; k < 16; k += 8)
+            for (int j = 0; j < 8; j++) {
+                acc[j] += (float)((qs[k + j] & 0xf) - 8) * x[i + k + j];
+                acc[j] += (float)((qs[k + j] >> 4) - 8) * x[i + 16 + k + j];
+            }
+        sum += load_f16_scale(b) * sum8(acc);
+    }
+    return sum;
+}
+
+/* q4_K: per sub-block s, d·sc[s]·Σ nibble·x − dmin·m[s]·Σ x. */
+static float dot1_q4_k(const void *row, const float *x, int n) {
+    const uint8_t *b = row;
+    float sum = 0;
+    for (int i = 0; i < n; i += PA_Q4_K_BLOCK, b += PA_Q4_K_BYTES, x += PA_Q4_K_BLOCK) {
+        const float d = load_f16_scale(b), dmin = load_f16_scale(b + 2);
+        const uint8_t *scales = b + 4, *qs = b + 16;
+        for (int s = 0; s < 8; s++) {
+            const int shift = (s & 1) * 4;
+            const uint8_t *q = qs + 32 * (s / 2);
+            const float *xs = x + 32 * s;
+            float qx[8] = {0}, xsum[8] = {0};
+            for (int k = 0; k < 32; k += 8)
+                for (int j = 0; j < 8; j++) {
+                    qx[j] += (float)((q[k + j] >> shift) & 0xf) * xs[k + j];
+                    xsum[j] += xs[k + j];
+                }
+            int sc, m;
+            pa_q4_k_scale_min(scales, s, &sc, &m);
+            sum += d * (float)sc * sum8(qx) - dmin * (float)m * sum8(xsum);
+        }
+    }
+    return sum;
+}
+
+static void to_f32_q8_0(const void *row, float *out, int n) {
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i += PA_Q8_0_BLOCK, b += PA_Q8_0_BYTES) {
+        const float d = load_f16_scale(b);
+        for (int j = 0; j < PA_Q8_0_BLOCK; j++) out[i + j] = d * (float)(int8_t)b[2 + j];
+    }
+}
+
+static void to_f32_q4_0(const void *row, float *out, int n) {
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i += PA_Q4_0_BLOCK, b += PA_Q4_0_BYTES) {
+        const float d = load_f16_scale(b);
+        for (int j = 0; j < 16; j++) {
+            out[i + j] = d * (float)((b[2 + j] & 0xf) - 8);
+            out[i + 16 + j] = d * (float)((b[2 + j] >> 4) - 8);
+        }
+    }
+}
+
+/* As ggml's dequantize_row_q4_K: value = (d·sc) · nibble − (dmin·m). */
+static void to_f32_q4_k(const void *row, float *out, int n) {
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i += PA_Q4_K_BLOCK, b += PA_Q4_K_BYTES) {
+        const float d = load_f16_scale(b), dmin = load_f16_scale(b + 2);
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            pa_q4_k_scale_min(b + 4, s, &sc, &m);
+            const float scale = d * (float)sc, min = dmin * (float)m;
+            const uint8_t *q = b + 16 + 32 * (s / 2);
+            const int shift = (s & 1) * 4;
+            for (int l = 0; l < 32; l++)
+                out[i + 32 * s + l] = scale * (float)((q[l] >> shift) & 0xf) - min;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+#define DOT4_FROM_DOT1(type)                                                                 \
+    static void dot4_##type(const void *const rows[4], const float *x, int n, float out[4]) { \
+        for (int j = 0; j < 4; j++) out[j] = dot1_##type(rows[j], x, n);                     \
+    }
+DOT4_FROM_DOT1(f32)
+DOT4_FROM_DOT1(f16)
+DOT4_FROM_DOT1(bf16)
+DOT4_FROM_DOT1(q8_0)
+DOT4_FROM_DOT1(q4_0)
+DOT4_FROM_DOT1(q4_k)
+
+static const pa_kernel_set portable = {
+    "portable C",
+    {
+        [PA_W_F32] = {dot4_f32, dot1_f32, to_f32_f32},
+        [PA_W_F16] = {dot4_f16, dot1_f16, to_f32_f16},
+        [PA_W_BF16] = {dot4_bf16, dot1_bf16, to_f32_bf16},
+        [PA_W_Q8_0] = {dot4_q8_0, dot1_q8_0, to_f32_q8_0},
+        [PA_W_Q4_0] = {dot4_q4_0, dot1_q4_0, to_f32_q4_0},
+        [PA_W_Q4_K] = {dot4_q4_k, dot1_q4_k, to_f32_q4_k},
+    },
+};
+
+const pa_kernel_set *pa_kernels_portable(void) { return &portable; }

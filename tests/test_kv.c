@@ -1,0 +1,522 @@
+/*
+ * Many agents in one engine: the paged KV store, the radix prefix cache, fork / rewind /
+ * reset, continuous batching, and the thread-safe API. The reference for every check is an
+ * independent engine without a prefix cache, where each agent computes its own tokens alone.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pyagent/pyagent.h>
+
+#define N_VOCAB_MAX 512
+
+static char stories_path[1024], gqa_path[1024];
+
+/* ------------------------------------------------------------------------------------------ */
+/* Helpers                                                                                      */
+
+static pyagent_engine *open_engine(const char *path, int64_t prefix_cache, int64_t kv_bytes,
+                                   int64_t block_size) {
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_params_set_i64(p, "n_ctx", 256);
+    pyagent_params_set_i64(p, "prefix_cache", prefix_cache);
+    if (kv_bytes) pyagent_params_set_i64(p, "kv_bytes", kv_bytes);
+    if (block_size) pyagent_params_set_i64(p, "kv_block_size", block_size);
+    pyagent_engine *e = NULL;
+    pyagent_status st = pyagent_engine_open(path, p, &e);
+    pyagent_params_destroy(p);
+    if (st) fprintf(stderr, "open: %s\n", pyagent_engine_last_error(e));
+    assert_int_equal(st, PYAGENT_OK);
+    return e;
+}
+
+static pyagent_agent *greedy_agent(pyagent_engine *e) {
+    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    pyagent_params_set_f64(s, "temperature", 0);
+    pyagent_agent *a = NULL;
+    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_OK);
+    pyagent_params_destroy(s);
+    return a;
+}
+
+static size_t logits_of(pyagent_agent *a, float *out) {
+    size_t n = 0;
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(a, out, N_VOCAB_MAX, &n), PYAGENT_OK);
+    return n;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+/* Logits after `tokens` computed by a fresh agent alone on a reference engine. */
+static size_t reference_logits(pyagent_engine *ref, const int32_t *tokens, size_t n, float *out) {
+    pyagent_agent *a = greedy_agent(ref);
+    assert_int_equal(pyagent_agent_feed_tokens(a, tokens, n), PYAGENT_OK);
+    size_t n_logits = logits_of(a, out);
+    pyagent_agent_destroy(a);
+    return n_logits;
+}
+
+static void random_tokens(int32_t *out, size_t n, unsigned *seed) {
+    for (size_t i = 0; i < n; i++) out[i] = 3 + (int32_t)(rand_r(seed) % 500);
+}
+
+static pyagent_kv_stats kv_stats(pyagent_engine *e) {
+    pyagent_kv_stats st = {.struct_size = sizeof st};
+    assert_int_equal(pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st), PYAGENT_OK);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Prefix cache                                                                                 */
+
+/* A prompt whose first blocks come from the cache gives the logits of computing them: the
+ * cached run and the reference run compute the same chunks, so the match is exact. */
+static void cached_prefix_equals_recomputed(const char *model) {
+    pyagent_engine *cached = open_engine(model, 1, 0, 16), *plain = open_engine(model, 0, 0, 16);
+    int32_t prefix[48], own[8];
+    unsigned seed = 7;
+    random_tokens(prefix, 48, &seed);
+    random_tokens(own, 8, &seed);
+
+    pyagent_agent *first = greedy_agent(cached);
+    float l_first[N_VOCAB_MAX], l_cached[N_VOCAB_MAX], l_plain[N_VOCAB_MAX];
+    assert_int_equal(pyagent_agent_feed_tokens(first, prefix, 48), PYAGENT_OK);
+    logits_of(first, l_first);
+
+    pyagent_agent *second = greedy_agent(cached);
+    assert_int_equal(pyagent_agent_feed_tokens(second, prefix, 48), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(second, own, 8), PYAGENT_OK);
+    size_t n = logits_of(second, l_cached);
+    pyagent_agent_stats st = {.struct_size = sizeof st};
+    assert_int_equal(pyagent_agent_stats_get(second, &st), PYAGENT_OK);
+    assert_int_equal(st.n_cached_tokens, 48);
+    assert_int_equal(st.n_prompt_tokens, 8);
+
+    pyagent_agent *alone = greedy_agent(plain);
+    assert_int_equal(pyagent_agent_feed_tokens(alone, prefix, 48), PYAGENT_OK);
+    logits_of(alone, l_plain);
+    assert_int_equal(pyagent_agent_feed_tokens(alone, own, 8), PYAGENT_OK);
+    logits_of(alone, l_plain);
+    double d = max_diff(l_cached, l_plain, n);
+    printf("# %s: cached prefix vs recomputed: max |diff| %.3g\n", model, d);
+    assert_true(d <= 1e-6);
+
+    pyagent_kv_stats ks = kv_stats(cached);
+    assert_int_equal(ks.n_prefix_hit_tokens, 48);
+    assert_int_equal(ks.n_prompt_tokens_computed, 48 + 8);
+
+    pyagent_agent_destroy(first);
+    pyagent_agent_destroy(second);
+    pyagent_agent_destroy(alone);
+    pyagent_engine_destroy(cached);
+    pyagent_engine_destroy(plain);
+}
+
+static void cached_prefix_equals_recomputed_stories(void **state) {
+    (void)state;
+    cached_prefix_equals_recomputed(stories_path);
+}
+
+static void cached_prefix_equals_recomputed_gqa(void **state) {
+    (void)state;
+    cached_prefix_equals_recomputed(gqa_path);
+}
+
+static void different_cache_salts_never_share(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    int32_t prompt[40];
+    unsigned seed = 3;
+    random_tokens(prompt, 40, &seed);
+    const char *salts[] = {"tenant-a", "tenant-b", "tenant-a"};
+    const int64_t expected_hits[] = {0, 0, 32};
+    for (int i = 0; i < 3; i++) {
+        pyagent_agent *a = greedy_agent(e);
+        assert_int_equal(pyagent_agent_set_label(a, "cache_salt", salts[i]), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 40), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+        pyagent_agent_stats st = {.struct_size = sizeof st};
+        pyagent_agent_stats_get(a, &st);
+        assert_int_equal(st.n_cached_tokens, expected_hits[i]);
+        /* the salt cannot change under a fed sequence */
+        assert_int_equal(pyagent_agent_set_label(a, "cache_salt", "x"),
+                         PYAGENT_ERR_INVALID_ARGUMENT);
+        pyagent_agent_destroy(a);
+    }
+    pyagent_engine_destroy(e);
+}
+
+static void labels_are_kept_and_validated(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    pyagent_agent *a = greedy_agent(e);
+    assert_int_equal(pyagent_agent_set_label(a, "session_id", "s-42"), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_set_label(a, "agent_id", "planner"), PYAGENT_OK);
+    assert_string_equal(pyagent_agent_get_label(a, "session_id"), "s-42");
+    assert_string_equal(pyagent_agent_get_label(a, "agent_id"), "planner");
+    assert_null(pyagent_agent_get_label(a, "colour"));
+    assert_int_equal(pyagent_agent_set_label(a, "colour", "red"), PYAGENT_ERR_UNKNOWN_KEY);
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(pyagent_agent_set_label(a, "agent_id", big), PYAGENT_ERR_OUT_OF_RANGE);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Fork, rewind                                                                                 */
+
+static void forked_agents_diverge_like_independent_ones(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16), *ref = open_engine(stories_path, 0, 0, 16);
+    int32_t seq[64];
+    unsigned seed = 11;
+    random_tokens(seq, 64, &seed);
+    pyagent_agent *parent = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(parent, seq, 20), PYAGENT_OK); /* 16 + 4 */
+    float got[N_VOCAB_MAX], want[N_VOCAB_MAX];
+    logits_of(parent, got);
+
+    pyagent_agent *child = NULL;
+    assert_int_equal(pyagent_agent_fork(parent, &child), PYAGENT_OK);
+    size_t n_logits = 0;
+    assert_int_equal(pyagent_agent_logits(child, got, N_VOCAB_MAX, &n_logits), PYAGENT_OK);
+    reference_logits(ref, seq, 20, want);
+    assert_true(max_diff(got, want, n_logits) < 1e-5);
+
+    /* both write into the shared, partly filled second block: one copy-on-write each way */
+    assert_int_equal(pyagent_agent_feed_tokens(parent, seq + 20, 5), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(child, seq + 40, 7), PYAGENT_OK);
+    logits_of(parent, got);
+    int32_t parent_seq[25], child_seq[27];
+    memcpy(parent_seq, seq, 25 * sizeof *seq);
+    memcpy(child_seq, seq, 20 * sizeof *seq);
+    memcpy(child_seq + 20, seq + 40, 7 * sizeof *seq);
+    reference_logits(ref, parent_seq, 25, want);
+    assert_true(max_diff(got, want, n_logits) < 1e-5);
+    logits_of(child, got);
+    reference_logits(ref, child_seq, 27, want);
+    assert_true(max_diff(got, want, n_logits) < 1e-5);
+    assert_true(kv_stats(e).n_cow_copies >= 1);
+
+    pyagent_agent_destroy(parent);
+    pyagent_agent_destroy(child);
+    pyagent_engine_destroy(e);
+    pyagent_engine_destroy(ref);
+}
+
+static void rewind_then_new_tokens_equals_fresh_run(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16), *ref = open_engine(stories_path, 0, 0, 16);
+    int32_t seq[60];
+    unsigned seed = 5;
+    random_tokens(seq, 60, &seed);
+    pyagent_agent *a = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(a, seq, 40), PYAGENT_OK);
+    float got[N_VOCAB_MAX], want[N_VOCAB_MAX];
+    logits_of(a, got);
+    assert_int_equal(pyagent_agent_rewind(a, 41), PYAGENT_ERR_OUT_OF_RANGE);
+    assert_int_equal(pyagent_agent_rewind(a, 15), PYAGENT_OK); /* back into a full block */
+    size_t n = 0;
+    assert_int_equal(pyagent_agent_tokens(a, NULL, 0, &n), PYAGENT_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(n, 25);
+    /* the logits of position 24 come back after a prefill */
+    size_t n_logits = logits_of(a, got);
+    reference_logits(ref, seq, 25, want);
+    assert_true(max_diff(got, want, n_logits) < 1e-5);
+    int32_t other[10];
+    random_tokens(other, 10, &seed);
+    assert_int_equal(pyagent_agent_feed_tokens(a, other, 10), PYAGENT_OK);
+    logits_of(a, got);
+    int32_t expect_seq[35];
+    memcpy(expect_seq, seq, 25 * sizeof *seq);
+    memcpy(expect_seq + 25, other, 10 * sizeof *other);
+    reference_logits(ref, expect_seq, 35, want);
+    assert_true(max_diff(got, want, n_logits) < 1e-5);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+    pyagent_engine_destroy(ref);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Memory limits                                                                                */
+
+static void full_pool_fails_only_the_agent_that_needs_a_block(void **state) {
+    (void)state;
+    pyagent_engine *probe = open_engine(stories_path, 0, 0, 16);
+    const int64_t block_bytes = kv_stats(probe).block_bytes;
+    pyagent_engine_destroy(probe);
+    pyagent_engine *e = open_engine(stories_path, 0, 4 * block_bytes, 16); /* 64 tokens */
+    int32_t seq[80];
+    unsigned seed = 9;
+    random_tokens(seq, 80, &seed);
+    pyagent_agent *big = greedy_agent(e), *small = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(big, seq, 40), PYAGENT_OK); /* 3 blocks */
+    assert_int_equal(pyagent_agent_prefill(big), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(small, seq, 20), PYAGENT_OK); /* needs 2 */
+    assert_int_equal(pyagent_agent_prefill(small), PYAGENT_ERR_KV_FULL);
+    assert_non_null(strstr(pyagent_agent_last_error(small), "KV store full"));
+    /* the other agent goes on generating in its own blocks */
+    int32_t finish = 0;
+    assert_int_equal(pyagent_agent_generate(big, 8, NULL, NULL, &finish), PYAGENT_OK);
+    assert_int_equal(finish, PYAGENT_FINISH_LENGTH);
+    /* and once it is gone, the small one fits */
+    pyagent_agent_destroy(big);
+    assert_int_equal(pyagent_agent_prefill(small), PYAGENT_OK);
+    pyagent_agent_destroy(small);
+    pyagent_engine_destroy(e);
+}
+
+/* Random feed / fork / rewind / reset / destroy / generate on many agents under a budget so
+ * tight that cached blocks are evicted; after every operation the agent's next-token logits
+ * must equal those of an independent run on the same tokens. */
+static void random_operations_match_independent_runs(void **state) {
+    (void)state;
+    pyagent_engine *probe = open_engine(stories_path, 0, 0, 8);
+    const int64_t block_bytes = kv_stats(probe).block_bytes;
+    pyagent_engine_destroy(probe);
+    pyagent_engine *e = open_engine(stories_path, 1, 40 * block_bytes, 8);
+    pyagent_engine *ref = open_engine(stories_path, 0, 0, 8);
+    enum { N_AGENTS = 6, N_OPS = 300, MAX_LEN = 120 };
+    pyagent_agent *agents[N_AGENTS] = {0};
+    int32_t prefixes[3][40];
+    unsigned seed = 1234;
+    for (int p = 0; p < 3; p++) random_tokens(prefixes[p], 40, &seed);
+    int n_checked = 0, n_full = 0;
+    for (int op = 0; op < N_OPS; op++) {
+        int i = (int)(rand_r(&seed) % N_AGENTS);
+        if (!agents[i]) agents[i] = greedy_agent(e);
+        pyagent_agent *a = agents[i];
+        size_t len = 0;
+        pyagent_agent_tokens(a, NULL, 0, &len);
+        pyagent_status st = PYAGENT_OK;
+        switch (rand_r(&seed) % 7) {
+        case 0: /* a shared system prompt */
+            if (len == 0) st = pyagent_agent_feed_tokens(a, prefixes[rand_r(&seed) % 3], 40);
+            break;
+        case 1: { /* own tokens */
+            int32_t own[12];
+            size_t n = 1 + rand_r(&seed) % 12;
+            random_tokens(own, n, &seed);
+            if (len + n < MAX_LEN) st = pyagent_agent_feed_tokens(a, own, n);
+            break;
+        }
+        case 2: /* fork into another slot */ {
+            int j = (int)(rand_r(&seed) % N_AGENTS);
+            if (j != i && len > 0) {
+                pyagent_agent_destroy(agents[j]);
+                agents[j] = NULL;
+                st = pyagent_agent_fork(a, &agents[j]);
+            }
+            break;
+        }
+        case 3:
+            if (len > 0) st = pyagent_agent_rewind(a, rand_r(&seed) % len);
+            break;
+        case 4:
+            if (rand_r(&seed) % 4 == 0) st = pyagent_agent_reset(a);
+            break;
+        case 5:
+            if (rand_r(&seed) % 4 == 0) {
+                pyagent_agent_destroy(a);
+                agents[i] = NULL;
+                continue;
+            }
+            break;
+        case 6:
+            if (len > 0 && len + 4 < MAX_LEN)
+                st = pyagent_agent_generate(a, 1 + (int32_t)(rand_r(&seed) % 3), NULL, NULL, NULL);
+            break;
+        }
+        if (st == PYAGENT_ERR_KV_FULL) {
+            n_full++;
+            continue;
+        }
+        assert_int_equal(st, PYAGENT_OK);
+        int32_t tokens[MAX_LEN + 8];
+        pyagent_agent_tokens(a, tokens, MAX_LEN + 8, &len);
+        if (len == 0) continue;
+        float got[N_VOCAB_MAX], want[N_VOCAB_MAX];
+        st = pyagent_agent_prefill(a);
+        if (st == PYAGENT_ERR_KV_FULL) {
+            n_full++;
+            continue;
+        }
+        assert_int_equal(st, PYAGENT_OK);
+        size_t n_logits = 0;
+        assert_int_equal(pyagent_agent_logits(a, got, N_VOCAB_MAX, &n_logits), PYAGENT_OK);
+        reference_logits(ref, tokens, len, want);
+        double d = max_diff(got, want, n_logits);
+        if (d >= 1e-4) fprintf(stderr, "op %d agent %d len %zu: diff %g\n", op, i, len, d);
+        assert_true(d < 1e-4);
+        n_checked++;
+    }
+    pyagent_kv_stats ks = kv_stats(e);
+    printf("# %d checks, %d KV-full refusals, %lld evictions, %lld prefix-hit tokens, %lld "
+           "copy-on-write\n",
+           n_checked, n_full, (long long)ks.n_evictions, (long long)ks.n_prefix_hit_tokens,
+           (long long)ks.n_cow_copies);
+    assert_true(n_checked > N_OPS / 3);
+    assert_true(ks.n_evictions > 0);
+    assert_true(ks.n_prefix_hit_tokens > 0);
+    for (int i = 0; i < N_AGENTS; i++) pyagent_agent_destroy(agents[i]);
+    ks = kv_stats(e);
+    assert_int_equal(ks.n_used, 0); /* every block came back */
+    assert_int_equal(ks.n_used + ks.n_cached + ks.n_free, ks.n_blocks);
+    pyagent_engine_destroy(e);
+    pyagent_engine_destroy(ref);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scheduling                                                                                   */
+
+typedef struct text {
+    char data[2048];
+    size_t len;
+    int n_tokens;
+} text;
+
+static void collect(void *ud, int32_t token, const char *piece, size_t len) {
+    (void)token;
+    text *t = ud;
+    t->n_tokens++;
+    if (t->len + len < sizeof t->data) {
+        memcpy(t->data + t->len, piece, len);
+        t->len += len;
+    }
+}
+
+static const char *prompts[] = {"Once upon a time", "The little dog", "Lily and Ben",
+                                "One day, a bird", "Tom had a red ball", "The sun was"};
+#define N_PROMPTS 6
+
+/* Greedy text of each prompt, generated by an agent alone. */
+static void solo_texts(text *out, int n_tokens) {
+    pyagent_engine *e = open_engine(stories_path, 0, 0, 16);
+    for (int i = 0; i < N_PROMPTS; i++) {
+        pyagent_agent *a = greedy_agent(e);
+        memset(&out[i], 0, sizeof out[i]);
+        assert_int_equal(pyagent_agent_feed_text(a, prompts[i], -1), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_generate(a, n_tokens, collect, &out[i], NULL), PYAGENT_OK);
+        pyagent_agent_destroy(a);
+    }
+    pyagent_engine_destroy(e);
+}
+
+static void submitted_requests_batch_and_match_solo_runs(void **state) {
+    (void)state;
+    text solo[N_PROMPTS], batched[N_PROMPTS];
+    solo_texts(solo, 24);
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    pyagent_agent *agents[N_PROMPTS];
+    for (int i = 0; i < N_PROMPTS; i++) {
+        agents[i] = greedy_agent(e);
+        memset(&batched[i], 0, sizeof batched[i]);
+        assert_int_equal(pyagent_agent_feed_text(agents[i], prompts[i], -1), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_submit(agents[i], 24, collect, &batched[i]), PYAGENT_OK);
+        /* a running request makes the agent busy for changes */
+        assert_int_equal(pyagent_agent_feed_text(agents[i], "x", -1), PYAGENT_ERR_BUSY);
+    }
+    int steps = 0;
+    int32_t n_active = 1;
+    while (n_active > 0) {
+        assert_int_equal(pyagent_engine_step(e, &n_active), PYAGENT_OK);
+        steps++;
+    }
+    /* every agent decodes in the same steps: about one step per token, not one per agent */
+    assert_true(steps <= 24 + 3);
+    for (int i = 0; i < N_PROMPTS; i++) {
+        int32_t finish = 0;
+        assert_int_equal(pyagent_agent_poll(agents[i], &finish), PYAGENT_OK);
+        assert_int_equal(finish, PYAGENT_FINISH_LENGTH);
+        assert_int_equal(batched[i].len, solo[i].len);
+        assert_memory_equal(batched[i].data, solo[i].data, solo[i].len);
+        pyagent_agent_destroy(agents[i]);
+    }
+    pyagent_engine_destroy(e);
+}
+
+typedef struct worker {
+    pyagent_engine *engine;
+    int first, count;
+    const text *solo;
+    int n_mismatch;
+    pyagent_status status;
+} worker;
+
+static void *drive_agents(void *arg) {
+    worker *w = arg;
+    for (int k = 0; k < w->count; k++) {
+        int i = (w->first + k) % N_PROMPTS;
+        pyagent_agent *a = greedy_agent(w->engine);
+        text t = {0};
+        pyagent_status st = pyagent_agent_feed_text(a, prompts[i], -1);
+        if (!st) st = pyagent_agent_generate(a, 16, collect, &t, NULL);
+        if (st) w->status = st;
+        if (t.len != w->solo[i].len || memcmp(t.data, w->solo[i].data, t.len) != 0)
+            w->n_mismatch++;
+        pyagent_agent_destroy(a);
+    }
+    return NULL;
+}
+
+/* 8 host threads drive 64 agents (8 each, one after another) on one engine, with and without
+ * the engine's own loop: every agent's text equals its solo run. */
+static void eight_threads_sixty_four_agents(void **state) {
+    (void)state;
+    text solo[N_PROMPTS];
+    solo_texts(solo, 16);
+    for (int loop = 0; loop < 2; loop++) {
+        pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+        if (loop) assert_int_equal(pyagent_engine_start(e), PYAGENT_OK);
+        worker w[8];
+        pthread_t threads[8];
+        for (int t = 0; t < 8; t++) {
+            w[t] = (worker){e, t, 8, solo, 0, PYAGENT_OK};
+            pthread_create(&threads[t], NULL, drive_agents, &w[t]);
+        }
+        for (int t = 0; t < 8; t++) {
+            pthread_join(threads[t], NULL);
+            assert_int_equal(w[t].status, PYAGENT_OK);
+            assert_int_equal(w[t].n_mismatch, 0);
+        }
+        if (loop) assert_int_equal(pyagent_engine_step(e, NULL), PYAGENT_ERR_BUSY);
+        assert_int_equal(pyagent_engine_stop(e), PYAGENT_OK);
+        pyagent_kv_stats ks = kv_stats(e);
+        assert_int_equal(ks.n_used, 0);
+        pyagent_engine_destroy(e);
+    }
+}
+
+int main(void) {
+    const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
+    snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
+    snprintf(gqa_path, sizeof gqa_path, "%s/tiny-f32.gguf", models ? models : ".");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cached_prefix_equals_recomputed_stories),
+        cmocka_unit_test(cached_prefix_equals_recomputed_gqa),
+        cmocka_unit_test(different_cache_salts_never_share),
+        cmocka_unit_test(labels_are_kept_and_validated),
+        cmocka_unit_test(forked_agents_diverge_like_independent_ones),
+        cmocka_unit_test(rewind_then_new_tokens_equals_fresh_run),
+        cmocka_unit_test(full_pool_fails_only_the_agent_that_needs_a_block),
+        cmocka_unit_test(random_operations_match_independent_runs),
+        cmocka_unit_test(submitted_requests_batch_and_match_solo_runs),
+        cmocka_unit_test(eight_threads_sixty_four_agents),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
