@@ -34,6 +34,8 @@
 
 #include <pyagent/pyagent.h>
 
+#include "bench_agents.h"
+
 static const char *const USAGE =
     "usage: pyagent-bench -m model.gguf [options]\n"
     "\n"
@@ -453,6 +455,8 @@ int main(int argc, char **argv) {
                 pyagent_version_string(), (int)pyagent_abi_version(), PYAGENT_ABI_VERSION);
         return 1;
     }
+    for (int i = 1; i < argc; i++) /* the multi-agent workload has its own flags */
+        if (strcmp(argv[i], "--agents") == 0) return pa_bench_agents_main(argc, argv);
     const options o = parse_options(argc, argv);
     struct stat st;
     if (stat(o.model_path, &st) != 0) {

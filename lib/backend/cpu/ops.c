@@ -107,6 +107,14 @@ float pa_dot_f32(const float *a, const float *b, int n) {
     return active_kernels()->types[PA_W_F32].dot1(a, b, n);
 }
 
+float pa_dot_f16(const uint16_t *a, const float *b, int n) {
+    return active_kernels()->types[PA_W_F16].dot1(a, b, n);
+}
+
+void pa_f16_to_f32_row(const uint16_t *a, float *out, int n) {
+    active_kernels()->types[PA_W_F16].to_f32(a, out, n);
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Matrix products                                                                            */
 

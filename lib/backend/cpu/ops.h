@@ -52,6 +52,11 @@ void pa_softmax(float *x, int n);
 /* dot product of f32 vectors (n,), with the chosen kernels */
 float pa_dot_f32(const float *a, const float *b, int n);
 
+/* dot product of an f16 row with an f32 row (n,), and an f16 row -> f32, with the kernels
+ * chosen for this CPU (KV rows stored as f16) */
+float pa_dot_f16(const uint16_t *a, const float *b, int n);
+void pa_f16_to_f32_row(const uint16_t *a, float *out, int n);
+
 /* y (n,) += a * x (n,) */
 void pa_axpy(float *y, float a, const float *x, int n);
 

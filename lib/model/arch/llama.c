@@ -110,11 +110,7 @@ static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
 }
 
 static float kv_dot(const float *q, const void *k, int n, int elem_type) {
-    if (elem_type == PA_KV_F32) return pa_dot_f32(q, k, n);
-    const uint16_t *h = k;
-    float sum = 0;
-    for (int i = 0; i < n; i++) sum += q[i] * pa_f16_to_f32(h[i]);
-    return sum;
+    return elem_type == PA_KV_F32 ? pa_dot_f32(k, q, n) : pa_dot_f16(k, q, n);
 }
 
 static void kv_axpy(float *out, float a, const void *v, int n, int elem_type) {
@@ -122,8 +118,12 @@ static void kv_axpy(float *out, float a, const void *v, int n, int elem_type) {
         pa_axpy(out, a, v, n);
         return;
     }
-    const uint16_t *h = v;
-    for (int i = 0; i < n; i++) out[i] += a * pa_f16_to_f32(h[i]);
+    float row[64]; /* converted in pieces: head sizes are not bounded here */
+    for (int i = 0; i < n; i += 64) {
+        int m = n - i < 64 ? n - i : 64;
+        pa_f16_to_f32_row((const uint16_t *)v + i, row, m);
+        pa_axpy(out + i, a, row, m);
+    }
 }
 
 /* ----------------------------------------------------------------------------------------- */
