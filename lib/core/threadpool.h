@@ -1,8 +1,10 @@
 /*
  * A fixed pool of worker threads, bound with hwloc to distinct physical cores when the pool
- * leaves a core free for the calling thread. pa_pool_run runs one job on every thread (the caller is thread 0) and returns
- * when all are done: there is no per-token thread creation, and workers spin briefly before
- * sleeping so back-to-back kernels of one forward pass do not pay a wake-up each.
+ * leaves a core free for the calling thread. pa_pool_run splits a job into one part per thread
+ * and returns when all parts are done; the caller works too, and takes parts that a worker
+ * has not started, so a worker without a core does not stall the job. There is no per-token
+ * thread creation, and workers spin briefly before sleeping so back-to-back kernels of one
+ * forward pass do not pay a wake-up each.
  * One pa_pool_run at a time per pool (the engine serializes forward passes).
  */
 #ifndef PA_CORE_THREADPOOL_H
@@ -12,8 +14,13 @@
 
 typedef struct pa_pool pa_pool;
 
-/* The job: thread `ith` of `nth` does its share of `ctx`. */
+/* The job: part `ith` of `nth` of the work in `ctx`. Parts may run on any thread of the pool
+ * (whichever claims them first), so per-thread scratch is indexed by pa_pool_slot(). */
 typedef void (*pa_job_fn)(void *ctx, int ith, int nth);
+
+/* The pool thread the caller runs on: 0 in the thread that called pa_pool_run, 1 .. size - 1
+ * in workers. */
+int pa_pool_slot(void);
 
 /* n_threads == 0 means one per physical core. */
 pyagent_status pa_pool_create(int n_threads, pa_pool **out, pa_err *err);

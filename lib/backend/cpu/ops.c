@@ -176,7 +176,7 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
         if (begin < end) sgemm_block(job, row_ptr(w, begin), begin, end - begin);
         return;
     }
-    float *tile = job->scratch + (size_t)ith * PA_MATMUL_TILE_ROWS * (size_t)w->n_in;
+    float *tile = job->scratch + (size_t)pa_pool_slot() * PA_MATMUL_TILE_ROWS * (size_t)w->n_in;
     for (int64_t first = begin; first < end; first += PA_MATMUL_TILE_ROWS) {
         int64_t r = end - first < PA_MATMUL_TILE_ROWS ? end - first : PA_MATMUL_TILE_ROWS;
         for (int64_t i = 0; i < r; i++)

@@ -144,7 +144,7 @@ static void attention_rows(void *ctx, int ith, int nth) {
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
     const int group = hp->n_head / hp->n_head_kv; /* query heads per kv head */
     const float scale = 1.0f / sqrtf((float)hd);
-    float *scores = job->ws->scores + (size_t)ith * job->ws->n_ctx;
+    float *scores = job->ws->scores + (size_t)pa_pool_slot() * job->ws->n_ctx;
     int64_t begin, end;
     pa_split((int64_t)job->n * hp->n_head, ith, nth, &begin, &end);
     for (int64_t i = begin; i < end; i++) {
