@@ -2,7 +2,8 @@
 # The whole test suite, as the README and CI run it:
 #   1. the release-style build (debugoptimized): every meson suite (unit, golden, abi, hosts);
 #   2. the same unit suites under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. clang libFuzzer targets (GGUF reader, tokenizer), a short bounded run each.
+#   3. the thread-safety tests under ThreadSanitizer;
+#   4. clang libFuzzer targets (GGUF reader, tokenizer, ...), a short bounded run each.
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -41,6 +42,13 @@ if setup_and_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; t
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
         meson test -C build-asan --suite unit --print-errorlogs 2>&1 | tee build-asan/test-summary.txt
     count build-asan/test-summary.txt
+fi
+
+echo "== ThreadSanitizer: the thread-safety tests (many host threads, many agents, the loop)"
+if setup_and_build build-tsan -Db_sanitize=thread -Db_lundef=false; then
+    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan api kv --print-errorlogs 2>&1 \
+        | tee build-tsan/test-summary.txt
+    count build-tsan/test-summary.txt
 fi
 
 echo "== libFuzzer (${fuzz_seconds}s per target)"

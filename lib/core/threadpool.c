@@ -24,10 +24,10 @@ static inline void cpu_relax(void) {
  * time slice for it. The counter packs (generation << 32 | next chunk): a claim is a CAS that
  * fails once the caller has moved to a new job, and a job's slot is written only two
  * generations later, so a worker that wakes late never runs a stale chunk. */
-typedef struct job_slot {
-    pa_job_fn fn;
-    void *ctx;
-    uint32_t n_chunks;
+typedef struct job_slot { /* atomics: a late worker may read a slot being rewritten */
+    _Atomic(pa_job_fn) fn;
+    _Atomic(void *) ctx;
+    atomic_uint n_chunks;
 } job_slot;
 
 struct pa_pool {
@@ -78,12 +78,15 @@ static void pin_to_core(pa_pool *pool, int core) {
 
 /* Claims and runs chunks of generation `gen` until none is left. */
 static void run_chunks(pa_pool *pool, uint32_t gen) {
-    const job_slot *job = &pool->slots[gen & 1];
+    job_slot *job = &pool->slots[gen & 1];
     for (;;) {
         uint64_t v = atomic_load_explicit(&pool->next, memory_order_acquire);
-        if ((uint32_t)(v >> 32) != gen || (uint32_t)v >= job->n_chunks) return;
+        uint32_t n = atomic_load_explicit(&job->n_chunks, memory_order_relaxed);
+        if ((uint32_t)(v >> 32) != gen || (uint32_t)v >= n) return;
         if (!atomic_compare_exchange_weak(&pool->next, &v, v + 1)) continue;
-        job->fn(job->ctx, (int)(uint32_t)v, (int)job->n_chunks);
+        /* the claim succeeded, so the slot is the one published for `gen` */
+        pa_job_fn fn = atomic_load_explicit(&job->fn, memory_order_relaxed);
+        fn(atomic_load_explicit(&job->ctx, memory_order_relaxed), (int)(uint32_t)v, (int)n);
         atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
     }
 }
@@ -191,7 +194,10 @@ void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx) {
         return;
     }
     const uint32_t gen = ++pool->generation;
-    pool->slots[gen & 1] = (job_slot){fn, ctx, (uint32_t)pool->n_threads};
+    job_slot *slot = &pool->slots[gen & 1];
+    atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&slot->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&slot->n_chunks, (uint32_t)pool->n_threads, memory_order_relaxed);
     atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
     /* seq_cst store, then load: a worker going to sleep increments n_sleeping, then reads
      * `next`; one of the two sees the other's write, so no wake-up is lost */
