@@ -202,13 +202,15 @@ def main():
     # Hand-written Dart: only real functions, balanced brackets.
     hand_written = [p for p in glob.glob(os.path.join(dart_dir, "**", "*.dart"), recursive=True)
                     if os.path.abspath(p) != os.path.abspath(generated_path)]
+    known = set(lookups) | {n for n, _ in api.opaque} | {st.name for st in api.structs} | \
+        set(api.aliases) | set(api.callbacks) | {n + "Function" for n in api.callbacks}
     for path in hand_written:
         text = open(path, encoding="utf-8").read()
         rel = os.path.relpath(path, root)
         check_balanced(rel, text)
-        for m in re.finditer(r"\b(pyagent_[a-z0-9_]+)\b", strip_dart_comments_and_strings(text)):
-            if m.group(1) not in lookups and not m.group(1).endswith("Function"):
-                fail("%s: uses %s, which the bindings do not have" % (rel, m.group(1)))
+        used = set(re.findall(r"\b(pyagent_\w+)\b", strip_dart_comments_and_strings(text)))
+        for name in sorted(used - known):
+            fail("%s: uses %s, which the bindings do not have" % (rel, name))
     check_balanced(os.path.relpath(generated_path, root), generated)
 
     ffigen = open(os.path.join(dart_dir, "ffigen.yaml"), encoding="utf-8").read()

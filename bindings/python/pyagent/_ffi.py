@@ -4,7 +4,7 @@ Regenerate with `python3 bindings/gen_bindings.py` from the repository root.
 """
 import ctypes
 
-HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h')
+HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h')
 
 # ----------------------------------------------------------------------------------------------
 # Constants (#define PYAGENT_*)
@@ -59,6 +59,14 @@ PYAGENT_TOKENIZE_PARSE_SPECIAL = 2
 PYAGENT_DETOKENIZE_SPECIAL = 1
 PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2
 
+# registry.h
+PYAGENT_ESTIMATE_TOKENIZER = 1
+PYAGENT_ESTIMATE_HEURISTIC = 2
+PYAGENT_CHECK_CAPABILITIES = 1
+PYAGENT_CHECK_PRICES = 2
+PYAGENT_CHECK_MEASUREMENTS = 4
+PYAGENT_EXPORT_HISTORY = 1
+
 # ----------------------------------------------------------------------------------------------
 # Types
 # ----------------------------------------------------------------------------------------------
@@ -80,12 +88,24 @@ class pyagent_kv_store(ctypes.Structure):
     """Opaque handle (kv.h)."""
 
 
+class pyagent_registry(ctypes.Structure):
+    """Opaque handle (registry.h)."""
+
+
+class pyagent_route(ctypes.Structure):
+    """Opaque handle (registry.h)."""
+
+
 class pyagent_agent_stats(ctypes.Structure):
     """struct pyagent_agent_stats (agent.h); _fields_ below."""
 
 
 class pyagent_kv_stats(ctypes.Structure):
     """struct pyagent_kv_stats (kv.h); _fields_ below."""
+
+
+class pyagent_route_summary(ctypes.Structure):
+    """struct pyagent_route_summary (registry.h); _fields_ below."""
 
 
 pyagent_status = ctypes.c_int32
@@ -119,6 +139,16 @@ pyagent_kv_stats._fields_ = [
     ('n_evictions', ctypes.c_int64),
     ('n_cow_copies', ctypes.c_int64),
     ('peak_used_bytes', ctypes.c_int64),
+]
+
+pyagent_route_summary._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('reserved', ctypes.c_uint32),
+    ('n_models', ctypes.c_int64),
+    ('n_qualified', ctypes.c_int64),
+    ('estimated_cost', ctypes.c_double),
+    ('estimated_latency_ms', ctypes.c_double),
+    ('quality', ctypes.c_double),
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -226,4 +256,52 @@ FUNCTIONS = {
     'pyagent_kv_store_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_stats)], ('store', 'stats'), 'kv.h'),
     # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
     'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
+    # pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)
+    'pyagent_registry_open': (pyagent_status, [ctypes.c_char_p, ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_registry))], ('path', 'params', 'registry'), 'registry.h'),
+    # void pyagent_registry_destroy(pyagent_registry *registry)
+    'pyagent_registry_destroy': (None, [ctypes.POINTER(pyagent_registry)], ('registry',), 'registry.h'),
+    # const char *pyagent_registry_last_error(const pyagent_registry *registry)
+    'pyagent_registry_last_error': (ctypes.c_char_p, [ctypes.POINTER(pyagent_registry)], ('registry',), 'registry.h'),
+    # pyagent_status pyagent_registry_add_model(pyagent_registry *registry, const char *name, const char *provider, const char *location, const char *remote_id)
+    'pyagent_registry_add_model': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p], ('registry', 'name', 'provider', 'location', 'remote_id'), 'registry.h'),
+    # pyagent_status pyagent_registry_remove_model(pyagent_registry *registry, const char *name)
+    'pyagent_registry_remove_model': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p], ('registry', 'name'), 'registry.h'),
+    # pyagent_status pyagent_registry_list(pyagent_registry *registry, char *names, size_t capacity, size_t *needed, size_t *count)
+    'pyagent_registry_list': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)], ('registry', 'names', 'capacity', 'needed', 'count'), 'registry.h'),
+    # pyagent_status pyagent_registry_record_f64(pyagent_registry *registry, const char *model, const char *key, double value, const char *source, int64_t measured_at, double confidence)
+    'pyagent_registry_record_f64': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_char_p, ctypes.c_int64, ctypes.c_double], ('registry', 'model', 'key', 'value', 'source', 'measured_at', 'confidence'), 'registry.h'),
+    # pyagent_status pyagent_registry_record_str(pyagent_registry *registry, const char *model, const char *key, const char *value, const char *source, int64_t measured_at, double confidence)
+    'pyagent_registry_record_str': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_double], ('registry', 'model', 'key', 'value', 'source', 'measured_at', 'confidence'), 'registry.h'),
+    # pyagent_status pyagent_registry_get_f64(pyagent_registry *registry, const char *model, const char *key, double *value, int64_t *measured_at)
+    'pyagent_registry_get_f64': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int64)], ('registry', 'model', 'key', 'value', 'measured_at'), 'registry.h'),
+    # pyagent_status pyagent_registry_get_str(pyagent_registry *registry, const char *model, const char *key, char *value, size_t capacity, size_t *needed)
+    'pyagent_registry_get_str': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('registry', 'model', 'key', 'value', 'capacity', 'needed'), 'registry.h'),
+    # pyagent_status pyagent_registry_route(pyagent_registry *registry, const pyagent_params *requirements, pyagent_route **route)
+    'pyagent_registry_route': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_route))], ('registry', 'requirements', 'route'), 'registry.h'),
+    # void pyagent_route_destroy(pyagent_route *route)
+    'pyagent_route_destroy': (None, [ctypes.POINTER(pyagent_route)], ('route',), 'registry.h'),
+    # const char *pyagent_route_model(const pyagent_route *route)
+    'pyagent_route_model': (ctypes.c_char_p, [ctypes.POINTER(pyagent_route)], ('route',), 'registry.h'),
+    # const char *pyagent_route_reason(const pyagent_route *route)
+    'pyagent_route_reason': (ctypes.c_char_p, [ctypes.POINTER(pyagent_route)], ('route',), 'registry.h'),
+    # pyagent_status pyagent_route_summary_get(const pyagent_route *route, pyagent_route_summary *summary)
+    'pyagent_route_summary_get': (pyagent_status, [ctypes.POINTER(pyagent_route), ctypes.POINTER(pyagent_route_summary)], ('route', 'summary'), 'registry.h'),
+    # size_t pyagent_route_n_rejected(const pyagent_route *route)
+    'pyagent_route_n_rejected': (ctypes.c_size_t, [ctypes.POINTER(pyagent_route)], ('route',), 'registry.h'),
+    # pyagent_status pyagent_route_rejection(pyagent_route *route, size_t index, const char **model, const char **reason)
+    'pyagent_route_rejection': (pyagent_status, [ctypes.POINTER(pyagent_route), ctypes.c_size_t, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p)], ('route', 'index', 'model', 'reason'), 'registry.h'),
+    # pyagent_status pyagent_registry_estimate_tokens(pyagent_registry *registry, const char *model, const char *text, int64_t text_len, int64_t *n_tokens, int32_t *method)
+    'pyagent_registry_estimate_tokens': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int32)], ('registry', 'model', 'text', 'text_len', 'n_tokens', 'method'), 'registry.h'),
+    # pyagent_status pyagent_registry_due(pyagent_registry *registry, int64_t now, char *names, size_t capacity, size_t *needed, size_t *count)
+    'pyagent_registry_due': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_int64, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)], ('registry', 'now', 'names', 'capacity', 'needed', 'count'), 'registry.h'),
+    # pyagent_status pyagent_registry_last_checked(pyagent_registry *registry, const char *model, int32_t what, int64_t *at)
+    'pyagent_registry_last_checked': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int64)], ('registry', 'model', 'what', 'at'), 'registry.h'),
+    # pyagent_status pyagent_registry_measure(pyagent_registry *registry, const char *model, const pyagent_params *params)
+    'pyagent_registry_measure': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.POINTER(pyagent_params)], ('registry', 'model', 'params'), 'registry.h'),
+    # pyagent_status pyagent_registry_import_json(pyagent_registry *registry, const char *json, size_t json_len, const char *source, int64_t measured_at, double confidence, int64_t *n_imported, int64_t *n_skipped, char **report)
+    'pyagent_registry_import_json': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_char))], ('registry', 'json', 'json_len', 'source', 'measured_at', 'confidence', 'n_imported', 'n_skipped', 'report'), 'registry.h'),
+    # pyagent_status pyagent_registry_import_file(pyagent_registry *registry, const char *path, const char *source, int64_t measured_at, double confidence, int64_t *n_imported, int64_t *n_skipped, char **report)
+    'pyagent_registry_import_file': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_char))], ('registry', 'path', 'source', 'measured_at', 'confidence', 'n_imported', 'n_skipped', 'report'), 'registry.h'),
+    # pyagent_status pyagent_registry_export(pyagent_registry *registry, const char *model, int32_t flags, char **json, size_t *json_len)
+    'pyagent_registry_export': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(ctypes.c_char)), ctypes.POINTER(ctypes.c_size_t)], ('registry', 'model', 'flags', 'json', 'json_len'), 'registry.h'),
 }

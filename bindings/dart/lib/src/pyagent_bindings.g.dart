@@ -8,7 +8,7 @@
 import 'dart:ffi' as ffi;
 
 /// The headers these declarations were generated from.
-const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h'];
+const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h'];
 
 // pyagent.h
 const int PYAGENT_VERSION_MAJOR = 0;
@@ -59,6 +59,14 @@ const int PYAGENT_TOKENIZE_PARSE_SPECIAL = 2;
 const int PYAGENT_DETOKENIZE_SPECIAL = 1;
 const int PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2;
 
+// registry.h
+const int PYAGENT_ESTIMATE_TOKENIZER = 1;
+const int PYAGENT_ESTIMATE_HEURISTIC = 2;
+const int PYAGENT_CHECK_CAPABILITIES = 1;
+const int PYAGENT_CHECK_PRICES = 2;
+const int PYAGENT_CHECK_MEASUREMENTS = 4;
+const int PYAGENT_EXPORT_HISTORY = 1;
+
 typedef pyagent_status = ffi.Int32;
 typedef Dartpyagent_status = int;
 
@@ -73,6 +81,12 @@ final class pyagent_engine extends ffi.Opaque {}
 
 /// Opaque handle (kv.h).
 final class pyagent_kv_store extends ffi.Opaque {}
+
+/// Opaque handle (registry.h).
+final class pyagent_registry extends ffi.Opaque {}
+
+/// Opaque handle (registry.h).
+final class pyagent_route extends ffi.Opaque {}
 
 /// struct pyagent_agent_stats (agent.h).
 final class pyagent_agent_stats extends ffi.Struct {
@@ -118,6 +132,24 @@ final class pyagent_kv_stats extends ffi.Struct {
   external int n_cow_copies;
   @ffi.Int64()
   external int peak_used_bytes;
+}
+
+/// struct pyagent_route_summary (registry.h).
+final class pyagent_route_summary extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int reserved;
+  @ffi.Int64()
+  external int n_models;
+  @ffi.Int64()
+  external int n_qualified;
+  @ffi.Double()
+  external double estimated_cost;
+  @ffi.Double()
+  external double estimated_latency_ms;
+  @ffi.Double()
+  external double quality;
 }
 
 typedef pyagent_log_fnFunction = ffi.Void Function(ffi.Pointer<ffi.Void> user_data, ffi.Int32 level, ffi.Pointer<ffi.Char> message);
@@ -590,6 +622,222 @@ class PyagentBindings {
   late final _pyagent_kv_store_drop_cachePtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>>('pyagent_kv_store_drop_cache');
   late final _pyagent_kv_store_drop_cache = _pyagent_kv_store_drop_cachePtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>)>();
+
+  /// `pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)` (registry.h)
+  int pyagent_registry_open(ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Pointer<pyagent_registry>> registry) {
+    return _pyagent_registry_open(path, params, registry);
+  }
+
+  late final _pyagent_registry_openPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_registry>>)>>('pyagent_registry_open');
+  late final _pyagent_registry_open = _pyagent_registry_openPtr.asFunction<int Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_registry>>)>();
+
+  /// `void pyagent_registry_destroy(pyagent_registry *registry)` (registry.h)
+  void pyagent_registry_destroy(ffi.Pointer<pyagent_registry> registry) {
+    return _pyagent_registry_destroy(registry);
+  }
+
+  late final _pyagent_registry_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_registry>)>>('pyagent_registry_destroy');
+  late final _pyagent_registry_destroy = _pyagent_registry_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_registry>)>();
+
+  /// `const char *pyagent_registry_last_error(const pyagent_registry *registry)` (registry.h)
+  ffi.Pointer<ffi.Char> pyagent_registry_last_error(ffi.Pointer<pyagent_registry> registry) {
+    return _pyagent_registry_last_error(registry);
+  }
+
+  late final _pyagent_registry_last_errorPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_registry>)>>('pyagent_registry_last_error');
+  late final _pyagent_registry_last_error = _pyagent_registry_last_errorPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_registry>)>();
+
+  /// `pyagent_status pyagent_registry_add_model(pyagent_registry *registry, const char *name, const char *provider, const char *location, const char *remote_id)` (registry.h)
+  int pyagent_registry_add_model(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> name, ffi.Pointer<ffi.Char> provider, ffi.Pointer<ffi.Char> location, ffi.Pointer<ffi.Char> remote_id) {
+    return _pyagent_registry_add_model(registry, name, provider, location, remote_id);
+  }
+
+  late final _pyagent_registry_add_modelPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>>('pyagent_registry_add_model');
+  late final _pyagent_registry_add_model = _pyagent_registry_add_modelPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_registry_remove_model(pyagent_registry *registry, const char *name)` (registry.h)
+  int pyagent_registry_remove_model(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> name) {
+    return _pyagent_registry_remove_model(registry, name);
+  }
+
+  late final _pyagent_registry_remove_modelPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>)>>('pyagent_registry_remove_model');
+  late final _pyagent_registry_remove_model = _pyagent_registry_remove_modelPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_registry_list(pyagent_registry *registry, char *names, size_t capacity, size_t *needed, size_t *count)` (registry.h)
+  int pyagent_registry_list(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> names, int capacity, ffi.Pointer<ffi.Size> needed, ffi.Pointer<ffi.Size> count) {
+    return _pyagent_registry_list(registry, names, capacity, needed, count);
+  }
+
+  late final _pyagent_registry_listPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Size>)>>('pyagent_registry_list');
+  late final _pyagent_registry_list = _pyagent_registry_listPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_registry_record_f64(pyagent_registry *registry, const char *model, const char *key, double value, const char *source, int64_t measured_at, double confidence)` (registry.h)
+  int pyagent_registry_record_f64(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, ffi.Pointer<ffi.Char> key, double value, ffi.Pointer<ffi.Char> source, int measured_at, double confidence) {
+    return _pyagent_registry_record_f64(registry, model, key, value, source, measured_at, confidence);
+  }
+
+  late final _pyagent_registry_record_f64Ptr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Double, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double)>>('pyagent_registry_record_f64');
+  late final _pyagent_registry_record_f64 = _pyagent_registry_record_f64Ptr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, double, ffi.Pointer<ffi.Char>, int, double)>();
+
+  /// `pyagent_status pyagent_registry_record_str(pyagent_registry *registry, const char *model, const char *key, const char *value, const char *source, int64_t measured_at, double confidence)` (registry.h)
+  int pyagent_registry_record_str(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Char> value, ffi.Pointer<ffi.Char> source, int measured_at, double confidence) {
+    return _pyagent_registry_record_str(registry, model, key, value, source, measured_at, confidence);
+  }
+
+  late final _pyagent_registry_record_strPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double)>>('pyagent_registry_record_str');
+  late final _pyagent_registry_record_str = _pyagent_registry_record_strPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, int, double)>();
+
+  /// `pyagent_status pyagent_registry_get_f64(pyagent_registry *registry, const char *model, const char *key, double *value, int64_t *measured_at)` (registry.h)
+  int pyagent_registry_get_f64(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Double> value, ffi.Pointer<ffi.Int64> measured_at) {
+    return _pyagent_registry_get_f64(registry, model, key, value, measured_at);
+  }
+
+  late final _pyagent_registry_get_f64Ptr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>, ffi.Pointer<ffi.Int64>)>>('pyagent_registry_get_f64');
+  late final _pyagent_registry_get_f64 = _pyagent_registry_get_f64Ptr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>, ffi.Pointer<ffi.Int64>)>();
+
+  /// `pyagent_status pyagent_registry_get_str(pyagent_registry *registry, const char *model, const char *key, char *value, size_t capacity, size_t *needed)` (registry.h)
+  int pyagent_registry_get_str(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Char> value, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_registry_get_str(registry, model, key, value, capacity, needed);
+  }
+
+  late final _pyagent_registry_get_strPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_registry_get_str');
+  late final _pyagent_registry_get_str = _pyagent_registry_get_strPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_registry_route(pyagent_registry *registry, const pyagent_params *requirements, pyagent_route **route)` (registry.h)
+  int pyagent_registry_route(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<pyagent_params> requirements, ffi.Pointer<ffi.Pointer<pyagent_route>> route) {
+    return _pyagent_registry_route(registry, requirements, route);
+  }
+
+  late final _pyagent_registry_routePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_route>>)>>('pyagent_registry_route');
+  late final _pyagent_registry_route = _pyagent_registry_routePtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_route>>)>();
+
+  /// `void pyagent_route_destroy(pyagent_route *route)` (registry.h)
+  void pyagent_route_destroy(ffi.Pointer<pyagent_route> route) {
+    return _pyagent_route_destroy(route);
+  }
+
+  late final _pyagent_route_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_route>)>>('pyagent_route_destroy');
+  late final _pyagent_route_destroy = _pyagent_route_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_route>)>();
+
+  /// `const char *pyagent_route_model(const pyagent_route *route)` (registry.h)
+  ffi.Pointer<ffi.Char> pyagent_route_model(ffi.Pointer<pyagent_route> route) {
+    return _pyagent_route_model(route);
+  }
+
+  late final _pyagent_route_modelPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_route>)>>('pyagent_route_model');
+  late final _pyagent_route_model = _pyagent_route_modelPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_route>)>();
+
+  /// `const char *pyagent_route_reason(const pyagent_route *route)` (registry.h)
+  ffi.Pointer<ffi.Char> pyagent_route_reason(ffi.Pointer<pyagent_route> route) {
+    return _pyagent_route_reason(route);
+  }
+
+  late final _pyagent_route_reasonPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_route>)>>('pyagent_route_reason');
+  late final _pyagent_route_reason = _pyagent_route_reasonPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_route>)>();
+
+  /// `pyagent_status pyagent_route_summary_get(const pyagent_route *route, pyagent_route_summary *summary)` (registry.h)
+  int pyagent_route_summary_get(ffi.Pointer<pyagent_route> route, ffi.Pointer<pyagent_route_summary> summary) {
+    return _pyagent_route_summary_get(route, summary);
+  }
+
+  late final _pyagent_route_summary_getPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_route>, ffi.Pointer<pyagent_route_summary>)>>('pyagent_route_summary_get');
+  late final _pyagent_route_summary_get = _pyagent_route_summary_getPtr.asFunction<int Function(ffi.Pointer<pyagent_route>, ffi.Pointer<pyagent_route_summary>)>();
+
+  /// `size_t pyagent_route_n_rejected(const pyagent_route *route)` (registry.h)
+  int pyagent_route_n_rejected(ffi.Pointer<pyagent_route> route) {
+    return _pyagent_route_n_rejected(route);
+  }
+
+  late final _pyagent_route_n_rejectedPtr =
+      _lookup<ffi.NativeFunction<ffi.Size Function(ffi.Pointer<pyagent_route>)>>('pyagent_route_n_rejected');
+  late final _pyagent_route_n_rejected = _pyagent_route_n_rejectedPtr.asFunction<int Function(ffi.Pointer<pyagent_route>)>();
+
+  /// `pyagent_status pyagent_route_rejection(pyagent_route *route, size_t index, const char **model, const char **reason)` (registry.h)
+  int pyagent_route_rejection(ffi.Pointer<pyagent_route> route, int index, ffi.Pointer<ffi.Pointer<ffi.Char>> model, ffi.Pointer<ffi.Pointer<ffi.Char>> reason) {
+    return _pyagent_route_rejection(route, index, model, reason);
+  }
+
+  late final _pyagent_route_rejectionPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_route>, ffi.Size, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>>('pyagent_route_rejection');
+  late final _pyagent_route_rejection = _pyagent_route_rejectionPtr.asFunction<int Function(ffi.Pointer<pyagent_route>, int, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>();
+
+  /// `pyagent_status pyagent_registry_estimate_tokens(pyagent_registry *registry, const char *model, const char *text, int64_t text_len, int64_t *n_tokens, int32_t *method)` (registry.h)
+  int pyagent_registry_estimate_tokens(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, ffi.Pointer<ffi.Char> text, int text_len, ffi.Pointer<ffi.Int64> n_tokens, ffi.Pointer<ffi.Int32> method) {
+    return _pyagent_registry_estimate_tokens(registry, model, text, text_len, n_tokens, method);
+  }
+
+  late final _pyagent_registry_estimate_tokensPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int32>)>>('pyagent_registry_estimate_tokens');
+  late final _pyagent_registry_estimate_tokens = _pyagent_registry_estimate_tokensPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int32>)>();
+
+  /// `pyagent_status pyagent_registry_due(pyagent_registry *registry, int64_t now, char *names, size_t capacity, size_t *needed, size_t *count)` (registry.h)
+  int pyagent_registry_due(ffi.Pointer<pyagent_registry> registry, int now, ffi.Pointer<ffi.Char> names, int capacity, ffi.Pointer<ffi.Size> needed, ffi.Pointer<ffi.Size> count) {
+    return _pyagent_registry_due(registry, now, names, capacity, needed, count);
+  }
+
+  late final _pyagent_registry_duePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Int64, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Size>)>>('pyagent_registry_due');
+  late final _pyagent_registry_due = _pyagent_registry_duePtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, int, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_registry_last_checked(pyagent_registry *registry, const char *model, int32_t what, int64_t *at)` (registry.h)
+  int pyagent_registry_last_checked(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, int what, ffi.Pointer<ffi.Int64> at) {
+    return _pyagent_registry_last_checked(registry, model, what, at);
+  }
+
+  late final _pyagent_registry_last_checkedPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Int64>)>>('pyagent_registry_last_checked');
+  late final _pyagent_registry_last_checked = _pyagent_registry_last_checkedPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Int64>)>();
+
+  /// `pyagent_status pyagent_registry_measure(pyagent_registry *registry, const char *model, const pyagent_params *params)` (registry.h)
+  int pyagent_registry_measure(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, ffi.Pointer<pyagent_params> params) {
+    return _pyagent_registry_measure(registry, model, params);
+  }
+
+  late final _pyagent_registry_measurePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>)>>('pyagent_registry_measure');
+  late final _pyagent_registry_measure = _pyagent_registry_measurePtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>)>();
+
+  /// `pyagent_status pyagent_registry_import_json(pyagent_registry *registry, const char *json, size_t json_len, const char *source, int64_t measured_at, double confidence, int64_t *n_imported, int64_t *n_skipped, char **report)` (registry.h)
+  int pyagent_registry_import_json(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> json, int json_len, ffi.Pointer<ffi.Char> source, int measured_at, double confidence, ffi.Pointer<ffi.Int64> n_imported, ffi.Pointer<ffi.Int64> n_skipped, ffi.Pointer<ffi.Pointer<ffi.Char>> report) {
+    return _pyagent_registry_import_json(registry, json, json_len, source, measured_at, confidence, n_imported, n_skipped, report);
+  }
+
+  late final _pyagent_registry_import_jsonPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>>('pyagent_registry_import_json');
+  late final _pyagent_registry_import_json = _pyagent_registry_import_jsonPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Char>, int, double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>();
+
+  /// `pyagent_status pyagent_registry_import_file(pyagent_registry *registry, const char *path, const char *source, int64_t measured_at, double confidence, int64_t *n_imported, int64_t *n_skipped, char **report)` (registry.h)
+  int pyagent_registry_import_file(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> path, ffi.Pointer<ffi.Char> source, int measured_at, double confidence, ffi.Pointer<ffi.Int64> n_imported, ffi.Pointer<ffi.Int64> n_skipped, ffi.Pointer<ffi.Pointer<ffi.Char>> report) {
+    return _pyagent_registry_import_file(registry, path, source, measured_at, confidence, n_imported, n_skipped, report);
+  }
+
+  late final _pyagent_registry_import_filePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>>('pyagent_registry_import_file');
+  late final _pyagent_registry_import_file = _pyagent_registry_import_filePtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, int, double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>();
+
+  /// `pyagent_status pyagent_registry_export(pyagent_registry *registry, const char *model, int32_t flags, char **json, size_t *json_len)` (registry.h)
+  int pyagent_registry_export(ffi.Pointer<pyagent_registry> registry, ffi.Pointer<ffi.Char> model, int flags, ffi.Pointer<ffi.Pointer<ffi.Char>> json, ffi.Pointer<ffi.Size> json_len) {
+    return _pyagent_registry_export(registry, model, flags, json, json_len);
+  }
+
+  late final _pyagent_registry_exportPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>>('pyagent_registry_export');
+  late final _pyagent_registry_export = _pyagent_registry_exportPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>();
 }
 
 class PyagentSymbolAddresses {
@@ -645,4 +893,28 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_kv_store => _library._pyagent_engine_kv_storePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_registry>>)>> get pyagent_registry_open => _library._pyagent_registry_openPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_destroy => _library._pyagent_registry_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_last_error => _library._pyagent_registry_last_errorPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>)>> get pyagent_registry_add_model => _library._pyagent_registry_add_modelPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>)>> get pyagent_registry_remove_model => _library._pyagent_registry_remove_modelPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Size>)>> get pyagent_registry_list => _library._pyagent_registry_listPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Double, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double)>> get pyagent_registry_record_f64 => _library._pyagent_registry_record_f64Ptr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double)>> get pyagent_registry_record_str => _library._pyagent_registry_record_strPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Double>, ffi.Pointer<ffi.Int64>)>> get pyagent_registry_get_f64 => _library._pyagent_registry_get_f64Ptr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_registry_get_str => _library._pyagent_registry_get_strPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_route>>)>> get pyagent_registry_route => _library._pyagent_registry_routePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_route>)>> get pyagent_route_destroy => _library._pyagent_route_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_route>)>> get pyagent_route_model => _library._pyagent_route_modelPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_route>)>> get pyagent_route_reason => _library._pyagent_route_reasonPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_route>, ffi.Pointer<pyagent_route_summary>)>> get pyagent_route_summary_get => _library._pyagent_route_summary_getPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Size Function(ffi.Pointer<pyagent_route>)>> get pyagent_route_n_rejected => _library._pyagent_route_n_rejectedPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_route>, ffi.Size, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_route_rejection => _library._pyagent_route_rejectionPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int32>)>> get pyagent_registry_estimate_tokens => _library._pyagent_registry_estimate_tokensPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Int64, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Size>)>> get pyagent_registry_due => _library._pyagent_registry_duePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Int64>)>> get pyagent_registry_last_checked => _library._pyagent_registry_last_checkedPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>)>> get pyagent_registry_measure => _library._pyagent_registry_measurePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_registry_import_json => _library._pyagent_registry_import_jsonPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_registry_import_file => _library._pyagent_registry_import_filePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>> get pyagent_registry_export => _library._pyagent_registry_exportPtr;
 }
