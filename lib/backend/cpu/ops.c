@@ -92,6 +92,8 @@ static const pa_kernel_set *active_kernels(void) {
 
 const char *pa_cpu_kernels_name(void) { return active_kernels()->name; }
 
+bool pa_cpu_simd_enabled(void) { return active_kernels() != pa_kernels_portable(); }
+
 /* The kernels for W's type (checked supported when the model was bound). */
 static const pa_row_kernels *row_kernels(const pa_matrix *w) {
     pa_wtype t = PA_W_F32;

@@ -6,6 +6,7 @@
 #ifndef PA_BACKEND_CPU_OPS_H
 #define PA_BACKEND_CPU_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../../core/threadpool.h"
@@ -51,6 +52,9 @@ void pa_softmax(float *x, int n);
 
 /* dot product of f32 vectors (n,), with the chosen kernels */
 float pa_dot_f32(const float *a, const float *b, int n);
+
+/* false when the portable C kernels run (no SIMD on this CPU, or PYAGENT_KERNELS=portable) */
+bool pa_cpu_simd_enabled(void);
 
 /* dot product of an f16 row with an f32 row (n,), and an f16 row -> f32, with the kernels
  * chosen for this CPU (KV rows stored as f16) */

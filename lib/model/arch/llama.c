@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../backend/cpu/attention.h"
 #include "../../core/f16.h"
 
 struct pa_llama_ws {
@@ -109,23 +110,6 @@ static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
     for (int i = 0; i < n; i++) h[i] = pa_f32_to_f16(src[i]);
 }
 
-static float kv_dot(const float *q, const void *k, int n, int elem_type) {
-    return elem_type == PA_KV_F32 ? pa_dot_f32(k, q, n) : pa_dot_f16(k, q, n);
-}
-
-static void kv_axpy(float *out, float a, const void *v, int n, int elem_type) {
-    if (elem_type == PA_KV_F32) {
-        pa_axpy(out, a, v, n);
-        return;
-    }
-    float row[64]; /* converted in pieces: head sizes are not bounded here */
-    for (int i = 0; i < n; i += 64) {
-        int m = n - i < 64 ? n - i : 64;
-        pa_f16_to_f32_row((const uint16_t *)v + i, row, m);
-        pa_axpy(out + i, a, row, m);
-    }
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* Paged attention of one batch, split over (token, head) pairs                                */
 
@@ -142,6 +126,7 @@ static void attention_rows(void *ctx, int ith, int nth) {
     const pa_hparams *hp = job->hp;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
+    const int kv_dim = hp->n_head_kv * hd;
     const int group = hp->n_head / hp->n_head_kv; /* query heads per kv head */
     const float scale = 1.0f / sqrtf((float)hd);
     float *scores = job->ws->scores + (size_t)pa_pool_slot() * job->ws->n_ctx;
@@ -153,16 +138,21 @@ static void attention_rows(void *ctx, int ith, int nth) {
         const int32_t *table = job->seqs[job->ws->seq[t]].block_table;
         const float *q = job->ws->q + (size_t)t * q_dim + h * hd;
         const size_t kv_off = (size_t)(h / group) * hd * (cfg->elem_type == PA_KV_F16 ? 2 : 4);
-        for (int p = 0; p <= pos; p++) {
-            const uint8_t *k = pa_kv_k(job->kv, table[p / bs], job->layer, p % bs);
-            scores[p] = kv_dot(q, k + kv_off, hd, cfg->elem_type) * scale;
+        const int n_blocks = pos / bs + 1;
+        for (int b = 0; b < n_blocks; b++) { /* q · K of every position, a block at a time */
+            const uint8_t *k = pa_kv_k(job->kv, table[b], job->layer, 0);
+            const int n = b + 1 < n_blocks ? bs : pos + 1 - b * bs;
+            pa_attn_scores(scores + b * bs, q, k + kv_off, (size_t)kv_dim, n, hd, cfg->elem_type,
+                           scale);
         }
         pa_softmax(scores, pos + 1);
         float *out = job->ws->att + (size_t)t * q_dim + h * hd;
         memset(out, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p <= pos; p++) {
-            const uint8_t *v = pa_kv_v(job->kv, table[p / bs], job->layer, p % bs);
-            kv_axpy(out, scores[p], v + kv_off, hd, cfg->elem_type);
+        for (int b = 0; b < n_blocks; b++) {
+            const uint8_t *v = pa_kv_v(job->kv, table[b], job->layer, 0);
+            const int n = b + 1 < n_blocks ? bs : pos + 1 - b * bs;
+            pa_attn_accumulate(out, scores + b * bs, v + kv_off, (size_t)kv_dim, n, hd,
+                               cfg->elem_type);
         }
     }
 }
