@@ -10,6 +10,8 @@ by the generator's):
   - every callback typedef and struct has the C shape, every constant the C value;
   - the hand-written Dart (lib/, example/, test/) calls only functions that exist, and its
     brackets balance (a crude syntax guard while no Dart analyzer runs here);
+  - the example, the tests and the docs/dart.md example call only members of Engine, Agent
+    and PyagentLibrary that lib/src declares;
   - ffigen.yaml reads every public header.
 
 usage: check_dart.py [SOURCE_ROOT]
@@ -212,6 +214,29 @@ def main():
         for name in sorted(used - known):
             fail("%s: uses %s, which the bindings do not have" % (rel, name))
     check_balanced(os.path.relpath(generated_path, root), generated)
+
+    # The high-level API that the examples, tests and docs/dart.md use must exist.
+    lib_sources = "\n".join(open(p, encoding="utf-8").read() for p in
+                            glob.glob(os.path.join(dart_dir, "lib", "src", "*.dart")))
+    docs_path = os.path.join(root, "docs", "dart.md")
+    docs_blocks = re.findall(r"```dart\n(.*?)```", open(docs_path, encoding="utf-8").read(),
+                             flags=re.S) if os.path.exists(docs_path) else []
+    if not docs_blocks:
+        fail("docs/dart.md: no ```dart example")
+    users = [(os.path.relpath(p, root), open(p, encoding="utf-8").read()) for p in hand_written
+             if os.sep + "lib" + os.sep + "src" + os.sep not in p]
+    users += [("docs/dart.md block %d" % (i + 1), b) for i, b in enumerate(docs_blocks)]
+    for rel, text in users:
+        if rel.startswith("docs/"):
+            check_balanced(rel, text)
+        code = strip_dart_comments_and_strings(text)
+        for receiver, member in set(re.findall(
+                r"\b(engine|agent|a|Engine|Agent|PyagentLibrary|library)\.([a-zA-Z_]\w*)", code)):
+            declared = re.search(r"(?:[\s.]%s\s*[(=<{]|\bget %s\b|\bset %s\b|\b%s;)"
+                                 % ((re.escape(member),) * 4), lib_sources)
+            if not declared:
+                fail("%s: %s.%s is not in the package's API (bindings/dart/lib/src)"
+                     % (rel, receiver, member))
 
     ffigen = open(os.path.join(dart_dir, "ffigen.yaml"), encoding="utf-8").read()
     if "include/pyagent/*.h" not in ffigen:
