@@ -22,9 +22,12 @@ static char stories_path[1024], gqa_path[1024];
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers                                                                                      */
 
+static int64_t kv_type = PYAGENT_KV_F32; /* of the engines open_engine opens */
+
 static pyagent_engine *open_engine(const char *path, int64_t prefix_cache, int64_t kv_bytes,
                                    int64_t block_size) {
     pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "kv_type", kv_type);
     pyagent_params_set_i64(p, "n_threads", 2);
     pyagent_params_set_i64(p, "n_ctx", 256);
     pyagent_params_set_i64(p, "prefix_cache", prefix_cache);
@@ -133,6 +136,38 @@ static void cached_prefix_equals_recomputed_stories(void **state) {
 static void cached_prefix_equals_recomputed_gqa(void **state) {
     (void)state;
     cached_prefix_equals_recomputed(gqa_path);
+}
+
+/* F16 KV: the same logits as F32 KV up to f16 rounding, prompt chunks and decode tokens
+ * alike (they take different attention paths). */
+static void f16_kv_gives_f32_kv_logits_within_f16_rounding(void **state) {
+    (void)state;
+    int32_t prompt[40];
+    unsigned seed = 21;
+    random_tokens(prompt, 40, &seed);
+    float logits[2][3][N_VOCAB_MAX];
+    size_t n = 0;
+    for (int type = 0; type < 2; type++) {
+        kv_type = type ? PYAGENT_KV_F16 : PYAGENT_KV_F32;
+        pyagent_engine *e = open_engine(gqa_path, 1, 0, 16);
+        pyagent_agent *a = greedy_agent(e);
+        assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 40), PYAGENT_OK); /* a chunk */
+        n = logits_of(a, logits[type][0]);
+        for (int k = 1; k < 3; k++) { /* single tokens */
+            assert_int_equal(pyagent_agent_feed_tokens(a, &prompt[k], 1), PYAGENT_OK);
+            logits_of(a, logits[type][k]);
+        }
+        pyagent_agent_destroy(a);
+        pyagent_engine_destroy(e);
+    }
+    kv_type = PYAGENT_KV_F32;
+    for (int k = 0; k < 3; k++) {
+        double scale = 0;
+        for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(logits[0][k][i]));
+        double d = max_diff(logits[0][k], logits[1][k], n) / scale;
+        printf("# f16 vs f32 KV, step %d: relative max diff %.3g\n", k, d);
+        assert_true(d > 0 && d < 1e-3);
+    }
 }
 
 static void different_cache_salts_never_share(void **state) {
@@ -509,6 +544,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cached_prefix_equals_recomputed_stories),
         cmocka_unit_test(cached_prefix_equals_recomputed_gqa),
+        cmocka_unit_test(f16_kv_gives_f32_kv_logits_within_f16_rounding),
         cmocka_unit_test(different_cache_salts_never_share),
         cmocka_unit_test(labels_are_kept_and_validated),
         cmocka_unit_test(forked_agents_diverge_like_independent_ones),

@@ -8,7 +8,6 @@
 
 #include "../core/f16.h"
 
-#define MAX_BLOCK_SIZE 256
 
 typedef struct block_meta {
     int32_t refcount;
@@ -41,7 +40,7 @@ size_t pa_kv_block_bytes(const pa_kv_config *cfg) {
 
 pyagent_status pa_kv_store_create(const pa_kv_config *cfg, pa_kv_store **out, pa_err *err) {
     *out = NULL;
-    if (cfg->block_size < 1 || cfg->block_size > MAX_BLOCK_SIZE || cfg->n_blocks < 1 ||
+    if (cfg->block_size < 1 || cfg->block_size > PA_KV_MAX_BLOCK_SIZE || cfg->n_blocks < 1 ||
         cfg->n_blocks > INT32_MAX / 2)
         return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "KV store: %lld blocks of %d tokens",
                        (long long)cfg->n_blocks, cfg->block_size);

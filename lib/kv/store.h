@@ -37,6 +37,7 @@
 #define PA_KV_F32 0
 #define PA_KV_F16 1
 #define PA_NO_BLOCK (-1)
+#define PA_KV_MAX_BLOCK_SIZE 256 /* tokens per block, at most */
 
 typedef struct pa_kv_store pa_kv_store;
 

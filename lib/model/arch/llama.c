@@ -15,12 +15,20 @@
  */
 #include "llama.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../backend/cpu/attention.h"
 #include "../../core/f16.h"
+
+typedef struct chunk_item {
+    int first;   /* first token of the rows (batch index) */
+    int n_rows;  /* at most QUERY_ROWS consecutive tokens of one sequence */
+    int seq, head;
+} chunk_item;
 
 struct pa_llama_ws {
     int n_batch, n_ctx, n_threads;
@@ -31,12 +39,20 @@ struct pa_llama_ws {
     float *att;    /* (n_batch, n_head*hd) attention output */
     float *hb;     /* (n_batch, n_ff) gate */
     float *hb2;    /* (n_batch, n_ff) up */
-    float *scores; /* (n_threads, n_ctx) attention weights, one row per thread */
+    float *scores; /* (n_threads, QUERY_ROWS, n_ctx) attention weights, per thread */
+    float *kv_f32; /* (n_threads, 2, block_size, head_dim) f16 K/V blocks as f32, per thread */
     float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
     int32_t *tok, *pos, *seq; /* (n_batch,) each token's id, position and sequence */
+    chunk_item *items;        /* work items of chunk attention */
+    int items_cap;
 };
+
+/* A sequence with at least this many tokens in a batch (a prompt chunk) gets its attention as
+ * matrix products, QUERY_ROWS query rows at a time; shorter ones (decode) a token at a time. */
+#define GEMM_ATTENTION_MIN 16
+#define QUERY_ROWS 32
 
 /* Sequences whose logits go through the output matmul together (the vocabulary matrix is read
  * once per group of this many rows). */
@@ -60,7 +76,8 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->att = malloc(nb * q_dim * sizeof(float));
     ws->hb = malloc(nb * hp->n_ff * sizeof(float));
     ws->hb2 = malloc(nb * hp->n_ff * sizeof(float));
-    ws->scores = malloc((size_t)n_threads * n_ctx * sizeof(float));
+    ws->scores = malloc((size_t)n_threads * QUERY_ROWS * n_ctx * sizeof(float));
+    ws->kv_f32 = malloc((size_t)n_threads * 2 * PA_KV_MAX_BLOCK_SIZE * hp->head_dim * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
     ws->x_last = malloc((size_t)LOGIT_ROWS * hp->n_embd * sizeof(float));
@@ -68,8 +85,11 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->tok = malloc(nb * sizeof *ws->tok);
     ws->pos = malloc(nb * sizeof *ws->pos);
     ws->seq = malloc(nb * sizeof *ws->seq);
+    /* each long sequence: ceil(n / QUERY_ROWS) row groups per head */
+    ws->items_cap = (n_batch / QUERY_ROWS + n_batch / GEMM_ATTENTION_MIN + 1) * hp->n_head;
+    ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
-        !ws->scores || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq) {
+        !ws->scores || !ws->kv_f32 || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -89,12 +109,14 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->hb);
     free(ws->hb2);
     free(ws->scores);
+    free(ws->kv_f32);
     free(ws->tiles);
     free(ws->x_last);
     free(ws->logits);
     free(ws->tok);
     free(ws->pos);
     free(ws->seq);
+    free(ws->items);
     free(ws);
 }
 
@@ -134,6 +156,7 @@ static void attention_rows(void *ctx, int ith, int nth) {
     pa_split((int64_t)job->n * hp->n_head, ith, nth, &begin, &end);
     for (int64_t i = begin; i < end; i++) {
         const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
+        if (job->seqs[job->ws->seq[t]].n >= GEMM_ATTENTION_MIN) continue; /* chunk_attention */
         const int pos = job->ws->pos[t]; /* causal: this token sees positions [0, pos] */
         const int32_t *table = job->seqs[job->ws->seq[t]].block_table;
         const float *q = job->ws->q + (size_t)t * q_dim + h * hd;
@@ -158,9 +181,103 @@ static void attention_rows(void *ctx, int ith, int nth) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* Attention of a prompt chunk as matrix products                                              */
+
+typedef struct chunk_job {
+    const pa_hparams *hp;
+    pa_llama_ws *ws;
+    const pa_kv_store *kv;
+    const pa_batch_seq *seqs;
+    const chunk_item *items;
+    int n_items, layer;
+} chunk_job;
+
+/* K or V rows of block b for one kv head as f32 with row stride *ld: in place for an f32 store,
+ * converted into `tmp` for an f16 one. */
+static const float *block_rows_f32(const pa_kv_store *kv, bool values, int32_t block, int layer,
+                                   size_t kv_off, int n, int hd, float *tmp, int *ld) {
+    const pa_kv_config *cfg = pa_kv_config_of(kv);
+    const uint8_t *base = values ? pa_kv_v(kv, block, layer, 0) : pa_kv_k(kv, block, layer, 0);
+    if (cfg->elem_type == PA_KV_F32) {
+        *ld = cfg->kv_dim;
+        return (const float *)base + kv_off;
+    }
+    for (int p = 0; p < n; p++)
+        pa_f16_to_f32_row((const uint16_t *)base + (size_t)p * cfg->kv_dim + kv_off,
+                          tmp + (size_t)p * hd, hd);
+    *ld = hd;
+    return tmp;
+}
+
+/* For rows r of one head: S = scale * Q K^T over positions [0, last], causal mask, softmax,
+ * then O = S V, a KV block at a time. */
+static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
+    const pa_hparams *hp = job->hp;
+    pa_llama_ws *ws = job->ws;
+    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
+    const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
+    const size_t kv_off = (size_t)(it->head / (hp->n_head / hp->n_head_kv)) * hd;
+    const int32_t *table = job->seqs[it->seq].block_table;
+    const int first_pos = ws->pos[it->first], last = ws->pos[it->first + it->n_rows - 1];
+    const int ld_s = last + 1; /* row stride of the scores */
+    float *s = ws->scores + (size_t)pa_pool_slot() * QUERY_ROWS * ws->n_ctx;
+    float *tmp = ws->kv_f32 + (size_t)pa_pool_slot() * 2 * PA_KV_MAX_BLOCK_SIZE * hd;
+    const float *q = ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd;
+    float *o = ws->att + (size_t)it->first * q_dim + (size_t)it->head * hd;
+    const int n_blocks = last / bs + 1;
+    int ld;
+
+    for (int b = 0; b < n_blocks; b++) { /* S[:, block] (r, n) = Q (r, hd) @ K_b^T (hd, n) */
+        const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
+        const float *k = block_rows_f32(job->kv, false, table[b], job->layer, kv_off, n, hd, tmp,
+                                        &ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, it->n_rows, n, hd,
+                    1.0f / sqrtf((float)hd), q, q_dim, k, ld, 0.0f, s + b * bs, ld_s);
+    }
+    for (int r = 0; r < it->n_rows; r++) /* row r sees positions [0, first_pos + r] */
+        pa_softmax(s + (size_t)r * ld_s, first_pos + r + 1);
+    for (int r = 0; r < it->n_rows; r++) {
+        memset(s + (size_t)r * ld_s + first_pos + r + 1, 0,
+               (size_t)(last - first_pos - r) * sizeof(float));
+        memset(o + (size_t)r * q_dim, 0, (size_t)hd * sizeof(float));
+    }
+    for (int b = 0; b < n_blocks; b++) { /* O (r, hd) += S[:, block] (r, n) @ V_b (n, hd) */
+        const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
+        const float *v = block_rows_f32(job->kv, true, table[b], job->layer, kv_off, n, hd,
+                                        tmp + PA_KV_MAX_BLOCK_SIZE * hd, &ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, it->n_rows, hd, n, 1.0f,
+                    s + b * bs, ld_s, v, ld, 1.0f, o, q_dim);
+    }
+}
+
+static void chunk_attention_rows(void *ctx, int ith, int nth) {
+    const chunk_job *job = ctx;
+    int64_t begin, end;
+    pa_split(job->n_items, ith, nth, &begin, &end);
+    for (int64_t i = begin; i < end; i++) chunk_attention_item(job, &job->items[i]);
+}
+
+/* Work items of the long sequences of the batch: (QUERY_ROWS rows, head) pairs. */
+static int chunk_items(const pa_hparams *hp, const pa_batch_seq *seqs, int n_seqs,
+                       chunk_item *items, int cap) {
+    int n_items = 0, first = 0;
+    for (int s = 0; s < n_seqs; first += seqs[s].n, s++) {
+        if (seqs[s].n < GEMM_ATTENTION_MIN) continue;
+        for (int r = 0; r < seqs[s].n; r += QUERY_ROWS)
+            for (int h = 0; h < hp->n_head && n_items < cap; h++)
+                items[n_items++] = (chunk_item){first + r,
+                                                seqs[s].n - r < QUERY_ROWS ? seqs[s].n - r
+                                                                           : QUERY_ROWS,
+                                                s, h};
+    }
+    return n_items;
+}
+
+/* ----------------------------------------------------------------------------------------- */
 
 static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
-                            pa_kv_store *kv, const pa_batch_seq *seqs, int il, int n) {
+                            pa_kv_store *kv, const pa_batch_seq *seqs, int n_seqs, int il,
+                            int n) {
     const pa_hparams *hp = &m->hp;
     const pa_kv_config *cfg = pa_kv_config_of(kv);
     const int d = hp->n_embd, hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
@@ -184,6 +301,11 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
 
     attention_job job = {hp, ws, kv, seqs, il, n};
     pa_pool_run(pool, attention_rows, &job);
+    int n_items = chunk_items(hp, seqs, n_seqs, ws->items, ws->items_cap);
+    if (n_items > 0) {
+        chunk_job cj = {hp, ws, kv, seqs, ws->items, n_items, il};
+        pa_pool_run(pool, chunk_attention_rows, &cj);
+    }
 
     pa_matmul(pool, ws->xb, ws->att, &l->wo, n, ws->tiles); /* (n, q_dim) -> (n, d) */
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
@@ -245,7 +367,7 @@ void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_s
             pa_matrix_row(&m->token_embd, ws->tok[n], ws->x + (size_t)n * d);
         }
     for (int il = 0; il < hp->n_layer; il++) {
-        attention_block(m, &m->layers[il], ws, pool, kv, seqs, il, n);
+        attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
         ffn_block(m, &m->layers[il], ws, pool, n);
     }
     output_logits(m, ws, pool, seqs, n_seqs);
