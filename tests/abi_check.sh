@@ -24,9 +24,24 @@ then
 fi
 
 abi=$(sed -n 's/^#define PYAGENT_ABI_VERSION \([0-9]*\)$/\1/p' "$src/include/pyagent/pyagent.h")
+# One version in three places: meson.build's project version and the header's macros (the
+# library's file name and pyagent_version_string come from them).
+header_version=$(sed -n 's/^#define PYAGENT_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\).*/\2/p' \
+    "$src/include/pyagent/pyagent.h" | paste -sd.)
+meson_version=$(sed -n "s/^ *version: '\([0-9.]*\)',*$/\1/p" "$src/meson.build" | head -n 1)
+if [ "$header_version" != "$meson_version" ]; then
+    echo "FAIL: PYAGENT_VERSION_* in pyagent.h say $header_version, meson.build says $meson_version"
+    fail=1
+fi
 soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
 if [ "$soname" != "libpyagent.so.$abi" ]; then
     echo "FAIL: SONAME is '$soname', expected libpyagent.so.$abi"; fail=1
+fi
+baseline_soname=$(sed -n "s/.* soname='\([^']*\)'.*/\1/p" "$src/abi/libpyagent.abi" | head -n 1)
+if [ "$baseline_soname" != "$soname" ]; then
+    echo "FAIL: abi/libpyagent.abi is the baseline of $baseline_soname, the library is $soname:"
+    echo "      a new ABI version needs a new baseline (see CHANGELOG.md, how a change is classified)"
+    fail=1
 fi
 
 if command -v abidiff >/dev/null 2>&1; then

@@ -5,10 +5,11 @@
         -m tests/data/stories260K.gguf -n 4 --tokens 48
 
 Every agent starts from the same prefix (in a real host: the system prompt and tool list) and
-then gets its own continuation and sampler seed. Each one streams its text as it comes and
-prints its statistics at the end. Today every agent computes the shared prefix itself; once the
-engine shares prefix KV blocks between agents, the statistics show it (n_cached_tokens) and the
-"prefix tokens computed" line drops towards one prefix's worth, with no change to this script.
+then gets its own continuation and sampler seed; the threads' generate calls batch together in
+the engine. The engine's prefix cache gives the agents the full KV blocks of the prefix that
+another agent already computed, so the statistics show most prefix tokens as cached
+(n_cached_tokens) rather than computed. The script uses only the per-agent API: an engine
+without a prefix cache (engine param prefix_cache=0) runs it unchanged, computing every prefix.
 """
 import argparse
 import concurrent.futures
@@ -57,9 +58,14 @@ def main(argv=None):
     ap.add_argument("-t", "--threads", type=int, default=1, help="engine worker threads (0: all cores)")
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--stream", action="store_true", help="print every piece as it comes")
+    ap.add_argument("--no-prefix-cache", action="store_true",
+                    help="every agent computes its whole prompt (engine param prefix_cache=0)")
     args = ap.parse_args(argv)
 
-    with pyagent.Engine(args.model, n_threads=args.threads) as engine:
+    params = {"n_threads": args.threads}
+    if args.no_prefix_cache:
+        params["prefix_cache"] = 0
+    with pyagent.Engine(args.model, **params) as engine:
         n_prefix = len(engine.tokenize(PREFIX, add_special=True))
         print("libpyagent %s, model %s, %d agents, shared prefix of %d tokens"
               % (pyagent.version(), os.path.basename(args.model), args.agents, n_prefix))

@@ -120,6 +120,19 @@ def test_stats_count_prompt_and_generated_tokens(greedy):
     assert greedy.stats().n_generated_tokens == 0
 
 
+def test_a_second_agent_reuses_the_prefix_the_first_computed(engine):
+    prefix = "Once upon a time, there was a little girl named Lily. She loved to play outside."
+    with engine.agent(temperature=0) as first, engine.agent(temperature=0) as second:
+        first.feed(prefix + " One day")
+        first.prefill()
+        second.feed(prefix + " Her mom")
+        second.prefill()
+        stats = second.stats()
+        assert stats.n_cached_tokens > 0
+        assert stats.n_cached_tokens + stats.n_prompt_tokens == len(second.tokens)
+        assert first.stats().n_cached_tokens == 0
+
+
 def test_tokenizer_round_trip(engine):
     ids = engine.tokenize("Once upon a time", add_special=True)
     assert ids == [1, 403, 407, 261, 378]
