@@ -17,9 +17,7 @@ typedef struct param_spec {
     const char *key;
     bool is_int;
     double def, min, max; /* for integer keys these are exact up to 2^53; for string keys
-                             min and max bound the length in bytes */
-    bool is_str;          /* a UTF-8 string key (set with pyagent_params_set_str) */
-    const char *def_str;  /* its default */
+                             (see str_default) min and max bound the length in bytes */
 } param_spec;
 
 #define I64_MAX_D 9223372036854775807.0
@@ -77,13 +75,21 @@ static const param_spec route_specs[PA_ROUTE_PARAM_COUNT] = {
     [PA_ROUTE_MAX_LATENCY_MS] = {"max_latency_ms", false, 0, 0, 1e12},
     [PA_ROUTE_MIN_QUALITY] = {"min_quality", false, 0, 0, 1},
     [PA_ROUTE_MIN_TOKENS_PER_SECOND] = {"min_tokens_per_second", false, 0, 0, 1e12},
-    [PA_ROUTE_LANGUAGE] = {.key = "language", .max = PA_PARAM_STR_SIZE - 1, .is_str = true,
-                           .def_str = ""},
-    [PA_ROUTE_TASK] = {.key = "task", .max = PA_PARAM_STR_SIZE - 1, .is_str = true,
-                       .def_str = ""},
-    [PA_ROUTE_CURRENCY] = {.key = "currency", .min = 1, .max = PA_PARAM_STR_SIZE - 1,
-                           .is_str = true, .def_str = "USD"},
+    [PA_ROUTE_LANGUAGE] = {"language", false, 0, 0, PA_PARAM_STR_SIZE - 1},
+    [PA_ROUTE_TASK] = {"task", false, 0, 0, PA_PARAM_STR_SIZE - 1},
+    [PA_ROUTE_CURRENCY] = {"currency", false, 0, 1, PA_PARAM_STR_SIZE - 1},
 };
+
+/* The string keys of a kind, by index, with their defaults; NULL marks a numeric key. */
+static const char *const route_str_defaults[PA_ROUTE_PARAM_COUNT] = {
+    [PA_ROUTE_LANGUAGE] = "",
+    [PA_ROUTE_TASK] = "",
+    [PA_ROUTE_CURRENCY] = "USD",
+};
+
+static const char *str_default(int32_t kind, int i) {
+    return kind == PYAGENT_PARAMS_ROUTE ? route_str_defaults[i] : NULL;
+}
 
 #define MAX_PARAMS 32
 _Static_assert(PA_ENGINE_PARAM_COUNT <= MAX_PARAMS && PA_SAMPLER_PARAM_COUNT <= MAX_PARAMS &&
@@ -114,10 +120,10 @@ static const param_spec *specs_of(int32_t kind, int *n) {
     }
 }
 
-static param_value default_value(const param_spec *s) {
+static param_value default_value(int32_t kind, const param_spec *s, int i) {
     param_value v;
     memset(&v, 0, sizeof v);
-    if (s->is_str) snprintf(v.s, sizeof v.s, "%s", s->def_str);
+    if (str_default(kind, i)) snprintf(v.s, sizeof v.s, "%s", str_default(kind, i));
     else if (s->is_int) v.i = (int64_t)s->def;
     else v.f = s->def;
     return v;
@@ -134,8 +140,8 @@ static const char *kind_name(int32_t kind) {
 }
 
 /* INVALID_ARGUMENT when `s` is a string key, which only the _str functions read and write. */
-static pyagent_status check_not_str(const param_spec *s, pa_err *err) {
-    if (s->is_str)
+static pyagent_status check_not_str(int32_t kind, int i, const param_spec *s, pa_err *err) {
+    if (str_default(kind, i))
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is a string: use pyagent_params_set_str / pyagent_params_get_str",
                        s->key);
@@ -151,7 +157,7 @@ pyagent_params *pyagent_params_create(int32_t kind) {
     p->kind = kind;
     p->specs = specs;
     p->n_specs = n;
-    for (int i = 0; i < n; i++) p->values[i] = default_value(&specs[i]);
+    for (int i = 0; i < n; i++) p->values[i] = default_value(kind, &specs[i], i);
     return p;
 }
 
@@ -192,7 +198,7 @@ pyagent_status pyagent_params_set_i64(pyagent_params *params, const char *key, i
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
-    pyagent_status st = check_not_str(s, err);
+    pyagent_status st = check_not_str(params->kind, i, s, err);
     if (st) return st;
     st = check_range(s, (double)value, err);
     if (st) return st;
@@ -207,7 +213,7 @@ pyagent_status pyagent_params_set_f64(pyagent_params *params, const char *key, d
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
-    if (check_not_str(s, err)) return err->status;
+    if (check_not_str(params->kind, i, s, err)) return err->status;
     if (s->is_int)
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is an integer: set it with pyagent_params_set_i64", s->key);
@@ -223,7 +229,7 @@ pyagent_status pyagent_params_get_i64(const pyagent_params *params, const char *
     pa_err *err = (pa_err *)&params->last_error; /* the error slot is not part of the value */
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
-    if (check_not_str(&params->specs[i], err)) return err->status;
+    if (check_not_str(params->kind, i, &params->specs[i], err)) return err->status;
     if (!params->specs[i].is_int)
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is a real number: read it with pyagent_params_get_f64", key);
@@ -238,7 +244,7 @@ pyagent_status pyagent_params_get_f64(const pyagent_params *params, const char *
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
-    if (check_not_str(s, err)) return err->status;
+    if (check_not_str(params->kind, i, s, err)) return err->status;
     *value = s->is_int ? (double)params->values[i].i : params->values[i].f;
     return PYAGENT_OK;
 }
@@ -250,11 +256,12 @@ pyagent_status pyagent_params_set_str(pyagent_params *params, const char *key,
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
     const param_spec *s = &params->specs[i];
-    if (!s->is_str)
+    const char *def = str_default(params->kind, i);
+    if (!def)
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is a number: set it with pyagent_params_set_%s", s->key,
                        s->is_int ? "i64" : "f64");
-    if (!value) value = s->def_str;
+    if (!value) value = def;
     size_t len = strlen(value);
     if ((double)len < s->min || (double)len > s->max)
         return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
@@ -272,7 +279,7 @@ pyagent_status pyagent_params_get_str(const pyagent_params *params, const char *
     pa_err *err = (pa_err *)&params->last_error;
     int i = find_key(params->specs, params->n_specs, params->kind, key, err);
     if (i < 0) return err->status;
-    if (!params->specs[i].is_str)
+    if (!str_default(params->kind, i))
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
                        "%s is a number: read it with pyagent_params_get_%s", key,
                        params->specs[i].is_int ? "i64" : "f64");
@@ -315,7 +322,5 @@ double pa_params_f64(const pyagent_params *params, int32_t kind, int i) {
 }
 
 const char *pa_params_str(const pyagent_params *params, int32_t kind, int i) {
-    if (params) return params->values[i].s;
-    int n;
-    return specs_of(kind, &n)[i].def_str;
+    return params ? params->values[i].s : str_default(kind, i);
 }

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/utf8.h"
+#include "../core/utf8.h"
 #include "registry_internal.h"
 
 #define CAPS PYAGENT_CHECK_CAPABILITIES

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/error.h"
+#include "../core/error.h"
 
 #define PA_REG_NAME_MAX   256 /* bytes of a model name, provider, location, id, source */
 #define PA_REG_TEXT_MAX   256 /* bytes of a string value */

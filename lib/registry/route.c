@@ -25,7 +25,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/params.h"
+#include "../core/params.h"
 #include "registry_internal.h"
 
 /* ---------------------------------------------------------------------------------------------

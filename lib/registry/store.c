@@ -34,7 +34,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/params.h"
+#include "../core/params.h"
 #include "registry_internal.h"
 
 /* ---------------------------------------------------------------------------------------------
