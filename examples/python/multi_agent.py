@@ -6,7 +6,8 @@
 
 Every agent starts from the same prefix (in a real host: the system prompt and tool list) and
 then gets its own continuation and sampler seed; the threads' generate calls batch together in
-the engine. The engine's prefix cache gives the agents the full KV blocks of the prefix that
+the engine. With --fork the prefix is computed once in a parent agent and each agent is a
+copy-on-write fork of it. The engine's prefix cache gives the agents the full KV blocks of the prefix that
 another agent already computed, so the statistics show most prefix tokens as cached
 (n_cached_tokens) rather than computed. The script uses only the per-agent API: an engine
 without a prefix cache (engine param prefix_cache=0) runs it unchanged, computing every prefix.
@@ -31,21 +32,45 @@ CONTINUATIONS = [" she saw a big dog", " her mom said", " Lily found a box", " a
                  " it started to rain", " Ben came to play", " the sun was hot", " she was sad"]
 
 
-def run_agent(engine, index, args, print_lock):
-    """Feeds the shared prefix and this agent's continuation, generates, returns the result."""
-    with engine.agent(temperature=args.temperature, top_k=40, seed=index + 1,
-                      stop=["\n"]) as agent:
-        agent.feed(PREFIX + CONTINUATIONS[index % len(CONTINUATIONS)])
-        started = time.perf_counter()
-        stream = agent.generate(args.tokens)
-        for piece in stream:
-            if args.stream:
-                with print_lock:
-                    print("[agent %d] %r" % (index, piece), flush=True)
-        seconds = time.perf_counter() - started
-        return {"index": index, "text": CONTINUATIONS[index % len(CONTINUATIONS)]
-                + stream.text_so_far, "finish": stream.finish_reason.name,
-                "n_tokens": len(stream.tokens), "seconds": seconds, "stats": agent.stats()}
+def make_agents(engine, args):
+    """One agent per continuation. With --fork the prefix is computed once, in a parent agent,
+    and every agent is a fork of it (sharing its KV blocks); otherwise each agent is fed the
+    whole prompt and the engine's prefix cache finds the blocks another agent computed."""
+    agents = []
+    parent = None
+    if args.fork:
+        parent = engine.agent()
+        parent.feed(PREFIX)
+        parent.prefill()
+    for i in range(args.agents):
+        if parent is not None:
+            agent = parent.fork()
+            agent.set_sampler(temperature=args.temperature, top_k=40, seed=i + 1)
+            agent.feed(CONTINUATIONS[i % len(CONTINUATIONS)])
+        else:
+            agent = engine.agent(temperature=args.temperature, top_k=40, seed=i + 1)
+            agent.feed(PREFIX + CONTINUATIONS[i % len(CONTINUATIONS)])
+        agent.stops = ["\n"]
+        agents.append(agent)
+    if parent is not None:
+        parent.close()
+    return agents
+
+
+def run_agent(agent, index, args, print_lock):
+    """Generates on this thread (each agent is used by one thread at a time)."""
+    started = time.perf_counter()
+    stream = agent.generate(args.tokens)
+    for piece in stream:
+        if args.stream:
+            with print_lock:
+                print("[agent %d] %r" % (index, piece), flush=True)
+    seconds = time.perf_counter() - started
+    result = {"index": index, "text": CONTINUATIONS[index % len(CONTINUATIONS)]
+              + stream.text_so_far, "finish": stream.finish_reason.name,
+              "n_tokens": len(stream.tokens), "seconds": seconds, "stats": agent.stats()}
+    agent.close()
+    return result
 
 
 def main(argv=None):
@@ -58,6 +83,8 @@ def main(argv=None):
     ap.add_argument("-t", "--threads", type=int, default=1, help="engine worker threads (0: all cores)")
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--stream", action="store_true", help="print every piece as it comes")
+    ap.add_argument("--fork", action="store_true",
+                    help="compute the prefix once and fork every agent from it")
     ap.add_argument("--no-prefix-cache", action="store_true",
                     help="every agent computes its whole prompt (engine param prefix_cache=0)")
     args = ap.parse_args(argv)
@@ -72,8 +99,8 @@ def main(argv=None):
         print_lock = threading.Lock()
         started = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.agents) as pool:
-            futures = [pool.submit(run_agent, engine, i, args, print_lock)
-                       for i in range(args.agents)]
+            futures = [pool.submit(run_agent, agent, i, args, print_lock)
+                       for i, agent in enumerate(make_agents(engine, args))]
             results = [f.result() for f in futures]
         wall = time.perf_counter() - started
 
@@ -86,6 +113,9 @@ def main(argv=None):
         print("\n[agent %d] %s...%s" % (r["index"], PREFIX[:24], r["text"]))
         print("  %d tokens, finish %s, %.1f tokens/s; stats: %r"
               % (r["n_tokens"], r["finish"], r["n_tokens"] / max(r["seconds"], 1e-9), s))
+    if args.fork:
+        print("\nthe parent agent computed the prefix once (%d tokens); the forks share it"
+              % n_prefix)
     print("\nprompt tokens computed: %d, taken from the prefix cache: %d (the prefix alone is "
           "%d tokens x %d agents = %d)" % (computed, cached, n_prefix, args.agents,
                                            n_prefix * args.agents))

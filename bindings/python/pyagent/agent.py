@@ -66,14 +66,17 @@ class Agent:
             status = self._lib.pyagent_agent_create(engine.handle, p.ptr, ctypes.byref(handle))
         if status != _ffi.PYAGENT_OK:
             engine._check(status)
-        self._handle = handle
-        self._lock = threading.Lock()
-        self._sampler = dict(sampler)
-        self._stops = []
-        self._finalizer = weakref.finalize(self, _destroy_agent, self._lib, handle, engine)
-        engine._agents.add(self)
+        self._adopt(handle, dict(sampler), [])
         if stop:
             self.stops = stop
+
+    def _adopt(self, handle, sampler, stops):
+        self._handle = handle
+        self._lock = threading.Lock()
+        self._sampler = sampler
+        self._stops = stops
+        self._finalizer = weakref.finalize(self, _destroy_agent, self._lib, handle, self.engine)
+        self.engine._agents.add(self)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -169,6 +172,19 @@ class Agent:
         """Forgets the sequence; sampler settings and stop strings stay."""
         with self._exclusive() as h:
             self._check(self._lib.pyagent_agent_reset(h))
+
+    def fork(self):
+        """A new Agent that continues from this one: the same tokens, sampler settings, stop
+        strings and logits, sharing every KV block (copy-on-write), so nothing is computed
+        again. Fork after prefilling a shared prefix to give several agents the same start."""
+        with self._exclusive() as h:
+            child = ctypes.POINTER(_ffi.pyagent_agent)()
+            self._check(self._lib.pyagent_agent_fork(h, ctypes.byref(child)))
+        forked = Agent.__new__(Agent)
+        forked._lib = self._lib
+        forked.engine = self.engine
+        forked._adopt(child, dict(self._sampler), list(self._stops))
+        return forked
 
     # -- settings ----------------------------------------------------------------------------
 

@@ -133,6 +133,18 @@ def test_a_second_agent_reuses_the_prefix_the_first_computed(engine):
         assert first.stats().n_cached_tokens == 0
 
 
+def test_a_fork_continues_like_its_parent_without_computing_again(engine):
+    prompt_ids, generated = reference("Once upon a time")
+    with engine.agent(temperature=0, stop=["."]) as parent:
+        parent.feed("Once upon a time")
+        parent.prefill()
+        with parent.fork() as child:
+            assert child.tokens == prompt_ids and child.stops == ["."]
+            assert child.complete(8, stop=[]).tokens == generated[:8]
+            assert child.stats().n_prompt_tokens == 0  # the prefix came with the fork
+        assert parent.complete(8, stop=[]).tokens == generated[:8]
+
+
 def test_tokenizer_round_trip(engine):
     ids = engine.tokenize("Once upon a time", add_special=True)
     assert ids == [1, 403, 407, 261, 378]

@@ -31,9 +31,11 @@ def test_docs_python_example_runs(tmp_path):
     assert "status 7: top_p" in done.stdout
 
 
-def test_multi_agent_example_runs():
+@pytest.mark.parametrize("mode", [[], ["--fork"]])
+def test_multi_agent_example_runs(mode):
     done = run_python([os.path.join(SOURCE_ROOT, "examples", "python", "multi_agent.py"),
-                       "-m", MODEL, "-n", "3", "--tokens", "8"], {"PYTHONPATH": PACKAGE_DIR})
+                       "-m", MODEL, "-n", "3", "--tokens", "8"] + mode,
+                      {"PYTHONPATH": PACKAGE_DIR})
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(re.findall(r"^\[agent \d\] ", done.stdout, flags=re.M)) == 3, done.stdout
     assert "prompt tokens computed" in done.stdout

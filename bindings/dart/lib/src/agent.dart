@@ -195,6 +195,21 @@ class Agent implements ffi.Finalizable {
   /// Forgets the sequence; sampler settings and stop strings stay.
   void reset() => _check(_b.pyagent_agent_reset(_idleHandle()));
 
+  /// A new agent that continues from this one (the same tokens, sampler settings and stop
+  /// strings), sharing every KV block copy-on-write, so nothing is computed again.
+  Agent fork() {
+    final h = _idleHandle();
+    final out = calloc<ffi.Pointer<pyagent_agent>>();
+    try {
+      _check(_b.pyagent_agent_fork(h, out));
+      final child = Agent._(engine, out.value, Map.of(_sampler)).._stops = List.of(_stops);
+      engine._agents.add(child);
+      return child;
+    } finally {
+      calloc.free(out);
+    }
+  }
+
   // -- settings -------------------------------------------------------------------------------
 
   Map<String, num> get sampler => Map.unmodifiable(_sampler);
