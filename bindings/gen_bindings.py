@@ -665,7 +665,7 @@ def generate_dart(api):
                 native = dart_types(CType(t.base, t.const, t.ptrs), api)[0]
                 w("  @ffi.Array(%d)" % t.array)
                 w("  external ffi.Array<%s> %s;" % (native, dart_name(f.name)))
-            elif t.ptrs or t.base in api.callbacks:
+            elif t.ptrs or t.func or t.base in api.callbacks:
                 w("  external %s %s;" % (dart_types(t, api)[1], dart_name(f.name)))
             else:
                 native, dart = dart_types(t, api)

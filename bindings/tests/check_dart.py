@@ -189,8 +189,14 @@ def main():
         if not m:
             fail("struct %s: no Dart class" % s.name)
             continue
-        got = re.findall(r"(?:@(ffi\.\w+)\(\)\s*)?external ([\w<>.]+) (\w+);", m.group(1))
-        want = [(native_of(f.type, api), f.name) for f in s.fields]
+        got = re.findall(r"(?:@(ffi\.\w+)\(\)\s*)?external (.+?) (\w+);", m.group(1))
+        want = [("ffi.Array<%s>" % native_of(gen_bindings.CType(f.type.base, f.type.const,
+                                                               f.type.ptrs), api)
+                 if f.type.array else native_of(f.type, api), f.name) for f in s.fields]
+        for f in s.fields:
+            if f.type.array and not re.search(r"@ffi\.Array\(%d\)\s*external [^;]+ %s;"
+                                              % (f.type.array, re.escape(f.name)), m.group(1)):
+                fail("struct %s: field %s is not @ffi.Array(%d)" % (s.name, f.name, f.type.array))
         got_pairs = [(ann or typ, name) for ann, typ, name in got]
         if got_pairs != want:
             fail("struct %s: fields %s, expected %s" % (s.name, got_pairs, want))
