@@ -46,11 +46,13 @@ fi
 
 if command -v abidiff >/dev/null 2>&1; then
     set +e
-    abidiff --headers-dir2 "$src/include/pyagent" "$src/abi/libpyagent.abi" "$so" > abidiff.txt
+    report=$(mktemp)  # not in the current directory: run from the source root, it would dirty it
+    trap 'rm -f "$report"' EXIT
+    abidiff --headers-dir2 "$src/include/pyagent" "$src/abi/libpyagent.abi" "$so" > "$report"
     rc=$?
     set -e
     if [ $((rc & 1)) -ne 0 ] || [ $((rc & 8)) -ne 0 ]; then
-        echo "FAIL: abidiff found an incompatible ABI change (exit $rc):"; cat abidiff.txt; fail=1
+        echo "FAIL: abidiff found an incompatible ABI change (exit $rc):"; cat "$report"; fail=1
     elif [ $((rc & 4)) -ne 0 ]; then
         echo "note: compatible ABI additions; refresh the baseline with"
         echo "  abidw --headers-dir include/pyagent --out-file abi/libpyagent.abi $so"
