@@ -3,7 +3,7 @@
 #   1. the release-style build (debugoptimized): every meson suite (unit, golden, abi, hosts);
 #   2. the same unit suites under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the thread-safety tests under ThreadSanitizer;
-#   4. clang libFuzzer targets (GGUF reader, tokenizer, ...), a short bounded run each.
+#   4. clang libFuzzer targets (GGUF reader, tokenizer, registry import, ...), a short run each.
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -46,14 +46,14 @@ fi
 
 echo "== ThreadSanitizer: the thread-safety tests (many host threads, many agents, the loop)"
 if setup_and_build build-tsan -Db_sanitize=thread -Db_lundef=false; then
-    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan api kv --print-errorlogs 2>&1 \
+    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan api kv registry --print-errorlogs 2>&1 \
         | tee build-tsan/test-summary.txt
     count build-tsan/test-summary.txt
 fi
 
 echo "== libFuzzer (${fuzz_seconds}s per target)"
 if CC=clang setup_and_build build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=debug -Db_lundef=false; then
-    for target in gguf tokenizer; do
+    for target in gguf tokenizer registry_import; do
         corpus=$(mktemp -d)
         cp tests/fuzz/corpus_$target/* "$corpus"/ 2>/dev/null
         if PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_$target \

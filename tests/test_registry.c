@@ -195,6 +195,24 @@ static void open_creates_a_wal_registry_with_a_schema_version(void **state) {
     sqlite3_close(db);
 }
 
+static void a_memory_registry_lives_until_destroyed(void **state) {
+    (void)state;
+    pyagent_registry *reg = NULL;
+    assert_int_equal(pyagent_registry_open(":memory:", NULL, &reg), PYAGENT_OK);
+    add_remote(reg, "m", 1000, 100, 1, 1);
+    pyagent_route *route = route_ok(reg, NULL);
+    assert_string_equal(pyagent_route_model(route), "m");
+    pyagent_route_destroy(route);
+    pyagent_registry_destroy(reg);
+    assert_int_equal(pyagent_registry_open(":memory:", NULL, &reg), PYAGENT_OK);
+    size_t needed, count;
+    assert_int_equal(pyagent_registry_list(reg, NULL, 0, &needed, &count),
+                     PYAGENT_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(count, 0);
+    assert_int_equal(needed, 1);
+    pyagent_registry_destroy(reg);
+}
+
 static void reopening_keeps_models_and_values(void **state) {
     (void)state;
     pyagent_registry *reg = open_registry("keep.db");
@@ -348,6 +366,18 @@ static void add_model_checks_names_and_is_idempotent(void **state) {
     double v;
     assert_int_equal(pyagent_registry_get_f64(reg, "tiny", "price_input", &v, NULL), PYAGENT_OK);
     assert_true(v == 0);
+    /* what add_model stored reads back through get_str */
+    char text[64];
+    size_t needed;
+    assert_int_equal(pyagent_registry_get_str(reg, "tiny", "location", text, sizeof text,
+                                              &needed), PYAGENT_OK);
+    assert_string_equal(text, "/models/tiny.gguf");
+    assert_int_equal(pyagent_registry_get_str(reg, "gpt-x", "provider", text, sizeof text,
+                                              &needed), PYAGENT_OK);
+    assert_string_equal(text, "openai");
+    assert_int_equal(pyagent_registry_get_str(reg, "gpt-x", "remote_id", text, sizeof text,
+                                              &needed), PYAGENT_OK);
+    assert_string_equal(text, "gpt-x");
     assert_int_equal(pyagent_registry_get_f64(reg, "nobody", "price_input", &v, NULL),
                      PYAGENT_ERR_NO_MODEL);
     assert_contains(pyagent_registry_last_error(reg), "no model named 'nobody'");
@@ -1342,6 +1372,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, make_dir, remove_dir)
     const struct CMUnitTest tests[] = {
         T(open_creates_a_wal_registry_with_a_schema_version),
+        T(a_memory_registry_lives_until_destroyed),
         T(reopening_keeps_models_and_values),
         T(open_refuses_a_file_that_is_not_sqlite),
         T(open_refuses_a_corrupt_registry),

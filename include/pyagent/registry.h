@@ -69,7 +69,8 @@ extern "C" {
 
 typedef struct pyagent_registry pyagent_registry;
 
-/* Opens the registry at `path`, creating it if it does not exist (unless read_only). An older
+/* Opens the registry at `path`, creating it if it does not exist (unless read_only); the path
+ * ":memory:" opens a private registry that lives in memory until destroyed. An older
  * schema is migrated in one transaction; the file is left exactly as it was when it is not a
  * SQLite database, is corrupt (with verify), belongs to another program, or has a schema newer
  * than this library's: those give PYAGENT_ERR_DATABASE with a message that says which
@@ -192,7 +193,7 @@ PYAGENT_API pyagent_status pyagent_registry_get_f64(pyagent_registry *registry,
 
 /* The current string of `key` for `model`, NUL-terminated, two-call pattern (*needed includes
  * the NUL); a key never recorded gives "" (needed 1). PYAGENT_ERR_INVALID_ARGUMENT for a
- * numeric key. */
+ * numeric key. The keys "provider", "location" and "remote_id" read what add_model stored. */
 PYAGENT_API pyagent_status pyagent_registry_get_str(pyagent_registry *registry,
                                                     const char *model, const char *key,
                                                     char *value, size_t capacity,

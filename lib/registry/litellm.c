@@ -274,6 +274,8 @@ static pyagent_status plan_litellm(plan *p, import_ctx *ctx, const json_t *obj) 
     pa_err err = {0};
     if (pa_check_name("litellm_provider", p->provider, false, &err))
         return bad(ctx, "%s", err.msg);
+    if (strcmp(p->provider, "local") == 0) /* a local model is known by its file */
+        return bad(ctx, "litellm_provider 'local' needs a \"pyagent\" object with the GGUF path");
     /* "openai/gpt-4o" is model "gpt-4o" at provider "openai" */
     size_t plen = strlen(p->provider);
     if (strncmp(p->name, p->provider, plen) == 0 && p->name[plen] == '/' && p->name[plen + 1])

@@ -194,7 +194,7 @@ static pyagent_status load_changes(pyagent_registry *reg, int64_t since, changes
     if (!st && rc != SQLITE_DONE) st = pa_reg_fail_sqlite(reg, rc, "load models", err);
     pa_reg_stmt_done(stmt);
     if (st) return st;
-    qsort(c->fresh, c->n_fresh, sizeof *c->fresh, by_id);
+    if (c->n_fresh) qsort(c->fresh, c->n_fresh, sizeof *c->fresh, by_id);
 
     if ((st = pa_reg_stmt(reg, values_sql, &stmt, err))) return st;
     sqlite3_bind_int64(stmt, 1, since);

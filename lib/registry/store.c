@@ -374,8 +374,11 @@ static pyagent_status open_file(pyagent_registry *reg, pa_err *err) {
     st = pa_reg_prepare(reg, "PRAGMA journal_mode = WAL", &stmt, err);
     if (st) return st;
     rc = sqlite3_step(stmt);
-    bool wal = rc == SQLITE_ROW &&
-               sqlite3_stricmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
+    /* an in-memory database (":memory:") has no WAL and needs none: one connection owns it */
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+    bool in_memory = strcmp(reg->path, ":memory:") == 0;
+    bool wal = mode && (sqlite3_stricmp(mode, "wal") == 0 ||
+                        (in_memory && sqlite3_stricmp(mode, "memory") == 0));
     if (rc != SQLITE_ROW) st = pa_reg_fail_sqlite(reg, rc, "journal_mode", err);
     sqlite3_finalize(stmt);
     if (st) return st;
@@ -817,6 +820,31 @@ pyagent_status pyagent_registry_get_f64(pyagent_registry *registry, const char *
     return pa_reg_finish(registry, st, &err);
 }
 
+/* For the identity keys "provider", "location" and "remote_id": a prepared query of the
+ * model's column (bound and stepped: the caller reads column 0); NULL stmt otherwise. */
+static pyagent_status get_identity(pyagent_registry *reg, const char *model, const char *key,
+                                   sqlite3_stmt **stmt, pa_err *err) {
+    *stmt = NULL;
+    const char *sql = !key                            ? NULL
+                      : strcmp(key, "provider") == 0  ? "SELECT provider FROM models WHERE id = ?"
+                      : strcmp(key, "location") == 0  ? "SELECT location FROM models WHERE id = ?"
+                      : strcmp(key, "remote_id") == 0 ? "SELECT remote_id FROM models WHERE id = ?"
+                                                      : NULL;
+    if (!sql) return PYAGENT_OK;
+    int64_t id;
+    pyagent_status st = pa_reg_find_model(reg, model, &id, NULL, NULL, err);
+    if (!st) st = pa_reg_prepare(reg, sql, stmt, err);
+    if (st) return st;
+    sqlite3_bind_int64(*stmt, 1, id);
+    int rc = sqlite3_step(*stmt);
+    if (rc != SQLITE_ROW) {
+        st = pa_reg_fail_sqlite(reg, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read model", err);
+        sqlite3_finalize(*stmt);
+        *stmt = NULL;
+    }
+    return st;
+}
+
 pyagent_status pyagent_registry_get_str(pyagent_registry *registry, const char *model,
                                         const char *key, char *value, size_t capacity,
                                         size_t *needed) {
@@ -831,12 +859,19 @@ pyagent_status pyagent_registry_get_str(pyagent_registry *registry, const char *
     pa_key_info info;
     sqlite3_stmt *stmt = NULL;
     bool found = false;
-    st = get_current(registry, model, key, &info, &stmt, &found, &err);
-    if (!st && info.type != PA_KEY_TEXT)
-        st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT,
-                     "%.80s is a number: read it with pyagent_registry_get_f64", key);
+    int column = 1;
+    st = get_identity(registry, model, key, &stmt, &err);
+    if (!st && stmt) {
+        found = true;
+        column = 0;
+    } else if (!st) {
+        st = get_current(registry, model, key, &info, &stmt, &found, &err);
+        if (!st && info.type != PA_KEY_TEXT)
+            st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT,
+                         "%.80s is a number: read it with pyagent_registry_get_f64", key);
+    }
     if (!st) {
-        const char *text = found ? (const char *)sqlite3_column_text(stmt, 1) : NULL;
+        const char *text = found ? (const char *)sqlite3_column_text(stmt, column) : NULL;
         if (!text) text = "";
         *needed = strlen(text) + 1;
         if (capacity < *needed)
