@@ -5,7 +5,7 @@
  * Usage:
  *   pyagent-random-gguf -o out.gguf [--preset 110M|42M|15M|260K]
  *                       [--dim 768] [--layers 12] [--heads 12] [--kv-heads 12] [--ff 2048]
- *                       [--vocab 32000] [--ctx 1024] [--type f32|f16|bf16|q8_0]
+ *                       [--vocab 32000] [--ctx 1024] [--type f32|f16|bf16|q8_0|q4_0|q4_K]
  *                       [--tied] [--seed N]
  *
  * Flags are applied in order, so `--preset 110M --layers 2` is the 110M shape cut to two
@@ -15,8 +15,11 @@
  * own generator, seeded from (seed, name), so the same seed gives the same f32 values for every
  * --type, with or without --tied. Matrix entries are normal-ish with std 0.02; norm weights are
  * 1.0 with noise of std 0.01 and always F32. The 2-D matrices (token_embd included) are stored
- * as --type: f16 and bf16 round to nearest even, q8_0 quantizes exactly as ggml's reference
- * quantize_row_q8_0.
+ * as --type: f16 and bf16 round to nearest even, q8_0 and q4_0 quantize exactly as ggml's
+ * reference quantize_row_q8_0_ref and quantize_row_q4_0_ref. q4_K is ggml's block_q4_K layout
+ * with a plain fit: each sub-block of 32 takes scale (max - min) / 15 and min -min (min
+ * clamped to <= 0), both quantized to 6 bits against the block's largest; ggml's reference
+ * searches for a better scale, which changes the values, not the layout.
  *
  * The vocabulary is a synthetic SentencePiece (SPM) one: <unk>, <s>, </s>, the 256 byte tokens
  * <0x00>..<0xFF>, then pieces that SPM merges can reach from single characters (see
@@ -59,11 +62,17 @@
 /* ggml tensor types */
 #define GGML_F32 0
 #define GGML_F16 1
+#define GGML_Q4_0 2
 #define GGML_Q8_0 8
+#define GGML_Q4_K 12
 #define GGML_BF16 30
 
 #define Q8_0_BLOCK 32       /* values per q8_0 block */
 #define Q8_0_BLOCK_BYTES 34 /* f16 scale + 32 int8 */
+#define Q4_0_BLOCK 32       /* values per q4_0 block */
+#define Q4_0_BLOCK_BYTES 18 /* f16 scale + 16 bytes of nibbles */
+#define Q4_K_BLOCK 256      /* values per q4_K block (8 sub-blocks of 32) */
+#define Q4_K_BLOCK_BYTES 144 /* f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 of nibbles */
 
 #define N_SPECIAL_TOKENS 3 /* <unk>, <s>, </s> */
 #define N_BYTE_TOKENS 256
@@ -90,8 +99,9 @@ static const char *const USAGE =
     "  --ff N               feed-forward length\n"
     "  --vocab N            vocabulary size (at least 260)\n"
     "  --ctx N              training context length written to the metadata\n"
-    "  --type T             type of the 2-D matrices: f32 (default), f16, bf16, q8_0\n"
-    "                       (q8_0 needs dim and ff to be multiples of 32)\n"
+    "  --type T             type of the 2-D matrices: f32 (default), f16, bf16, q8_0, q4_0,\n"
+    "                       q4_K (q8_0 and q4_0 need dim and ff to be multiples of 32,\n"
+    "                       q4_K multiples of 256)\n"
     "  --tied               no output.weight: the output reuses token_embd.weight\n"
     "  --seed N             seed of the weights (default 1)\n"
     "  -h, --help           print this help\n"
@@ -136,6 +146,8 @@ static const tensor_type TENSOR_TYPES[] = {
     {"f16", GGML_F16, 1},
     {"bf16", GGML_BF16, 32},
     {"q8_0", GGML_Q8_0, 7},
+    {"q4_0", GGML_Q4_0, 2},
+    {"q4_K", GGML_Q4_K, 14}, /* LLAMA_FTYPE_MOSTLY_Q4_K_S: every matrix q4_K */
 };
 
 typedef struct options {
@@ -189,6 +201,16 @@ static const char *flag_value(int argc, char **argv, int *i) {
     return argv[*i];
 }
 
+/* Values per block of a ggml type: rows must be whole blocks. */
+static int64_t type_block(uint32_t ggml_type) {
+    switch (ggml_type) {
+    case GGML_Q8_0: return Q8_0_BLOCK;
+    case GGML_Q4_0: return Q4_0_BLOCK;
+    case GGML_Q4_K: return Q4_K_BLOCK;
+    default: return 1;
+    }
+}
+
 static void check_shape(const model_shape *s, const tensor_type *type) {
     if (s->dim % s->n_heads != 0)
         fail("--dim %" PRId64 " is not a multiple of --heads %" PRId64, s->dim, s->n_heads);
@@ -198,9 +220,10 @@ static void check_shape(const model_shape *s, const tensor_type *type) {
     if (s->n_heads % s->n_kv_heads != 0)
         fail("--kv-heads %" PRId64 " does not divide --heads %" PRId64, s->n_kv_heads,
              s->n_heads);
-    if (type->ggml_type == GGML_Q8_0 && (s->dim % Q8_0_BLOCK != 0 || s->ff % Q8_0_BLOCK != 0))
-        fail("q8_0 needs --dim and --ff to be multiples of %d (got %" PRId64 " and %" PRId64 ")",
-             Q8_0_BLOCK, s->dim, s->ff);
+    const int64_t block = type_block(type->ggml_type);
+    if (s->dim % block != 0 || s->ff % block != 0)
+        fail("%s needs --dim and --ff to be multiples of %" PRId64 " (got %" PRId64 " and %" PRId64
+             ")", type->name, block, s->dim, s->ff);
 }
 
 static options parse_options(int argc, char **argv) {
@@ -243,7 +266,7 @@ static options parse_options(int argc, char **argv) {
         } else if (strcmp(flag, "--type") == 0) {
             const char *name = flag_value(argc, argv, &i);
             o.type = find_tensor_type(name);
-            if (!o.type) fail("--type: unknown type '%s' (f32, f16, bf16, q8_0)", name);
+            if (!o.type) fail("--type: unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_K)", name);
         } else if (strcmp(flag, "--tied") == 0) {
             o.tied = true;
         } else if (strcmp(flag, "--seed") == 0) {
@@ -494,6 +517,8 @@ static uint64_t row_bytes(uint32_t type, uint64_t n) {
     case GGML_F16:
     case GGML_BF16: return 2 * n;
     case GGML_Q8_0: return n / Q8_0_BLOCK * Q8_0_BLOCK_BYTES;
+    case GGML_Q4_0: return n / Q4_0_BLOCK * Q4_0_BLOCK_BYTES;
+    case GGML_Q4_K: return n / Q4_K_BLOCK * Q4_K_BLOCK_BYTES;
     default: return 4 * n;
     }
 }
@@ -640,6 +665,103 @@ static void quantize_row_q8_0(const float *x, uint64_t n, uint8_t *out) {
     }
 }
 
+/* ggml's quantize_row_q4_0_ref: x (n,) -> n/32 blocks of {f16 d, 16 bytes of nibbles}, where
+ * d = -max/8 for the value of largest magnitude and x[j] ~ d * (nibble j - 8); nibbles 0..15
+ * are the low halves of the 16 bytes, 16..31 the high halves. */
+static void quantize_row_q4_0(const float *x, uint64_t n, uint8_t *out) {
+    for (uint64_t b = 0; b < n / Q4_0_BLOCK; b++) {
+        const float *xb = x + b * Q4_0_BLOCK;
+        uint8_t *ob = out + b * Q4_0_BLOCK_BYTES;
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < Q4_0_BLOCK; j++)
+            if (amax < fabsf(xb[j])) {
+                amax = fabsf(xb[j]);
+                max = xb[j];
+            }
+        const float d = max / -8;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        store_u16(ob, pa_f32_to_f16(d));
+        for (int j = 0; j < Q4_0_BLOCK / 2; j++) {
+            const int lo = (int)(int8_t)(xb[j] * id + 8.5f);
+            const int hi = (int)(int8_t)(xb[j + Q4_0_BLOCK / 2] * id + 8.5f);
+            ob[2 + j] = (uint8_t)((lo < 15 ? lo : 15) | (hi < 15 ? hi : 15) << 4);
+        }
+    }
+}
+
+/* Packs the 6-bit scale `sc` and min `m` of sub-block s (0..7) into the 12 scale bytes of a
+ * q4_K block (the inverse of ggml's get_scale_min_k4; `scales` starts zeroed). */
+static void pack_q4_k_scale_min(uint8_t *scales, int s, int sc, int m) {
+    if (s < 4) {
+        scales[s] |= (uint8_t)sc;
+        scales[s + 4] |= (uint8_t)m;
+    } else {
+        scales[s + 4] |= (uint8_t)((sc & 0xf) | (m & 0xf) << 4);
+        scales[s - 4] |= (uint8_t)((sc >> 4) << 6);
+        scales[s] |= (uint8_t)((m >> 4) << 6);
+    }
+}
+
+static void unpack_q4_k_scale_min(const uint8_t *scales, int s, int *sc, int *m) {
+    if (s < 4) {
+        *sc = scales[s] & 63;
+        *m = scales[s + 4] & 63;
+    } else {
+        *sc = (scales[s + 4] & 0xf) | ((scales[s - 4] >> 6) << 4);
+        *m = (scales[s + 4] >> 4) | ((scales[s] >> 6) << 4);
+    }
+}
+
+static int clamp_int(float v, int lo, int hi) {
+    const int i = (int)roundf(v);
+    return i < lo ? lo : i > hi ? hi : i;
+}
+
+/* x (n,) -> n/256 q4_K blocks (see the header comment for the fit). */
+static void quantize_row_q4_k(const float *x, uint64_t n, uint8_t *out) {
+    for (uint64_t b = 0; b < n / Q4_K_BLOCK; b++) {
+        const float *xb = x + b * Q4_K_BLOCK;
+        uint8_t *ob = out + b * Q4_K_BLOCK_BYTES;
+        float scale[8], min[8], max_scale = 0.0f, max_min = 0.0f;
+        for (int s = 0; s < 8; s++) {
+            float lo = 0.0f, hi = xb[32 * s];
+            for (int l = 0; l < 32; l++) {
+                lo = fminf(lo, xb[32 * s + l]);
+                hi = fmaxf(hi, xb[32 * s + l]);
+            }
+            scale[s] = (hi - lo) / 15.0f;
+            min[s] = -lo;
+            max_scale = fmaxf(max_scale, scale[s]);
+            max_min = fmaxf(max_min, min[s]);
+        }
+        const float inv_scale = max_scale > 0.0f ? 63.0f / max_scale : 0.0f;
+        const float inv_min = max_min > 0.0f ? 63.0f / max_min : 0.0f;
+        uint8_t *scales = ob + 4, *qs = ob + 16;
+        memset(scales, 0, 12);
+        for (int s = 0; s < 8; s++)
+            pack_q4_k_scale_min(scales, s, clamp_int(inv_scale * scale[s], 0, 63),
+                                clamp_int(inv_min * min[s], 0, 63));
+        const uint16_t d_bits = pa_f32_to_f16(max_scale / 63.0f);
+        const uint16_t dmin_bits = pa_f32_to_f16(max_min / 63.0f);
+        store_u16(ob, d_bits);
+        store_u16(ob + 2, dmin_bits);
+        /* the nibbles fit the scales as they will be read back */
+        uint8_t nibble[Q4_K_BLOCK];
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            unpack_q4_k_scale_min(scales, s, &sc, &m);
+            const float d = pa_f16_to_f32(d_bits) * (float)sc;
+            const float dm = pa_f16_to_f32(dmin_bits) * (float)m;
+            for (int l = 0; l < 32; l++)
+                nibble[32 * s + l] =
+                    (uint8_t)(d > 0.0f ? clamp_int((xb[32 * s + l] + dm) / d, 0, 15) : 0);
+        }
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++)
+                qs[32 * c + l] = (uint8_t)(nibble[64 * c + l] | nibble[64 * c + 32 + l] << 4);
+    }
+}
+
 /* x (n,) f32 -> the bytes of one row of `type`. */
 static void encode_row(uint32_t type, const float *x, uint64_t n, uint8_t *out) {
     switch (type) {
@@ -650,6 +772,8 @@ static void encode_row(uint32_t type, const float *x, uint64_t n, uint8_t *out) 
         for (uint64_t i = 0; i < n; i++) store_u16(out + 2 * i, pa_f32_to_bf16(x[i]));
         break;
     case GGML_Q8_0: quantize_row_q8_0(x, n, out); break;
+    case GGML_Q4_0: quantize_row_q4_0(x, n, out); break;
+    case GGML_Q4_K: quantize_row_q4_k(x, n, out); break;
     default:
         for (uint64_t i = 0; i < n; i++) store_u32(out + 4 * i, pa_bits_from_f32(x[i]));
         break;

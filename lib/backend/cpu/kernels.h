@@ -12,6 +12,13 @@
  *     start of every 4 KiB page before the hardware prefetcher would.
  * On the development machine (2 cores) this took an f16 GEMV from 10 to 18 GB/s on one core.
  *
+ * The q4 kernels read the activation row rounded to 8 bits per block of 32 (pa_xq8), as
+ * llama.cpp's do: widening 4-bit weights to f32 costs more than the memory stream leaves time
+ * for (one core ran q4_0 at 8.5 GB/s that way), while integer dot products (VNNI vpdpbusd, or
+ * vpmaddubsw on AVX2) keep up with it. The rounding error of x (at most 1/254 of its block's
+ * largest value) is far below that of the 4-bit weights. Every kernel set, the portable one
+ * included, rounds x the same way (pa_xq8_quantize), so the kernel path does not change results.
+ *
  * Invariants every kernel set keeps, so that the kernel path never changes a result:
  *   - dot4(rows)[j] is bitwise equal to dot1(rows[j]): lanes are accumulated in the same order
  *     whichever rows share a pass (a row may land in either depending on the thread count);
@@ -22,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Weight types the kernels compute with, as an index (gguf numbers are sparse). */
 typedef enum pa_wtype {
@@ -48,6 +56,10 @@ typedef enum pa_wtype {
  * development machine: 1 KiB gave 16.3 GB/s, 2 KiB 18.4, 4 KiB 18.2 for one core). */
 #define PA_PREFETCH_BYTES 2048
 
+/* Put before each loop over the R rows of a pass: with the rows unrolled, each row's
+ * accumulators stay in registers (gcc -O2 otherwise keeps them in memory). */
+#define PA_UNROLL_ROWS _Pragma("GCC unroll 4")
+
 /* The 6-bit scale and min of sub-block s (0..7) of a q4_K block (ggml's get_scale_min_k4). */
 static inline void pa_q4_k_scale_min(const uint8_t *scales, int s, int *sc, int *m) {
     if (s < 4) {
@@ -59,11 +71,45 @@ static inline void pa_q4_k_scale_min(const uint8_t *scales, int s, int *sc, int 
     }
 }
 
+/* An activation row rounded to 8 bits per block of 32: x[i] ≈ d[i / 32] * q[i], with
+ * d = max |x| / 127 over the block and q = round(x / d). */
+typedef struct pa_xq8 {
+    int8_t *q;     /* (n,) */
+    float *d;      /* (n / 32,) */
+    int32_t *sum;  /* (n / 32,) Σ q over the block */
+    float *dsum;   /* (n / 32,) d * Σ q over the block */
+} pa_xq8;
+
+/* Bytes a pa_xq8 of n values takes (n a multiple of 32). */
+#define PA_XQ8_BYTES(n) ((size_t)(n) + (size_t)(n) / 32 * 12 + 96)
+
+/* Lays a pa_xq8 of n values out in `buf` (PA_XQ8_BYTES(n) bytes, 4-byte aligned). */
+pa_xq8 pa_xq8_in(void *buf, int n);
+
+/* x (n,) -> out, n a multiple of 32. The one rounding every kernel set uses. */
+void pa_xq8_quantize(const float *x, int n, const pa_xq8 *out);
+
+/* All 8 scales and mins of a q4_K block at once, with 32-bit operations (as ggml's kernels do):
+ * sc[s] and m[s] as pa_q4_k_scale_min gives them. For little-endian CPUs (the SIMD sets). */
+static inline void pa_q4_k_scales_mins(const uint8_t *scales, uint8_t sc[8], uint8_t m[8]) {
+    uint32_t u[3];
+    memcpy(u, scales, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x03030303;
+    const uint32_t sc_lo = u[0] & low6, m_lo = u[1] & low6;
+    const uint32_t sc_hi = (u[2] & low4) | ((u[0] >> 6) & top2) << 4;
+    const uint32_t m_hi = ((u[2] >> 4) & low4) | ((u[1] >> 6) & top2) << 4;
+    memcpy(sc, &sc_lo, 4);
+    memcpy(sc + 4, &sc_hi, 4);
+    memcpy(m, &m_lo, 4);
+    memcpy(m + 4, &m_hi, 4);
+}
+
 typedef struct pa_row_kernels {
+    bool x_q8; /* x is a `const pa_xq8 *` (q4 types), else a `const float *` */
     /* out[j] = rows[j] · x (n values), j = 0..3 */
-    void (*dot4)(const void *const rows[4], const float *x, int n, float out[4]);
+    void (*dot4)(const void *const rows[4], const void *x, int n, float out[4]);
     /* row · x (n values) */
-    float (*dot1)(const void *row, const float *x, int n);
+    float (*dot1)(const void *row, const void *x, int n);
     /* row (n values) -> out (n,) in f32 */
     void (*to_f32)(const void *row, float *out, int n);
 } pa_row_kernels;
@@ -84,7 +130,7 @@ const pa_kernel_set *pa_kernels_portable(void);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PA_HAVE_X86_KERNELS 1
 bool pa_cpu_has_avx2(void);   /* AVX2, FMA, F16C and OS support for YMM state */
-bool pa_cpu_has_avx512(void); /* AVX-512 F/BW/VL and OS support for ZMM state */
+bool pa_cpu_has_avx512(void); /* AVX-512 F/BW/VL/VNNI and OS support for ZMM state */
 const pa_kernel_set *pa_kernels_avx2(void);
 const pa_kernel_set *pa_kernels_avx512(void);
 #endif

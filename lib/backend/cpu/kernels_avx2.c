@@ -59,14 +59,17 @@ INLINE float scalar_bf16(const uint8_t *p) {
 #define FLOAT_DOT(NAME, LOAD, SCALAR, ELEM)                                                   \
     INLINE void NAME(const uint8_t *const *rows, int R, const float *x, int n, float *out) {  \
         __m256 a[4], b[4];                                                                   \
+        PA_UNROLL_ROWS                                                                       \
         for (int j = 0; j < R; j++) a[j] = b[j] = _mm256_setzero_ps();                       \
         int i = 0;                                                                           \
         for (; i + 32 <= n; i += 32) {                                                       \
+            PA_UNROLL_ROWS                                                                   \
             for (int j = 0; j < R; j++)                                                      \
                 for (int line = 0; line < 32 * (ELEM) / 64; line++)                          \
                     prefetch(rows[j] + (size_t)i * (ELEM) + 64 * line + PA_PREFETCH_BYTES);  \
             const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);       \
             const __m256 x2 = _mm256_loadu_ps(x + i + 16), x3 = _mm256_loadu_ps(x + i + 24); \
+            PA_UNROLL_ROWS                                                                   \
             for (int j = 0; j < R; j++) {                                                    \
                 const uint8_t *w = rows[j] + (size_t)i * (ELEM);                             \
                 a[j] = _mm256_fmadd_ps(LOAD(w), x0, a[j]);                                   \
@@ -77,9 +80,11 @@ INLINE float scalar_bf16(const uint8_t *p) {
         }                                                                                    \
         for (; i + 8 <= n; i += 8) {                                                         \
             const __m256 xv = _mm256_loadu_ps(x + i);                                        \
+            PA_UNROLL_ROWS                                                                   \
             for (int j = 0; j < R; j++)                                                      \
                 a[j] = _mm256_fmadd_ps(LOAD(rows[j] + (size_t)i * (ELEM)), xv, a[j]);        \
         }                                                                                    \
+        PA_UNROLL_ROWS                                                                       \
         for (int j = 0; j < R; j++) {                                                        \
             float sum = hsum(_mm256_add_ps(a[j], b[j]));                                     \
             for (int k = i; k < n; k++) sum += SCALAR(rows[j] + (size_t)k * (ELEM)) * x[k];  \
@@ -102,14 +107,17 @@ INLINE __m256 widen_i8_reg(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8
 
 INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
     __m256 acc[4];
+    PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
     for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q8_0_BYTES;
         if (blk % 2 == 0)
+            PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
         const float *xb = x + blk * 32;
         const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
         const __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+        PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const uint8_t *q = rows[j] + off + 2;
             __m256 p = _mm256_mul_ps(widen_i8(q), x0);
@@ -119,94 +127,93 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, f
             acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(f16_scale(rows[j] + off)), acc[j]);
         }
     }
+    PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) out[j] = hsum(acc[j]);
 }
 
-/* The 16 bytes of a q4_0 block as two vectors of signed values: lo (elements 0..15) and hi
- * (16..31), each nibble minus 8. */
-INLINE void unpack_q4_0(const uint8_t *qs, __m128i *lo, __m128i *hi) {
-    const __m128i low4 = _mm_set1_epi8(0xf), eight = _mm_set1_epi8(8);
-    const __m128i q = _mm_loadu_si128((const __m128i *)qs);
-    *lo = _mm_sub_epi8(_mm_and_si128(q, low4), eight);
-    *hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), low4), eight);
+/* The 32 nibbles of a q4_0 block as bytes in x order: the low halves of its 16 bytes, then
+ * the high halves. */
+INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0xf));
 }
 
-INLINE void dot_q4_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
+/* acc + the sums of 4 adjacent products u·s (u unsigned, s signed bytes) in each int32 lane;
+ * no int16 overflow, as u < 16. */
+INLINE __m256i dot_u8_s8(__m256i acc, __m256i u, __m256i s) {
+    const __m256i pairs = _mm256_maddubs_epi16(u, s);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+/* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the -8 folded into the
+ * integer sum of lane 0. */
+INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
     __m256 acc[4];
+    PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_0_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_0_BYTES;
-        if (blk % 4 == 0)
+        if (blk % 4 == 0) {
+            PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-        const float *xb = x + blk * 32;
-        const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
-        const __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+        }
+        const __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + 32 * blk));
+        const __m256i offset = _mm256_setr_epi32(-8 * x->sum[blk], 0, 0, 0, 0, 0, 0, 0);
+        const float dx = x->d[blk];
+        PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
-            __m128i lo, hi;
-            unpack_q4_0(rows[j] + off + 2, &lo, &hi);
-            __m256 p = _mm256_mul_ps(widen_i8_reg(lo), x0);
-            p = _mm256_fmadd_ps(widen_i8_reg(_mm_srli_si128(lo, 8)), x1, p);
-            p = _mm256_fmadd_ps(widen_i8_reg(hi), x2, p);
-            p = _mm256_fmadd_ps(widen_i8_reg(_mm_srli_si128(hi, 8)), x3, p);
-            acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(f16_scale(rows[j] + off)), acc[j]);
+            const __m256i dot = dot_u8_s8(offset, q4_0_nibbles(rows[j] + off + 2), xq);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                     _mm256_set1_ps(f16_scale(rows[j] + off) * dx), acc[j]);
         }
     }
+    PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) out[j] = hsum(acc[j]);
 }
 
-/* Σ over 32 values of one q4_K sub-block: nibbles (as bytes in q) times x */
-INLINE __m256 q4_k_sub_dot(__m128i q_a, __m128i q_b, const float *xs) {
-    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q_a)), _mm256_loadu_ps(xs));
-    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q_a, 8))),
-                        _mm256_loadu_ps(xs + 8), p);
-    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q_b)), _mm256_loadu_ps(xs + 16), p);
-    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(q_b, 8))),
-                        _mm256_loadu_ps(xs + 24), p);
-    return p;
-}
-
-INLINE __m256 sum32(const float *xs) {
-    return _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(xs), _mm256_loadu_ps(xs + 8)),
-                         _mm256_add_ps(_mm256_loadu_ps(xs + 16), _mm256_loadu_ps(xs + 24)));
-}
-
-INLINE void dot_q4_k(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
-    const __m128i low4 = _mm_set1_epi8(0xf);
-    __m256 acc[4];
-    for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++, x += PA_Q4_K_BLOCK) {
+/* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
+ * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
+ * the same 32 bytes. */
+INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    const __m256i low4 = _mm256_set1_epi8(0xf);
+    __m256 acc[4], mins[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) acc[j] = mins[j] = _mm256_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
-        float scale[4][8], min[4][8];
+        const int xb = 8 * blk; /* x block of sub-block 0 */
+        const __m256 xd = _mm256_loadu_ps(x->d + xb), xdsum = _mm256_loadu_ps(x->dsum + xb);
+        float scale[4][8];
+        PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const uint8_t *b = rows[j] + off;
             prefetch(b + PA_PREFETCH_BYTES);
             prefetch(b + 64 + PA_PREFETCH_BYTES);
-            const float d = f16_scale(b), dmin = f16_scale(b + 2);
-            for (int s = 0; s < 8; s++) {
-                int sc, m;
-                pa_q4_k_scale_min(b + 4, s, &sc, &m);
-                scale[j][s] = d * (float)sc;
-                min[j][s] = dmin * (float)m;
-            }
+            uint8_t sc[8], m[8];
+            pa_q4_k_scales_mins(b + 4, sc, m);
+            const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
+            _mm256_storeu_ps(scale[j], _mm256_mul_ps(scf, _mm256_mul_ps(_mm256_set1_ps(f16_scale(b)), xd)));
+            mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(_mm256_set1_ps(f16_scale(b + 2)), xdsum), mins[j]);
         }
-        for (int c = 0; c < 4; c++) {
-            const float *xc = x + 64 * c;
-            const __m256 xsum_lo = sum32(xc), xsum_hi = sum32(xc + 32);
+    for (int c = 0; c < 4; c++) {
+            const __m256i xq_lo = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c)));
+            const __m256i xq_hi = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c + 1)));
+            PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) {
-                const uint8_t *q = rows[j] + off + 16 + 32 * c;
-                const __m128i qa = _mm_loadu_si128((const __m128i *)q);
-                const __m128i qb = _mm_loadu_si128((const __m128i *)(q + 16));
-                const __m256 lo = q4_k_sub_dot(_mm_and_si128(qa, low4), _mm_and_si128(qb, low4), xc);
-                const __m256 hi = q4_k_sub_dot(_mm_and_si128(_mm_srli_epi16(qa, 4), low4),
-                                               _mm_and_si128(_mm_srli_epi16(qb, 4), low4), xc + 32);
-                acc[j] = _mm256_fmadd_ps(lo, _mm256_set1_ps(scale[j][2 * c]), acc[j]);
-                acc[j] = _mm256_fnmadd_ps(xsum_lo, _mm256_set1_ps(min[j][2 * c]), acc[j]);
-                acc[j] = _mm256_fmadd_ps(hi, _mm256_set1_ps(scale[j][2 * c + 1]), acc[j]);
-                acc[j] = _mm256_fnmadd_ps(xsum_hi, _mm256_set1_ps(min[j][2 * c + 1]), acc[j]);
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(rows[j] + off + 16 + 32 * c));
+                const __m256i lo = _mm256_and_si256(raw, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                const __m256i zero = _mm256_setzero_si256();
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_s8(zero, lo, xq_lo)),
+                                         _mm256_set1_ps(scale[j][2 * c]), acc[j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_s8(zero, hi, xq_hi)),
+                                         _mm256_set1_ps(scale[j][2 * c + 1]), acc[j]);
             }
         }
     }
-    for (int j = 0; j < R; j++) out[j] = hsum(acc[j]);
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) out[j] = hsum(acc[j]) - hsum(mins[j]);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -242,8 +249,8 @@ AVX2 static void to_f32_q4_0(const void *row, float *out, int n) {
     const uint8_t *b = row;
     for (int i = 0; i < n; i += PA_Q4_0_BLOCK, b += PA_Q4_0_BYTES) {
         const __m256 d = _mm256_set1_ps(f16_scale(b));
-        __m128i lo, hi;
-        unpack_q4_0(b + 2, &lo, &hi);
+        const __m256i q = _mm256_sub_epi8(q4_0_nibbles(b + 2), _mm256_set1_epi8(8));
+        const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
         _mm256_storeu_ps(out + i, _mm256_mul_ps(d, widen_i8_reg(lo)));
         _mm256_storeu_ps(out + i + 8, _mm256_mul_ps(d, widen_i8_reg(_mm_srli_si128(lo, 8))));
         _mm256_storeu_ps(out + i + 16, _mm256_mul_ps(d, widen_i8_reg(hi)));
@@ -275,33 +282,34 @@ AVX2 static void to_f32_q4_k(const void *row, float *out, int n) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-#define ENTRY_POINTS(type)                                                                    \
-    AVX2 static void dot4_##type(const void *const rows[4], const float *x, int n,            \
+/* dot4 and dot1 of a type, x being an X (const float or const pa_xq8) */
+#define ENTRY_POINTS(type, X)                                                                 \
+    AVX2 static void dot4_##type(const void *const rows[4], const void *x, int n,             \
                                  float out[4]) {                                              \
-        dot_##type((const uint8_t *const *)rows, 4, x, n, out);                               \
+        dot_##type((const uint8_t *const *)rows, 4, (X *)x, n, out);                          \
     }                                                                                         \
-    AVX2 static float dot1_##type(const void *row, const float *x, int n) {                   \
+    AVX2 static float dot1_##type(const void *row, const void *x, int n) {                    \
         const uint8_t *rows[1] = {row};                                                       \
         float out;                                                                            \
-        dot_##type(rows, 1, x, n, &out);                                                      \
+        dot_##type(rows, 1, (X *)x, n, &out);                                                 \
         return out;                                                                           \
     }
-ENTRY_POINTS(f32)
-ENTRY_POINTS(f16)
-ENTRY_POINTS(bf16)
-ENTRY_POINTS(q8_0)
-ENTRY_POINTS(q4_0)
-ENTRY_POINTS(q4_k)
+ENTRY_POINTS(f32, const float)
+ENTRY_POINTS(f16, const float)
+ENTRY_POINTS(bf16, const float)
+ENTRY_POINTS(q8_0, const float)
+ENTRY_POINTS(q4_0, const pa_xq8)
+ENTRY_POINTS(q4_k, const pa_xq8)
 
 static const pa_kernel_set avx2 = {
     "AVX2+FMA+F16C",
     {
-        [PA_W_F32] = {dot4_f32, dot1_f32, to_f32_f32},
-        [PA_W_F16] = {dot4_f16, dot1_f16, to_f32_f16},
-        [PA_W_BF16] = {dot4_bf16, dot1_bf16, to_f32_bf16},
-        [PA_W_Q8_0] = {dot4_q8_0, dot1_q8_0, to_f32_q8_0},
-        [PA_W_Q4_0] = {dot4_q4_0, dot1_q4_0, to_f32_q4_0},
-        [PA_W_Q4_K] = {dot4_q4_k, dot1_q4_k, to_f32_q4_k},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16},
+        [PA_W_Q8_0] = {false, dot4_q8_0, dot1_q8_0, to_f32_q8_0},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k},
     },
 };
 

@@ -1,6 +1,8 @@
 /*
- * AVX-512 (F, BW, VL) row kernels, with F16C/FMA. Compiled with target attributes and chosen
- * at run time (ops.c), so the library still runs on any x86-64.
+ * AVX-512 (F, BW, VL, VNNI) row kernels, with F16C/FMA. Compiled with target attributes and
+ * chosen at run time (ops.c), so the library still runs on any x86-64. Float rows use 16-wide
+ * ZMM registers; the q4 kernels use VNNI's vpdpbusd on 8-wide YMM registers, which run on three
+ * ports where ZMM code has two, and one of them would be busy converting.
  *
  * Every kernel is written once for R rows (R = 1 or 4, a compile-time constant after
  * inlining): the R rows share each load of x, and each row keeps its own accumulators, added
@@ -14,7 +16,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define INLINE AVX512 static inline __attribute__((always_inline))
 
 INLINE void prefetch(const uint8_t *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
@@ -51,13 +53,16 @@ INLINE __m512 load_bf16_masked(const uint8_t *p, __mmask16 m) {
 #define FLOAT_DOT(NAME, LOAD, ELEM)                                                           \
     INLINE void NAME(const uint8_t *const *rows, int R, const float *x, int n, float *out) {  \
         __m512 a[4], b[4];                                                                   \
+        PA_UNROLL_ROWS                                                                       \
         for (int j = 0; j < R; j++) a[j] = b[j] = _mm512_setzero_ps();                       \
         int i = 0;                                                                           \
         for (; i + 32 <= n; i += 32) {                                                       \
+            PA_UNROLL_ROWS                                                                   \
             for (int j = 0; j < R; j++)                                                      \
                 for (int line = 0; line < 32 * (ELEM) / 64; line++)                          \
                     prefetch(rows[j] + (size_t)i * (ELEM) + 64 * line + PA_PREFETCH_BYTES);  \
             const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);      \
+            PA_UNROLL_ROWS                                                                   \
             for (int j = 0; j < R; j++) {                                                    \
                 a[j] = _mm512_fmadd_ps(LOAD(rows[j] + (size_t)i * (ELEM)), x0, a[j]);         \
                 b[j] = _mm512_fmadd_ps(LOAD(rows[j] + (size_t)(i + 16) * (ELEM)), x1, b[j]);  \
@@ -67,10 +72,12 @@ INLINE __m512 load_bf16_masked(const uint8_t *p, __mmask16 m) {
             const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff                              \
                                             : (__mmask16)((1u << (n - i)) - 1);              \
             const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);                               \
+            PA_UNROLL_ROWS                                                                   \
             for (int j = 0; j < R; j++)                                                      \
                 a[j] = _mm512_fmadd_ps(LOAD##_masked(rows[j] + (size_t)i * (ELEM), m), xv,   \
                                        a[j]);                                                \
         }                                                                                    \
+        PA_UNROLL_ROWS                                                                        \
         for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a[j], b[j])); \
     }
 
@@ -87,12 +94,15 @@ INLINE __m512 widen_i8(const uint8_t *p) {
 
 INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
     __m512 acc[4];
+    PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
     for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q8_0_BYTES;
         if (blk % 2 == 0)
+            PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
         const __m512 x0 = _mm512_loadu_ps(x + blk * 32), x1 = _mm512_loadu_ps(x + blk * 32 + 16);
+        PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const uint8_t *b = rows[j] + off;
             __m512 p = _mm512_mul_ps(widen_i8(b + 2), x0);
@@ -100,73 +110,93 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, f
             acc[j] = _mm512_fmadd_ps(p, _mm512_set1_ps(f16_scale(b)), acc[j]);
         }
     }
+    PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
-INLINE void dot_q4_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
-    const __m512i low4 = _mm512_set1_epi32(0xf), eight = _mm512_set1_epi32(8);
-    __m512 acc[4];
-    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
+INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The 32 nibbles of a q4_0 block as bytes in x order: the low halves of its 16 bytes, then
+ * the high halves. */
+INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0xf));
+}
+
+/* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the -8 folded into the
+ * integer sum of lane 0. */
+INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    __m256 acc[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_0_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_0_BYTES;
-        if (blk % 4 == 0)
+        if (blk % 4 == 0) {
+            PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-        const __m512 x0 = _mm512_loadu_ps(x + blk * 32), x1 = _mm512_loadu_ps(x + blk * 32 + 16);
+        }
+        const __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + 32 * blk));
+        const __m256i offset = _mm256_setr_epi32(-8 * x->sum[blk], 0, 0, 0, 0, 0, 0, 0);
+        const float dx = x->d[blk];
+        PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
-            const uint8_t *b = rows[j] + off;
-            const __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)));
-            const __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, low4), eight));
-            const __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
-            __m512 p = _mm512_mul_ps(lo, x0);
-            p = _mm512_fmadd_ps(hi, x1, p);
-            acc[j] = _mm512_fmadd_ps(p, _mm512_set1_ps(f16_scale(b)), acc[j]);
+            const __m256i dot = _mm256_dpbusd_epi32(offset, q4_0_nibbles(rows[j] + off + 2), xq);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                     _mm256_set1_ps(f16_scale(rows[j] + off) * dx), acc[j]);
         }
     }
-    for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) out[j] = hsum8(acc[j]);
 }
 
-/* q4_K: per sub-block s, acc += (d·sc) · Σ nibble·x − (dmin·m) · Σ x, with Σ x shared by the
- * rows of the pass. */
-INLINE void dot_q4_k(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
-    const __m512i low4 = _mm512_set1_epi32(0xf);
-    __m512 acc[4];
-    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++, x += PA_Q4_K_BLOCK) {
+/* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
+ * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
+ * the same 32 bytes. */
+INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    const __m256i low4 = _mm256_set1_epi8(0xf);
+    __m256 acc[4], mins[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) acc[j] = mins[j] = _mm256_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
-        float scale[4][8], min[4][8];
+        const int xb = 8 * blk; /* x block of sub-block 0 */
+        const __m256 xd = _mm256_loadu_ps(x->d + xb), xdsum = _mm256_loadu_ps(x->dsum + xb);
+        float scale[4][8];
+        PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const uint8_t *b = rows[j] + off;
             prefetch(b + PA_PREFETCH_BYTES);
             prefetch(b + 64 + PA_PREFETCH_BYTES);
-            const float d = f16_scale(b), dmin = f16_scale(b + 2);
-            for (int s = 0; s < 8; s++) {
-                int sc, m;
-                pa_q4_k_scale_min(b + 4, s, &sc, &m);
-                scale[j][s] = d * (float)sc;
-                min[j][s] = dmin * (float)m;
-            }
+            uint8_t sc[8], m[8];
+            pa_q4_k_scales_mins(b + 4, sc, m);
+            const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
+            _mm256_storeu_ps(scale[j], _mm256_mul_ps(scf, _mm256_mul_ps(_mm256_set1_ps(f16_scale(b)), xd)));
+            mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(_mm256_set1_ps(f16_scale(b + 2)), xdsum), mins[j]);
         }
-        for (int c = 0; c < 4; c++) {
-            const float *xc = x + 64 * c;
-            const __m512 x0 = _mm512_loadu_ps(xc), x1 = _mm512_loadu_ps(xc + 16);
-            const __m512 x2 = _mm512_loadu_ps(xc + 32), x3 = _mm512_loadu_ps(xc + 48);
-            const __m512 xsum_lo = _mm512_add_ps(x0, x1), xsum_hi = _mm512_add_ps(x2, x3);
+    for (int c = 0; c < 4; c++) {
+            const __m256i xq_lo = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c)));
+            const __m256i xq_hi = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c + 1)));
+            PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) {
-                const uint8_t *q = rows[j] + off + 16 + 32 * c;
-                const __m512i qa = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
-                const __m512i qb = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16)));
-                __m512 lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(qa, low4)), x0);
-                lo = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(qb, low4)), x1, lo);
-                __m512 hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(qa, 4)), x2);
-                hi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(qb, 4)), x3, hi);
-                acc[j] = _mm512_fmadd_ps(lo, _mm512_set1_ps(scale[j][2 * c]), acc[j]);
-                acc[j] = _mm512_fnmadd_ps(xsum_lo, _mm512_set1_ps(min[j][2 * c]), acc[j]);
-                acc[j] = _mm512_fmadd_ps(hi, _mm512_set1_ps(scale[j][2 * c + 1]), acc[j]);
-                acc[j] = _mm512_fnmadd_ps(xsum_hi, _mm512_set1_ps(min[j][2 * c + 1]), acc[j]);
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(rows[j] + off + 16 + 32 * c));
+                const __m256i lo = _mm256_and_si256(raw, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                const __m256i zero = _mm256_setzero_si256();
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(zero, lo, xq_lo)),
+                                         _mm256_set1_ps(scale[j][2 * c]), acc[j]);
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(zero, hi, xq_hi)),
+                                         _mm256_set1_ps(scale[j][2 * c + 1]), acc[j]);
             }
         }
     }
-    for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(acc[j]);
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) out[j] = hsum8(acc[j]) - hsum8(mins[j]);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -241,46 +271,48 @@ AVX512 static void to_f32_f32(const void *row, float *out, int n) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-#define ENTRY_POINTS(type)                                                                    \
-    AVX512 static void dot4_##type(const void *const rows[4], const float *x, int n,          \
+/* dot4 and dot1 of a type, x being an X (const float or const pa_xq8) */
+#define ENTRY_POINTS(type, X)                                                                 \
+    AVX512 static void dot4_##type(const void *const rows[4], const void *x, int n,           \
                                    float out[4]) {                                            \
-        dot_##type((const uint8_t *const *)rows, 4, x, n, out);                               \
+        dot_##type((const uint8_t *const *)rows, 4, (X *)x, n, out);                          \
     }                                                                                         \
-    AVX512 static float dot1_##type(const void *row, const float *x, int n) {                 \
+    AVX512 static float dot1_##type(const void *row, const void *x, int n) {                  \
         const uint8_t *rows[1] = {row};                                                       \
         float out;                                                                            \
-        dot_##type(rows, 1, x, n, &out);                                                      \
+        dot_##type(rows, 1, (X *)x, n, &out);                                                 \
         return out;                                                                           \
     }
-ENTRY_POINTS(f32)
-ENTRY_POINTS(f16)
-ENTRY_POINTS(bf16)
-ENTRY_POINTS(q8_0)
-ENTRY_POINTS(q4_0)
-ENTRY_POINTS(q4_k)
+ENTRY_POINTS(f32, const float)
+ENTRY_POINTS(f16, const float)
+ENTRY_POINTS(bf16, const float)
+ENTRY_POINTS(q8_0, const float)
+ENTRY_POINTS(q4_0, const pa_xq8)
+ENTRY_POINTS(q4_k, const pa_xq8)
 
 static const pa_kernel_set avx512 = {
-    "AVX-512",
+    "AVX-512+VNNI",
     {
-        [PA_W_F32] = {dot4_f32, dot1_f32, to_f32_f32},
-        [PA_W_F16] = {dot4_f16, dot1_f16, to_f32_f16},
-        [PA_W_BF16] = {dot4_bf16, dot1_bf16, to_f32_bf16},
-        [PA_W_Q8_0] = {dot4_q8_0, dot1_q8_0, to_f32_q8_0},
-        [PA_W_Q4_0] = {dot4_q4_0, dot1_q4_0, to_f32_q4_0},
-        [PA_W_Q4_K] = {dot4_q4_k, dot1_q4_k, to_f32_q4_k},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16},
+        [PA_W_Q8_0] = {false, dot4_q8_0, dot1_q8_0, to_f32_q8_0},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k},
     },
 };
 
 const pa_kernel_set *pa_kernels_avx512(void) { return pa_cpu_has_avx512() ? &avx512 : NULL; }
 
-/* CPUID leaf 7 EBX: AVX-512 F (bit 16), BW (30), VL (31); XCR0 bits 5-7 say the OS saves the
- * opmask and ZMM state. AVX2/FMA/F16C are required too: the kernels use them alongside. */
+/* CPUID leaf 7: EBX AVX-512 F (bit 16), BW (30), VL (31), ECX VNNI (11); XCR0 bits 5-7 say the
+ * OS saves the opmask and ZMM state. AVX2/FMA/F16C are required too: the kernels use them
+ * alongside. */
 bool pa_cpu_has_avx512(void) {
     if (!pa_cpu_has_avx2()) return false;
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     const unsigned needed = (1u << 16) | (1u << 30) | (1u << 31);
-    if ((b & needed) != needed) return false;
+    if ((b & needed) != needed || !(c & (1u << 11))) return false;
     unsigned xcr0_lo, xcr0_hi;
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     return (xcr0_lo & 0xe6) == 0xe6;

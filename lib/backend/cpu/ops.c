@@ -127,7 +127,14 @@ typedef struct matmul_job {
     int n;
     const pa_row_kernels *k; /* for w's type */
     float *scratch;          /* (nth, PA_MATMUL_TILE_ROWS, n_in) for dequantized tiles */
+    const pa_xq8 *xq;        /* (n,) X rounded to 8 bits, for kernels with x_q8 */
 } matmul_job;
+
+/* Token t's activations in the form the row kernels read. */
+static const void *x_of(const matmul_job *job, int t) {
+    if (job->k->x_q8) return &job->xq[t];
+    return job->x + (int64_t)t * job->w->n_in;
+}
 
 /* Few tokens: thread ith takes rows [begin, end) of W and reads them as four stripes at once
  * (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length s), so
@@ -149,14 +156,13 @@ static void matmul_rows(void *ctx, int ith, int nth) {
         }
         for (int t = 0; t < job->n; t++) {
             float out[4];
-            job->k->dot4(rows, job->x + (int64_t)t * n_in, n_in, out);
+            job->k->dot4(rows, x_of(job, t), n_in, out);
             for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[j];
         }
     }
     for (int64_t o = begin + 4 * stripe; o < end; o++)
         for (int t = 0; t < job->n; t++)
-            job->y[(int64_t)t * w->n_out + o] =
-                job->k->dot1(row_ptr(w, o), job->x + (int64_t)t * n_in, n_in);
+            job->y[(int64_t)t * w->n_out + o] = job->k->dot1(row_ptr(w, o), x_of(job, t), n_in);
 }
 
 /* Y[:, rows] (n, r) = X (n, k) @ W[rows]^T (k, r), with W[rows] given as f32 rows */
@@ -189,9 +195,23 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
 
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch) {
-    matmul_job job = {y, x, w, n, row_kernels(w), scratch};
-    bool blas = n >= SGEMM_MIN_BATCH && (w->type == GGUF_TENSOR_F32 || scratch);
-    pa_pool_run(pool, blas ? matmul_sgemm : matmul_rows, &job);
+    matmul_job job = {y, x, w, n, row_kernels(w), scratch, NULL};
+    if (n >= SGEMM_MIN_BATCH) {
+        pa_pool_run(pool, matmul_sgemm, &job);
+        return;
+    }
+    /* round X once here rather than in every thread: it is small next to W (and scratch holds
+     * it: n < 16 rows of ~1.4 bytes per value, against 64 floats per value per thread) */
+    pa_xq8 xq[SGEMM_MIN_BATCH];
+    if (job.k->x_q8) {
+        const size_t stride = PA_XQ8_BYTES(w->n_in);
+        for (int t = 0; t < n; t++) {
+            xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, (int)w->n_in);
+            pa_xq8_quantize(x + (int64_t)t * w->n_in, (int)w->n_in, &xq[t]);
+        }
+        job.xq = xq;
+    }
+    pa_pool_run(pool, matmul_rows, &job);
 }
 
 void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {

@@ -28,8 +28,8 @@ uint64_t pa_cpu_type_block(uint32_t type);
 #define PA_MATMUL_TILE_ROWS 64
 
 /* Y (n,d) = X (n,k) @ W(d,k)^T, i.e. y[t][o] = W[o] · x[t], split over threads by rows of W.
- * `scratch` holds pool-size * PA_MATMUL_TILE_ROWS * k floats (or is NULL: then non-f32 weights
- * always take the row-dot path). */
+ * `scratch` holds pool-size * PA_MATMUL_TILE_ROWS * k floats: tiles of dequantized rows for
+ * sgemm, or X rounded to 8 bits for the q4 kernels (kernels.h). */
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch);
 

@@ -1,0 +1,378 @@
+/*
+ * Row kernels (lib/backend/cpu/kernels.h): every SIMD kernel set this CPU runs against the
+ * portable one, on random rows of every weight type and of awkward lengths; the block layouts
+ * of q4_0 and q4_K against hand-made blocks; the rounding of activations to 8 bits; and
+ * matrix products that do not depend on the number of threads.
+ */
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/ops.h"
+#include "core/f16.h"
+#include "model/gguf.h"
+
+#define MAX_N 4096 /* values per row, at most */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Random rows                                                                                 */
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static uint32_t next_u32(void) {
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+/* uniform in [-1, 1) */
+static float next_float(void) { return (float)next_u32() / 2147483648.0f - 1.0f; }
+
+static void put_f16(uint8_t *p, float v) {
+    uint16_t h = pa_f32_to_f16(v);
+    memcpy(p, &h, 2);
+}
+
+static uint64_t row_bytes(pa_wtype t, int n) {
+    switch (t) {
+    case PA_W_F32: return 4 * (uint64_t)n;
+    case PA_W_F16:
+    case PA_W_BF16: return 2 * (uint64_t)n;
+    case PA_W_Q8_0: return (uint64_t)n / PA_Q8_0_BLOCK * PA_Q8_0_BYTES;
+    case PA_W_Q4_0: return (uint64_t)n / PA_Q4_0_BLOCK * PA_Q4_0_BYTES;
+    default: return (uint64_t)n / PA_Q4_K_BLOCK * PA_Q4_K_BYTES;
+    }
+}
+
+static int block_of(pa_wtype t) {
+    return t == PA_W_Q8_0 ? PA_Q8_0_BLOCK : t == PA_W_Q4_0 ? PA_Q4_0_BLOCK
+                                            : t == PA_W_Q4_K ? PA_Q4_K_BLOCK : 1;
+}
+
+/* A random row of n values of type t: random values for float types, random scales (as a
+ * quantizer would write them: positive, small) and random quants for block types. */
+static void random_row(pa_wtype t, int n, uint8_t *out) {
+    switch (t) {
+    case PA_W_F32:
+        for (int i = 0; i < n; i++) {
+            float v = next_float();
+            memcpy(out + 4 * i, &v, 4);
+        }
+        break;
+    case PA_W_F16:
+        for (int i = 0; i < n; i++) put_f16(out + 2 * i, next_float());
+        break;
+    case PA_W_BF16:
+        for (int i = 0; i < n; i++) {
+            uint16_t h = pa_f32_to_bf16(next_float());
+            memcpy(out + 2 * i, &h, 2);
+        }
+        break;
+    case PA_W_Q8_0:
+        for (int b = 0; b < n / PA_Q8_0_BLOCK; b++, out += PA_Q8_0_BYTES) {
+            put_f16(out, 0.01f * (next_float() + 1.5f));
+            for (int j = 0; j < PA_Q8_0_BLOCK; j++) out[2 + j] = (uint8_t)next_u32();
+        }
+        break;
+    case PA_W_Q4_0:
+        for (int b = 0; b < n / PA_Q4_0_BLOCK; b++, out += PA_Q4_0_BYTES) {
+            put_f16(out, 0.01f * (next_float() + 1.5f));
+            for (int j = 0; j < 16; j++) out[2 + j] = (uint8_t)next_u32();
+        }
+        break;
+    default:
+        for (int b = 0; b < n / PA_Q4_K_BLOCK; b++, out += PA_Q4_K_BYTES) {
+            put_f16(out, 0.001f * (next_float() + 1.5f));
+            put_f16(out + 2, 0.001f * (next_float() + 1.5f));
+            for (int j = 4; j < PA_Q4_K_BYTES; j++) out[j] = (uint8_t)next_u32();
+        }
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* SIMD against portable                                                                       */
+
+static const char *const type_names[PA_W_COUNT] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_K"};
+
+typedef struct activations {
+    float f32[MAX_N];
+    uint8_t q8_buf[PA_XQ8_BYTES(MAX_N)];
+    pa_xq8 q8;
+} activations;
+
+/* x in the form kernels of type t read it */
+static const void *x_for(const pa_row_kernels *k, const activations *a) {
+    return k->x_q8 ? (const void *)&a->q8 : (const void *)a->f32;
+}
+
+/* The exact dot product of the dequantized row with x as the kernel sees it (x rounded to 8
+ * bits for q4 types), in double, and Σ |w·x| (the scale of the rounding error). */
+static double exact_dot(const pa_row_kernels *portable, const void *row, const activations *a,
+                        int n, double *magnitude) {
+    static float w[MAX_N];
+    portable->to_f32(row, w, n);
+    double sum = 0, mag = 0;
+    for (int i = 0; i < n; i++) {
+        const double x = portable->x_q8 ? (double)a->q8.d[i / 32] * a->q8.q[i] : a->f32[i];
+        sum += (double)w[i] * x;
+        mag += fabs((double)w[i] * x);
+    }
+    *magnitude = mag;
+    return sum;
+}
+
+/* Checks one kernel set against the portable one for type t and length n: dot1 and dot4 near
+ * the exact value (the bound of recursive f32 summation, n·ε·Σ|w·x|), dot4 equal to dot1 bit
+ * for bit, and to_f32 equal to the portable conversion bit for bit. */
+static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
+    const pa_row_kernels *k = &set->types[t], *p = &pa_kernels_portable()->types[t];
+    static uint8_t rows[4][MAX_N * 4];
+    static activations a;
+    for (int r = 0; r < 4; r++) random_row(t, n, rows[r]);
+    for (int i = 0; i < n; i++) a.f32[i] = next_float();
+    if (k->x_q8) {
+        a.q8 = pa_xq8_in(a.q8_buf, n);
+        pa_xq8_quantize(a.f32, n, &a.q8);
+    }
+    const void *row_ptrs[4] = {rows[0], rows[1], rows[2], rows[3]};
+    float four[4], four_portable[4];
+    k->dot4(row_ptrs, x_for(k, &a), n, four);
+    p->dot4(row_ptrs, x_for(p, &a), n, four_portable);
+    for (int r = 0; r < 4; r++) {
+        double magnitude;
+        const double exact = exact_dot(p, rows[r], &a, n, &magnitude);
+        const double bound = (double)n * FLT_EPSILON * magnitude + 1e-30;
+        const float one = k->dot1(rows[r], x_for(k, &a), n);
+        if (fabs(one - exact) > bound || fabs(four_portable[r] - exact) > bound)
+            fail_msg("%s %s n=%d row %d: %s %.9g, portable %.9g, exact %.9g (bound %.3g)",
+                     set->name, type_names[t], n, r, set->name, (double)one,
+                     (double)four_portable[r], exact, bound);
+        if (memcmp(&one, &four[r], sizeof one) != 0)
+            fail_msg("%s %s n=%d row %d: dot4 %.9g differs from dot1 %.9g", set->name,
+                     type_names[t], n, r, (double)four[r], (double)one);
+        static float simd[MAX_N], portable[MAX_N];
+        k->to_f32(rows[r], simd, n);
+        p->to_f32(rows[r], portable, n);
+        for (int i = 0; i < n; i++)
+            if (memcmp(&simd[i], &portable[i], sizeof(float)) != 0)
+                fail_msg("%s %s n=%d: to_f32[%d] = %.9g, portable %.9g", set->name,
+                         type_names[t], n, i, (double)simd[i], (double)portable[i]);
+    }
+}
+
+/* Lengths in blocks for block types; for float types, lengths around the 8-, 16- and 32-wide
+ * steps and their tails. */
+static void check_set(const pa_kernel_set *set) {
+    static const int float_lengths[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64,
+                                        65, 100, 255, 257, 768, 773, 2048, 4093};
+    static const int block_counts[] = {1, 2, 3, 4, 5, 7, 9, 16, 24};
+    for (int t = 0; t < PA_W_COUNT; t++) {
+        const int block = block_of((pa_wtype)t);
+        if (block == 1) {
+            for (size_t i = 0; i < sizeof float_lengths / sizeof *float_lengths; i++)
+                check_type_and_length(set, (pa_wtype)t, float_lengths[i]);
+        } else {
+            for (size_t i = 0; i < sizeof block_counts / sizeof *block_counts; i++)
+                if (block_counts[i] * block <= MAX_N)
+                    check_type_and_length(set, (pa_wtype)t, block_counts[i] * block);
+        }
+    }
+}
+
+static void portable_kernels_match_exact_sums(void **state) {
+    (void)state;
+    check_set(pa_kernels_portable());
+}
+
+static void check_isa(pa_isa isa, const char *name) {
+    const pa_kernel_set *set = pa_kernels_for(isa);
+    if (!set) {
+        printf("# %s kernels: not on this CPU, skipped\n", name);
+        skip();
+    }
+    check_set(set);
+}
+
+static void avx2_kernels_match_portable(void **state) {
+    (void)state;
+    check_isa(PA_ISA_AVX2, "AVX2");
+}
+
+static void avx512_kernels_match_portable(void **state) {
+    (void)state;
+    check_isa(PA_ISA_AVX512, "AVX-512");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Block layouts, against hand-made blocks                                                     */
+
+/* Every kernel set's to_f32 must give `expected` for `row`. */
+static void expect_dequantized(pa_wtype t, const uint8_t *row, int n, const float *expected) {
+    for (int isa = 0; isa < PA_ISA_COUNT; isa++) {
+        const pa_kernel_set *set = pa_kernels_for((pa_isa)isa);
+        if (!set) continue;
+        float got[PA_Q4_K_BLOCK];
+        set->types[t].to_f32(row, got, n);
+        for (int i = 0; i < n; i++)
+            if (got[i] != expected[i])
+                fail_msg("%s %s: value %d is %.9g, expected %.9g", set->name, type_names[t], i,
+                         (double)got[i], (double)expected[i]);
+    }
+}
+
+/* q4_0: f16 d, then 16 bytes whose low nibbles are values 0..15 and high nibbles 16..31, each
+ * value d * (nibble - 8). */
+static void q4_0_block_dequantizes_as_ggml_lays_it_out(void **state) {
+    (void)state;
+    uint8_t block[PA_Q4_0_BYTES] = {0x00, 0x38}; /* d = 0.5 */
+    for (int j = 0; j < 16; j++) block[2 + j] = (uint8_t)(j | (15 - j) << 4);
+    float expected[32];
+    for (int j = 0; j < 16; j++) {
+        expected[j] = 0.5f * (float)(j - 8);
+        expected[16 + j] = 0.5f * (float)(15 - j - 8);
+    }
+    expect_dequantized(PA_W_Q4_0, block, 32, expected);
+}
+
+/* q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles. The scale
+ * bytes below pack, by hand, sc = {1, 2, 3, 4, 17, 33, 48, 63} and m = {0, 1, 2, 3, 20, 40,
+ * 50, 62}: bytes 0-3 hold sc[0..3] and the top 2 bits of sc[4..7], bytes 4-7 m[0..3] and the
+ * top 2 bits of m[4..7], bytes 8-11 the low 4 bits of sc[4..7] (low nibble) and m[4..7]. */
+static void q4_k_block_dequantizes_as_ggml_lays_it_out(void **state) {
+    (void)state;
+    static const int sc[8] = {1, 2, 3, 4, 17, 33, 48, 63}, m[8] = {0, 1, 2, 3, 20, 40, 50, 62};
+    uint8_t block[PA_Q4_K_BYTES] = {0x00, 0x3c, 0x00, 0x38, /* d = 1, dmin = 0.5 */
+                                    65, 130, 195, 196, 64, 129, 194, 195, 65, 129, 32, 239};
+    /* 32 bytes per pair of sub-blocks: sub-block 2c in the low nibbles, 2c+1 in the high */
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) block[16 + 32 * c + l] = (uint8_t)((l & 15) | ((l + c) & 15) << 4);
+    float expected[PA_Q4_K_BLOCK];
+    for (int s = 0; s < 8; s++)
+        for (int l = 0; l < 32; l++) {
+            const int nibble = s % 2 == 0 ? l & 15 : (l + s / 2) & 15;
+            expected[32 * s + l] = 1.0f * (float)sc[s] * (float)nibble - 0.5f * (float)m[s];
+        }
+    expect_dequantized(PA_W_Q4_K, block, PA_Q4_K_BLOCK, expected);
+
+    for (int s = 0; s < 8; s++) {
+        int got_sc, got_m;
+        pa_q4_k_scale_min(block + 4, s, &got_sc, &got_m);
+        assert_int_equal(got_sc, sc[s]);
+        assert_int_equal(got_m, m[s]);
+    }
+}
+
+/* The 32-bit unpacking the SIMD kernels use gives what the per-sub-block one gives. */
+static void q4_k_scales_unpack_the_same_both_ways(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 10000; trial++) {
+        uint8_t scales[12], sc[8], m[8];
+        for (int i = 0; i < 12; i++) scales[i] = (uint8_t)next_u32();
+        pa_q4_k_scales_mins(scales, sc, m);
+        for (int s = 0; s < 8; s++) {
+            int want_sc, want_m;
+            pa_q4_k_scale_min(scales, s, &want_sc, &want_m);
+            assert_int_equal(sc[s], want_sc);
+            assert_int_equal(m[s], want_m);
+        }
+    }
+}
+
+/* q8_0: f16 d, 32 int8; value d * q. */
+static void q8_0_block_dequantizes_as_ggml_lays_it_out(void **state) {
+    (void)state;
+    uint8_t block[PA_Q8_0_BYTES] = {0x00, 0x40}; /* d = 2 */
+    float expected[32];
+    for (int j = 0; j < 32; j++) {
+        const int q = j % 2 ? -4 * j : 4 * j;
+        block[2 + j] = (uint8_t)(int8_t)q;
+        expected[j] = 2.0f * (float)q;
+    }
+    expect_dequantized(PA_W_Q8_0, block, 32, expected);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Activations rounded to 8 bits                                                               */
+
+static void activations_round_to_8_bits_per_block_of_32(void **state) {
+    (void)state;
+    float x[64];
+    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) * 127.0f / 16.0f; /* max |x| = 127 */
+    for (int i = 32; i < 64; i++) x[i] = 0;                              /* an all-zero block */
+    x[40] = -0.5f;
+    uint8_t buf[PA_XQ8_BYTES(64)];
+    pa_xq8 q = pa_xq8_in(buf, 64);
+    pa_xq8_quantize(x, 64, &q);
+    assert_true(q.d[0] == 1.0f); /* 127 / 127 */
+    int32_t sum = 0;
+    for (int i = 0; i < 32; i++) {
+        assert_int_equal(q.q[i], (int)lrintf(x[i]));
+        sum += q.q[i];
+    }
+    assert_int_equal(q.sum[0], sum);
+    assert_true(q.dsum[0] == (float)sum);
+    /* block 1: max 0.5 -> d = 0.5 / 127, and the 0.5 itself is -127 */
+    assert_true(q.d[1] == 0.5f / 127.0f);
+    assert_int_equal(q.q[40], -127);
+    assert_int_equal(q.q[41], 0);
+    assert_int_equal(q.sum[1], -127);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Matrix products                                                                             */
+
+static const uint32_t gguf_types[PA_W_COUNT] = {GGUF_TENSOR_F32, GGUF_TENSOR_F16,
+                                                GGUF_TENSOR_BF16, GGUF_TENSOR_Q8_0,
+                                                GGUF_TENSOR_Q4_0, GGUF_TENSOR_Q4_K};
+
+/* Rows go to threads in stripes of four (and leftovers one by one), so a row's dot product
+ * takes dot4 or dot1 depending on the thread count; the results must not change. */
+static void matmul_is_the_same_for_every_thread_count(void **state) {
+    (void)state;
+    enum { N_OUT = 77, N_IN = 512, N_TOKENS = 3 };
+    static uint8_t weights[N_OUT * N_IN * 4];
+    static float x[N_TOKENS * N_IN], y[N_TOKENS * N_OUT], y1[N_TOKENS * N_OUT];
+    static float scratch[4 * PA_MATMUL_TILE_ROWS * N_IN];
+    for (int i = 0; i < N_TOKENS * N_IN; i++) x[i] = next_float();
+    for (int t = 0; t < PA_W_COUNT; t++) {
+        const uint64_t rb = row_bytes((pa_wtype)t, N_IN);
+        for (int r = 0; r < N_OUT; r++) random_row((pa_wtype)t, N_IN, weights + r * rb);
+        pa_matrix w = {weights, gguf_types[t], N_IN, N_OUT, rb};
+        for (int n_threads = 1; n_threads <= 4; n_threads++) {
+            pa_err err = {0};
+            pa_pool *pool = NULL;
+            assert_int_equal(pa_pool_create(n_threads, &pool, &err), PYAGENT_OK);
+            pa_matmul(pool, n_threads == 1 ? y1 : y, x, &w, N_TOKENS, scratch);
+            pa_pool_free(pool);
+            if (n_threads > 1 && memcmp(y, y1, sizeof y) != 0)
+                fail_msg("%s: %d threads differ from 1", type_names[t], n_threads);
+        }
+    }
+}
+
+int main(void) {
+    printf("# kernels chosen on this CPU: %s\n", pa_cpu_kernels_name());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(portable_kernels_match_exact_sums),
+        cmocka_unit_test(avx2_kernels_match_portable),
+        cmocka_unit_test(avx512_kernels_match_portable),
+        cmocka_unit_test(q4_0_block_dequantizes_as_ggml_lays_it_out),
+        cmocka_unit_test(q4_k_block_dequantizes_as_ggml_lays_it_out),
+        cmocka_unit_test(q4_k_scales_unpack_the_same_both_ways),
+        cmocka_unit_test(q8_0_block_dequantizes_as_ggml_lays_it_out),
+        cmocka_unit_test(activations_round_to_8_bits_per_block_of_32),
+        cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
