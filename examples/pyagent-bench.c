@@ -3,6 +3,7 @@
  *
  * Usage:
  *   pyagent-bench -m model.gguf [-p 512] [-n 128] [-t 1,2,4] [-r 5] [-b 512] [--json]
+ *                 [--roofline]
  *
  * -p, -n and -t take comma-separated lists. For every thread count, each -p value N is a
  * "ppN" test: N random token ids (never BOS or EOS) are fed, and the prefill of all of them is
@@ -15,22 +16,32 @@
  * table, or with --json an array of
  *   {model, n_params, n_threads, test, n_tokens, reps, tps_mean, tps_sd, samples: [...]}.
  *
+ * --roofline adds, to every tg row, the bytes of weights a generated token reads (every
+ * matrix once, norms included), the read bandwidth that makes at the measured tokens/s, the
+ * bandwidth the machine reaches reading the model's own mapping with as many threads (measured
+ * before the tests of each thread count), and their ratio: how close decode is to the memory
+ * bound. JSON rows get weight_bytes_per_token, read_gbs, roofline_gbs, roofline_fraction.
+ *
  * Exit status: 0 on success, 1 when the library fails (its message goes to stderr), 2 on a
  * bad flag.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, stat */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, stat, mmap */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <pyagent/pyagent.h>
 
@@ -46,6 +57,8 @@ static const char *const USAGE =
     "  -r, --repetitions N      timed runs per test, after one warm-up (default 5)\n"
     "  -b, --batch-size N       max tokens per forward pass (default: the library's)\n"
     "      --json               print a JSON array instead of a markdown table\n"
+    "      --roofline           weight bytes per generated token and the fraction of the\n"
+    "                           read bandwidth measured on the model file that decode reaches\n"
     "  -h, --help               print this help\n";
 
 #define MAX_LIST 16            /* values per comma-separated list */
@@ -70,6 +83,7 @@ typedef struct options {
     int64_t reps;       /* timed runs per test */
     int64_t n_batch;    /* 0 = the engine's default */
     bool json;
+    bool roofline;      /* measure and print the memory roofline of tg tests */
 } options;
 
 static void fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -134,6 +148,7 @@ static options parse_options(int argc, char **argv) {
         .reps = 5,
         .n_batch = 0,
         .json = false,
+        .roofline = false,
     };
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -154,6 +169,8 @@ static options parse_options(int argc, char **argv) {
             o.n_batch = parse_int(flag, flag_value(argc, argv, &i), 1, 1 << 16);
         } else if (is_flag(flag, NULL, "--json")) {
             o.json = true;
+        } else if (is_flag(flag, NULL, "--roofline")) {
+            o.roofline = true;
         } else {
             fail_usage("unknown flag '%s'", flag);
         }
@@ -259,6 +276,7 @@ typedef struct model_facts {
     const char *name;  /* file name without its directories */
     double size_mib;   /* file size */
     int64_t n_params;
+    uint64_t weight_bytes_per_token; /* with --roofline: read by one decode step */
 } model_facts;
 
 typedef struct test_result {
@@ -268,6 +286,7 @@ typedef struct test_result {
     int64_t reps;
     double *samples;   /* tokens/s of each timed run */
     double mean, sd;   /* over samples; sd is the sample standard deviation */
+    double roofline_gbs; /* tg with --roofline: measured read bandwidth (GB/s), else 0 */
 } test_result;
 
 static void summarize(test_result *r) {
@@ -286,22 +305,37 @@ static void format_count(char *out, size_t size, int64_t n) {
     else snprintf(out, size, "%.2f K", (double)n / 1e3);
 }
 
-static void print_table_header(void) {
-    printf("| %-30s | %10s | %10s | %7s | %10s | %20s |\n", "model", "size", "params", "threads",
+static void print_table_header(bool roofline) {
+    printf("| %-30s | %10s | %10s | %7s | %10s | %20s |", "model", "size", "params", "threads",
            "test", "t/s");
-    printf("| ------------------------------ | ---------: | ---------: | ------: | ---------: "
-           "| -------------------: |\n");
+    if (roofline)
+        printf(" %12s | %10s | %13s | %11s |", "MiB/token", "read GB/s", "roofline GB/s",
+               "of roofline");
+    printf("\n| ------------------------------ | ---------: | ---------: | ------: | ---------: "
+           "| -------------------: |");
+    if (roofline) printf(" -----------: | ---------: | ------------: | ----------: |");
+    printf("\n");
 }
 
-static void print_table_row(const model_facts *m, const test_result *r, bool first) {
+static void print_table_row(const model_facts *m, const test_result *r, bool first,
+                            bool roofline) {
     char size[32], params[32], tps[48];
-    if (first) print_table_header();
+    if (first) print_table_header(roofline);
     snprintf(size, sizeof size, "%.2f MiB", m->size_mib);
     format_count(params, sizeof params, m->n_params);
     snprintf(tps, sizeof tps, "%.2f ± %.2f", r->mean, r->sd);
     /* "±" is two bytes but one column: widen its field by one */
-    printf("| %-30s | %10s | %10s | %7" PRId64 " | %10s | %21s |\n", m->name, size, params,
+    printf("| %-30s | %10s | %10s | %7" PRId64 " | %10s | %21s |", m->name, size, params,
            r->n_threads, r->test, tps);
+    if (roofline && r->roofline_gbs > 0) {
+        const double read_gbs = r->mean * (double)m->weight_bytes_per_token / 1e9;
+        printf(" %12.2f | %10.2f | %13.2f | %10.0f%% |",
+               (double)m->weight_bytes_per_token / 1048576.0, read_gbs, r->roofline_gbs,
+               100.0 * read_gbs / r->roofline_gbs);
+    } else if (roofline) {
+        printf(" %12s | %10s | %13s | %11s |", "", "", "", "");
+    }
+    printf("\n");
     fflush(stdout);
 }
 
@@ -323,8 +357,217 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
            "\"tps_sd\": %.6g, \"samples\": [",
            m->n_params, r->n_threads, r->test, r->n_tokens, r->reps, r->mean, r->sd);
     for (int64_t i = 0; i < r->reps; i++) printf("%s%.6g", i ? ", " : "", r->samples[i]);
-    printf("]}");
+    printf("]");
+    if (r->roofline_gbs > 0) {
+        const double read_gbs = r->mean * (double)m->weight_bytes_per_token / 1e9;
+        printf(", \"weight_bytes_per_token\": %" PRIu64 ", \"read_gbs\": %.6g, "
+               "\"roofline_gbs\": %.6g, \"roofline_fraction\": %.6g",
+               m->weight_bytes_per_token, read_gbs, r->roofline_gbs, read_gbs / r->roofline_gbs);
+    }
+    printf("}");
     fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Roofline (--roofline)
+ *
+ * A generated token reads every weight once, so tokens/s times the bytes of weights read per
+ * token is a read bandwidth, and decode cannot beat the machine's. The bench counts those bytes
+ * from the GGUF tensor table, and measures the bound itself: threads read the model file's own
+ * mapping (the pages the engine reads, with their page sizes) a cache line at a time, each its
+ * share as four far-apart streams with prefetch ahead, the access pattern of the engine's
+ * kernels; the best of READ_PASSES passes counts.
+ * ------------------------------------------------------------------------------------------- */
+
+#define READ_PASSES 5
+#define READ_STREAMS 4
+#define READ_PREFETCH 2048 /* bytes ahead of each stream */
+
+typedef struct model_mapping {
+    const uint8_t *data;
+    size_t size;
+} model_mapping;
+
+/* Reads of the GGUF header: a cursor that fails (sets ok = false) instead of running past the
+ * end. The library validates the file when it opens it; this only needs the tensor table. */
+typedef struct gguf_cursor {
+    const uint8_t *p, *end;
+    bool ok;
+} gguf_cursor;
+
+static uint64_t read_uint(gguf_cursor *c, int bytes) {
+    if (!c->ok || c->end - c->p < bytes) {
+        c->ok = false;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)c->p[i] << (8 * i);
+    c->p += bytes;
+    return v;
+}
+
+static void skip_bytes(gguf_cursor *c, uint64_t n) {
+    if (!c->ok || (uint64_t)(c->end - c->p) < n) c->ok = false;
+    else c->p += n;
+}
+
+/* Skips one metadata value of gguf value type `type` (arrays of arrays are not nested in
+ * practice; they are refused). */
+static void skip_value(gguf_cursor *c, uint32_t type, bool in_array) {
+    static const int scalar_bytes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    if (type == 8) { /* string */
+        skip_bytes(c, read_uint(c, 8));
+    } else if (type == 9 && !in_array) { /* array */
+        const uint32_t elem = (uint32_t)read_uint(c, 4);
+        const uint64_t count = read_uint(c, 8);
+        if (elem < 13 && elem != 8 && elem != 9 && count <= UINT64_MAX / 8) {
+            skip_bytes(c, count * (uint64_t)scalar_bytes[elem]);
+        } else {
+            for (uint64_t i = 0; i < count && c->ok; i++) skip_value(c, elem, true);
+        }
+    } else if (type < 13 && scalar_bytes[type] > 0) {
+        skip_bytes(c, (uint64_t)scalar_bytes[type]);
+    } else {
+        c->ok = false;
+    }
+}
+
+/* Bytes of n values of ggml type `type` (ggml-common.h block sizes), 0 if unknown. */
+static uint64_t tensor_type_bytes(uint32_t type, uint64_t n) {
+    static const struct {
+        uint32_t type, block, bytes;
+    } types[] = {{0, 1, 4},     {1, 1, 2},      {2, 32, 18},    {3, 32, 20},   {6, 32, 22},
+                 {7, 32, 24},   {8, 32, 34},    {10, 256, 84},  {11, 256, 110}, {12, 256, 144},
+                 {13, 256, 176}, {14, 256, 210}, {30, 1, 2}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].type == type) return n / types[i].block * types[i].bytes;
+    return 0;
+}
+
+/* The bytes of weights one decode step reads: every tensor once, except that token_embd gives
+ * one row (the token's embedding) when the output has its own matrix. false (with a message)
+ * if the tensor table cannot be read or holds a type this count does not know. */
+static bool count_weight_bytes(const model_mapping *m, uint64_t *out) {
+    gguf_cursor c = {m->data, m->data + m->size, true};
+    const uint32_t magic = (uint32_t)read_uint(&c, 4), version = (uint32_t)read_uint(&c, 4);
+    const uint64_t n_tensors = read_uint(&c, 8), n_kv = read_uint(&c, 8);
+    if (magic != 0x46554747u || version < 2) c.ok = false;
+    for (uint64_t i = 0; i < n_kv && c.ok; i++) {
+        skip_bytes(&c, read_uint(&c, 8)); /* key */
+        skip_value(&c, (uint32_t)read_uint(&c, 4), false);
+    }
+    uint64_t total = 0, embd_bytes = 0, embd_row = 0;
+    bool has_output = false;
+    for (uint64_t i = 0; i < n_tensors && c.ok; i++) {
+        const uint64_t name_len = read_uint(&c, 8);
+        const char *name = (const char *)c.p;
+        skip_bytes(&c, name_len);
+        const uint32_t n_dims = (uint32_t)read_uint(&c, 4);
+        uint64_t ne[4] = {1, 1, 1, 1};
+        for (uint32_t d = 0; d < n_dims && c.ok; d++) {
+            const uint64_t v = read_uint(&c, 8);
+            if (d < 4) ne[d] = v;
+            else c.ok = false;
+        }
+        const uint32_t type = (uint32_t)read_uint(&c, 4);
+        read_uint(&c, 8); /* offset */
+        if (!c.ok) break;
+        const uint64_t row = tensor_type_bytes(type, ne[0]);
+        if (row == 0) {
+            fprintf(stderr, "pyagent-bench: --roofline: tensor type %" PRIu32 " unknown\n", type);
+            return false;
+        }
+        const uint64_t bytes = row * ne[1] * ne[2] * ne[3];
+        if (name_len == 17 && memcmp(name, "token_embd.weight", 17) == 0) {
+            embd_bytes = bytes;
+            embd_row = row;
+        } else {
+            total += bytes;
+        }
+        if (name_len == 13 && memcmp(name, "output.weight", 13) == 0) has_output = true;
+    }
+    if (!c.ok) {
+        fprintf(stderr, "pyagent-bench: --roofline: cannot read the GGUF tensor table\n");
+        return false;
+    }
+    /* tied: token_embd is the output matrix too, read whole by the logits */
+    *out = total + (has_output ? embd_row : embd_bytes);
+    return true;
+}
+
+static bool map_model(const char *path, model_mapping *out) {
+    const int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
+        fprintf(stderr, "pyagent-bench: %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return false;
+    }
+    void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (data == MAP_FAILED) {
+        fprintf(stderr, "pyagent-bench: %s: mmap: %s\n", path, strerror(errno));
+        return false;
+    }
+    *out = (model_mapping){data, (size_t)st.st_size};
+    return true;
+}
+
+typedef struct read_share {
+    const model_mapping *m;
+    int ith, nth;
+    uint64_t sum;   /* of one word per line, so that the reads are not optimized away */
+    uint64_t bytes; /* read by this share */
+} read_share;
+
+static volatile uint64_t read_sink; /* where the sums go */
+
+/* Thread ith's contiguous share of the mapping, as READ_STREAMS streams read side by side. */
+static void *read_lines(void *arg) {
+    read_share *r = arg;
+    const size_t share = r->m->size / (size_t)r->nth / 64 * 64;
+    const size_t stream = share / READ_STREAMS / 64 * 64;
+    const uint8_t *base = r->m->data + share * (size_t)r->ith;
+    uint64_t sum = 0;
+    for (size_t off = 0; off < stream; off += 64)
+        for (int s = 0; s < READ_STREAMS; s++) {
+            const uint8_t *line = base + (size_t)s * stream + off;
+            __builtin_prefetch(line + READ_PREFETCH);
+            uint64_t word;
+            memcpy(&word, line, sizeof word);
+            sum += word;
+        }
+    r->sum = sum;
+    r->bytes = (uint64_t)stream * READ_STREAMS;
+    return NULL;
+}
+
+/* GB/s of n_threads reading the mapping (each line once per pass), the best of READ_PASSES
+ * after one pass that faults the pages in; 0 if threads cannot be started. */
+static double measure_read_bandwidth(const model_mapping *m, int n_threads) {
+    read_share shares[64];
+    pthread_t threads[64];
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > 64) n_threads = 64;
+    double best = 0;
+    for (int pass = 0; pass <= READ_PASSES; pass++) {
+        const double start = now_seconds();
+        int started = 1;
+        for (int i = 0; i < n_threads; i++) shares[i] = (read_share){m, i, n_threads, 0, 0};
+        for (; started < n_threads; started++)
+            if (pthread_create(&threads[started], NULL, read_lines, &shares[started]) != 0) break;
+        read_lines(&shares[0]);
+        for (int i = 1; i < started; i++) pthread_join(threads[i], NULL);
+        if (started < n_threads) return 0;
+        const double seconds = now_seconds() - start;
+        uint64_t bytes = 0;
+        for (int i = 0; i < n_threads; i++) {
+            read_sink += shares[i].sum;
+            bytes += shares[i].bytes;
+        }
+        if (pass > 0 && (double)bytes / seconds / 1e9 > best) best = (double)bytes / seconds / 1e9;
+    }
+    return best;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -337,12 +580,15 @@ typedef struct printer {
     const options *o;
     model_facts model;
     size_t n_printed; /* results printed so far */
+    const model_mapping *mapping; /* with --roofline: the model file, for the read loop */
+    double roofline_gbs;          /* measured for the current thread count, or 0 */
 } printer;
 
 /* One warm-up run, then o->reps timed runs of a test; prints the result. */
 static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n,
                      int64_t n_threads) {
-    test_result r = {.n_tokens = n, .n_threads = n_threads, .reps = out->o->reps};
+    test_result r = {.n_tokens = n, .n_threads = n_threads, .reps = out->o->reps,
+                     .roofline_gbs = kind == TEST_GEN ? out->roofline_gbs : 0};
     snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
     r.samples = calloc((size_t)r.reps, sizeof *r.samples);
     if (!r.samples) {
@@ -358,7 +604,7 @@ static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n
     if (ok) {
         summarize(&r);
         if (out->o->json) print_json_object(&out->model, &r, out->n_printed == 0);
-        else print_table_row(&out->model, &r, out->n_printed == 0);
+        else print_table_row(&out->model, &r, out->n_printed == 0, out->o->roofline);
         out->n_printed++;
     }
     free(r.samples);
@@ -416,6 +662,7 @@ static bool bench_threads(printer *out, int64_t n_threads_wanted, int32_t *token
         !engine_fact(engine, "n_params", &out->model.n_params) ||
         !engine_fact(engine, "n_threads", &n_threads))
         goto done;
+    if (out->mapping) out->roofline_gbs = measure_read_bandwidth(out->mapping, (int)n_threads);
 
     sampler = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
     if (!sampler || pyagent_params_set_f64(sampler, "temperature", 0.0) != PYAGENT_OK) {
@@ -468,6 +715,13 @@ int main(int argc, char **argv) {
         .model = {.name = base_name(o.model_path), .size_mib = (double)st.st_size / 1048576.0},
         .n_printed = 0,
     };
+    model_mapping mapping = {NULL, 0};
+    if (o.roofline) {
+        if (!map_model(o.model_path, &mapping) ||
+            !count_weight_bytes(&mapping, &out.model.weight_bytes_per_token))
+            return 1;
+        out.mapping = &mapping;
+    }
     int32_t *token_buffer = malloc((size_t)(list_max(&o.n_prompt) + 1) * sizeof *token_buffer);
     if (!token_buffer) {
         fprintf(stderr, "pyagent-bench: out of memory\n");
@@ -481,5 +735,6 @@ int main(int argc, char **argv) {
     if (o.json) printf("%s]\n", out.n_printed ? "\n" : "");
 
     free(token_buffer);
+    if (mapping.data) munmap((void *)mapping.data, mapping.size);
     return ok ? 0 : 1;
 }

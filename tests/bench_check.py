@@ -23,6 +23,26 @@ def main():
             sys.exit(f"FAIL: {name}: {r}")
     print(f"pp16 {tests['pp16']['tps_mean']:.0f} t/s, tg8 {tests['tg8']['tps_mean']:.0f} t/s")
 
+    # --roofline: tg rows say what a token reads and how that compares with the bandwidth the
+    # bench measured; pp rows do not. A stories260K token reads 1040384 bytes: 260096 f32
+    # values, every tensor but token_embd (the output has its own matrix) and one 64-value row
+    # of token_embd.
+    run = subprocess.run([bench, "-m", model, "-p", "8", "-n", "8", "-t", "1", "-r", "1",
+                          "--json", "--roofline"], capture_output=True, timeout=240)
+    if run.returncode != 0:
+        sys.exit(f"FAIL: --roofline: exit {run.returncode}: {run.stderr.decode(errors='replace')}")
+    tests = {r["test"]: r for r in json.loads(run.stdout)}
+    tg, pp = tests["tg8"], tests["pp8"]
+    if tg.get("weight_bytes_per_token") != 1040384 or not tg["roofline_gbs"] > 0:
+        sys.exit(f"FAIL: --roofline tg8: {tg}")
+    if abs(tg["read_gbs"] - tg["tps_mean"] * 1040384 / 1e9) > 1e-3 * tg["read_gbs"]:
+        sys.exit(f"FAIL: --roofline read_gbs is not tokens/s x bytes/token: {tg}")
+    if abs(tg["roofline_fraction"] - tg["read_gbs"] / tg["roofline_gbs"]) > 1e-3:
+        sys.exit(f"FAIL: --roofline fraction: {tg}")
+    if "roofline_gbs" in pp:
+        sys.exit(f"FAIL: --roofline on a pp row: {pp}")
+    print(f"roofline: {tg['roofline_gbs']:.1f} GB/s measured")
+
 
 if __name__ == "__main__":
     main()
