@@ -194,6 +194,20 @@ static void different_cache_salts_never_share(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* Garbage-collected hosts destroy in any order: the engine lives until its last agent. */
+static void engine_destroyed_before_its_agents_lives_until_the_last_one(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    pyagent_agent *a = greedy_agent(e), *b = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_text(a, "Once upon a time", -1), PYAGENT_OK);
+    pyagent_engine_destroy(e);
+    int32_t finish = 0; /* the agents still work */
+    assert_int_equal(pyagent_agent_generate(a, 4, NULL, NULL, &finish), PYAGENT_OK);
+    assert_int_equal(finish, PYAGENT_FINISH_LENGTH);
+    pyagent_agent_destroy(a);
+    pyagent_agent_destroy(b); /* frees the engine (ASan checks nothing leaks) */
+}
+
 static void labels_are_kept_and_validated(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
@@ -547,6 +561,7 @@ int main(void) {
         cmocka_unit_test(f16_kv_gives_f32_kv_logits_within_f16_rounding),
         cmocka_unit_test(different_cache_salts_never_share),
         cmocka_unit_test(labels_are_kept_and_validated),
+        cmocka_unit_test(engine_destroyed_before_its_agents_lives_until_the_last_one),
         cmocka_unit_test(forked_agents_diverge_like_independent_ones),
         cmocka_unit_test(rewind_then_new_tokens_equals_fresh_run),
         cmocka_unit_test(full_pool_fails_only_the_agent_that_needs_a_block),

@@ -28,7 +28,10 @@ typedef struct pyagent_engine pyagent_engine;
 PYAGENT_API pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params,
                                                pyagent_engine **engine);
 
-/* Frees the engine. Every agent of it must have been destroyed first; NULL is a no-op. */
+/* Frees the engine; NULL is a no-op. Agents may be destroyed before or after it, in any order
+ * (as with sqlite3_close_v2, for garbage-collected hosts): while agents of it live, the engine
+ * stops its loop and is freed when its last agent is destroyed. Using the engine itself after
+ * this call is undefined. */
 PYAGENT_API void pyagent_engine_destroy(pyagent_engine *engine);
 
 /* The message of the last failure on this engine ("" if none). Never NULL, also for NULL.

@@ -119,7 +119,9 @@ void pyagent_agent_destroy(pyagent_agent *agent) {
     if (agent->next) agent->next->prev = agent->prev;
     e->n_agents--;
     pa_sched_truncate_blocks_locked(agent, 0);
+    const bool free_engine = e->zombie && e->n_agents == 0;
     pthread_mutex_unlock(&e->lock);
+    if (free_engine) pa_engine_free(e); /* the host destroyed it first */
     pa_sampler_free(&agent->sampler);
     pa_event_buf_free(&agent->req.inbox);
     pa_event_buf_free(&agent->req.outbox);

@@ -131,6 +131,14 @@ pyagent_status pyagent_engine_open(const char *path, const pyagent_params *param
 void pyagent_engine_destroy(pyagent_engine *engine) {
     if (!engine) return;
     pyagent_engine_stop(engine);
+    pthread_mutex_lock(&engine->lock);
+    const bool agents_live = engine->n_agents > 0;
+    engine->zombie = agents_live;
+    pthread_mutex_unlock(&engine->lock);
+    if (!agents_live) pa_engine_free(engine);
+}
+
+void pa_engine_free(pyagent_engine *engine) {
     free(engine->batch);
     free(engine->batch_agents);
     pa_llama_ws_free(engine->ws);

@@ -112,6 +112,7 @@ struct pyagent_engine {
     pa_batch_seq *batch;     /* (n_batch,) sequences of the current step */
     pyagent_agent **batch_agents;
 
+    bool zombie;             /* destroyed by the host; freed with its last agent */
     pthread_t loop_thread;   /* background stepping (pyagent_engine_start) */
     bool loop_running, loop_stop;
     pthread_cond_t work;     /* wakes the loop when a request arrives */
@@ -122,6 +123,9 @@ struct pyagent_engine {
     int32_t log_level;
     pa_err last_error;
 };
+
+/* Frees everything the engine holds (its agents are gone). */
+void pa_engine_free(pyagent_engine *e);
 
 /* True once open succeeded: the model, pool and activations are there. */
 bool pa_engine_ready(const pyagent_engine *e);
