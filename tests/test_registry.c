@@ -978,6 +978,11 @@ static void import_keeps_good_entries_and_reports_bad_ones(void **state) {
     pyagent_route_destroy(route);
     pyagent_params_destroy(need);
 
+    /* an entry is a check of capabilities and prices, also when it lists no price */
+    char due[256];
+    assert_int_equal(due_list(reg, T0 + WEEK - 1, due, sizeof due), 0);
+    assert_int_equal(due_list(reg, T0 + WEEK, due, sizeof due), 3);
+
     /* importing the same file again adds history, not models */
     assert_int_equal(pyagent_registry_import_json(reg, litellm_sample, sizeof litellm_sample - 1,
                                                   NULL, T0 + DAY, 0.9, &imported, NULL, NULL),

@@ -103,6 +103,9 @@ typedef struct plan {
     plan_fact facts[MAX_FACTS];
     size_t n_facts;
     char modalities[2][64]; /* input, output, built from flags */
+    int32_t checks;         /* PYAGENT_CHECK_* bits the entry itself counts as: a LiteLLM entry
+                               checks capabilities and prices, whichever fields it has */
+    int64_t checked_at[3];  /* restored: last check of capabilities, prices, measurements */
 } plan;
 
 typedef struct import_ctx {
@@ -274,6 +277,7 @@ static pyagent_status plan_litellm(plan *p, import_ctx *ctx, const json_t *obj) 
     pa_err err = {0};
     if (pa_check_name("litellm_provider", p->provider, false, &err))
         return bad(ctx, "%s", err.msg);
+    p->checks = PYAGENT_CHECK_CAPABILITIES | PYAGENT_CHECK_PRICES;
     if (strcmp(p->provider, "local") == 0) /* a local model is known by its file */
         return bad(ctx, "litellm_provider 'local' needs a \"pyagent\" object with the GGUF path");
     /* "openai/gpt-4o" is model "gpt-4o" at provider "openai" */
@@ -369,6 +373,21 @@ static pyagent_status plan_pyagent(plan *p, import_ctx *ctx, const json_t *pa) {
         return bad(ctx, "%s", err.msg);
     if (strcmp(p->provider, "local") == 0 && (!p->location || !*p->location))
         return bad(ctx, "pyagent.location: a local model needs its GGUF path");
+    const json_t *checked = json_object_get(pa, "checked");
+    if (checked && !json_is_null(checked)) {
+        static const char *const kinds[3] = {"capabilities", "prices", "measurements"};
+        if (!json_is_object(checked))
+            return bad(ctx, "pyagent.checked: expected an object, got %s", type_name(checked));
+        for (int k = 0; k < 3; k++) {
+            double t;
+            bool present;
+            if ((st = get_number(ctx, checked, kinds[k], &t, &present))) return st;
+            if (!present) continue;
+            if (!(t >= 0 && t <= 9007199254740992.0) || t != floor(t))
+                return bad(ctx, "pyagent.checked.%s: not Unix seconds", kinds[k]);
+            p->checked_at[k] = (int64_t)t;
+        }
+    }
     const json_t *values = json_object_get(pa, "values");
     if (!values || json_is_null(values)) return PYAGENT_OK;
     if (!json_is_object(values))
@@ -450,7 +469,24 @@ static pyagent_status write_plan(pyagent_registry *reg, const plan *p, int64_t g
         *err = add_err;
         return st;
     }
-    /* Facts that share source and time share a check; restored values bring their own. */
+    if (p->checks) { /* a LiteLLM entry: one check, with the import's source and time */
+        int32_t what = p->checks;
+        for (size_t i = 0; i < p->n_facts; i++) {
+            pa_key_info info;
+            pa_key_lookup(p->facts[i].key, &info, NULL);
+            what |= info.what;
+        }
+        int64_t check_id;
+        st = pa_reg_insert_check(reg, model_id, what, ctx->measured_at, ctx->source, true, NULL,
+                                 generation, &check_id, err);
+        for (size_t i = 0; !st && i < p->n_facts; i++) {
+            const plan_fact *f = &p->facts[i];
+            st = pa_reg_insert_fact(reg, check_id, model_id, f->key, f->num, f->text, f->source,
+                                    f->measured_at, f->confidence, err);
+        }
+        return st;
+    }
+    /* Restored values: those that share source and time share a check. */
     bool done[MAX_FACTS] = {false};
     for (size_t i = 0; !st && i < p->n_facts; i++) {
         if (done[i]) continue;
@@ -475,6 +511,19 @@ static pyagent_status write_plan(pyagent_registry *reg, const plan *p, int64_t g
             st = pa_reg_insert_fact(reg, check_id, model_id, g->key, g->num, g->text, g->source,
                                     g->measured_at, g->confidence, err);
         }
+    }
+    /* The exported last-check times, as checks of their own (one per distinct time). */
+    for (int k = 0; !st && k < 3; k++) {
+        int64_t t = p->checked_at[k];
+        bool seen = false;
+        for (int j = 0; j < k; j++) seen = seen || p->checked_at[j] == t;
+        if (t <= 0 || seen) continue;
+        int32_t what = 0;
+        for (int j = k; j < 3; j++)
+            if (p->checked_at[j] == t) what |= 1 << j; /* PYAGENT_CHECK_* are 1, 2, 4 */
+        st = pa_reg_insert_check(reg, model_id, what, t, ctx->source, true,
+                                 "last check time restored from an export", generation, NULL,
+                                 err);
     }
     return st;
 }

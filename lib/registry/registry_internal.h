@@ -79,7 +79,7 @@ typedef struct route_entry {
     uint32_t known, has;     /* PA_CAP_* bits recorded at all / recorded as 1 */
     double context_tokens, max_output_tokens;     /* NaN: not recorded */
     double price_input, price_output, price_cached_input;
-    char currency[PA_REG_TEXT_MAX + 1];            /* "USD" when not recorded */
+    const char *currency;    /* "USD" (static) or the recorded one (owned) */
     double ttft_ms, tokens_per_second, quality, deprecation_date;
     int mode_class;          /* 0 unknown, 1 text generation, 2 another mode */
     char *mode;              /* NULL: not recorded */

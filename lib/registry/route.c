@@ -32,6 +32,8 @@
  * Entries and snapshots
  * ------------------------------------------------------------------------------------------- */
 
+static const char usd[] = "USD"; /* the currency of prices recorded without one */
+
 static route_entry *entry_new(int64_t id, const char *name, bool is_local) {
     route_entry *e = calloc(1, sizeof *e);
     if (!e || !(e->name = strdup(name))) {
@@ -44,7 +46,7 @@ static route_entry *entry_new(int64_t id, const char *name, bool is_local) {
     e->context_tokens = e->max_output_tokens = NAN;
     e->price_input = e->price_output = e->price_cached_input = NAN;
     e->ttft_ms = e->tokens_per_second = e->quality = e->deprecation_date = NAN;
-    strcpy(e->currency, "USD");
+    e->currency = usd;
     return e;
 }
 
@@ -53,6 +55,7 @@ static void entry_free(route_entry *e) {
     free(e->tasks);
     free(e->mode);
     free(e->languages);
+    if (e->currency != usd) free((char *)e->currency);
     free(e->name);
     free(e);
 }
@@ -102,7 +105,12 @@ static pyagent_status entry_apply(route_entry *e, const char *key, double num, c
     else if (strcmp(key, "tokens_per_second") == 0) e->tokens_per_second = num;
     else if (strcmp(key, "quality") == 0) e->quality = num;
     else if (strcmp(key, "deprecation_date") == 0) e->deprecation_date = num;
-    else if (strcmp(key, "currency") == 0) snprintf(e->currency, sizeof e->currency, "%s", text);
+    else if (strcmp(key, "currency") == 0) {
+        char *copy = strdup(text);
+        if (!copy) return PYAGENT_ERR_OUT_OF_MEMORY;
+        if (e->currency != usd) free((char *)e->currency);
+        e->currency = copy;
+    }
     else if (strcmp(key, "mode") == 0) str = &e->mode;
     else if (strcmp(key, "languages") == 0) str = &e->languages;
     if (str) {
