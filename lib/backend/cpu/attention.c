@@ -8,6 +8,7 @@
  */
 #include "attention.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -42,6 +43,24 @@ static void accumulate_portable(float *out, const float *w, const void *v, size_
     for (int p = 0; p < n; p++) {
         const void *row = kv_row(v, stride, p, elem_type);
         for (int i = 0; i < hd; i++) out[i] += w[p] * load_kv(row, i, elem_type);
+    }
+}
+
+static void online_portable(float *acc, float *m, float *l, const float *q, const void *k,
+                            const void *v, size_t stride, int n, int hd, int elem_type,
+                            float scale) {
+    for (int p = 0; p < n; p++) {
+        float s;
+        scores_portable(&s, q, kv_row(k, stride, p, elem_type), 0, 1, hd, elem_type, scale);
+        if (s > *m) {
+            const float c = expf(*m - s);
+            *l *= c;
+            for (int i = 0; i < hd; i++) acc[i] *= c;
+            *m = s;
+        }
+        const float w = expf(s - *m);
+        *l += w;
+        accumulate_portable(acc, &w, kv_row(v, stride, p, elem_type), 0, 1, hd, elem_type);
     }
 }
 
@@ -98,6 +117,30 @@ AVX2 static void accumulate_avx2(float *out, const float *w, const void *v, size
         for (int r = 0; r < m / 8; r++) _mm256_storeu_ps(out + j + 8 * r, acc[r]);
     }
 }
+
+AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, const void *k,
+                             const void *v, size_t stride, int n, int hd, int elem_type,
+                             float scale) {
+    for (int p = 0; p < n; p++) {
+        float s;
+        scores_avx2(&s, q, kv_row(k, stride, p, elem_type), 0, 1, hd, elem_type, scale);
+        if (s > *m) {
+            const float c = expf(*m - s);
+            *l *= c;
+            const __m256 cv = _mm256_set1_ps(c);
+            for (int i = 0; i < hd; i += 8)
+                _mm256_storeu_ps(acc + i, _mm256_mul_ps(cv, _mm256_loadu_ps(acc + i)));
+            *m = s;
+        }
+        const float w = expf(s - *m);
+        *l += w;
+        const void *row = kv_row(v, stride, p, elem_type);
+        const __m256 wv = _mm256_set1_ps(w);
+        for (int i = 0; i < hd; i += 8)
+            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wv, load8(row, i, elem_type),
+                                                      _mm256_loadu_ps(acc + i)));
+    }
+}
 #endif
 
 /* ----------------------------------------------------------------------------------------- */
@@ -122,6 +165,18 @@ void pa_attn_scores(float *scores, const float *q, const void *k, size_t stride,
     }
 #endif
     scores_portable(scores, q, k, stride, n, hd, elem_type, scale);
+}
+
+void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *k, const void *v,
+                    size_t stride, int n, int hd, int elem_type, float scale) {
+    pthread_once(&choose_once, choose);
+#ifdef PA_HAVE_X86_KERNELS
+    if (use_avx2 && hd % 8 == 0) {
+        online_avx2(acc, m, l, q, k, v, stride, n, hd, elem_type, scale);
+        return;
+    }
+#endif
+    online_portable(acc, m, l, q, k, v, stride, n, hd, elem_type, scale);
 }
 
 void pa_attn_accumulate(float *out, const float *w, const void *v, size_t stride, int n, int hd,

@@ -18,4 +18,12 @@ void pa_attn_scores(float *scores, const float *q, const void *k, size_t stride,
 void pa_attn_accumulate(float *out, const float *w, const void *v, size_t stride, int n, int hd,
                         int elem_type);
 
+/* Online softmax attention of one query over n positions, one position at a time in order:
+ * for each p, s = scale * q · K[p]; if s > *m the running sum *l and acc (hd,) are rescaled by
+ * exp(*m - s) and *m = s; then w = exp(s - *m), *l += w, acc += w * V[p]. The result is
+ * acc / *l once every position was seen. Because positions are taken one by one, splitting
+ * a sequence of positions into calls of any sizes gives bitwise the same state. */
+void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *k, const void *v,
+                    size_t stride, int n, int hd, int elem_type, float scale);
+
 #endif

@@ -41,6 +41,7 @@ struct pa_llama_ws {
     float *hb2;    /* (n_batch, n_ff) up */
     float *scores; /* (n_threads, QUERY_ROWS, n_ctx) attention weights, per thread */
     float *kv_f32; /* (n_threads, 2, block_size, head_dim) f16 K/V blocks as f32, per thread */
+    float *attn_state; /* (n_threads, n_batch, head_dim + 2) online-softmax state per token */
     float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
@@ -77,6 +78,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->hb = malloc(nb * hp->n_ff * sizeof(float));
     ws->hb2 = malloc(nb * hp->n_ff * sizeof(float));
     ws->scores = malloc((size_t)n_threads * QUERY_ROWS * n_ctx * sizeof(float));
+    ws->attn_state = malloc((size_t)n_threads * nb * (hp->head_dim + 2) * sizeof(float));
     ws->kv_f32 = malloc((size_t)n_threads * 2 * PA_KV_MAX_BLOCK_SIZE * hp->head_dim * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
@@ -89,7 +91,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->items_cap = (n_batch / QUERY_ROWS + n_batch / GEMM_ATTENTION_MIN + 1) * hp->n_head;
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
-        !ws->scores || !ws->kv_f32 || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items) {
+        !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -110,6 +112,7 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->hb2);
     free(ws->scores);
     free(ws->kv_f32);
+    free(ws->attn_state);
     free(ws->tiles);
     free(ws->x_last);
     free(ws->logits);
@@ -133,7 +136,7 @@ static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Paged attention of one batch, split over (token, head) pairs                                */
+/* Attention of decode tokens (and short chunks), grouped by KV block                          */
 
 typedef struct attention_job {
     const pa_hparams *hp;
@@ -143,41 +146,58 @@ typedef struct attention_job {
     int layer, n;
 } attention_job;
 
-static void attention_rows(void *ctx, int ith, int nth) {
-    const attention_job *job = ctx;
+/* For one head, every token of a short sequence attends to its positions [0, pos] with online
+ * softmax, block index by block index across all tokens: agents that share a prompt have the
+ * same blocks at the same indices, so a shared block is read from memory once per step for all
+ * of them, not once per agent. Each token still takes its positions in order, one at a time,
+ * so its result does not depend on which other tokens are in the batch. */
+static void attention_head(const attention_job *job, int h, float *state) {
     const pa_hparams *hp = job->hp;
+    pa_llama_ws *ws = job->ws;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
     const int kv_dim = hp->n_head_kv * hd;
-    const int group = hp->n_head / hp->n_head_kv; /* query heads per kv head */
+    const size_t kv_off = (size_t)(h / (hp->n_head / hp->n_head_kv)) * hd *
+                          (cfg->elem_type == PA_KV_F16 ? 2 : 4);
     const float scale = 1.0f / sqrtf((float)hd);
-    float *scores = job->ws->scores + (size_t)pa_pool_slot() * job->ws->n_ctx;
-    int64_t begin, end;
-    pa_split((int64_t)job->n * hp->n_head, ith, nth, &begin, &end);
-    for (int64_t i = begin; i < end; i++) {
-        const int t = (int)(i / hp->n_head), h = (int)(i % hp->n_head);
-        if (job->seqs[job->ws->seq[t]].n >= GEMM_ATTENTION_MIN) continue; /* chunk_attention */
-        const int pos = job->ws->pos[t]; /* causal: this token sees positions [0, pos] */
-        const int32_t *table = job->seqs[job->ws->seq[t]].block_table;
-        const float *q = job->ws->q + (size_t)t * q_dim + h * hd;
-        const size_t kv_off = (size_t)(h / group) * hd * (cfg->elem_type == PA_KV_F16 ? 2 : 4);
-        const int n_blocks = pos / bs + 1;
-        for (int b = 0; b < n_blocks; b++) { /* q · K of every position, a block at a time */
-            const uint8_t *k = pa_kv_k(job->kv, table[b], job->layer, 0);
-            const int n = b + 1 < n_blocks ? bs : pos + 1 - b * bs;
-            pa_attn_scores(scores + b * bs, q, k + kv_off, (size_t)kv_dim, n, hd, cfg->elem_type,
-                           scale);
-        }
-        pa_softmax(scores, pos + 1);
-        float *out = job->ws->att + (size_t)t * q_dim + h * hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int b = 0; b < n_blocks; b++) {
-            const uint8_t *v = pa_kv_v(job->kv, table[b], job->layer, 0);
-            const int n = b + 1 < n_blocks ? bs : pos + 1 - b * bs;
-            pa_attn_accumulate(out, scores + b * bs, v + kv_off, (size_t)kv_dim, n, hd,
-                               cfg->elem_type);
+    const size_t stride = (size_t)hd + 2; /* per token: acc (hd), m, l */
+    int n_blocks = 0;
+    for (int t = 0; t < job->n; t++) {
+        float *st = state + t * stride;
+        memset(st, 0, (size_t)hd * sizeof(float));
+        st[hd] = -INFINITY;
+        st[hd + 1] = 0;
+        if (job->seqs[ws->seq[t]].n < GEMM_ATTENTION_MIN && ws->pos[t] / bs + 1 > n_blocks)
+            n_blocks = ws->pos[t] / bs + 1;
+    }
+    for (int b = 0; b < n_blocks; b++) {
+        for (int t = 0; t < job->n; t++) {
+            const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
+            const int pos = ws->pos[t];
+            if (seq->n >= GEMM_ATTENTION_MIN || pos / bs < b) continue;
+            const int n = pos / bs > b ? bs : pos % bs + 1;
+            float *st = state + t * stride;
+            const uint8_t *k = pa_kv_k(job->kv, seq->block_table[b], job->layer, 0);
+            const uint8_t *v = pa_kv_v(job->kv, seq->block_table[b], job->layer, 0);
+            pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
+                           k + kv_off, v + kv_off, (size_t)kv_dim, n, hd, cfg->elem_type, scale);
         }
     }
+    for (int t = 0; t < job->n; t++) {
+        if (job->seqs[ws->seq[t]].n >= GEMM_ATTENTION_MIN) continue;
+        const float *st = state + t * stride;
+        float *out = ws->att + (size_t)t * q_dim + h * hd;
+        for (int i = 0; i < hd; i++) out[i] = st[i] / st[hd + 1];
+    }
+}
+
+static void attention_rows(void *ctx, int ith, int nth) {
+    const attention_job *job = ctx;
+    float *state = job->ws->attn_state + (size_t)pa_pool_slot() * job->ws->n_batch *
+                                             ((size_t)job->hp->head_dim + 2);
+    int64_t begin, end;
+    pa_split(job->hp->n_head, ith, nth, &begin, &end);
+    for (int64_t h = begin; h < end; h++) attention_head(job, (int)h, state);
 }
 
 /* ----------------------------------------------------------------------------------------- */
