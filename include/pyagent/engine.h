@@ -52,6 +52,15 @@ PYAGENT_API pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_
 PYAGENT_API pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key,
                                                int64_t *value);
 
+/* The string value of GGUF metadata `key` (e.g. "general.name", "tokenizer.chat_template"),
+ * NUL-terminated, in `value`. Two-call pattern: *needed gets the bytes it takes (the NUL
+ * included); PYAGENT_ERR_BUFFER_TOO_SMALL if `capacity` was less. PYAGENT_ERR_UNKNOWN_KEY when
+ * the file has no such key, PYAGENT_ERR_INVALID_ARGUMENT when its value is not a string.
+ * The value is as stored in the file (UTF-8 by the GGUF format; not checked). Thread-safe. */
+PYAGENT_API pyagent_status pyagent_engine_meta_str(const pyagent_engine *engine, const char *key,
+                                                   char *value, size_t capacity,
+                                                   size_t *needed);
+
 /* Tokenizes `text` (`text_len` bytes, or -1 for NUL-terminated) with the model's tokenizer.
  * `flags` is a bitwise OR of:
  *   PYAGENT_TOKENIZE_ADD_SPECIAL    add BOS/EOS as the model's metadata asks

@@ -208,6 +208,33 @@ pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key
     return pa_engine_set_error((pyagent_engine *)engine, &err);
 }
 
+pyagent_status pyagent_engine_meta_str(const pyagent_engine *engine, const char *key,
+                                       char *value, size_t capacity, size_t *needed) {
+    pyagent_status st = check_ready(engine);
+    if (st) return st;
+    pa_err err = {0};
+    if (!key || !needed || (!value && capacity > 0)) {
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "meta_str: NULL argument");
+        return pa_engine_set_error((pyagent_engine *)engine, &err);
+    }
+    const gguf_kv *kv = gguf_find_kv(engine->model->gguf, key);
+    if (!kv)
+        pa_fail(&err, PYAGENT_ERR_UNKNOWN_KEY, "the model has no metadata key '%.64s'", key);
+    else if (kv->type != GGUF_TYPE_STRING)
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "metadata key '%.64s' is not a string", key);
+    if (err.status) return pa_engine_set_error((pyagent_engine *)engine, &err);
+    const gguf_str s = kv->v.str;
+    *needed = (size_t)s.len + 1;
+    if (capacity < *needed) {
+        pa_fail(&err, PYAGENT_ERR_BUFFER_TOO_SMALL,
+                "metadata '%.64s' needs %zu bytes, capacity is %zu", key, *needed, capacity);
+        return pa_engine_set_error((pyagent_engine *)engine, &err);
+    }
+    memcpy(value, s.data, (size_t)s.len);
+    value[s.len] = '\0';
+    return PYAGENT_OK;
+}
+
 pyagent_status pyagent_engine_tokenize(pyagent_engine *engine, const char *text,
                                        int64_t text_len, int32_t flags, int32_t *tokens,
                                        size_t capacity, size_t *n_tokens) {

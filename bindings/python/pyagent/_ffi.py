@@ -240,6 +240,8 @@ FUNCTIONS = {
     'pyagent_engine_set_log': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_int32, pyagent_log_fn, ctypes.c_void_p], ('engine', 'min_level', 'fn', 'user_data'), 'engine.h'),
     # pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key, int64_t *value)
     'pyagent_engine_info': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)], ('engine', 'key', 'value'), 'engine.h'),
+    # pyagent_status pyagent_engine_meta_str(const pyagent_engine *engine, const char *key, char *value, size_t capacity, size_t *needed)
+    'pyagent_engine_meta_str': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'key', 'value', 'capacity', 'needed'), 'engine.h'),
     # pyagent_status pyagent_engine_tokenize(pyagent_engine *engine, const char *text, int64_t text_len, int32_t flags, int32_t *tokens, size_t capacity, size_t *n_tokens)
     'pyagent_engine_tokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'text', 'text_len', 'flags', 'tokens', 'capacity', 'n_tokens'), 'engine.h'),
     # pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, int32_t flags, char *text, size_t capacity, size_t *text_len)

@@ -551,6 +551,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>>('pyagent_engine_info');
   late final _pyagent_engine_info = _pyagent_engine_infoPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>();
 
+  /// `pyagent_status pyagent_engine_meta_str(const pyagent_engine *engine, const char *key, char *value, size_t capacity, size_t *needed)` (engine.h)
+  int pyagent_engine_meta_str(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> key, ffi.Pointer<ffi.Char> value, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_engine_meta_str(engine, key, value, capacity, needed);
+  }
+
+  late final _pyagent_engine_meta_strPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_meta_str');
+  late final _pyagent_engine_meta_str = _pyagent_engine_meta_strPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
+
   /// `pyagent_status pyagent_engine_tokenize(pyagent_engine *engine, const char *text, int64_t text_len, int32_t flags, int32_t *tokens, size_t capacity, size_t *n_tokens)` (engine.h)
   int pyagent_engine_tokenize(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> text, int text_len, int flags, ffi.Pointer<ffi.Int32> tokens, int capacity, ffi.Pointer<ffi.Size> n_tokens) {
     return _pyagent_engine_tokenize(engine, text, text_len, flags, tokens, capacity, n_tokens);
@@ -885,6 +894,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_last_error => _library._pyagent_engine_last_errorPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int32, pyagent_log_fn, ffi.Pointer<ffi.Void>)>> get pyagent_engine_set_log => _library._pyagent_engine_set_logPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>> get pyagent_engine_info => _library._pyagent_engine_infoPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_meta_str => _library._pyagent_engine_meta_strPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_tokenize => _library._pyagent_engine_tokenizePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_detokenize => _library._pyagent_engine_detokenizePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>> get pyagent_engine_step => _library._pyagent_engine_stepPtr;
