@@ -18,10 +18,15 @@
 #include "kernels.h"
 #include "../../model/gguf.h"
 
-/* Batches at least this large go through sgemm (when the caller gives tile scratch for
- * non-f32 weights); smaller ones through the row kernels. Measured on the 110M shape (2 cores,
- * AVX-512): at 16 tokens sgemm is already faster for every weight type. */
-#define SGEMM_MIN_BATCH 16
+/* Batches of at least this many tokens go through sgemm, smaller ones through the row
+ * kernels, per weight type: where sgemm overtook the row kernels on the 110M shape (one core,
+ * AVX-512; the row kernels cost compute per token, sgemm amortizes its dequantized tiles).
+ * Float rows convert cheaply and keep up longer; q8_0 widens each int8 per token. */
+static const int sgemm_min_batch[PA_W_COUNT] = {
+    [PA_W_F32] = 20, [PA_W_F16] = 28, [PA_W_BF16] = 28,
+    [PA_W_Q8_0] = 8, [PA_W_Q4_0] = 12, [PA_W_Q4_K] = 16,
+};
+#define MAX_ROW_BATCH 28 /* the largest of sgemm_min_batch, less one */
 
 /* The kernel-table index of a gguf tensor type; false for a type the kernels lack. */
 static bool wtype_of(uint32_t type, pa_wtype *out) {
@@ -94,11 +99,15 @@ const char *pa_cpu_kernels_name(void) { return active_kernels()->name; }
 
 bool pa_cpu_simd_enabled(void) { return active_kernels() != pa_kernels_portable(); }
 
-/* The kernels for W's type (checked supported when the model was bound). */
-static const pa_row_kernels *row_kernels(const pa_matrix *w) {
+/* W's type as a kernel-table index (checked supported when the model was bound). */
+static pa_wtype wtype_of_matrix(const pa_matrix *w) {
     pa_wtype t = PA_W_F32;
     wtype_of(w->type, &t);
-    return &active_kernels()->types[t];
+    return t;
+}
+
+static const pa_row_kernels *row_kernels(const pa_matrix *w) {
+    return &active_kernels()->types[wtype_of_matrix(w)];
 }
 
 void pa_matrix_row(const pa_matrix *w, int64_t row, float *out) {
@@ -196,13 +205,14 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch) {
     matmul_job job = {y, x, w, n, row_kernels(w), scratch, NULL};
-    if (n >= SGEMM_MIN_BATCH) {
+    if (n >= sgemm_min_batch[wtype_of_matrix(w)]) {
         pa_pool_run(pool, matmul_sgemm, &job);
         return;
     }
     /* round X once here rather than in every thread: it is small next to W (and scratch holds
-     * it: n < 16 rows of ~1.4 bytes per value, against 64 floats per value per thread) */
-    pa_xq8 xq[SGEMM_MIN_BATCH];
+     * it: fewer than MAX_ROW_BATCH rows of ~1.4 bytes per value, against 64 floats per value
+     * per thread) */
+    pa_xq8 xq[MAX_ROW_BATCH];
     if (job.k->x_q8) {
         const size_t stride = PA_XQ8_BYTES(w->n_in);
         for (int t = 0; t < n; t++) {
