@@ -716,18 +716,14 @@ static json_t *number(double v) {
 }
 
 static json_t *what_list(int32_t what) {
+    static const char *const names[3] = {"capabilities", "prices", "measurements"};
     json_t *arr = json_array();
-    if (!arr) return NULL;
-    if ((what & PYAGENT_CHECK_CAPABILITIES) && json_array_append_new(arr, json_string("capabilities")))
-        goto fail;
-    if ((what & PYAGENT_CHECK_PRICES) && json_array_append_new(arr, json_string("prices")))
-        goto fail;
-    if ((what & PYAGENT_CHECK_MEASUREMENTS) && json_array_append_new(arr, json_string("measurements")))
-        goto fail;
+    for (int k = 0; arr && k < 3; k++) /* PYAGENT_CHECK_* are 1, 2, 4 */
+        if ((what & (1 << k)) && json_array_append_new(arr, json_string(names[k]))) {
+            json_decref(arr);
+            arr = NULL;
+        }
     return arr;
-fail:
-    json_decref(arr);
-    return NULL;
 }
 
 /* Adds the LiteLLM field for current value `key` = num/text to `entry`. */
@@ -889,7 +885,8 @@ pyagent_status pyagent_registry_export(pyagent_registry *registry, const char *m
     if (!registry) return PYAGENT_ERR_INVALID_ARGUMENT;
     pa_err err = {0};
     pyagent_status st = PYAGENT_OK;
-    if (!registry->db) st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "the registry did not open");
+    if (!registry->db)
+        st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "the registry did not open");
     else if (!json) st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "json is NULL");
     else if (flags & ~PYAGENT_EXPORT_HISTORY)
         st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "unknown export flags 0x%x",

@@ -316,7 +316,8 @@ pyagent_status pyagent_registry_estimate_tokens(pyagent_registry *registry, cons
     if (!registry) return PYAGENT_ERR_INVALID_ARGUMENT;
     pa_err err = {0};
     pyagent_status st = PYAGENT_OK;
-    if (!registry->db) st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "the registry did not open");
+    if (!registry->db)
+        st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "the registry did not open");
     else if (!n_tokens || !method || (!text && text_len != 0) || text_len < -1)
         st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "NULL or negative argument");
     size_t len = !st && text ? (text_len < 0 ? strlen(text) : (size_t)text_len) : 0;

@@ -440,8 +440,8 @@ void pyagent_registry_destroy(pyagent_registry *registry) {
 /* Every API call starts here: the handle must be open. */
 static pyagent_status check_open(pyagent_registry *reg, pa_err *err) {
     if (!reg->db)
-        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "the registry did not open: %s",
-                       reg->last_error.msg);
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "the registry did not open (pyagent_registry_open said why)");
     return PYAGENT_OK;
 }
 
