@@ -271,15 +271,20 @@ full:;
 }
 
 /* Adds `a`'s next `n` tokens to the batch if blocks can be had; ends its request otherwise. */
-static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, size_t *n_seqs) {
+static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exact,
+                         size_t *n_seqs) {
     pyagent_status st = reserve_blocks(e, a, a->n_computed + n);
     if (st) {
         pa_sched_finish_locked(a, 0, st);
         return;
     }
     const bool last = a->n_computed + n == a->n_tokens;
-    e->batch[*n_seqs] = (pa_batch_seq){a->tokens + a->n_computed, (int)n, (int)a->n_computed,
-                                       a->blocks, last ? a->logits : NULL};
+    e->batch[*n_seqs] = (pa_batch_seq){.tokens = a->tokens + a->n_computed,
+                                       .n = (int)n,
+                                       .pos0 = (int)a->n_computed,
+                                       .block_table = a->blocks,
+                                       .exact = exact,
+                                       .logits = last ? a->logits : NULL};
     e->batch_agents[(*n_seqs)++] = a;
     a->in_flight = true;
 }
@@ -331,7 +336,7 @@ int pa_sched_step_locked(pyagent_engine *e) {
     size_t n_seqs = 0, budget = (size_t)e->n_batch;
     for (pyagent_agent *a = e->agents; a && budget > 0; a = a->next)
         if (a->req.active && a->req.generated_last && a->n_tokens - a->n_computed == 1) {
-            add_to_batch(e, a, 1, &n_seqs);
+            add_to_batch(e, a, 1, true, &n_seqs); /* decode rows: batch-invariant */
             budget--;
         }
     /* then prompt chunks, starting from a different agent every step */
@@ -344,7 +349,7 @@ int pa_sched_step_locked(pyagent_engine *e) {
             if (e->prefix_cache) attach_cached_prefix(e, a);
             size_t n = a->n_tokens - a->n_computed;
             n = n < budget ? n : budget;
-            add_to_batch(e, a, n, &n_seqs);
+            add_to_batch(e, a, n, false, &n_seqs);
             if (a->in_flight) budget -= n;
         }
     }

@@ -202,6 +202,16 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
     }
 }
 
+void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
+                     float *scratch) {
+    /* the row path computes each row on its own, whatever else is in the batch */
+    const int step = sgemm_min_batch[wtype_of_matrix(w)] - 1;
+    for (int t = 0; t < n; t += step) {
+        const int m = n - t < step ? n - t : step;
+        pa_matmul(pool, y + (int64_t)t * w->n_out, x + (int64_t)t * w->n_in, w, m, scratch);
+    }
+}
+
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch) {
     matmul_job job = {y, x, w, n, row_kernels(w), scratch, NULL};

@@ -33,6 +33,12 @@ uint64_t pa_cpu_type_block(uint32_t type);
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch);
 
+/* As pa_matmul, but every row through the row kernels, so row t of Y is bitwise the same
+ * whatever the other rows of the batch are (decode and verification rows use it: speculative
+ * greedy output must equal plain greedy output exactly). */
+void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
+                     float *scratch);
+
 /* "AVX-512", "AVX2+FMA+F16C" or "portable C": the row kernels this process runs: the best this
  * CPU has, or the one named by the environment variable PYAGENT_KERNELS ("portable", "avx2",
  * "avx512"; a set the CPU lacks falls back to the next one down), read once per process. */

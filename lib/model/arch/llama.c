@@ -46,6 +46,10 @@ struct pa_llama_ws {
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
     int32_t *tok, *pos, *seq; /* (n_batch,) each token's id, position and sequence */
+    int32_t *slot;   /* (n_batch,) its KV slot (= pos except in a tree) */
+    int32_t *limit;  /* (n_batch,) last position it sees through its block table */
+    int32_t *parent; /* (n_batch,) batch index of its tree parent, or -1 */
+    int n_exact;     /* leading tokens computed batch-invariantly */
     chunk_item *items;        /* work items of chunk attention */
     int items_cap;
 };
@@ -87,11 +91,15 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->tok = malloc(nb * sizeof *ws->tok);
     ws->pos = malloc(nb * sizeof *ws->pos);
     ws->seq = malloc(nb * sizeof *ws->seq);
+    ws->slot = malloc(nb * sizeof *ws->slot);
+    ws->limit = malloc(nb * sizeof *ws->limit);
+    ws->parent = malloc(nb * sizeof *ws->parent);
     /* each long sequence: ceil(n / QUERY_ROWS) row groups per head */
     ws->items_cap = (n_batch / QUERY_ROWS + n_batch / GEMM_ATTENTION_MIN + 1) * hp->n_head;
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
-        !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items) {
+        !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items ||
+        !ws->slot || !ws->limit || !ws->parent) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -119,6 +127,9 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->tok);
     free(ws->pos);
     free(ws->seq);
+    free(ws->slot);
+    free(ws->limit);
+    free(ws->parent);
     free(ws->items);
     free(ws);
 }
@@ -137,6 +148,11 @@ static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
 
 /* ----------------------------------------------------------------------------------------- */
 /* Attention of decode tokens (and short chunks), grouped by KV block                          */
+
+/* A prompt chunk long enough for attention as matrix products (chunk_attention). */
+static bool is_chunk(const pa_batch_seq *seq) {
+    return !seq->tree_parent && !seq->exact && seq->n >= GEMM_ATTENTION_MIN;
+}
 
 typedef struct attention_job {
     const pa_hparams *hp;
@@ -167,14 +183,14 @@ static void attention_head(const attention_job *job, int h, float *state) {
         memset(st, 0, (size_t)hd * sizeof(float));
         st[hd] = -INFINITY;
         st[hd + 1] = 0;
-        if (job->seqs[ws->seq[t]].n < GEMM_ATTENTION_MIN && ws->pos[t] / bs + 1 > n_blocks)
-            n_blocks = ws->pos[t] / bs + 1;
+        if (!is_chunk(&job->seqs[ws->seq[t]]) && ws->limit[t] / bs + 1 > n_blocks)
+            n_blocks = ws->limit[t] / bs + 1;
     }
     for (int b = 0; b < n_blocks; b++) {
         for (int t = 0; t < job->n; t++) {
             const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
-            const int pos = ws->pos[t];
-            if (seq->n >= GEMM_ATTENTION_MIN || pos / bs < b) continue;
+            const int pos = ws->limit[t];
+            if (is_chunk(seq) || pos / bs < b) continue;
             const int n = pos / bs > b ? bs : pos % bs + 1;
             float *st = state + t * stride;
             const uint8_t *k = pa_kv_k(job->kv, seq->block_table[b], job->layer, 0);
@@ -183,8 +199,23 @@ static void attention_head(const attention_job *job, int h, float *state) {
                            k + kv_off, v + kv_off, (size_t)kv_dim, n, hd, cfg->elem_type, scale);
         }
     }
+    for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
+        if (ws->parent[t] < 0) continue;
+        const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
+        int32_t chain[PA_MAX_TREE_DEPTH], depth = 0;
+        for (int a = t; ws->parent[a] >= 0 && depth < PA_MAX_TREE_DEPTH; a = ws->parent[a])
+            chain[depth++] = ws->slot[a];
+        float *st = state + t * stride;
+        for (int d = depth - 1; d >= 0; d--) { /* root side first: the order of plain decode */
+            const int32_t block = seq->block_table[chain[d] / bs];
+            const uint8_t *k = pa_kv_k(job->kv, block, job->layer, chain[d] % bs);
+            const uint8_t *v = pa_kv_v(job->kv, block, job->layer, chain[d] % bs);
+            pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
+                           k + kv_off, v + kv_off, (size_t)kv_dim, 1, hd, cfg->elem_type, scale);
+        }
+    }
     for (int t = 0; t < job->n; t++) {
-        if (job->seqs[ws->seq[t]].n >= GEMM_ATTENTION_MIN) continue;
+        if (is_chunk(&job->seqs[ws->seq[t]])) continue;
         const float *st = state + t * stride;
         float *out = ws->att + (size_t)t * q_dim + h * hd;
         for (int i = 0; i < hd; i++) out[i] = st[i] / st[hd + 1];
@@ -282,7 +313,7 @@ static int chunk_items(const pa_hparams *hp, const pa_batch_seq *seqs, int n_seq
                        chunk_item *items, int cap) {
     int n_items = 0, first = 0;
     for (int s = 0; s < n_seqs; first += seqs[s].n, s++) {
-        if (seqs[s].n < GEMM_ATTENTION_MIN) continue;
+        if (!is_chunk(&seqs[s])) continue;
         for (int r = 0; r < seqs[s].n; r += QUERY_ROWS)
             for (int h = 0; h < hp->n_head && n_items < cap; h++)
                 items[n_items++] = (chunk_item){first + r,
@@ -295,6 +326,15 @@ static int chunk_items(const pa_hparams *hp, const pa_batch_seq *seqs, int n_seq
 
 /* ----------------------------------------------------------------------------------------- */
 
+/* Y (n, out) = X (n, in) @ W^T, the batch's exact rows independently of the others */
+static void project(const pa_llama_ws *ws, pa_pool *pool, float *y, const float *x,
+                    const pa_matrix *w, int n) {
+    const int e = ws->n_exact < n ? ws->n_exact : n;
+    if (e > 0) pa_matmul_exact(pool, y, x, w, e, ws->tiles);
+    if (n > e)
+        pa_matmul(pool, y + (size_t)e * w->n_out, x + (size_t)e * w->n_in, w, n - e, ws->tiles);
+}
+
 static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
                             pa_kv_store *kv, const pa_batch_seq *seqs, int n_seqs, int il,
                             int n) {
@@ -304,16 +344,16 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
 
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->attn_norm, d, hp->rms_eps);
-    pa_matmul(pool, ws->q, ws->xb, &l->wq, n, ws->tiles); /* (n, d) -> (n, q_dim) */
-    pa_matmul(pool, ws->k, ws->xb, &l->wk, n, ws->tiles); /* (n, d) -> (n, kv_dim) */
-    pa_matmul(pool, ws->v, ws->xb, &l->wv, n, ws->tiles);
+    project(ws, pool, ws->q, ws->xb, &l->wq, n); /* (n, d) -> (n, q_dim) */
+    project(ws, pool, ws->k, ws->xb, &l->wk, n); /* (n, d) -> (n, kv_dim) */
+    project(ws, pool, ws->v, ws->xb, &l->wv, n);
     for (int t = 0; t < n; t++) {
         const int pos = ws->pos[t];
         float *k = ws->k + (size_t)t * kv_dim;
         pa_rope(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos, hp->rope_base);
         pa_rope(k, hp->n_head_kv, hd, pos, hp->rope_base);
-        const int32_t block = seqs[ws->seq[t]].block_table[pos / cfg->block_size];
-        const int slot = pos % cfg->block_size;
+        const int32_t block = seqs[ws->seq[t]].block_table[ws->slot[t] / cfg->block_size];
+        const int slot = ws->slot[t] % cfg->block_size;
         kv_store_row(pa_kv_k(kv, block, il, slot), k, kv_dim, cfg->elem_type);
         kv_store_row(pa_kv_v(kv, block, il, slot), ws->v + (size_t)t * kv_dim, kv_dim,
                      cfg->elem_type);
@@ -327,7 +367,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
         pa_pool_run(pool, chunk_attention_rows, &cj);
     }
 
-    pa_matmul(pool, ws->xb, ws->att, &l->wo, n, ws->tiles); /* (n, q_dim) -> (n, d) */
+    project(ws, pool, ws->xb, ws->att, &l->wo, n); /* (n, q_dim) -> (n, d) */
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
 }
 
@@ -337,56 +377,78 @@ static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_
     const int d = hp->n_embd;
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->ffn_norm, d, hp->rms_eps);
-    pa_matmul(pool, ws->hb, ws->xb, &l->w_gate, n, ws->tiles); /* (n, d) -> (n, ff) */
-    pa_matmul(pool, ws->hb2, ws->xb, &l->w_up, n, ws->tiles);
+    project(ws, pool, ws->hb, ws->xb, &l->w_gate, n); /* (n, d) -> (n, ff) */
+    project(ws, pool, ws->hb2, ws->xb, &l->w_up, n);
     pa_swiglu(ws->hb, ws->hb2, n * hp->n_ff);
-    pa_matmul(pool, ws->xb, ws->hb, &l->w_down, n, ws->tiles); /* (n, ff) -> (n, d) */
+    project(ws, pool, ws->xb, ws->hb, &l->w_down, n); /* (n, ff) -> (n, d) */
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
 }
 
-/* (rows, d) normed hidden states -> (rows, n_vocab) logits, each row to its sequence */
-static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
-                         const pa_batch_seq **owners, int rows) {
+/* (rows, d) normed hidden states -> (rows, n_vocab) logits, each row to its destination */
+static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, float **dest,
+                         int rows) {
     const size_t n_vocab = (size_t)m->hp.n_vocab;
-    pa_matmul(pool, ws->logits, ws->x_last, &m->output, rows, ws->tiles);
+    pa_matmul_exact(pool, ws->logits, ws->x_last, &m->output, rows, ws->tiles);
     for (int r = 0; r < rows; r++)
-        memcpy(owners[r]->logits, ws->logits + r * n_vocab, n_vocab * sizeof(float));
+        memcpy(dest[r], ws->logits + r * n_vocab, n_vocab * sizeof(float));
 }
 
-/* Logits of each sequence's last token, LOGIT_ROWS sequences per output matmul. */
+/* The logits each sequence asks for (its last token's, or every token's for a tree), through
+ * the output matrix LOGIT_ROWS rows at a time. */
 static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
                           const pa_batch_seq *seqs, int n_seqs) {
     const int d = m->hp.n_embd;
-    const pa_batch_seq *owners[LOGIT_ROWS];
+    float *dest[LOGIT_ROWS];
     int rows = 0, first_token = 0;
-    for (int s = 0; s < n_seqs; s++) {
-        const int last = first_token + seqs[s].n - 1;
-        first_token += seqs[s].n;
+    for (int s = 0; s < n_seqs; first_token += seqs[s].n, s++) {
         if (!seqs[s].logits) continue;
-        pa_rmsnorm(ws->x_last + (size_t)rows * d, ws->x + (size_t)last * d, m->output_norm, d,
-                   m->hp.rms_eps);
-        owners[rows++] = &seqs[s];
-        if (rows == LOGIT_ROWS) {
-            flush_logits(m, ws, pool, owners, rows);
-            rows = 0;
+        const int from = seqs[s].tree_parent ? 0 : seqs[s].n - 1;
+        for (int i = from; i < seqs[s].n; i++) {
+            pa_rmsnorm(ws->x_last + (size_t)rows * d, ws->x + (size_t)(first_token + i) * d,
+                       m->output_norm, d, m->hp.rms_eps);
+            dest[rows++] = seqs[s].logits + (size_t)(i - from) * m->hp.n_vocab;
+            if (rows == LOGIT_ROWS) {
+                flush_logits(m, ws, pool, dest, rows);
+                rows = 0;
+            }
         }
     }
-    if (rows > 0) flush_logits(m, ws, pool, owners, rows);
+    if (rows > 0) flush_logits(m, ws, pool, dest, rows);
+}
+
+/* Each token's id, position, KV slot, visible range and tree parent. */
+static void lay_out_batch(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *seqs,
+                          int n_seqs, int *n_tokens) {
+    const int d = m->hp.n_embd;
+    int n = 0;
+    ws->n_exact = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        const pa_batch_seq *seq = &seqs[s];
+        const int first = n;
+        if (seq->exact && ws->n_exact == first) ws->n_exact += seq->n;
+        for (int i = 0; i < seq->n; i++, n++) {
+            ws->tok[n] = seq->tokens[i];
+            ws->seq[n] = s;
+            ws->slot[n] = seq->pos0 + i;
+            if (seq->tree_parent && i > 0) { /* a draft node: one deeper than its parent */
+                ws->parent[n] = first + seq->tree_parent[i];
+                ws->pos[n] = ws->pos[ws->parent[n]] + 1;
+                ws->limit[n] = seq->pos0;
+            } else {
+                ws->parent[n] = -1;
+                ws->pos[n] = ws->limit[n] = seq->pos0 + i;
+            }
+            pa_matrix_row(&m->token_embd, ws->tok[n], ws->x + (size_t)n * d);
+        }
+    }
+    *n_tokens = n;
 }
 
 void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_store *kv,
                       const pa_batch_seq *seqs, int n_seqs) {
-    const pa_hparams *hp = &m->hp;
-    const int d = hp->n_embd;
     int n = 0;
-    for (int s = 0; s < n_seqs; s++)
-        for (int i = 0; i < seqs[s].n; i++, n++) {
-            ws->tok[n] = seqs[s].tokens[i];
-            ws->pos[n] = seqs[s].pos0 + i;
-            ws->seq[n] = s;
-            pa_matrix_row(&m->token_embd, ws->tok[n], ws->x + (size_t)n * d);
-        }
-    for (int il = 0; il < hp->n_layer; il++) {
+    lay_out_batch(m, ws, seqs, n_seqs, &n);
+    for (int il = 0; il < m->hp.n_layer; il++) {
         attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
         ffn_block(m, &m->layers[il], ws, pool, n);
     }

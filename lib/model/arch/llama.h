@@ -13,16 +13,29 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
                                   pa_llama_ws **out, pa_err *err);
 void pa_llama_ws_free(pa_llama_ws *ws);
 
-/* One sequence's part of a batch: tokens at positions pos0 .. pos0 + n - 1 of a sequence whose
- * KV lives in the blocks of `block_table` (position p: block_table[p / block_size], slot
- * p % block_size). Blocks for every position up to pos0 + n - 1 must be there, and the blocks
- * written (those holding pos0 ..) must be writable by this sequence alone. */
+#define PA_MAX_TREE_NODES 64 /* draft nodes of one verification tree, at most */
+#define PA_MAX_TREE_DEPTH PA_MAX_TREE_NODES
+
+/* One sequence's part of a batch: n tokens written to KV slots pos0 .. pos0 + n - 1 of a
+ * sequence whose KV lives in the blocks of `block_table` (slot p: block_table[p / block_size],
+ * p % block_size). Blocks for every slot up to pos0 + n - 1 must be there, and those written
+ * must be writable by this sequence alone.
+ *
+ * A plain segment is consecutive text: token i is at position pos0 + i and sees [0, pos0 + i].
+ * A tree segment (tree_parent != NULL, for speculative verification) is token 0 at pos0
+ * followed by draft nodes: node i's parent is token tree_parent[i] (< i; 0 for the root's
+ * children), it sits at position pos0 + its depth and sees [0, pos0], its ancestors and
+ * itself. Exact segments (decode tokens, trees) must come first in the batch: their rows are
+ * computed independently of the rest of the batch, bitwise. */
 typedef struct pa_batch_seq {
     const int32_t *tokens;      /* n valid ids */
     int n;
     int pos0;
     const int32_t *block_table;
-    float *logits;              /* (n_vocab,) for the last token, or NULL */
+    const int32_t *tree_parent; /* NULL, or (n,) with tree_parent[0] = -1 */
+    bool exact;                 /* batch-invariant rows (see above) */
+    float *logits;              /* NULL, or (n_vocab,) for the last token, or for a tree
+                                   (n, n_vocab): every token's */
 } pa_batch_seq;
 
 /* Runs a batch of sequences (at most n_batch tokens in all) through the model: every matmul
