@@ -148,14 +148,16 @@ static void softmax_candidates(pa_candidate *c, size_t n, double temperature) {
     for (size_t i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
 }
 
-int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
-                          size_t n_history) {
+size_t pa_sampler_distribution(pa_sampler *s, const float *logits, const int32_t *history,
+                               size_t n_history) {
     const int n = s->n_vocab;
     memcpy(s->logits, logits, (size_t)n * sizeof(float));
     apply_penalties(s, history, n_history);
-    if (s->temperature <= 0) return argmax(s->logits, n);
-
     pa_candidate *c = s->candidates;
+    if (s->temperature <= 0) {
+        c[0] = (pa_candidate){argmax(s->logits, n), 0, 1.0f};
+        return 1;
+    }
     for (int i = 0; i < n; i++) c[i] = (pa_candidate){i, s->logits[i], 0};
     size_t kept = keep_top_k(c, (size_t)n, (size_t)s->top_k);
 
@@ -171,12 +173,28 @@ int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *his
         while (i < kept && c[i].p >= s->min_p * c[0].p) i++;
         kept = i;
     }
-
     softmax_candidates(c, kept, s->temperature);
-    double u = uniform(s->rng), cum = 0;
+    return kept;
+}
+
+double pa_sampler_uniform(pa_sampler *s) { return uniform(s->rng); }
+
+int32_t pa_sampler_draw(pa_sampler *s, size_t kept, double mass) {
+    const pa_candidate *c = s->candidates;
+    double u = uniform(s->rng) * mass, cum = 0;
+    size_t last = 0;
     for (size_t i = 0; i < kept; i++) {
+        if (c[i].p <= 0) continue; /* excluded */
+        last = i;
         cum += c[i].p;
         if (u < cum) return c[i].id;
     }
-    return c[kept - 1].id; /* rounding left u just above the total mass */
+    return c[last].id; /* rounding left u just above the total mass */
+}
+
+int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
+                          size_t n_history) {
+    size_t kept = pa_sampler_distribution(s, logits, history, n_history);
+    if (kept == 1) return s->candidates[0].id;
+    return pa_sampler_draw(s, kept, 1.0);
 }

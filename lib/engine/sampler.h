@@ -37,6 +37,17 @@ void pa_sampler_configure(pa_sampler *s, const pyagent_params *params, uint64_t 
 /* Copies the settings and the RNG state of `from` (a fork continues the same random stream). */
 void pa_sampler_copy_settings(pa_sampler *to, const pa_sampler *from);
 
+/* The distribution plain sampling draws from, after the penalties (history = the sequence so
+ * far) and every filter: s->candidates[0 .. return value) with p summing to 1, best first.
+ * Temperature 0 gives the argmax alone with p = 1. */
+size_t pa_sampler_distribution(pa_sampler *s, const float *logits, const int32_t *history,
+                               size_t n_history);
+/* Draws from s->candidates[0 .. kept) by p, skipping candidates whose p was set to 0; `mass` is
+ * the sum of the p left. */
+int32_t pa_sampler_draw(pa_sampler *s, size_t kept, double mass);
+/* A uniform number in [0, 1) from the agent's RNG. */
+double pa_sampler_uniform(pa_sampler *s);
+
 /* Picks the next token from `logits` (n_vocab,) given the sequence so far. */
 int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
                           size_t n_history);
