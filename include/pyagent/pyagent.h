@@ -157,9 +157,32 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *   top_p              f64  keep the smallest set with mass >= p      default 0.95, [0, 1]
  *   min_p              f64  drop tokens below min_p * p(best)         default 0.05, [0, 1]
  *   seed               i64  the agent's RNG seed; -1 = the engine's   default -1, [-1, 2^63-1]
+ *
+ * Speculative decoding (lossless: the output follows the same distribution as without it, and
+ * under temperature 0 it is the same text token for token):
+ *   spec               i64  drafter: PYAGENT_SPEC_OFF, _LOOKUP (n-gram matches in the agent's
+ *                           own context), _SELF (the target's first spec_self_layers layers),
+ *                           _DRAFT (the engine's draft_model)              default OFF
+ *   spec_tree          i64  PYAGENT_SPEC_TREE_STATIC, _EAGLE2 or _TALON    default TALON
+ *   spec_budget        i64  draft nodes verified per step (N)              default 60, [1, 64]
+ *   spec_top_k         i64  children proposed per node; TALON's root width default 10, [1, 64]
+ *   spec_mu            f64  TALON's gate: keep children with path probability >= mu x the
+ *                           best of their layer                            default 0.03, [0, 1]
+ *   spec_depth         i64  depth (static, EAGLE-2 layers, every tree's cap)  default 8, [1, 64]
+ *   spec_width         i64  static: children per node                     default 2, [1, 64]
+ *   spec_self_layers   i64  _SELF: layers of the target that draft; 0 = a quarter
+ *                                                                          default 0, [0, 4096]
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct pyagent_params pyagent_params;
+
+#define PYAGENT_SPEC_OFF    0 /* values of the sampler key spec */
+#define PYAGENT_SPEC_LOOKUP 1
+#define PYAGENT_SPEC_SELF   2
+#define PYAGENT_SPEC_DRAFT  3
+#define PYAGENT_SPEC_TREE_STATIC 0 /* values of the sampler key spec_tree */
+#define PYAGENT_SPEC_TREE_EAGLE2 1
+#define PYAGENT_SPEC_TREE_TALON  2
 
 #define PYAGENT_KV_F32 0 /* values of the engine key kv_type */
 #define PYAGENT_KV_F16 1

@@ -44,6 +44,15 @@ static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
     [PA_SAMPLER_TOP_P] = {"top_p", false, 0.95, 0, 1},
     [PA_SAMPLER_MIN_P] = {"min_p", false, 0.05, 0, 1},
     [PA_SAMPLER_SEED] = {"seed", true, -1, -1, I64_MAX_D},
+    [PA_SAMPLER_SPEC] = {"spec", true, PYAGENT_SPEC_OFF, PYAGENT_SPEC_OFF, PYAGENT_SPEC_DRAFT},
+    [PA_SAMPLER_SPEC_TREE] = {"spec_tree", true, PYAGENT_SPEC_TREE_TALON, PYAGENT_SPEC_TREE_STATIC,
+                              PYAGENT_SPEC_TREE_TALON},
+    [PA_SAMPLER_SPEC_BUDGET] = {"spec_budget", true, 60, 1, 64},
+    [PA_SAMPLER_SPEC_TOP_K] = {"spec_top_k", true, 10, 1, 64},
+    [PA_SAMPLER_SPEC_MU] = {"spec_mu", false, 0.03, 0, 1},
+    [PA_SAMPLER_SPEC_DEPTH] = {"spec_depth", true, 8, 1, 64},
+    [PA_SAMPLER_SPEC_WIDTH] = {"spec_width", true, 2, 1, 64},
+    [PA_SAMPLER_SPEC_SELF_LAYERS] = {"spec_self_layers", true, 0, 0, 4096},
 };
 
 #define PA_PARAM_STR_SIZE 64 /* the longest string value is PA_PARAM_STR_SIZE - 1 bytes */

@@ -151,6 +151,9 @@ void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_
                            void *user_data);
 /* Ends the request with `finish` and `status` and wakes whoever waits for it. */
 void pa_sched_finish_locked(pyagent_agent *a, int32_t finish, pyagent_status status);
+/* Appends a generated token to the agent's request: text release, stop strings, finish checks.
+ * Returns true while the request goes on. */
+bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id);
 /* Keeps only the blocks that hold positions [0, n_positions). */
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
 void pa_event_buf_free(pa_event_buf *b);

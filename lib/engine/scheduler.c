@@ -154,18 +154,13 @@ static bool append_token(pyagent_agent *a, int32_t id) {
     return true;
 }
 
-static void sample_next(pyagent_engine *e, pyagent_agent *a) {
+bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id) {
     pa_request *r = &a->req;
     const pa_tokenizer *tok = e->model->tokenizer;
-    if (a->n_tokens >= (size_t)e->n_ctx) {
-        pa_sched_finish_locked(a, PYAGENT_FINISH_CONTEXT, PYAGENT_OK);
-        return;
-    }
-    int32_t id = pa_sampler_sample(&a->sampler, a->logits, a->tokens, a->n_tokens);
     if (!append_token(a, id)) {
         pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
         pa_sched_finish_locked(a, 0, PYAGENT_ERR_OUT_OF_MEMORY);
-        return;
+        return false;
     }
     a->has_logits = false;
     r->generated_last = true;
@@ -192,12 +187,21 @@ static void sample_next(pyagent_engine *e, pyagent_agent *a) {
     if (!ok) {
         pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
         pa_sched_finish_locked(a, 0, PYAGENT_ERR_OUT_OF_MEMORY);
-        return;
+        return false;
     }
     memmove(r->held, r->held + release, r->held_len - release);
     r->held_len -= release;
     if (stop_at >= 0) finish = PYAGENT_FINISH_STOP;
     if (finish) pa_sched_finish_locked(a, finish, PYAGENT_OK);
+    return !finish;
+}
+
+static void sample_next(pyagent_engine *e, pyagent_agent *a) {
+    if (a->n_tokens >= (size_t)e->n_ctx) {
+        pa_sched_finish_locked(a, PYAGENT_FINISH_CONTEXT, PYAGENT_OK);
+        return;
+    }
+    pa_sched_emit_locked(e, a, pa_sampler_sample(&a->sampler, a->logits, a->tokens, a->n_tokens));
 }
 
 /* ----------------------------------------------------------------------------------------- */
