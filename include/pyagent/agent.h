@@ -149,6 +149,11 @@ typedef struct pyagent_agent_stats {
     double decode_seconds;      /* wall time of the steps that computed its generated tokens
                                    (a step computes every agent of the batch at once) */
     int64_t n_cached_tokens;    /* prompt tokens attached from the prefix cache, not computed */
+    int64_t n_drafted_tokens;   /* speculative draft nodes verified */
+    int64_t n_accepted_tokens;  /* draft nodes accepted (each verify step also adds one token
+                                   of the target's own) */
+    int64_t n_verify_steps;     /* steps that verified a draft tree */
+    double draft_seconds;       /* time spent drafting */
 } pyagent_agent_stats;
 
 PYAGENT_API pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent,

@@ -59,6 +59,8 @@ static uint64_t agent_seed(pyagent_agent *a, const pyagent_params *sampler) {
 /* ----------------------------------------------------------------------------------------- */
 /* Life                                                                                        */
 
+static void free_unlinked(pyagent_agent *agent);
+
 static pyagent_agent *new_agent(pyagent_engine *e, pa_err *err) {
     const pa_hparams *hp = &e->model->hp;
     pyagent_agent *a = calloc(1, sizeof *a);
@@ -102,6 +104,10 @@ pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params
     pyagent_agent *a = new_agent(engine, &err);
     if (!a) return pa_engine_set_error(engine, &err);
     pa_sampler_configure(&a->sampler, sampler, agent_seed(a, sampler));
+    if (pa_spec_configure(a, sampler, &err)) {
+        free_unlinked(a);
+        return pa_engine_set_error(engine, &err);
+    }
     pthread_mutex_lock(&engine->lock);
     link_agent_locked(engine, a);
     pthread_mutex_unlock(&engine->lock);
@@ -122,6 +128,12 @@ void pyagent_agent_destroy(pyagent_agent *agent) {
     const bool free_engine = e->zombie && e->n_agents == 0;
     pthread_mutex_unlock(&e->lock);
     if (free_engine) pa_engine_free(e); /* the host destroyed it first */
+    free_unlinked(agent);
+}
+
+/* Frees what an agent holds besides its blocks and its place in the engine's list. */
+static void free_unlinked(pyagent_agent *agent) {
+    pa_spec_free(&agent->spec);
     pa_sampler_free(&agent->sampler);
     pa_event_buf_free(&agent->req.inbox);
     pa_event_buf_free(&agent->req.outbox);
@@ -141,8 +153,8 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     pyagent_engine *e = agent->engine;
     pyagent_agent *c = new_agent(e, &agent->last_error);
     if (!c) return leave(agent, agent->last_error.status);
-    if ((st = lock_idle(agent))) {
-        pyagent_agent_destroy(c);
+    if ((st = pa_spec_copy_settings(c, agent, &agent->last_error)) || (st = lock_idle(agent))) {
+        free_unlinked(c); /* not linked yet */
         return leave(agent, st);
     }
     c->tokens = malloc((agent->n_tokens + 1) * sizeof *c->tokens);
@@ -150,7 +162,7 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     c->block_keys = malloc((agent->n_blocks + 1) * sizeof *c->block_keys);
     if (!c->tokens || !c->blocks || !c->block_keys) {
         unlock(agent);
-        pyagent_agent_destroy(c);
+        free_unlinked(c);
         return leave(agent, fail(agent, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory"));
     }
     memcpy(c->tokens, agent->tokens, agent->n_tokens * sizeof *c->tokens);
@@ -186,8 +198,10 @@ pyagent_status pyagent_agent_set_sampler(pyagent_agent *agent, const pyagent_par
     if ((st = pa_params_check_kind(sampler, PYAGENT_PARAMS_SAMPLER, &agent->last_error)) ||
         (st = lock_idle(agent)))
         return leave(agent, st);
-    pa_sampler_configure(&agent->sampler, sampler, agent_seed(agent, sampler));
+    st = pa_spec_configure(agent, sampler, &agent->last_error);
+    if (!st) pa_sampler_configure(&agent->sampler, sampler, agent_seed(agent, sampler));
     unlock(agent);
+    if (st) return leave(agent, st);
     return leave(agent, PYAGENT_OK);
 }
 
@@ -309,14 +323,14 @@ pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *to
     return leave(agent, st);
 }
 
-/* Forgets positions from n on; the logits stay only if the last computed position stays. */
+/* Forgets positions from n on; the logits stay only if the last computed position stays.
+ * A sequence that is computed to its end without logits (cut after a speculative step, say)
+ * gets its last token queued again, so that the next request has logits to start from. */
 static void truncate_locked(pyagent_agent *a, size_t n) {
     a->n_tokens = n;
-    if (a->n_computed > n) {
-        /* the logits of position n - 1 are gone: recompute that token (if any) */
-        a->n_computed = n > 0 ? n - 1 : 0;
-        a->has_logits = false;
-    }
+    if (a->n_computed > n) a->has_logits = false;
+    if (a->n_computed > n) a->n_computed = n;
+    if (a->n_computed == n && !a->has_logits && n > 0) a->n_computed = n - 1;
     pa_sched_truncate_blocks_locked(a, a->n_computed);
 }
 

@@ -19,6 +19,7 @@
 #include "../kv/store.h"
 #include "../model/arch/llama.h"
 #include "../model/model.h"
+#include "../spec/builders.h"
 #include "sampler.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -55,6 +56,17 @@ typedef struct pa_request {
     pa_event_buf outbox; /* being delivered by the owner or stepping thread (no lock) */
 } pa_request;
 
+/* An agent's speculative decoding (spec.c). */
+typedef struct pa_spec_state {
+    int drafter;             /* PYAGENT_SPEC_* */
+    pa_spec_config cfg;      /* tree builder and its budget */
+    pyagent_spec_tree *tree; /* the draft of the current step */
+    int n_seg;               /* 1 + draft nodes in the step's tree segment, 0 if none */
+    int32_t seg_tokens[PA_MAX_TREE_NODES + 1]; /* the pending token, then nodes (BFS) */
+    int32_t seg_parent[PA_MAX_TREE_NODES + 1]; /* segment index of each one's parent */
+    float *logits;           /* (PA_MAX_TREE_NODES + 1, n_vocab) verification rows */
+} pa_spec_state;
+
 #define PA_MAX_STOPS 16
 #define PA_MAX_STOP_LEN 256
 #define PA_MAX_LABEL 128
@@ -75,6 +87,7 @@ struct pyagent_agent {
     bool in_flight;       /* part of the batch a step is computing */
 
     pa_sampler sampler;
+    pa_spec_state spec;
     char stops[PA_MAX_STOPS][PA_MAX_STOP_LEN];
     size_t stop_len[PA_MAX_STOPS];
     int n_stops;
@@ -157,5 +170,15 @@ bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id);
 /* Keeps only the blocks that hold positions [0, n_positions). */
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
 void pa_event_buf_free(pa_event_buf *b);
+
+/* spec.c */
+pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *sampler, pa_err *err);
+void pa_spec_free(pa_spec_state *s);
+pyagent_status pa_spec_copy_settings(pyagent_agent *to, const pyagent_agent *from, pa_err *err);
+/* Drafts a tree of at most max_nodes after the agent's pending token into a->spec; returns the
+ * node count (0: decode plainly this step). */
+int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes);
+/* After the tree segment at slots pos0 .. was computed: accepts, emits, moves KV. */
+void pa_spec_accept_locked(pyagent_engine *e, pyagent_agent *a, size_t pos0);
 
 #endif

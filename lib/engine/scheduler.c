@@ -279,16 +279,22 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
                          size_t *n_seqs) {
     pyagent_status st = reserve_blocks(e, a, a->n_computed + n);
     if (st) {
+        a->spec.n_seg = 0;
         pa_sched_finish_locked(a, 0, st);
         return;
     }
     const bool last = a->n_computed + n == a->n_tokens;
-    e->batch[*n_seqs] = (pa_batch_seq){.tokens = a->tokens + a->n_computed,
+    const bool tree = a->spec.n_seg > 0;
+    e->batch[*n_seqs] = (pa_batch_seq){.tokens = tree ? a->spec.seg_tokens
+                                                      : a->tokens + a->n_computed,
                                        .n = (int)n,
                                        .pos0 = (int)a->n_computed,
                                        .block_table = a->blocks,
+                                       .tree_parent = tree ? a->spec.seg_parent : NULL,
                                        .exact = exact,
-                                       .logits = last ? a->logits : NULL};
+                                       .logits = tree ? a->spec.logits
+                                                 : last ? a->logits
+                                                        : NULL};
     e->batch_agents[(*n_seqs)++] = a;
     a->in_flight = true;
 }
@@ -308,10 +314,17 @@ static void publish_full_blocks(pyagent_engine *e, pyagent_agent *a, size_t from
 
 static void record(pyagent_engine *e, pyagent_agent *a, const pa_batch_seq *seq, double seconds) {
     const size_t from = a->n_computed;
+    a->in_flight = false;
+    if (seq->tree_parent) { /* a verified draft: accept what the target agrees with */
+        if (!a->req.generated_last) a->stats.n_prompt_tokens++; /* a fed token was the root */
+        pa_spec_accept_locked(e, a, from);
+        publish_full_blocks(e, a, from, a->n_computed);
+        a->stats.decode_seconds += seconds;
+        return;
+    }
     a->n_computed += (size_t)seq->n;
     publish_full_blocks(e, a, from, a->n_computed);
     if (seq->logits) a->has_logits = true;
-    a->in_flight = false;
     if (a->req.generated_last && seq->n == 1) {
         a->stats.decode_seconds += seconds;
     } else {
@@ -336,12 +349,17 @@ int pa_sched_step_locked(pyagent_engine *e) {
             pa_sched_finish_locked(a, PYAGENT_FINISH_LENGTH, PYAGENT_OK);
     }
 
-    /* decode tokens first: one per generating agent */
+    /* decode tokens first: one per generating agent, or its draft tree */
     size_t n_seqs = 0, budget = (size_t)e->n_batch;
     for (pyagent_agent *a = e->agents; a && budget > 0; a = a->next)
-        if (a->req.active && a->req.generated_last && a->n_tokens - a->n_computed == 1) {
-            add_to_batch(e, a, 1, true, &n_seqs); /* decode rows: batch-invariant */
-            budget--;
+        if (a->req.active && a->n_tokens - a->n_computed == 1 &&
+            (a->req.generated_last || (a->spec.drafter && a->req.limit > 0))) {
+            const size_t room = (size_t)e->n_ctx - a->n_tokens; /* tree slots must exist */
+            size_t max_nodes = budget - 1 < room ? budget - 1 : room;
+            if (max_nodes > PA_MAX_TREE_NODES) max_nodes = PA_MAX_TREE_NODES;
+            const int n_nodes = pa_spec_draft_locked(e, a, (int)max_nodes);
+            add_to_batch(e, a, 1 + (size_t)n_nodes, true, &n_seqs); /* batch-invariant rows */
+            budget -= 1 + (size_t)n_nodes;
         }
     /* then prompt chunks, starting from a different agent every step */
     if (e->n_agents > 0) {
