@@ -233,5 +233,6 @@ PYAGENT_API const char *pyagent_params_last_error(const pyagent_params *params);
 #include "agent.h"
 #include "kv.h"
 #include "registry.h"
+#include "spec.h"
 
 #endif /* PYAGENT_PYAGENT_H */

@@ -4,7 +4,7 @@ Regenerate with `python3 bindings/gen_bindings.py` from the repository root.
 """
 import ctypes
 
-HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h')
+HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h', 'spec.h')
 
 # ----------------------------------------------------------------------------------------------
 # Constants (#define PYAGENT_*)
@@ -39,6 +39,13 @@ PYAGENT_LOG_INFO = 1
 PYAGENT_LOG_WARN = 2
 PYAGENT_LOG_ERROR = 3
 PYAGENT_LOG_NONE = 4
+PYAGENT_SPEC_OFF = 0
+PYAGENT_SPEC_LOOKUP = 1
+PYAGENT_SPEC_SELF = 2
+PYAGENT_SPEC_DRAFT = 3
+PYAGENT_SPEC_TREE_STATIC = 0
+PYAGENT_SPEC_TREE_EAGLE2 = 1
+PYAGENT_SPEC_TREE_TALON = 2
 PYAGENT_KV_F32 = 0
 PYAGENT_KV_F16 = 1
 PYAGENT_PARAMS_ENGINE = 1
@@ -66,6 +73,9 @@ PYAGENT_CHECK_CAPABILITIES = 1
 PYAGENT_CHECK_PRICES = 2
 PYAGENT_CHECK_MEASUREMENTS = 4
 PYAGENT_EXPORT_HISTORY = 1
+
+# spec.h
+PYAGENT_SPEC_TREE_MAX_NODES = 16384
 
 # ----------------------------------------------------------------------------------------------
 # Types
@@ -96,6 +106,10 @@ class pyagent_route(ctypes.Structure):
     """Opaque handle (registry.h)."""
 
 
+class pyagent_spec_tree(ctypes.Structure):
+    """Opaque handle (spec.h)."""
+
+
 class pyagent_agent_stats(ctypes.Structure):
     """struct pyagent_agent_stats (agent.h); _fields_ below."""
 
@@ -124,6 +138,10 @@ pyagent_agent_stats._fields_ = [
     ('prefill_seconds', ctypes.c_double),
     ('decode_seconds', ctypes.c_double),
     ('n_cached_tokens', ctypes.c_int64),
+    ('n_drafted_tokens', ctypes.c_int64),
+    ('n_accepted_tokens', ctypes.c_int64),
+    ('n_verify_steps', ctypes.c_int64),
+    ('draft_seconds', ctypes.c_double),
 ]
 
 pyagent_kv_stats._fields_ = [
@@ -306,4 +324,26 @@ FUNCTIONS = {
     'pyagent_registry_import_file': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_char))], ('registry', 'path', 'source', 'measured_at', 'confidence', 'n_imported', 'n_skipped', 'report'), 'registry.h'),
     # pyagent_status pyagent_registry_export(pyagent_registry *registry, const char *model, int32_t flags, char **json, size_t *json_len)
     'pyagent_registry_export': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(ctypes.c_char)), ctypes.POINTER(ctypes.c_size_t)], ('registry', 'model', 'flags', 'json', 'json_len'), 'registry.h'),
+    # pyagent_status pyagent_spec_tree_create(int32_t max_nodes, pyagent_spec_tree **tree)
+    'pyagent_spec_tree_create': (pyagent_status, [ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(pyagent_spec_tree))], ('max_nodes', 'tree'), 'spec.h'),
+    # void pyagent_spec_tree_destroy(pyagent_spec_tree *tree)
+    'pyagent_spec_tree_destroy': (None, [ctypes.POINTER(pyagent_spec_tree)], ('tree',), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_clear(pyagent_spec_tree *tree)
+    'pyagent_spec_tree_clear': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree)], ('tree',), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_add(pyagent_spec_tree *tree, int32_t parent, int32_t token, float draft_logprob, int32_t *node)
+    'pyagent_spec_tree_add': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree), ctypes.c_int32, ctypes.c_int32, ctypes.c_float, ctypes.POINTER(ctypes.c_int32)], ('tree', 'parent', 'token', 'draft_logprob', 'node'), 'spec.h'),
+    # int32_t pyagent_spec_tree_size(const pyagent_spec_tree *tree)
+    'pyagent_spec_tree_size': (ctypes.c_int32, [ctypes.POINTER(pyagent_spec_tree)], ('tree',), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_node(const pyagent_spec_tree *tree, int32_t node, int32_t *token, int32_t *parent, int32_t *depth, float *draft_logprob, float *path_logprob)
+    'pyagent_spec_tree_node': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree), ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_float)], ('tree', 'node', 'token', 'parent', 'depth', 'draft_logprob', 'path_logprob'), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_bfs(const pyagent_spec_tree *tree, int32_t *order, size_t capacity, size_t *needed)
+    'pyagent_spec_tree_bfs': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('tree', 'order', 'capacity', 'needed'), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_positions(const pyagent_spec_tree *tree, int32_t root_position, int32_t *positions, size_t capacity, size_t *needed)
+    'pyagent_spec_tree_positions': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree), ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('tree', 'root_position', 'positions', 'capacity', 'needed'), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_mask(const pyagent_spec_tree *tree, uint8_t *mask, size_t capacity, size_t *needed)
+    'pyagent_spec_tree_mask': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree), ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('tree', 'mask', 'capacity', 'needed'), 'spec.h'),
+    # pyagent_status pyagent_spec_tree_paths(const pyagent_spec_tree *tree, int32_t *nodes, size_t nodes_capacity, size_t *nodes_needed, int32_t *offsets, size_t offsets_capacity, size_t *offsets_needed)
+    'pyagent_spec_tree_paths': (pyagent_status, [ctypes.POINTER(pyagent_spec_tree), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('tree', 'nodes', 'nodes_capacity', 'nodes_needed', 'offsets', 'offsets_capacity', 'offsets_needed'), 'spec.h'),
+    # const char *pyagent_spec_tree_last_error(const pyagent_spec_tree *tree)
+    'pyagent_spec_tree_last_error': (ctypes.c_char_p, [ctypes.POINTER(pyagent_spec_tree)], ('tree',), 'spec.h'),
 }

@@ -8,7 +8,7 @@
 import 'dart:ffi' as ffi;
 
 /// The headers these declarations were generated from.
-const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h'];
+const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h', 'spec.h'];
 
 // pyagent.h
 const int PYAGENT_VERSION_MAJOR = 0;
@@ -39,6 +39,13 @@ const int PYAGENT_LOG_INFO = 1;
 const int PYAGENT_LOG_WARN = 2;
 const int PYAGENT_LOG_ERROR = 3;
 const int PYAGENT_LOG_NONE = 4;
+const int PYAGENT_SPEC_OFF = 0;
+const int PYAGENT_SPEC_LOOKUP = 1;
+const int PYAGENT_SPEC_SELF = 2;
+const int PYAGENT_SPEC_DRAFT = 3;
+const int PYAGENT_SPEC_TREE_STATIC = 0;
+const int PYAGENT_SPEC_TREE_EAGLE2 = 1;
+const int PYAGENT_SPEC_TREE_TALON = 2;
 const int PYAGENT_KV_F32 = 0;
 const int PYAGENT_KV_F16 = 1;
 const int PYAGENT_PARAMS_ENGINE = 1;
@@ -67,6 +74,9 @@ const int PYAGENT_CHECK_PRICES = 2;
 const int PYAGENT_CHECK_MEASUREMENTS = 4;
 const int PYAGENT_EXPORT_HISTORY = 1;
 
+// spec.h
+const int PYAGENT_SPEC_TREE_MAX_NODES = 16384;
+
 typedef pyagent_status = ffi.Int32;
 typedef Dartpyagent_status = int;
 
@@ -88,6 +98,9 @@ final class pyagent_registry extends ffi.Opaque {}
 /// Opaque handle (registry.h).
 final class pyagent_route extends ffi.Opaque {}
 
+/// Opaque handle (spec.h).
+final class pyagent_spec_tree extends ffi.Opaque {}
+
 /// struct pyagent_agent_stats (agent.h).
 final class pyagent_agent_stats extends ffi.Struct {
   @ffi.Uint32()
@@ -104,6 +117,14 @@ final class pyagent_agent_stats extends ffi.Struct {
   external double decode_seconds;
   @ffi.Int64()
   external int n_cached_tokens;
+  @ffi.Int64()
+  external int n_drafted_tokens;
+  @ffi.Int64()
+  external int n_accepted_tokens;
+  @ffi.Int64()
+  external int n_verify_steps;
+  @ffi.Double()
+  external double draft_seconds;
 }
 
 /// struct pyagent_kv_stats (kv.h).
@@ -847,6 +868,105 @@ class PyagentBindings {
   late final _pyagent_registry_exportPtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>>('pyagent_registry_export');
   late final _pyagent_registry_export = _pyagent_registry_exportPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_spec_tree_create(int32_t max_nodes, pyagent_spec_tree **tree)` (spec.h)
+  int pyagent_spec_tree_create(int max_nodes, ffi.Pointer<ffi.Pointer<pyagent_spec_tree>> tree) {
+    return _pyagent_spec_tree_create(max_nodes, tree);
+  }
+
+  late final _pyagent_spec_tree_createPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_spec_tree>>)>>('pyagent_spec_tree_create');
+  late final _pyagent_spec_tree_create = _pyagent_spec_tree_createPtr.asFunction<int Function(int, ffi.Pointer<ffi.Pointer<pyagent_spec_tree>>)>();
+
+  /// `void pyagent_spec_tree_destroy(pyagent_spec_tree *tree)` (spec.h)
+  void pyagent_spec_tree_destroy(ffi.Pointer<pyagent_spec_tree> tree) {
+    return _pyagent_spec_tree_destroy(tree);
+  }
+
+  late final _pyagent_spec_tree_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_spec_tree>)>>('pyagent_spec_tree_destroy');
+  late final _pyagent_spec_tree_destroy = _pyagent_spec_tree_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_spec_tree>)>();
+
+  /// `pyagent_status pyagent_spec_tree_clear(pyagent_spec_tree *tree)` (spec.h)
+  int pyagent_spec_tree_clear(ffi.Pointer<pyagent_spec_tree> tree) {
+    return _pyagent_spec_tree_clear(tree);
+  }
+
+  late final _pyagent_spec_tree_clearPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>)>>('pyagent_spec_tree_clear');
+  late final _pyagent_spec_tree_clear = _pyagent_spec_tree_clearPtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>)>();
+
+  /// `pyagent_status pyagent_spec_tree_add(pyagent_spec_tree *tree, int32_t parent, int32_t token, float draft_logprob, int32_t *node)` (spec.h)
+  int pyagent_spec_tree_add(ffi.Pointer<pyagent_spec_tree> tree, int parent, int token, double draft_logprob, ffi.Pointer<ffi.Int32> node) {
+    return _pyagent_spec_tree_add(tree, parent, token, draft_logprob, node);
+  }
+
+  late final _pyagent_spec_tree_addPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Int32, ffi.Int32, ffi.Float, ffi.Pointer<ffi.Int32>)>>('pyagent_spec_tree_add');
+  late final _pyagent_spec_tree_add = _pyagent_spec_tree_addPtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>, int, int, double, ffi.Pointer<ffi.Int32>)>();
+
+  /// `int32_t pyagent_spec_tree_size(const pyagent_spec_tree *tree)` (spec.h)
+  int pyagent_spec_tree_size(ffi.Pointer<pyagent_spec_tree> tree) {
+    return _pyagent_spec_tree_size(tree);
+  }
+
+  late final _pyagent_spec_tree_sizePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>)>>('pyagent_spec_tree_size');
+  late final _pyagent_spec_tree_size = _pyagent_spec_tree_sizePtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>)>();
+
+  /// `pyagent_status pyagent_spec_tree_node(const pyagent_spec_tree *tree, int32_t node, int32_t *token, int32_t *parent, int32_t *depth, float *draft_logprob, float *path_logprob)` (spec.h)
+  int pyagent_spec_tree_node(ffi.Pointer<pyagent_spec_tree> tree, int node, ffi.Pointer<ffi.Int32> token, ffi.Pointer<ffi.Int32> parent, ffi.Pointer<ffi.Int32> depth, ffi.Pointer<ffi.Float> draft_logprob, ffi.Pointer<ffi.Float> path_logprob) {
+    return _pyagent_spec_tree_node(tree, node, token, parent, depth, draft_logprob, path_logprob);
+  }
+
+  late final _pyagent_spec_tree_nodePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Float>, ffi.Pointer<ffi.Float>)>>('pyagent_spec_tree_node');
+  late final _pyagent_spec_tree_node = _pyagent_spec_tree_nodePtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>, int, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Float>, ffi.Pointer<ffi.Float>)>();
+
+  /// `pyagent_status pyagent_spec_tree_bfs(const pyagent_spec_tree *tree, int32_t *order, size_t capacity, size_t *needed)` (spec.h)
+  int pyagent_spec_tree_bfs(ffi.Pointer<pyagent_spec_tree> tree, ffi.Pointer<ffi.Int32> order, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_spec_tree_bfs(tree, order, capacity, needed);
+  }
+
+  late final _pyagent_spec_tree_bfsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_spec_tree_bfs');
+  late final _pyagent_spec_tree_bfs = _pyagent_spec_tree_bfsPtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_spec_tree_positions(const pyagent_spec_tree *tree, int32_t root_position, int32_t *positions, size_t capacity, size_t *needed)` (spec.h)
+  int pyagent_spec_tree_positions(ffi.Pointer<pyagent_spec_tree> tree, int root_position, ffi.Pointer<ffi.Int32> positions, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_spec_tree_positions(tree, root_position, positions, capacity, needed);
+  }
+
+  late final _pyagent_spec_tree_positionsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_spec_tree_positions');
+  late final _pyagent_spec_tree_positions = _pyagent_spec_tree_positionsPtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>, int, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_spec_tree_mask(const pyagent_spec_tree *tree, uint8_t *mask, size_t capacity, size_t *needed)` (spec.h)
+  int pyagent_spec_tree_mask(ffi.Pointer<pyagent_spec_tree> tree, ffi.Pointer<ffi.Uint8> mask, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_spec_tree_mask(tree, mask, capacity, needed);
+  }
+
+  late final _pyagent_spec_tree_maskPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Uint8>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_spec_tree_mask');
+  late final _pyagent_spec_tree_mask = _pyagent_spec_tree_maskPtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Uint8>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_spec_tree_paths(const pyagent_spec_tree *tree, int32_t *nodes, size_t nodes_capacity, size_t *nodes_needed, int32_t *offsets, size_t offsets_capacity, size_t *offsets_needed)` (spec.h)
+  int pyagent_spec_tree_paths(ffi.Pointer<pyagent_spec_tree> tree, ffi.Pointer<ffi.Int32> nodes, int nodes_capacity, ffi.Pointer<ffi.Size> nodes_needed, ffi.Pointer<ffi.Int32> offsets, int offsets_capacity, ffi.Pointer<ffi.Size> offsets_needed) {
+    return _pyagent_spec_tree_paths(tree, nodes, nodes_capacity, nodes_needed, offsets, offsets_capacity, offsets_needed);
+  }
+
+  late final _pyagent_spec_tree_pathsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_spec_tree_paths');
+  late final _pyagent_spec_tree_paths = _pyagent_spec_tree_pathsPtr.asFunction<int Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `const char *pyagent_spec_tree_last_error(const pyagent_spec_tree *tree)` (spec.h)
+  ffi.Pointer<ffi.Char> pyagent_spec_tree_last_error(ffi.Pointer<pyagent_spec_tree> tree) {
+    return _pyagent_spec_tree_last_error(tree);
+  }
+
+  late final _pyagent_spec_tree_last_errorPtr =
+      _lookup<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_spec_tree>)>>('pyagent_spec_tree_last_error');
+  late final _pyagent_spec_tree_last_error = _pyagent_spec_tree_last_errorPtr.asFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_spec_tree>)>();
 }
 
 class PyagentSymbolAddresses {
@@ -927,4 +1047,15 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_registry_import_json => _library._pyagent_registry_import_jsonPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_registry_import_file => _library._pyagent_registry_import_filePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>> get pyagent_registry_export => _library._pyagent_registry_exportPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_spec_tree>>)>> get pyagent_spec_tree_create => _library._pyagent_spec_tree_createPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_spec_tree>)>> get pyagent_spec_tree_destroy => _library._pyagent_spec_tree_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>)>> get pyagent_spec_tree_clear => _library._pyagent_spec_tree_clearPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Int32, ffi.Int32, ffi.Float, ffi.Pointer<ffi.Int32>)>> get pyagent_spec_tree_add => _library._pyagent_spec_tree_addPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>)>> get pyagent_spec_tree_size => _library._pyagent_spec_tree_sizePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Float>, ffi.Pointer<ffi.Float>)>> get pyagent_spec_tree_node => _library._pyagent_spec_tree_nodePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_spec_tree_bfs => _library._pyagent_spec_tree_bfsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_spec_tree_positions => _library._pyagent_spec_tree_positionsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Uint8>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_spec_tree_mask => _library._pyagent_spec_tree_maskPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_spec_tree_paths => _library._pyagent_spec_tree_pathsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_spec_tree>)>> get pyagent_spec_tree_last_error => _library._pyagent_spec_tree_last_errorPtr;
 }
