@@ -309,15 +309,59 @@ static void speculative_sampling_matches_the_target_distribution(void **state) {
     pyagent_engine_destroy(e);
 }
 
-static void unavailable_drafters_are_refused_with_a_message(void **state) {
+static void draft_model_must_be_loaded_and_share_the_vocabulary(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path);
     pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
     pyagent_params_set_i64(s, "spec", PYAGENT_SPEC_DRAFT);
     pyagent_agent *a = NULL;
-    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_ERR_UNSUPPORTED);
-    assert_non_null(strstr(pyagent_engine_last_error(e), "spec"));
+    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(pyagent_engine_last_error(e), "pyagent_engine_load_draft"));
+    /* the random model has 512 tokens too, but other ones */
+    assert_int_equal(pyagent_engine_load_draft(e, random_path), PYAGENT_ERR_UNSUPPORTED);
+    assert_non_null(strstr(pyagent_engine_last_error(e), "vocabular"));
+    assert_int_equal(pyagent_engine_load_draft(e, "/nonexistent.gguf"), PYAGENT_ERR_IO);
+    assert_int_equal(pyagent_engine_load_draft(e, stories_path), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_OK);
+    pyagent_agent_destroy(a);
     pyagent_params_destroy(s);
+    pyagent_engine_destroy(e);
+}
+
+/* The model drafters (the target's first layers; a draft model, here stories260K drafting for
+ * itself) give plain greedy's tokens too. */
+static void model_drafters_keep_greedy_output(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path);
+    assert_int_equal(pyagent_engine_load_draft(e, stories_path), PYAGENT_OK);
+    pyagent_agent *plain = agent_with(e, PYAGENT_SPEC_OFF, 0, 0, 1);
+    const int64_t drafters[] = {PYAGENT_SPEC_SELF, PYAGENT_SPEC_DRAFT};
+    const int64_t trees[] = {PYAGENT_SPEC_TREE_EAGLE2, PYAGENT_SPEC_TREE_TALON};
+    for (int d = 0; d < 2; d++)
+        for (int t = 0; t < 2; t++) {
+            pyagent_agent *spec = agent_with(e, drafters[d], trees[t], 0, 1);
+            for (int i = 0; i < 12; i++) {
+                int32_t prompt[256];
+                size_t n_prompt = story_prompt(e, i, prompt, 256);
+                const int n_gen = 5 + (i * 13) % 60;
+                run want = generate(plain, prompt, n_prompt, n_gen);
+                run got = generate(spec, prompt, n_prompt, n_gen);
+                assert_int_equal(got.n, want.n);
+                assert_memory_equal(got.ids, want.ids, (size_t)want.n * 4);
+                assert_int_equal(got.finish, want.finish);
+            }
+            pyagent_agent_stats st = {.struct_size = sizeof st};
+            pyagent_agent_stats_get(spec, &st);
+            printf("# drafter %lld, tree %lld: %lld of %lld drafted accepted in %lld verify "
+                   "steps\n",
+                   (long long)drafters[d], (long long)trees[t], (long long)st.n_accepted_tokens,
+                   (long long)st.n_drafted_tokens, (long long)st.n_verify_steps);
+            assert_true(st.n_accepted_tokens > 0);
+            if (drafters[d] == PYAGENT_SPEC_DRAFT) /* the same model: its argmax is the target's */
+                assert_true(st.n_accepted_tokens >= 2 * st.n_verify_steps);
+            pyagent_agent_destroy(spec);
+        }
+    pyagent_agent_destroy(plain);
     pyagent_engine_destroy(e);
 }
 
@@ -330,7 +374,8 @@ int main(void) {
         cmocka_unit_test(speculative_greedy_equals_plain_greedy_random_model),
         cmocka_unit_test(eos_inside_an_accepted_run),
         cmocka_unit_test(speculative_sampling_matches_the_target_distribution),
-        cmocka_unit_test(unavailable_drafters_are_refused_with_a_message),
+        cmocka_unit_test(draft_model_must_be_loaded_and_share_the_vocabulary),
+        cmocka_unit_test(model_drafters_keep_greedy_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

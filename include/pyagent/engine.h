@@ -88,6 +88,12 @@ PYAGENT_API pyagent_status pyagent_engine_detokenize(pyagent_engine *engine,
                                                      int32_t flags, char *text, size_t capacity,
                                                      size_t *text_len);
 
+/* Loads a draft model for speculative decoding (agents with the sampler key spec =
+ * PYAGENT_SPEC_DRAFT): a smaller GGUF with exactly the target's vocabulary
+ * (PYAGENT_ERR_UNSUPPORTED naming the first differing token otherwise). Replaces a draft model
+ * loaded before; agents drafting with the old one continue with the new one. Thread-safe. */
+PYAGENT_API pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path);
+
 /* ---------------------------------------------------------------------------------------------
  * Scheduling
  *

@@ -104,11 +104,12 @@ pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params
     pyagent_agent *a = new_agent(engine, &err);
     if (!a) return pa_engine_set_error(engine, &err);
     pa_sampler_configure(&a->sampler, sampler, agent_seed(a, sampler));
+    pthread_mutex_lock(&engine->lock); /* a self-drafter may be created for it */
     if (pa_spec_configure(a, sampler, &err)) {
+        pthread_mutex_unlock(&engine->lock);
         free_unlinked(a);
         return pa_engine_set_error(engine, &err);
     }
-    pthread_mutex_lock(&engine->lock);
     link_agent_locked(engine, a);
     pthread_mutex_unlock(&engine->lock);
     *agent = a;
@@ -125,6 +126,7 @@ void pyagent_agent_destroy(pyagent_agent *agent) {
     if (agent->next) agent->next->prev = agent->prev;
     e->n_agents--;
     pa_sched_truncate_blocks_locked(agent, 0);
+    pa_spec_free(e, &agent->spec);
     const bool free_engine = e->zombie && e->n_agents == 0;
     pthread_mutex_unlock(&e->lock);
     if (free_engine) pa_engine_free(e); /* the host destroyed it first */
@@ -133,7 +135,7 @@ void pyagent_agent_destroy(pyagent_agent *agent) {
 
 /* Frees what an agent holds besides its blocks and its place in the engine's list. */
 static void free_unlinked(pyagent_agent *agent) {
-    pa_spec_free(&agent->spec);
+    pa_spec_free(agent->engine, &agent->spec); /* no-op after pyagent_agent_destroy's */
     pa_sampler_free(&agent->sampler);
     pa_event_buf_free(&agent->req.inbox);
     pa_event_buf_free(&agent->req.outbox);
@@ -329,6 +331,7 @@ pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *to
 static void truncate_locked(pyagent_agent *a, size_t n) {
     a->n_tokens = n;
     if (a->n_computed > n) a->has_logits = false;
+    if (a->spec.n_dcomputed > n) a->spec.n_dcomputed = n; /* the drafter's copy too */
     if (a->n_computed > n) a->n_computed = n;
     if (a->n_computed == n && !a->has_logits && n > 0) a->n_computed = n - 1;
     pa_sched_truncate_blocks_locked(a, a->n_computed);

@@ -139,6 +139,8 @@ void pyagent_engine_destroy(pyagent_engine *engine) {
 }
 
 void pa_engine_free(pyagent_engine *engine) {
+    pa_drafter_free(engine->draft);
+    pa_drafter_free(engine->self_draft);
     free(engine->batch);
     free(engine->batch_agents);
     pa_llama_ws_free(engine->ws);
@@ -360,6 +362,32 @@ pyagent_status pyagent_engine_stop(pyagent_engine *engine) {
     engine->loop_running = false;
     pthread_cond_broadcast(&engine->stepped); /* blocked callers step for themselves again */
     pthread_mutex_unlock(&engine->lock);
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path) {
+    pyagent_status st = check_ready(engine);
+    if (st) return st;
+    pa_err err = {0};
+    if (!path) {
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "draft model path is NULL");
+        return pa_engine_set_error(engine, &err);
+    }
+    pthread_mutex_lock(&engine->lock);
+    while (engine->stepping) pthread_cond_wait(&engine->stepped, &engine->lock);
+    pa_drafter *d = NULL;
+    st = pa_drafter_create(engine, path, &d, &err);
+    if (!st) { /* agents drafting with the old model start over in the new one */
+        for (pyagent_agent *a = engine->agents; a; a = a->next)
+            if (a->spec.drafter == PYAGENT_SPEC_DRAFT) pa_drafter_release(engine->draft, &a->spec);
+        pa_drafter_free(engine->draft);
+        engine->draft = d;
+    }
+    pthread_mutex_unlock(&engine->lock);
+    if (st) {
+        pa_err_prefix(&err, "draft model");
+        return pa_engine_set_error(engine, &err);
+    }
     return PYAGENT_OK;
 }
 

@@ -65,7 +65,13 @@ typedef struct pa_spec_state {
     int32_t seg_tokens[PA_MAX_TREE_NODES + 1]; /* the pending token, then nodes (BFS) */
     int32_t seg_parent[PA_MAX_TREE_NODES + 1]; /* segment index of each one's parent */
     float *logits;           /* (PA_MAX_TREE_NODES + 1, n_vocab) verification rows */
+    int self_layers;         /* PYAGENT_SPEC_SELF: the target's layers that draft */
+    int32_t *dblocks;        /* the agent's blocks in its model drafter's KV store */
+    size_t n_dblocks, dblocks_cap;
+    size_t n_dcomputed;      /* committed tokens the drafter has computed */
 } pa_spec_state;
+
+typedef struct pa_drafter pa_drafter;
 
 #define PA_MAX_STOPS 16
 #define PA_MAX_STOP_LEN 256
@@ -110,6 +116,8 @@ struct pyagent_engine {
     pa_llama_ws *ws;
     pa_kv_store *kv;
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
+    pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
+    pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */
     int n_ctx;           /* per-agent sequence limit */
     int n_batch;         /* tokens per step (chunked prefill budget) */
     uint64_t seed;
@@ -171,9 +179,19 @@ bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id);
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
 void pa_event_buf_free(pa_event_buf *b);
 
+/* drafter.c (engine lock held) */
+pyagent_status pa_drafter_create(pyagent_engine *e, const char *path, pa_drafter **out,
+                                 pa_err *err);
+void pa_drafter_free(pa_drafter *d);
+/* Frees the agent's blocks in drafter d (which may be NULL). */
+void pa_drafter_release(pa_drafter *d, pa_spec_state *s);
+pyagent_status pa_drafter_build(pyagent_engine *e, pa_drafter *d, pyagent_agent *a, int n_layers,
+                                const pa_spec_config *cfg, pa_err *err);
+
 /* spec.c */
 pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *sampler, pa_err *err);
-void pa_spec_free(pa_spec_state *s);
+/* Frees the agent's speculative state, its drafter blocks included (engine lock held). */
+void pa_spec_free(pyagent_engine *e, pa_spec_state *s);
 pyagent_status pa_spec_copy_settings(pyagent_agent *to, const pyagent_agent *from, pa_err *err);
 /* Drafts a tree of at most max_nodes after the agent's pending token into a->spec; returns the
  * node count (0: decode plainly this step). */

@@ -380,7 +380,7 @@ int pa_sched_step_locked(pyagent_engine *e) {
     e->stepping = true;
     pthread_mutex_unlock(&e->lock);
     double t0 = now_seconds();
-    pa_llama_forward(e->model, e->ws, e->pool, e->kv, e->batch, (int)n_seqs);
+    pa_llama_forward(e->model, e->ws, e->pool, e->kv, e->batch, (int)n_seqs, 0);
     double seconds = now_seconds() - t0;
     pthread_mutex_lock(&e->lock);
     e->stepping = false;

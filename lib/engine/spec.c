@@ -39,14 +39,32 @@ static double now_seconds(void) {
 
 static pyagent_status alloc_buffers(pyagent_agent *a, pa_err *err);
 
+/* The model drafter that holds the agent's drafter blocks, if any. */
+static pa_drafter *drafter_of(const pyagent_engine *e, const pa_spec_state *s) {
+    return s->drafter == PYAGENT_SPEC_DRAFT  ? e->draft
+           : s->drafter == PYAGENT_SPEC_SELF ? e->self_draft
+                                             : NULL;
+}
+
 pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *p, pa_err *err) {
     const int32_t K = PYAGENT_PARAMS_SAMPLER;
     pa_spec_state *s = &a->spec;
+    pyagent_engine *e = a->engine;
     const int drafter = (int)pa_params_i64(p, K, PA_SAMPLER_SPEC);
-    if (drafter == PYAGENT_SPEC_SELF || drafter == PYAGENT_SPEC_DRAFT)
-        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
-                       "spec: only the prompt-lookup drafter (PYAGENT_SPEC_LOOKUP) is available "
-                       "in this version");
+    if (drafter == PYAGENT_SPEC_DRAFT && !e->draft)
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                       "spec: no draft model: load one with pyagent_engine_load_draft first");
+    if (drafter == PYAGENT_SPEC_SELF && !e->self_draft) {
+        pyagent_status st = pa_drafter_create(e, NULL, &e->self_draft, err);
+        if (st) return st;
+    }
+    int self_layers = (int)pa_params_i64(p, K, PA_SAMPLER_SPEC_SELF_LAYERS);
+    if (self_layers == 0) self_layers = (e->model->hp.n_layer + 3) / 4;
+    if (drafter == PYAGENT_SPEC_SELF && self_layers >= e->model->hp.n_layer)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
+                       "spec_self_layers = %d: self-speculation drafts with fewer than the "
+                       "model's %d layers",
+                       self_layers, e->model->hp.n_layer);
     static const int builders[] = {[PYAGENT_SPEC_TREE_STATIC] = PA_SPEC_STATIC,
                                    [PYAGENT_SPEC_TREE_EAGLE2] = PA_SPEC_EAGLE2,
                                    [PYAGENT_SPEC_TREE_TALON] = PA_SPEC_TALON};
@@ -59,7 +77,10 @@ pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *p, pa_e
     if (cfg.builder == PA_SPEC_STATIC) cfg.width = (int)pa_params_i64(p, K, PA_SAMPLER_SPEC_WIDTH);
     pyagent_status st = drafter != PYAGENT_SPEC_OFF ? alloc_buffers(a, err) : PYAGENT_OK;
     if (st) return st;
+    if (drafter != s->drafter || self_layers != s->self_layers) /* its drafter KV is stale */
+        pa_drafter_release(drafter_of(e, s), s);
     s->drafter = drafter;
+    s->self_layers = self_layers;
     s->cfg = cfg;
     return PYAGENT_OK;
 }
@@ -81,10 +102,13 @@ static pyagent_status alloc_buffers(pyagent_agent *a, pa_err *err) {
 pyagent_status pa_spec_copy_settings(pyagent_agent *to, const pyagent_agent *from, pa_err *err) {
     to->spec.drafter = from->spec.drafter;
     to->spec.cfg = from->spec.cfg;
+    to->spec.self_layers = from->spec.self_layers;
     return to->spec.drafter != PYAGENT_SPEC_OFF ? alloc_buffers(to, err) : PYAGENT_OK;
 }
 
-void pa_spec_free(pa_spec_state *s) {
+void pa_spec_free(pyagent_engine *e, pa_spec_state *s) {
+    pa_drafter_release(drafter_of(e, s), s);
+    free(s->dblocks);
     pyagent_spec_tree_destroy(s->tree);
     free(s->logits);
     memset(s, 0, sizeof *s);
@@ -167,12 +191,19 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
     const double t0 = now_seconds();
     pa_spec_config cfg = s->cfg;
     if (cfg.budget > max_nodes) cfg.budget = max_nodes;
-    lookup_ctx ctx = {a, NULL, a->n_tokens + PA_MAX_TREE_NODES + 1};
-    ctx.context = malloc(ctx.cap * sizeof *ctx.context);
     pa_err err = {0};
-    pyagent_status st = ctx.context ? pa_spec_build(&cfg, lookup_expand, &ctx, s->tree, &err)
-                                    : PYAGENT_ERR_OUT_OF_MEMORY;
-    free(ctx.context);
+    pyagent_status st;
+    if (s->drafter == PYAGENT_SPEC_LOOKUP) {
+        lookup_ctx ctx = {a, NULL, a->n_tokens + PA_MAX_TREE_NODES + 1};
+        ctx.context = malloc(ctx.cap * sizeof *ctx.context);
+        st = ctx.context ? pa_spec_build(&cfg, lookup_expand, &ctx, s->tree, &err)
+                         : PYAGENT_ERR_OUT_OF_MEMORY;
+        free(ctx.context);
+    } else {
+        st = pa_drafter_build(e, drafter_of(e, s), a,
+                              s->drafter == PYAGENT_SPEC_SELF ? s->self_layers : 0, &cfg, &err);
+    }
+    if (st) pa_engine_log(e, PYAGENT_LOG_DEBUG, "draft skipped: %s", err.msg);
     s->n_seg = 0;
     size_t n_nodes = 0;
     int32_t order[PA_MAX_TREE_NODES];
@@ -180,7 +211,6 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
         st = pyagent_spec_tree_bfs(s->tree, order, PA_MAX_TREE_NODES, &n_nodes);
     if (st != PYAGENT_OK || n_nodes == 0) {
         a->stats.draft_seconds += now_seconds() - t0;
-        (void)e;
         return 0; /* no draft: a plain decode step */
     }
     /* segment: 0 = the pending token, 1 + i = the i-th node in breadth-first order */

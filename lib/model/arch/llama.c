@@ -401,12 +401,14 @@ static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
     float *dest[LOGIT_ROWS];
     int rows = 0, first_token = 0;
     for (int s = 0; s < n_seqs; first_token += seqs[s].n, s++) {
-        if (!seqs[s].logits) continue;
-        const int from = seqs[s].tree_parent ? 0 : seqs[s].n - 1;
-        for (int i = from; i < seqs[s].n; i++) {
+        const pa_batch_seq *seq = &seqs[s];
+        if (!seq->logits) continue;
+        const int n_rows = seq->logit_rows ? seq->n_logit_rows : seq->tree_parent ? seq->n : 1;
+        for (int r = 0; r < n_rows; r++) {
+            const int i = seq->logit_rows ? seq->logit_rows[r] : seq->tree_parent ? r : seq->n - 1;
             pa_rmsnorm(ws->x_last + (size_t)rows * d, ws->x + (size_t)(first_token + i) * d,
                        m->output_norm, d, m->hp.rms_eps);
-            dest[rows++] = seqs[s].logits + (size_t)(i - from) * m->hp.n_vocab;
+            dest[rows++] = seq->logits + (size_t)r * m->hp.n_vocab;
             if (rows == LOGIT_ROWS) {
                 flush_logits(m, ws, pool, dest, rows);
                 rows = 0;
@@ -445,10 +447,11 @@ static void lay_out_batch(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq
 }
 
 void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_store *kv,
-                      const pa_batch_seq *seqs, int n_seqs) {
+                      const pa_batch_seq *seqs, int n_seqs, int n_layers) {
     int n = 0;
     lay_out_batch(m, ws, seqs, n_seqs, &n);
-    for (int il = 0; il < m->hp.n_layer; il++) {
+    if (n_layers <= 0 || n_layers > m->hp.n_layer) n_layers = m->hp.n_layer;
+    for (int il = 0; il < n_layers; il++) {
         attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
         ffn_block(m, &m->layers[il], ws, pool, n);
     }

@@ -36,11 +36,15 @@ typedef struct pa_batch_seq {
     bool exact;                 /* batch-invariant rows (see above) */
     float *logits;              /* NULL, or (n_vocab,) for the last token, or for a tree
                                    (n, n_vocab): every token's */
+    const int32_t *logit_rows;  /* a tree's: only these tokens' logits, in this order */
+    int n_logit_rows;
 } pa_batch_seq;
 
 /* Runs a batch of sequences (at most n_batch tokens in all) through the model: every matmul
- * over all tokens at once, attention per token over its own sequence's blocks. */
+ * over all tokens at once, attention per token over its own sequence's blocks. n_layers < the
+ * model's runs only the first layers before the output head (self-speculation drafts so);
+ * 0 means all. */
 void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_store *kv,
-                      const pa_batch_seq *seqs, int n_seqs);
+                      const pa_batch_seq *seqs, int n_seqs, int n_layers);
 
 #endif
