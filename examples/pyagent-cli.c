@@ -65,6 +65,10 @@ static const param_flag PARAM_FLAGS[] = {
      "subtract count * value from seen tokens (0 = off)"},
     {"--presence-penalty", NULL, PYAGENT_PARAMS_SAMPLER, "presence_penalty", true,
      "subtract value from seen tokens (0 = off)"},
+    {"--spec-budget", NULL, PYAGENT_PARAMS_SAMPLER, "spec_budget", false,
+     "speculative: draft nodes verified per step"},
+    {"--spec-self-layers", NULL, PYAGENT_PARAMS_SAMPLER, "spec_self_layers", false,
+     "speculative self-drafting: layers of the model that draft (0 = a quarter)"},
 };
 
 #define N_PARAM_FLAGS (sizeof PARAM_FLAGS / sizeof PARAM_FLAGS[0])
@@ -77,6 +81,7 @@ static const param_flag PARAM_FLAGS[] = {
 
 typedef struct options {
     const char *model_path;
+    const char *draft_path;  /* --spec draft:FILE, or NULL */
     const char *prompt;      /* -p text, or NULL */
     const char *prompt_file; /* -f path, or NULL */
     int32_t n_predict;       /* tokens to generate; -1 = until EOS or a full context */
@@ -97,6 +102,10 @@ static void print_usage(FILE *out, const options *o) {
           "  -n, --n-predict N          tokens to generate, -1 = until EOS or a full context "
           "(default -1)\n"
           "      --stop STR             stop when the text contains STR (repeatable)\n"
+          "      --spec DRAFTER         speculative decoding, same output: lookup (n-grams of\n"
+          "                             the context), self (the model's first layers) or\n"
+          "                             draft:FILE.gguf (a small model, same vocabulary)\n"
+          "      --spec-tree TREE       static, eagle2 or talon (default talon)\n"
           "      --verbose              engine log at info level\n",
           out);
     for (size_t i = 0; i < N_PARAM_FLAGS; i++) {
@@ -183,6 +192,31 @@ static bool is_flag(const char *arg, const char *short_name, const char *long_na
            (long_name && strcmp(arg, long_name) == 0);
 }
 
+/* --spec lookup | self | draft:FILE.gguf */
+static void parse_spec(options *o, const char *value) {
+    int64_t drafter = PYAGENT_SPEC_OFF;
+    if (strcmp(value, "lookup") == 0) drafter = PYAGENT_SPEC_LOOKUP;
+    else if (strcmp(value, "self") == 0) drafter = PYAGENT_SPEC_SELF;
+    else if (strncmp(value, "draft:", 6) == 0 && value[6]) {
+        drafter = PYAGENT_SPEC_DRAFT;
+        o->draft_path = value + 6;
+    } else {
+        fail_usage(o, "--spec: '%s' is not lookup, self or draft:FILE.gguf", value);
+    }
+    pyagent_params_set_i64(o->sampler, "spec", drafter);
+}
+
+/* --spec-tree static | eagle2 | talon */
+static void parse_spec_tree(options *o, const char *value) {
+    static const char *const names[] = {"static", "eagle2", "talon"};
+    for (int64_t i = 0; i < 3; i++)
+        if (strcmp(value, names[i]) == 0) {
+            pyagent_params_set_i64(o->sampler, "spec_tree", i);
+            return;
+        }
+    fail_usage(o, "--spec-tree: '%s' is not static, eagle2 or talon", value);
+}
+
 static void parse_options(options *o, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
@@ -206,6 +240,10 @@ static void parse_options(options *o, int argc, char **argv) {
         } else if (is_flag(flag, NULL, "--stop")) {
             if (o->n_stops == MAX_STOPS) fail_usage(o, "too many --stop strings");
             o->stops[o->n_stops++] = flag_value(o, argc, argv, &i);
+        } else if (is_flag(flag, NULL, "--spec")) {
+            parse_spec(o, flag_value(o, argc, argv, &i));
+        } else if (is_flag(flag, NULL, "--spec-tree")) {
+            parse_spec_tree(o, flag_value(o, argc, argv, &i));
         } else if (is_flag(flag, NULL, "--verbose")) {
             if (pyagent_params_set_i64(o->engine, "log_level", PYAGENT_LOG_INFO) != PYAGENT_OK)
                 fail_usage(o, "--verbose: %s", pyagent_params_last_error(o->engine));
@@ -295,6 +333,13 @@ static void print_stats(const pyagent_agent *agent, int32_t finish_reason) {
     fprintf(stderr, "generation: %6lld tokens in %8.3f s (%9.2f tokens/s)\n",
             (long long)stats.n_generated_tokens, stats.decode_seconds,
             per_second(stats.n_generated_tokens, stats.decode_seconds));
+    if (stats.n_verify_steps > 0)
+        fprintf(stderr,
+                "speculative: %lld of %lld drafted tokens accepted, %.2f tokens per verify "
+                "step, %.3f s drafting\n",
+                (long long)stats.n_accepted_tokens, (long long)stats.n_drafted_tokens,
+                (double)(stats.n_accepted_tokens + stats.n_verify_steps) / stats.n_verify_steps,
+                stats.draft_seconds);
     fprintf(stderr, "finish:     %s\n", finish_reason_name(finish_reason));
 }
 
@@ -308,6 +353,10 @@ static int run(const options *o, const char *prompt, size_t prompt_len) {
     const int32_t max_tokens = o->n_predict < 0 ? INT32_MAX : o->n_predict;
 
     if (pyagent_engine_open(o->model_path, o->engine, &engine) != PYAGENT_OK) {
+        fprintf(stderr, "pyagent-cli: %s\n", pyagent_engine_last_error(engine));
+        goto done;
+    }
+    if (o->draft_path && pyagent_engine_load_draft(engine, o->draft_path) != PYAGENT_OK) {
         fprintf(stderr, "pyagent-cli: %s\n", pyagent_engine_last_error(engine));
         goto done;
     }

@@ -214,8 +214,7 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
                         .n = 1 + n_tree,
                         .pos0 = (int)s->n_dcomputed,
                         .block_table = s->dblocks,
-                        .tree_parent = parents,
-                        .exact = true,
+                        .tree_parent = parents, /* not exact: drafts need no bitwise match */
                         .logits = d->logits,
                         .logit_rows = rows,
                         .n_logit_rows = n_nodes};
