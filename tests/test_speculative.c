@@ -309,6 +309,41 @@ static void speculative_sampling_matches_the_target_distribution(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* A host's own draft: the plain continuation is accepted whole, a wrong one changes nothing. */
+static void host_drafts_are_verified_losslessly(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path);
+    pyagent_agent *plain = agent_with(e, PYAGENT_SPEC_OFF, 0, 0, 1);
+    int32_t prompt[256];
+    size_t n_prompt = story_prompt(e, 3, prompt, 256);
+    run want = generate(plain, prompt, n_prompt, 9);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        pyagent_spec_tree *tree = NULL;
+        assert_int_equal(pyagent_spec_tree_create(64, &tree), PYAGENT_OK);
+        int32_t parent = -1;
+        for (int i = 1; i < 9; i++) /* a chain: the plain tokens 2..9 (or wrong ones) */
+            assert_int_equal(pyagent_spec_tree_add(tree, parent, wrong ? 300 + i : want.ids[i],
+                                                   0.0f, &parent),
+                             PYAGENT_OK);
+        pyagent_agent *a = agent_with(e, PYAGENT_SPEC_OFF, 0, 0, 1);
+        run got = {.n = 0};
+        assert_int_equal(pyagent_agent_feed_tokens(a, prompt, n_prompt), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_generate(a, 1, collect, &got, NULL), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_draft(a, tree), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_generate(a, 8, collect, &got, &got.finish), PYAGENT_OK);
+        assert_int_equal(got.n, want.n);
+        assert_memory_equal(got.ids, want.ids, (size_t)want.n * 4);
+        pyagent_agent_stats st = {.struct_size = sizeof st};
+        pyagent_agent_stats_get(a, &st);
+        assert_int_equal(st.n_verify_steps, 1);
+        assert_int_equal(st.n_accepted_tokens, wrong ? 0 : 8); /* the limit ends it */
+        pyagent_agent_destroy(a);
+        pyagent_spec_tree_destroy(tree);
+    }
+    pyagent_agent_destroy(plain);
+    pyagent_engine_destroy(e);
+}
+
 static void draft_model_must_be_loaded_and_share_the_vocabulary(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path);
@@ -374,6 +409,7 @@ int main(void) {
         cmocka_unit_test(speculative_greedy_equals_plain_greedy_random_model),
         cmocka_unit_test(eos_inside_an_accepted_run),
         cmocka_unit_test(speculative_sampling_matches_the_target_distribution),
+        cmocka_unit_test(host_drafts_are_verified_losslessly),
         cmocka_unit_test(draft_model_must_be_loaded_and_share_the_vocabulary),
         cmocka_unit_test(model_drafters_keep_greedy_output),
     };

@@ -20,6 +20,7 @@ extern "C" {
 #endif
 
 typedef struct pyagent_agent pyagent_agent;
+typedef struct pyagent_spec_tree pyagent_spec_tree; /* spec.h */
 
 /* Creates an agent on `engine` with `sampler` params (NULL = defaults; kind
  * PYAGENT_PARAMS_SAMPLER). On failure *agent is NULL and pyagent_engine_last_error says why. */
@@ -134,6 +135,13 @@ PYAGENT_API pyagent_status pyagent_agent_submit(pyagent_agent *agent, int32_t ma
 /* The state of the last request: *finish_reason = 0 while it runs, else PYAGENT_FINISH_*;
  * returns the request's own status once finished (e.g. PYAGENT_ERR_KV_FULL). */
 PYAGENT_API pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason);
+
+/* Hands the agent a draft for its next generated token: `tree` (see spec.h; copied, at most
+ * 64 nodes) continues the agent's last token, and the next step of generate/submit verifies
+ * it instead of the agent's own drafter (or instead of plain decoding). Verification is
+ * lossless whatever the draft says. PYAGENT_ERR_OUT_OF_RANGE for a tree over 64 nodes. */
+PYAGENT_API pyagent_status pyagent_agent_draft(pyagent_agent *agent,
+                                               const pyagent_spec_tree *tree);
 
 /* Statistics since the agent was created or reset. Set struct_size = sizeof(pyagent_agent_stats)
  * before the call; the library fills only the fields that fit, so old hosts keep working when

@@ -451,6 +451,15 @@ pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason) 
     return st;
 }
 
+pyagent_status pyagent_agent_draft(pyagent_agent *agent, const pyagent_spec_tree *tree) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    st = pa_spec_set_host_draft(agent, tree, &agent->last_error);
+    unlock(agent);
+    return leave(agent, st);
+}
+
 void pyagent_agent_cancel(pyagent_agent *agent) {
     if (agent) atomic_store(&agent->cancel_requested, true);
 }

@@ -66,6 +66,7 @@ typedef struct pa_spec_state {
     int32_t seg_parent[PA_MAX_TREE_NODES + 1]; /* segment index of each one's parent */
     float *logits;           /* (PA_MAX_TREE_NODES + 1, n_vocab) verification rows */
     int self_layers;         /* PYAGENT_SPEC_SELF: the target's layers that draft */
+    bool host_draft;         /* the tree holds a draft from pyagent_agent_draft */
     int32_t *dblocks;        /* the agent's blocks in its model drafter's KV store */
     size_t n_dblocks, dblocks_cap;
     size_t n_dcomputed;      /* committed tokens the drafter has computed */
@@ -193,6 +194,9 @@ pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *sampler
 /* Frees the agent's speculative state, its drafter blocks included (engine lock held). */
 void pa_spec_free(pyagent_engine *e, pa_spec_state *s);
 pyagent_status pa_spec_copy_settings(pyagent_agent *to, const pyagent_agent *from, pa_err *err);
+/* Copies a host's draft to verify at the agent's next generated token. */
+pyagent_status pa_spec_set_host_draft(pyagent_agent *a, const pyagent_spec_tree *tree,
+                                      pa_err *err);
 /* Drafts a tree of at most max_nodes after the agent's pending token into a->spec; returns the
  * node count (0: decode plainly this step). */
 int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes);

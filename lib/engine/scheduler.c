@@ -353,7 +353,8 @@ int pa_sched_step_locked(pyagent_engine *e) {
     size_t n_seqs = 0, budget = (size_t)e->n_batch;
     for (pyagent_agent *a = e->agents; a && budget > 0; a = a->next)
         if (a->req.active && a->n_tokens - a->n_computed == 1 &&
-            (a->req.generated_last || (a->spec.drafter && a->req.limit > 0))) {
+            (a->req.generated_last ||
+             ((a->spec.drafter || a->spec.host_draft) && a->req.limit > 0))) {
             const size_t room = (size_t)e->n_ctx - a->n_tokens; /* tree slots must exist */
             size_t max_nodes = budget - 1 < room ? budget - 1 : room;
             if (max_nodes > PA_MAX_TREE_NODES) max_nodes = PA_MAX_TREE_NODES;

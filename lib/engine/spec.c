@@ -185,15 +185,45 @@ static pyagent_status lookup_expand(void *ctx, const pyagent_spec_tree *tree,
 /* ----------------------------------------------------------------------------------------- */
 /* Drafting: the tree, as a segment after the pending token                                   */
 
+pyagent_status pa_spec_set_host_draft(pyagent_agent *a, const pyagent_spec_tree *tree,
+                                      pa_err *err) {
+    if (!tree) return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "tree is NULL");
+    const int32_t n = pyagent_spec_tree_size(tree);
+    if (n > PA_MAX_TREE_NODES)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "a draft has at most %d nodes, not %d",
+                       PA_MAX_TREE_NODES, n);
+    pyagent_status st = alloc_buffers(a, err);
+    if (st) return st;
+    pyagent_spec_tree_clear(a->spec.tree);
+    for (int32_t i = 0; i < n; i++) { /* parents come before children in insertion order */
+        int32_t token, parent;
+        float lp;
+        pyagent_spec_tree_node(tree, i, &token, &parent, NULL, &lp, NULL);
+        if (token >= a->engine->model->hp.n_vocab)
+            return pa_fail(err, PYAGENT_ERR_INVALID_TOKEN, "draft node %d: token %d", i, token);
+        if ((st = pyagent_spec_tree_add(a->spec.tree, parent, token, lp, NULL)))
+            return pa_fail(err, st, "draft node %d: %s", i,
+                           pyagent_spec_tree_last_error(a->spec.tree));
+    }
+    a->spec.host_draft = n > 0;
+    return PYAGENT_OK;
+}
+
 int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
     pa_spec_state *s = &a->spec;
-    if (s->drafter == PYAGENT_SPEC_OFF || max_nodes < 1) return 0;
+    const bool host = s->host_draft;
+    s->host_draft = false;
+    if ((s->drafter == PYAGENT_SPEC_OFF && !host) || max_nodes < 1) return 0;
     const double t0 = now_seconds();
     pa_spec_config cfg = s->cfg;
     if (cfg.budget > max_nodes) cfg.budget = max_nodes;
     pa_err err = {0};
     pyagent_status st;
-    if (s->drafter == PYAGENT_SPEC_LOOKUP) {
+    if (host) {
+        st = pyagent_spec_tree_size(s->tree) <= max_nodes
+                 ? PYAGENT_OK
+                 : pa_fail(&err, PYAGENT_ERR_OUT_OF_RANGE, "the draft does not fit the step");
+    } else if (s->drafter == PYAGENT_SPEC_LOOKUP) {
         lookup_ctx ctx = {a, NULL, a->n_tokens + PA_MAX_TREE_NODES + 1};
         ctx.context = malloc(ctx.cap * sizeof *ctx.context);
         st = ctx.context ? pa_spec_build(&cfg, lookup_expand, &ctx, s->tree, &err)

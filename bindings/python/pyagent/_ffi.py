@@ -90,6 +90,10 @@ class pyagent_agent(ctypes.Structure):
     """Opaque handle (agent.h)."""
 
 
+class pyagent_spec_tree(ctypes.Structure):
+    """Opaque handle (agent.h)."""
+
+
 class pyagent_engine(ctypes.Structure):
     """Opaque handle (engine.h)."""
 
@@ -246,6 +250,8 @@ FUNCTIONS = {
     'pyagent_agent_submit': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_int32, pyagent_token_fn, ctypes.c_void_p], ('agent', 'max_tokens', 'on_token', 'user_data'), 'agent.h'),
     # pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason)
     'pyagent_agent_poll': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_int32)], ('agent', 'finish_reason'), 'agent.h'),
+    # pyagent_status pyagent_agent_draft(pyagent_agent *agent, const pyagent_spec_tree *tree)
+    'pyagent_agent_draft': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_spec_tree)], ('agent', 'tree'), 'agent.h'),
     # pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)
     'pyagent_agent_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_agent_stats)], ('agent', 'stats'), 'agent.h'),
     # pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params, pyagent_engine **engine)
@@ -264,6 +270,8 @@ FUNCTIONS = {
     'pyagent_engine_tokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'text', 'text_len', 'flags', 'tokens', 'capacity', 'n_tokens'), 'engine.h'),
     # pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, int32_t flags, char *text, size_t capacity, size_t *text_len)
     'pyagent_engine_detokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'flags', 'text', 'capacity', 'text_len'), 'engine.h'),
+    # pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)
+    'pyagent_engine_load_draft': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p], ('engine', 'path'), 'engine.h'),
     # pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active)
     'pyagent_engine_step': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32)], ('engine', 'n_active'), 'engine.h'),
     # pyagent_status pyagent_engine_start(pyagent_engine *engine)

@@ -86,6 +86,9 @@ final class pyagent_params extends ffi.Opaque {}
 /// Opaque handle (agent.h).
 final class pyagent_agent extends ffi.Opaque {}
 
+/// Opaque handle (agent.h).
+final class pyagent_spec_tree extends ffi.Opaque {}
+
 /// Opaque handle (engine.h).
 final class pyagent_engine extends ffi.Opaque {}
 
@@ -518,6 +521,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>>('pyagent_agent_poll');
   late final _pyagent_agent_poll = _pyagent_agent_pollPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>();
 
+  /// `pyagent_status pyagent_agent_draft(pyagent_agent *agent, const pyagent_spec_tree *tree)` (agent.h)
+  int pyagent_agent_draft(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_spec_tree> tree) {
+    return _pyagent_agent_draft(agent, tree);
+  }
+
+  late final _pyagent_agent_draftPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>>('pyagent_agent_draft');
+  late final _pyagent_agent_draft = _pyagent_agent_draftPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>();
+
   /// `pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)` (agent.h)
   int pyagent_agent_stats_get(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_agent_stats> stats) {
     return _pyagent_agent_stats_get(agent, stats);
@@ -598,6 +610,15 @@ class PyagentBindings {
   late final _pyagent_engine_detokenizePtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_detokenize');
   late final _pyagent_engine_detokenize = _pyagent_engine_detokenizePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, int, int, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)` (engine.h)
+  int pyagent_engine_load_draft(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> path) {
+    return _pyagent_engine_load_draft(engine, path);
+  }
+
+  late final _pyagent_engine_load_draftPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>)>>('pyagent_engine_load_draft');
+  late final _pyagent_engine_load_draft = _pyagent_engine_load_draftPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>)>();
 
   /// `pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active)` (engine.h)
   int pyagent_engine_step(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Int32> n_active) {
@@ -1008,6 +1029,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>> get pyagent_agent_get_label => _library._pyagent_agent_get_labelPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>)>> get pyagent_agent_submit => _library._pyagent_agent_submitPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>> get pyagent_agent_poll => _library._pyagent_agent_pollPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>> get pyagent_agent_draft => _library._pyagent_agent_draftPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_agent_stats>)>> get pyagent_agent_stats_get => _library._pyagent_agent_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_engine>>)>> get pyagent_engine_open => _library._pyagent_engine_openPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_destroy => _library._pyagent_engine_destroyPtr;
@@ -1017,6 +1039,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_meta_str => _library._pyagent_engine_meta_strPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_tokenize => _library._pyagent_engine_tokenizePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_detokenize => _library._pyagent_engine_detokenizePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>)>> get pyagent_engine_load_draft => _library._pyagent_engine_load_draftPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>> get pyagent_engine_step => _library._pyagent_engine_stepPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_start => _library._pyagent_engine_startPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_stop => _library._pyagent_engine_stopPtr;
