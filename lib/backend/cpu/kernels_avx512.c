@@ -21,6 +21,20 @@
 
 INLINE void prefetch(const uint8_t *p) { _mm_prefetch((const char *)p, _MM_HINT_T0); }
 
+/* The f16 at p, as f32 in all 8 lanes, from pa_f16_table */
+INLINE __m256 table_scale(const uint8_t *p) {
+    uint16_t bits;
+    memcpy(&bits, p, 2);
+    return _mm256_broadcast_ss(&pa_f16_table[bits]);
+}
+
+/* ... and in all 16 */
+INLINE __m512 table_scale16(const uint8_t *p) {
+    uint16_t bits;
+    memcpy(&bits, p, 2);
+    return _mm512_set1_ps(pa_f16_table[bits]);
+}
+
 INLINE float f16_scale(const uint8_t *p) {
     uint16_t bits;
     memcpy(&bits, p, 2);
@@ -107,7 +121,7 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, f
             const uint8_t *b = rows[j] + off;
             __m512 p = _mm512_mul_ps(widen_i8(b + 2), x0);
             p = _mm512_fmadd_ps(widen_i8(b + 18), x1, p);
-            acc[j] = _mm512_fmadd_ps(p, _mm512_set1_ps(f16_scale(b)), acc[j]);
+            acc[j] = _mm512_fmadd_ps(p, table_scale16(b), acc[j]);
         }
     }
     PA_UNROLL_ROWS
@@ -142,12 +156,12 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
         }
         const __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + 32 * blk));
         const __m256i offset = _mm256_setr_epi32(-8 * x->sum[blk], 0, 0, 0, 0, 0, 0, 0);
-        const float dx = x->d[blk];
+        const __m256 dxv = _mm256_broadcast_ss(&x->d[blk]);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const __m256i dot = _mm256_dpbusd_epi32(offset, q4_0_nibbles(rows[j] + off + 2), xq);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                                     _mm256_set1_ps(f16_scale(rows[j] + off) * dx), acc[j]);
+            const __m256 s = _mm256_mul_ps(table_scale(rows[j] + off), dxv);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j]);
         }
     }
     PA_UNROLL_ROWS
@@ -176,8 +190,8 @@ INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             pa_q4_k_scales_mins(b + 4, sc, m);
             const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
             const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
-            _mm256_storeu_ps(scale[j], _mm256_mul_ps(scf, _mm256_mul_ps(_mm256_set1_ps(f16_scale(b)), xd)));
-            mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(_mm256_set1_ps(f16_scale(b + 2)), xdsum), mins[j]);
+            _mm256_storeu_ps(scale[j], _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd)));
+            mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j]);
         }
     for (int c = 0; c < 4; c++) {
             const __m256i xq_lo = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c)));
@@ -302,7 +316,11 @@ static const pa_kernel_set avx512 = {
     },
 };
 
-const pa_kernel_set *pa_kernels_avx512(void) { return pa_cpu_has_avx512() ? &avx512 : NULL; }
+const pa_kernel_set *pa_kernels_avx512(void) {
+    if (!pa_cpu_has_avx512()) return NULL;
+    pa_f16_table_fill();
+    return &avx512;
+}
 
 /* CPUID leaf 7: EBX AVX-512 F (bit 16), BW (30), VL (31), ECX VNNI (11); XCR0 bits 5-7 say the
  * OS saves the opmask and ZMM state. AVX2/FMA/F16C are required too: the kernels use them

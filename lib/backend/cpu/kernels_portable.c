@@ -8,6 +8,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "../../core/f16.h"
@@ -192,6 +193,18 @@ static const pa_kernel_set portable = {
 };
 
 const pa_kernel_set *pa_kernels_portable(void) { return &portable; }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Tables                                                                                    */
+
+float pa_f16_table[1 << 16];
+static pthread_once_t f16_table_once = PTHREAD_ONCE_INIT;
+
+static void fill_f16_table(void) {
+    for (uint32_t h = 0; h < 1u << 16; h++) pa_f16_table[h] = pa_f16_to_f32((uint16_t)h);
+}
+
+void pa_f16_table_fill(void) { pthread_once(&f16_table_once, fill_f16_table); }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Activations rounded to 8 bits                                                             */
