@@ -162,6 +162,7 @@ typedef struct pyagent_agent_stats {
                                    of the target's own) */
     int64_t n_verify_steps;     /* steps that verified a draft tree */
     double draft_seconds;       /* time spent drafting */
+    int64_t n_imported_tokens;  /* tokens received through the latent link */
 } pyagent_agent_stats;
 
 PYAGENT_API pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent,

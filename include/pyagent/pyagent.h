@@ -89,6 +89,8 @@ typedef int32_t pyagent_status;
 #define PYAGENT_ERR_DATABASE         16 /* a registry database is corrupt, foreign, newer than
                                            this library, or could not be written */
 #define PYAGENT_ERR_KV_FULL          17 /* every KV block is in use by an agent */
+#define PYAGENT_ERR_MISMATCH         18 /* state of another model or another sequence */
+#define PYAGENT_ERR_BAD_PACKET       19 /* a serialized packet is damaged or truncated */
 
 /* PYAGENT_OK when the loaded library implements ABI `abi_version` (pass PYAGENT_ABI_VERSION
  * as compiled into the host), PYAGENT_ERR_ABI_MISMATCH otherwise. Thread-safe. */
@@ -232,6 +234,7 @@ PYAGENT_API const char *pyagent_params_last_error(const pyagent_params *params);
 #include "engine.h"
 #include "agent.h"
 #include "kv.h"
+#include "latent.h"
 #include "registry.h"
 #include "spec.h"
 

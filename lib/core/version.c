@@ -39,6 +39,8 @@ const char *pyagent_status_str(pyagent_status status) {
     case PYAGENT_ERR_NO_MODEL: return "no model meets the request";
     case PYAGENT_ERR_DATABASE: return "registry database error";
     case PYAGENT_ERR_KV_FULL: return "KV store full";
+    case PYAGENT_ERR_MISMATCH: return "model or sequence mismatch";
+    case PYAGENT_ERR_BAD_PACKET: return "damaged packet";
     }
     return "unknown status";
 }

@@ -127,7 +127,7 @@ void pyagent_agent_destroy(pyagent_agent *agent) {
     e->n_agents--;
     pa_sched_truncate_blocks_locked(agent, 0);
     pa_spec_free(e, &agent->spec);
-    const bool free_engine = e->zombie && e->n_agents == 0;
+    const bool free_engine = e->zombie && e->n_agents == 0 && e->n_packets == 0;
     pthread_mutex_unlock(&e->lock);
     if (free_engine) pa_engine_free(e); /* the host destroyed it first */
     free_unlinked(agent);
@@ -458,6 +458,18 @@ pyagent_status pyagent_agent_draft(pyagent_agent *agent, const pyagent_spec_tree
     st = pa_spec_set_host_draft(agent, tree, &agent->last_error);
     unlock(agent);
     return leave(agent, st);
+}
+
+pyagent_status pa_agent_begin_change(pyagent_agent *a) {
+    pyagent_status st = enter(a);
+    if (st) return st;
+    if ((st = lock_idle(a))) return leave(a, st);
+    return PYAGENT_OK;
+}
+
+pyagent_status pa_agent_end_change(pyagent_agent *a, pyagent_status status) {
+    unlock(a);
+    return leave(a, status);
 }
 
 void pyagent_agent_cancel(pyagent_agent *agent) {

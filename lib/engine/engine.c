@@ -132,7 +132,7 @@ void pyagent_engine_destroy(pyagent_engine *engine) {
     if (!engine) return;
     pyagent_engine_stop(engine);
     pthread_mutex_lock(&engine->lock);
-    const bool agents_live = engine->n_agents > 0;
+    const bool agents_live = engine->n_agents > 0 || engine->n_packets > 0;
     engine->zombie = agents_live;
     pthread_mutex_unlock(&engine->lock);
     if (!agents_live) pa_engine_free(engine);

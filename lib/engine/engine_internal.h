@@ -134,7 +134,8 @@ struct pyagent_engine {
     pa_batch_seq *batch;     /* (n_batch,) sequences of the current step */
     pyagent_agent **batch_agents;
 
-    bool zombie;             /* destroyed by the host; freed with its last agent */
+    bool zombie;             /* destroyed by the host; freed with its last agent and packet */
+    size_t n_packets;        /* latent packets holding blocks of this engine */
     pthread_t loop_thread;   /* background stepping (pyagent_engine_start) */
     bool loop_running, loop_stop;
     pthread_cond_t work;     /* wakes the loop when a request arrives */
@@ -179,6 +180,17 @@ bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id);
 /* Keeps only the blocks that hold positions [0, n_positions). */
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
 void pa_event_buf_free(pa_event_buf *b);
+/* For the latent link: appends a block (already retained) to the table; makes blocks for
+ * positions [n_computed, end) writable; room for n tokens; keys (and index entries) of the
+ * full blocks in [from, to). */
+bool pa_sched_push_block_locked(pyagent_agent *a, int32_t block);
+pyagent_status pa_sched_reserve_blocks_locked(pyagent_engine *e, pyagent_agent *a, size_t end);
+bool pa_sched_reserve_tokens_locked(pyagent_agent *a, size_t n);
+void pa_sched_publish_blocks_locked(pyagent_agent *a, size_t from, size_t to);
+
+/* agent.c: a call that changes an idle agent: BUSY checks, then the engine lock is held. */
+pyagent_status pa_agent_begin_change(pyagent_agent *a);
+pyagent_status pa_agent_end_change(pyagent_agent *a, pyagent_status status);
 
 /* drafter.c (engine lock held) */
 pyagent_status pa_drafter_create(pyagent_engine *e, const char *path, pa_drafter **out,

@@ -390,3 +390,20 @@ int pa_sched_step_locked(pyagent_engine *e) {
     pthread_cond_broadcast(&e->stepped);
     return n_active;
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* For the latent link                                                                        */
+
+bool pa_sched_push_block_locked(pyagent_agent *a, int32_t block) { return push_block(a, block, 0); }
+
+pyagent_status pa_sched_reserve_blocks_locked(pyagent_engine *e, pyagent_agent *a, size_t end) {
+    return reserve_blocks(e, a, end);
+}
+
+bool pa_sched_reserve_tokens_locked(pyagent_agent *a, size_t n) {
+    return grow((void **)&a->tokens, &a->tokens_cap, n, sizeof *a->tokens);
+}
+
+void pa_sched_publish_blocks_locked(pyagent_agent *a, size_t from, size_t to) {
+    publish_full_blocks(a->engine, a, from, to);
+}

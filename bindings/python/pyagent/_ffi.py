@@ -4,7 +4,7 @@ Regenerate with `python3 bindings/gen_bindings.py` from the repository root.
 """
 import ctypes
 
-HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h', 'spec.h')
+HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'latent.h', 'registry.h', 'spec.h')
 
 # ----------------------------------------------------------------------------------------------
 # Constants (#define PYAGENT_*)
@@ -34,6 +34,8 @@ PYAGENT_ERR_INTERNAL = 14
 PYAGENT_ERR_NO_MODEL = 15
 PYAGENT_ERR_DATABASE = 16
 PYAGENT_ERR_KV_FULL = 17
+PYAGENT_ERR_MISMATCH = 18
+PYAGENT_ERR_BAD_PACKET = 19
 PYAGENT_LOG_DEBUG = 0
 PYAGENT_LOG_INFO = 1
 PYAGENT_LOG_WARN = 2
@@ -65,6 +67,10 @@ PYAGENT_TOKENIZE_ADD_SPECIAL = 1
 PYAGENT_TOKENIZE_PARSE_SPECIAL = 2
 PYAGENT_DETOKENIZE_SPECIAL = 1
 PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2
+
+# latent.h
+PYAGENT_LATENT_F16 = 0
+PYAGENT_LATENT_Q8_0 = 1
 
 # registry.h
 PYAGENT_ESTIMATE_TOKENIZER = 1
@@ -100,6 +106,10 @@ class pyagent_engine(ctypes.Structure):
 
 class pyagent_kv_store(ctypes.Structure):
     """Opaque handle (kv.h)."""
+
+
+class pyagent_latent_packet(ctypes.Structure):
+    """Opaque handle (latent.h)."""
 
 
 class pyagent_registry(ctypes.Structure):
@@ -146,6 +156,7 @@ pyagent_agent_stats._fields_ = [
     ('n_accepted_tokens', ctypes.c_int64),
     ('n_verify_steps', ctypes.c_int64),
     ('draft_seconds', ctypes.c_double),
+    ('n_imported_tokens', ctypes.c_int64),
 ]
 
 pyagent_kv_stats._fields_ = [
@@ -284,6 +295,22 @@ FUNCTIONS = {
     'pyagent_kv_store_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_stats)], ('store', 'stats'), 'kv.h'),
     # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
     'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
+    # pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)
+    'pyagent_latent_export': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('agent', 'from', 'to', 'packet'), 'latent.h'),
+    # void pyagent_latent_packet_destroy(pyagent_latent_packet *packet)
+    'pyagent_latent_packet_destroy': (None, [ctypes.POINTER(pyagent_latent_packet)], ('packet',), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_range(const pyagent_latent_packet *packet, int64_t *from, int64_t *to)
+    'pyagent_latent_packet_range': (pyagent_status, [ctypes.POINTER(pyagent_latent_packet), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64)], ('packet', 'from', 'to'), 'latent.h'),
+    # pyagent_status pyagent_latent_import(pyagent_agent *agent, const pyagent_latent_packet *packet)
+    'pyagent_latent_import': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_latent_packet)], ('agent', 'packet'), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_serialize(const pyagent_latent_packet *packet, int32_t payload_type, void *buffer, size_t capacity, size_t *needed)
+    'pyagent_latent_packet_serialize': (pyagent_status, [ctypes.POINTER(pyagent_latent_packet), ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('packet', 'payload_type', 'buffer', 'capacity', 'needed'), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_write_fd(const pyagent_latent_packet *packet, int32_t payload_type, int fd)
+    'pyagent_latent_packet_write_fd': (pyagent_status, [ctypes.POINTER(pyagent_latent_packet), ctypes.c_int32, ctypes.c_int], ('packet', 'payload_type', 'fd'), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_deserialize(pyagent_engine *engine, const void *data, size_t size, pyagent_latent_packet **packet)
+    'pyagent_latent_packet_deserialize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('engine', 'data', 'size', 'packet'), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_read_fd(pyagent_engine *engine, int fd, size_t max_bytes, pyagent_latent_packet **packet)
+    'pyagent_latent_packet_read_fd': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('engine', 'fd', 'max_bytes', 'packet'), 'latent.h'),
     # pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)
     'pyagent_registry_open': (pyagent_status, [ctypes.c_char_p, ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_registry))], ('path', 'params', 'registry'), 'registry.h'),
     # void pyagent_registry_destroy(pyagent_registry *registry)

@@ -8,7 +8,7 @@
 import 'dart:ffi' as ffi;
 
 /// The headers these declarations were generated from.
-const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'registry.h', 'spec.h'];
+const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'latent.h', 'registry.h', 'spec.h'];
 
 // pyagent.h
 const int PYAGENT_VERSION_MAJOR = 0;
@@ -34,6 +34,8 @@ const int PYAGENT_ERR_INTERNAL = 14;
 const int PYAGENT_ERR_NO_MODEL = 15;
 const int PYAGENT_ERR_DATABASE = 16;
 const int PYAGENT_ERR_KV_FULL = 17;
+const int PYAGENT_ERR_MISMATCH = 18;
+const int PYAGENT_ERR_BAD_PACKET = 19;
 const int PYAGENT_LOG_DEBUG = 0;
 const int PYAGENT_LOG_INFO = 1;
 const int PYAGENT_LOG_WARN = 2;
@@ -66,6 +68,10 @@ const int PYAGENT_TOKENIZE_PARSE_SPECIAL = 2;
 const int PYAGENT_DETOKENIZE_SPECIAL = 1;
 const int PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2;
 
+// latent.h
+const int PYAGENT_LATENT_F16 = 0;
+const int PYAGENT_LATENT_Q8_0 = 1;
+
 // registry.h
 const int PYAGENT_ESTIMATE_TOKENIZER = 1;
 const int PYAGENT_ESTIMATE_HEURISTIC = 2;
@@ -94,6 +100,9 @@ final class pyagent_engine extends ffi.Opaque {}
 
 /// Opaque handle (kv.h).
 final class pyagent_kv_store extends ffi.Opaque {}
+
+/// Opaque handle (latent.h).
+final class pyagent_latent_packet extends ffi.Opaque {}
 
 /// Opaque handle (registry.h).
 final class pyagent_registry extends ffi.Opaque {}
@@ -128,6 +137,8 @@ final class pyagent_agent_stats extends ffi.Struct {
   external int n_verify_steps;
   @ffi.Double()
   external double draft_seconds;
+  @ffi.Int64()
+  external int n_imported_tokens;
 }
 
 /// struct pyagent_kv_stats (kv.h).
@@ -674,6 +685,78 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>>('pyagent_kv_store_drop_cache');
   late final _pyagent_kv_store_drop_cache = _pyagent_kv_store_drop_cachePtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>)>();
 
+  /// `pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)` (latent.h)
+  int pyagent_latent_export(ffi.Pointer<pyagent_agent> agent, int from, int to, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>> packet) {
+    return _pyagent_latent_export(agent, from, to, packet);
+  }
+
+  late final _pyagent_latent_exportPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>>('pyagent_latent_export');
+  late final _pyagent_latent_export = _pyagent_latent_exportPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, int, int, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>();
+
+  /// `void pyagent_latent_packet_destroy(pyagent_latent_packet *packet)` (latent.h)
+  void pyagent_latent_packet_destroy(ffi.Pointer<pyagent_latent_packet> packet) {
+    return _pyagent_latent_packet_destroy(packet);
+  }
+
+  late final _pyagent_latent_packet_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>>('pyagent_latent_packet_destroy');
+  late final _pyagent_latent_packet_destroy = _pyagent_latent_packet_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_latent_packet>)>();
+
+  /// `pyagent_status pyagent_latent_packet_range(const pyagent_latent_packet *packet, int64_t *from, int64_t *to)` (latent.h)
+  int pyagent_latent_packet_range(ffi.Pointer<pyagent_latent_packet> packet, ffi.Pointer<ffi.Int64> from, ffi.Pointer<ffi.Int64> to) {
+    return _pyagent_latent_packet_range(packet, from, to);
+  }
+
+  late final _pyagent_latent_packet_rangePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>)>>('pyagent_latent_packet_range');
+  late final _pyagent_latent_packet_range = _pyagent_latent_packet_rangePtr.asFunction<int Function(ffi.Pointer<pyagent_latent_packet>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>)>();
+
+  /// `pyagent_status pyagent_latent_import(pyagent_agent *agent, const pyagent_latent_packet *packet)` (latent.h)
+  int pyagent_latent_import(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_latent_packet> packet) {
+    return _pyagent_latent_import(agent, packet);
+  }
+
+  late final _pyagent_latent_importPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_latent_packet>)>>('pyagent_latent_import');
+  late final _pyagent_latent_import = _pyagent_latent_importPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_latent_packet>)>();
+
+  /// `pyagent_status pyagent_latent_packet_serialize(const pyagent_latent_packet *packet, int32_t payload_type, void *buffer, size_t capacity, size_t *needed)` (latent.h)
+  int pyagent_latent_packet_serialize(ffi.Pointer<pyagent_latent_packet> packet, int payload_type, ffi.Pointer<ffi.Void> buffer, int capacity, ffi.Pointer<ffi.Size> needed) {
+    return _pyagent_latent_packet_serialize(packet, payload_type, buffer, capacity, needed);
+  }
+
+  late final _pyagent_latent_packet_serializePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Pointer<ffi.Void>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_latent_packet_serialize');
+  late final _pyagent_latent_packet_serialize = _pyagent_latent_packet_serializePtr.asFunction<int Function(ffi.Pointer<pyagent_latent_packet>, int, ffi.Pointer<ffi.Void>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_latent_packet_write_fd(const pyagent_latent_packet *packet, int32_t payload_type, int fd)` (latent.h)
+  int pyagent_latent_packet_write_fd(ffi.Pointer<pyagent_latent_packet> packet, int payload_type, int fd) {
+    return _pyagent_latent_packet_write_fd(packet, payload_type, fd);
+  }
+
+  late final _pyagent_latent_packet_write_fdPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Int)>>('pyagent_latent_packet_write_fd');
+  late final _pyagent_latent_packet_write_fd = _pyagent_latent_packet_write_fdPtr.asFunction<int Function(ffi.Pointer<pyagent_latent_packet>, int, int)>();
+
+  /// `pyagent_status pyagent_latent_packet_deserialize(pyagent_engine *engine, const void *data, size_t size, pyagent_latent_packet **packet)` (latent.h)
+  int pyagent_latent_packet_deserialize(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Void> data, int size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>> packet) {
+    return _pyagent_latent_packet_deserialize(engine, data, size, packet);
+  }
+
+  late final _pyagent_latent_packet_deserializePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Void>, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>>('pyagent_latent_packet_deserialize');
+  late final _pyagent_latent_packet_deserialize = _pyagent_latent_packet_deserializePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Void>, int, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>();
+
+  /// `pyagent_status pyagent_latent_packet_read_fd(pyagent_engine *engine, int fd, size_t max_bytes, pyagent_latent_packet **packet)` (latent.h)
+  int pyagent_latent_packet_read_fd(ffi.Pointer<pyagent_engine> engine, int fd, int max_bytes, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>> packet) {
+    return _pyagent_latent_packet_read_fd(engine, fd, max_bytes, packet);
+  }
+
+  late final _pyagent_latent_packet_read_fdPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>>('pyagent_latent_packet_read_fd');
+  late final _pyagent_latent_packet_read_fd = _pyagent_latent_packet_read_fdPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, int, int, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>();
+
   /// `pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)` (registry.h)
   int pyagent_registry_open(ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Pointer<pyagent_registry>> registry) {
     return _pyagent_registry_open(path, params, registry);
@@ -1046,6 +1129,14 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_kv_store => _library._pyagent_engine_kv_storePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_export => _library._pyagent_latent_exportPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_packet_destroy => _library._pyagent_latent_packet_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>)>> get pyagent_latent_packet_range => _library._pyagent_latent_packet_rangePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_import => _library._pyagent_latent_importPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Pointer<ffi.Void>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_latent_packet_serialize => _library._pyagent_latent_packet_serializePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Int)>> get pyagent_latent_packet_write_fd => _library._pyagent_latent_packet_write_fdPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Void>, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_deserialize => _library._pyagent_latent_packet_deserializePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_read_fd => _library._pyagent_latent_packet_read_fdPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_registry>>)>> get pyagent_registry_open => _library._pyagent_registry_openPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_destroy => _library._pyagent_registry_destroyPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_last_error => _library._pyagent_registry_last_errorPtr;
