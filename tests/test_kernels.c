@@ -2,10 +2,13 @@
  * Row kernels (lib/backend/cpu/kernels.h): every SIMD kernel set this CPU runs against the
  * portable one, on random rows of every weight type and of awkward lengths; the block layouts
  * of q4_0 and q4_K against hand-made blocks; the rounding of activations to 8 bits; and
- * matrix products that do not depend on the number of threads.
+ * matrix products that do not depend on the number of threads; and a pool that keeps to the
+ * cores its creator may run on.
  */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <float.h>
 #include <math.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -361,6 +364,33 @@ static void matmul_is_the_same_for_every_thread_count(void **state) {
     }
 }
 
+/* A host chooses the cores by binding the thread that opens the engine: a pool of "one thread
+ * per core" then counts only the cores that thread may run on. */
+static void pool_of_all_cores_keeps_to_the_callers_cores(void **state) {
+    (void)state;
+    cpu_set_t all, one;
+    assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+    if (CPU_COUNT(&all) < 2) {
+        printf("# one CPU only: nothing to restrict, skipped\n");
+        skip();
+    }
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    const int cores_bound = pa_physical_cores();
+    pa_err err = {0};
+    pa_pool *pool = NULL;
+    const pyagent_status st = pa_pool_create(0, &pool, &err);
+    const int pool_size = st == PYAGENT_OK ? pa_pool_size(pool) : -1;
+    pa_pool_free(pool);
+    assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+    assert_int_equal(cores_bound, 1);
+    assert_int_equal(pool_size, 1);
+    assert_true(pa_physical_cores() >= 1);
+}
+
 int main(void) {
     printf("# kernels chosen on this CPU: %s\n", pa_cpu_kernels_name());
     const struct CMUnitTest tests[] = {
@@ -373,6 +403,7 @@ int main(void) {
         cmocka_unit_test(q8_0_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(activations_round_to_8_bits_per_block_of_32),
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
+        cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,9 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *
  * Engine keys (PYAGENT_PARAMS_ENGINE):
  *   n_threads   i64  worker threads for the forward pass      default 0 = physical cores, [0, 1024]
+ *                    (0 counts the cores the thread that opens the engine may run on, and the
+ *                    workers stay on those: bind that thread first, e.g. with taskset or
+ *                    sched_setaffinity, to choose the cores)
  *   n_ctx       i64  max tokens per agent (0 = model's, at least 512)  default 0, [0, 1<<24]
  *   n_batch     i64  max tokens per forward pass in prefill    default 512, [1, 1<<16]
  *   seed        i64  seed of agents that do not set their own  default 0x5eed, [0, 2^63-1]

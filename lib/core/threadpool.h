@@ -22,13 +22,16 @@ typedef void (*pa_job_fn)(void *ctx, int ith, int nth);
  * in workers. */
 int pa_pool_slot(void);
 
-/* n_threads == 0 means one per physical core. */
+/* n_threads == 0 means one per physical core the calling thread may run on. The pool's threads
+ * stay on those cores (a host chooses them by binding the thread first, e.g. with taskset or
+ * sched_setaffinity); workers are pinned to one core each among them when one is left over for
+ * the caller. */
 pyagent_status pa_pool_create(int n_threads, pa_pool **out, pa_err *err);
 void pa_pool_free(pa_pool *pool);
 int pa_pool_size(const pa_pool *pool);
 void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx);
 
-/* Physical cores of this machine as hwloc sees them (at least 1). */
+/* Physical cores the calling thread may run on, as hwloc sees them (at least 1). */
 int pa_physical_cores(void);
 
 /* [begin, end) of `n` items for thread ith of nth, in contiguous even chunks. */
