@@ -1,9 +1,11 @@
 #!/bin/sh
 # The whole test suite, as the README and CI run it:
 #   1. the release-style build (debugoptimized): every meson suite (unit, golden, abi, hosts);
-#   2. the same unit suites under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. the same unit suites, and pyagent-server's HTTP tests, under AddressSanitizer +
+#      UndefinedBehaviorSanitizer;
 #   3. the thread-safety tests under ThreadSanitizer;
-#   4. clang libFuzzer targets (GGUF reader, tokenizer, registry import, ...), a short run each.
+#   4. clang libFuzzer targets (GGUF reader, tokenizer, registry import, server requests, ...), a
+#      short run each.
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -40,7 +42,8 @@ fi
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 if setup_and_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-        meson test -C build-asan --suite unit --print-errorlogs 2>&1 | tee build-asan/test-summary.txt
+        meson test -C build-asan --suite unit --suite server --print-errorlogs 2>&1 \
+        | tee build-asan/test-summary.txt
     count build-asan/test-summary.txt
 fi
 
@@ -53,7 +56,7 @@ fi
 
 echo "== libFuzzer (${fuzz_seconds}s per target)"
 if CC=clang setup_and_build build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=debug -Db_lundef=false; then
-    for target in gguf tokenizer registry_import; do
+    for target in gguf tokenizer registry_import server_request; do
         corpus=$(mktemp -d)
         cp tests/fuzz/corpus_$target/* "$corpus"/ 2>/dev/null
         if PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_$target \

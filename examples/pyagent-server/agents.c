@@ -1,0 +1,377 @@
+/*
+ * Persistent agents (see agents.h) and their endpoints:
+ *
+ *   GET    /v1/agents                       the caller's agents
+ *   POST   /v1/agents                       create {session_id, agent_id, cache_salt, prompt |
+ *                                           messages, prefill, temperature, ...}
+ *   GET    /v1/agents/{id}                  one agent, with its text when it is idle
+ *   DELETE /v1/agents/{id}                  delete (a running generation is cancelled)
+ *   POST   /v1/agents/{id}/fork             a copy-on-write child {session_id, agent_id, ...}
+ *   POST   /v1/agents/{id}/completions      a turn: feed "prompt", generate (as /v1/completions)
+ *   POST   /v1/agents/{id}/chat/completions a turn: feed "messages" in the chat template
+ *
+ * Agents belong to the API key that created them: another key sees 404.
+ */
+#include "agents.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generate.h"
+#include "handlers.h"
+#include "json_util.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * The list
+ * ------------------------------------------------------------------------------------------- */
+
+static void destroy_agent(srv_agent *a) {
+    pyagent_agent_destroy(a->agent);
+    pthread_mutex_destroy(&a->use);
+    free(a);
+}
+
+static void unlink_locked(server *srv, srv_agent *a) {
+    if (a->prev) a->prev->next = a->next;
+    else srv->agents = a->next;
+    if (a->next) a->next->prev = a->prev;
+    a->prev = a->next = NULL;
+}
+
+srv_agent *srv_agent_find(server *srv, const char *id, int owner) {
+    pthread_mutex_lock(&srv->agents_lock);
+    srv_agent *a = srv->agents;
+    while (a && (strcmp(a->id, id) != 0 || a->owner != owner)) a = a->next;
+    if (a) a->refs++;
+    pthread_mutex_unlock(&srv->agents_lock);
+    return a;
+}
+
+void srv_agent_put(server *srv, srv_agent *a) {
+    pthread_mutex_lock(&srv->agents_lock);
+    const bool destroy = --a->refs == 0 && a->deleted;
+    pthread_mutex_unlock(&srv->agents_lock);
+    if (destroy) destroy_agent(a);
+}
+
+void srv_agent_release(server *srv, srv_agent *a) {
+    pthread_mutex_unlock(&a->use);
+    srv_agent_put(srv, a);
+}
+
+void srv_agents_visit(server *srv, int owner, void (*visit)(void *ctx, srv_agent *a), void *ctx) {
+    pthread_mutex_lock(&srv->agents_lock);
+    for (srv_agent *a = srv->agents; a; a = a->next)
+        if (owner == -2 || a->owner == owner) visit(ctx, a);
+    pthread_mutex_unlock(&srv->agents_lock);
+}
+
+void srv_agents_destroy_all(server *srv) {
+    pthread_mutex_lock(&srv->agents_lock);
+    srv_agent *a = srv->agents;
+    srv->agents = NULL;
+    pthread_mutex_unlock(&srv->agents_lock);
+    while (a) {
+        srv_agent *next = a->next;
+        destroy_agent(a);
+        a = next;
+    }
+}
+
+/* Adds `a` unless its key already has max_agents_per_key agents. */
+static bool add_agent(server *srv, srv_agent *a) {
+    pthread_mutex_lock(&srv->agents_lock);
+    int n = 0;
+    for (srv_agent *other = srv->agents; other; other = other->next) n += other->owner == a->owner;
+    const bool room = n < srv->cfg.max_agents_per_key;
+    if (room) {
+        snprintf(a->id, sizeof a->id, "agent-%" PRIu64, ++srv->next_agent_number);
+        a->next = srv->agents;
+        if (srv->agents) srv->agents->prev = a;
+        srv->agents = a;
+    }
+    pthread_mutex_unlock(&srv->agents_lock);
+    return room;
+}
+
+static srv_agent *new_agent(pyagent_agent *agent, int owner, const srv_sampling *sampling) {
+    srv_agent *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->agent = agent;
+    a->owner = owner;
+    a->created = srv_unix_time();
+    a->sampling = *sampling;
+    pthread_mutex_init(&a->use, NULL);
+    atomic_init(&a->generating, false);
+    return a;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * JSON
+ * ------------------------------------------------------------------------------------------- */
+
+/* The agent's sequence as text (control tokens included), or NULL when it is busy. */
+static json_t *sequence_text(server *srv, srv_agent *a) {
+    size_t n = 0;
+    pyagent_status st = pyagent_agent_tokens(a->agent, NULL, 0, &n);
+    if (st != PYAGENT_OK && st != PYAGENT_ERR_BUFFER_TOO_SMALL) return NULL;
+    int32_t *tokens = malloc((n ? n : 1) * sizeof *tokens);
+    size_t len = 0;
+    char *text = NULL;
+    if (tokens && pyagent_agent_tokens(a->agent, tokens, n, &n) == PYAGENT_OK) {
+        pyagent_engine_detokenize(srv->engine, tokens, n, PYAGENT_DETOKENIZE_SPECIAL, NULL, 0,
+                                  &len);
+        text = malloc(len + 1);
+        if (text && pyagent_engine_detokenize(srv->engine, tokens, n, PYAGENT_DETOKENIZE_SPECIAL,
+                                              text, len, &len) != PYAGENT_OK)
+            len = 0;
+    }
+    json_t *value = text ? srv_json_text(text, len) : NULL;
+    free(text);
+    free(tokens);
+    return value;
+}
+
+static json_t *agent_json(server *srv, srv_agent *a, bool with_text) {
+    pyagent_agent_stats s = {.struct_size = sizeof s};
+    pyagent_agent_stats_get(a->agent, &s);
+    const char *agent_id = pyagent_agent_get_label(a->agent, "agent_id");
+    const char *session_id = pyagent_agent_get_label(a->agent, "session_id");
+    json_t *j = json_pack(
+        "{s:s, s:s, s:I, s:s, s:s, s:s, s:b, s:I, s:{s:I, s:I, s:I, s:f, s:f}}", "id", a->id,
+        "object", "agent", "created", (json_int_t)a->created, "parent", a->parent, "agent_id",
+        agent_id ? agent_id : "", "session_id", session_id ? session_id : "", "generating",
+        atomic_load(&a->generating), "requests", (json_int_t)a->n_requests, "stats",
+        "prompt_tokens", (json_int_t)s.n_prompt_tokens, "generated_tokens",
+        (json_int_t)s.n_generated_tokens, "cached_tokens", (json_int_t)s.n_cached_tokens,
+        "prefill_seconds", s.prefill_seconds, "decode_seconds", s.decode_seconds);
+    if (j && with_text && pthread_mutex_trylock(&a->use) == 0) {
+        size_t n = 0;
+        pyagent_agent_tokens(a->agent, NULL, 0, &n);
+        json_object_set_new(j, "n_tokens", json_integer((json_int_t)n));
+        json_t *text = sequence_text(srv, a);
+        if (text) json_object_set_new(j, "text", text);
+        pthread_mutex_unlock(&a->use);
+    }
+    return j;
+}
+
+static void publish_agent_event(server *srv, const char *action, srv_agent *a) {
+    if (!srv_events_wanted(&srv->events)) return;
+    json_t *e = json_pack("{s:s, s:s, s:s, s:s}", "type", "agent", "action", action, "id", a->id,
+                          "parent", a->parent);
+    srv_events_publish(&srv->events, a->owner, e ? json_dumps(e, JSON_COMPACT) : NULL);
+    json_decref(e);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Handlers
+ * ------------------------------------------------------------------------------------------- */
+
+static enum MHD_Result not_found(srv_call *c, const char *id) {
+    srv_error err;
+    srv_fail(&err, 404, "invalid_request_error", "agent_not_found", NULL,
+             "no agent '%.40s' (for this API key)", id);
+    return srv_reply_error(c, &err);
+}
+
+static enum MHD_Result busy(srv_call *c, const char *id) {
+    srv_error err;
+    srv_fail(&err, 409, "invalid_request_error", "agent_busy", NULL,
+             "agent '%.40s' is serving another request", id);
+    return srv_reply_error(c, &err);
+}
+
+static enum MHD_Result too_many(srv_call *c) {
+    srv_error err;
+    srv_metrics_rejected(&c->srv->metrics);
+    srv_fail(&err, 429, "rate_limit_exceeded", "too_many_agents", NULL,
+             "this API key has its limit of %d agents; delete some first",
+             c->srv->cfg.max_agents_per_key);
+    return srv_reply_error(c, &err);
+}
+
+typedef struct list_ctx {
+    server *srv;
+    json_t *data;
+} list_ctx;
+
+static void list_one(void *ctx, srv_agent *a) {
+    list_ctx *l = ctx;
+    json_array_append_new(l->data, agent_json(l->srv, a, false));
+}
+
+static enum MHD_Result list_agents(srv_call *c) {
+    list_ctx l = {.srv = c->srv, .data = json_array()};
+    srv_agents_visit(c->srv, c->key_index, list_one, &l);
+    return srv_reply_json(c, 200, json_pack("{s:s, s:o}", "object", "list", "data", l.data));
+}
+
+static enum MHD_Result create_agent(srv_call *c) {
+    server *srv = c->srv;
+    srv_agent_request req;
+    srv_error err;
+    if (!srv_parse_agent_request(c->body, c->body_len, &req, &err)) return srv_reply_error(c, &err);
+    pyagent_params *sampler = srv_make_sampler(srv, &req.sampling, NULL, &err);
+    pyagent_agent *agent = NULL;
+    bool ok = sampler != NULL;
+    if (ok && pyagent_agent_create(srv->engine, sampler, &agent) != PYAGENT_OK)
+        ok = srv_fail(&err, 500, "server_error", NULL, NULL, "%s",
+                      pyagent_engine_last_error(srv->engine));
+    pyagent_params_destroy(sampler);
+    const char *labels[3][2] = {{"session_id", req.session_id},
+                                {"agent_id", req.agent_id},
+                                {"cache_salt", req.cache_salt}};
+    for (int i = 0; ok && i < 3; i++)
+        if (labels[i][1] && pyagent_agent_set_label(agent, labels[i][0], labels[i][1]))
+            ok = srv_bad_request(&err, labels[i][0], "%s", pyagent_agent_last_error(agent));
+    int64_t n_fed = 0;
+    if (ok && req.n_messages) {
+        char *text = srv_template_render(srv->chat_template, req.messages, req.n_messages, false);
+        ok = text ? srv_feed_prompt(srv, agent, text, srv->chat_template != SRV_TEMPLATE_NONE,
+                                    NULL, 0, &n_fed, &err)
+                  : srv_fail(&err, 500, "server_error", NULL, NULL, "out of memory");
+        free(text);
+    } else if (ok && req.prompt) {
+        ok = srv_feed_prompt(srv, agent, req.prompt, false, NULL, 0, &n_fed, &err);
+    }
+    pyagent_status st = PYAGENT_OK;
+    if (ok && n_fed && req.prefill && (st = pyagent_agent_prefill(agent)) != PYAGENT_OK)
+        ok = srv_fail(&err, st == PYAGENT_ERR_KV_FULL ? 503 : 500, "server_error", NULL, NULL,
+                      "prefill: %s", pyagent_agent_last_error(agent));
+    srv_agent *a = ok ? new_agent(agent, c->key_index, &req.sampling) : NULL;
+    if (ok && !a) ok = srv_fail(&err, 500, "server_error", NULL, NULL, "out of memory");
+    srv_agent_request_free(&req);
+    if (!ok) {
+        pyagent_agent_destroy(agent);
+        return srv_reply_error(c, &err);
+    }
+    if (!add_agent(srv, a)) {
+        destroy_agent(a);
+        return too_many(c);
+    }
+    publish_agent_event(srv, "created", a);
+    return srv_reply_json(c, 201, agent_json(srv, a, false));
+}
+
+static enum MHD_Result fork_agent(srv_call *c, srv_agent *parent) {
+    server *srv = c->srv;
+    srv_agent_request req;
+    srv_error err;
+    if (!srv_parse_agent_request(c->body, c->body_len, &req, &err)) return srv_reply_error(c, &err);
+    bool ok = true;
+    if (req.cache_salt || req.prompt || req.n_messages)
+        ok = srv_bad_request(&err, req.cache_salt ? "cache_salt" : "prompt",
+                             "a fork keeps its parent's cache_salt and sequence; feed it with "
+                             "a turn after the fork");
+    if (ok && pthread_mutex_trylock(&parent->use) != 0) {
+        srv_agent_request_free(&req);
+        return busy(c, parent->id);
+    }
+    pyagent_agent *child = NULL;
+    if (ok) {
+        if (pyagent_agent_fork(parent->agent, &child) != PYAGENT_OK)
+            ok = srv_fail(&err, 503, "server_error", NULL, NULL, "fork: %s",
+                          pyagent_agent_last_error(parent->agent));
+        pthread_mutex_unlock(&parent->use);
+    }
+    const char *parent_session = pyagent_agent_get_label(parent->agent, "session_id");
+    const char *labels[2][2] = {{"session_id", req.session_id ? req.session_id : parent_session},
+                                {"agent_id", req.agent_id}};
+    for (int i = 0; ok && i < 2; i++)
+        if (labels[i][1] && *labels[i][1] &&
+            pyagent_agent_set_label(child, labels[i][0], labels[i][1]))
+            ok = srv_bad_request(&err, labels[i][0], "%s", pyagent_agent_last_error(child));
+    srv_sampling sampling = parent->sampling; /* the parent's settings, then the body's */
+    for (size_t i = 0; i < req.sampling.n_settings && sampling.n_settings < SRV_MAX_SETTINGS; i++)
+        sampling.settings[sampling.n_settings++] = req.sampling.settings[i];
+    if (ok && req.sampling.n_settings) {
+        pyagent_params *p = srv_make_sampler(srv, &sampling, NULL, &err);
+        ok = p && pyagent_agent_set_sampler(child, p) == PYAGENT_OK;
+        pyagent_params_destroy(p);
+    }
+    srv_agent_request_free(&req);
+    srv_agent *a = ok ? new_agent(child, c->key_index, &sampling) : NULL;
+    if (ok && !a) ok = srv_fail(&err, 500, "server_error", NULL, NULL, "out of memory");
+    if (!ok) {
+        pyagent_agent_destroy(child);
+        return srv_reply_error(c, &err);
+    }
+    snprintf(a->parent, sizeof a->parent, "%s", parent->id);
+    if (!add_agent(srv, a)) {
+        destroy_agent(a);
+        return too_many(c);
+    }
+    publish_agent_event(srv, "forked", a);
+    return srv_reply_json(c, 201, agent_json(srv, a, false));
+}
+
+static enum MHD_Result delete_agent(srv_call *c, srv_agent *a) {
+    server *srv = c->srv;
+    pthread_mutex_lock(&srv->agents_lock);
+    const bool was_linked = !a->deleted;
+    if (was_linked) {
+        unlink_locked(srv, a);
+        a->deleted = true;
+    }
+    pthread_mutex_unlock(&srv->agents_lock);
+    if (!was_linked) return not_found(c, a->id);
+    if (atomic_load(&a->generating)) pyagent_agent_cancel(a->agent);
+    publish_agent_event(srv, "deleted", a);
+    return srv_reply_json(c, 200, json_pack("{s:s, s:s, s:b}", "id", a->id, "object",
+                                            "agent.deleted", "deleted", 1));
+}
+
+/* A turn on the agent: the generation holds its use lock and the reference until it ends. */
+static enum MHD_Result agent_turn(srv_call *c, srv_agent *a, srv_gen_kind kind) {
+    srv_gen_request req;
+    srv_error err;
+    if (pthread_mutex_trylock(&a->use) != 0) {
+        enum MHD_Result r = busy(c, a->id);
+        srv_agent_put(c->srv, a);
+        return r;
+    }
+    if (!srv_parse_gen_request(c->body, c->body_len, kind, true, &req, &err)) {
+        srv_agent_release(c->srv, a);
+        return srv_reply_error(c, &err);
+    }
+    return srv_generate(c, &req, a);
+}
+
+enum MHD_Result srv_handle_agents(srv_call *c, const char *rest) {
+    const bool get = strcmp(c->method, "GET") == 0, post = strcmp(c->method, "POST") == 0;
+    srv_error err;
+    if (!*rest) {
+        if (get) return list_agents(c);
+        if (post) return create_agent(c);
+        srv_fail(&err, 405, "invalid_request_error", "method_not_allowed", NULL,
+                 "use GET or POST on /v1/agents");
+        return srv_reply_error(c, &err);
+    }
+    char id[32];
+    const size_t id_len = strcspn(rest, "/");
+    if (id_len == 0 || id_len >= sizeof id) return not_found(c, "");
+    memcpy(id, rest, id_len);
+    id[id_len] = '\0';
+    const char *action = rest + id_len;
+    srv_agent *a = srv_agent_find(c->srv, id, c->key_index);
+    if (!a) return not_found(c, id);
+    if (post && strcmp(action, "/completions") == 0) return agent_turn(c, a, SRV_GEN_COMPLETION);
+    if (post && strcmp(action, "/chat/completions") == 0) return agent_turn(c, a, SRV_GEN_CHAT);
+    enum MHD_Result r;
+    if (get && !*action) {
+        r = srv_reply_json(c, 200, agent_json(c->srv, a, true));
+    } else if (strcmp(c->method, "DELETE") == 0 && !*action) {
+        r = delete_agent(c, a);
+    } else if (post && strcmp(action, "/fork") == 0) {
+        r = fork_agent(c, a);
+    } else {
+        srv_fail(&err, 404, "invalid_request_error", "not_found", NULL,
+                 "no such agent endpoint: %.16s %.80s", c->method, action);
+        r = srv_reply_error(c, &err);
+    }
+    srv_agent_put(c->srv, a);
+    return r;
+}

@@ -1,0 +1,44 @@
+/*
+ * Persistent agents (/v1/agents): agents that outlive a request, so that a conversation keeps
+ * its KV cache between turns, forks share a prefix, and the dashboard can show them.
+ *
+ * An srv_agent is found by id with srv_agent_find, which takes a reference; a request that
+ * generates on it also takes its use lock (one request at a time, 409 otherwise). DELETE unlinks
+ * it at once and cancels a running generation; the library agent is destroyed when the last
+ * reference is put back.
+ */
+#ifndef PYAGENT_SERVER_AGENTS_H
+#define PYAGENT_SERVER_AGENTS_H
+
+#include "request.h"
+#include "server.h"
+
+struct srv_agent {
+    srv_agent *prev, *next;    /* server->agents, newest first */
+    char id[32];               /* "agent-N" */
+    pyagent_agent *agent;
+    int owner;                 /* API key index; -1 without keys */
+    int64_t created;           /* Unix seconds */
+    char parent[32];           /* id of the agent it was forked from, or "" */
+    srv_sampling sampling;     /* its own sampler settings (over the server's defaults) */
+    pthread_mutex_t use;       /* held by the request that uses the agent */
+    atomic_bool generating;
+    uint64_t n_requests;       /* generations served (under use) */
+    int refs;                  /* under server->agents_lock */
+    bool deleted;              /* unlinked; destroyed when refs drops to 0 */
+};
+
+/* The agent `id` visible to API key `owner` with a reference taken, or NULL. */
+srv_agent *srv_agent_find(server *srv, const char *id, int owner);
+/* Puts back a reference. */
+void srv_agent_put(server *srv, srv_agent *a);
+/* Ends a generation on `a`: releases its use lock and the reference. */
+void srv_agent_release(server *srv, srv_agent *a);
+
+/* Calls `visit` for every agent (owner -2 = all, else only that key's) under the agents lock;
+ * `visit` must not call back into the agents. */
+void srv_agents_visit(server *srv, int owner, void (*visit)(void *ctx, srv_agent *a), void *ctx);
+/* Destroys every agent (at shutdown, when no request runs). */
+void srv_agents_destroy_all(server *srv);
+
+#endif
