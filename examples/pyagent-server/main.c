@@ -11,7 +11,7 @@
  * Exit status 1 when the model or the registry cannot be opened or the port not bound, 2 on a
  * bad flag. Endpoints and limits: docs/server.md.
  */
-#define _GNU_SOURCE /* sigwait with pthread_sigmask */
+#define _GNU_SOURCE /* strsignal, sigaction */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -333,7 +333,37 @@ static void print_url(const server *srv, unsigned port) {
     fflush(stdout);
 }
 
-static int serve(server *srv, const sigset_t *stop_signals) {
+/* SIGINT and SIGTERM write their number to this pipe; the main thread waits on it. (A handler,
+ * not sigwait: libraries start threads before main, e.g. OpenBLAS's, and any thread may take
+ * the signal.) */
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int signal_number) {
+    const unsigned char n = (unsigned char)signal_number;
+    if (write(stop_pipe[1], &n, 1) < 0) { /* nothing to do in a signal handler */
+    }
+}
+
+static int install_stop_handler(void) {
+    if (pipe(stop_pipe) != 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the process */
+    return 0;
+}
+
+static int wait_for_stop_signal(void) {
+    unsigned char n = 0;
+    while (read(stop_pipe[0], &n, 1) < 0 && errno == EINTR) {
+    }
+    return n;
+}
+
+static int serve(server *srv) {
     if (pyagent_engine_open(srv->cfg.model_path, srv->cfg.engine_params, &srv->engine) !=
         PYAGENT_OK) {
         fprintf(stderr, "pyagent-server: %s\n", pyagent_engine_last_error(srv->engine));
@@ -357,8 +387,7 @@ static int serve(server *srv, const sigset_t *stop_signals) {
     }
     print_url(srv, port);
 
-    int signal_number = 0;
-    sigwait(stop_signals, &signal_number);
+    const int signal_number = wait_for_stop_signal();
     fprintf(stderr, "pyagent-server: %s, stopping\n", strsignal(signal_number));
     atomic_store(&srv->stopping, true);
     srv_events_close(&srv->events);
@@ -397,14 +426,10 @@ int main(int argc, char **argv) {
     parse_flags(&srv.cfg, argc, argv);
     snprintf(srv.cfg.vendor_dir, sizeof srv.cfg.vendor_dir, "%s/node_modules", srv.cfg.web_dir);
 
-    /* SIGINT/SIGTERM are taken by sigwait in this thread; every thread started after this
-     * inherits the mask. A client that hangs up must not kill the process with SIGPIPE. */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (install_stop_handler() != 0) {
+        fprintf(stderr, "pyagent-server: signal handlers: %s\n", strerror(errno));
+        return 1;
+    }
 
     srv_metrics_init(&srv.metrics);
     srv_events_init(&srv.events);
@@ -414,7 +439,7 @@ int main(int argc, char **argv) {
     atomic_init(&srv.n_generating, 0);
     atomic_init(&srv.next_request_number, 1);
 
-    const int status = serve(&srv, &stop_signals);
+    const int status = serve(&srv);
 
     srv_agents_destroy_all(&srv);
     pyagent_engine_destroy(srv.engine);
@@ -424,5 +449,7 @@ int main(int argc, char **argv) {
     pthread_mutex_destroy(&srv.jobs_lock);
     srv_events_destroy(&srv.events);
     srv_metrics_destroy(&srv.metrics);
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
     return status;
 }

@@ -143,6 +143,19 @@ PYAGENT_API pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *fin
 PYAGENT_API pyagent_status pyagent_agent_draft(pyagent_agent *agent,
                                                const pyagent_spec_tree *tree);
 
+/* Saves the agent to `path`: its sequence, KV (lossless), last logits, sampler settings and
+ * RNG state, stop strings and labels, in a checksummed file bound to the model fingerprint.
+ * Crash-safe: written to a temporary file, fsync'ed and renamed over `path`, so `path` holds
+ * the previous snapshot or this one, never part of one. */
+PYAGENT_API pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path);
+
+/* Creates an agent on `engine` from a snapshot: it continues exactly as the saved agent would
+ * have (the same tokens under the same seed). PYAGENT_ERR_MISMATCH for another model,
+ * PYAGENT_ERR_BAD_PACKET for a damaged file, PYAGENT_ERR_IO if it cannot be read; the message
+ * is on the engine. */
+PYAGENT_API pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
+                                              pyagent_agent **agent);
+
 /* Statistics since the agent was created or reset. Set struct_size = sizeof(pyagent_agent_stats)
  * before the call; the library fills only the fields that fit, so old hosts keep working when
  * fields are appended. */

@@ -11,7 +11,7 @@
  *
  * Wire format (little-endian; docs/latent.md has the full layout):
  *   header  magic "PALK", format version, model fingerprint, n_layer, kv_dim, payload type
- *           (F16, or Q8_0: blocks of 32 values with an f16 scale), from, to, XXH3 of the
+ *           (F16, F32, or Q8_0: blocks of 32 values with an f16 scale), from, to, XXH3 of the
  *           tokens before `from`, then XXH3 of the header
  *   tokens  (to - from) int32 ids, XXH3
  *   layers  for each layer: K rows then V rows, (to - from) x kv_dim values each, XXH3
@@ -35,6 +35,7 @@ typedef struct pyagent_latent_packet pyagent_latent_packet;
 
 #define PYAGENT_LATENT_F16  0 /* payload types of the wire format */
 #define PYAGENT_LATENT_Q8_0 1
+#define PYAGENT_LATENT_F32  2 /* lossless for an F32 KV store (snapshots use it) */
 
 /* The range [from, to) of the agent's computed tokens (to = -1: every computed token).
  * PYAGENT_ERR_OUT_OF_RANGE for an empty or out-of-bounds range. Errors on the agent. */

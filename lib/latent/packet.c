@@ -17,6 +17,7 @@
 
 #include "../core/f16.h"
 #include "../engine/engine_internal.h"
+#include "latent_internal.h"
 
 #define MAGIC 0x4b4c4150u /* "PALK" */
 #define FORMAT_VERSION 1
@@ -35,8 +36,10 @@ struct pyagent_latent_packet {
     int32_t *blocks;
     size_t n_blocks;
     int block_size;
-    /* made by deserialize: rows as f16, (n_layer, to - from, kv_dim), K then V */
-    uint16_t *k, *v;
+    /* made by deserialize: rows (n_layer, to - from, kv_dim), K then V, as f32 for an F32
+     * payload and as f16 otherwise */
+    void *k, *v;
+    bool rows_f32;
 };
 
 typedef struct wire_header {
@@ -60,8 +63,13 @@ static int64_t n_rows(const pyagent_latent_packet *p) { return p->to - p->from; 
 static void read_row(const pyagent_latent_packet *p, bool values, int l, int64_t i, float *out) {
     const size_t d = (size_t)p->kv_dim;
     if (p->k) {
-        const uint16_t *src = (values ? p->v : p->k) + ((size_t)l * n_rows(p) + i) * d;
-        for (size_t j = 0; j < d; j++) out[j] = pa_f16_to_f32(src[j]);
+        const size_t at = ((size_t)l * (size_t)n_rows(p) + (size_t)i) * d;
+        if (p->rows_f32) {
+            memcpy(out, (const float *)(values ? p->v : p->k) + at, d * sizeof *out);
+        } else {
+            const uint16_t *src = (const uint16_t *)(values ? p->v : p->k) + at;
+            for (size_t j = 0; j < d; j++) out[j] = pa_f16_to_f32(src[j]);
+        }
         return;
     }
     const pa_kv_store *kv = p->engine->kv;
@@ -104,8 +112,8 @@ pyagent_status pyagent_latent_packet_range(const pyagent_latent_packet *p, int64
     return PYAGENT_OK;
 }
 
-static pyagent_status export_locked(pyagent_agent *a, int64_t from, int64_t to,
-                                    pyagent_latent_packet **out) {
+pyagent_status pa_latent_export_locked(pyagent_agent *a, int64_t from, int64_t to,
+                                       pyagent_latent_packet **out) {
     pyagent_engine *e = a->engine;
     if (to < 0) to = (int64_t)a->n_computed;
     if (from < 0 || from >= to || to > (int64_t)a->n_computed)
@@ -208,7 +216,9 @@ static pyagent_status copy_rows(pyagent_agent *a, const pyagent_latent_packet *p
     return PYAGENT_OK;
 }
 
-static pyagent_status import_locked(pyagent_agent *a, const pyagent_latent_packet *p) {
+/* keep_last: the packet's last token stays computed (a snapshot restores its logits) */
+static pyagent_status import_locked(pyagent_agent *a, const pyagent_latent_packet *p,
+                                    bool keep_last) {
     pa_err *err = &a->last_error;
     pyagent_status st = check_fits(a, p, err);
     if (st) return st;
@@ -220,7 +230,7 @@ static pyagent_status import_locked(pyagent_agent *a, const pyagent_latent_packe
     }
     memcpy(a->tokens + a->n_tokens, p->tokens, (size_t)n_rows(p) * sizeof *p->tokens);
     a->n_tokens = (size_t)p->to;
-    a->n_computed = (size_t)p->to - 1; /* the last token again, for its logits */
+    a->n_computed = (size_t)p->to - (keep_last ? 0 : 1); /* else the last again, for logits */
     a->has_logits = false;
     pa_sched_publish_blocks_locked(a, (size_t)p->from, a->n_computed);
     pa_sched_truncate_blocks_locked(a, a->n_computed);
@@ -234,22 +244,27 @@ pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t
     if (!packet) return PYAGENT_ERR_INVALID_ARGUMENT;
     pyagent_status st = pa_agent_begin_change(agent);
     if (st) return st;
-    return pa_agent_end_change(agent, export_locked(agent, from, to, packet));
+    return pa_agent_end_change(agent, pa_latent_export_locked(agent, from, to, packet));
 }
 
 pyagent_status pyagent_latent_import(pyagent_agent *agent, const pyagent_latent_packet *packet) {
     if (!packet) return PYAGENT_ERR_INVALID_ARGUMENT;
     pyagent_status st = pa_agent_begin_change(agent);
     if (st) return st;
-    return pa_agent_end_change(agent, import_locked(agent, packet));
+    return pa_agent_end_change(agent, import_locked(agent, packet, false));
+}
+
+pyagent_status pa_latent_import_exact_locked(pyagent_agent *a, const pyagent_latent_packet *p) {
+    return import_locked(a, p, true);
 }
 
 /* ----------------------------------------------------------------------------------------- */
 /* Wire format                                                                                 */
 
 static size_t payload_row_bytes(int32_t type, int kv_dim) {
-    return type == PYAGENT_LATENT_Q8_0 ? (size_t)(kv_dim + Q8_BLOCK - 1) / Q8_BLOCK * Q8_BYTES
-                                       : (size_t)kv_dim * 2;
+    return type == PYAGENT_LATENT_Q8_0  ? (size_t)(kv_dim + Q8_BLOCK - 1) / Q8_BLOCK * Q8_BYTES
+           : type == PYAGENT_LATENT_F32 ? (size_t)kv_dim * 4
+                                        : (size_t)kv_dim * 2;
 }
 
 static size_t wire_size(const pyagent_latent_packet *p, int32_t type) {
@@ -260,6 +275,10 @@ static size_t wire_size(const pyagent_latent_packet *p, int32_t type) {
 
 /* One row in the payload type: f16 values, or Q8_0 blocks (f16 scale, 32 int8) as ggml's. */
 static void encode_row(const float *row, int n, int32_t type, uint8_t *out) {
+    if (type == PYAGENT_LATENT_F32) {
+        memcpy(out, row, (size_t)n * sizeof *row);
+        return;
+    }
     if (type == PYAGENT_LATENT_F16) {
         for (int j = 0; j < n; j++) {
             uint16_t h = pa_f32_to_f16(row[j]);
@@ -279,11 +298,13 @@ static void encode_row(const float *row, int n, int32_t type, uint8_t *out) {
     }
 }
 
-static void decode_row(const uint8_t *in, int n, int32_t type, uint16_t *out) {
-    if (type == PYAGENT_LATENT_F16) {
-        memcpy(out, in, (size_t)n * 2);
+/* A payload row into the packet's rows: f32 for an F32 payload, f16 otherwise. */
+static void decode_row(const uint8_t *in, int n, int32_t type, void *dst) {
+    if (type == PYAGENT_LATENT_F32 || type == PYAGENT_LATENT_F16) {
+        memcpy(dst, in, (size_t)n * (type == PYAGENT_LATENT_F32 ? 4 : 2));
         return;
     }
+    uint16_t *out = dst;
     for (int b = 0; b < n; b += Q8_BLOCK, in += Q8_BYTES) {
         uint16_t dh;
         memcpy(&dh, in, 2);
@@ -296,7 +317,8 @@ static void decode_row(const uint8_t *in, int n, int32_t type, uint16_t *out) {
 pyagent_status pyagent_latent_packet_serialize(const pyagent_latent_packet *p, int32_t type,
                                                void *buffer, size_t capacity, size_t *needed) {
     if (!p || !needed || (!buffer && capacity > 0) ||
-        (type != PYAGENT_LATENT_F16 && type != PYAGENT_LATENT_Q8_0))
+        (type != PYAGENT_LATENT_F16 && type != PYAGENT_LATENT_Q8_0 &&
+         type != PYAGENT_LATENT_F32))
         return PYAGENT_ERR_INVALID_ARGUMENT;
     *needed = wire_size(p, type);
     if (capacity < *needed) return PYAGENT_ERR_BUFFER_TOO_SMALL;
@@ -367,7 +389,7 @@ static pyagent_status read_header(pyagent_engine *e, const void *data, size_t si
         return pa_fail(err, PYAGENT_ERR_MISMATCH, "latent packet of another model "
                        "(fingerprint %016llx, this model's %016llx)",
                        (unsigned long long)h->fingerprint, (unsigned long long)m->fingerprint);
-    if (h->payload_type > PYAGENT_LATENT_Q8_0 || h->to <= h->from ||
+    if (h->payload_type > PYAGENT_LATENT_F32 || h->to <= h->from ||
         h->to > (uint64_t)e->n_ctx)
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "latent packet: bad payload type or range");
     pyagent_latent_packet shape = {.n_layer = (int)h->n_layer, .kv_dim = (int)h->kv_dim,
@@ -376,8 +398,8 @@ static pyagent_status read_header(pyagent_engine *e, const void *data, size_t si
     return PYAGENT_OK;
 }
 
-static pyagent_status parse(pyagent_engine *e, const uint8_t *data, size_t size,
-                            pyagent_latent_packet **out, pa_err *err) {
+pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t size,
+                               pyagent_latent_packet **out, pa_err *err) {
     wire_header h;
     size_t expected = 0;
     pyagent_status st = read_header(e, data, size, &h, &expected, err);
@@ -396,9 +418,11 @@ static pyagent_status parse(pyagent_engine *e, const uint8_t *data, size_t size,
     *p = (pyagent_latent_packet){.fingerprint = h.fingerprint, .n_layer = (int)h.n_layer,
                                  .kv_dim = (int)d, .from = (int64_t)h.from,
                                  .to = (int64_t)h.to, .prefix_hash = h.prefix_hash};
+    p->rows_f32 = h.payload_type == PYAGENT_LATENT_F32;
+    const size_t elem = p->rows_f32 ? 4 : 2;
     p->tokens = malloc(n * 4);
-    p->k = malloc((size_t)p->n_layer * n * d * 2);
-    p->v = malloc((size_t)p->n_layer * n * d * 2);
+    p->k = malloc((size_t)p->n_layer * n * d * elem);
+    p->v = malloc((size_t)p->n_layer * n * d * elem);
     if (!p->tokens || !p->k || !p->v) {
         pyagent_latent_packet_destroy(p);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory for a latent packet");
@@ -420,10 +444,9 @@ static pyagent_status parse(pyagent_engine *e, const uint8_t *data, size_t size,
                            "latent packet layer %d checksum mismatch", l);
         }
         for (size_t i = 0; i < n; i++) {
-            decode_row(in + i * rb, (int)d, (int32_t)h.payload_type,
-                       p->k + ((size_t)l * n + i) * d);
-            decode_row(in + (n + i) * rb, (int)d, (int32_t)h.payload_type,
-                       p->v + ((size_t)l * n + i) * d);
+            const size_t at = ((size_t)l * n + i) * d * elem;
+            decode_row(in + i * rb, (int)d, (int32_t)h.payload_type, (uint8_t *)p->k + at);
+            decode_row(in + (n + i) * rb, (int)d, (int32_t)h.payload_type, (uint8_t *)p->v + at);
         }
     }
     *out = p;
@@ -436,7 +459,7 @@ pyagent_status pyagent_latent_packet_deserialize(pyagent_engine *engine, const v
     if (!pa_engine_ready(engine) || !packet || (!data && size > 0))
         return PYAGENT_ERR_INVALID_ARGUMENT;
     pa_err err = {0};
-    pyagent_status st = parse(engine, data, size, packet, &err);
+    pyagent_status st = pa_latent_parse(engine, data, size, packet, &err);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }
 
@@ -471,7 +494,7 @@ pyagent_status pyagent_latent_packet_read_fd(pyagent_engine *engine, int fd, siz
         if (!read_all(fd, buf + sizeof h, size - sizeof h))
             st = pa_fail(&err, PYAGENT_ERR_IO, "latent packet: truncated after its header");
     }
-    if (!st) st = parse(engine, buf, size, packet, &err);
+    if (!st) st = pa_latent_parse(engine, buf, size, packet, &err);
     free(buf);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }

@@ -71,6 +71,7 @@ PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2
 # latent.h
 PYAGENT_LATENT_F16 = 0
 PYAGENT_LATENT_Q8_0 = 1
+PYAGENT_LATENT_F32 = 2
 
 # registry.h
 PYAGENT_ESTIMATE_TOKENIZER = 1
@@ -263,6 +264,10 @@ FUNCTIONS = {
     'pyagent_agent_poll': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_int32)], ('agent', 'finish_reason'), 'agent.h'),
     # pyagent_status pyagent_agent_draft(pyagent_agent *agent, const pyagent_spec_tree *tree)
     'pyagent_agent_draft': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_spec_tree)], ('agent', 'tree'), 'agent.h'),
+    # pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path)
+    'pyagent_agent_save': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p], ('agent', 'path'), 'agent.h'),
+    # pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path, pyagent_agent **agent)
+    'pyagent_agent_load': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(pyagent_agent))], ('engine', 'path', 'agent'), 'agent.h'),
     # pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)
     'pyagent_agent_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_agent_stats)], ('agent', 'stats'), 'agent.h'),
     # pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params, pyagent_engine **engine)

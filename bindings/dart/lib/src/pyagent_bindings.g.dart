@@ -71,6 +71,7 @@ const int PYAGENT_DETOKENIZE_STRIP_LEADING_SPACE = 2;
 // latent.h
 const int PYAGENT_LATENT_F16 = 0;
 const int PYAGENT_LATENT_Q8_0 = 1;
+const int PYAGENT_LATENT_F32 = 2;
 
 // registry.h
 const int PYAGENT_ESTIMATE_TOKENIZER = 1;
@@ -540,6 +541,24 @@ class PyagentBindings {
   late final _pyagent_agent_draftPtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>>('pyagent_agent_draft');
   late final _pyagent_agent_draft = _pyagent_agent_draftPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>();
+
+  /// `pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path)` (agent.h)
+  int pyagent_agent_save(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> path) {
+    return _pyagent_agent_save(agent, path);
+  }
+
+  late final _pyagent_agent_savePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>>('pyagent_agent_save');
+  late final _pyagent_agent_save = _pyagent_agent_savePtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path, pyagent_agent **agent)` (agent.h)
+  int pyagent_agent_load(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> path, ffi.Pointer<ffi.Pointer<pyagent_agent>> agent) {
+    return _pyagent_agent_load(engine, path, agent);
+  }
+
+  late final _pyagent_agent_loadPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>>('pyagent_agent_load');
+  late final _pyagent_agent_load = _pyagent_agent_loadPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>();
 
   /// `pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)` (agent.h)
   int pyagent_agent_stats_get(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_agent_stats> stats) {
@@ -1113,6 +1132,8 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>)>> get pyagent_agent_submit => _library._pyagent_agent_submitPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>)>> get pyagent_agent_poll => _library._pyagent_agent_pollPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>> get pyagent_agent_draft => _library._pyagent_agent_draftPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>> get pyagent_agent_save => _library._pyagent_agent_savePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>> get pyagent_agent_load => _library._pyagent_agent_loadPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_agent_stats>)>> get pyagent_agent_stats_get => _library._pyagent_agent_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_engine>>)>> get pyagent_engine_open => _library._pyagent_engine_openPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_destroy => _library._pyagent_engine_destroyPtr;

@@ -1,0 +1,194 @@
+/*
+ * Agent snapshots: a restored agent continues exactly as the saved one (greedy and sampled,
+ * same engine or another one), damaged or foreign files are refused, and a process killed with
+ * SIGKILL while generating and snapshotting leaves a snapshot that continues like an
+ * uninterrupted run.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <pyagent/pyagent.h>
+
+static char stories_path[1024], random_path[1024];
+
+static pyagent_engine *open_engine(const char *path) {
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 1);
+    pyagent_engine *e = NULL;
+    assert_int_equal(pyagent_engine_open(path, p, &e), PYAGENT_OK);
+    pyagent_params_destroy(p);
+    return e;
+}
+
+static pyagent_agent *sampling_agent(pyagent_engine *e) {
+    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    pyagent_params_set_f64(s, "temperature", 1.0);
+    pyagent_params_set_i64(s, "seed", 5);
+    pyagent_agent *a = NULL;
+    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_OK);
+    pyagent_params_destroy(s);
+    assert_int_equal(pyagent_agent_add_stop(a, "zzz", -1), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_set_label(a, "agent_id", "writer"), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_text(a, "Once upon a time, there was a cat", -1), 0);
+    return a;
+}
+
+typedef struct run {
+    int32_t ids[512];
+    int n;
+} run;
+
+static void collect(void *ud, int32_t token, const char *text, size_t len) {
+    (void)text, (void)len;
+    run *r = ud;
+    if (r->n < 512) r->ids[r->n++] = token;
+}
+
+static run generate(pyagent_agent *a, int n) {
+    run r = {.n = 0};
+    assert_int_equal(pyagent_agent_generate(a, n, collect, &r, NULL), PYAGENT_OK);
+    return r;
+}
+
+static void temp_path(char *out, size_t size, const char *name) {
+    snprintf(out, size, "/tmp/pyagent-snapshot-%d-%s", (int)getpid(), name);
+}
+
+static void restored_agent_continues_exactly(void **state) {
+    (void)state;
+    char path[256];
+    temp_path(path, sizeof path, "a");
+    pyagent_engine *e = open_engine(stories_path), *other = open_engine(stories_path);
+    for (int queued = 0; queued < 2; queued++) {
+        pyagent_agent *a = sampling_agent(e);
+        generate(a, 12);
+        if (queued) assert_int_equal(pyagent_agent_feed_text(a, " and a dog", -1), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_save(a, path), PYAGENT_OK);
+        run want = generate(a, 40);
+        for (int k = 0; k < 2; k++) { /* the same engine and another one */
+            pyagent_agent *b = NULL;
+            assert_int_equal(pyagent_agent_load(k ? other : e, path, &b), PYAGENT_OK);
+            assert_string_equal(pyagent_agent_get_label(b, "agent_id"), "writer");
+            run got = generate(b, 40);
+            assert_int_equal(got.n, want.n);
+            assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * (size_t)want.n);
+            pyagent_agent_destroy(b);
+        }
+        pyagent_agent_destroy(a);
+    }
+    remove(path);
+    pyagent_engine_destroy(e);
+    pyagent_engine_destroy(other);
+}
+
+static void damaged_or_foreign_snapshots_are_refused(void **state) {
+    (void)state;
+    char path[256], bad[256];
+    temp_path(path, sizeof path, "b");
+    temp_path(bad, sizeof bad, "c");
+    pyagent_engine *e = open_engine(stories_path), *other = open_engine(random_path);
+    pyagent_agent *a = sampling_agent(e), *b = NULL;
+    generate(a, 3);
+    assert_int_equal(pyagent_agent_save(a, path), PYAGENT_OK);
+    FILE *f = fopen(path, "rb");
+    static unsigned char data[1 << 20];
+    size_t size = fread(data, 1, sizeof data, f);
+    fclose(f);
+    assert_int_equal(pyagent_agent_load(other, path, &b), PYAGENT_ERR_MISMATCH);
+    assert_null(b);
+    for (size_t i = 0; i < size; i += 1 + i / 64) { /* every byte of the header, then spread */
+        data[i] ^= 0x10;
+        f = fopen(bad, "wb");
+        fwrite(data, 1, size, f);
+        fclose(f);
+        data[i] ^= 0x10;
+        pyagent_status st = pyagent_agent_load(e, bad, &b);
+        if (st == PYAGENT_OK) fprintf(stderr, "flipped byte %zu accepted\n", i);
+        assert_int_not_equal(st, PYAGENT_OK);
+        assert_null(b);
+        assert_non_null(strstr(pyagent_engine_last_error(e), bad));
+    }
+    for (size_t cut = 0; cut < size; cut += 1 + cut / 16) {
+        f = fopen(bad, "wb");
+        fwrite(data, 1, cut, f);
+        fclose(f);
+        assert_int_equal(pyagent_agent_load(e, bad, &b), PYAGENT_ERR_BAD_PACKET);
+    }
+    assert_int_equal(pyagent_agent_load(e, "/nonexistent/snapshot", &b), PYAGENT_ERR_IO);
+    remove(path);
+    remove(bad);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+    pyagent_engine_destroy(other);
+}
+
+/* A child generates a token, snapshots, and so on, until the parent kills it with SIGKILL at a
+ * random moment; the snapshot it leaves continues like an uninterrupted run. */
+static void snapshot_survives_sigkill(void **state) {
+    (void)state;
+    char path[256];
+    temp_path(path, sizeof path, "d");
+    remove(path);
+    pyagent_engine *e = open_engine(stories_path);
+    pyagent_agent *ref = sampling_agent(e);
+    run want = generate(ref, 200); /* the uninterrupted run */
+    pyagent_agent_destroy(ref);
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 3; round++) {
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            pyagent_agent *a = sampling_agent(e);
+            for (int i = 0; i < 200; i++) {
+                pyagent_agent_generate(a, 1, NULL, NULL, NULL);
+                pyagent_agent_save(a, path);
+            }
+            _exit(0);
+        }
+        struct timespec wait = {0, 20000000L + (long)(rand() % 60) * 1000000L}; /* 20-80 ms */
+        nanosleep(&wait, NULL);
+        kill(child, SIGKILL);
+        int status;
+        waitpid(child, &status, 0);
+        pyagent_agent *b = NULL;
+        pyagent_status st = pyagent_agent_load(e, path, &b);
+        if (st == PYAGENT_ERR_IO && round == 0) continue; /* killed before its first save */
+        assert_int_equal(st, PYAGENT_OK); /* never a torn file */
+        int32_t ids[512];
+        size_t n = 0, n_prompt = 0;
+        assert_int_equal(pyagent_agent_tokens(b, ids, 512, &n), PYAGENT_OK);
+        pyagent_agent *probe = sampling_agent(e);
+        pyagent_agent_tokens(probe, NULL, 0, &n_prompt);
+        pyagent_agent_destroy(probe);
+        const int done = (int)(n - n_prompt); /* tokens generated before the kill */
+        printf("# round %d: killed after %d tokens\n", round, done);
+        assert_true(done >= 1 && done <= 200);
+        assert_memory_equal(ids + n_prompt, want.ids, sizeof(int32_t) * (size_t)done);
+        run rest = generate(b, 200 - done);
+        assert_memory_equal(rest.ids, want.ids + done, sizeof(int32_t) * (size_t)(200 - done));
+        pyagent_agent_destroy(b);
+    }
+    remove(path);
+    pyagent_engine_destroy(e);
+}
+
+int main(void) {
+    const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
+    snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
+    snprintf(random_path, sizeof random_path, "%s/tiny-f32.gguf", models ? models : ".");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(restored_agent_continues_exactly),
+        cmocka_unit_test(damaged_or_foreign_snapshots_are_refused),
+        cmocka_unit_test(snapshot_survives_sigkill),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
