@@ -136,10 +136,12 @@ INLINE float hsum8(__m256 v) {
 }
 
 /* The 32 nibbles of a q4_0 block as bytes in x order: the low halves of its 16 bytes, then
- * the high halves. */
+ * the high halves. The 16 bytes are loaded into both halves of the register (a load with no
+ * shuffle) and the upper half shifted by 4. */
 INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
-    const __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0xf));
+    const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+    return _mm256_and_si256(_mm256_srlv_epi32(raw, shift), _mm256_set1_epi8(0xf));
 }
 
 /* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the -8 folded into the
