@@ -1,0 +1,157 @@
+/*
+ * pyagent-bench --spec DRAFTER: speculative decoding against plain decoding.
+ *
+ *   pyagent-bench -m target.gguf --spec lookup|self|draft:FILE.gguf [--prompt TEXT] [-n 128]
+ *                 [-t 2] [-r 3] [--json]
+ *
+ * For every tree builder (static, EAGLE-2, TALON) and node budget N in {8, 16, 32, 60}, one
+ * agent generates n tokens greedily from the prompt (output equal to plain decoding's, which the
+ * bench checks) and reports the mean accepted length (tokens per verification step), target
+ * forward passes per generated token, and tokens/s against plain decoding in the same run.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pyagent/pyagent.h>
+
+#include "bench_spec.h"
+
+#define MAX_GEN 4096
+
+typedef struct spec_options {
+    const char *model, *draft, *prompt;
+    int64_t drafter, n_gen, threads, reps;
+    bool json;
+} spec_options;
+
+typedef struct spec_result {
+    double tps, accepted_len, forwards_per_token;
+    bool same_text;
+} spec_result;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what, const char *msg) {
+    fprintf(stderr, "pyagent-bench: %s: %s\n", what, msg);
+    exit(1);
+}
+
+static spec_options parse(int argc, char **argv) {
+    spec_options o = {.prompt = "def fibonacci(n):", .n_gen = 128, .threads = 0, .reps = 3};
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(f, "--json")) { o.json = true; continue; }
+        if (!v) die(f, "needs a value");
+        i++;
+        if (!strcmp(f, "-m")) o.model = v;
+        else if (!strcmp(f, "--prompt")) o.prompt = v;
+        else if (!strcmp(f, "-n")) o.n_gen = atoll(v);
+        else if (!strcmp(f, "-t")) o.threads = atoll(v);
+        else if (!strcmp(f, "-r")) o.reps = atoll(v);
+        else if (!strcmp(f, "--spec")) {
+            if (!strcmp(v, "lookup")) o.drafter = PYAGENT_SPEC_LOOKUP;
+            else if (!strcmp(v, "self")) o.drafter = PYAGENT_SPEC_SELF;
+            else if (!strncmp(v, "draft:", 6) && v[6]) o.drafter = PYAGENT_SPEC_DRAFT, o.draft = v + 6;
+            else die("--spec", "lookup, self or draft:FILE.gguf");
+        } else die(f, "unknown flag for --spec");
+    }
+    if (!o.model) die("-m", "a model is required");
+    if (o.n_gen < 1 || o.n_gen > MAX_GEN || o.reps < 1) die("-n/-r", "out of range");
+    return o;
+}
+
+typedef struct tokens {
+    int32_t ids[MAX_GEN];
+    int n;
+} tokens;
+
+static void collect(void *ud, int32_t token, const char *text, size_t len) {
+    (void)text, (void)len;
+    tokens *t = ud;
+    if (t->n < MAX_GEN) t->ids[t->n++] = token;
+}
+
+/* Greedy generation of the prompt's continuation; best tokens/s over the repetitions. */
+static spec_result measure(pyagent_engine *e, const spec_options *o, int64_t drafter,
+                           int64_t tree, int64_t budget, const tokens *reference, tokens *out) {
+    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    pyagent_params_set_f64(s, "temperature", 0);
+    pyagent_params_set_i64(s, "spec", drafter);
+    pyagent_params_set_i64(s, "spec_tree", tree);
+    pyagent_params_set_i64(s, "spec_budget", budget);
+    spec_result r = {.same_text = true};
+    for (int64_t rep = 0; rep < o->reps; rep++) {
+        pyagent_agent *a = NULL;
+        if (pyagent_agent_create(e, s, &a) != PYAGENT_OK) die("agent", pyagent_engine_last_error(e));
+        tokens got = {.n = 0};
+        if (pyagent_agent_feed_text(a, o->prompt, -1) != PYAGENT_OK ||
+            pyagent_agent_prefill(a) != PYAGENT_OK)
+            die("prompt", pyagent_agent_last_error(a));
+        double t0 = now_s();
+        if (pyagent_agent_generate(a, (int32_t)o->n_gen, collect, &got, NULL) != PYAGENT_OK)
+            die("generate", pyagent_agent_last_error(a));
+        const double tps = got.n / (now_s() - t0);
+        pyagent_agent_stats st = {.struct_size = sizeof st};
+        pyagent_agent_stats_get(a, &st);
+        if (tps > r.tps) r.tps = tps;
+        r.accepted_len = st.n_verify_steps
+                             ? (double)(st.n_accepted_tokens + st.n_verify_steps) / st.n_verify_steps
+                             : 1.0;
+        r.forwards_per_token = (double)(st.n_generated_tokens - st.n_accepted_tokens) /
+                               (double)st.n_generated_tokens;
+        if (reference && (got.n != reference->n ||
+                          memcmp(got.ids, reference->ids, sizeof(int32_t) * (size_t)got.n)))
+            r.same_text = false;
+        if (out) *out = got;
+        pyagent_agent_destroy(a);
+    }
+    pyagent_params_destroy(s);
+    return r;
+}
+
+int pa_bench_spec_main(int argc, char **argv) {
+    spec_options o = parse(argc, argv);
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", o.threads);
+    pyagent_engine *e = NULL;
+    if (pyagent_engine_open(o.model, p, &e) != PYAGENT_OK) die(o.model, pyagent_engine_last_error(e));
+    pyagent_params_destroy(p);
+    if (o.draft && pyagent_engine_load_draft(e, o.draft) != PYAGENT_OK)
+        die(o.draft, pyagent_engine_last_error(e));
+
+    static tokens plain_tokens;
+    const spec_result plain = measure(e, &o, PYAGENT_SPEC_OFF, 0, 1, NULL, &plain_tokens);
+    static const char *const trees[] = {"static", "eagle2", "talon"};
+    static const int64_t budgets[] = {8, 16, 32, 60};
+    if (o.json) printf("[{\"tree\": \"plain\", \"budget\": 0, \"tps\": %.2f}", plain.tps);
+    else
+        printf("plain decoding: %.1f tokens/s (%" PRId64 " tokens)\n\n"
+               "| tree   |  N | accepted/step | forwards/token |   t/s | x plain | same text |\n"
+               "| ------ | -: | ------------: | -------------: | ----: | ------: | --------- |\n",
+               plain.tps, o.n_gen);
+    for (int t = 0; t < 3; t++)
+        for (int b = 0; b < 4; b++) {
+            spec_result r = measure(e, &o, o.drafter, t, budgets[b], &plain_tokens, NULL);
+            if (o.json)
+                printf(",\n {\"tree\": \"%s\", \"budget\": %" PRId64 ", \"tps\": %.2f, "
+                       "\"accepted_per_step\": %.3f, \"forwards_per_token\": %.3f, "
+                       "\"speedup\": %.3f, \"same_text\": %s}",
+                       trees[t], budgets[b], r.tps, r.accepted_len, r.forwards_per_token,
+                       r.tps / plain.tps, r.same_text ? "true" : "false");
+            else
+                printf("| %-6s | %2" PRId64 " | %13.2f | %14.3f | %5.1f | %7.2f | %-9s |\n",
+                       trees[t], budgets[b], r.accepted_len, r.forwards_per_token, r.tps,
+                       r.tps / plain.tps, r.same_text ? "yes" : "NO");
+        }
+    if (o.json) printf("]\n");
+    pyagent_engine_destroy(e);
+    return 0;
+}
