@@ -19,8 +19,9 @@
  * --roofline adds, to every tg row, the bytes of weights a generated token reads (every
  * matrix once, norms included), the read bandwidth that makes at the measured tokens/s, the
  * bandwidth the machine reaches reading the model's own mapping with as many threads (measured
- * before the tests of each thread count), and their ratio: how close decode is to the memory
- * bound. JSON rows get weight_bytes_per_token, read_gbs, roofline_gbs, roofline_fraction.
+ * just before and just after the test, the better of the two, so that both see the same
+ * machine), and their ratio: how close decode is to the memory bound. JSON rows get
+ * weight_bytes_per_token, read_gbs, roofline_gbs, roofline_fraction.
  *
  * Exit status: 0 on success, 1 when the library fails (its message goes to stderr), 2 on a
  * bad flag.
@@ -582,14 +583,14 @@ typedef struct printer {
     model_facts model;
     size_t n_printed; /* results printed so far */
     const model_mapping *mapping; /* with --roofline: the model file, for the read loop */
-    double roofline_gbs;          /* measured for the current thread count, or 0 */
 } printer;
 
 /* One warm-up run, then o->reps timed runs of a test; prints the result. */
 static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n,
                      int64_t n_threads) {
-    test_result r = {.n_tokens = n, .n_threads = n_threads, .reps = out->o->reps,
-                     .roofline_gbs = kind == TEST_GEN ? out->roofline_gbs : 0};
+    test_result r = {.n_tokens = n, .n_threads = n_threads, .reps = out->o->reps};
+    const bool roofline = kind == TEST_GEN && out->mapping;
+    if (roofline) r.roofline_gbs = measure_read_bandwidth(out->mapping, (int)n_threads);
     snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
     r.samples = calloc((size_t)r.reps, sizeof *r.samples);
     if (!r.samples) {
@@ -601,6 +602,10 @@ static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n
         const double tps = kind == TEST_PROMPT ? run_prompt_test(ctx, n) : run_gen_test(ctx, n);
         ok = tps >= 0;
         if (ok && i >= 0) r.samples[i] = tps;
+    }
+    if (ok && roofline) {
+        const double after = measure_read_bandwidth(out->mapping, (int)n_threads);
+        if (after > r.roofline_gbs) r.roofline_gbs = after;
     }
     if (ok) {
         summarize(&r);
@@ -663,7 +668,6 @@ static bool bench_threads(printer *out, int64_t n_threads_wanted, int32_t *token
         !engine_fact(engine, "n_params", &out->model.n_params) ||
         !engine_fact(engine, "n_threads", &n_threads))
         goto done;
-    if (out->mapping) out->roofline_gbs = measure_read_bandwidth(out->mapping, (int)n_threads);
 
     sampler = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
     if (!sampler || pyagent_params_set_f64(sampler, "temperature", 0.0) != PYAGENT_OK) {
