@@ -265,15 +265,8 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
 
 /* Moves the K/V of slot `from` to slot `to` in every layer. */
 static void move_kv(pa_kv_store *kv, const int32_t *blocks, size_t from, size_t to) {
-    const pa_kv_config *cfg = pa_kv_config_of(kv);
-    const size_t bs = (size_t)cfg->block_size;
-    const size_t bytes = (size_t)cfg->kv_dim * (cfg->elem_type == PA_KV_F16 ? 2 : 4);
-    for (int l = 0; l < cfg->n_layer; l++) {
-        memcpy(pa_kv_k(kv, blocks[to / bs], l, (int)(to % bs)),
-               pa_kv_k(kv, blocks[from / bs], l, (int)(from % bs)), bytes);
-        memcpy(pa_kv_v(kv, blocks[to / bs], l, (int)(to % bs)),
-               pa_kv_v(kv, blocks[from / bs], l, (int)(from % bs)), bytes);
-    }
+    const size_t bs = (size_t)pa_kv_config_of(kv)->block_size;
+    pa_kv_copy_slots(kv, blocks[to / bs], (int)(to % bs), blocks[from / bs], (int)(from % bs), 1);
 }
 
 /* Probability of `token` in the sampler's current distribution (0 if filtered out), and its

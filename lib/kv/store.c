@@ -31,6 +31,8 @@ struct pa_kv_store {
     int32_t free_head;
     int32_t lru_head, lru_tail; /* least recently used first */
     pa_kv_counters counters;
+    pa_kv_copy_fn mirror_copy;  /* the K/V live in a mirror (pa_kv_set_mirror), or NULL */
+    void *mirror_ctx;
 };
 
 size_t pa_kv_block_bytes(const pa_kv_config *cfg) {
@@ -201,15 +203,29 @@ void pa_kv_release(pa_kv_store *s, int32_t b) {
     }
 }
 
+void pa_kv_set_mirror(pa_kv_store *s, pa_kv_copy_fn copy, void *ctx) {
+    s->mirror_copy = copy;
+    s->mirror_ctx = copy ? ctx : NULL;
+}
+
+void pa_kv_copy_slots(pa_kv_store *s, int32_t dst, int dst_slot, int32_t src, int src_slot,
+                      int n_slots) {
+    if (s->mirror_copy) {
+        s->mirror_copy(s->mirror_ctx, dst, dst_slot, src, src_slot, n_slots);
+        return;
+    }
+    const size_t bytes = (size_t)n_slots * s->cfg.kv_dim * s->elem_size;
+    for (int l = 0; l < s->cfg.n_layer; l++) {
+        memmove(pa_kv_k(s, dst, l, dst_slot), pa_kv_k(s, src, l, src_slot), bytes);
+        memmove(pa_kv_v(s, dst, l, dst_slot), pa_kv_v(s, src, l, src_slot), bytes);
+    }
+}
+
 int32_t pa_kv_make_writable(pa_kv_store *s, int32_t b, int n_slots) {
     if (s->meta[b].refcount == 1 && !s->meta[b].indexed) return b;
     int32_t copy = pa_kv_alloc(s);
     if (copy == PA_NO_BLOCK) return PA_NO_BLOCK;
-    const size_t bytes = (size_t)n_slots * s->cfg.kv_dim * s->elem_size;
-    for (int l = 0; l < s->cfg.n_layer; l++) {
-        memcpy(pa_kv_k(s, copy, l, 0), pa_kv_k(s, b, l, 0), bytes);
-        memcpy(pa_kv_v(s, copy, l, 0), pa_kv_v(s, b, l, 0), bytes);
-    }
+    pa_kv_copy_slots(s, copy, 0, b, 0, n_slots);
     s->counters.n_cow_copies++;
     pa_kv_release(s, b);
     return copy;

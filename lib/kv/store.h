@@ -92,6 +92,18 @@ void pa_kv_publish(pa_kv_store *store, int32_t block, uint64_t key, uint64_t par
 /* Evicts every cached block. */
 void pa_kv_drop_cache(pa_kv_store *store);
 
+/* Copies slots [src_slot, src_slot + n_slots) of block src to slots from dst_slot of block dst,
+ * K and V of every layer (copy-on-write, moving accepted draft slots). */
+void pa_kv_copy_slots(pa_kv_store *store, int32_t dst, int dst_slot, int32_t src, int src_slot,
+                      int n_slots);
+
+/* A mirror holds the pool's K/V elsewhere (a GPU's memory, lib/backend/cuda) under the same
+ * block ids: with one set, pa_kv_copy_slots and copy-on-write call `copy` instead of copying
+ * the host rows, and the host rows (pa_kv_k, pa_kv_v) are not the sequences' K/V. NULL unsets. */
+typedef void (*pa_kv_copy_fn)(void *ctx, int32_t dst, int dst_slot, int32_t src, int src_slot,
+                              int n_slots);
+void pa_kv_set_mirror(pa_kv_store *store, pa_kv_copy_fn copy, void *ctx);
+
 /* Pointer to slot `slot` of `layer` in block `block`: K or V rows of kv_dim elements. */
 void *pa_kv_k(const pa_kv_store *store, int32_t block, int layer, int slot);
 void *pa_kv_v(const pa_kv_store *store, int32_t block, int layer, int slot);
