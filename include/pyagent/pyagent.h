@@ -150,6 +150,13 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *   kv_type     i64  PYAGENT_KV_F32 or PYAGENT_KV_F16       default PYAGENT_KV_F32
  *   prefix_cache i64 1: agents reuse cached blocks of equal prefixes; 0: every prompt is
  *                    computed                               default 1, [0, 1]
+ *   backend     i64  where the forward pass runs: PYAGENT_BACKEND_CPU, or PYAGENT_BACKEND_CUDA
+ *                    (weights and KV blocks in a GPU's memory; open fails with
+ *                    PYAGENT_ERR_UNSUPPORTED when the library was built without CUDA, no device
+ *                    is found or a weight type has no GPU kernel: f32, f16, bf16, q8_0 and q4_0
+ *                    have one; the latent link's serialization and row import refuse such an
+ *                    engine)                                default PYAGENT_BACKEND_CPU
+ *   device      i64  the CUDA device index for backend CUDA  default 0, [0, 1023]
  *
  * Sampler keys (PYAGENT_PARAMS_SAMPLER), applied in the order listed:
  *   repeat_penalty     f64  divide positive / multiply negative logits of recent tokens
@@ -191,6 +198,9 @@ typedef struct pyagent_params pyagent_params;
 
 #define PYAGENT_KV_F32 0 /* values of the engine key kv_type */
 #define PYAGENT_KV_F16 1
+
+#define PYAGENT_BACKEND_CPU  0 /* values of the engine key backend */
+#define PYAGENT_BACKEND_CUDA 1
 
 #define PYAGENT_PARAMS_ENGINE   1
 #define PYAGENT_PARAMS_SAMPLER  2

@@ -32,6 +32,9 @@ static const param_spec engine_specs[PA_ENGINE_PARAM_COUNT] = {
     [PA_ENGINE_KV_BLOCK_SIZE] = {"kv_block_size", true, 16, 1, 256},
     [PA_ENGINE_KV_TYPE] = {"kv_type", true, PYAGENT_KV_F32, PYAGENT_KV_F32, PYAGENT_KV_F16},
     [PA_ENGINE_PREFIX_CACHE] = {"prefix_cache", true, 1, 0, 1},
+    [PA_ENGINE_BACKEND] = {"backend", true, PYAGENT_BACKEND_CPU, PYAGENT_BACKEND_CPU,
+                           PYAGENT_BACKEND_CUDA},
+    [PA_ENGINE_DEVICE] = {"device", true, 0, 0, 1023},
 };
 
 static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {

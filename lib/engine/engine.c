@@ -97,6 +97,11 @@ static pyagent_status open_model(pyagent_engine *e, const char *path, const pyag
         (st = pa_llama_ws_create(e->model, e->n_batch, e->n_ctx, pa_pool_size(e->pool), &e->ws,
                                  err)))
         return st;
+    /* backend cuda: weights and the KV pool on the device, steps through pa_cuda_forward */
+    if (pa_params_i64(p, K, PA_ENGINE_BACKEND) == PYAGENT_BACKEND_CUDA &&
+        (st = pa_cuda_open(e->model, e->kv, (int)pa_params_i64(p, K, PA_ENGINE_DEVICE),
+                           e->n_batch, &e->cuda, err)))
+        return st;
     e->batch = calloc((size_t)e->n_batch, sizeof *e->batch);
     e->batch_agents = calloc((size_t)e->n_batch, sizeof *e->batch_agents);
     if (!e->batch || !e->batch_agents)
@@ -144,6 +149,7 @@ void pa_engine_free(pyagent_engine *engine) {
     free(engine->batch);
     free(engine->batch_agents);
     pa_llama_ws_free(engine->ws);
+    pa_cuda_free(engine->cuda); /* before the store it mirrors */
     pa_kv_store_free(engine->kv);
     pa_pool_free(engine->pool);
     pa_model_free(engine->model);

@@ -18,6 +18,7 @@
 #include "../core/threadpool.h"
 #include "../kv/store.h"
 #include "../model/arch/llama.h"
+#include "../backend/cuda/cuda.h"
 #include "../model/model.h"
 #include "../spec/builders.h"
 #include "sampler.h"
@@ -119,6 +120,7 @@ struct pyagent_engine {
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
     pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */
+    pa_cuda *cuda;           /* backend cuda: the device copy of the model and KV, else NULL */
     int n_ctx;           /* per-agent sequence limit */
     int n_batch;         /* tokens per step (chunked prefill budget) */
     uint64_t seed;

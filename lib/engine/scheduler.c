@@ -381,12 +381,24 @@ int pa_sched_step_locked(pyagent_engine *e) {
     e->stepping = true;
     pthread_mutex_unlock(&e->lock);
     double t0 = now_seconds();
-    pa_llama_forward(e->model, e->ws, e->pool, e->kv, e->batch, (int)n_seqs, 0);
+    pa_err device_err = {0}; /* backend cuda: the same pass on the device (lib/backend/cuda) */
+    if (e->cuda) pa_cuda_forward(e->cuda, e->batch, (int)n_seqs, 0, &device_err);
+    else pa_llama_forward(e->model, e->ws, e->pool, e->kv, e->batch, (int)n_seqs, 0);
     double seconds = now_seconds() - t0;
     pthread_mutex_lock(&e->lock);
     e->stepping = false;
 
-    for (size_t s = 0; s < n_seqs; s++) record(e, e->batch_agents[s], &e->batch[s], seconds);
+    for (size_t s = 0; s < n_seqs; s++) {
+        pyagent_agent *a = e->batch_agents[s];
+        if (!device_err.status) {
+            record(e, a, &e->batch[s], seconds);
+            continue;
+        }
+        a->in_flight = false; /* a failed device step ends the batch's requests */
+        a->spec.n_seg = 0;
+        a->last_error = device_err;
+        pa_sched_finish_locked(a, 0, device_err.status);
+    }
     pthread_cond_broadcast(&e->stepped);
     return n_active;
 }

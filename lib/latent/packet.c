@@ -115,6 +115,9 @@ pyagent_status pyagent_latent_packet_range(const pyagent_latent_packet *p, int64
 pyagent_status pa_latent_export_locked(pyagent_agent *a, int64_t from, int64_t to,
                                        pyagent_latent_packet **out) {
     pyagent_engine *e = a->engine;
+    if (e->cuda) /* packets read and write K/V rows on the host */
+        return pa_fail(&a->last_error, PYAGENT_ERR_UNSUPPORTED,
+                       "latent export: not available on backend cuda (its KV is on the device)");
     if (to < 0) to = (int64_t)a->n_computed;
     if (from < 0 || from >= to || to > (int64_t)a->n_computed)
         return pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_RANGE,
@@ -220,6 +223,9 @@ static pyagent_status copy_rows(pyagent_agent *a, const pyagent_latent_packet *p
 static pyagent_status import_locked(pyagent_agent *a, const pyagent_latent_packet *p,
                                     bool keep_last) {
     pa_err *err = &a->last_error;
+    if (a->engine->cuda)
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                       "latent import: not available on backend cuda (its KV is on the device)");
     pyagent_status st = check_fits(a, p, err);
     if (st) return st;
     if (!pa_sched_reserve_tokens_locked(a, (size_t)p->to))

@@ -1,0 +1,133 @@
+/*
+ * Paged attention: every token of a batch (decode, prompt chunk or draft node) attends to the
+ * slots it sees through its sequence's block table, reading K and V where the blocks are in the
+ * pool. One block of 4 warps per (head, token): warp w takes the visible slots in chunks of 32
+ * (w, w + 4, ...), a lane per slot for the scores q·k and an online softmax per chunk, then the
+ * lanes sweep the chunk's V rows over the head's dimensions; the warps' states are merged at
+ * the end. A draft node of a tree sees [0, limit] and then its ancestors and itself, listed
+ * root side first in the step's int array. The work of a token depends on nothing but its own
+ * query and the slots it sees, so its result does not depend on the batch.
+ */
+#include <cuda_fp16.h>
+
+#include "kernels.h"
+
+#define ATT_WARPS 4
+#define MAX_HEAD_DIM 256
+#define FULL 0xffffffffu
+
+static __device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_xor_sync(FULL, v, off));
+    return v;
+}
+
+static __device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(FULL, v, off);
+    return v;
+}
+
+/* q · row for a K row of hd elements (hd even) */
+static __device__ float dot_key(const float *q, const void *k, size_t row, int hd, bool f16) {
+    float s = 0.0f;
+    if (f16) {
+        const __half2 *p = reinterpret_cast<const __half2 *>(static_cast<const __half *>(k) + row);
+        for (int i = 0; i < hd / 2; i++) {
+            const float2 v = __half22float2(p[i]);
+            s = fmaf(q[2 * i], v.x, s);
+            s = fmaf(q[2 * i + 1], v.y, s);
+        }
+    } else {
+        const float2 *p = reinterpret_cast<const float2 *>(static_cast<const float *>(k) + row);
+        for (int i = 0; i < hd / 2; i++) {
+            const float2 v = p[i];
+            s = fmaf(q[2 * i], v.x, s);
+            s = fmaf(q[2 * i + 1], v.y, s);
+        }
+    }
+    return s;
+}
+
+__global__ void __launch_bounds__(ATT_WARPS * 32)
+    attention_kernel(float *att, int ld_att, const float *qkv, int ld_qkv,
+                     const pa_dev_token *tokens, const int32_t *ints, int n_head, int n_head_kv,
+                     int hd, pa_dev_kv kv, int layer) {
+    __shared__ float q[MAX_HEAD_DIM];
+    __shared__ float warp_acc[ATT_WARPS][MAX_HEAD_DIM];
+    __shared__ float warp_m[ATT_WARPS], warp_l[ATT_WARPS];
+    const int h = blockIdx.x, t = blockIdx.y;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const pa_dev_token tok = tokens[t];
+    const int kv_head = h / (n_head / n_head_kv), bs = kv.block_size;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) q[i] = qkv[(size_t)t * ld_qkv + h * hd + i];
+    __syncthreads();
+
+    const int32_t *table = ints + tok.table, *extra = ints + tok.extra;
+    const int n_visible = tok.limit + 1 + tok.n_extra;
+    const float neg_inf = __int_as_float(0xff800000);
+    float m = neg_inf, l = 0.0f, acc[MAX_HEAD_DIM / 32];
+#pragma unroll
+    for (int i = 0; i < MAX_HEAD_DIM / 32; i++) acc[i] = 0.0f;
+
+    for (int first = warp * 32; first < n_visible; first += ATT_WARPS * 32) {
+        const int v = first + lane;
+        float s = neg_inf;
+        size_t row = 0; /* element offset of the slot's row for this kv head */
+        if (v < n_visible) {
+            const int slot = v <= tok.limit ? v : extra[v - tok.limit - 1];
+            const size_t block = (size_t)table[slot / bs];
+            row = ((block * kv.n_layer + layer) * bs + slot % bs) * kv.kv_dim +
+                  (size_t)kv_head * hd;
+            s = dot_key(q, kv.k, row, hd, kv.f16) * scale;
+        }
+        const float m_new = fmaxf(m, warp_max(s));
+        const float p = v < n_visible ? expf(s - m_new) : 0.0f;
+        const float correction = expf(m - m_new);
+        l = l * correction + warp_sum(p);
+#pragma unroll
+        for (int i = 0; i < MAX_HEAD_DIM / 32; i++) acc[i] *= correction;
+        const int n_here = n_visible - first < 32 ? n_visible - first : 32;
+        for (int j = 0; j < n_here; j++) {
+            const float pj = __shfl_sync(FULL, p, j);
+            const size_t rj = __shfl_sync(FULL, (unsigned long long)row, j);
+#pragma unroll
+            for (int i = 0; i < MAX_HEAD_DIM / 32; i++) {
+                const int d = lane + 32 * i;
+                if (d < hd) {
+                    const float vd = kv.f16 ? __half2float(static_cast<const __half *>(kv.v)[rj + d])
+                                            : static_cast<const float *>(kv.v)[rj + d];
+                    acc[i] = fmaf(pj, vd, acc[i]);
+                }
+            }
+        }
+        m = m_new;
+    }
+
+#pragma unroll
+    for (int i = 0; i < MAX_HEAD_DIM / 32; i++)
+        if (lane + 32 * i < hd) warp_acc[warp][lane + 32 * i] = acc[i];
+    if (lane == 0) {
+        warp_m[warp] = m;
+        warp_l[warp] = l;
+    }
+    __syncthreads();
+    float m_all = warp_m[0];
+    for (int w = 1; w < ATT_WARPS; w++) m_all = fmaxf(m_all, warp_m[w]);
+    float l_all = 0.0f;
+    for (int w = 0; w < ATT_WARPS; w++) l_all += warp_l[w] * expf(warp_m[w] - m_all);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.0f;
+        for (int w = 0; w < ATT_WARPS; w++) o += warp_acc[w][d] * expf(warp_m[w] - m_all);
+        att[(size_t)t * ld_att + h * hd + d] = o / l_all;
+    }
+}
+
+extern "C" void pa_cuda_attention(float *att, int ld_att, const float *qkv, int ld_qkv,
+                                  const pa_dev_token *tokens, const int32_t *ints, int n_tok,
+                                  int n_head, int n_head_kv, int head_dim, const pa_dev_kv *kv,
+                                  int layer, cudaStream_t stream) {
+    attention_kernel<<<dim3(n_head, n_tok), ATT_WARPS * 32, 0, stream>>>(
+        att, ld_att, qkv, ld_qkv, tokens, ints, n_head, n_head_kv, head_dim, *kv, layer);
+}
