@@ -5,7 +5,9 @@
 #      UndefinedBehaviorSanitizer;
 #   3. the thread-safety tests under ThreadSanitizer;
 #   4. clang libFuzzer targets (GGUF reader, tokenizer, registry import, server requests, ...), a
-#      short run each.
+#      short run each;
+#   5. where nvcc is on the PATH, the CUDA backend configured and compiled (build-cuda): its
+#      'cuda' suite needs a GPU, so it runs on a GPU machine (tests/gpu/run.sh), never here.
 # Ends with one line "N passed, N failed" and exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -35,7 +37,7 @@ setup_and_build() {
 
 echo "== build (debugoptimized) and all suites"
 if setup_and_build build; then
-    meson test -C build --print-errorlogs 2>&1 | tee build/test-summary.txt
+    meson test -C build --no-suite cuda --print-errorlogs 2>&1 | tee build/test-summary.txt
     count build/test-summary.txt
 fi
 
@@ -70,6 +72,16 @@ if CC=clang setup_and_build build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=
         fi
         rm -rf "$corpus"
     done
+fi
+
+echo "== CUDA backend: configure and compile (-Dcuda=enabled; its tests run on a GPU machine)"
+if command -v nvcc >/dev/null 2>&1; then
+    if setup_and_build build-cuda -Dcuda=enabled; then
+        echo "build-cuda: OK"
+        passed=$((passed + 1))
+    fi
+else
+    echo "nvcc is not on the PATH: not compiled"
 fi
 
 echo "$passed passed, $failed failed"

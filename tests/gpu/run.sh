@@ -1,0 +1,69 @@
+#!/bin/sh
+# The GPU check of the CUDA backend (issue 8), in one run on a GPU machine, results in $OUT:
+#   1. the programs: prebuilt ones from .gpu/ (tests/gpu/pack.sh on a build machine), or a
+#      -Dcuda=enabled build here when the machine can build libpyagent;
+#   2. the 'cuda' suite (tests/test_cuda.c), then again under compute-sanitizer memcheck;
+#   3. gpu-bench on the 110M llama2.c shape in F16: device copy bandwidth, prefill of 2048
+#      tokens, decode tokens/s at batch 1 and with 16 agents, the roofline fraction;
+#   4. the same decode through PyTorch + transformers generate (eager, F16), side by side.
+# Logs: $OUT/suite.log, $OUT/memcheck.log, $OUT/bench.txt, $OUT/hf.txt, $OUT/summary.txt.
+set -u
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp/pyagent-gpu}
+mkdir -p "$OUT"
+summary="$OUT/summary.txt"
+: >"$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+system_path=${LD_LIBRARY_PATH:-} # for python3 and PyTorch, as the machine has it
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$summary"
+# CUDA's libraries: the toolkit's, else the ones PyTorch's wheels bring
+for d in /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, n, "lib") for p in nvidia.__path__ for n in ("cublas", "cuda_runtime")))' 2>/dev/null); do
+    [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
+done
+
+if [ -f .gpu/lib.tar.xz ]; then
+    tar -C /tmp -xJf .gpu/lib.tar.xz
+    bin=.gpu/bin models=.gpu/models
+    export LD_LIBRARY_PATH="$PWD/.gpu/bin:/tmp/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    note "programs: prebuilt (.gpu)"
+else
+    if ! { meson setup build-gpu -Dcuda=enabled >"$OUT/build.log" 2>&1 &&
+           ninja -C build-gpu >>"$OUT/build.log" 2>&1; }; then
+        note "FAILED: build (see build.log)"
+        exit 1
+    fi
+    bin=build-gpu/tests models=build-gpu/tests
+    cp build-gpu/examples/pyagent-random-gguf build-gpu/tests/
+    export LD_LIBRARY_PATH
+    note "programs: built here (build-gpu)"
+fi
+export PYAGENT_TEST_DATA="$PWD/tests/data" PYAGENT_TEST_MODELS="$PWD/$models"
+export OPENBLAS_NUM_THREADS=1
+
+status=0
+if timeout 300 "$bin/test_cuda" >"$OUT/suite.log" 2>&1; then note "cuda suite: OK"
+else note "FAILED: cuda suite (rc $?)"; status=1; fi
+grep -E '^# |PASSED|FAILED' "$OUT/suite.log" | tee -a "$summary"
+
+if command -v compute-sanitizer >/dev/null 2>&1; then
+    if timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
+        >"$OUT/memcheck.log" 2>&1; then note "memcheck: clean"
+    else note "FAILED: memcheck (rc $?)"; status=1; fi
+    grep -E 'ERROR SUMMARY|Invalid' "$OUT/memcheck.log" | head -5 | tee -a "$summary"
+else
+    note "memcheck: compute-sanitizer not found"
+fi
+
+model=/tmp/110M-f16.gguf
+"$bin/pyagent-random-gguf" -o "$model" --preset 110M --tied --type f16 >/dev/null 2>&1 ||
+    { note "FAILED: pyagent-random-gguf"; exit 1; }
+note "bench: 110M F16 (tied), $(stat -c %s "$model") bytes"
+if timeout 180 "$bin/gpu-bench" "$model" --gen 256 --agents 16 --prompt 2048 \
+    >"$OUT/bench.txt" 2>&1; then :; else note "FAILED: gpu-bench (rc $?)"; status=1; fi
+tee -a "$summary" <"$OUT/bench.txt"
+
+if LD_LIBRARY_PATH=$system_path timeout 240 python3 tests/gpu/hf_baseline.py 128 >"$OUT/hf.txt" 2>&1; then :
+else note "transformers baseline: failed (rc $?)"; fi
+grep '^hf_' "$OUT/hf.txt" | tee -a "$summary"
+exit $status
