@@ -28,10 +28,40 @@ static __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-/* q · row for a K row of hd elements (hd even) */
-static __device__ float dot_key(const float *q, const void *k, size_t row, int hd, bool f16) {
+/* q · k for a K row of hd elements (hd even; HD > 0: hd == HD, a multiple of 8, known to the
+ * compiler, so the row is read in 16-byte loads that are all in flight at once). */
+template <int HD>
+static __device__ __forceinline__ float dot_key(const float *q, const void *k, size_t row, int hd,
+                                                bool f16) {
     float s = 0.0f;
-    if (f16) {
+    if (HD > 0 && f16) {
+        const uint4 *p = reinterpret_cast<const uint4 *>(static_cast<const __half *>(k) + row);
+        uint4 v[HD > 0 ? HD / 8 : 1];
+#pragma unroll
+        for (int i = 0; i < HD / 8; i++) v[i] = p[i];
+#pragma unroll
+        for (int i = 0; i < HD / 8; i++) {
+            const __half2 *h = reinterpret_cast<const __half2 *>(&v[i]);
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const float2 f = __half22float2(h[j]);
+                s = fmaf(q[8 * i + 2 * j], f.x, s);
+                s = fmaf(q[8 * i + 2 * j + 1], f.y, s);
+            }
+        }
+    } else if (HD > 0) {
+        const float4 *p = reinterpret_cast<const float4 *>(static_cast<const float *>(k) + row);
+        float4 v[HD > 0 ? HD / 4 : 1];
+#pragma unroll
+        for (int i = 0; i < HD / 4; i++) v[i] = p[i];
+#pragma unroll
+        for (int i = 0; i < HD / 4; i++) {
+            s = fmaf(q[4 * i], v[i].x, s);
+            s = fmaf(q[4 * i + 1], v[i].y, s);
+            s = fmaf(q[4 * i + 2], v[i].z, s);
+            s = fmaf(q[4 * i + 3], v[i].w, s);
+        }
+    } else if (f16) {
         const __half2 *p = reinterpret_cast<const __half2 *>(static_cast<const __half *>(k) + row);
         for (int i = 0; i < hd / 2; i++) {
             const float2 v = __half22float2(p[i]);
@@ -49,10 +79,13 @@ static __device__ float dot_key(const float *q, const void *k, size_t row, int h
     return s;
 }
 
+template <int HD>
 __global__ void __launch_bounds__(ATT_WARPS * 32)
     attention_kernel(float *att, int ld_att, const float *qkv, int ld_qkv,
                      const pa_dev_token *tokens, const int32_t *ints, int n_head, int n_head_kv,
-                     int hd, pa_dev_kv kv, int layer) {
+                     int head_dim, pa_dev_kv kv, int layer) {
+    constexpr int ACC = HD > 0 ? (HD + 31) / 32 : MAX_HEAD_DIM / 32; /* dims per lane */
+    const int hd = HD > 0 ? HD : head_dim;
     __shared__ float q[MAX_HEAD_DIM];
     __shared__ float warp_acc[ATT_WARPS][MAX_HEAD_DIM];
     __shared__ float warp_m[ATT_WARPS], warp_l[ATT_WARPS];
@@ -67,9 +100,9 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     const int32_t *table = ints + tok.table, *extra = ints + tok.extra;
     const int n_visible = tok.limit + 1 + tok.n_extra;
     const float neg_inf = __int_as_float(0xff800000);
-    float m = neg_inf, l = 0.0f, acc[MAX_HEAD_DIM / 32];
+    float m = neg_inf, l = 0.0f, acc[ACC];
 #pragma unroll
-    for (int i = 0; i < MAX_HEAD_DIM / 32; i++) acc[i] = 0.0f;
+    for (int i = 0; i < ACC; i++) acc[i] = 0.0f;
 
     for (int first = warp * 32; first < n_visible; first += ATT_WARPS * 32) {
         const int v = first + lane;
@@ -80,20 +113,21 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
             const size_t block = (size_t)table[slot / bs];
             row = ((block * kv.n_layer + layer) * bs + slot % bs) * kv.kv_dim +
                   (size_t)kv_head * hd;
-            s = dot_key(q, kv.k, row, hd, kv.f16) * scale;
+            s = dot_key<HD>(q, kv.k, row, hd, kv.f16) * scale;
         }
         const float m_new = fmaxf(m, warp_max(s));
         const float p = v < n_visible ? expf(s - m_new) : 0.0f;
         const float correction = expf(m - m_new);
         l = l * correction + warp_sum(p);
 #pragma unroll
-        for (int i = 0; i < MAX_HEAD_DIM / 32; i++) acc[i] *= correction;
+        for (int i = 0; i < ACC; i++) acc[i] *= correction;
         const int n_here = n_visible - first < 32 ? n_visible - first : 32;
+#pragma unroll 8
         for (int j = 0; j < n_here; j++) {
             const float pj = __shfl_sync(FULL, p, j);
             const size_t rj = __shfl_sync(FULL, (unsigned long long)row, j);
 #pragma unroll
-            for (int i = 0; i < MAX_HEAD_DIM / 32; i++) {
+            for (int i = 0; i < ACC; i++) {
                 const int d = lane + 32 * i;
                 if (d < hd) {
                     const float vd = kv.f16 ? __half2float(static_cast<const __half *>(kv.v)[rj + d])
@@ -106,7 +140,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     }
 
 #pragma unroll
-    for (int i = 0; i < MAX_HEAD_DIM / 32; i++)
+    for (int i = 0; i < ACC; i++)
         if (lane + 32 * i < hd) warp_acc[warp][lane + 32 * i] = acc[i];
     if (lane == 0) {
         warp_m[warp] = m;
@@ -128,6 +162,15 @@ extern "C" void pa_cuda_attention(float *att, int ld_att, const float *qkv, int 
                                   const pa_dev_token *tokens, const int32_t *ints, int n_tok,
                                   int n_head, int n_head_kv, int head_dim, const pa_dev_kv *kv,
                                   int layer, cudaStream_t stream) {
-    attention_kernel<<<dim3(n_head, n_tok), ATT_WARPS * 32, 0, stream>>>(
-        att, ld_att, qkv, ld_qkv, tokens, ints, n_head, n_head_kv, head_dim, *kv, layer);
+    const dim3 grid(n_head, n_tok);
+    /* the common head sizes with their loads unrolled (rows 16-byte aligned: kv_dim % 8 == 0) */
+    if (head_dim == 64 && kv->kv_dim % 8 == 0)
+        attention_kernel<64><<<grid, ATT_WARPS * 32, 0, stream>>>(
+            att, ld_att, qkv, ld_qkv, tokens, ints, n_head, n_head_kv, head_dim, *kv, layer);
+    else if (head_dim == 128 && kv->kv_dim % 8 == 0)
+        attention_kernel<128><<<grid, ATT_WARPS * 32, 0, stream>>>(
+            att, ld_att, qkv, ld_qkv, tokens, ints, n_head, n_head_kv, head_dim, *kv, layer);
+    else
+        attention_kernel<0><<<grid, ATT_WARPS * 32, 0, stream>>>(
+            att, ld_att, qkv, ld_qkv, tokens, ints, n_head, n_head_kv, head_dim, *kv, layer);
 }

@@ -6,7 +6,9 @@
 #   3. gpu-bench on the 110M llama2.c shape in F16: device copy bandwidth, prefill of 2048
 #      tokens, decode tokens/s at batch 1 and with 16 agents, the roofline fraction;
 #   4. the same decode through PyTorch + transformers generate (eager, F16), side by side.
-# Logs: $OUT/suite.log, $OUT/memcheck.log, $OUT/bench.txt, $OUT/hf.txt, $OUT/summary.txt.
+#   5. gpu-bench again on the 1B llama shape in F16;
+# Logs: $OUT/suite.log, $OUT/memcheck.log, $OUT/bench.txt, $OUT/bench-1B.txt, $OUT/hf.txt,
+# $OUT/summary.txt.
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/pyagent-gpu}
@@ -42,12 +44,12 @@ export PYAGENT_TEST_DATA="$PWD/tests/data" PYAGENT_TEST_MODELS="$PWD/$models"
 export OPENBLAS_NUM_THREADS=1
 
 status=0
-if timeout 300 "$bin/test_cuda" >"$OUT/suite.log" 2>&1; then note "cuda suite: OK"
+if timeout 150 "$bin/test_cuda" >"$OUT/suite.log" 2>&1; then note "cuda suite: OK"
 else note "FAILED: cuda suite (rc $?)"; status=1; fi
 grep -E '^# |PASSED|FAILED' "$OUT/suite.log" | tee -a "$summary"
 
 if command -v compute-sanitizer >/dev/null 2>&1; then
-    if timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
+    if timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
         >"$OUT/memcheck.log" 2>&1; then note "memcheck: clean"
     else note "FAILED: memcheck (rc $?)"; status=1; fi
     grep -E 'ERROR SUMMARY|Invalid' "$OUT/memcheck.log" | head -5 | tee -a "$summary"
@@ -59,11 +61,25 @@ model=/tmp/110M-f16.gguf
 "$bin/pyagent-random-gguf" -o "$model" --preset 110M --tied --type f16 >/dev/null 2>&1 ||
     { note "FAILED: pyagent-random-gguf"; exit 1; }
 note "bench: 110M F16 (tied), $(stat -c %s "$model") bytes"
-if timeout 180 "$bin/gpu-bench" "$model" --gen 256 --agents 16 --prompt 2048 \
+if timeout 120 "$bin/gpu-bench" "$model" --gen 256 --agents 16 --prompt 2048 \
     >"$OUT/bench.txt" 2>&1; then :; else note "FAILED: gpu-bench (rc $?)"; status=1; fi
 tee -a "$summary" <"$OUT/bench.txt"
 
-if LD_LIBRARY_PATH=$system_path timeout 240 python3 tests/gpu/hf_baseline.py 128 >"$OUT/hf.txt" 2>&1; then :
+# the 1B llama shape of issue 8 (dim 2048, 16 layers, 32 heads, 8 KV heads, FFN 8192, vocab
+# 128256), F16: where the weights, not the launches, set the decode time
+big=/tmp/1B-f16.gguf
+if "$bin/pyagent-random-gguf" -o "$big" --dim 2048 --layers 16 --heads 32 --kv-heads 8 \
+    --ff 8192 --vocab 128256 --ctx 4096 --type f16 >/dev/null 2>&1; then
+    note "bench: 1B shape F16, $(stat -c %s "$big") bytes"
+    if timeout 150 "$bin/gpu-bench" "$big" --gen 128 --agents 16 --prompt 512 \
+        >"$OUT/bench-1B.txt" 2>&1; then :; else note "FAILED: gpu-bench 1B (rc $?)"; status=1; fi
+    tee -a "$summary" <"$OUT/bench-1B.txt"
+    rm -f "$big"
+else
+    note "FAILED: pyagent-random-gguf (1B shape)"
+fi
+
+if LD_LIBRARY_PATH=$system_path timeout 150 python3 tests/gpu/hf_baseline.py 128 >"$OUT/hf.txt" 2>&1; then :
 else note "transformers baseline: failed (rc $?)"; fi
 grep '^hf_' "$OUT/hf.txt" | tee -a "$summary"
 exit $status

@@ -21,12 +21,18 @@
  *
  * Everything of a step goes on one stream: the token table and the block tables are copied
  * up at its start, the logits down at its end, and the step waits for the stream before it
- * returns (so the host buffers are free again and errors are known).
+ * returns (so the host buffers are free again and errors are known). A decode step (every
+ * sequence one token that wants logits, at most LOGIT_ROWS of them) launches the same kernels
+ * with the same arguments whenever it has as many tokens: its launches are captured once per
+ * token count into a CUDA graph and replayed, one launch instead of about a hundred. The step
+ * table keeps that true: the logit rows come first among its ints, so every pointer into it
+ * depends on the token count alone.
  */
 #include "cuda.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +85,8 @@ struct pa_cuda {
 
     bool mirror_failed;           /* a block copy failed; the next step reports it */
     char mirror_error[128];
+    pthread_mutex_t stream_lock;  /* one thread enqueues at a time (steps, mirror copies) */
+    cudaGraphExec_t decode_graphs[LOGIT_ROWS]; /* [n - 1]: a decode step of n tokens */
 };
 
 /* ----------------------------------------------------------------------------------------- */
@@ -233,12 +241,14 @@ static void mirror_copy(void *ctx, int32_t dst_block, int dst_slot, int32_t src_
                        c->slot_bytes,
                  src = ((size_t)src_block * c->kv.n_layer * c->kv.block_size + src_slot) *
                        c->slot_bytes;
+    pthread_mutex_lock(&c->stream_lock); /* never inside a step's graph capture */
     cudaError_t e = cudaSetDevice(c->device);
     for (int values = 0; values < 2 && e == cudaSuccess; values++) {
         uint8_t *base = values ? c->kv.v : c->kv.k;
         e = cudaMemcpy2DAsync(base + dst, pitch, base + src, pitch, (size_t)n_slots * c->slot_bytes,
                               (size_t)c->kv.n_layer, cudaMemcpyDeviceToDevice, c->stream);
     }
+    pthread_mutex_unlock(&c->stream_lock);
     if (e != cudaSuccess && !c->mirror_failed) {
         c->mirror_failed = true;
         snprintf(c->mirror_error, sizeof c->mirror_error, "%s", cudaGetErrorString(e));
@@ -337,6 +347,7 @@ pyagent_status pa_cuda_open(const pa_model *m, pa_kv_store *store, int device, i
     if (st) return st;
     pa_cuda *c = calloc(1, sizeof *c);
     if (!c) return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
+    pthread_mutex_init(&c->stream_lock, NULL);
     c->device = device;
     c->model = m;
     c->store = store;
@@ -365,6 +376,9 @@ void pa_cuda_free(pa_cuda *c) {
     cudaSetDevice(c->device);
     if (c->stream) cudaStreamSynchronize(c->stream);
     if (c->store) pa_kv_set_mirror(c->store, NULL, NULL);
+    for (int i = 0; i < LOGIT_ROWS; i++)
+        if (c->decode_graphs[i]) cudaGraphExecDestroy(c->decode_graphs[i]);
+    pthread_mutex_destroy(&c->stream_lock);
     for (size_t i = 0; i < c->n_allocs; i++) cudaFree(c->allocs[i]);
     free(c->allocs);
     cudaFreeHost(c->logits_host);
@@ -388,6 +402,10 @@ static cudaError_t reserve_step(pa_cuda *c, size_t bytes) {
     if (bytes <= c->step_cap) return cudaSuccess;
     size_t cap = c->step_cap ? c->step_cap : 1 << 16;
     while (cap < bytes) cap *= 2;
+    for (int i = 0; i < LOGIT_ROWS; i++) { /* they point into the old table */
+        if (c->decode_graphs[i]) cudaGraphExecDestroy(c->decode_graphs[i]);
+        c->decode_graphs[i] = NULL;
+    }
     cudaFreeHost(c->step_host);
     cudaFree(c->step_dev);
     c->step_host = c->step_dev = NULL;
@@ -400,9 +418,9 @@ static cudaError_t reserve_step(pa_cuda *c, size_t bytes) {
 
 typedef struct step_layout {
     int n_tok, n_exact;
-    int n_ints;       /* block tables, ancestors, logit rows */
-    int logit_rows;   /* offset of the logit rows among the ints */
+    int n_ints;       /* logit rows (first), block tables, ancestors */
     int n_logit_rows;
+    bool decode;      /* every sequence one plain exact token that wants logits */
 } step_layout;
 
 /* Counts what the step's table needs: block tables, ancestor lists, logit rows. */
@@ -410,8 +428,10 @@ static void measure_step(const pa_cuda *c, const pa_batch_seq *seqs, int n_seqs,
                          step_layout *L) {
     const int bs = c->kv.block_size;
     memset(L, 0, sizeof *L);
+    L->decode = true;
     for (int s = 0; s < n_seqs; s++) {
         const pa_batch_seq *seq = &seqs[s];
+        L->decode = L->decode && seq->n == 1 && seq->exact && seq->logits && !seq->tree_parent;
         if (seq->exact && L->n_exact == L->n_tok) L->n_exact += seq->n;
         L->n_tok += seq->n;
         L->n_ints += (seq->pos0 + seq->n - 1) / bs + 1;
@@ -429,7 +449,7 @@ static void lay_out_step(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, step_
     const int bs = c->kv.block_size;
     pa_dev_token *tokens = (pa_dev_token *)c->step_host;
     int32_t *ints = (int32_t *)(c->step_host + (size_t)L->n_tok * sizeof *tokens);
-    int n = 0, k = 0, r = 0;
+    int n = 0, k = L->n_logit_rows, r = 0;
     for (int s = 0; s < n_seqs; s++) {
         const pa_batch_seq *seq = &seqs[s];
         const int first = n, table = k, n_table = (seq->pos0 + seq->n - 1) / bs + 1;
@@ -461,7 +481,7 @@ static void lay_out_step(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, step_
             k += depth;
         }
     }
-    L->logit_rows = k;
+    k = 0;
     int first_token = 0;
     for (int s = 0; s < n_seqs; first_token += seqs[s].n, s++) {
         const pa_batch_seq *seq = &seqs[s];
@@ -548,31 +568,12 @@ static cublasStatus_t feed_forward_in(pa_cuda *c, const dev_layer *l, int n, int
 /* ----------------------------------------------------------------------------------------- */
 /* The forward pass                                                                            */
 
-pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, int n_layers,
-                               pa_err *err) {
+/* Embedding and the first n_layers layers of the step's tokens, into x. */
+static cublasStatus_t enqueue_layers(pa_cuda *c, const pa_dev_token *tokens, const int32_t *ints,
+                                     const step_layout *L, int n_layers) {
     const pa_hparams *hp = &c->model->hp;
     const int d = hp->n_embd, hd = hp->head_dim, q_dim = hp->n_head * hd;
-    if (c->mirror_failed)
-        return pa_fail(err, PYAGENT_ERR_INTERNAL, "backend cuda: a KV block copy failed: %s",
-                       c->mirror_error);
-    cudaError_t e = cudaSetDevice(c->device);
-    if (e != cudaSuccess) return cuda_fail(err, e, "cudaSetDevice");
-    if (n_layers <= 0 || n_layers > hp->n_layer) n_layers = hp->n_layer;
-
-    step_layout L;
-    measure_step(c, seqs, n_seqs, &L);
-    if (L.n_tok == 0) return PYAGENT_OK;
-    const size_t step_bytes = (size_t)L.n_tok * sizeof(pa_dev_token) +
-                              (size_t)L.n_ints * sizeof(int32_t);
-    if ((e = reserve_step(c, step_bytes)) != cudaSuccess)
-        return cuda_fail(err, e, "step table");
-    lay_out_step(c, seqs, n_seqs, &L);
-    const pa_dev_token *tokens = (const pa_dev_token *)c->step_dev;
-    const int32_t *ints = (const int32_t *)(c->step_dev + (size_t)L.n_tok * sizeof *tokens);
-    e = cudaMemcpyAsync(c->step_dev, c->step_host, step_bytes, cudaMemcpyHostToDevice, c->stream);
-    if (e != cudaSuccess) return cuda_fail(err, e, "step table upload");
-
-    const int n = L.n_tok, x_e = L.n_exact;
+    const int n = L->n_tok, x_e = L->n_exact;
     cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
     pa_cuda_embed(&c->token_embd, tokens, n, c->x, d, c->stream);
     for (int il = 0; il < n_layers && bs == CUBLAS_STATUS_SUCCESS; il++) {
@@ -593,27 +594,92 @@ pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs,
         if (bs != CUBLAS_STATUS_SUCCESS) break;
         bs = project(c, &down, 1, c->hb, hp->n_ff, c->x, d, n, x_e, true);
     }
+    return bs;
+}
+
+/* Logit rows [r0, r0 + rows) of the step (their token indices lead the ints) into the pinned
+ * host buffer. */
+static void enqueue_logits(pa_cuda *c, const int32_t *ints, int r0, int rows) {
+    const pa_hparams *hp = &c->model->hp;
+    const pa_dev_matrix *out = &c->output;
+    pa_cuda_rmsnorm(c->x_last, hp->n_embd, c->x, hp->n_embd, ints + r0, c->output_norm, rows,
+                    hp->n_embd, hp->rms_eps, c->stream);
+    pa_cuda_gemv(&out, 1, c->x_last, hp->n_embd, c->logits, hp->n_vocab, rows, false, c->stream);
+    cudaMemcpyAsync(c->logits_host, c->logits, (size_t)rows * hp->n_vocab * sizeof(float),
+                    cudaMemcpyDeviceToHost, c->stream);
+}
+
+pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, int n_layers,
+                               pa_err *err) {
+    const pa_hparams *hp = &c->model->hp;
+    if (c->mirror_failed)
+        return pa_fail(err, PYAGENT_ERR_INTERNAL, "backend cuda: a KV block copy failed: %s",
+                       c->mirror_error);
+    cudaError_t e = cudaSetDevice(c->device);
+    if (e != cudaSuccess) return cuda_fail(err, e, "cudaSetDevice");
+    if (n_layers <= 0 || n_layers > hp->n_layer) n_layers = hp->n_layer;
+
+    step_layout L;
+    measure_step(c, seqs, n_seqs, &L);
+    if (L.n_tok == 0) return PYAGENT_OK;
+    const size_t step_bytes = (size_t)L.n_tok * sizeof(pa_dev_token) +
+                              (size_t)L.n_ints * sizeof(int32_t);
+    if ((e = reserve_step(c, step_bytes)) != cudaSuccess)
+        return cuda_fail(err, e, "step table");
+    lay_out_step(c, seqs, n_seqs, &L);
+    const pa_dev_token *tokens = (const pa_dev_token *)c->step_dev;
+    const int32_t *ints = (const int32_t *)(c->step_dev + (size_t)L.n_tok * sizeof *tokens);
+    pthread_mutex_lock(&c->stream_lock);
+    e = cudaMemcpyAsync(c->step_dev, c->step_host, step_bytes, cudaMemcpyHostToDevice, c->stream);
+    pthread_mutex_unlock(&c->stream_lock);
+    if (e != cudaSuccess) return cuda_fail(err, e, "step table upload");
+
+    e = cudaSuccess;
+    cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
+    const size_t n_vocab = (size_t)hp->n_vocab;
+    pthread_mutex_lock(&c->stream_lock);
+    if (L.decode && L.n_tok <= LOGIT_ROWS && n_layers == hp->n_layer) {
+        cudaGraphExec_t *exec = &c->decode_graphs[L.n_tok - 1];
+        if (!*exec) { /* first decode step of this many tokens: capture it */
+            cudaGraph_t graph = NULL;
+            e = cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal);
+            if (e == cudaSuccess) {
+                bs = enqueue_layers(c, tokens, ints, &L, n_layers);
+                enqueue_logits(c, ints, 0, L.n_tok);
+                e = cudaStreamEndCapture(c->stream, &graph);
+            }
+            if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS &&
+                (e = cudaGraphInstantiate(exec, graph, 0)) != cudaSuccess)
+                *exec = NULL;
+            if (graph) cudaGraphDestroy(graph);
+        }
+        if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS) e = cudaGraphLaunch(*exec, c->stream);
+        pthread_mutex_unlock(&c->stream_lock);
+        if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS) e = cudaStreamSynchronize(c->stream);
+        for (int r = 0; e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS && r < L.n_tok; r++)
+            memcpy(c->logit_dest[r], c->logits_host + (size_t)r * n_vocab,
+                   n_vocab * sizeof(float));
+    } else {
+        bs = enqueue_layers(c, tokens, ints, &L, n_layers);
+        pthread_mutex_unlock(&c->stream_lock);
+        for (int r0 = 0; bs == CUBLAS_STATUS_SUCCESS && r0 < L.n_logit_rows; r0 += LOGIT_ROWS) {
+            const int rows = L.n_logit_rows - r0 < LOGIT_ROWS ? L.n_logit_rows - r0 : LOGIT_ROWS;
+            pthread_mutex_lock(&c->stream_lock);
+            enqueue_logits(c, ints, r0, rows);
+            pthread_mutex_unlock(&c->stream_lock);
+            e = cudaStreamSynchronize(c->stream);
+            if (e != cudaSuccess) break;
+            for (int r = 0; r < rows; r++)
+                memcpy(c->logit_dest[r0 + r], c->logits_host + (size_t)r * n_vocab,
+                       n_vocab * sizeof(float));
+        }
+    }
     if (bs != CUBLAS_STATUS_SUCCESS) {
         cudaStreamSynchronize(c->stream);
         return pa_fail(err, PYAGENT_ERR_INTERNAL, "backend cuda: cuBLAS failed (status %d)",
                        (int)bs);
     }
-
-    const pa_dev_matrix *out = &c->output;
-    const size_t n_vocab = (size_t)hp->n_vocab;
-    for (int r0 = 0; r0 < L.n_logit_rows; r0 += LOGIT_ROWS) {
-        const int rows = L.n_logit_rows - r0 < LOGIT_ROWS ? L.n_logit_rows - r0 : LOGIT_ROWS;
-        pa_cuda_rmsnorm(c->x_last, d, c->x, d, ints + L.logit_rows + r0, c->output_norm, rows, d,
-                        hp->rms_eps, c->stream);
-        pa_cuda_gemv(&out, 1, c->x_last, d, c->logits, (int)n_vocab, rows, false, c->stream);
-        e = cudaMemcpyAsync(c->logits_host, c->logits, (size_t)rows * n_vocab * sizeof(float),
-                            cudaMemcpyDeviceToHost, c->stream);
-        if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
-        if (e != cudaSuccess) return cuda_fail(err, e, "forward pass");
-        for (int r = 0; r < rows; r++)
-            memcpy(c->logit_dest[r0 + r], c->logits_host + (size_t)r * n_vocab,
-                   n_vocab * sizeof(float));
-    }
+    if (e != cudaSuccess) return cuda_fail(err, e, "forward pass");
     e = cudaStreamSynchronize(c->stream);
     if (e == cudaSuccess) e = cudaGetLastError();
     return e == cudaSuccess ? PYAGENT_OK : cuda_fail(err, e, "forward pass");
