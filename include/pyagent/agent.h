@@ -2,12 +2,18 @@
  * libpyagent — agent: one conversation (a token sequence, its KV cache and its sampler).
  *
  * Life of an agent: create it on an engine, feed text or tokens (queued, not yet computed),
- * then generate: pending tokens are prefilled in chunks of n_batch, then tokens are sampled one
- * by one and streamed to a callback until EOS, a stop string, or the token limit.
+ * then generate: pending tokens are prefilled in chunks, then tokens are sampled one by one (or
+ * several per step with speculative decoding) and streamed to a callback until EOS, a stop
+ * string, or the token limit. The engine computes every agent with work in the same steps
+ * (engine.h, Scheduling), and agents fed the same beginning share its KV (kv.h).
  *
  * Threading: an agent is used by one host thread at a time (a second concurrent call returns
- * PYAGENT_ERR_BUSY). The exception is pyagent_agent_cancel, which any thread may call at any
- * time. Different agents of one engine may be driven from different threads at once.
+ * PYAGENT_ERR_BUSY, and so does a call that changes an agent whose submitted request still
+ * runs). The exception is pyagent_agent_cancel, which any thread may call at any time.
+ * Different agents of one engine may be driven from different threads at once.
+ *
+ * Memory: prefill and generate fail with PYAGENT_ERR_KV_FULL (and a message) when every KV
+ * block of the engine is in use by agents; the other agents go on.
  * Include <pyagent/pyagent.h>, not this file.
  */
 #ifndef PYAGENT_AGENT_H
