@@ -78,6 +78,44 @@ PYAGENT_API pyagent_status pyagent_latent_packet_read_fd(pyagent_engine *engine,
                                                          size_t max_bytes,
                                                          pyagent_latent_packet **packet);
 
+/* ---------------------------------------------------------------------------------------------
+ * Redis: packets shared across processes and machines
+ *
+ * A packet is stored under `key` as KEY:meta (size, chunk count, checksum) and its wire form in
+ * chunks KEY:0, KEY:1, ... of at most 1 MiB, all written in one MULTI/EXEC transaction, each
+ * with the TTL (docs/latent.md has the layout). Each call opens its own connection to
+ * host:port, so both are thread-safe, and each finishes within timeout_ms whatever the server
+ * does: a server that is down fails at once ("cannot connect: Connection refused"), one that
+ * does not answer fails with PYAGENT_ERR_IO after timeout_ms ("no answer within the timeout").
+ * Resolving a host name is outside that bound: pass a numeric address (127.0.0.1) for a strict
+ * one. A library built without hiredis returns PYAGENT_ERR_UNSUPPORTED from both.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Stores the wire form of `packet` with a payload of `payload_type` under `key` (1 to 1024
+ * bytes), replacing a packet stored there before. ttl_seconds > 0: every key of it expires
+ * after that long; 0: they stay until deleted. `engine` only receives the error message (any
+ * open engine will do; PYAGENT_ERR_INVALID_ARGUMENT without a message when it is NULL):
+ * PYAGENT_ERR_IO for the connection, the timeout or a refusal by the server (its message
+ * included, e.g. "OOM command not allowed"). Thread-safe. */
+PYAGENT_API pyagent_status pyagent_latent_packet_put_redis(pyagent_engine *engine,
+                                                           const pyagent_latent_packet *packet,
+                                                           int32_t payload_type,
+                                                           const char *host, int32_t port,
+                                                           const char *key, int64_t ttl_seconds,
+                                                           int32_t timeout_ms);
+
+/* Reads the packet stored under `key`, checked against `engine`'s model as
+ * pyagent_latent_packet_deserialize does. A packet over max_bytes is refused
+ * (PYAGENT_ERR_OUT_OF_RANGE) by its meta, before any chunk is fetched; no packet under the key
+ * is PYAGENT_ERR_IO ("no latent packet under ..."); a packet replaced or expiring while it is
+ * read is PYAGENT_ERR_BAD_PACKET (read it again). On failure *packet is NULL and
+ * pyagent_engine_last_error says why. Thread-safe. */
+PYAGENT_API pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engine,
+                                                           const char *host, int32_t port,
+                                                           const char *key, size_t max_bytes,
+                                                           int32_t timeout_ms,
+                                                           pyagent_latent_packet **packet);
+
 #ifdef __cplusplus
 }
 #endif

@@ -318,6 +318,10 @@ FUNCTIONS = {
     'pyagent_latent_packet_deserialize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('engine', 'data', 'size', 'packet'), 'latent.h'),
     # pyagent_status pyagent_latent_packet_read_fd(pyagent_engine *engine, int fd, size_t max_bytes, pyagent_latent_packet **packet)
     'pyagent_latent_packet_read_fd': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('engine', 'fd', 'max_bytes', 'packet'), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_put_redis(pyagent_engine *engine, const pyagent_latent_packet *packet, int32_t payload_type, const char *host, int32_t port, const char *key, int64_t ttl_seconds, int32_t timeout_ms)
+    'pyagent_latent_packet_put_redis': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(pyagent_latent_packet), ctypes.c_int32, ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32], ('engine', 'packet', 'payload_type', 'host', 'port', 'key', 'ttl_seconds', 'timeout_ms'), 'latent.h'),
+    # pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engine, const char *host, int32_t port, const char *key, size_t max_bytes, int32_t timeout_ms, pyagent_latent_packet **packet)
+    'pyagent_latent_packet_get_redis': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('engine', 'host', 'port', 'key', 'max_bytes', 'timeout_ms', 'packet'), 'latent.h'),
     # pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)
     'pyagent_registry_open': (pyagent_status, [ctypes.c_char_p, ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_registry))], ('path', 'params', 'registry'), 'registry.h'),
     # void pyagent_registry_destroy(pyagent_registry *registry)

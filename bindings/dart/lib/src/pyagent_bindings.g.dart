@@ -778,6 +778,24 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>>('pyagent_latent_packet_read_fd');
   late final _pyagent_latent_packet_read_fd = _pyagent_latent_packet_read_fdPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, int, int, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>();
 
+  /// `pyagent_status pyagent_latent_packet_put_redis(pyagent_engine *engine, const pyagent_latent_packet *packet, int32_t payload_type, const char *host, int32_t port, const char *key, int64_t ttl_seconds, int32_t timeout_ms)` (latent.h)
+  int pyagent_latent_packet_put_redis(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<pyagent_latent_packet> packet, int payload_type, ffi.Pointer<ffi.Char> host, int port, ffi.Pointer<ffi.Char> key, int ttl_seconds, int timeout_ms) {
+    return _pyagent_latent_packet_put_redis(engine, packet, payload_type, host, port, key, ttl_seconds, timeout_ms);
+  }
+
+  late final _pyagent_latent_packet_put_redisPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32)>>('pyagent_latent_packet_put_redis');
+  late final _pyagent_latent_packet_put_redis = _pyagent_latent_packet_put_redisPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_latent_packet>, int, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Char>, int, int)>();
+
+  /// `pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engine, const char *host, int32_t port, const char *key, size_t max_bytes, int32_t timeout_ms, pyagent_latent_packet **packet)` (latent.h)
+  int pyagent_latent_packet_get_redis(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> host, int port, ffi.Pointer<ffi.Char> key, int max_bytes, int timeout_ms, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>> packet) {
+    return _pyagent_latent_packet_get_redis(engine, host, port, key, max_bytes, timeout_ms, packet);
+  }
+
+  late final _pyagent_latent_packet_get_redisPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>>('pyagent_latent_packet_get_redis');
+  late final _pyagent_latent_packet_get_redis = _pyagent_latent_packet_get_redisPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Char>, int, int, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>();
+
   /// `pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)` (registry.h)
   int pyagent_registry_open(ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Pointer<pyagent_registry>> registry) {
     return _pyagent_registry_open(path, params, registry);
@@ -1160,6 +1178,8 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Int)>> get pyagent_latent_packet_write_fd => _library._pyagent_latent_packet_write_fdPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Void>, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_deserialize => _library._pyagent_latent_packet_deserializePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_read_fd => _library._pyagent_latent_packet_read_fdPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32)>> get pyagent_latent_packet_put_redis => _library._pyagent_latent_packet_put_redisPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_get_redis => _library._pyagent_latent_packet_get_redisPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_registry>>)>> get pyagent_registry_open => _library._pyagent_registry_openPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_destroy => _library._pyagent_registry_destroyPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_last_error => _library._pyagent_registry_last_errorPtr;
