@@ -47,6 +47,7 @@
 #include <pyagent/pyagent.h>
 
 #include "bench_agents.h"
+#include "bench_handoff.h"
 #include "bench_spec.h"
 
 static const char *const USAGE =
@@ -709,6 +710,8 @@ int main(int argc, char **argv) {
     }
     for (int i = 1; i < argc; i++) /* the multi-agent workload has its own flags */
         if (strcmp(argv[i], "--agents") == 0) return pa_bench_agents_main(argc, argv);
+    for (int i = 1; i < argc; i++) /* and so has the latent hand-off */
+        if (strcmp(argv[i], "--handoff") == 0) return pa_bench_handoff_main(argc, argv);
     for (int i = 1; i < argc; i++) /* speculative against plain decoding */
         if (strcmp(argv[i], "--spec") == 0) return pa_bench_spec_main(argc, argv);
     const options o = parse_options(argc, argv);
