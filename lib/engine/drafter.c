@@ -76,7 +76,7 @@ pyagent_status pa_drafter_create(pyagent_engine *e, const char *path, pa_drafter
         .n_layer = hp->n_layer,
         .kv_dim = hp->n_head_kv * hp->head_dim,
         .block_size = target->block_size,
-        .elem_type = target->elem_type,
+        .elem_type = target->elem_type == PA_KV_Q8_0 ? PA_KV_F16 : target->elem_type,
         .n_blocks = target->n_blocks, /* as many tokens as the target's pool */
         .model_fingerprint = d->model->fingerprint,
     };

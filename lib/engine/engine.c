@@ -57,10 +57,16 @@ static pyagent_status create_kv_store(pyagent_engine *e, const pyagent_params *p
         .n_layer = hp->n_layer,
         .kv_dim = hp->n_head_kv * hp->head_dim,
         .block_size = (int)pa_params_i64(p, K, PA_ENGINE_KV_BLOCK_SIZE),
-        .elem_type = pa_params_i64(p, K, PA_ENGINE_KV_TYPE) == PYAGENT_KV_F16 ? PA_KV_F16
-                                                                             : PA_KV_F32,
+        .elem_type = (int)pa_params_i64(p, K, PA_ENGINE_KV_TYPE), /* PYAGENT_KV_* = PA_KV_* */
         .model_fingerprint = e->model->fingerprint,
     };
+    if (cfg.elem_type == PA_KV_Q8_0 && (cfg.kv_dim % PA_KV_Q8_BLOCK != 0 || hp->head_dim % 8))
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                       "kv_type Q8_0 needs K/V rows that are a multiple of 32 values and heads "
+                       "of a multiple of 8 (this model's: %d and %d)",
+                       cfg.kv_dim, hp->head_dim);
+    if (cfg.elem_type == PA_KV_Q8_0 && pa_params_i64(p, K, PA_ENGINE_BACKEND) != PYAGENT_BACKEND_CPU)
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "kv_type Q8_0 runs on the CPU backend only");
     const int64_t per_sequence = (e->n_ctx + cfg.block_size - 1) / cfg.block_size;
     const int64_t budget = pa_params_i64(p, K, PA_ENGINE_KV_BYTES);
     cfg.n_blocks = budget ? budget / (int64_t)pa_kv_block_bytes(&cfg) : per_sequence;

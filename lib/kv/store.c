@@ -1,6 +1,7 @@
 /* The KV block pool and its radix index; see store.h for the data structure and invariants. */
 #include "store.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
@@ -21,8 +22,7 @@ typedef struct block_meta {
 
 struct pa_kv_store {
     pa_kv_config cfg;
-    size_t elem_size;
-    size_t layer_stride; /* elements of one layer of one block: block_size * kv_dim */
+    size_t row_bytes;    /* one position's K (or V) in one layer */
     uint8_t *k, *v;      /* (n_blocks, n_layer, block_size, kv_dim) each */
     block_meta *meta;
     int32_t *tokens;     /* (n_blocks, block_size): the ids of indexed blocks */
@@ -35,9 +35,67 @@ struct pa_kv_store {
     void *mirror_ctx;
 };
 
+size_t pa_kv_bytes(int elem_type, int n) {
+    switch (elem_type) {
+    case PA_KV_F16: return (size_t)n * 2;
+    case PA_KV_Q8_0: return (size_t)n / PA_KV_Q8_BLOCK * PA_KV_Q8_BYTES;
+    default: return (size_t)n * 4;
+    }
+}
+
 size_t pa_kv_block_bytes(const pa_kv_config *cfg) {
-    size_t elem = cfg->elem_type == PA_KV_F16 ? 2 : 4;
-    return 2 * (size_t)cfg->n_layer * cfg->block_size * cfg->kv_dim * elem;
+    return 2 * (size_t)cfg->n_layer * cfg->block_size * pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
+}
+
+void pa_kv_to_f32(int elem_type, const void *src, int n, float *out) {
+    if (elem_type == PA_KV_F32) {
+        memcpy(out, src, (size_t)n * sizeof *out);
+    } else if (elem_type == PA_KV_F16) {
+        const uint16_t *h = src;
+        for (int i = 0; i < n; i++) out[i] = pa_f16_to_f32(h[i]);
+    } else {
+        const uint8_t *b = src;
+        for (int i = 0; i < n; i += PA_KV_Q8_BLOCK, b += PA_KV_Q8_BYTES) {
+            uint16_t dh;
+            memcpy(&dh, b, 2);
+            const float d = pa_f16_to_f32(dh);
+            for (int j = 0; j < PA_KV_Q8_BLOCK; j++) out[i + j] = d * (float)(int8_t)b[2 + j];
+        }
+    }
+}
+
+void pa_kv_slice_to_f32(int elem_type, const void *row, int first, int n, float *out) {
+    if (elem_type != PA_KV_Q8_0) {
+        pa_kv_to_f32(elem_type, (const uint8_t *)row + pa_kv_bytes(elem_type, first), n, out);
+        return;
+    }
+    const uint8_t *b = row;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *block = b + (size_t)((first + i) / PA_KV_Q8_BLOCK) * PA_KV_Q8_BYTES;
+        uint16_t dh;
+        memcpy(&dh, block, 2);
+        out[i] = pa_f16_to_f32(dh) * (float)(int8_t)block[2 + (first + i) % PA_KV_Q8_BLOCK];
+    }
+}
+
+void pa_kv_from_f32(int elem_type, void *dst, const float *src, int n) {
+    if (elem_type == PA_KV_F32) {
+        memcpy(dst, src, (size_t)n * sizeof *src);
+    } else if (elem_type == PA_KV_F16) {
+        uint16_t *h = dst;
+        for (int i = 0; i < n; i++) h[i] = pa_f32_to_f16(src[i]);
+    } else {
+        uint8_t *b = dst;
+        for (int i = 0; i < n; i += PA_KV_Q8_BLOCK, b += PA_KV_Q8_BYTES) {
+            float amax = 0;
+            for (int j = 0; j < PA_KV_Q8_BLOCK; j++) amax = fmaxf(amax, fabsf(src[i + j]));
+            const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+            const uint16_t dh = pa_f32_to_f16(d);
+            memcpy(b, &dh, 2);
+            for (int j = 0; j < PA_KV_Q8_BLOCK; j++)
+                b[2 + j] = (uint8_t)(int8_t)lroundf(src[i + j] * id);
+        }
+    }
 }
 
 pyagent_status pa_kv_store_create(const pa_kv_config *cfg, pa_kv_store **out, pa_err *err) {
@@ -49,8 +107,7 @@ pyagent_status pa_kv_store_create(const pa_kv_config *cfg, pa_kv_store **out, pa
     pa_kv_store *s = calloc(1, sizeof *s);
     if (!s) return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "KV store: out of memory");
     s->cfg = *cfg;
-    s->elem_size = cfg->elem_type == PA_KV_F16 ? 2 : 4;
-    s->layer_stride = (size_t)cfg->block_size * cfg->kv_dim;
+    s->row_bytes = pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
     const size_t n = (size_t)cfg->n_blocks, half = pa_kv_block_bytes(cfg) / 2;
     s->n_buckets = 1;
     while (s->n_buckets < 2 * n) s->n_buckets *= 2;
@@ -90,15 +147,13 @@ int32_t pa_kv_refcount(const pa_kv_store *s, int32_t b) { return s->meta[b].refc
 bool pa_kv_is_indexed(const pa_kv_store *s, int32_t b) { return s->meta[b].indexed; }
 
 void *pa_kv_k(const pa_kv_store *s, int32_t block, int layer, int slot) {
-    size_t i = ((size_t)block * s->cfg.n_layer + layer) * s->layer_stride +
-               (size_t)slot * s->cfg.kv_dim;
-    return s->k + i * s->elem_size;
+    const size_t row = ((size_t)block * s->cfg.n_layer + layer) * s->cfg.block_size + slot;
+    return s->k + row * s->row_bytes;
 }
 
 void *pa_kv_v(const pa_kv_store *s, int32_t block, int layer, int slot) {
-    size_t i = ((size_t)block * s->cfg.n_layer + layer) * s->layer_stride +
-               (size_t)slot * s->cfg.kv_dim;
-    return s->v + i * s->elem_size;
+    const size_t row = ((size_t)block * s->cfg.n_layer + layer) * s->cfg.block_size + slot;
+    return s->v + row * s->row_bytes;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -214,7 +269,7 @@ void pa_kv_copy_slots(pa_kv_store *s, int32_t dst, int dst_slot, int32_t src, in
         s->mirror_copy(s->mirror_ctx, dst, dst_slot, src, src_slot, n_slots);
         return;
     }
-    const size_t bytes = (size_t)n_slots * s->cfg.kv_dim * s->elem_size;
+    const size_t bytes = (size_t)n_slots * s->row_bytes;
     for (int l = 0; l < s->cfg.n_layer; l++) {
         memmove(pa_kv_k(s, dst, l, dst_slot), pa_kv_k(s, src, l, src_slot), bytes);
         memmove(pa_kv_v(s, dst, l, dst_slot), pa_kv_v(s, src, l, src_slot), bytes);

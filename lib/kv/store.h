@@ -36,6 +36,9 @@
 
 #define PA_KV_F32 0
 #define PA_KV_F16 1
+#define PA_KV_Q8_0 2 /* blocks of 32 values: an f16 scale d and 32 int8 q (value d * q) */
+#define PA_KV_Q8_BLOCK 32
+#define PA_KV_Q8_BYTES 34
 #define PA_NO_BLOCK (-1)
 #define PA_KV_MAX_BLOCK_SIZE 256 /* tokens per block, at most */
 
@@ -45,7 +48,7 @@ typedef struct pa_kv_config {
     int n_layer;
     int kv_dim;       /* n_head_kv * head_dim */
     int block_size;   /* tokens per block */
-    int elem_type;    /* PA_KV_F32 or PA_KV_F16 */
+    int elem_type;    /* PA_KV_F32, PA_KV_F16 or PA_KV_Q8_0 (kv_dim a multiple of 32) */
     int64_t n_blocks; /* pool size */
     uint64_t model_fingerprint;
 } pa_kv_config;
@@ -63,6 +66,15 @@ void pa_kv_store_free(pa_kv_store *store);
 const pa_kv_config *pa_kv_config_of(const pa_kv_store *store);
 void pa_kv_counters_get(const pa_kv_store *store, pa_kv_counters *out);
 size_t pa_kv_block_bytes(const pa_kv_config *cfg); /* K and V of one block */
+
+/* Bytes of n consecutive values in `elem_type` (n a multiple of 32 for Q8_0). A K or V row is
+ * kv_dim values (a multiple of 32 for Q8_0; a head may start inside a block). */
+size_t pa_kv_bytes(int elem_type, int n);
+/* n values in elem_type <-> f32 (Q8_0 as ggml: d = max|x| / 127, q = round(x / d)). */
+void pa_kv_to_f32(int elem_type, const void *src, int n, float *out);
+void pa_kv_from_f32(int elem_type, void *dst, const float *src, int n);
+/* Values [first, first + n) of a row in elem_type -> f32 (any first, also inside a Q8_0 block). */
+void pa_kv_slice_to_f32(int elem_type, const void *row, int first, int n, float *out);
 
 /* A fresh private block (refcount 1), evicting a cached leaf if the pool is exhausted.
  * PA_NO_BLOCK when every block is in use. */

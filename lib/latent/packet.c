@@ -77,10 +77,7 @@ static void read_row(const pyagent_latent_packet *p, bool values, int l, int64_t
     const int32_t block = p->blocks[pos / bs - p->from / bs];
     const void *src = values ? pa_kv_v(kv, block, l, (int)(pos % bs))
                              : pa_kv_k(kv, block, l, (int)(pos % bs));
-    if (pa_kv_config_of(kv)->elem_type == PA_KV_F16)
-        for (size_t j = 0; j < d; j++) out[j] = pa_f16_to_f32(((const uint16_t *)src)[j]);
-    else
-        memcpy(out, src, d * sizeof(float));
+    pa_kv_to_f32(pa_kv_config_of(kv)->elem_type, src, (int)d, out);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -208,11 +205,7 @@ static pyagent_status copy_rows(pyagent_agent *a, const pyagent_latent_packet *p
                 read_row(p, values, l, i, row);
                 void *dst = values ? pa_kv_v(e->kv, block, l, (int)(pos % bs))
                                    : pa_kv_k(e->kv, block, l, (int)(pos % bs));
-                if (cfg->elem_type == PA_KV_F16)
-                    for (int j = 0; j < p->kv_dim; j++)
-                        ((uint16_t *)dst)[j] = pa_f32_to_f16(row[j]);
-                else
-                    memcpy(dst, row, (size_t)p->kv_dim * sizeof *row);
+                pa_kv_from_f32(cfg->elem_type, dst, row, p->kv_dim);
             }
         }
     free(row);

@@ -19,39 +19,52 @@
 /* ----------------------------------------------------------------------------------------- */
 /* Portable                                                                                    */
 
+/* Q8_0: value i is block i / 32's scale times its int8 i % 32 */
+static float q8_scale(const uint8_t *row, int i) {
+    uint16_t d;
+    memcpy(&d, row + (size_t)(i / 32) * 34, 2);
+    return pa_f16_to_f32(d);
+}
+
 static float load_kv(const void *row, int i, int elem_type) {
-    return elem_type == PA_ATTN_F16 ? pa_f16_to_f32(((const uint16_t *)row)[i])
-                                    : ((const float *)row)[i];
+    if (elem_type == PA_ATTN_F16) return pa_f16_to_f32(((const uint16_t *)row)[i]);
+    if (elem_type == PA_ATTN_Q8_0) {
+        const uint8_t *b = row;
+        return q8_scale(b, i) * (float)(int8_t)b[(size_t)(i / 32) * 34 + 2 + i % 32];
+    }
+    return ((const float *)row)[i];
 }
 
 static const void *kv_row(const void *base, size_t stride, int p, int elem_type) {
-    return (const uint8_t *)base + (size_t)p * stride * (elem_type == PA_ATTN_F16 ? 2 : 4);
+    (void)elem_type; /* stride is in bytes */
+    return (const uint8_t *)base + (size_t)p * stride;
 }
 
-static void scores_portable(float *scores, const float *q, const void *k, size_t stride, int n,
-                            int hd, int elem_type, float scale) {
+static void scores_portable(float *scores, const float *q, const void *k, size_t stride,
+                            int first, int n, int hd, int elem_type, float scale) {
     for (int p = 0; p < n; p++) {
         const void *row = kv_row(k, stride, p, elem_type);
         float sum = 0;
-        for (int i = 0; i < hd; i++) sum += q[i] * load_kv(row, i, elem_type);
+        for (int i = 0; i < hd; i++) sum += q[i] * load_kv(row, first + i, elem_type);
         scores[p] = sum * scale;
     }
 }
 
-static void accumulate_portable(float *out, const float *w, const void *v, size_t stride, int n,
-                                int hd, int elem_type) {
+static void accumulate_portable(float *out, const float *w, const void *v, size_t stride,
+                                int first, int n, int hd, int elem_type) {
     for (int p = 0; p < n; p++) {
         const void *row = kv_row(v, stride, p, elem_type);
-        for (int i = 0; i < hd; i++) out[i] += w[p] * load_kv(row, i, elem_type);
+        for (int i = 0; i < hd; i++) out[i] += w[p] * load_kv(row, first + i, elem_type);
     }
 }
 
 static void online_portable(float *acc, float *m, float *l, const float *q, const void *k,
-                            const void *v, size_t stride, int n, int hd, int elem_type,
-                            float scale) {
+                            const void *v, size_t stride, int first, int n, int hd,
+                            int elem_type, float scale) {
     for (int p = 0; p < n; p++) {
         float s;
-        scores_portable(&s, q, kv_row(k, stride, p, elem_type), 0, 1, hd, elem_type, scale);
+        scores_portable(&s, q, kv_row(k, stride, p, elem_type), 0, first, 1, hd, elem_type,
+                        scale);
         if (s > *m) {
             const float c = expf(*m - s);
             *l *= c;
@@ -60,7 +73,8 @@ static void online_portable(float *acc, float *m, float *l, const float *q, cons
         }
         const float w = expf(s - *m);
         *l += w;
-        accumulate_portable(acc, &w, kv_row(v, stride, p, elem_type), 0, 1, hd, elem_type);
+        accumulate_portable(acc, &w, kv_row(v, stride, p, elem_type), 0, first, 1, hd,
+                            elem_type);
     }
 }
 
@@ -75,6 +89,13 @@ static void online_portable(float *acc, float *m, float *l, const float *q, cons
 AVX2 static inline __m256 load8(const void *row, int i, int elem_type) {
     if (elem_type == PA_ATTN_F16)
         return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    if (elem_type == PA_ATTN_Q8_0) { /* 8 int8 of one block, times its scale */
+        const uint8_t *b = (const uint8_t *)row + (size_t)(i / 32) * 34;
+        int64_t q;
+        memcpy(&q, b + 2 + i % 32, 8);
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(q)));
+        return _mm256_mul_ps(v, _mm256_set1_ps(q8_scale(b - (size_t)(i / 32) * 34, i)));
+    }
     return _mm256_loadu_ps((const float *)row + i);
 }
 
@@ -85,45 +106,29 @@ AVX2 static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static void scores_avx2(float *scores, const float *q, const void *k, size_t stride, int n,
-                             int hd, int elem_type, float scale) {
+AVX2 static void scores_avx2(float *scores, const float *q, const void *k, size_t stride,
+                             int first, int n, int hd, int elem_type, float scale) {
     for (int p = 0; p < n; p++) {
         const void *row = kv_row(k, stride, p, elem_type);
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         int i = 0;
         for (; i + 16 <= hd; i += 16) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, i, elem_type), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(row, i + 8, elem_type), a1);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, first + i, elem_type), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(row, first + i + 8, elem_type),
+                                 a1);
         }
         for (; i < hd; i += 8)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, i, elem_type), a0);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, first + i, elem_type), a0);
         scores[p] = hsum8(_mm256_add_ps(a0, a1)) * scale;
     }
 }
 
-/* out (hd,) += Σ_p w[p] V[p], 64 output values per pass held in 8 registers */
-AVX2 static void accumulate_avx2(float *out, const float *w, const void *v, size_t stride, int n,
-                                 int hd, int elem_type) {
-    for (int j = 0; j < hd; j += 64) {
-        const int m = hd - j < 64 ? hd - j : 64; /* a multiple of 8 */
-        __m256 acc[8];
-        for (int r = 0; r < m / 8; r++) acc[r] = _mm256_loadu_ps(out + j + 8 * r);
-        for (int p = 0; p < n; p++) {
-            const void *row = kv_row(v, stride, p, elem_type);
-            const __m256 wp = _mm256_set1_ps(w[p]);
-            for (int r = 0; r < m / 8; r++)
-                acc[r] = _mm256_fmadd_ps(wp, load8(row, j + 8 * r, elem_type), acc[r]);
-        }
-        for (int r = 0; r < m / 8; r++) _mm256_storeu_ps(out + j + 8 * r, acc[r]);
-    }
-}
-
 AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, const void *k,
-                             const void *v, size_t stride, int n, int hd, int elem_type,
-                             float scale) {
+                             const void *v, size_t stride, int first, int n, int hd,
+                             int elem_type, float scale) {
     for (int p = 0; p < n; p++) {
         float s;
-        scores_avx2(&s, q, kv_row(k, stride, p, elem_type), 0, 1, hd, elem_type, scale);
+        scores_avx2(&s, q, kv_row(k, stride, p, elem_type), 0, first, 1, hd, elem_type, scale);
         if (s > *m) {
             const float c = expf(*m - s);
             *l *= c;
@@ -137,7 +142,7 @@ AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, con
         const void *row = kv_row(v, stride, p, elem_type);
         const __m256 wv = _mm256_set1_ps(w);
         for (int i = 0; i < hd; i += 8)
-            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wv, load8(row, i, elem_type),
+            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wv, load8(row, first + i, elem_type),
                                                       _mm256_loadu_ps(acc + i)));
     }
 }
@@ -155,38 +160,14 @@ static void choose(void) {
 #endif
 }
 
-void pa_attn_scores(float *scores, const float *q, const void *k, size_t stride, int n, int hd,
-                    int elem_type, float scale) {
-    pthread_once(&choose_once, choose);
-#ifdef PA_HAVE_X86_KERNELS
-    if (use_avx2 && hd % 8 == 0) {
-        scores_avx2(scores, q, k, stride, n, hd, elem_type, scale);
-        return;
-    }
-#endif
-    scores_portable(scores, q, k, stride, n, hd, elem_type, scale);
-}
-
 void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *k, const void *v,
-                    size_t stride, int n, int hd, int elem_type, float scale) {
+                    size_t stride, int first, int n, int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
-    if (use_avx2 && hd % 8 == 0) {
-        online_avx2(acc, m, l, q, k, v, stride, n, hd, elem_type, scale);
+    if (use_avx2 && hd % 8 == 0 && first % 8 == 0) {
+        online_avx2(acc, m, l, q, k, v, stride, first, n, hd, elem_type, scale);
         return;
     }
 #endif
-    online_portable(acc, m, l, q, k, v, stride, n, hd, elem_type, scale);
-}
-
-void pa_attn_accumulate(float *out, const float *w, const void *v, size_t stride, int n, int hd,
-                        int elem_type) {
-    pthread_once(&choose_once, choose);
-#ifdef PA_HAVE_X86_KERNELS
-    if (use_avx2 && hd % 8 == 0) {
-        accumulate_avx2(out, w, v, stride, n, hd, elem_type);
-        return;
-    }
-#endif
-    accumulate_portable(out, w, v, stride, n, hd, elem_type);
+    online_portable(acc, m, l, q, k, v, stride, first, n, hd, elem_type, scale);
 }

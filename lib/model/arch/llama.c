@@ -138,12 +138,7 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
 /* KV rows in the store's element type                                                        */
 
 static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
-    if (elem_type == PA_KV_F32) {
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        return;
-    }
-    uint16_t *h = dst;
-    for (int i = 0; i < n; i++) h[i] = pa_f32_to_f16(src[i]);
+    pa_kv_from_f32(elem_type, dst, src, n);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -173,8 +168,8 @@ static void attention_head(const attention_job *job, int h, float *state) {
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
     const int kv_dim = hp->n_head_kv * hd;
-    const size_t kv_off = (size_t)(h / (hp->n_head / hp->n_head_kv)) * hd *
-                          (cfg->elem_type == PA_KV_F16 ? 2 : 4);
+    const int first = (h / (hp->n_head / hp->n_head_kv)) * hd; /* the kv head's values */
+    const size_t row_bytes = pa_kv_bytes(cfg->elem_type, kv_dim);
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t stride = (size_t)hd + 2; /* per token: acc (hd), m, l */
     int n_blocks = 0;
@@ -196,7 +191,7 @@ static void attention_head(const attention_job *job, int h, float *state) {
             const uint8_t *k = pa_kv_k(job->kv, seq->block_table[b], job->layer, 0);
             const uint8_t *v = pa_kv_v(job->kv, seq->block_table[b], job->layer, 0);
             pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
-                           k + kv_off, v + kv_off, (size_t)kv_dim, n, hd, cfg->elem_type, scale);
+                           k, v, row_bytes, first, n, hd, cfg->elem_type, scale);
         }
     }
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
@@ -211,7 +206,7 @@ static void attention_head(const attention_job *job, int h, float *state) {
             const uint8_t *k = pa_kv_k(job->kv, block, job->layer, chain[d] % bs);
             const uint8_t *v = pa_kv_v(job->kv, block, job->layer, chain[d] % bs);
             pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
-                           k + kv_off, v + kv_off, (size_t)kv_dim, 1, hd, cfg->elem_type, scale);
+                           k, v, row_bytes, first, 1, hd, cfg->elem_type, scale);
         }
     }
     for (int t = 0; t < job->n; t++) {
@@ -243,19 +238,24 @@ typedef struct chunk_job {
     int n_items, layer;
 } chunk_job;
 
-/* K or V rows of block b for one kv head as f32 with row stride *ld: in place for an f32 store,
- * converted into `tmp` for an f16 one. */
+/* K or V rows of block b for one kv head (values [first, first + hd) of each row) as f32 with
+ * row stride *ld: in place for an f32 store, converted into `tmp` otherwise. */
 static const float *block_rows_f32(const pa_kv_store *kv, bool values, int32_t block, int layer,
-                                   size_t kv_off, int n, int hd, float *tmp, int *ld) {
+                                   int first, int n, int hd, float *tmp, int *ld) {
     const pa_kv_config *cfg = pa_kv_config_of(kv);
     const uint8_t *base = values ? pa_kv_v(kv, block, layer, 0) : pa_kv_k(kv, block, layer, 0);
     if (cfg->elem_type == PA_KV_F32) {
         *ld = cfg->kv_dim;
-        return (const float *)base + kv_off;
+        return (const float *)base + first;
     }
-    for (int p = 0; p < n; p++)
-        pa_f16_to_f32_row((const uint16_t *)base + (size_t)p * cfg->kv_dim + kv_off,
-                          tmp + (size_t)p * hd, hd);
+    const size_t row_bytes = pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
+    for (int p = 0; p < n; p++) {
+        const uint8_t *row = base + (size_t)p * row_bytes;
+        if (cfg->elem_type == PA_KV_F16) /* the SIMD conversion */
+            pa_f16_to_f32_row((const uint16_t *)row + first, tmp + (size_t)p * hd, hd);
+        else
+            pa_kv_slice_to_f32(cfg->elem_type, row, first, hd, tmp + (size_t)p * hd);
+    }
     *ld = hd;
     return tmp;
 }
@@ -267,7 +267,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
     pa_llama_ws *ws = job->ws;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
-    const size_t kv_off = (size_t)(it->head / (hp->n_head / hp->n_head_kv)) * hd;
+    const int first = (it->head / (hp->n_head / hp->n_head_kv)) * hd; /* the kv head's values */
     const int32_t *table = job->seqs[it->seq].block_table;
     const int first_pos = ws->pos[it->first], last = ws->pos[it->first + it->n_rows - 1];
     const int ld_s = last + 1; /* row stride of the scores */
@@ -280,7 +280,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
 
     for (int b = 0; b < n_blocks; b++) { /* S[:, block] (r, n) = Q (r, hd) @ K_b^T (hd, n) */
         const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
-        const float *k = block_rows_f32(job->kv, false, table[b], job->layer, kv_off, n, hd, tmp,
+        const float *k = block_rows_f32(job->kv, false, table[b], job->layer, first, n, hd, tmp,
                                         &ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, it->n_rows, n, hd,
                     1.0f / sqrtf((float)hd), q, q_dim, k, ld, 0.0f, s + b * bs, ld_s);
@@ -294,7 +294,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
     }
     for (int b = 0; b < n_blocks; b++) { /* O (r, hd) += S[:, block] (r, n) @ V_b (n, hd) */
         const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
-        const float *v = block_rows_f32(job->kv, true, table[b], job->layer, kv_off, n, hd,
+        const float *v = block_rows_f32(job->kv, true, table[b], job->layer, first, n, hd,
                                         tmp + PA_KV_MAX_BLOCK_SIZE * hd, &ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, it->n_rows, hd, n, 1.0f,
                     s + b * bs, ld_s, v, ld, 1.0f, o, q_dim);

@@ -50,6 +50,7 @@ const int PYAGENT_SPEC_TREE_EAGLE2 = 1;
 const int PYAGENT_SPEC_TREE_TALON = 2;
 const int PYAGENT_KV_F32 = 0;
 const int PYAGENT_KV_F16 = 1;
+const int PYAGENT_KV_Q8_0 = 2;
 const int PYAGENT_BACKEND_CPU = 0;
 const int PYAGENT_BACKEND_CUDA = 1;
 const int PYAGENT_PARAMS_ENGINE = 1;
