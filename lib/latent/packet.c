@@ -60,24 +60,26 @@ static int64_t n_rows(const pyagent_latent_packet *p) { return p->to - p->from; 
 /* Rows of the packet, whatever holds them                                                     */
 
 /* Row `i` (0 .. to - from) of layer `l`, K or V, as f32. */
-static void read_row(const pyagent_latent_packet *p, bool values, int l, int64_t i, float *out) {
-    const size_t d = (size_t)p->kv_dim;
+/* Row `i` (0 .. to - from) of layer `l`, K or V, where the packet keeps it, and its element
+ * type (a PA_KV_* type). */
+static const void *row_of(const pyagent_latent_packet *p, bool values, int l, int64_t i,
+                          int *elem_type) {
     if (p->k) {
-        const size_t at = ((size_t)l * (size_t)n_rows(p) + (size_t)i) * d;
-        if (p->rows_f32) {
-            memcpy(out, (const float *)(values ? p->v : p->k) + at, d * sizeof *out);
-        } else {
-            const uint16_t *src = (const uint16_t *)(values ? p->v : p->k) + at;
-            for (size_t j = 0; j < d; j++) out[j] = pa_f16_to_f32(src[j]);
-        }
-        return;
+        *elem_type = p->rows_f32 ? PA_KV_F32 : PA_KV_F16;
+        const size_t at = ((size_t)l * (size_t)n_rows(p) + (size_t)i) * (size_t)p->kv_dim;
+        return (const uint8_t *)(values ? p->v : p->k) + pa_kv_bytes(*elem_type, 1) * at;
     }
     const pa_kv_store *kv = p->engine->kv;
     const int64_t pos = p->from + i, bs = p->block_size;
     const int32_t block = p->blocks[pos / bs - p->from / bs];
-    const void *src = values ? pa_kv_v(kv, block, l, (int)(pos % bs))
-                             : pa_kv_k(kv, block, l, (int)(pos % bs));
-    pa_kv_to_f32(pa_kv_config_of(kv)->elem_type, src, (int)d, out);
+    *elem_type = pa_kv_config_of(kv)->elem_type;
+    return values ? pa_kv_v(kv, block, l, (int)(pos % bs)) : pa_kv_k(kv, block, l, (int)(pos % bs));
+}
+
+static void read_row(const pyagent_latent_packet *p, bool values, int l, int64_t i, float *out) {
+    int type;
+    const void *src = row_of(p, values, l, i, &type);
+    pa_kv_to_f32(type, src, p->kv_dim, out);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -202,10 +204,16 @@ static pyagent_status copy_rows(pyagent_agent *a, const pyagent_latent_packet *p
             const size_t pos = (size_t)(p->from + i);
             const int32_t block = a->blocks[pos / bs];
             for (int values = 0; values < 2; values++) {
-                read_row(p, values, l, i, row);
                 void *dst = values ? pa_kv_v(e->kv, block, l, (int)(pos % bs))
                                    : pa_kv_k(e->kv, block, l, (int)(pos % bs));
-                pa_kv_from_f32(cfg->elem_type, dst, row, p->kv_dim);
+                int type;
+                const void *src = row_of(p, values, l, i, &type);
+                if (type == cfg->elem_type) { /* the same format: the bytes as they are */
+                    memcpy(dst, src, pa_kv_bytes(type, p->kv_dim));
+                } else {
+                    pa_kv_to_f32(type, src, p->kv_dim, row);
+                    pa_kv_from_f32(cfg->elem_type, dst, row, p->kv_dim);
+                }
             }
         }
     free(row);
