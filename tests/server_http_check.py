@@ -416,6 +416,62 @@ class Agents(unittest.TestCase):
         self.assertTrue(text)
         server.json("DELETE", f"/v1/agents/{a['id']}")
 
+    def test_handoff_through_the_latent_link(self):
+        _, a = server.json("POST", "/v1/agents", {"agent_id": "reader", "session_id": "doc",
+                                                  "prompt": LONG_PROMPT, "temperature": 0})
+        status, b = server.json("POST", f"/v1/agents/{a['id']}/handoff", {"agent_id": "writer"})
+        self.assertEqual(status, 201, b)
+        self.assertEqual((b["parent"], b["agent_id"], b["session_id"]), (a["id"], "writer", "doc"))
+        self.assertEqual(b["handoff_tokens"],
+                         a["stats"]["prompt_tokens"] + a["stats"]["cached_tokens"])
+        # the receiver continues exactly as the sender (or a fork of it) would
+        _, fork = server.json("POST", f"/v1/agents/{a['id']}/fork", {})
+        _, by_fork = server.json("POST", f"/v1/agents/{fork['id']}/completions", {"max_tokens": 16})
+        status, by_handoff = server.json("POST", f"/v1/agents/{b['id']}/completions",
+                                         {"max_tokens": 16})
+        self.assertEqual(status, 200, by_handoff)
+        self.assertEqual(by_handoff["usage"]["prompt_tokens"], 0)
+        self.assertEqual(by_handoff["choices"][0]["text"], by_fork["choices"][0]["text"])
+        # to an existing agent whose sequence is the sender's beginning (here: empty) ...
+        _, empty = server.json("POST", "/v1/agents", {"temperature": 0})
+        status, filled = server.json("POST", f"/v1/agents/{a['id']}/handoff", {"to": empty["id"]})
+        self.assertEqual((status, filled["id"]), (200, empty["id"]), filled)
+        # ... and not to one that holds something else
+        _, other = server.json("POST", "/v1/agents", {"prompt": "The dog"})
+        status, body = server.json("POST", f"/v1/agents/{a['id']}/handoff", {"to": other["id"]})
+        assert_openai_error(self, status, body, 409, want_code="latent_mismatch")
+        status, body = server.json("POST", f"/v1/agents/{a['id']}/handoff", {"to": a["id"]})
+        assert_openai_error(self, status, body, 400, want_param="to")
+        status, body = server.json("POST", f"/v1/agents/{a['id']}/handoff", {"to": "agent-0"})
+        assert_openai_error(self, status, body, 404)
+
+        # to another server: the packet over HTTP
+        status, headers, packet = server.request("GET", f"/v1/agents/{a['id']}/latent")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/octet-stream")
+        self.assertEqual(packet[:4], b"PALK")
+        status, _, q8 = server.request("GET", f"/v1/agents/{a['id']}/latent?payload=q8_0")
+        self.assertEqual(status, 200)
+        self.assertLess(len(q8), len(packet))
+        for query in ("?payload=f8", "?from=-1"):
+            status, body = server.json("GET", f"/v1/agents/{a['id']}/latent{query}")
+            assert_openai_error(self, status, body, 400)
+        with Server(BINARY, MODEL) as two:
+            status, imported = two.json("POST", "/v1/agents/import?agent_id=remote", packet,
+                                        headers={"Content-Type": "application/octet-stream"})
+            self.assertEqual(status, 201, imported)
+            self.assertEqual(imported["agent_id"], "remote")
+            _, full = two.json("GET", f"/v1/agents/{imported['id']}")
+            self.assertIn(LONG_PROMPT, full["text"])
+            status, remote = two.json("POST", f"/v1/agents/{imported['id']}/completions",
+                                      {"max_tokens": 16, "temperature": 0})
+            self.assertEqual(remote["choices"][0]["text"], by_fork["choices"][0]["text"])
+            status, body = two.json("POST", "/v1/agents/import", b"PALK" + b"\0" * 60)
+            assert_openai_error(self, status, body, 400)
+            self.assertEqual(two.stop(), 0, two.stderr())
+        for x in (a, b, fork, empty, other):
+            server.json("DELETE", f"/v1/agents/{x['id']}")
+
     def test_agents_are_private_to_their_key(self):
         with Server(BINARY, MODEL, "--api-key", "second-key") as two:
             status, a = two.json("POST", "/v1/agents", {"agent_id": "mine"})

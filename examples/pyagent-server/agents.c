@@ -7,6 +7,12 @@
  *   GET    /v1/agents/{id}                  one agent, with its text when it is idle
  *   DELETE /v1/agents/{id}                  delete (a running generation is cancelled)
  *   POST   /v1/agents/{id}/fork             a copy-on-write child {session_id, agent_id, ...}
+ *   POST   /v1/agents/{id}/handoff          its KV through the latent link, to a new agent or
+ *                                           to {"to": id} whose sequence is its beginning
+ *   GET    /v1/agents/{id}/latent           its KV as a latent packet (?payload=f16|q8_0|f32,
+ *                                           ?from=N), for another server
+ *   POST   /v1/agents/import                a new agent from a latent packet (the body;
+ *                                           ?agent_id=, ?session_id=)
  *   POST   /v1/agents/{id}/completions      a turn: feed "prompt", generate (as /v1/completions)
  *   POST   /v1/agents/{id}/chat/completions a turn: feed "messages" in the chat template
  *
@@ -324,6 +330,228 @@ static enum MHD_Result delete_agent(srv_call *c, srv_agent *a) {
                                             "agent.deleted", "deleted", 1));
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The latent link: an agent's KV handed to another agent, or to another server
+ * ------------------------------------------------------------------------------------------- */
+
+static enum MHD_Result latent_error(srv_call *c, pyagent_status st, const char *what,
+                                    const char *message) {
+    srv_error err;
+    if (st == PYAGENT_ERR_MISMATCH)
+        srv_fail(&err, 409, "invalid_request_error", "latent_mismatch", NULL, "%s: %s", what,
+                 message);
+    else if (st == PYAGENT_ERR_BAD_PACKET || st == PYAGENT_ERR_OUT_OF_RANGE ||
+             st == PYAGENT_ERR_INVALID_ARGUMENT)
+        srv_bad_request(&err, NULL, "%s: %s", what, message);
+    else
+        srv_fail(&err, st == PYAGENT_ERR_KV_FULL ? 503 : 500, "server_error", NULL, NULL,
+                 "%s: %s", what, message);
+    return srv_reply_error(c, &err);
+}
+
+/* A new agent with `sender`'s sampler settings and cache salt (or the server's defaults). */
+static pyagent_agent *new_receiver(server *srv, const srv_sampling *sampling,
+                                   const char *cache_salt, srv_error *err) {
+    pyagent_params *p = srv_make_sampler(srv, sampling, NULL, err);
+    pyagent_agent *agent = NULL;
+    if (p && pyagent_agent_create(srv->engine, p, &agent) != PYAGENT_OK)
+        srv_fail(err, 500, "server_error", NULL, NULL, "%s",
+                 pyagent_engine_last_error(srv->engine));
+    pyagent_params_destroy(p);
+    if (agent && cache_salt && *cache_salt &&
+        pyagent_agent_set_label(agent, "cache_salt", cache_salt) != PYAGENT_OK) {
+        srv_fail(err, 500, "server_error", NULL, NULL, "%s", pyagent_agent_last_error(agent));
+        pyagent_agent_destroy(agent);
+        agent = NULL;
+    }
+    return agent;
+}
+
+/* Registers the new `agent` (owned by the call's key) and answers 201 with it. */
+static enum MHD_Result publish_new_agent(srv_call *c, pyagent_agent *agent,
+                                         const srv_sampling *sampling, const char *parent,
+                                         const char *action, int64_t n_tokens) {
+    srv_agent *a = new_agent(agent, c->key_index, sampling);
+    if (!a) {
+        pyagent_agent_destroy(agent);
+        return srv_reply_json(c, 500, NULL);
+    }
+    snprintf(a->parent, sizeof a->parent, "%s", parent);
+    if (!add_agent(c->srv, a)) {
+        destroy_agent(a);
+        return too_many(c);
+    }
+    publish_agent_event(c->srv, action, a);
+    json_t *j = agent_json(c->srv, a, false);
+    if (j) json_object_set_new(j, "handoff_tokens", json_integer((json_int_t)n_tokens));
+    return srv_reply_json(c, 201, j);
+}
+
+static enum MHD_Result handoff_agent(srv_call *c, srv_agent *sender) {
+    server *srv = c->srv;
+    srv_handoff_request req;
+    srv_error err;
+    if (!srv_parse_handoff_request(c->body, c->body_len, &req, &err))
+        return srv_reply_error(c, &err);
+    srv_agent *to = req.to ? srv_agent_find(srv, req.to, c->key_index) : NULL;
+    if (req.to && !to) {
+        enum MHD_Result r = not_found(c, req.to);
+        srv_handoff_request_free(&req);
+        return r;
+    }
+    if (to == sender) {
+        srv_agent_put(srv, to);
+        srv_handoff_request_free(&req);
+        srv_bad_request(&err, "to", "an agent cannot hand off to itself");
+        return srv_reply_error(c, &err);
+    }
+    const bool sender_free = pthread_mutex_trylock(&sender->use) == 0;
+    const bool to_free = sender_free && (!to || pthread_mutex_trylock(&to->use) == 0);
+    if (!to_free) {
+        if (sender_free) pthread_mutex_unlock(&sender->use);
+        enum MHD_Result r = busy(c, sender_free ? to->id : sender->id);
+        if (to) srv_agent_put(srv, to);
+        srv_handoff_request_free(&req);
+        return r;
+    }
+    /* the receiver continues from its own length: its sequence must be the sender's beginning */
+    size_t from = 0;
+    if (to) pyagent_agent_tokens(to->agent, NULL, 0, &from);
+    pyagent_latent_packet *packet = NULL;
+    pyagent_status st = pyagent_latent_export(sender->agent, (int64_t)from, -1, &packet);
+    char message[256]; /* the sender's error, read while it is still ours */
+    snprintf(message, sizeof message, "%s", st ? pyagent_agent_last_error(sender->agent) : "");
+    int64_t lo = 0, hi = 0;
+    if (packet) pyagent_latent_packet_range(packet, &lo, &hi);
+    const char *salt = pyagent_agent_get_label(sender->agent, "cache_salt");
+    const char *session = pyagent_agent_get_label(sender->agent, "session_id");
+    char salt_copy[128], session_copy[128];
+    snprintf(salt_copy, sizeof salt_copy, "%s", salt ? salt : "");
+    snprintf(session_copy, sizeof session_copy, "%s", session ? session : "");
+    pthread_mutex_unlock(&sender->use);
+    enum MHD_Result r;
+    if (st != PYAGENT_OK) {
+        r = latent_error(c, st, "export", message);
+    } else if (to) {
+        st = pyagent_latent_import(to->agent, packet);
+        if (st != PYAGENT_OK) {
+            r = latent_error(c, st, "import", pyagent_agent_last_error(to->agent));
+        } else {
+            publish_agent_event(srv, "handoff", to);
+            json_t *j = agent_json(srv, to, false);
+            if (j) json_object_set_new(j, "handoff_tokens", json_integer((json_int_t)(hi - lo)));
+            r = srv_reply_json(c, 200, j);
+        }
+    } else {
+        pyagent_agent *agent = new_receiver(srv, &sender->sampling, salt_copy, &err);
+        if (!agent) {
+            r = srv_reply_error(c, &err);
+        } else if ((st = pyagent_latent_import(agent, packet)) != PYAGENT_OK) {
+            r = latent_error(c, st, "import", pyagent_agent_last_error(agent));
+            pyagent_agent_destroy(agent);
+        } else {
+            const char *labels[2][2] = {
+                {"session_id", req.session_id ? req.session_id : session_copy},
+                {"agent_id", req.agent_id}};
+            for (int i = 0; i < 2; i++)
+                if (labels[i][1] && *labels[i][1])
+                    pyagent_agent_set_label(agent, labels[i][0], labels[i][1]);
+            r = publish_new_agent(c, agent, &sender->sampling, sender->id, "handoff", hi - lo);
+        }
+    }
+    pyagent_latent_packet_destroy(packet);
+    if (to) srv_agent_release(srv, to);
+    srv_handoff_request_free(&req);
+    return r;
+}
+
+static bool payload_of(const char *name, int32_t *type) {
+    static const struct {
+        const char *name;
+        int32_t type;
+    } types[] = {{"f16", PYAGENT_LATENT_F16}, {"q8_0", PYAGENT_LATENT_Q8_0},
+                 {"f32", PYAGENT_LATENT_F32}};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (strcmp(name, types[i].name) == 0) {
+            *type = types[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
+static enum MHD_Result export_latent(srv_call *c, srv_agent *a) {
+    srv_error err;
+    int32_t payload = PYAGENT_LATENT_F16;
+    const char *name = srv_query(c, "payload");
+    if (name && !payload_of(name, &payload)) {
+        srv_bad_request(&err, "payload", "payload is f16, q8_0 or f32");
+        return srv_reply_error(c, &err);
+    }
+    long long from = 0;
+    const char *from_arg = srv_query(c, "from");
+    if (from_arg) {
+        char *end = NULL;
+        from = strtoll(from_arg, &end, 10);
+        if (end == from_arg || *end || from < 0) {
+            srv_bad_request(&err, "from", "from is a token position >= 0");
+            return srv_reply_error(c, &err);
+        }
+    }
+    if (pthread_mutex_trylock(&a->use) != 0) return busy(c, a->id);
+    pyagent_latent_packet *packet = NULL;
+    pyagent_status st = pyagent_latent_export(a->agent, from, -1, &packet);
+    pthread_mutex_unlock(&a->use);
+    if (st != PYAGENT_OK) return latent_error(c, st, "export", pyagent_agent_last_error(a->agent));
+    size_t needed = 0;
+    st = pyagent_latent_packet_serialize(packet, payload, NULL, 0, &needed);
+    char *bytes = (st == PYAGENT_OK || st == PYAGENT_ERR_BUFFER_TOO_SMALL) ? malloc(needed) : NULL;
+    if (bytes) st = pyagent_latent_packet_serialize(packet, payload, bytes, needed, &needed);
+    pyagent_latent_packet_destroy(packet);
+    if (!bytes || st != PYAGENT_OK) {
+        free(bytes);
+        return srv_reply_json(c, 500, NULL);
+    }
+    return srv_reply_bytes(c, 200, "application/octet-stream", bytes, needed);
+}
+
+static enum MHD_Result import_latent(srv_call *c) {
+    server *srv = c->srv;
+    srv_error err;
+    const char *agent_id = srv_query(c, "agent_id"), *session_id = srv_query(c, "session_id");
+    pyagent_latent_packet *packet = NULL;
+    pyagent_status st =
+        pyagent_latent_packet_deserialize(srv->engine, c->body, c->body_len, &packet);
+    if (st != PYAGENT_OK)
+        return latent_error(c, st, "packet", pyagent_engine_last_error(srv->engine));
+    int64_t from = 0, to = 0;
+    pyagent_latent_packet_range(packet, &from, &to);
+    srv_sampling none = {0};
+    pyagent_agent *agent = from == 0 ? new_receiver(srv, &none, NULL, &err) : NULL;
+    enum MHD_Result r;
+    if (from != 0) {
+        srv_bad_request(&err, NULL, "the packet starts at token %lld: a new agent takes packets "
+                        "from 0", (long long)from);
+        r = srv_reply_error(c, &err);
+    } else if (!agent) {
+        r = srv_reply_error(c, &err);
+    } else if ((st = pyagent_latent_import(agent, packet)) != PYAGENT_OK) {
+        r = latent_error(c, st, "import", pyagent_agent_last_error(agent));
+        pyagent_agent_destroy(agent);
+    } else if ((agent_id && strlen(agent_id) > SRV_MAX_LABEL) ||
+               (session_id && strlen(session_id) > SRV_MAX_LABEL)) {
+        srv_bad_request(&err, "agent_id", "labels have at most %d bytes", SRV_MAX_LABEL);
+        pyagent_agent_destroy(agent);
+        r = srv_reply_error(c, &err);
+    } else {
+        if (agent_id) pyagent_agent_set_label(agent, "agent_id", agent_id);
+        if (session_id) pyagent_agent_set_label(agent, "session_id", session_id);
+        r = publish_new_agent(c, agent, &none, "", "imported", to - from);
+    }
+    pyagent_latent_packet_destroy(packet);
+    return r;
+}
+
 /* A turn on the agent: the generation holds its use lock and the reference until it ends. */
 static enum MHD_Result agent_turn(srv_call *c, srv_agent *a, srv_gen_kind kind) {
     srv_gen_request req;
@@ -350,6 +578,7 @@ enum MHD_Result srv_handle_agents(srv_call *c, const char *rest) {
                  "use GET or POST on /v1/agents");
         return srv_reply_error(c, &err);
     }
+    if (post && strcmp(rest, "import") == 0) return import_latent(c);
     char id[32];
     const size_t id_len = strcspn(rest, "/");
     if (id_len == 0 || id_len >= sizeof id) return not_found(c, "");
@@ -367,6 +596,10 @@ enum MHD_Result srv_handle_agents(srv_call *c, const char *rest) {
         r = delete_agent(c, a);
     } else if (post && strcmp(action, "/fork") == 0) {
         r = fork_agent(c, a);
+    } else if (post && strcmp(action, "/handoff") == 0) {
+        r = handoff_agent(c, a);
+    } else if (get && strcmp(action, "/latent") == 0) {
+        r = export_latent(c, a);
     } else {
         srv_fail(&err, 404, "invalid_request_error", "not_found", NULL,
                  "no such agent endpoint: %.16s %.80s", c->method, action);

@@ -35,7 +35,9 @@ struct srv_job {
     char id[48];                /* "chatcmpl-N" / "cmpl-N" */
     srv_gen_request req;
     srv_agent *owner;           /* persistent agent, or NULL for the request's own agent */
+    char owner_id[32];          /* its id ("" for the request's own agent), kept after release */
     pyagent_agent *agent;
+    bool settled;               /* agent and admission given back (settle) */
     int64_t created;            /* Unix seconds */
     int client_fd;
     int key_index;              /* the API key of the request; -1 without keys */
@@ -226,7 +228,7 @@ static bool prepare(srv_job *job, srv_error *err) {
  * ------------------------------------------------------------------------------------------- */
 
 static const char *display_id(const srv_job *job) {
-    return job->owner ? job->owner->id : job->id;
+    return job->owner_id[0] ? job->owner_id : job->id;
 }
 
 static void publish_start(srv_job *job) {
@@ -453,13 +455,24 @@ static void unregister_job(srv_job *job) {
     pthread_mutex_unlock(&srv->jobs_lock);
 }
 
-/* Frees the job: its own agent is destroyed, a persistent one released. */
-static void end_job(srv_job *job, bool admitted) {
+/* Gives back what the generation held, as soon as it has finished (before its last events are
+ * sent, so that a client that reacts to [DONE] finds the agent free and a slot open): its own
+ * agent is destroyed, a persistent one released, its admission returned. Idempotent. */
+static void settle(srv_job *job, bool admitted) {
+    if (job->settled) return;
+    job->settled = true;
     server *srv = job->srv;
-    unregister_job(job);
+    unregister_job(job); /* nobody cancels the agent from now on */
     if (job->owner) srv_agent_release(srv, job->owner);
     else pyagent_agent_destroy(job->agent);
+    job->owner = NULL;
+    job->agent = NULL;
     if (admitted) atomic_fetch_sub(&srv->n_generating, 1);
+}
+
+/* Frees the job (settling it first if that has not happened). */
+static void end_job(srv_job *job, bool admitted) {
+    settle(job, admitted);
     srv_gen_request_free(&job->req);
     sb_free(&job->text);
     sb_free(&job->out);
@@ -477,7 +490,7 @@ void srv_jobs_visit(server *srv, void (*visit)(void *ctx, const srv_job_info *in
         srv_job_info info = {
             .id = job->id,
             .key_index = job->key_index,
-            .agent = job->owner ? job->owner->id : "",
+            .agent = job->owner_id,
             .session_id = session ? session : "",
             .agent_id = agent_id ? agent_id : "",
             .kind = job->req.kind == SRV_GEN_CHAT ? "chat" : "completion",
@@ -569,6 +582,7 @@ static void append_final_events(srv_job *job) {
 static void *stream_main(void *arg) {
     srv_job *job = arg;
     run(job);
+    settle(job, true);
     pthread_mutex_lock(&job->lock);
     append_final_events(job);
     job->done = true;
@@ -653,6 +667,7 @@ enum MHD_Result srv_generate(srv_call *c, srv_gen_request *req, srv_agent *owner
     job->req = *req;
     memset(req, 0, sizeof *req);
     job->owner = owner;
+    if (owner) snprintf(job->owner_id, sizeof job->owner_id, "%s", owner->id);
     job->client_fd = c->client_fd;
     job->key_index = c->key_index;
     job->wake_fd = -1;

@@ -475,6 +475,32 @@ bool srv_parse_agent_request(const char *body, size_t len, srv_agent_request *ou
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Handoff requests
+ * ------------------------------------------------------------------------------------------- */
+
+void srv_handoff_request_free(srv_handoff_request *r) {
+    free(r->to);
+    free(r->agent_id);
+    free(r->session_id);
+    memset(r, 0, sizeof *r);
+}
+
+bool srv_parse_handoff_request(const char *body, size_t len, srv_handoff_request *out,
+                               srv_error *err) {
+    memset(out, 0, sizeof *out);
+    json_t *root = load_object(body, len, true, err);
+    if (!root) return false;
+    bool ok = get_string(root, "to", 31, false, &out->to, err) &&
+              get_string(root, "agent_id", SRV_MAX_LABEL, true, &out->agent_id, err) &&
+              get_string(root, "session_id", SRV_MAX_LABEL, true, &out->session_id, err);
+    if (ok && out->to && (out->agent_id || out->session_id))
+        ok = srv_bad_request(err, "to", "labels are for a new receiver, not for 'to'");
+    json_decref(root);
+    if (!ok) srv_handoff_request_free(out);
+    return ok;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Tokenizer requests
  * ------------------------------------------------------------------------------------------- */
 

@@ -139,6 +139,20 @@ bool srv_parse_detokenize_request(const char *body, size_t len, int32_t **tokens
                                   size_t *n_tokens, srv_error *err);
 
 /* ---------------------------------------------------------------------------------------------
+ * Handoff requests: POST /v1/agents/{id}/handoff {"to", "agent_id", "session_id"}
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct srv_handoff_request {
+    char *to;                   /* the receiving agent's id, or NULL for a new agent */
+    char *agent_id, *session_id; /* labels of a new receiver, or NULL */
+} srv_handoff_request;
+
+/* An empty body is an empty object. */
+bool srv_parse_handoff_request(const char *body, size_t len, srv_handoff_request *out,
+                               srv_error *err);
+void srv_handoff_request_free(srv_handoff_request *r);
+
+/* ---------------------------------------------------------------------------------------------
  * Routing requests: POST /v1/registry/route
  * ------------------------------------------------------------------------------------------- */
 

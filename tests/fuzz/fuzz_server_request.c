@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for pyagent-server's request parsing (examples/pyagent-server/request.c)
  * and chat templates: the first byte of the input picks the parser (chat, completion, agent,
- * route, tokenize, detokenize), the rest is the body. Every parser must either fill its struct
+ * route, tokenize, detokenize, handoff), the rest is the body. Every parser must either fill its struct
  * or give a 4xx/5xx error with a message, never crash or leak; what a parser accepted must be
  * usable: sampler settings applied to params (the library checks bounds), messages rendered
  * with every template, and the result a NUL-terminated string.
@@ -60,11 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const size_t len = size - 1;
     srv_error err;
     memset(&err, 0, sizeof err);
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0:
     case 1: {
         srv_gen_request r;
-        const srv_gen_kind kind = data[0] % 6 == 0 ? SRV_GEN_CHAT : SRV_GEN_COMPLETION;
+        const srv_gen_kind kind = data[0] % 7 == 0 ? SRV_GEN_CHAT : SRV_GEN_COMPLETION;
         if (!srv_parse_gen_request(body, len, kind, (data[0] & 0x80) != 0, &r, &err)) {
             check_error(&err);
             break;
@@ -103,6 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         check(r.content != NULL, "content");
         free(r.content);
+        break;
+    }
+    case 6: {
+        srv_handoff_request r;
+        if (!srv_parse_handoff_request(body, len, &r, &err)) {
+            check_error(&err);
+            break;
+        }
+        check(!r.to || strlen(r.to) <= 31, "receiver id");
+        srv_handoff_request_free(&r);
         break;
     }
     default: {

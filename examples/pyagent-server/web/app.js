@@ -669,7 +669,9 @@ $("#doc-ask").addEventListener("click", async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Workflow editor: nodes are agents with prompts; an edge passes the text of one to the next
+// Workflow editor: nodes are agents with prompts. An edge passes the text of one node to the
+// next ({input} in its prompt), or, for a node in "handoff" mode, the incoming agent itself: its
+// KV goes through the latent link to the new agent, which continues it with its own prompt.
 
 const editor = new Drawflow($("#drawflow"));
 editor.reroute = true;
@@ -678,21 +680,25 @@ editor.start();
 function nodeHtml() {
   return `<div class="wf-node">
     <input df-name placeholder="name">
+    <select df-mode title="what the incoming edge passes">
+      <option value="text">input: the text</option>
+      <option value="handoff">input: the agent (latent handoff)</option>
+    </select>
     <textarea df-prompt rows="3" placeholder="prompt; {input} = the text of the incoming edges"></textarea>
     <input df-max type="number" min="1" max="512" title="max tokens">
     <div class="wf-out"></div>
   </div>`;
 }
 
-function addAgentNode(name, prompt, x, y, max = 48) {
-  return editor.addNode("agent", 1, 1, x, y, "agent", { name, prompt, max }, nodeHtml());
+function addAgentNode(name, prompt, x, y, mode = "text", max = 48) {
+  return editor.addNode("agent", 1, 1, x, y, "agent", { name, prompt, mode, max }, nodeHtml());
 }
 
 function loadExample() {
   editor.clear();
   const a = addAgentNode("writer", "Once upon a time, there was a little dog named Max.", 30, 40);
-  const b = addAgentNode("continuer", "{input} The next day,", 330, 40);
-  const c = addAgentNode("ender", "{input} In the end,", 330, 250);
+  const b = addAgentNode("continuer", " The next day,", 330, 40, "handoff");
+  const c = addAgentNode("ender", "{input} In the end,", 330, 280);
   editor.addConnection(a, b, "output_1", "input_1");
   editor.addConnection(a, c, "output_1", "input_1");
   saveLocal();
@@ -707,15 +713,32 @@ editor.on("connectionCreated", saveLocal);
 editor.on("connectionRemoved", saveLocal);
 editor.on("nodeDataChanged", saveLocal);
 
+// POST that retries while the agent is busy (two nodes handing off from one agent at once).
+async function postRetrying(path, body) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await apiJson(path, { method: "POST", body });
+    } catch (e) {
+      if (attempt > 20 || !/serving another request/.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const workflowAgents = []; // agents of the last run, deleted by the next one
+
 // Nodes in waves: a node runs when every node feeding it has finished; a wave runs at once.
+// Every node is a persistent agent, so that a later node can take it over by handoff.
 async function runWorkflow() {
   const nodes = editor.export().drawflow.Home.data;
   const ids = Object.keys(nodes);
   const inputsOf = (id) => (nodes[id].inputs.input_1?.connections || []).map((c) => String(c.node));
   const outputs = {};
+  const agentOf = {};
   const log = $("#wf-log");
   log.textContent = "";
   $("#wf-status").textContent = "running…";
+  await Promise.all(workflowAgents.splice(0).map((id) => api(`/v1/agents/${id}`, { method: "DELETE" })));
   for (const id of ids) {
     const box = $(`#node-${id} .wf-node`);
     box.classList.remove("running", "finished");
@@ -731,24 +754,34 @@ async function runWorkflow() {
     }
     await Promise.all(wave.map(async (id) => {
       const node = nodes[id];
+      const name = node.data.name || `node-${id}`;
       const box = $(`#node-${id} .wf-node`);
       const out = box.querySelector(".wf-out");
-      const input = inputsOf(id).map((p) => outputs[p]).join("\n");
-      const template = node.data.prompt || "{input}";
-      const prompt = template.includes("{input}") ? template.replaceAll("{input}", input)
-        : input ? `${template}\n${input}` : template;
+      const inputs = inputsOf(id);
+      const handoff = node.data.mode === "handoff" && inputs.length > 0 && agentOf[inputs[0]];
+      const input = inputs.map((p) => outputs[p]).join("\n");
+      const template = node.data.prompt || (handoff ? "" : "{input}");
+      const prompt = handoff ? template.replaceAll("{input}", "")
+        : template.includes("{input}") ? template.replaceAll("{input}", input)
+          : input ? `${template}\n${input}` : template;
       box.classList.add("running");
       let text = "";
       const draw = perFrame(() => { out.textContent = text; });
       try {
-        const result = await streamCompletion("/v1/completions", {
-          prompt, max_tokens: Number(node.data.max) || 48, temperature: 0.7,
-          agent_id: node.data.name || `node-${id}`, session_id: "workflow",
+        const labels = { agent_id: name, session_id: "workflow" };
+        const agent = handoff
+          ? await postRetrying(`/v1/agents/${agentOf[inputs[0]]}/handoff`, labels)
+          : await apiJson("/v1/agents", { method: "POST", body: { ...labels, temperature: 0.7 } });
+        workflowAgents.push(agent.id);
+        agentOf[id] = agent.id;
+        const result = await streamCompletion(`/v1/agents/${agent.id}/completions`, {
+          prompt, max_tokens: Number(node.data.max) || 48,
         }, (piece) => { text += piece; draw(); });
         out.textContent = text;
-        log.textContent += `${node.data.name || id}: ${usageLine(result)}\n`;
+        const how = handoff ? `handoff of ${agent.handoff_tokens} tokens from ${agentOf[inputs[0]]}, ` : "";
+        log.textContent += `${name} (${agent.id}, ${how}${usageLine(result)})\n`;
       } catch (e) {
-        log.textContent += `${node.data.name || id}: ${e.message}\n`;
+        log.textContent += `${name}: ${e.message}\n`;
       }
       outputs[id] = `${prompt}${text}`;
       box.classList.remove("running");
@@ -757,6 +790,7 @@ async function runWorkflow() {
     wave.forEach((id) => remaining.delete(id));
   }
   $("#wf-status").textContent = `done in ${fmt(performance.now() - t0)} ms`;
+  refreshSoon();
 }
 
 $("#wf-add").addEventListener("click", () =>
