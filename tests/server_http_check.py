@@ -256,6 +256,23 @@ class Generation(unittest.TestCase):
         _, b = server.json("POST", COMPLETIONS, body)
         self.assertEqual(a["choices"][0]["text"], b["choices"][0]["text"])
 
+    def test_speculative_decoding_is_lossless_and_counted(self):
+        body = {"prompt": PROMPT, "max_tokens": 64, "temperature": 0}
+        before = server.metrics()
+        for mode in ("lookup", "self"):
+            status, spec = server.json("POST", COMPLETIONS, dict(body, speculative=mode))
+            self.assertEqual(status, 200, spec)
+            self.assertEqual(spec["choices"][0]["text"], llama_cli_greedy(), mode)
+            self.assertGreater(spec["timings"]["draft_n"], 0)
+            self.assertLessEqual(spec["timings"]["draft_n_accepted"], spec["timings"]["draft_n"])
+        after = server.metrics()
+        self.assertGreater(after["pyagent_spec_draft_tokens_total"],
+                           before["pyagent_spec_draft_tokens_total"])
+        self.assertGreater(after["pyagent_spec_verify_steps_total"],
+                           before["pyagent_spec_verify_steps_total"])
+        status, reply = server.json("POST", COMPLETIONS, dict(body, speculative="turbo"))
+        assert_openai_error(self, status, reply, 400, want_param="speculative")
+
     def test_concurrent_requests_batch_to_the_same_answer(self):
         results = [None] * 12
 

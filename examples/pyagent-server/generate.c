@@ -344,6 +344,9 @@ static void run(srv_job *job) {
     f->generated_tokens = after.n_generated_tokens - job->before.n_generated_tokens;
     f->prompt_s = after.prefill_seconds - job->before.prefill_seconds;
     f->generation_s = after.decode_seconds - job->before.decode_seconds;
+    f->drafted_tokens = after.n_drafted_tokens - job->before.n_drafted_tokens;
+    f->accepted_tokens = after.n_accepted_tokens - job->before.n_accepted_tokens;
+    f->verify_steps = after.n_verify_steps - job->before.n_verify_steps;
     f->duration_s = srv_now() - job->t_start;
     f->finish = job->finish;
     f->disconnected = atomic_load(&job->client_gone);
@@ -375,11 +378,12 @@ static json_t *usage_json(const srv_job *job) {
 
 static double per_second(int64_t n, double seconds) { return seconds > 0 ? n / seconds : 0.0; }
 
-/* llama-server's per-response timings, plus the time to first token. */
+/* llama-server's per-response timings (draft_n and draft_n_accepted with speculative
+ * decoding), plus the time to first token. */
 static json_t *timings_json(const srv_job *job) {
     const srv_generation_figures *f = &job->figures;
     const int64_t computed = f->prompt_tokens - f->cached_tokens;
-    return json_pack(
+    json_t *t = json_pack(
         "{s:I, s:I, s:f, s:f, s:f, s:I, s:f, s:f, s:f, s:f}", "cache_n",
         (json_int_t)f->cached_tokens, "prompt_n", (json_int_t)computed, "prompt_ms",
         f->prompt_s * 1e3, "prompt_per_token_ms",
@@ -389,6 +393,11 @@ static json_t *timings_json(const srv_job *job) {
         f->generated_tokens > 0 ? f->generation_s * 1e3 / f->generated_tokens : 0.0,
         "predicted_per_second", per_second(f->generated_tokens, f->generation_s), "ttft_ms",
         f->got_first_token ? (job->t_first - job->t_start) * 1e3 : 0.0);
+    if (t && f->verify_steps > 0) {
+        json_object_set_new(t, "draft_n", json_integer((json_int_t)f->drafted_tokens));
+        json_object_set_new(t, "draft_n_accepted", json_integer((json_int_t)f->accepted_tokens));
+    }
+    return t;
 }
 
 static json_t *response_head(const srv_job *job, const char *object) {

@@ -97,7 +97,8 @@ static void print_usage(FILE *out) {
           "      --timeout SECONDS      wall time of one generation (default 600)\n"
           "      --idle-timeout SECONDS close idle connections (default 60)\n"
           "      --sse-ping SECONDS     ping a quiet event stream (default 15)\n"
-          "      --kv-type f32|f16      KV cache element type\n"
+          "      --kv-type f32|f16|q8_0 KV cache element type\n"
+          "      --spec off|lookup|self speculative decoding of requests that do not say\n"
           "      --no-prefix-cache      compute every prompt (no prefix sharing)\n"
           "      --verbose              engine log at info level\n",
           out);
@@ -244,9 +245,22 @@ static void parse_flags(srv_config *cfg, int argc, char **argv) {
             cfg->sse_ping_s = parse_f64(flag, flag_value(argc, argv, &i), 0.01);
         } else if (is_flag(flag, NULL, "--kv-type")) {
             const char *type = flag_value(argc, argv, &i);
-            if (strcmp(type, "f32") && strcmp(type, "f16")) fail_usage("--kv-type: f32 or f16");
-            set_engine(cfg, flag, "kv_type", strcmp(type, "f16") == 0 ? PYAGENT_KV_F16
-                                                                      : PYAGENT_KV_F32);
+            const int64_t kv_type = strcmp(type, "f32") == 0    ? PYAGENT_KV_F32
+                                    : strcmp(type, "f16") == 0  ? PYAGENT_KV_F16
+                                    : strcmp(type, "q8_0") == 0 ? PYAGENT_KV_Q8_0
+                                                                : -1;
+            if (kv_type < 0) fail_usage("--kv-type: f32, f16 or q8_0");
+            set_engine(cfg, flag, "kv_type", kv_type);
+        } else if (is_flag(flag, NULL, "--spec")) {
+            const char *mode = flag_value(argc, argv, &i);
+            const int64_t value = strcmp(mode, "lookup") == 0 ? PYAGENT_SPEC_LOOKUP
+                                  : strcmp(mode, "self") == 0 ? PYAGENT_SPEC_SELF
+                                  : strcmp(mode, "off") == 0  ? PYAGENT_SPEC_OFF
+                                                              : -1;
+            srv_sampling *d = &cfg->sampler_defaults;
+            if (value < 0) fail_usage("--spec: off, lookup or self");
+            if (d->n_settings == SRV_MAX_SETTINGS) fail_usage("too many sampler flags");
+            d->settings[d->n_settings++] = (srv_setting){.key = "spec", .i64 = value};
         } else if (is_flag(flag, NULL, "--no-prefix-cache")) {
             set_engine(cfg, flag, "prefix_cache", 0);
         } else if (is_flag(flag, NULL, "--verbose")) {

@@ -120,6 +120,9 @@ void srv_metrics_finished(srv_metrics *m, const srv_generation_figures *f) {
     m->generation_seconds += f->generation_s;
     m->disconnected += f->disconnected;
     m->timed_out += f->timed_out;
+    m->drafted_tokens += (uint64_t)f->drafted_tokens;
+    m->accepted_tokens += (uint64_t)f->accepted_tokens;
+    m->verify_steps += (uint64_t)f->verify_steps;
     observe(&m->duration, f->duration_s);
     pthread_mutex_unlock(&m->lock);
 }
@@ -252,6 +255,15 @@ void srv_metrics_render(server *srv, strbuf *out) {
          "Generations cancelled because the client went away.", (double)c.disconnected},
         {"pyagent_request_timeouts_total", "counter",
          "Generations cut at the request timeout.", (double)c.timed_out},
+        {"pyagent_spec_draft_tokens_total", "counter",
+         "Speculative draft tokens verified.", (double)c.drafted_tokens},
+        {"pyagent_spec_accepted_tokens_total", "counter",
+         "Speculative draft tokens accepted.", (double)c.accepted_tokens},
+        {"pyagent_spec_verify_steps_total", "counter",
+         "Steps that verified a draft tree.", (double)c.verify_steps},
+        {"pyagent_spec_acceptance_ratio", "gauge",
+         "Accepted over verified draft tokens since the start.",
+         c.drafted_tokens ? (double)c.accepted_tokens / (double)c.drafted_tokens : 0},
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         header(out, plain[i].name, plain[i].type, plain[i].help);
@@ -410,7 +422,7 @@ json_t *srv_metrics_json(server *srv, int key_index) {
         json_object_set_new(finish, FINISH_NAMES[i], json_integer((json_int_t)c.finish[i]));
     json_t *stats = json_pack(
         "{s:I, s:I, s:s, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:{s:f, s:f}, s:f, s:I, s:I, s:I, "
-        "s:I, s:I, s:o, s:o}",
+        "s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I}}",
         "time", (json_int_t)srv_unix_time(), "uptime_s",
         (json_int_t)(srv_unix_time() - srv->started_at), "model", srv->model_id, "requests",
         requests, "responses", responses, "finish", finish, "tokens", "prompt",
@@ -419,7 +431,9 @@ json_t *srv_metrics_json(server *srv, int key_index) {
         c.generation_seconds, "tokens_per_second", tps, "processing", (json_int_t)c.processing,
         "waiting", (json_int_t)c.waiting, "rejected", (json_int_t)c.rejected, "disconnected",
         (json_int_t)c.disconnected, "timed_out", (json_int_t)c.timed_out, "ttft",
-        histogram_json(&c.ttft), "duration", histogram_json(&c.duration));
+        histogram_json(&c.ttft), "duration", histogram_json(&c.duration), "spec", "drafted",
+        (json_int_t)c.drafted_tokens, "accepted", (json_int_t)c.accepted_tokens, "verify_steps",
+        (json_int_t)c.verify_steps);
     if (!stats) return NULL;
 
     pyagent_kv_stats kv = {.struct_size = sizeof kv};

@@ -51,6 +51,9 @@ typedef struct srv_metrics {
     uint64_t rejected;           /* 429: over the concurrency or agent limit */
     uint64_t disconnected;       /* the client went away during generation */
     uint64_t timed_out;
+    uint64_t drafted_tokens;     /* speculative draft nodes verified */
+    uint64_t accepted_tokens;    /* of them, accepted */
+    uint64_t verify_steps;
     int64_t processing;          /* generations running */
     int64_t waiting;             /* of them, before their first token */
     srv_histogram ttft;          /* time to first token */
@@ -73,6 +76,7 @@ void srv_metrics_token(srv_metrics *m);
 typedef struct srv_generation_figures {
     int64_t prompt_tokens, cached_tokens, generated_tokens;
     double prompt_s, generation_s, duration_s;
+    int64_t drafted_tokens, accepted_tokens, verify_steps; /* speculative decoding */
     int32_t finish;              /* PYAGENT_FINISH_*, 0 if it failed */
     bool got_first_token;
     bool disconnected, timed_out;

@@ -137,7 +137,25 @@ static const struct {
 };
 
 #define N_SAMPLING_FIELDS (sizeof SAMPLING_FIELDS / sizeof SAMPLING_FIELDS[0])
-_Static_assert(N_SAMPLING_FIELDS <= SRV_MAX_SETTINGS, "room for every sampling field");
+_Static_assert(N_SAMPLING_FIELDS + 1 <= SRV_MAX_SETTINGS, "room for every sampling field");
+
+/* Speculative decoding, by name (an extension of the API): "off", "lookup" or "self". */
+static bool parse_speculative(json_t *obj, srv_sampling *s, srv_error *err) {
+    static const struct {
+        const char *name;
+        int64_t value;
+    } modes[] = {{"off", PYAGENT_SPEC_OFF}, {"lookup", PYAGENT_SPEC_LOOKUP},
+                 {"self", PYAGENT_SPEC_SELF}};
+    json_t *value = json_object_get(obj, "speculative");
+    if (is_absent(value)) return true;
+    for (size_t i = 0; json_is_string(value) && i < sizeof modes / sizeof modes[0]; i++) {
+        if (strcmp(json_string_value(value), modes[i].name) == 0) {
+            s->settings[s->n_settings++] = (srv_setting){.key = "spec", .i64 = modes[i].value};
+            return true;
+        }
+    }
+    return srv_bad_request(err, "speculative", "'speculative' is \"off\", \"lookup\" or \"self\"");
+}
 
 static bool parse_sampling(json_t *obj, srv_sampling *s, srv_error *err) {
     s->n_settings = 0;
@@ -157,7 +175,7 @@ static bool parse_sampling(json_t *obj, srv_sampling *s, srv_error *err) {
         }
         s->n_settings++;
     }
-    return true;
+    return parse_speculative(obj, s, err);
 }
 
 bool srv_sampling_apply(const srv_sampling *s, pyagent_params *params, srv_error *err) {

@@ -144,7 +144,7 @@ try {
     step = "metrics";
     await show(page, "metrics");
     await page.waitForTimeout(1500);
-    assert.equal(await page.locator("#panel-metrics canvas").count() >= 3, true);
+    assert.equal(await page.locator("#panel-metrics canvas").count() >= 4, true);
     await page.screenshot({ path: path.join(outDir, "dashboard-metrics.png") });
 
     step = "kv, model, registry";

@@ -284,7 +284,9 @@ async function followEvents() {
 // Statistics: polled every second; tiles, charts, tables, the agents' graph
 
 const WINDOW = 180; // points kept in the charts (seconds)
-const series = { t: [], tps: [], running: [], p50: [], p99: [], used: [], cached: [], free: [], hit: [] };
+const series = { t: [], tps: [], running: [], p50: [], p99: [], used: [], cached: [], free: [], hit: [],
+  drafted: [], acceptance: [] };
+let lastSpec = null; // the previous poll's speculative counters
 const charts = {};
 
 function makeChart(target, title, lines, scales) {
@@ -312,6 +314,10 @@ function setupCharts() {
     { label: "free", stroke: "#9aa3b5" },
     { label: "prefix hits", stroke: "#c23b3b", scale: "ratio" },
   ], { ratio: { range: [0, 1] } });
+  charts.spec = makeChart($("#chart-spec"), "draft tokens verified per second; acceptance (right)", [
+    { label: "drafted/s", stroke: "#3358d4", width: 2 },
+    { label: "accepted / drafted", stroke: "#1f8a4c", scale: "ratio" },
+  ], { ratio: { range: [0, 1] } });
   window.addEventListener("resize", () => {
     for (const [name, chart] of Object.entries(charts)) {
       chart.setSize({ width: Math.max(280, $(`#chart-${name}`).clientWidth - 14), height: 200 });
@@ -330,7 +336,12 @@ function pushPoint(stats) {
   while (recentTtft.length && recentTtft[0][0] < now - 10) recentTtft.shift();
   const ttfts = recentTtft.map((x) => x[1]);
   const kv = stats.kv || {};
+  const spec = stats.spec || { drafted: 0, accepted: 0 };
+  const drafted = lastSpec ? spec.drafted - lastSpec.drafted : 0;
+  const accepted = lastSpec ? spec.accepted - lastSpec.accepted : 0;
+  lastSpec = spec;
   const values = {
+    drafted, acceptance: drafted > 0 ? accepted / drafted : null,
     t: now, tps: stats.tokens_per_second, running: stats.processing,
     p50: quantile(ttfts, 0.5), p99: quantile(ttfts, 0.99),
     used: kv.used, cached: kv.cached, free: kv.free, hit: kv.prefix_hit_ratio,
@@ -342,6 +353,7 @@ function pushPoint(stats) {
   charts.tps.setData([series.t, series.tps, series.running]);
   charts.ttft.setData([series.t, series.p50, series.p99]);
   charts.kv.setData([series.t, series.used, series.cached, series.free, series.hit]);
+  charts.spec.setData([series.t, series.drafted, series.acceptance]);
 }
 
 function fillTable(tbody, rows) {
@@ -401,6 +413,7 @@ async function refresh() {
       ["requests (chat / completions)", `${stats.requests.chat} / ${stats.requests.completions}`],
       ["time to first token p50 / p99 since start", `${fmt(stats.ttft.p50 * 1000, 1)} / ${fmt(stats.ttft.p99 * 1000, 1)} ms`],
       ["rejected (429) / disconnected / timed out", `${stats.rejected} / ${stats.disconnected} / ${stats.timed_out}`],
+      ["speculative: drafted / accepted", `${fmt(stats.spec.drafted)} / ${fmt(stats.spec.accepted)} (${fmt(100 * stats.spec.accepted / Math.max(1, stats.spec.drafted), 1)}%)`],
       ["uptime", `${fmt(stats.uptime_s)} s`],
     ]);
     pushPoint(stats);
