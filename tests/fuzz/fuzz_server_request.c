@@ -1,9 +1,9 @@
 /*
  * libFuzzer target for pyagent-server's request parsing (examples/pyagent-server/request.c)
  * and chat templates: the first byte of the input picks the parser (chat, completion, agent,
- * route, tokenize, detokenize, handoff), the rest is the body. Every parser must either fill its struct
- * or give a 4xx/5xx error with a message, never crash or leak; what a parser accepted must be
- * usable: sampler settings applied to params (the library checks bounds), messages rendered
+ * route, tokenize, detokenize, handoff), the rest is the body. Every parser must either fill its
+ * struct or give a 4xx/5xx error with a message, never crash or leak; what a parser accepted must
+ * be usable: sampler settings applied to params (the library checks bounds), messages rendered
  * with every template, and the result a NUL-terminated string.
  *
  *     CC=clang meson setup build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=debug \
