@@ -1,10 +1,12 @@
 /*
- * Row kernels: the dot products of weight rows, in their storage type, with f32 activations,
- * and the conversion of a weight row to f32. There is one set of kernels per instruction set
- * (portable C, AVX2+FMA+F16C, AVX-512); ops.c picks the best one this CPU runs, once.
+ * Row kernels: the dot products of weight rows, in their storage type, with an activation row
+ * (f32, or rounded to 8 bits for the q4 types), and the conversion of a weight row to f32.
+ * There is one set of kernels per instruction set (portable C, AVX2+FMA+F16C, AVX-512 with
+ * VNNI); ops.c picks the best one this CPU runs, once.
  *
  * Decode reads every weight once per token, so these kernels are bound by how fast one core
- * can pull a weight stream from memory, not by arithmetic. Two things make that fast:
+ * can pull a weight stream from memory (the q4 ones by arithmetic too). Two things make the
+ * streaming fast:
  *   - dot4 takes four rows that lie far apart in the matrix (the matmul driver gives each
  *     thread four stripes of its rows), so four independent streams are in flight and the
  *     hardware prefetcher tracks each one across page boundaries;
@@ -15,7 +17,7 @@
  * The q4 kernels read the activation row rounded to 8 bits per block of 32 (pa_xq8), as
  * llama.cpp's do: widening 4-bit weights to f32 costs more than the memory stream leaves time
  * for (one core ran q4_0 at 8.5 GB/s that way), while integer dot products (VNNI vpdpbusd, or
- * vpmaddubsw on AVX2) keep up with it. The rounding error of x (at most 1/254 of its block's
+ * vpmaddubsw on AVX2) more than double that. The rounding error of x (at most 1/254 of its block's
  * largest value) is far below that of the 4-bit weights. Every kernel set, the portable one
  * included, rounds x the same way (pa_xq8_quantize), so the kernel path does not change results.
  *
