@@ -3,7 +3,7 @@
 #   1. the release-style build (debugoptimized): every meson suite (unit, golden, abi, hosts);
 #   2. the same unit suites, and pyagent-server's HTTP tests, under AddressSanitizer +
 #      UndefinedBehaviorSanitizer;
-#   3. the thread-safety tests under ThreadSanitizer;
+#   3. the thread-safety tests, pyagent-server's HTTP tests among them, under ThreadSanitizer;
 #   4. clang libFuzzer targets (GGUF reader, tokenizer, registry import, server requests, ...), a
 #      short run each;
 #   5. where nvcc is on the PATH, the CUDA backend configured and compiled (build-cuda): its
@@ -49,10 +49,10 @@ if setup_and_build build-asan -Db_sanitize=address,undefined -Db_lundef=false; t
     count build-asan/test-summary.txt
 fi
 
-echo "== ThreadSanitizer: the thread-safety tests (many host threads, many agents, the loop)"
+echo "== ThreadSanitizer: the thread-safety tests (host threads, agents, the loop, the server)"
 if setup_and_build build-tsan -Db_sanitize=thread -Db_lundef=false; then
-    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan api kv registry --print-errorlogs 2>&1 \
-        | tee build-tsan/test-summary.txt
+    TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan api kv registry server-http \
+        --print-errorlogs 2>&1 | tee build-tsan/test-summary.txt
     count build-tsan/test-summary.txt
 fi
 

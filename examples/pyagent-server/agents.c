@@ -35,7 +35,6 @@
 
 static void destroy_agent(srv_agent *a) {
     pyagent_agent_destroy(a->agent);
-    pthread_mutex_destroy(&a->use);
     free(a);
 }
 
@@ -62,8 +61,12 @@ void srv_agent_put(server *srv, srv_agent *a) {
     if (destroy) destroy_agent(a);
 }
 
+bool srv_agent_try_use(srv_agent *a) { return !atomic_exchange(&a->in_use, true); }
+
+void srv_agent_end_use(srv_agent *a) { atomic_store(&a->in_use, false); }
+
 void srv_agent_release(server *srv, srv_agent *a) {
-    pthread_mutex_unlock(&a->use);
+    srv_agent_end_use(a);
     srv_agent_put(srv, a);
 }
 
@@ -109,8 +112,9 @@ static srv_agent *new_agent(pyagent_agent *agent, int owner, const srv_sampling 
     a->owner = owner;
     a->created = srv_unix_time();
     a->sampling = *sampling;
-    pthread_mutex_init(&a->use, NULL);
+    atomic_init(&a->in_use, false);
     atomic_init(&a->generating, false);
+    atomic_init(&a->n_requests, 0);
     return a;
 }
 
@@ -149,17 +153,17 @@ static json_t *agent_json(server *srv, srv_agent *a, bool with_text) {
         "{s:s, s:s, s:I, s:s, s:s, s:s, s:b, s:I, s:{s:I, s:I, s:I, s:f, s:f}}", "id", a->id,
         "object", "agent", "created", (json_int_t)a->created, "parent", a->parent, "agent_id",
         agent_id ? agent_id : "", "session_id", session_id ? session_id : "", "generating",
-        atomic_load(&a->generating), "requests", (json_int_t)a->n_requests, "stats",
+        atomic_load(&a->generating), "requests", (json_int_t)atomic_load(&a->n_requests), "stats",
         "prompt_tokens", (json_int_t)s.n_prompt_tokens, "generated_tokens",
         (json_int_t)s.n_generated_tokens, "cached_tokens", (json_int_t)s.n_cached_tokens,
         "prefill_seconds", s.prefill_seconds, "decode_seconds", s.decode_seconds);
-    if (j && with_text && pthread_mutex_trylock(&a->use) == 0) {
+    if (j && with_text && srv_agent_try_use(a)) {
         size_t n = 0;
         pyagent_agent_tokens(a->agent, NULL, 0, &n);
         json_object_set_new(j, "n_tokens", json_integer((json_int_t)n));
         json_t *text = sequence_text(srv, a);
         if (text) json_object_set_new(j, "text", text);
-        pthread_mutex_unlock(&a->use);
+        srv_agent_end_use(a);
     }
     return j;
 }
@@ -272,7 +276,7 @@ static enum MHD_Result fork_agent(srv_call *c, srv_agent *parent) {
         ok = srv_bad_request(&err, req.cache_salt ? "cache_salt" : "prompt",
                              "a fork keeps its parent's cache_salt and sequence; feed it with "
                              "a turn after the fork");
-    if (ok && pthread_mutex_trylock(&parent->use) != 0) {
+    if (ok && !srv_agent_try_use(parent)) {
         srv_agent_request_free(&req);
         return busy(c, parent->id);
     }
@@ -281,7 +285,7 @@ static enum MHD_Result fork_agent(srv_call *c, srv_agent *parent) {
         if (pyagent_agent_fork(parent->agent, &child) != PYAGENT_OK)
             ok = srv_fail(&err, 503, "server_error", NULL, NULL, "fork: %s",
                           pyagent_agent_last_error(parent->agent));
-        pthread_mutex_unlock(&parent->use);
+        srv_agent_end_use(parent);
     }
     const char *parent_session = pyagent_agent_get_label(parent->agent, "session_id");
     const char *labels[2][2] = {{"session_id", req.session_id ? req.session_id : parent_session},
@@ -405,10 +409,10 @@ static enum MHD_Result handoff_agent(srv_call *c, srv_agent *sender) {
         srv_bad_request(&err, "to", "an agent cannot hand off to itself");
         return srv_reply_error(c, &err);
     }
-    const bool sender_free = pthread_mutex_trylock(&sender->use) == 0;
-    const bool to_free = sender_free && (!to || pthread_mutex_trylock(&to->use) == 0);
+    const bool sender_free = srv_agent_try_use(sender);
+    const bool to_free = sender_free && (!to || srv_agent_try_use(to));
     if (!to_free) {
-        if (sender_free) pthread_mutex_unlock(&sender->use);
+        if (sender_free) srv_agent_end_use(sender);
         enum MHD_Result r = busy(c, sender_free ? to->id : sender->id);
         if (to) srv_agent_put(srv, to);
         srv_handoff_request_free(&req);
@@ -428,7 +432,7 @@ static enum MHD_Result handoff_agent(srv_call *c, srv_agent *sender) {
     char salt_copy[128], session_copy[128];
     snprintf(salt_copy, sizeof salt_copy, "%s", salt ? salt : "");
     snprintf(session_copy, sizeof session_copy, "%s", session ? session : "");
-    pthread_mutex_unlock(&sender->use);
+    srv_agent_end_use(sender);
     enum MHD_Result r;
     if (st != PYAGENT_OK) {
         r = latent_error(c, st, "export", message);
@@ -498,10 +502,10 @@ static enum MHD_Result export_latent(srv_call *c, srv_agent *a) {
             return srv_reply_error(c, &err);
         }
     }
-    if (pthread_mutex_trylock(&a->use) != 0) return busy(c, a->id);
+    if (!srv_agent_try_use(a)) return busy(c, a->id);
     pyagent_latent_packet *packet = NULL;
     pyagent_status st = pyagent_latent_export(a->agent, from, -1, &packet);
-    pthread_mutex_unlock(&a->use);
+    srv_agent_end_use(a);
     if (st != PYAGENT_OK) return latent_error(c, st, "export", pyagent_agent_last_error(a->agent));
     size_t needed = 0;
     st = pyagent_latent_packet_serialize(packet, payload, NULL, 0, &needed);
@@ -552,11 +556,11 @@ static enum MHD_Result import_latent(srv_call *c) {
     return r;
 }
 
-/* A turn on the agent: the generation holds its use lock and the reference until it ends. */
+/* A turn on the agent: the generation holds the agent and the reference until it ends. */
 static enum MHD_Result agent_turn(srv_call *c, srv_agent *a, srv_gen_kind kind) {
     srv_gen_request req;
     srv_error err;
-    if (pthread_mutex_trylock(&a->use) != 0) {
+    if (!srv_agent_try_use(a)) {
         enum MHD_Result r = busy(c, a->id);
         srv_agent_put(c->srv, a);
         return r;

@@ -3,7 +3,7 @@
  * its KV cache between turns, forks share a prefix, and the dashboard can show them.
  *
  * An srv_agent is found by id with srv_agent_find, which takes a reference; a request that
- * generates on it also takes its use lock (one request at a time, 409 otherwise). DELETE unlinks
+ * uses it also takes it for use (one request at a time, 409 otherwise). DELETE unlinks
  * it at once and cancels a running generation; the library agent is destroyed when the last
  * reference is put back.
  */
@@ -21,9 +21,11 @@ struct srv_agent {
     int64_t created;           /* Unix seconds */
     char parent[32];           /* id of the agent it was forked from, or "" */
     srv_sampling sampling;     /* its own sampler settings (over the server's defaults) */
-    pthread_mutex_t use;       /* held by the request that uses the agent */
+    atomic_bool in_use;        /* taken by the request that uses the agent (srv_agent_try_use);
+                                  a flag, not a mutex: a streaming turn takes it on the
+                                  connection's thread and gives it back on its own thread */
     atomic_bool generating;
-    uint64_t n_requests;       /* generations served (under use) */
+    atomic_uint_fast64_t n_requests; /* generations served */
     int refs;                  /* under server->agents_lock */
     bool deleted;              /* unlinked; destroyed when refs drops to 0 */
 };
@@ -32,7 +34,11 @@ struct srv_agent {
 srv_agent *srv_agent_find(server *srv, const char *id, int owner);
 /* Puts back a reference. */
 void srv_agent_put(server *srv, srv_agent *a);
-/* Ends a generation on `a`: releases its use lock and the reference. */
+/* Takes `a` for one request (false: another request has it); srv_agent_end_use gives it
+ * back, from any thread. */
+bool srv_agent_try_use(srv_agent *a);
+void srv_agent_end_use(srv_agent *a);
+/* Ends a generation on `a`: gives back its use and the reference. */
 void srv_agent_release(server *srv, srv_agent *a);
 
 /* Calls `visit` for every agent (owner -2 = all, else only that key's) under the agents lock;

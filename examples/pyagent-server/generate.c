@@ -352,7 +352,7 @@ static void run(srv_job *job) {
     f->disconnected = atomic_load(&job->client_gone);
     f->timed_out = job->timed_out;
     srv_metrics_finished(&srv->metrics, f);
-    if (job->owner) job->owner->n_requests++;
+    if (job->owner) atomic_fetch_add(&job->owner->n_requests, 1);
 
     if (srv_events_wanted(&srv->events)) {
         json_t *e = json_pack(

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -347,10 +348,12 @@ static void print_url(const server *srv, unsigned port) {
     fflush(stdout);
 }
 
-/* SIGINT and SIGTERM write their number to this pipe; the main thread waits on it. (A handler,
- * not sigwait: libraries start threads before main, e.g. OpenBLAS's, and any thread may take
- * the signal.) */
+/* SIGINT and SIGTERM write their number to this pipe; the main thread waits on it. They are
+ * blocked while the engine's and the HTTP server's threads start, so that those threads inherit
+ * the block and the main thread takes the signal; the handler (not sigwait) also covers threads
+ * that libraries start before main (OpenBLAS's), which a mask set in main cannot reach. */
 static int stop_pipe[2] = {-1, -1};
+static sigset_t stop_signals;
 
 static void on_stop_signal(int signal_number) {
     const unsigned char n = (unsigned char)signal_number;
@@ -367,12 +370,20 @@ static int install_stop_handler(void) {
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
     signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the process */
-    return 0;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    return pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) == 0 ? 0 : -1;
 }
 
+/* Waits for SIGINT or SIGTERM (one that came during the start is taken now). */
 static int wait_for_stop_signal(void) {
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+    /* poll, then read: a signal that interrupts poll runs its handler at once under every
+     * runtime (ThreadSanitizer defers handlers of signals that arrive during a plain read) */
+    struct pollfd p = {.fd = stop_pipe[0], .events = POLLIN};
     unsigned char n = 0;
-    while (read(stop_pipe[0], &n, 1) < 0 && errno == EINTR) {
+    while (poll(&p, 1, -1) <= 0 || read(stop_pipe[0], &n, 1) != 1) {
     }
     return n;
 }

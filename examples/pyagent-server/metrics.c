@@ -39,7 +39,7 @@ void srv_metrics_destroy(srv_metrics *m) { pthread_mutex_destroy(&m->lock); }
 
 void srv_metrics_request(srv_metrics *m, srv_endpoint endpoint) {
     pthread_mutex_lock(&m->lock);
-    m->requests[endpoint]++;
+    m->c.requests[endpoint]++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -47,20 +47,20 @@ void srv_metrics_response(srv_metrics *m, unsigned status) {
     size_t i = 0;
     while (i < SRV_N_STATUS && STATUS_CODES[i] != status) i++;
     pthread_mutex_lock(&m->lock);
-    m->responses[i]++;
+    m->c.responses[i]++;
     pthread_mutex_unlock(&m->lock);
 }
 
 void srv_metrics_rejected(srv_metrics *m) {
     pthread_mutex_lock(&m->lock);
-    m->rejected++;
+    m->c.rejected++;
     pthread_mutex_unlock(&m->lock);
 }
 
 void srv_metrics_started(srv_metrics *m) {
     pthread_mutex_lock(&m->lock);
-    m->processing++;
-    m->waiting++;
+    m->c.processing++;
+    m->c.waiting++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -74,17 +74,17 @@ static void observe(srv_histogram *h, double value) {
 
 void srv_metrics_first_token(srv_metrics *m, double ttft_s) {
     pthread_mutex_lock(&m->lock);
-    m->waiting--;
-    observe(&m->ttft, ttft_s);
+    m->c.waiting--;
+    observe(&m->c.ttft, ttft_s);
     pthread_mutex_unlock(&m->lock);
 }
 
 /* The slot of the current second in the tokens/s window, emptied when it is reused. */
 static size_t tps_slot_locked(srv_metrics *m, int64_t second) {
     const size_t slot = (size_t)(second % SRV_TPS_WINDOW);
-    if (m->tps_second[slot] != second) {
-        m->tps_second[slot] = second;
-        m->tps_tokens[slot] = 0;
+    if (m->c.tps_second[slot] != second) {
+        m->c.tps_second[slot] = second;
+        m->c.tps_tokens[slot] = 0;
     }
     return slot;
 }
@@ -92,7 +92,7 @@ static size_t tps_slot_locked(srv_metrics *m, int64_t second) {
 void srv_metrics_token(srv_metrics *m) {
     const int64_t second = (int64_t)srv_now();
     pthread_mutex_lock(&m->lock);
-    m->tps_tokens[tps_slot_locked(m, second)]++;
+    m->c.tps_tokens[tps_slot_locked(m, second)]++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -101,29 +101,29 @@ double srv_metrics_tokens_per_second(srv_metrics *m) {
     uint64_t total = 0;
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < SRV_TPS_WINDOW; i++) /* the seconds before the current one */
-        if (m->tps_second[i] < now && m->tps_second[i] >= now - SRV_TPS_WINDOW)
-            total += m->tps_tokens[i];
+        if (m->c.tps_second[i] < now && m->c.tps_second[i] >= now - SRV_TPS_WINDOW)
+            total += m->c.tps_tokens[i];
     pthread_mutex_unlock(&m->lock);
     return (double)total / SRV_TPS_WINDOW;
 }
 
 void srv_metrics_finished(srv_metrics *m, const srv_generation_figures *f) {
     pthread_mutex_lock(&m->lock);
-    m->processing--;
-    if (!f->got_first_token) m->waiting--;
-    m->generations++;
-    m->finish[f->finish >= 0 && f->finish < 6 ? f->finish : 0]++;
-    m->prompt_tokens += (uint64_t)f->prompt_tokens;
-    m->cached_tokens += (uint64_t)f->cached_tokens;
-    m->generated_tokens += (uint64_t)f->generated_tokens;
-    m->prompt_seconds += f->prompt_s;
-    m->generation_seconds += f->generation_s;
-    m->disconnected += f->disconnected;
-    m->timed_out += f->timed_out;
-    m->drafted_tokens += (uint64_t)f->drafted_tokens;
-    m->accepted_tokens += (uint64_t)f->accepted_tokens;
-    m->verify_steps += (uint64_t)f->verify_steps;
-    observe(&m->duration, f->duration_s);
+    m->c.processing--;
+    if (!f->got_first_token) m->c.waiting--;
+    m->c.generations++;
+    m->c.finish[f->finish >= 0 && f->finish < 6 ? f->finish : 0]++;
+    m->c.prompt_tokens += (uint64_t)f->prompt_tokens;
+    m->c.cached_tokens += (uint64_t)f->cached_tokens;
+    m->c.generated_tokens += (uint64_t)f->generated_tokens;
+    m->c.prompt_seconds += f->prompt_s;
+    m->c.generation_seconds += f->generation_s;
+    m->c.disconnected += f->disconnected;
+    m->c.timed_out += f->timed_out;
+    m->c.drafted_tokens += (uint64_t)f->drafted_tokens;
+    m->c.accepted_tokens += (uint64_t)f->accepted_tokens;
+    m->c.verify_steps += (uint64_t)f->verify_steps;
+    observe(&m->c.duration, f->duration_s);
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -169,7 +169,7 @@ static void agent_line(void *ctx, srv_agent *a) {
     pyagent_agent_stats s = {.struct_size = sizeof s};
     pyagent_agent_stats_get(a->agent, &s);
     const int64_t values[4] = {s.n_prompt_tokens, s.n_generated_tokens, s.n_cached_tokens,
-                               (int64_t)a->n_requests};
+                               (int64_t)atomic_load(&a->n_requests)};
     const char *agent_id = pyagent_agent_get_label(a->agent, "agent_id");
     const char *session_id = pyagent_agent_get_label(a->agent, "session_id");
     sb_printf(l->out, "%s{agent=", l->metric);
@@ -193,9 +193,8 @@ static void count_request_agent(void *ctx, const srv_job_info *info) {
 void srv_metrics_render(server *srv, strbuf *out) {
     srv_metrics *m = &srv->metrics;
     const double tps = srv_metrics_tokens_per_second(m);
-    srv_metrics c;
     pthread_mutex_lock(&m->lock);
-    c = *m; /* a consistent copy; its mutex is not used */
+    const srv_counters c = m->c;
     pthread_mutex_unlock(&m->lock);
 
     header(out, "pyagent_model_info", "gauge", "The model served (value 1).");
@@ -382,7 +381,8 @@ static void agent_json(void *ctx, srv_agent *a) {
                         "parent", a->parent, "generating", atomic_load(&a->generating),
                         "prompt_tokens", (json_int_t)s.n_prompt_tokens, "generated_tokens",
                         (json_int_t)s.n_generated_tokens, "cached_tokens",
-                        (json_int_t)s.n_cached_tokens, "requests", (json_int_t)a->n_requests));
+                        (json_int_t)s.n_cached_tokens, "requests",
+                        (json_int_t)atomic_load(&a->n_requests)));
 }
 
 typedef struct job_list {
@@ -404,9 +404,8 @@ static void job_json(void *ctx, const srv_job_info *info) {
 json_t *srv_metrics_json(server *srv, int key_index) {
     srv_metrics *m = &srv->metrics;
     const double tps = srv_metrics_tokens_per_second(m);
-    srv_metrics c;
     pthread_mutex_lock(&m->lock);
-    c = *m;
+    const srv_counters c = m->c;
     pthread_mutex_unlock(&m->lock);
 
     json_t *requests = json_object(), *responses = json_object(), *finish = json_object();

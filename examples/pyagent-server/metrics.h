@@ -37,8 +37,8 @@ typedef struct srv_histogram {
     uint64_t count;
 } srv_histogram;
 
-typedef struct srv_metrics {
-    pthread_mutex_t lock;
+/* The figures, copied out whole under the lock for a consistent view. */
+typedef struct srv_counters {
     uint64_t requests[SRV_EP_COUNT];
     uint64_t responses[SRV_N_STATUS + 1];
     uint64_t prompt_tokens;      /* tokens fed by requests */
@@ -60,6 +60,11 @@ typedef struct srv_metrics {
     srv_histogram duration;      /* whole generation */
     int64_t tps_second[SRV_TPS_WINDOW]; /* the second (monotonic) each slot counts */
     uint64_t tps_tokens[SRV_TPS_WINDOW];
+} srv_counters;
+
+typedef struct srv_metrics {
+    pthread_mutex_t lock;
+    srv_counters c;
 } srv_metrics;
 
 void srv_metrics_init(srv_metrics *m);
