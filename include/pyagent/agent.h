@@ -59,6 +59,21 @@ PYAGENT_API pyagent_status pyagent_agent_feed_text(pyagent_agent *agent, const c
 PYAGENT_API pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent,
                                                      const int32_t *tokens, size_t n_tokens);
 
+/* Queues n_rows input embeddings instead of tokens: `rows` holds n_rows × dim floats, row by
+ * row, and dim must be the model's embedding width (engine info "n_embd"). Each row takes
+ * one position, whose token id reads PYAGENT_TOKEN_EMBEDDING in pyagent_agent_tokens. The rows
+ * go where token embeddings would (pyagent_engine_embed_tokens gives those, so feeding a
+ * token's row equals feeding the token), e.g. another model's hidden states mapped by an
+ * adapter (latent.h). Positions fed so are never shared through the prefix cache, and from the
+ * first one on the agent drafts no speculative trees and cannot be exported or saved (those
+ * need token ids): PYAGENT_ERR_UNSUPPORTED there, as here on backend cuda.
+ * PYAGENT_ERR_INVALID_ARGUMENT for another width or a value that is not finite,
+ * PYAGENT_ERR_CONTEXT_FULL past n_ctx; nothing is queued on failure. */
+#define PYAGENT_TOKEN_EMBEDDING (-1)
+PYAGENT_API pyagent_status pyagent_agent_feed_embeddings(pyagent_agent *agent,
+                                                         const float *rows, size_t n_rows,
+                                                         size_t dim);
+
 /* Runs the forward pass over every queued token, so that the logits of the last one are ready.
  * generate does this by itself; call it to time prefill or to read logits. (Feeding never
  * queues past n_ctx, so prefill has no context limit of its own to report.) */
@@ -69,6 +84,14 @@ PYAGENT_API pyagent_status pyagent_agent_prefill(pyagent_agent *agent);
  * if nothing has been computed yet. */
 PYAGENT_API pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits,
                                                 size_t capacity, size_t *n_logits);
+
+/* Copies the final hidden state of the last computed position: the model's last layer output
+ * after its output norm, n_embd floats (what the output matrix turns into the logits). An
+ * adapter maps it to another model's input embeddings (latent.h). Two-call pattern on the
+ * float count; PYAGENT_ERR_INVALID_ARGUMENT if the last position has none (nothing computed,
+ * or a speculative step computed it), PYAGENT_ERR_UNSUPPORTED on backend cuda. */
+PYAGENT_API pyagent_status pyagent_agent_hidden(pyagent_agent *agent, float *hidden,
+                                                size_t capacity, size_t *n_floats);
 
 /* Adds a stop string: generation ends when the generated text contains it. The stop string
  * itself is not streamed. Up to 16 stop strings of up to 256 bytes each. */

@@ -88,6 +88,17 @@ PYAGENT_API pyagent_status pyagent_engine_detokenize(pyagent_engine *engine,
                                                      int32_t flags, char *text, size_t capacity,
                                                      size_t *text_len);
 
+/* The model's input embeddings of `tokens`: n_tokens rows of n_embd floats (engine info
+ * "n_embd"), row i for tokens[i], written to `rows` (capacity in floats; *n_floats gets the
+ * count needed; two-call pattern). These are what pyagent_agent_feed_tokens feeds; pass them,
+ * or rows of the same space made another way (an adapter's, latent.h), to
+ * pyagent_agent_feed_embeddings. PYAGENT_ERR_INVALID_TOKEN for an id outside the vocabulary.
+ * Thread-safe. */
+PYAGENT_API pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine,
+                                                       const int32_t *tokens, size_t n_tokens,
+                                                       float *rows, size_t capacity,
+                                                       size_t *n_floats);
+
 /* Loads a draft model for speculative decoding (agents with the sampler key spec =
  * PYAGENT_SPEC_DRAFT): a smaller GGUF with exactly the target's vocabulary
  * (PYAGENT_ERR_UNSUPPORTED naming the first differing token otherwise). Replaces a draft model

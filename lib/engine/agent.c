@@ -7,6 +7,7 @@
  * to position n_computed - 1; the block table holds ceil(n_computed / block_size) blocks
  * between steps.
  */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +17,8 @@
 
 #include "../core/params.h"
 #include "engine_internal.h"
+
+_Static_assert(PYAGENT_TOKEN_EMBEDDING == PA_TOKEN_EMBD, "the public and internal ids agree");
 
 /* Every public call on an agent holds its busy flag: one host thread at a time. */
 static pyagent_status enter(pyagent_agent *a) {
@@ -71,12 +74,15 @@ static pyagent_agent *new_agent(pyagent_engine *e, pa_err *err) {
     a->engine = e;
     atomic_flag_clear(&a->busy);
     a->logits = malloc((size_t)hp->n_vocab * sizeof(float));
-    if (!a->logits || pa_sampler_init(&a->sampler, hp->n_vocab, err)) {
-        if (!a->logits) pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "agent: out of memory");
+    a->hidden = malloc((size_t)hp->n_embd * sizeof(float));
+    if (!a->logits || !a->hidden || pa_sampler_init(&a->sampler, hp->n_vocab, err)) {
+        if (!a->logits || !a->hidden) pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "agent: out of memory");
         free(a->logits);
+        free(a->hidden);
         free(a);
         return NULL;
     }
+    a->first_embd = SIZE_MAX;
     a->stats.struct_size = sizeof a->stats;
     a->root_key = pa_kv_root_key(e->kv, 0);
     return a;
@@ -143,6 +149,8 @@ static void free_unlinked(pyagent_agent *agent) {
     free(agent->blocks);
     free(agent->block_keys);
     free(agent->logits);
+    free(agent->hidden);
+    free(agent->embd);
     free(agent->tokens);
     free(agent);
 }
@@ -159,10 +167,12 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
         free_unlinked(c); /* not linked yet */
         return leave(agent, st);
     }
+    const size_t d = (size_t)e->model->hp.n_embd;
     c->tokens = malloc((agent->n_tokens + 1) * sizeof *c->tokens);
     c->blocks = malloc((agent->n_blocks + 1) * sizeof *c->blocks);
     c->block_keys = malloc((agent->n_blocks + 1) * sizeof *c->block_keys);
-    if (!c->tokens || !c->blocks || !c->block_keys) {
+    c->embd = malloc((agent->n_embd_rows * d + 1) * sizeof *c->embd);
+    if (!c->tokens || !c->blocks || !c->block_keys || !c->embd) {
         unlock(agent);
         free_unlinked(c);
         return leave(agent, fail(agent, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory"));
@@ -178,6 +188,11 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     c->n_computed = agent->n_computed;
     c->has_logits = agent->has_logits;
     memcpy(c->logits, agent->logits, (size_t)e->model->hp.n_vocab * sizeof(float));
+    memcpy(c->hidden, agent->hidden, d * sizeof *c->hidden);
+    c->hidden_at = agent->hidden_at;
+    memcpy(c->embd, agent->embd, agent->n_embd_rows * d * sizeof *c->embd);
+    c->n_embd_rows = c->embd_cap = agent->n_embd_rows;
+    c->first_embd = agent->first_embd;
     pa_sampler_copy_settings(&c->sampler, &agent->sampler);
     memcpy(c->stops, agent->stops, sizeof c->stops);
     memcpy(c->stop_len, agent->stop_len, sizeof c->stop_len);
@@ -257,6 +272,17 @@ const char *pyagent_agent_get_label(const pyagent_agent *agent, const char *key)
 /* ----------------------------------------------------------------------------------------- */
 /* Feeding and editing the sequence                                                            */
 
+static bool grow_embd(pyagent_agent *a, size_t n_rows) {
+    if (n_rows <= a->embd_cap) return true;
+    size_t cap = a->embd_cap ? a->embd_cap * 2 : 16;
+    while (cap < n_rows) cap *= 2;
+    float *grown = realloc(a->embd, cap * (size_t)a->engine->model->hp.n_embd * sizeof *grown);
+    if (!grown) return false;
+    a->embd = grown;
+    a->embd_cap = cap;
+    return true;
+}
+
 /* Appends ids to the sequence, or nothing (CONTEXT_FULL) if they would pass n_ctx. */
 static pyagent_status append_tokens_locked(pyagent_agent *a, const int32_t *ids, size_t n) {
     size_t n_ctx = (size_t)a->engine->n_ctx;
@@ -325,10 +351,58 @@ pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *to
     return leave(agent, st);
 }
 
+pyagent_status pyagent_agent_feed_embeddings(pyagent_agent *agent, const float *rows,
+                                             size_t n_rows, size_t dim) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    pyagent_engine *e = agent->engine;
+    const size_t d = (size_t)e->model->hp.n_embd;
+    if (!rows && n_rows > 0)
+        return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "rows is NULL"));
+    if (dim != d)
+        return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_INVALID_ARGUMENT,
+                                    "rows of %zu floats: the model's embedding width is %zu",
+                                    dim, d));
+    if (e->cuda)
+        return leave(agent, fail(agent, PYAGENT_ERR_UNSUPPORTED,
+                                 "feeding embeddings: not available on backend cuda yet"));
+    for (size_t i = 0; i < n_rows * d; i++)
+        if (!isfinite(rows[i]))
+            return leave(agent, pa_fail(&agent->last_error, PYAGENT_ERR_INVALID_ARGUMENT,
+                                        "row %zu, element %zu is not a finite number", i / d,
+                                        i % d));
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    const size_t n_ctx = (size_t)e->n_ctx;
+    if (n_rows > n_ctx - agent->n_tokens) {
+        st = pa_fail(&agent->last_error, PYAGENT_ERR_CONTEXT_FULL,
+                     "%zu more positions would pass n_ctx = %zu (the agent holds %zu)", n_rows,
+                     n_ctx, agent->n_tokens);
+    } else if (!pa_sched_reserve_tokens_locked(agent, agent->n_tokens + n_rows) ||
+               !grow_embd(agent, agent->n_embd_rows + n_rows)) {
+        st = fail(agent, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
+    } else {
+        if (n_rows > 0 && agent->first_embd == SIZE_MAX) agent->first_embd = agent->n_tokens;
+        memcpy(agent->embd + agent->n_embd_rows * d, rows, n_rows * d * sizeof *rows);
+        agent->n_embd_rows += n_rows;
+        for (size_t i = 0; i < n_rows; i++) agent->tokens[agent->n_tokens++] = PA_TOKEN_EMBD;
+    }
+    unlock(agent);
+    return leave(agent, st);
+}
+
+size_t pa_agent_embd_rows_before(const pyagent_agent *a, size_t pos) {
+    size_t n = 0;
+    for (size_t i = a->first_embd; i < pos && i < a->n_tokens; i++)
+        n += a->tokens[i] == PA_TOKEN_EMBD;
+    return n;
+}
+
 /* Forgets positions from n on; the logits stay only if the last computed position stays.
  * A sequence that is computed to its end without logits (cut after a speculative step, say)
  * gets its last token queued again, so that the next request has logits to start from. */
 static void truncate_locked(pyagent_agent *a, size_t n) {
+    a->n_embd_rows = pa_agent_embd_rows_before(a, n);
+    if (a->first_embd >= n) a->first_embd = SIZE_MAX;
     a->n_tokens = n;
     if (a->n_computed > n) a->has_logits = false;
     if (a->spec.n_dcomputed > n) a->spec.n_dcomputed = n; /* the drafter's copy too */
@@ -496,6 +570,31 @@ pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t 
                      "logits need %zu floats, capacity is %zu", n_vocab, capacity);
     else
         memcpy(logits, agent->logits, n_vocab * sizeof(float));
+    unlock(agent);
+    return leave(agent, st);
+}
+
+pyagent_status pyagent_agent_hidden(pyagent_agent *agent, float *hidden, size_t capacity,
+                                    size_t *n_floats) {
+    pyagent_status st = enter(agent);
+    if (st) return st;
+    if (!n_floats || (!hidden && capacity > 0))
+        return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "NULL argument"));
+    if ((st = lock_idle(agent))) return leave(agent, st);
+    const size_t d = (size_t)agent->engine->model->hp.n_embd;
+    *n_floats = d;
+    if (agent->engine->cuda)
+        st = fail(agent, PYAGENT_ERR_UNSUPPORTED, "hidden states: not kept on backend cuda yet");
+    else if (!agent->has_logits || agent->n_computed != agent->n_tokens ||
+             agent->hidden_at != agent->n_computed)
+        st = fail(agent, PYAGENT_ERR_INVALID_ARGUMENT,
+                  "no hidden state for the last token: feed and call prefill first (a "
+                  "speculative step keeps none)");
+    else if (capacity < d)
+        st = pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
+                     "the hidden state needs %zu floats, capacity is %zu", d, capacity);
+    else
+        memcpy(hidden, agent->hidden, d * sizeof(float));
     unlock(agent);
     return leave(agent, st);
 }

@@ -298,6 +298,34 @@ pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }
 
+pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens,
+                                           size_t n_tokens, float *rows, size_t capacity,
+                                           size_t *n_floats) {
+    pyagent_status st = check_ready(engine);
+    if (st) return st;
+    pa_err err = {0};
+    if (!n_floats || (!tokens && n_tokens > 0) || (!rows && capacity > 0)) {
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "embed_tokens: NULL argument");
+        return pa_engine_set_error(engine, &err);
+    }
+    const pa_model *m = engine->model;
+    const size_t d = (size_t)m->hp.n_embd;
+    for (size_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab) {
+            pa_fail(&err, PYAGENT_ERR_INVALID_TOKEN, "token %d at index %zu is outside [0, %d)",
+                    tokens[i], i, m->hp.n_vocab);
+            return pa_engine_set_error(engine, &err);
+        }
+    *n_floats = n_tokens * d;
+    if (capacity < n_tokens * d) {
+        pa_fail(&err, PYAGENT_ERR_BUFFER_TOO_SMALL, "embed_tokens: %zu floats needed, capacity %zu",
+                n_tokens * d, capacity);
+        return pa_engine_set_error(engine, &err);
+    }
+    for (size_t i = 0; i < n_tokens; i++) pa_matrix_row(&m->token_embd, tokens[i], rows + i * d);
+    return PYAGENT_OK;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Scheduling                                                                                  */
 

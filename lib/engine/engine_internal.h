@@ -92,6 +92,13 @@ struct pyagent_agent {
     uint64_t root_key;    /* from the model fingerprint and the cache salt */
     float *logits;        /* (n_vocab,) after token n_computed - 1, when has_logits */
     bool has_logits;
+    float *hidden;        /* (n_embd,) final hidden state of position hidden_at - 1 */
+    size_t hidden_at;     /* 0: none */
+    float *embd;          /* (n_embd_rows, n_embd) inputs of the PA_TOKEN_EMBD positions */
+    size_t n_embd_rows, embd_cap;
+    size_t first_embd;    /* the first PA_TOKEN_EMBD position, SIZE_MAX if none: the radix
+                             index neither gives nor takes blocks from there on, since their
+                             KV is not the KV of any token ids */
     bool in_flight;       /* part of the batch a step is computing */
 
     pa_sampler sampler;
@@ -181,6 +188,8 @@ void pa_sched_finish_locked(pyagent_agent *a, int32_t finish, pyagent_status sta
 bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id);
 /* Keeps only the blocks that hold positions [0, n_positions). */
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
+/* How many PA_TOKEN_EMBD positions come before `pos`: the index of its row in a->embd. */
+size_t pa_agent_embd_rows_before(const pyagent_agent *a, size_t pos);
 void pa_event_buf_free(pa_event_buf *b);
 /* For the latent link: appends a block (already retained) to the table; makes blocks for
  * positions [n_computed, end) writable; room for n tokens; keys (and index entries) of the

@@ -83,9 +83,11 @@ static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_hist
     if (off || s->repeat_last_n == 0) return;
     size_t window = (size_t)s->repeat_last_n < n_history ? (size_t)s->repeat_last_n : n_history;
     const int32_t *recent = history + (n_history - window);
-    for (size_t i = 0; i < window; i++) s->counts[recent[i]]++;
+    for (size_t i = 0; i < window; i++)
+        if (recent[i] >= 0) s->counts[recent[i]]++; /* < 0: a position fed as an embedding */
     for (size_t i = 0; i < window; i++) {
         int32_t id = recent[i];
+        if (id < 0) continue;
         uint32_t count = s->counts[id];
         if (count == 0) continue; /* already penalized */
         float *l = &s->logits[id];

@@ -232,7 +232,7 @@ static uint64_t parent_key(const pyagent_agent *a, size_t block_index) {
 static void attach_cached_prefix(pyagent_engine *e, pyagent_agent *a) {
     const size_t bs = (size_t)pa_kv_config_of(e->kv)->block_size;
     while (a->n_computed % bs == 0 && a->n_blocks == a->n_computed / bs &&
-           a->n_computed + bs < a->n_tokens) {
+           a->n_computed + bs < a->n_tokens && a->n_computed + bs <= a->first_embd) {
         const int32_t *tokens = a->tokens + a->n_computed;
         uint64_t key = pa_kv_block_key(parent_key(a, a->n_blocks), tokens, (int)bs);
         int32_t block = pa_kv_lookup(e->kv, key, tokens);
@@ -285,8 +285,12 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
     }
     const bool last = a->n_computed + n == a->n_tokens;
     const bool tree = a->spec.n_seg > 0;
+    const size_t embd_row = a->n_embd_rows ? pa_agent_embd_rows_before(a, a->n_computed) : 0;
     e->batch[*n_seqs] = (pa_batch_seq){.tokens = tree ? a->spec.seg_tokens
                                                       : a->tokens + a->n_computed,
+                                       .embd = tree || !a->n_embd_rows
+                                                   ? NULL
+                                                   : a->embd + embd_row * (size_t)e->model->hp.n_embd,
                                        .n = (int)n,
                                        .pos0 = (int)a->n_computed,
                                        .block_table = a->blocks,
@@ -294,7 +298,8 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
                                        .exact = exact,
                                        .logits = tree ? a->spec.logits
                                                  : last ? a->logits
-                                                        : NULL};
+                                                        : NULL,
+                                       .hidden = tree || !last || e->cuda ? NULL : a->hidden};
     e->batch_agents[(*n_seqs)++] = a;
     a->in_flight = true;
 }
@@ -307,6 +312,10 @@ static void publish_full_blocks(pyagent_engine *e, pyagent_agent *a, size_t from
     for (size_t i = from / bs; i < to / bs; i++) {
         const int32_t *tokens = a->tokens + i * bs;
         uint64_t parent = parent_key(a, i);
+        if ((i + 1) * bs > a->first_embd) { /* holds KV of an embedding row, not of ids */
+            a->block_keys[i] = 0;
+            continue;
+        }
         a->block_keys[i] = pa_kv_block_key(parent, tokens, (int)bs);
         if (e->prefix_cache) pa_kv_publish(e->kv, a->blocks[i], a->block_keys[i], parent, tokens);
     }
@@ -325,6 +334,7 @@ static void record(pyagent_engine *e, pyagent_agent *a, const pa_batch_seq *seq,
     a->n_computed += (size_t)seq->n;
     publish_full_blocks(e, a, from, a->n_computed);
     if (seq->logits) a->has_logits = true;
+    if (seq->hidden) a->hidden_at = a->n_computed;
     if (a->req.generated_last && seq->n == 1) {
         a->stats.decode_seconds += seconds;
     } else {

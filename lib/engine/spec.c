@@ -214,6 +214,7 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
     const bool host = s->host_draft;
     s->host_draft = false;
     if ((s->drafter == PYAGENT_SPEC_OFF && !host) || max_nodes < 1) return 0;
+    if (a->first_embd != SIZE_MAX) return 0; /* drafters read token ids: plain decode */
     const double t0 = now_seconds();
     pa_spec_config cfg = s->cfg;
     if (cfg.budget > max_nodes) cfg.budget = max_nodes;

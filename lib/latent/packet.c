@@ -122,6 +122,10 @@ pyagent_status pa_latent_export_locked(pyagent_agent *a, int64_t from, int64_t t
         return pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_RANGE,
                        "export [%lld, %lld): the agent has %zu computed tokens", (long long)from,
                        (long long)to, a->n_computed);
+    if ((size_t)to > a->first_embd) /* a packet names its (and its prefix's) token ids */
+        return pa_fail(&a->last_error, PYAGENT_ERR_UNSUPPORTED,
+                       "export [%lld, %lld): position %zu was fed as an embedding, not a token",
+                       (long long)from, (long long)to, a->first_embd);
     pyagent_latent_packet *p = calloc(1, sizeof *p);
     const int bs = pa_kv_config_of(e->kv)->block_size;
     const size_t first = (size_t)(from / bs), last = (size_t)((to - 1) / bs);

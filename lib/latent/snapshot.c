@@ -130,6 +130,10 @@ pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path) {
     pa_err *err = &agent->last_error;
     pyagent_engine *e = agent->engine;
     pyagent_latent_packet *packet = NULL;
+    if (agent->first_embd != SIZE_MAX)
+        return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                                                  "snapshots hold token ids: this agent was fed "
+                                                  "embeddings (position %zu)", agent->first_embd));
     if (pa_kv_config_of(e->kv)->elem_type == PA_KV_Q8_0) /* a round trip would re-quantize */
         return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
                                                   "snapshots need an F32 or F16 KV store"));

@@ -59,6 +59,7 @@ PYAGENT_PARAMS_REGISTRY = 3
 PYAGENT_PARAMS_ROUTE = 4
 
 # agent.h
+PYAGENT_TOKEN_EMBEDDING = -1
 PYAGENT_FINISH_LENGTH = 1
 PYAGENT_FINISH_EOS = 2
 PYAGENT_FINISH_STOP = 3
@@ -237,10 +238,14 @@ FUNCTIONS = {
     'pyagent_agent_feed_text': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p, ctypes.c_int64], ('agent', 'text', 'text_len'), 'agent.h'),
     # pyagent_status pyagent_agent_feed_tokens(pyagent_agent *agent, const int32_t *tokens, size_t n_tokens)
     'pyagent_agent_feed_tokens': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t], ('agent', 'tokens', 'n_tokens'), 'agent.h'),
+    # pyagent_status pyagent_agent_feed_embeddings(pyagent_agent *agent, const float *rows, size_t n_rows, size_t dim)
+    'pyagent_agent_feed_embeddings': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.c_size_t], ('agent', 'rows', 'n_rows', 'dim'), 'agent.h'),
     # pyagent_status pyagent_agent_prefill(pyagent_agent *agent)
     'pyagent_agent_prefill': (pyagent_status, [ctypes.POINTER(pyagent_agent)], ('agent',), 'agent.h'),
     # pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t capacity, size_t *n_logits)
     'pyagent_agent_logits': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('agent', 'logits', 'capacity', 'n_logits'), 'agent.h'),
+    # pyagent_status pyagent_agent_hidden(pyagent_agent *agent, float *hidden, size_t capacity, size_t *n_floats)
+    'pyagent_agent_hidden': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('agent', 'hidden', 'capacity', 'n_floats'), 'agent.h'),
     # pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, int64_t stop_len)
     'pyagent_agent_add_stop': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p, ctypes.c_int64], ('agent', 'stop', 'stop_len'), 'agent.h'),
     # pyagent_status pyagent_agent_clear_stops(pyagent_agent *agent)
@@ -289,6 +294,8 @@ FUNCTIONS = {
     'pyagent_engine_tokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'text', 'text_len', 'flags', 'tokens', 'capacity', 'n_tokens'), 'engine.h'),
     # pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, int32_t flags, char *text, size_t capacity, size_t *text_len)
     'pyagent_engine_detokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'flags', 'text', 'capacity', 'text_len'), 'engine.h'),
+    # pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, float *rows, size_t capacity, size_t *n_floats)
+    'pyagent_engine_embed_tokens': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'rows', 'capacity', 'n_floats'), 'engine.h'),
     # pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)
     'pyagent_engine_load_draft': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p], ('engine', 'path'), 'engine.h'),
     # pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active)

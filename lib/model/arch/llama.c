@@ -406,8 +406,10 @@ static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
         const int n_rows = seq->logit_rows ? seq->n_logit_rows : seq->tree_parent ? seq->n : 1;
         for (int r = 0; r < n_rows; r++) {
             const int i = seq->logit_rows ? seq->logit_rows[r] : seq->tree_parent ? r : seq->n - 1;
-            pa_rmsnorm(ws->x_last + (size_t)rows * d, ws->x + (size_t)(first_token + i) * d,
-                       m->output_norm, d, m->hp.rms_eps);
+            float *normed = ws->x_last + (size_t)rows * d;
+            pa_rmsnorm(normed, ws->x + (size_t)(first_token + i) * d, m->output_norm, d,
+                       m->hp.rms_eps);
+            if (seq->hidden && !seq->tree_parent) memcpy(seq->hidden, normed, d * sizeof *normed);
             dest[rows++] = seq->logits + (size_t)r * m->hp.n_vocab;
             if (rows == LOGIT_ROWS) {
                 flush_logits(m, ws, pool, dest, rows);
@@ -427,6 +429,7 @@ static void lay_out_batch(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq
     for (int s = 0; s < n_seqs; s++) {
         const pa_batch_seq *seq = &seqs[s];
         const int first = n;
+        const float *embd = seq->embd;
         if (seq->exact && ws->n_exact == first) ws->n_exact += seq->n;
         for (int i = 0; i < seq->n; i++, n++) {
             ws->tok[n] = seq->tokens[i];
@@ -440,7 +443,12 @@ static void lay_out_batch(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq
                 ws->parent[n] = -1;
                 ws->pos[n] = ws->limit[n] = seq->pos0 + i;
             }
-            pa_matrix_row(&m->token_embd, ws->tok[n], ws->x + (size_t)n * d);
+            if (ws->tok[n] == PA_TOKEN_EMBD) { /* fed as an embedding row */
+                memcpy(ws->x + (size_t)n * d, embd, d * sizeof *embd);
+                embd += d;
+            } else {
+                pa_matrix_row(&m->token_embd, ws->tok[n], ws->x + (size_t)n * d);
+            }
         }
     }
     *n_tokens = n;

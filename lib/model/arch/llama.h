@@ -28,7 +28,9 @@ void pa_llama_ws_free(pa_llama_ws *ws);
  * itself. Exact segments (decode tokens, trees) must come first in the batch: their rows are
  * computed independently of the rest of the batch, bitwise. */
 typedef struct pa_batch_seq {
-    const int32_t *tokens;      /* n valid ids */
+    const int32_t *tokens;      /* n valid ids, or PA_TOKEN_EMBD for a row of embd */
+    const float *embd;          /* input rows (n_embd each) of the PA_TOKEN_EMBD tokens, in
+                                   order; NULL when there are none */
     int n;
     int pos0;
     const int32_t *block_table;
@@ -38,7 +40,12 @@ typedef struct pa_batch_seq {
                                    (n, n_vocab): every token's */
     const int32_t *logit_rows;  /* a tree's: only these tokens' logits, in this order */
     int n_logit_rows;
+    float *hidden;              /* NULL, or (n_embd,): the last token's final hidden state
+                                   (after the output norm: what the output matrix reads) */
 } pa_batch_seq;
+
+/* The token id of a position whose input is an embedding row instead of a token's. */
+#define PA_TOKEN_EMBD (-1)
 
 /* Runs a batch of sequences (at most n_batch tokens in all) through the model: every matmul
  * over all tokens at once, attention per token over its own sequence's blocks. n_layers < the

@@ -59,6 +59,7 @@ const int PYAGENT_PARAMS_REGISTRY = 3;
 const int PYAGENT_PARAMS_ROUTE = 4;
 
 // agent.h
+const int PYAGENT_TOKEN_EMBEDDING = -1;
 const int PYAGENT_FINISH_LENGTH = 1;
 const int PYAGENT_FINISH_EOS = 2;
 const int PYAGENT_FINISH_STOP = 3;
@@ -410,6 +411,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, ffi.Size)>>('pyagent_agent_feed_tokens');
   late final _pyagent_agent_feed_tokens = _pyagent_agent_feed_tokensPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, int)>();
 
+  /// `pyagent_status pyagent_agent_feed_embeddings(pyagent_agent *agent, const float *rows, size_t n_rows, size_t dim)` (agent.h)
+  int pyagent_agent_feed_embeddings(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Float> rows, int n_rows, int dim) {
+    return _pyagent_agent_feed_embeddings(agent, rows, n_rows, dim);
+  }
+
+  late final _pyagent_agent_feed_embeddingsPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Size)>>('pyagent_agent_feed_embeddings');
+  late final _pyagent_agent_feed_embeddings = _pyagent_agent_feed_embeddingsPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, int, int)>();
+
   /// `pyagent_status pyagent_agent_prefill(pyagent_agent *agent)` (agent.h)
   int pyagent_agent_prefill(ffi.Pointer<pyagent_agent> agent) {
     return _pyagent_agent_prefill(agent);
@@ -427,6 +437,15 @@ class PyagentBindings {
   late final _pyagent_agent_logitsPtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_agent_logits');
   late final _pyagent_agent_logits = _pyagent_agent_logitsPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_agent_hidden(pyagent_agent *agent, float *hidden, size_t capacity, size_t *n_floats)` (agent.h)
+  int pyagent_agent_hidden(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Float> hidden, int capacity, ffi.Pointer<ffi.Size> n_floats) {
+    return _pyagent_agent_hidden(agent, hidden, capacity, n_floats);
+  }
+
+  late final _pyagent_agent_hiddenPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_agent_hidden');
+  late final _pyagent_agent_hidden = _pyagent_agent_hiddenPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Size>)>();
 
   /// `pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, int64_t stop_len)` (agent.h)
   int pyagent_agent_add_stop(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> stop, int stop_len) {
@@ -643,6 +662,15 @@ class PyagentBindings {
   late final _pyagent_engine_detokenizePtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_detokenize');
   late final _pyagent_engine_detokenize = _pyagent_engine_detokenizePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, int, int, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
+
+  /// `pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, float *rows, size_t capacity, size_t *n_floats)` (engine.h)
+  int pyagent_engine_embed_tokens(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Int32> tokens, int n_tokens, ffi.Pointer<ffi.Float> rows, int capacity, ffi.Pointer<ffi.Size> n_floats) {
+    return _pyagent_engine_embed_tokens(engine, tokens, n_tokens, rows, capacity, n_floats);
+  }
+
+  late final _pyagent_engine_embed_tokensPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_embed_tokens');
+  late final _pyagent_engine_embed_tokens = _pyagent_engine_embed_tokensPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Size>)>();
 
   /// `pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)` (engine.h)
   int pyagent_engine_load_draft(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> path) {
@@ -1138,8 +1166,10 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_params>)>> get pyagent_agent_set_sampler => _library._pyagent_agent_set_samplerPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_agent_feed_text => _library._pyagent_agent_feed_textPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Int32>, ffi.Size)>> get pyagent_agent_feed_tokens => _library._pyagent_agent_feed_tokensPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Size)>> get pyagent_agent_feed_embeddings => _library._pyagent_agent_feed_embeddingsPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_prefill => _library._pyagent_agent_prefillPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_agent_logits => _library._pyagent_agent_logitsPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_agent_hidden => _library._pyagent_agent_hiddenPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_agent_add_stop => _library._pyagent_agent_add_stopPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>)>> get pyagent_agent_clear_stops => _library._pyagent_agent_clear_stopsPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int32, pyagent_token_fn, ffi.Pointer<ffi.Void>, ffi.Pointer<ffi.Int32>)>> get pyagent_agent_generate => _library._pyagent_agent_generatePtr;
@@ -1164,6 +1194,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_meta_str => _library._pyagent_engine_meta_strPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_tokenize => _library._pyagent_engine_tokenizePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_detokenize => _library._pyagent_engine_detokenizePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_embed_tokens => _library._pyagent_engine_embed_tokensPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>)>> get pyagent_engine_load_draft => _library._pyagent_engine_load_draftPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>> get pyagent_engine_step => _library._pyagent_engine_stepPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_start => _library._pyagent_engine_startPtr;
