@@ -2,7 +2,7 @@
  * Feeding embeddings instead of tokens, reading final hidden states, and adapters between two
  * models (latent.h): a token's own embedding row fed as a row equals feeding the token, bit for
  * bit; the hidden state is what the output matrix turns into the logits; an adapter fitted on
- * the pycode pair predicts the target's embeddings of the draft's next tokens on held-out text.
+ * the pycode pair turns the draft's reading of a text into rows the target understands.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -235,14 +235,258 @@ static void bad_rows_and_token_id_features_are_refused_clearly(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Adapters: the pycode draft (dim 128) read by the pycode target (dim 384)                    */
+
+static char draft_path[1024], target_path[1024];
+static char *fit_text, *eval_text; /* Python source of this project: fit on one, test on another */
+
+static char *read_text(const char *name) {
+    char path[1024];
+    test_data_path(path, sizeof path, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = 0;
+    fclose(f);
+    return text;
+}
+
+typedef struct pair_fixture {
+    pyagent_engine *draft, *target;
+    pyagent_adapter *adapter;
+} pair_fixture;
+
+static int setup_pair(void **state) {
+    pair_fixture *f = calloc(1, sizeof *f);
+    f->draft = test_open_engine(draft_path, NULL, 0);
+    f->target = test_open_engine(target_path, NULL, 0);
+    pyagent_status st = pyagent_adapter_fit(f->draft, f->target, fit_text, -1, 1.0, 0.2,
+                                            &f->adapter);
+    if (st) fprintf(stderr, "fit: %s\n", pyagent_engine_last_error(f->target));
+    assert_int_equal(st, PYAGENT_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown_pair(void **state) {
+    pair_fixture *f = *state;
+    pyagent_adapter_destroy(f->adapter);
+    pyagent_engine_destroy(f->draft);
+    pyagent_engine_destroy(f->target);
+    free(f);
+    return 0;
+}
+
+static pyagent_adapter_info adapter_info(const pyagent_adapter *a) {
+    pyagent_adapter_info info = {.struct_size = sizeof info};
+    assert_int_equal(pyagent_adapter_info_get(a, &info), PYAGENT_OK);
+    return info;
+}
+
+/* On held-out text the fit explains the target's embeddings better than their mean does, and
+ * the token nearest to a mapped row is mostly the token the draft read. */
+static void fit_explains_held_out_embeddings(void **state) {
+    pair_fixture *f = *state;
+    pyagent_adapter_info info = adapter_info(f->adapter);
+    printf("# adapter pycode draft -> target: %lld train / %lld held-out pairs, R2 train %.3f, "
+           "held-out %.3f, held-out top-1 %.3f\n",
+           (long long)info.n_train, (long long)info.n_heldout, info.r2_train, info.r2_heldout,
+           info.top1_heldout);
+    assert_int_equal(info.dim_in, 128);
+    assert_int_equal(info.dim_out, 384);
+    assert_true(info.n_heldout > 200 && info.n_train > 4 * info.n_heldout - 8);
+    assert_true(info.r2_train > info.r2_heldout);
+    assert_true(info.r2_heldout > 0.25);
+    assert_true(info.top1_heldout > 0.5);
+}
+
+/* Saved and loaded, the adapter maps exactly as before; a file for other models or a damaged
+ * one is refused with a message. */
+static void save_load_round_trip_and_damaged_files(void **state) {
+    pair_fixture *f = *state;
+    char path[] = "/tmp/pyagent-adapter-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(pyagent_adapter_save(f->target, f->adapter, path), PYAGENT_OK);
+    pyagent_adapter *loaded = NULL;
+    assert_int_equal(pyagent_adapter_load(f->draft, f->target, path, &loaded), PYAGENT_OK);
+    pyagent_adapter_info a = adapter_info(f->adapter), b = adapter_info(loaded);
+    assert_memory_equal(&a, &b, sizeof a);
+
+    float hidden[2 * 128], rows_a[2 * 384], rows_b[2 * 384];
+    for (int i = 0; i < 256; i++) hidden[i] = sinf((float)i);
+    assert_int_equal(pyagent_adapter_apply(f->adapter, hidden, 2, rows_a, 2 * 384), PYAGENT_OK);
+    assert_int_equal(pyagent_adapter_apply(loaded, hidden, 2, rows_b, 2 * 384), PYAGENT_OK);
+    assert_memory_equal(rows_a, rows_b, sizeof rows_a);
+    assert_int_equal(pyagent_adapter_apply(loaded, hidden, 2, rows_b, 2 * 384 - 1),
+                     PYAGENT_ERR_BUFFER_TOO_SMALL);
+    pyagent_adapter_destroy(loaded);
+
+    /* the other way round: fitted for other models */
+    assert_int_equal(pyagent_adapter_load(f->target, f->draft, path, &loaded),
+                     PYAGENT_ERR_MISMATCH);
+    assert_null(loaded);
+    assert_non_null(strstr(pyagent_engine_last_error(f->draft), "other models"));
+
+    /* every header byte flipped, payload bytes at a stride, truncations: BAD_PACKET */
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    const size_t size = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *bytes = malloc(size);
+    assert_int_equal(fread(bytes, 1, size, fp), size);
+    fclose(fp);
+    char bad[] = "/tmp/pyagent-adapter-bad-XXXXXX";
+    fd = mkstemp(bad);
+    close(fd);
+    int n_checked = 0;
+    for (size_t i = 0; i < size; i += i < 112 ? 1 : 997) {
+        bytes[i] ^= 0x20;
+        fp = fopen(bad, "wb");
+        fwrite(bytes, 1, size, fp);
+        fclose(fp);
+        bytes[i] ^= 0x20;
+        pyagent_status st = pyagent_adapter_load(f->draft, f->target, bad, &loaded);
+        assert_true(st == PYAGENT_ERR_BAD_PACKET || st == PYAGENT_ERR_MISMATCH);
+        assert_null(loaded);
+        assert_true(strlen(pyagent_engine_last_error(f->target)) > 0);
+        n_checked++;
+    }
+    for (size_t cut = 0; cut < size; cut += cut < 112 ? 1 : 4099) {
+        fp = fopen(bad, "wb");
+        fwrite(bytes, 1, cut, fp);
+        fclose(fp);
+        assert_int_equal(pyagent_adapter_load(f->draft, f->target, bad, &loaded),
+                         PYAGENT_ERR_BAD_PACKET);
+    }
+    assert_true(n_checked > 150);
+    assert_int_equal(pyagent_adapter_load(f->draft, f->target, "/nonexistent/a.pyad", &loaded),
+                     PYAGENT_ERR_IO);
+    free(bytes);
+    unlink(bad);
+    unlink(path);
+}
+
+/* -log p(tokens[from..n) | what the agent was fed before), one token at a time, in nats. */
+static double suffix_nll(pyagent_agent *a, const int32_t *ids, size_t from, size_t n,
+                         size_t n_vocab) {
+    float *l = malloc(n_vocab * sizeof *l);
+    double nll = 0;
+    for (size_t i = from; i < n; i++) {
+        size_t got = 0;
+        assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_logits(a, l, n_vocab, &got), PYAGENT_OK);
+        double max = l[0], sum = 0;
+        for (size_t t = 1; t < n_vocab; t++) max = l[t] > max ? l[t] : max;
+        for (size_t t = 0; t < n_vocab; t++) sum += exp(l[t] - max);
+        nll += -(l[ids[i]] - max - log(sum));
+        assert_int_equal(pyagent_agent_feed_tokens(a, ids + i, 1), PYAGENT_OK);
+    }
+    free(l);
+    return nll / (double)(n - from);
+}
+
+/* The use: the draft reads a prefix, its hidden states go through the adapter into a target
+ * agent, which then predicts the suffix. The translated prefix must carry what the text said:
+ * the target's suffix loss given it is below its loss with no prefix at all, and below its loss
+ * given as many mean rows (the same positions, no content). */
+static void translated_prefix_helps_the_target_predict_the_suffix(void **state) {
+    pair_fixture *f = *state;
+    const size_t n_vocab = info(f->target, "n_vocab");
+    size_t n = 0;
+    pyagent_engine_tokenize(f->draft, eval_text, -1, 0, NULL, 0, &n);
+    int32_t *ids = malloc(n * sizeof *ids);
+    assert_int_equal(pyagent_engine_tokenize(f->draft, eval_text, -1, 0, ids, n, &n), PYAGENT_OK);
+    assert_true(n > 256);
+    n = 256;
+    const size_t n_prefix = 128, first = 1; /* the first token goes in as itself */
+
+    /* the draft reads the prefix; its hidden state after token i, mapped, stands for token i */
+    pyagent_agent *reader = test_greedy_agent(f->draft);
+    float h[128], *rows = malloc(n_prefix * 384 * sizeof *rows), *mean = calloc(384, sizeof *mean);
+    for (size_t i = 0; i < n_prefix; i++) {
+        size_t got = 0;
+        assert_int_equal(pyagent_agent_feed_tokens(reader, ids + i, 1), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(reader), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_hidden(reader, h, 128, &got), PYAGENT_OK);
+        assert_int_equal(pyagent_adapter_apply(f->adapter, h, 1, rows + i * 384, 384), PYAGENT_OK);
+        for (int j = 0; j < 384; j++) mean[j] += rows[i * 384 + j] / (float)n_prefix;
+    }
+    pyagent_agent *own = test_greedy_agent(f->target), *adapted = test_greedy_agent(f->target),
+                  *blind = test_greedy_agent(f->target);
+    assert_int_equal(pyagent_agent_feed_tokens(own, ids, n_prefix), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(adapted, ids, first), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_embeddings(adapted, rows + first * 384, n_prefix - first, 384),
+                     PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(blind, ids, first), PYAGENT_OK);
+    for (size_t i = first; i < n_prefix; i++)
+        assert_int_equal(pyagent_agent_feed_embeddings(blind, mean, 1, 384), PYAGENT_OK);
+    pyagent_agent *none = test_greedy_agent(f->target); /* the suffix after the first token */
+    assert_int_equal(pyagent_agent_feed_tokens(none, ids, first), PYAGENT_OK);
+    const double nll_none = suffix_nll(none, ids, n_prefix, n, n_vocab);
+    const double nll_own = suffix_nll(own, ids, n_prefix, n, n_vocab);
+    const double nll_adapted = suffix_nll(adapted, ids, n_prefix, n, n_vocab);
+    const double nll_blind = suffix_nll(blind, ids, n_prefix, n, n_vocab);
+    printf("# target suffix loss (%zu tokens) after a %zu-token prefix: own tokens %.3f, "
+           "adapted draft states %.3f, mean rows %.3f, no prefix %.3f nats/token\n",
+           n - n_prefix, n_prefix, nll_own, nll_adapted, nll_blind, nll_none);
+    assert_true(nll_adapted < nll_none);
+    assert_true(nll_adapted < nll_blind);
+    assert_true(nll_own < nll_none);
+    free(rows), free(mean), free(ids);
+    pyagent_agent_destroy(reader), pyagent_agent_destroy(own);
+    pyagent_agent_destroy(adapted), pyagent_agent_destroy(blind), pyagent_agent_destroy(none);
+}
+
+/* Models with different vocabularies, too little text, bad numbers: refused with a message. */
+static void fit_refuses_what_it_cannot_fit(void **state) {
+    pair_fixture *f = *state;
+    pyagent_engine *stories = test_open_engine(stories_path, NULL, 0);
+    pyagent_adapter *a = NULL;
+    assert_int_equal(pyagent_adapter_fit(stories, f->target, fit_text, -1, 1, 0.2, &a),
+                     PYAGENT_ERR_MISMATCH);
+    assert_null(a);
+    assert_non_null(strstr(pyagent_engine_last_error(f->target), "vocabularies"));
+    assert_int_equal(pyagent_adapter_fit(f->draft, f->target, "def f(x):\n    return x\n", -1,
+                                         1, 0.2, &a),
+                     PYAGENT_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(pyagent_engine_last_error(f->target), "pairs"));
+    assert_int_equal(pyagent_adapter_fit(f->draft, f->target, fit_text, -1, -1, 0.2, &a),
+                     PYAGENT_ERR_OUT_OF_RANGE);
+    assert_int_equal(pyagent_adapter_fit(f->draft, f->target, fit_text, -1, NAN, 0.2, &a),
+                     PYAGENT_ERR_OUT_OF_RANGE);
+    assert_int_equal(pyagent_adapter_fit(f->draft, f->target, fit_text, -1, 1, 0.95, &a),
+                     PYAGENT_ERR_OUT_OF_RANGE);
+    pyagent_engine_destroy(stories);
+}
+
 int main(void) {
     test_data_path(stories_path, sizeof stories_path, "stories260K.gguf");
     test_model_path(tied_path, sizeof tied_path, "tiny-tied-f32.gguf");
-    const struct CMUnitTest tests[] = {
+    test_data_path(draft_path, sizeof draft_path, "pycode-draft-1M-f16.gguf");
+    test_data_path(target_path, sizeof target_path, "pycode-target-16M-f16.gguf");
+    fit_text = read_text("../../bindings/python/pyagent/agent.py");
+    eval_text = read_text("../../bindings/python/pyagent/engine.py");
+    const struct CMUnitTest rows[] = {
         cmocka_unit_test(token_rows_fed_as_embeddings_equal_the_tokens),
         cmocka_unit_test(mixed_sequences_and_rewinds_keep_the_right_rows),
         cmocka_unit_test(hidden_state_gives_the_logits_through_the_tied_embeddings),
         cmocka_unit_test(bad_rows_and_token_id_features_are_refused_clearly),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest adapters[] = {
+        cmocka_unit_test(fit_explains_held_out_embeddings),
+        cmocka_unit_test(save_load_round_trip_and_damaged_files),
+        cmocka_unit_test(translated_prefix_helps_the_target_predict_the_suffix),
+        cmocka_unit_test(fit_refuses_what_it_cannot_fit),
+    };
+    int failed = cmocka_run_group_tests(rows, NULL, NULL);
+    failed += cmocka_run_group_tests(adapters, setup_pair, teardown_pair);
+    free(fit_text), free(eval_text);
+    return failed;
 }

@@ -116,6 +116,82 @@ PYAGENT_API pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engin
                                                            int32_t timeout_ms,
                                                            pyagent_latent_packet **packet);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Adapters between models                                                                      */
+/*
+ * Different models cannot read each other's KV, but one that shares the other's tokenizer can
+ * read its states as input embeddings. An adapter is a linear map from model S's final hidden
+ * state (pyagent_agent_hidden: what S's output matrix reads) to model T's input embedding
+ * space: after S has read tokens x_0..x_i, its hidden state h_i is mapped to
+ *     e_i = h_i W + b,    W (dim_in, dim_out), b (dim_out,)
+ * fitted by ridge regression, on S's states over a text, to T's input embedding of x_i. Fed to
+ * a T agent in place of the tokens (pyagent_agent_feed_embeddings), the rows carry what S read
+ * as S understood it. With the pycode pair (tests/test_adapter.c), the target given a 128-token
+ * prefix this way predicts the next 128 tokens at 1.81 nats/token: 1.76 from the prefix's own
+ * tokens, 1.91 with no prefix (docs/latent.md).
+ *
+ * File (little-endian): magic "PAADAPT1", format version, dim_in, dim_out, the fit's figures
+ * (pyagent_adapter_info), the fingerprints of S and T, the payload size, XXH3 of the header;
+ * then (dim_in + 1) x dim_out float32 (the rows of W, then b) and their XXH3. docs/latent.md
+ * has the layout.
+ */
+typedef struct pyagent_adapter pyagent_adapter;
+
+typedef struct pyagent_adapter_info {
+    uint32_t struct_size;   /* set to sizeof(pyagent_adapter_info) before the call */
+    uint32_t reserved;
+    int64_t dim_in;         /* S's embedding width */
+    int64_t dim_out;        /* T's embedding width */
+    int64_t n_train;        /* (h_i, E_T[x_i]) pairs fitted */
+    int64_t n_heldout;      /* pairs after them in the text, kept out of the fit */
+    double ridge;           /* the fit's ridge penalty (lambda) */
+    double r2_train;        /* 1 - residual / total sum of squares over every output value */
+    double r2_heldout;      /* the same on the held-out pairs (their own mean as baseline) */
+    double top1_heldout;    /* held-out pairs whose mapped row is nearer (cosine) to T's
+                               embedding of their token than to any other token's */
+    uint64_t fingerprint_in, fingerprint_out; /* the models it was fitted for */
+} pyagent_adapter_info;
+
+/* Fits an adapter from `src`'s hidden states to `dst`'s input embeddings on `text`
+ * (`text_len` bytes or -1 for NUL-terminated), tokenized by src as pyagent_agent_feed_text
+ * does, read in windows of src's n_ctx tokens (a few thousand tokens fit in about a second with
+ * the pycode pair). The last `heldout` fraction of the pairs (in [0, 0.9]) is kept out of the
+ * fit and measured (pyagent_adapter_info; NaN figures when it holds no pair). ridge >= 0 penalizes
+ * W (not b) by ridge * ||W||^2; 1 is a fine default. PYAGENT_ERR_MISMATCH when the two models'
+ * vocabularies differ, PYAGENT_ERR_INVALID_ARGUMENT when the text gives fewer pairs than
+ * dim_in + 1 to fit. The message is on dst (pyagent_engine_last_error). Thread-safe with
+ * respect to other agents of the two engines; takes an agent of src for the time it runs. */
+PYAGENT_API pyagent_status pyagent_adapter_fit(pyagent_engine *src, pyagent_engine *dst,
+                                               const char *text, int64_t text_len,
+                                               double ridge, double heldout,
+                                               pyagent_adapter **adapter);
+
+PYAGENT_API void pyagent_adapter_destroy(pyagent_adapter *adapter); /* NULL is a no-op */
+
+PYAGENT_API pyagent_status pyagent_adapter_info_get(const pyagent_adapter *adapter,
+                                                    pyagent_adapter_info *info);
+
+/* Maps n_rows hidden states of S (n_rows x dim_in floats) to n_rows input rows of T
+ * (n_rows x dim_out floats, written to `rows`, capacity in floats; PYAGENT_ERR_BUFFER_TOO_SMALL
+ * if it holds fewer). Thread-safe (the adapter is not changed). */
+PYAGENT_API pyagent_status pyagent_adapter_apply(const pyagent_adapter *adapter,
+                                                 const float *hidden, size_t n_rows,
+                                                 float *rows, size_t capacity);
+
+/* Writes the adapter to `path` (crash-safe: a temporary file, fsync'ed and renamed over it).
+ * PYAGENT_ERR_IO with the system's reason; `engine` only receives the message (any open
+ * engine will do, as for pyagent_latent_packet_put_redis). */
+PYAGENT_API pyagent_status pyagent_adapter_save(pyagent_engine *engine,
+                                                const pyagent_adapter *adapter,
+                                                const char *path);
+
+/* Reads an adapter for the models of `src` and `dst` from `path` (at most 256 MiB).
+ * PYAGENT_ERR_MISMATCH when it was fitted for other models, PYAGENT_ERR_BAD_PACKET when the
+ * file is damaged (magic, version, sizes, checksums, values that are not finite),
+ * PYAGENT_ERR_IO when it cannot be read; the message is on dst. */
+PYAGENT_API pyagent_status pyagent_adapter_load(pyagent_engine *src, pyagent_engine *dst,
+                                                const char *path, pyagent_adapter **adapter);
+
 #ifdef __cplusplus
 }
 #endif

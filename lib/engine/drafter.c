@@ -43,16 +43,12 @@ static pyagent_status check_vocab(const pa_model *target, const pa_model *draft,
         return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
                        "draft model has %d tokens, the target %d: the vocabularies must match",
                        pa_tokenizer_n_vocab(b), pa_tokenizer_n_vocab(a));
-    for (int32_t id = 0; id < pa_tokenizer_n_vocab(a); id++) {
-        size_t la, lb;
-        const char *pa = pa_tokenizer_piece(a, id, &la), *pb = pa_tokenizer_piece(b, id, &lb);
-        if (la != lb || memcmp(pa, pb, la) != 0 ||
-            pa_tokenizer_token_type(a, id) != pa_tokenizer_token_type(b, id))
-            return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
-                           "draft model's token %d differs from the target's: the "
-                           "vocabularies must match",
-                           id);
-    }
+    const int32_t id = pa_tokenizer_first_difference(a, b);
+    if (id >= 0)
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                       "draft model's token %d differs from the target's: the vocabularies "
+                       "must match",
+                       id);
     return PYAGENT_OK;
 }
 

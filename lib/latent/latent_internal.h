@@ -1,4 +1,5 @@
-/* What snapshots (snapshot.c) use of the latent packets (packet.c). */
+/* What the latent link's files share: snapshots (snapshot.c) use packets (packet.c), and
+ * adapters (adapter.c) the file helpers of snapshot.c. */
 #ifndef PA_LATENT_INTERNAL_H
 #define PA_LATENT_INTERNAL_H
 
@@ -12,5 +13,16 @@ pyagent_status pa_latent_import_exact_locked(pyagent_agent *a, const pyagent_lat
 /* pyagent_latent_packet_deserialize with the message in `err`. */
 pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t size,
                                pyagent_latent_packet **out, pa_err *err);
+
+/* Reads an adapter file's bytes (no check against models): for pyagent_adapter_load and the
+ * fuzzer. */
+pyagent_status pa_adapter_parse(const uint8_t *data, size_t size, pyagent_adapter **out,
+                                pa_err *err);
+/* Writes a file crash-safely: a temporary file, fsync'ed, renamed over `path`. */
+pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
+                                        pa_err *err);
+/* Reads a whole file of at most max_bytes (OUT_OF_RANGE beyond) into a malloc'ed buffer. */
+pyagent_status pa_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size,
+                            pa_err *err);
 
 #endif

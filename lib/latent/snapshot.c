@@ -92,11 +92,11 @@ static void put_section(uint8_t *buf, size_t *at, const void *data, size_t n) {
     *at += n + 8;
 }
 
-static pyagent_status write_file_atomically(const char *path, const uint8_t *data, size_t size,
-                                            pa_err *err) {
+pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
+                                        pa_err *err) {
     char tmp[4096], dir[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "snapshot path too long");
+        return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "path too long");
     int fd = mkstemp(tmp);
     if (fd < 0) return pa_fail(err, PYAGENT_ERR_IO, "%s: %s", tmp, strerror(errno));
     size_t done = 0;
@@ -172,7 +172,7 @@ pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path) {
     pyagent_latent_packet_destroy(packet);
     if (!done) {
         pa_err werr = {0};
-        done = write_file_atomically(path, buf, size, &werr);
+        done = pa_write_file_atomically(path, buf, size, &werr);
         if (done) agent->last_error = werr;
     }
     free(buf);
@@ -309,6 +309,32 @@ static pyagent_status restore(pyagent_engine *e, const uint8_t *data, size_t siz
     return PYAGENT_OK;
 }
 
+pyagent_status pa_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size,
+                            pa_err *err) {
+    *data = NULL;
+    FILE *f = fopen(path, "rb");
+    struct stat sb;
+    pyagent_status st = PYAGENT_OK;
+    if (!f || fstat(fileno(f), &sb) != 0)
+        st = pa_fail(err, PYAGENT_ERR_IO, "%s: %s", path, strerror(errno));
+    else if ((uint64_t)sb.st_size > max_bytes)
+        st = pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "%s: %lld bytes, more than the %zu allowed",
+                     path, (long long)sb.st_size, max_bytes);
+    if (!st) {
+        *size = (size_t)sb.st_size;
+        *data = malloc(*size ? *size : 1);
+        if (!*data) st = pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        else if (fread(*data, 1, *size, f) != *size)
+            st = pa_fail(err, PYAGENT_ERR_IO, "%s: short read", path);
+    }
+    if (f) fclose(f);
+    if (st) {
+        free(*data);
+        *data = NULL;
+    }
+    return st;
+}
+
 pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
                                   pyagent_agent **agent) {
     if (agent) *agent = NULL;
@@ -316,19 +342,7 @@ pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
     pa_err err = {0};
     uint8_t *data = NULL;
     size_t size = 0;
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    pyagent_status st = PYAGENT_OK;
-    if (!f || fstat(fileno(f), &sb) != 0)
-        st = pa_fail(&err, PYAGENT_ERR_IO, "%s: %s", path, strerror(errno));
-    if (!st) {
-        size = (size_t)sb.st_size;
-        data = malloc(size ? size : 1);
-        if (!data) st = pa_fail(&err, PYAGENT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-        else if (fread(data, 1, size, f) != size)
-            st = pa_fail(&err, PYAGENT_ERR_IO, "%s: short read", path);
-    }
-    if (f) fclose(f);
+    pyagent_status st = pa_read_file(path, SIZE_MAX, &data, &size, &err);
     if (!st) {
         st = restore(engine, data, size, agent, &err);
         if (st) pa_err_prefix(&err, path);

@@ -874,3 +874,15 @@ pyagent_status pa_tokenizer_decode(const pa_tokenizer *tok, const int32_t *ids, 
     }
     return PYAGENT_OK;
 }
+
+int32_t pa_tokenizer_first_difference(const pa_tokenizer *a, const pa_tokenizer *b) {
+    const int32_t n = a->n_vocab < b->n_vocab ? a->n_vocab : b->n_vocab;
+    for (int32_t id = 0; id < n; id++) {
+        size_t la, lb;
+        const char *pa = pa_tokenizer_piece(a, id, &la), *pb = pa_tokenizer_piece(b, id, &lb);
+        if (la != lb || memcmp(pa, pb, la) != 0 ||
+            pa_tokenizer_token_type(a, id) != pa_tokenizer_token_type(b, id))
+            return id;
+    }
+    return a->n_vocab == b->n_vocab ? -1 : n;
+}

@@ -55,6 +55,9 @@ pyagent_status pa_tokenizer_encode(const pa_tokenizer *tok, const char *text, si
 /* The bytes `id` decodes to on its own (▁ -> ' ', <0x0A> -> '\n', GPT-2 byte map undone).
  * Control tokens give their raw text. *len gets the byte count. id must be valid. */
 const char *pa_tokenizer_piece(const pa_tokenizer *tok, int32_t id, size_t *len);
+/* The first id whose bytes or type differ between two vocabularies (the smaller size when the
+ * sizes differ), or -1 when they are the same: models that may share token ids. */
+int32_t pa_tokenizer_first_difference(const pa_tokenizer *a, const pa_tokenizer *b);
 
 /* Decodes `n` ids into `buf` (capacity `cap` bytes, not NUL-terminated); *needed gets the full
  * size. INVALID_TOKEN for an id out of range; BUFFER_TOO_SMALL when cap < *needed. */

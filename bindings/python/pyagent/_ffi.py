@@ -117,6 +117,10 @@ class pyagent_latent_packet(ctypes.Structure):
     """Opaque handle (latent.h)."""
 
 
+class pyagent_adapter(ctypes.Structure):
+    """Opaque handle (latent.h)."""
+
+
 class pyagent_registry(ctypes.Structure):
     """Opaque handle (registry.h)."""
 
@@ -135,6 +139,10 @@ class pyagent_agent_stats(ctypes.Structure):
 
 class pyagent_kv_stats(ctypes.Structure):
     """struct pyagent_kv_stats (kv.h); _fields_ below."""
+
+
+class pyagent_adapter_info(ctypes.Structure):
+    """struct pyagent_adapter_info (latent.h); _fields_ below."""
 
 
 class pyagent_route_summary(ctypes.Structure):
@@ -177,6 +185,21 @@ pyagent_kv_stats._fields_ = [
     ('n_evictions', ctypes.c_int64),
     ('n_cow_copies', ctypes.c_int64),
     ('peak_used_bytes', ctypes.c_int64),
+]
+
+pyagent_adapter_info._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('reserved', ctypes.c_uint32),
+    ('dim_in', ctypes.c_int64),
+    ('dim_out', ctypes.c_int64),
+    ('n_train', ctypes.c_int64),
+    ('n_heldout', ctypes.c_int64),
+    ('ridge', ctypes.c_double),
+    ('r2_train', ctypes.c_double),
+    ('r2_heldout', ctypes.c_double),
+    ('top1_heldout', ctypes.c_double),
+    ('fingerprint_in', ctypes.c_uint64),
+    ('fingerprint_out', ctypes.c_uint64),
 ]
 
 pyagent_route_summary._fields_ = [
@@ -330,6 +353,18 @@ FUNCTIONS = {
     'pyagent_latent_packet_put_redis': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(pyagent_latent_packet), ctypes.c_int32, ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32], ('engine', 'packet', 'payload_type', 'host', 'port', 'key', 'ttl_seconds', 'timeout_ms'), 'latent.h'),
     # pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engine, const char *host, int32_t port, const char *key, size_t max_bytes, int32_t timeout_ms, pyagent_latent_packet **packet)
     'pyagent_latent_packet_get_redis': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('engine', 'host', 'port', 'key', 'max_bytes', 'timeout_ms', 'packet'), 'latent.h'),
+    # pyagent_status pyagent_adapter_fit(pyagent_engine *src, pyagent_engine *dst, const char *text, int64_t text_len, double ridge, double heldout, pyagent_adapter **adapter)
+    'pyagent_adapter_fit': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.c_double, ctypes.POINTER(ctypes.POINTER(pyagent_adapter))], ('src', 'dst', 'text', 'text_len', 'ridge', 'heldout', 'adapter'), 'latent.h'),
+    # void pyagent_adapter_destroy(pyagent_adapter *adapter)
+    'pyagent_adapter_destroy': (None, [ctypes.POINTER(pyagent_adapter)], ('adapter',), 'latent.h'),
+    # pyagent_status pyagent_adapter_info_get(const pyagent_adapter *adapter, pyagent_adapter_info *info)
+    'pyagent_adapter_info_get': (pyagent_status, [ctypes.POINTER(pyagent_adapter), ctypes.POINTER(pyagent_adapter_info)], ('adapter', 'info'), 'latent.h'),
+    # pyagent_status pyagent_adapter_apply(const pyagent_adapter *adapter, const float *hidden, size_t n_rows, float *rows, size_t capacity)
+    'pyagent_adapter_apply': (pyagent_status, [ctypes.POINTER(pyagent_adapter), ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t], ('adapter', 'hidden', 'n_rows', 'rows', 'capacity'), 'latent.h'),
+    # pyagent_status pyagent_adapter_save(pyagent_engine *engine, const pyagent_adapter *adapter, const char *path)
+    'pyagent_adapter_save': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(pyagent_adapter), ctypes.c_char_p], ('engine', 'adapter', 'path'), 'latent.h'),
+    # pyagent_status pyagent_adapter_load(pyagent_engine *src, pyagent_engine *dst, const char *path, pyagent_adapter **adapter)
+    'pyagent_adapter_load': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(pyagent_adapter))], ('src', 'dst', 'path', 'adapter'), 'latent.h'),
     # pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)
     'pyagent_registry_open': (pyagent_status, [ctypes.c_char_p, ctypes.POINTER(pyagent_params), ctypes.POINTER(ctypes.POINTER(pyagent_registry))], ('path', 'params', 'registry'), 'registry.h'),
     # void pyagent_registry_destroy(pyagent_registry *registry)

@@ -109,6 +109,9 @@ final class pyagent_kv_store extends ffi.Opaque {}
 /// Opaque handle (latent.h).
 final class pyagent_latent_packet extends ffi.Opaque {}
 
+/// Opaque handle (latent.h).
+final class pyagent_adapter extends ffi.Opaque {}
+
 /// Opaque handle (registry.h).
 final class pyagent_registry extends ffi.Opaque {}
 
@@ -172,6 +175,34 @@ final class pyagent_kv_stats extends ffi.Struct {
   external int n_cow_copies;
   @ffi.Int64()
   external int peak_used_bytes;
+}
+
+/// struct pyagent_adapter_info (latent.h).
+final class pyagent_adapter_info extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int reserved;
+  @ffi.Int64()
+  external int dim_in;
+  @ffi.Int64()
+  external int dim_out;
+  @ffi.Int64()
+  external int n_train;
+  @ffi.Int64()
+  external int n_heldout;
+  @ffi.Double()
+  external double ridge;
+  @ffi.Double()
+  external double r2_train;
+  @ffi.Double()
+  external double r2_heldout;
+  @ffi.Double()
+  external double top1_heldout;
+  @ffi.Uint64()
+  external int fingerprint_in;
+  @ffi.Uint64()
+  external int fingerprint_out;
 }
 
 /// struct pyagent_route_summary (registry.h).
@@ -825,6 +856,60 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>>('pyagent_latent_packet_get_redis');
   late final _pyagent_latent_packet_get_redis = _pyagent_latent_packet_get_redisPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Char>, int, int, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>();
 
+  /// `pyagent_status pyagent_adapter_fit(pyagent_engine *src, pyagent_engine *dst, const char *text, int64_t text_len, double ridge, double heldout, pyagent_adapter **adapter)` (latent.h)
+  int pyagent_adapter_fit(ffi.Pointer<pyagent_engine> src, ffi.Pointer<pyagent_engine> dst, ffi.Pointer<ffi.Char> text, int text_len, double ridge, double heldout, ffi.Pointer<ffi.Pointer<pyagent_adapter>> adapter) {
+    return _pyagent_adapter_fit(src, dst, text, text_len, ridge, heldout, adapter);
+  }
+
+  late final _pyagent_adapter_fitPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Double, ffi.Pointer<ffi.Pointer<pyagent_adapter>>)>>('pyagent_adapter_fit');
+  late final _pyagent_adapter_fit = _pyagent_adapter_fitPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, double, double, ffi.Pointer<ffi.Pointer<pyagent_adapter>>)>();
+
+  /// `void pyagent_adapter_destroy(pyagent_adapter *adapter)` (latent.h)
+  void pyagent_adapter_destroy(ffi.Pointer<pyagent_adapter> adapter) {
+    return _pyagent_adapter_destroy(adapter);
+  }
+
+  late final _pyagent_adapter_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_adapter>)>>('pyagent_adapter_destroy');
+  late final _pyagent_adapter_destroy = _pyagent_adapter_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_adapter>)>();
+
+  /// `pyagent_status pyagent_adapter_info_get(const pyagent_adapter *adapter, pyagent_adapter_info *info)` (latent.h)
+  int pyagent_adapter_info_get(ffi.Pointer<pyagent_adapter> adapter, ffi.Pointer<pyagent_adapter_info> info) {
+    return _pyagent_adapter_info_get(adapter, info);
+  }
+
+  late final _pyagent_adapter_info_getPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_adapter>, ffi.Pointer<pyagent_adapter_info>)>>('pyagent_adapter_info_get');
+  late final _pyagent_adapter_info_get = _pyagent_adapter_info_getPtr.asFunction<int Function(ffi.Pointer<pyagent_adapter>, ffi.Pointer<pyagent_adapter_info>)>();
+
+  /// `pyagent_status pyagent_adapter_apply(const pyagent_adapter *adapter, const float *hidden, size_t n_rows, float *rows, size_t capacity)` (latent.h)
+  int pyagent_adapter_apply(ffi.Pointer<pyagent_adapter> adapter, ffi.Pointer<ffi.Float> hidden, int n_rows, ffi.Pointer<ffi.Float> rows, int capacity) {
+    return _pyagent_adapter_apply(adapter, hidden, n_rows, rows, capacity);
+  }
+
+  late final _pyagent_adapter_applyPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_adapter>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size)>>('pyagent_adapter_apply');
+  late final _pyagent_adapter_apply = _pyagent_adapter_applyPtr.asFunction<int Function(ffi.Pointer<pyagent_adapter>, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Float>, int)>();
+
+  /// `pyagent_status pyagent_adapter_save(pyagent_engine *engine, const pyagent_adapter *adapter, const char *path)` (latent.h)
+  int pyagent_adapter_save(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<pyagent_adapter> adapter, ffi.Pointer<ffi.Char> path) {
+    return _pyagent_adapter_save(engine, adapter, path);
+  }
+
+  late final _pyagent_adapter_savePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_adapter>, ffi.Pointer<ffi.Char>)>>('pyagent_adapter_save');
+  late final _pyagent_adapter_save = _pyagent_adapter_savePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_adapter>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_adapter_load(pyagent_engine *src, pyagent_engine *dst, const char *path, pyagent_adapter **adapter)` (latent.h)
+  int pyagent_adapter_load(ffi.Pointer<pyagent_engine> src, ffi.Pointer<pyagent_engine> dst, ffi.Pointer<ffi.Char> path, ffi.Pointer<ffi.Pointer<pyagent_adapter>> adapter) {
+    return _pyagent_adapter_load(src, dst, path, adapter);
+  }
+
+  late final _pyagent_adapter_loadPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_adapter>>)>>('pyagent_adapter_load');
+  late final _pyagent_adapter_load = _pyagent_adapter_loadPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_adapter>>)>();
+
   /// `pyagent_status pyagent_registry_open(const char *path, const pyagent_params *params, pyagent_registry **registry)` (registry.h)
   int pyagent_registry_open(ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_params> params, ffi.Pointer<ffi.Pointer<pyagent_registry>> registry) {
     return _pyagent_registry_open(path, params, registry);
@@ -1212,6 +1297,12 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int, ffi.Size, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_read_fd => _library._pyagent_latent_packet_read_fdPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_latent_packet>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32)>> get pyagent_latent_packet_put_redis => _library._pyagent_latent_packet_put_redisPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_packet_get_redis => _library._pyagent_latent_packet_get_redisPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Double, ffi.Pointer<ffi.Pointer<pyagent_adapter>>)>> get pyagent_adapter_fit => _library._pyagent_adapter_fitPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_adapter>)>> get pyagent_adapter_destroy => _library._pyagent_adapter_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_adapter>, ffi.Pointer<pyagent_adapter_info>)>> get pyagent_adapter_info_get => _library._pyagent_adapter_info_getPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_adapter>, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size)>> get pyagent_adapter_apply => _library._pyagent_adapter_applyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_adapter>, ffi.Pointer<ffi.Char>)>> get pyagent_adapter_save => _library._pyagent_adapter_savePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_adapter>>)>> get pyagent_adapter_load => _library._pyagent_adapter_loadPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_registry>>)>> get pyagent_registry_open => _library._pyagent_registry_openPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_destroy => _library._pyagent_registry_destroyPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<ffi.Char> Function(ffi.Pointer<pyagent_registry>)>> get pyagent_registry_last_error => _library._pyagent_registry_last_errorPtr;
