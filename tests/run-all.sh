@@ -58,7 +58,7 @@ fi
 
 echo "== libFuzzer (${fuzz_seconds}s per target)"
 if CC=clang setup_and_build build-fuzz -Dfuzz=enabled -Dtests=false -Dbuildtype=debug -Db_lundef=false; then
-    for target in gguf tokenizer registry_import server_request; do
+    for target in gguf tokenizer registry_import server_request latent; do
         corpus=$(mktemp -d)
         cp tests/fuzz/corpus_$target/* "$corpus"/ 2>/dev/null
         if PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_$target \

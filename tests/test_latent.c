@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <pyagent/pyagent.h>
+#include <xxhash.h>
 
 static char stories_path[1024], random_path[1024];
 static const char *story = "Once upon a time, there was a little girl named Lily. She loved to "
@@ -219,6 +220,17 @@ static void damaged_packets_are_refused(void **state) {
         for (size_t cut = 0; cut < size; cut++)
             assert_int_equal(pyagent_latent_packet_deserialize(e, wire, cut, &copy),
                              PYAGENT_ERR_BAD_PACKET);
+        /* a token id out of the vocabulary behind a valid checksum (64-byte header, then the
+         * ids and their XXH3; found by fuzz_latent) */
+        size_t n_ids = 0;
+        pyagent_agent_tokens(sender, NULL, 0, &n_ids);
+        const int32_t bad = 1 << 20;
+        memcpy(wire + 64, &bad, 4);
+        const uint64_t sum = XXH3_64bits(wire + 64, n_ids * 4);
+        memcpy(wire + 64 + n_ids * 4, &sum, 8);
+        assert_int_equal(pyagent_latent_packet_deserialize(e, wire, size, &copy),
+                         PYAGENT_ERR_BAD_PACKET);
+        assert_non_null(strstr(pyagent_engine_last_error(e), "out of range"));
         free(wire);
     }
     assert_int_equal(n_tokens(receiver), 0);

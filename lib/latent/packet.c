@@ -441,9 +441,10 @@ pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t si
     memcpy(p->tokens, in, n * 4);
     for (size_t i = 0; i < n; i++)
         if (p->tokens[i] < 0 || p->tokens[i] >= e->model->hp.n_vocab) {
+            const int32_t bad = p->tokens[i];
             pyagent_latent_packet_destroy(p);
             return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "latent packet token %d out of range",
-                           p->tokens[i]);
+                           bad);
         }
     in += n * 4 + 8;
     const size_t rb = payload_row_bytes((int32_t)h.payload_type, (int)d);

@@ -1,0 +1,118 @@
+/*
+ * libFuzzer target for the latent link's readers of outside bytes: latent packets (read
+ * against stories260K.gguf's model, then imported into an empty agent) and adapter files.
+ *
+ * The first input byte picks the reader (bit 0: packet, else adapter) and whether to repair
+ * the checksums first (bit 1), so that mutations reach the checks behind them; the rest is the
+ * file. Whatever the bytes, a reader returns a status and a message; it never crashes.
+ *
+ *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
+ *         corpus_copy/ tests/fuzz/corpus_latent/
+ * Seeds: tests/fuzz/corpus_latent (a 3-token F16 and Q8_0 packet of "Once upon a time", a
+ * 1 x 1 adapter), written by tests/fuzz/make_latent_seeds.c.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "engine/engine_internal.h"
+#include "latent/latent_internal.h"
+
+static pyagent_engine *engine;
+static pyagent_agent *agent;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    const char *dir = getenv("PYAGENT_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/stories260K.gguf", dir && *dir ? dir : "tests/data");
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 1);
+    pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F16);
+    if (pyagent_engine_open(path, p, &engine) || pyagent_agent_create(engine, NULL, &agent)) {
+        fprintf(stderr, "fuzz_latent: %s (set PYAGENT_TEST_DATA)\n",
+                pyagent_engine_last_error(engine));
+        abort();
+    }
+    pyagent_params_destroy(p);
+    return 0;
+}
+
+static uint64_t u64_at(const uint8_t *b, size_t at) {
+    uint64_t v;
+    memcpy(&v, b + at, 8);
+    return v;
+}
+
+/* Sets the 8 bytes at `at` to the XXH3 of [from, at), when they are inside the buffer. */
+static void fix_sum(uint8_t *b, size_t size, size_t from, size_t at) {
+    if (at < from || at > size || size - at < 8) return;
+    const uint64_t sum = XXH3_64bits(b + from, at - from);
+    memcpy(b + at, &sum, 8);
+}
+
+/* Packet layout (packet.c): header of 56 bytes + its sum; tokens + sum; per layer K, V + sum. */
+static void fix_packet(uint8_t *b, size_t size) {
+    if (size < 64) return;
+    fix_sum(b, size, 0, 56);
+    uint32_t n_layer, kv_dim, type;
+    memcpy(&n_layer, b + 16, 4);
+    memcpy(&kv_dim, b + 20, 4);
+    memcpy(&type, b + 24, 4);
+    const uint64_t n = u64_at(b, 40) - u64_at(b, 32);
+    if (n > size || kv_dim > size || n_layer > 64) return;
+    size_t at = 64;
+    fix_sum(b, size, at, at + n * 4);
+    at += n * 4 + 8;
+    const size_t row = type == PYAGENT_LATENT_Q8_0 ? (kv_dim + 31) / 32 * 34
+                       : type == PYAGENT_LATENT_F32 ? kv_dim * 4
+                                                    : kv_dim * 2;
+    for (uint32_t l = 0; l < n_layer && at < size; l++, at += 2 * n * row + 8)
+        fix_sum(b, size, at, at + 2 * n * row);
+}
+
+/* Adapter layout (adapter.c): header of 96 bytes + its sum; payload + sum. */
+static void fix_adapter(uint8_t *b, size_t size) {
+    if (size < 104) return;
+    fix_sum(b, size, 0, 96);
+    const uint64_t payload = u64_at(b, 88);
+    if (payload <= size) fix_sum(b, size, 104, 104 + payload);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    const uint8_t mode = data[0];
+    uint8_t *b = malloc(size);
+    memcpy(b, data + 1, size - 1);
+    size--;
+    pa_err err = {0};
+    if (mode & 1) {
+        if (mode & 2) fix_packet(b, size);
+        pyagent_latent_packet *p = NULL;
+        if (pa_latent_parse(engine, b, size, &p, &err) == PYAGENT_OK) {
+            pyagent_latent_import(agent, p); /* may refuse (a prefix it lacks): not a crash */
+            pyagent_agent_reset(agent);
+            pyagent_latent_packet_destroy(p);
+        } else if (!err.msg[0]) {
+            abort(); /* a refusal without a message */
+        }
+    } else {
+        if (mode & 2) fix_adapter(b, size);
+        pyagent_adapter *a = NULL;
+        if (pa_adapter_parse(b, size, &a, &err) == PYAGENT_OK) {
+            pyagent_adapter_info info = {.struct_size = sizeof info};
+            pyagent_adapter_info_get(a, &info);
+            float *h = calloc((size_t)info.dim_in, sizeof *h);
+            float *rows = malloc((size_t)info.dim_out * sizeof *rows);
+            pyagent_adapter_apply(a, h, 1, rows, (size_t)info.dim_out);
+            free(h), free(rows);
+            pyagent_adapter_destroy(a);
+        } else if (!err.msg[0]) {
+            abort();
+        }
+    }
+    free(b);
+    return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * Writes the seed inputs of fuzz_latent into a folder: latent packets of "Once upon a time"
+ * (F16 and Q8_0 payloads) from stories260K.gguf, and a 1 x 1 adapter file, each after the
+ * fuzzer's mode byte (1: packet, 0: adapter).
+ *     build-fuzz/tests/fuzz/make_latent_seeds tests/data/stories260K.gguf tests/fuzz/corpus_latent
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include <pyagent/pyagent.h>
+
+static void write_seed(const char *dir, const char *name, unsigned char mode, const void *data,
+                       size_t size) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(&mode, 1, 1, f) != 1 || fwrite(data, 1, size, f) != size) abort();
+    fclose(f);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: make_latent_seeds MODEL.gguf DIR\n");
+        return 2;
+    }
+    pyagent_engine *e = NULL;
+    pyagent_agent *a = NULL;
+    pyagent_latent_packet *p = NULL;
+    if (pyagent_engine_open(argv[1], NULL, &e) || pyagent_agent_create(e, NULL, &a) ||
+        pyagent_agent_feed_text(a, "Once upon a time", -1) || pyagent_agent_prefill(a) ||
+        pyagent_latent_export(a, 0, -1, &p))
+        return 1;
+    const int32_t types[] = {PYAGENT_LATENT_F16, PYAGENT_LATENT_Q8_0};
+    const char *names[] = {"packet_f16", "packet_q8_0"};
+    for (int i = 0; i < 2; i++) {
+        size_t size = 0;
+        pyagent_latent_packet_serialize(p, types[i], NULL, 0, &size);
+        void *buf = malloc(size);
+        if (pyagent_latent_packet_serialize(p, types[i], buf, size, &size)) return 1;
+        write_seed(argv[2], names[i], 1, buf, size);
+        free(buf);
+    }
+    /* adapter.c's layout for dim_in = dim_out = 1: W = 0.5, b = 0.25 */
+    unsigned char adapter[104 + 8 + 8] = "PAADAPT1";
+    const unsigned int u32[] = {1, 1, 1, 0}; /* version, dim_in, dim_out, reserved */
+    const long long n[] = {10, 2};
+    const double figures[] = {1.0, 0.5, 0.4, 0.5}; /* ridge, r2 train, r2 held-out, top-1 */
+    const unsigned long long fps[] = {1, 2}, payload = 8;
+    const float w[] = {0.5f, 0.25f};
+    memcpy(adapter + 8, u32, 16);
+    memcpy(adapter + 24, n, 16);
+    memcpy(adapter + 40, figures, 32);
+    memcpy(adapter + 72, fps, 16);
+    memcpy(adapter + 88, &payload, 8);
+    const unsigned long long header_sum = XXH3_64bits(adapter, 96), w_sum = XXH3_64bits(w, 8);
+    memcpy(adapter + 96, &header_sum, 8);
+    memcpy(adapter + 104, w, 8);
+    memcpy(adapter + 112, &w_sum, 8);
+    write_seed(argv[2], "adapter_1x1", 0, adapter, sizeof adapter);
+    pyagent_latent_packet_destroy(p);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+    return 0;
+}
