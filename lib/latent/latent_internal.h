@@ -18,6 +18,9 @@ pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t si
  * fuzzer. */
 pyagent_status pa_adapter_parse(const uint8_t *data, size_t size, pyagent_adapter **out,
                                 pa_err *err);
+/* An agent of `e` from a snapshot file's bytes (pyagent_agent_load, and the fuzzer). */
+pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_t size,
+                                   pyagent_agent **out, pa_err *err);
 /* Writes a file crash-safely: a temporary file, fsync'ed, renamed over `path`. */
 pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
                                         pa_err *err);

@@ -232,8 +232,8 @@ static void apply_meta(pyagent_agent *a, const snapshot_meta *m) {
 }
 
 /* The agent from the snapshot bytes (checked), created on `e`. */
-static pyagent_status restore(pyagent_engine *e, const uint8_t *data, size_t size,
-                              pyagent_agent **out, pa_err *err) {
+pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_t size,
+                                   pyagent_agent **out, pa_err *err) {
     snapshot_header h;
     if (size < sizeof h) return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "snapshot: too short");
     memcpy(&h, data, sizeof h);
@@ -344,7 +344,7 @@ pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
     size_t size = 0;
     pyagent_status st = pa_read_file(path, SIZE_MAX, &data, &size, &err);
     if (!st) {
-        st = restore(engine, data, size, agent, &err);
+        st = pa_snapshot_restore(engine, data, size, agent, &err);
         if (st) pa_err_prefix(&err, path);
     }
     free(data);

@@ -1,15 +1,16 @@
 /*
  * libFuzzer target for the latent link's readers of outside bytes: latent packets (read
- * against stories260K.gguf's model, then imported into an empty agent) and adapter files.
+ * against stories260K.gguf's model, then imported into an empty agent), agent snapshots and
+ * adapter files.
  *
- * The first input byte picks the reader (bit 0: packet, else adapter) and whether to repair
- * the checksums first (bit 1), so that mutations reach the checks behind them; the rest is the
- * file. Whatever the bytes, a reader returns a status and a message; it never crashes.
+ * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else adapter)
+ * and whether to repair a packet's or an adapter's checksums first (bit 1), so that mutations
+ * reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
  *         corpus_copy/ tests/fuzz/corpus_latent/
- * Seeds: tests/fuzz/corpus_latent (a 3-token F16 and Q8_0 packet of "Once upon a time", a
- * 1 x 1 adapter), written by tests/fuzz/make_latent_seeds.c.
+ * Seeds: tests/fuzz/corpus_latent (F16 and Q8_0 packets and a snapshot of an agent fed "Once
+ * upon a time", a 1 x 1 adapter), written by tests/fuzz/make_latent_seeds.c.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -98,6 +99,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else if (!err.msg[0]) {
             abort(); /* a refusal without a message */
         }
+    } else if (mode & 4) {
+        pyagent_agent *restored = NULL;
+        if (pa_snapshot_restore(engine, b, size, &restored, &err) == PYAGENT_OK)
+            pyagent_agent_destroy(restored);
+        else if (!err.msg[0])
+            abort();
     } else {
         if (mode & 2) fix_adapter(b, size);
         pyagent_adapter *a = NULL;

@@ -1,7 +1,7 @@
 /*
  * Writes the seed inputs of fuzz_latent into a folder: latent packets of "Once upon a time"
- * (F16 and Q8_0 payloads) from stories260K.gguf, and a 1 x 1 adapter file, each after the
- * fuzzer's mode byte (1: packet, 0: adapter).
+ * (F16 and Q8_0 payloads) and a snapshot of that agent, from stories260K.gguf, and a 1 x 1
+ * adapter file, each after the fuzzer's mode byte (1: packet, 4: snapshot, 0: adapter).
  *     build-fuzz/tests/fuzz/make_latent_seeds tests/data/stories260K.gguf tests/fuzz/corpus_latent
  */
 #include <stdio.h>
@@ -42,6 +42,15 @@ int main(int argc, char **argv) {
         write_seed(argv[2], names[i], 1, buf, size);
         free(buf);
     }
+    char snapshot[1024];
+    snprintf(snapshot, sizeof snapshot, "%s/.snapshot.tmp", argv[2]);
+    if (pyagent_agent_save(a, snapshot)) return 1;
+    FILE *f = fopen(snapshot, "rb");
+    unsigned char bytes[1 << 16];
+    const size_t n_bytes = f ? fread(bytes, 1, sizeof bytes, f) : 0;
+    if (f) fclose(f);
+    remove(snapshot);
+    write_seed(argv[2], "snapshot", 4, bytes, n_bytes);
     /* adapter.c's layout for dim_in = dim_out = 1: W = 0.5, b = 0.25 */
     unsigned char adapter[104 + 8 + 8] = "PAADAPT1";
     const unsigned int u32[] = {1, 1, 1, 0}; /* version, dim_in, dim_out, reserved */
