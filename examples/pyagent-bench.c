@@ -47,6 +47,7 @@
 #include <pyagent/pyagent.h>
 
 #include "bench_agents.h"
+#include "bench_adapter.h"
 #include "bench_handoff.h"
 #include "bench_spec.h"
 
@@ -62,7 +63,14 @@ static const char *const USAGE =
     "      --json               print a JSON array instead of a markdown table\n"
     "      --roofline           weight bytes per generated token and the fraction of the\n"
     "                           read bandwidth measured on the model file that decode reaches\n"
-    "  -h, --help               print this help\n";
+    "  -h, --help               print this help\n"
+    "\n"
+    "Other workloads, each with its own flags (README, docs/latent.md):\n"
+    "  --agents    many agents sharing a prompt, batched, against sequential runs\n"
+    "  --handoff   the latent link's wire size and time to first token against re-prefill\n"
+    "  --spec      speculative decoding against plain decoding\n"
+    "  --adapter   fit an adapter between two models (-s SRC -m DST --text FILE) and measure\n"
+    "              what it carries (--eval FILE)\n";
 
 #define MAX_LIST 16            /* values per comma-separated list */
 #define MAX_TEST_TOKENS (1 << 20)
@@ -712,6 +720,8 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--agents") == 0) return pa_bench_agents_main(argc, argv);
     for (int i = 1; i < argc; i++) /* and so has the latent hand-off */
         if (strcmp(argv[i], "--handoff") == 0) return pa_bench_handoff_main(argc, argv);
+    for (int i = 1; i < argc; i++) /* an adapter between two models */
+        if (strcmp(argv[i], "--adapter") == 0) return pa_bench_adapter_main(argc, argv);
     for (int i = 1; i < argc; i++) /* speculative against plain decoding */
         if (strcmp(argv[i], "--spec") == 0) return pa_bench_spec_main(argc, argv);
     const options o = parse_options(argc, argv);

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""pyagent-bench runs its pp and tg tests and writes JSON that a script can read.
+"""pyagent-bench runs its pp and tg tests and writes JSON that a script can read; its adapter
+workload fits the pycode pair and reports what the adapter carries.
 
-usage: bench_check.py PYAGENT_BENCH MODEL
+usage: bench_check.py PYAGENT_BENCH MODEL [TEST_DATA]
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -42,6 +44,34 @@ def main():
     if "roofline_gbs" in pp:
         sys.exit(f"FAIL: --roofline on a pp row: {pp}")
     print(f"roofline: {tg['roofline_gbs']:.1f} GB/s measured")
+    if len(sys.argv) > 3:
+        check_adapter(bench, sys.argv[3])
+
+
+def check_adapter(bench, data):
+    """--adapter on the pycode pair, fitted on one of our Python files, evaluated on another."""
+    source = os.path.join(data, "..", "..", "bindings", "python", "pyagent")
+    args = [bench, "--adapter", "-s", os.path.join(data, "pycode-draft-1M-f16.gguf"),
+            "-m", os.path.join(data, "pycode-target-16M-f16.gguf"),
+            "--text", os.path.join(source, "agent.py"), "--eval", os.path.join(source, "engine.py"),
+            "-P", "96", "-S", "64", "-t", "1", "--json"]
+    run = subprocess.run(args, capture_output=True, timeout=240)
+    if run.returncode != 0:
+        sys.exit(f"FAIL: --adapter: exit {run.returncode}: {run.stderr.decode(errors='replace')}")
+    r = json.loads(run.stdout)
+    if (r["dim_in"], r["dim_out"]) != (128, 384) or not r["n_heldout"] > 0:
+        sys.exit(f"FAIL: --adapter: {r}")
+    if not (0 < r["r2_heldout"] < r["r2_train"] <= 1 and r["fit_s"] > 0):
+        sys.exit(f"FAIL: --adapter figures: {r}")
+    if not r["nll_own"] < r["nll_no_prefix"] or not r["nll_adapted"] < r["nll_mean_rows"]:
+        sys.exit(f"FAIL: --adapter losses: {r}")
+    print(f"adapter: held-out R2 {r['r2_heldout']:.3f}, suffix loss own {r['nll_own']:.3f} / "
+          f"adapted {r['nll_adapted']:.3f} / none {r['nll_no_prefix']:.3f}")
+    # models that do not share a vocabulary: a clear error, exit 1
+    run = subprocess.run(args[:3] + [os.path.join(data, "stories260K.gguf")] + args[4:],
+                         capture_output=True, timeout=60)
+    if run.returncode != 1 or b"vocabularies" not in run.stderr:
+        sys.exit(f"FAIL: --adapter with another vocabulary: {run.returncode} {run.stderr!r}")
 
 
 if __name__ == "__main__":
