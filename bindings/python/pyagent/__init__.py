@@ -15,11 +15,14 @@ pyagent.lib() for what the classes do not cover.
 """
 from . import _ffi
 from ._library import ABI_VERSION, load, lib
+from .adapter import Adapter
 from .agent import Agent, AgentStats, FinishReason, Generation
 from .engine import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_NONE, LOG_WARN, Engine
 from .errors import *  # noqa: F401,F403 - every exception class
 from .errors import ERRORS, PyagentError, error_for
 from .params import ENGINE, SAMPLER, Params
+
+TOKEN_EMBEDDING = _ffi.PYAGENT_TOKEN_EMBEDDING  # the id of a position fed as an embedding row
 
 __version__ = "%d.%d.%d" % (_ffi.PYAGENT_VERSION_MAJOR, _ffi.PYAGENT_VERSION_MINOR,
                             _ffi.PYAGENT_VERSION_PATCH)
@@ -35,7 +38,8 @@ def status_str(status):
     return lib().pyagent_status_str(status).decode()
 
 
-__all__ = ["ABI_VERSION", "Agent", "AgentStats", "ENGINE", "Engine", "FinishReason",
+__all__ = ["ABI_VERSION", "Adapter", "Agent", "AgentStats", "ENGINE", "Engine", "FinishReason",
            "Generation", "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_NONE", "LOG_WARN", "Params",
-           "PyagentError", "SAMPLER", "error_for", "lib", "load", "status_str", "version"] + \
+           "PyagentError", "SAMPLER", "TOKEN_EMBEDDING", "error_for", "lib", "load", "status_str",
+           "version"] + \
     sorted({cls.__name__ for cls in ERRORS.values()} | {"LibraryNotFoundError"})

@@ -139,10 +139,40 @@ class Agent:
                 self._check(self._lib.pyagent_agent_feed_tokens(h, buf, len(ids)))
         return self
 
+    def feed_embeddings(self, rows):
+        """Queues input rows instead of tokens: `rows` is a flat sequence of floats (any
+        buffer or iterable; array('f') is copied without conversion), a whole number of rows of
+        the model's width (engine.info("n_embd")). Each row takes one position, which reads
+        pyagent.TOKEN_EMBEDDING in `tokens`."""
+        values = rows if isinstance(rows, array.array) and rows.typecode == "f" \
+            else array.array("f", rows)
+        width = self.engine.info("n_embd")
+        if len(values) % width:
+            raise error_for(_ffi.PYAGENT_ERR_INVALID_ARGUMENT,
+                            "%d floats are not whole rows of %d" % (len(values), width))
+        buf = (ctypes.c_float * len(values)).from_buffer_copy(values) if values else None
+        with self._exclusive() as h:
+            self._check(self._lib.pyagent_agent_feed_embeddings(h, buf, len(values) // width,
+                                                                width))
+        return self
+
     def prefill(self):
         """Computes every queued token now (generate does this by itself)."""
         with self._exclusive() as h:
             self._check(self._lib.pyagent_agent_prefill(h))
+
+    def hidden(self, as_list=False):
+        """The final hidden state of the last computed position (n_embd floats after the
+        output norm), as array('f') (or a list): what an Adapter maps."""
+        with self._exclusive() as h:
+            n = ctypes.c_size_t()
+            status = self._lib.pyagent_agent_hidden(h, None, 0, ctypes.byref(n))
+            if status not in (_ffi.PYAGENT_OK, _ffi.PYAGENT_ERR_BUFFER_TOO_SMALL):
+                self._check(status)
+            buf = (ctypes.c_float * n.value)()
+            self._check(self._lib.pyagent_agent_hidden(h, buf, n.value, ctypes.byref(n)))
+        values = array.array("f", bytes(buf))
+        return values.tolist() if as_list else values
 
     def logits(self, as_list=False):
         """The n_vocab logits of the last computed position, as array('f') (or a list)."""

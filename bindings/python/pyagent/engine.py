@@ -7,6 +7,7 @@
 An engine is thread-safe: many Python threads may drive different agents of it at once (ctypes
 releases the GIL during every call into the library).
 """
+import array
 import ctypes
 import os
 import weakref
@@ -140,6 +141,16 @@ class Engine:
         return self.detokenize_bytes(tokens, special=special,
                                      strip_leading_space=strip_leading_space).decode(
                                          errors="replace")
+
+    def embed_tokens(self, tokens):
+        """The model's input rows of `tokens`, flat as array('f') (len(tokens) x n_embd): what
+        feeding the tokens feeds, for Agent.feed_embeddings."""
+        ids, n = _int32_array(tokens)
+        needed = ctypes.c_size_t(n * self.info("n_embd"))
+        buf = (ctypes.c_float * max(needed.value, 1))()
+        self._check(self._lib.pyagent_engine_embed_tokens(self.handle, ids, n, buf, needed.value,
+                                                          ctypes.byref(needed)))
+        return array.array("f", bytes(buf)[:4 * needed.value])
 
     # -- logging -----------------------------------------------------------------------------
 
