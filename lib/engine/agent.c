@@ -190,7 +190,7 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     memcpy(c->logits, agent->logits, (size_t)e->model->hp.n_vocab * sizeof(float));
     memcpy(c->hidden, agent->hidden, d * sizeof *c->hidden);
     c->hidden_at = agent->hidden_at;
-    memcpy(c->embd, agent->embd, agent->n_embd_rows * d * sizeof *c->embd);
+    if (agent->n_embd_rows) memcpy(c->embd, agent->embd, agent->n_embd_rows * d * sizeof *c->embd);
     c->n_embd_rows = c->embd_cap = agent->n_embd_rows;
     c->first_embd = agent->first_embd;
     pa_sampler_copy_settings(&c->sampler, &agent->sampler);
