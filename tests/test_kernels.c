@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "backend/cpu/attention.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
 #include "core/f16.h"
@@ -164,6 +165,25 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
         if (memcmp(&one, &four[r], sizeof one) != 0)
             fail_msg("%s %s n=%d row %d: dot4 %.9g differs from dot1 %.9g", set->name,
                      type_names[t], n, r, (double)four[r], (double)one);
+        if (k->dot4xn) { /* several tokens at once: each (row, token) bitwise dot1's */
+            static float xs[5][MAX_N];
+            const void *x5[5];
+            float many[5 * 4];
+            for (int u = 0; u < 5; u++) {
+                for (int i = 0; i < n; i++) xs[u][i] = u == 2 ? a.f32[i] : next_float();
+                x5[u] = xs[u];
+            }
+            for (int n_x = 1; n_x <= 5; n_x++) {
+                k->dot4xn(row_ptrs, x5, n_x, n, many);
+                for (int u = 0; u < n_x; u++) {
+                    const float ref = k->dot1(rows[r], x5[u], n);
+                    if (memcmp(&ref, &many[4 * u + r], sizeof ref) != 0)
+                        fail_msg("%s %s n=%d row %d: dot4xn (%d tokens) token %d %.9g differs "
+                                 "from dot1 %.9g", set->name, type_names[t], n, r, n_x, u,
+                                 (double)many[4 * u + r], (double)ref);
+                }
+            }
+        }
         static float simd[MAX_N], portable[MAX_N];
         k->to_f32(rows[r], simd, n);
         p->to_f32(rows[r], portable, n);
@@ -391,6 +411,99 @@ static void pool_of_all_cores_keeps_to_the_callers_cores(void **state) {
     assert_true(pa_physical_cores() >= 1);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Online attention                                                                            */
+
+/* Random K and V rows of n positions (row_values each, a multiple of 32) in an element type. */
+static void random_kv_rows(uint8_t *out, int n, int row_values, int elem_type, float *as_f32) {
+    const size_t row_bytes = elem_type == PA_ATTN_F32   ? (size_t)row_values * 4
+                             : elem_type == PA_ATTN_F16 ? (size_t)row_values * 2
+                                                        : (size_t)row_values / 32 * 34;
+    for (int p = 0; p < n; p++) {
+        uint8_t *row = out + (size_t)p * row_bytes;
+        for (int i = 0; i < row_values; i++) {
+            float v = 2.0f * next_float();
+            if (elem_type == PA_ATTN_F32) {
+                memcpy(row + 4 * (size_t)i, &v, 4);
+            } else if (elem_type == PA_ATTN_F16) {
+                const uint16_t h = pa_f32_to_f16(v);
+                memcpy(row + 2 * (size_t)i, &h, 2);
+                v = pa_f16_to_f32(h);
+            } else { /* q8_0 with scale 1/64: value = q / 64 */
+                uint8_t *b = row + (size_t)(i / 32) * 34;
+                const uint16_t d = pa_f32_to_f16(1.0f / 64);
+                memcpy(b, &d, 2);
+                const int8_t q = (int8_t)lrintf(v * 63.0f);
+                b[2 + i % 32] = (uint8_t)q;
+                v = (float)q / 64.0f;
+            }
+            as_f32[(size_t)p * row_values + i] = v;
+        }
+    }
+}
+
+/* pa_attn_online, for every element type and head size the kernels specialize: any split of
+ * the positions into calls gives bitwise the same state (speculative verification takes a
+ * token's last positions one call each, plain decoding a block at a time), and the result is
+ * softmax attention computed in double to within 1e-5. */
+static void online_attention_splits_alike_and_matches_softmax(void **state) {
+    (void)state;
+    enum { N = 45, MAX_HD = 128, ROW = 2 * MAX_HD };
+    static uint8_t k[N * ROW * 4], v[N * ROW * 4];
+    static float kf[N * ROW], vf[N * ROW];
+    static const int head_dims[] = {8, 24, 64, 128};
+    static const int splits[][5] = {{45}, {16, 16, 13}, {1, 1, 16, 27}, {7, 1, 1, 1, 35}};
+    for (int type = PA_ATTN_F32; type <= PA_ATTN_Q8_0; type++)
+        for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++) {
+            const int hd = head_dims[h], first = hd == 24 ? 0 : ROW - hd; /* the 2nd head */
+            if (type == PA_ATTN_Q8_0 && hd % 32) continue;
+            random_kv_rows(k, N, ROW, type, kf);
+            random_kv_rows(v, N, ROW, type, vf);
+            const size_t stride = type == PA_ATTN_F32   ? ROW * 4
+                                  : type == PA_ATTN_F16 ? ROW * 2
+                                                        : ROW / 32 * 34;
+            float q[MAX_HD], ref_acc[MAX_HD], ref_m = 0, ref_l = 0;
+            for (int i = 0; i < hd; i++) q[i] = next_float();
+            const float scale = 1.0f / sqrtf((float)hd);
+            for (size_t sp = 0; sp < sizeof splits / sizeof *splits; sp++) {
+                float acc[MAX_HD] = {0}, m = -INFINITY, l = 0;
+                for (int c = 0, p = 0; c < 5 && p < N; p += splits[sp][c], c++)
+                    pa_attn_online(acc, &m, &l, q, k + (size_t)p * stride, v + (size_t)p * stride,
+                                   stride, first, splits[sp][c], hd, type, scale);
+                if (sp == 0) {
+                    memcpy(ref_acc, acc, sizeof acc);
+                    ref_m = m, ref_l = l;
+                    continue;
+                }
+                if (memcmp(acc, ref_acc, (size_t)hd * sizeof *acc) || m != ref_m || l != ref_l)
+                    fail_msg("type %d hd %d: split %zu differs from one call", type, hd, sp);
+            }
+            double sc[N], mx = -INFINITY, sum = 0;
+            for (int p = 0; p < N; p++) {
+                sc[p] = 0;
+                for (int i = 0; i < hd; i++) sc[p] += (double)q[i] * kf[(size_t)p * ROW + first + i];
+                sc[p] *= scale;
+                mx = sc[p] > mx ? sc[p] : mx;
+            }
+            for (int p = 0; p < N; p++) sum += exp(sc[p] - mx);
+            double l_exact = 0; /* the running sum, about the maximum score as found */
+            for (int p = 0; p < N; p++) l_exact += exp(sc[p] - ref_m);
+            if (fabs(ref_l - l_exact) > 2e-6 * l_exact)
+                fail_msg("type %d hd %d: sum of weights %.9g, exact %.9g", type, hd, ref_l,
+                         l_exact);
+            for (int i = 0; i < hd; i++) {
+                double out = 0, mag = 0;
+                for (int p = 0; p < N; p++) {
+                    out += exp(sc[p] - mx) / sum * vf[(size_t)p * ROW + first + i];
+                    mag += exp(sc[p] - mx) / sum * fabs(vf[(size_t)p * ROW + first + i]);
+                }
+                const double got = ref_acc[i] / ref_l;
+                if (fabs(got - out) > 2e-6 * (mag + 1e-3))
+                    fail_msg("type %d hd %d value %d: %.9g, softmax %.9g", type, hd, i, got, out);
+            }
+        }
+}
+
 int main(void) {
     printf("# kernels chosen on this CPU: %s\n", pa_cpu_kernels_name());
     const struct CMUnitTest tests[] = {
@@ -403,6 +516,7 @@ int main(void) {
         cmocka_unit_test(q8_0_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(activations_round_to_8_bits_per_block_of_32),
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
+        cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,17 +146,112 @@ AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, con
                                                       _mm256_loadu_ps(acc + i)));
     }
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* AVX-512, head sizes 64 and 128: q and the output row live in registers across the block;
+ * a block's scores come first, then the running maximum position by position, then every
+ * exponential of the block at once (exp512: the same function in every lane, so a position's
+ * weight does not depend on which others share its call), then the sequential update. Each
+ * position still goes through exactly the steps online_portable describes, in order. */
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+
+/* e^x for x <= 0 or moderate x: 2^k · p(r), k = round(x / ln 2), r = x - k ln 2 (two-step
+ * Cody-Waite), p a degree-6 polynomial (error about 2 ulp); x below -87.3 gives about 1e-38,
+ * so exp(-inf - s) multiplies an empty sum by a tiny number, not by NaN. */
+AVX512 static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+    x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, k);
+}
+
+AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
+    if (elem_type == PA_ATTN_F16)
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)));
+    if (elem_type == PA_ATTN_Q8_0) { /* 16 int8 of one block (i % 16 == 0), times its scale */
+        const uint8_t *b = (const uint8_t *)row + (size_t)(i / 32) * 34;
+        const __m512 v = _mm512_cvtepi32_ps(
+            _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2 + i % 32))));
+        return _mm512_mul_ps(v, _mm512_set1_ps(q8_scale(b - (size_t)(i / 32) * 34, i)));
+    }
+    return _mm512_loadu_ps((const float *)row + i);
+}
+
+#define ONLINE_AVX512(NAME, HD)                                                               \
+    AVX512 static void NAME(float *acc, float *m, float *l, const float *q, const void *k,    \
+                            const void *v, size_t stride, int first, int n, int elem_type,    \
+                            float scale) {                                                    \
+        enum { C = (HD) / 16 };                                                               \
+        __m512 qr[C], out[C];                                                                 \
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) {                                 \
+            qr[c] = _mm512_loadu_ps(q + 16 * c);                                              \
+            out[c] = _mm512_loadu_ps(acc + 16 * c);                                           \
+        }                                                                                     \
+        float mm = *m, ll = *l;                                                               \
+        for (int p0 = 0; p0 < n; p0 += 16) {                                                  \
+            const int np = n - p0 < 16 ? n - p0 : 16;                                         \
+            float s[16], m_at[16], m_before[16], w[16], c_up[16];                             \
+            for (int p = 0; p < np; p++) {                                                    \
+                const void *row = kv_row(k, stride, p0 + p, elem_type);                       \
+                __m512 d = _mm512_mul_ps(qr[0], load16(row, first, elem_type));               \
+                _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                           \
+                    d = _mm512_fmadd_ps(qr[c], load16(row, first + 16 * c, elem_type), d);   \
+                s[p] = _mm512_reduce_add_ps(d) * scale;                                       \
+            }                                                                                 \
+            for (int p = 0; p < np; p++) { /* the running maximum, position by position */    \
+                m_before[p] = mm;                                                             \
+                if (s[p] > mm) mm = s[p];                                                     \
+                m_at[p] = mm;                                                                 \
+            }                                                                                 \
+            const __mmask16 lanes = (__mmask16)((1u << np) - 1);                              \
+            const __m512 sv = _mm512_maskz_loadu_ps(lanes, s);                                \
+            _mm512_storeu_ps(w, exp512(_mm512_sub_ps(sv, _mm512_maskz_loadu_ps(lanes, m_at)))); \
+            _mm512_storeu_ps(c_up,                                                            \
+                             exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, m_before), sv))); \
+            for (int p = 0; p < np; p++) {                                                    \
+                if (m_at[p] != m_before[p]) { /* a new maximum: rescale what was summed */    \
+                    ll *= c_up[p];                                                            \
+                    const __m512 cv = _mm512_set1_ps(c_up[p]);                                \
+                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
+                        out[c] = _mm512_mul_ps(cv, out[c]);                                   \
+                }                                                                             \
+                ll += w[p];                                                                   \
+                const void *row = kv_row(v, stride, p0 + p, elem_type);                       \
+                const __m512 wv = _mm512_set1_ps(w[p]);                                       \
+                _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
+                    out[c] = _mm512_fmadd_ps(wv, load16(row, first + 16 * c, elem_type), out[c]); \
+            }                                                                                 \
+        }                                                                                     \
+        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) _mm512_storeu_ps(acc + 16 * c, out[c]); \
+        *m = mm;                                                                              \
+        *l = ll;                                                                              \
+    }
+
+ONLINE_AVX512(online_avx512_64, 64)
+ONLINE_AVX512(online_avx512_128, 128)
 #endif
 
 /* ----------------------------------------------------------------------------------------- */
 
-static bool use_avx2;
+static bool use_avx2, use_avx512;
 static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
 #ifdef PA_HAVE_X86_KERNELS
     /* the same switch as the weight kernels: PYAGENT_KERNELS=portable forces plain C */
     use_avx2 = pa_cpu_simd_enabled() && pa_cpu_has_avx2();
+    use_avx512 = pa_cpu_avx512_enabled();
 #endif
 }
 
@@ -164,6 +259,11 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
                     size_t stride, int first, int n, int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
+    if (use_avx512 && (hd == 64 || hd == 128) && first % 16 == 0) {
+        (hd == 64 ? online_avx512_64 : online_avx512_128)(acc, m, l, q, k, v, stride, first, n,
+                                                          elem_type, scale);
+        return;
+    }
     if (use_avx2 && hd % 8 == 0 && first % 8 == 0) {
         online_avx2(acc, m, l, q, k, v, stride, first, n, hd, elem_type, scale);
         return;

@@ -120,6 +120,9 @@ typedef struct pa_row_kernels {
     float (*dot1)(const void *row, const void *x, int n);
     /* row (n values) -> out (n,) in f32 */
     void (*to_f32)(const void *row, float *out, int n);
+    /* out[t * 4 + j] = rows[j] · x[t] for n_x tokens, each bitwise dot1's; NULL where a set
+     * has none (the driver then calls dot4 per token) */
+    void (*dot4xn)(const void *const rows[4], const void *const *x, int n_x, int n, float *out);
 } pa_row_kernels;
 
 typedef struct pa_kernel_set {

@@ -99,6 +99,56 @@ FLOAT_DOT(dot_f32, load_f32, 4)
 FLOAT_DOT(dot_f16, load_f16, 2)
 FLOAT_DOT(dot_bf16, load_bf16, 2)
 
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and 2 tokens: each weight vector is loaded (and
+ * converted) once for both tokens, which is what decode of many agents is bound by once the
+ * rows sit in L1. Every (row, token) pair keeps FLOAT_DOT's own accumulators and order, so the
+ * result is bitwise dot1's. 16 accumulators + 8 weights + 2 x: 26 of the 32 ZMM registers. */
+#define FLOAT_DOT_2X(NAME, LOAD, ELEM)                                                          \
+    INLINE void NAME(const uint8_t *const *rows, const float *const *x, int n, float *out) {    \
+        __m512 a[2][4], b[2][4];                                                               \
+        _Pragma("GCC unroll 2") for (int t = 0; t < 2; t++)                                                            \
+            PA_UNROLL_ROWS                                                                     \
+            for (int j = 0; j < 4; j++) a[t][j] = b[t][j] = _mm512_setzero_ps();               \
+        int i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32) {                                                         \
+            __m512 w0[4], w1[4];                                                               \
+            PA_UNROLL_ROWS                                                                     \
+            for (int j = 0; j < 4; j++) {                                                      \
+                for (int line = 0; line < 32 * (ELEM) / 64; line++)                            \
+                    prefetch(rows[j] + (size_t)i * (ELEM) + 64 * line + PA_PREFETCH_BYTES);    \
+                w0[j] = LOAD(rows[j] + (size_t)i * (ELEM));                                    \
+                w1[j] = LOAD(rows[j] + (size_t)(i + 16) * (ELEM));                             \
+            }                                                                                  \
+            _Pragma("GCC unroll 2") for (int t = 0; t < 2; t++) {                                                      \
+                const __m512 x0 = _mm512_loadu_ps(x[t] + i), x1 = _mm512_loadu_ps(x[t] + i + 16); \
+                PA_UNROLL_ROWS                                                                 \
+                for (int j = 0; j < 4; j++) {                                                  \
+                    a[t][j] = _mm512_fmadd_ps(w0[j], x0, a[t][j]);                             \
+                    b[t][j] = _mm512_fmadd_ps(w1[j], x1, b[t][j]);                             \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+        for (; i < n; i += 16) {                                                               \
+            const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff                                \
+                                            : (__mmask16)((1u << (n - i)) - 1);                \
+            _Pragma("GCC unroll 2") for (int t = 0; t < 2; t++) {                                                      \
+                const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + i);                          \
+                PA_UNROLL_ROWS                                                                 \
+                for (int j = 0; j < 4; j++)                                                    \
+                    a[t][j] = _mm512_fmadd_ps(LOAD##_masked(rows[j] + (size_t)i * (ELEM), m),  \
+                                              xv, a[t][j]);                                    \
+            }                                                                                  \
+        }                                                                                      \
+        _Pragma("GCC unroll 2") for (int t = 0; t < 2; t++)                                                            \
+            PA_UNROLL_ROWS                                                                     \
+            for (int j = 0; j < 4; j++)                                                        \
+                out[t * 4 + j] = _mm512_reduce_add_ps(_mm512_add_ps(a[t][j], b[t][j]));        \
+    }
+
+FLOAT_DOT_2X(dot2x_f32, load_f32, 4)
+FLOAT_DOT_2X(dot2x_f16, load_f16, 2)
+FLOAT_DOT_2X(dot2x_bf16, load_bf16, 2)
+
 /* ---------------------------------------------------------------------------------------- */
 /* Quantized rows: per block, p = Σ q·x in 16 lanes, then acc += d · p                       */
 
@@ -302,6 +352,20 @@ AVX512 static void to_f32_f32(const void *row, float *out, int n) {
 ENTRY_POINTS(f32, const float)
 ENTRY_POINTS(f16, const float)
 ENTRY_POINTS(bf16, const float)
+
+/* dot4 of n_x tokens: pairs through the two-token kernel, an odd last one through dot4 */
+#define MULTI_ENTRY_POINT(type)                                                               \
+    AVX512 static void dot4xn_##type(const void *const rows[4], const void *const *x,         \
+                                     int n_x, int n, float *out) {                            \
+        int t = 0;                                                                            \
+        for (; t + 2 <= n_x; t += 2)                                                          \
+            dot2x_##type((const uint8_t *const *)rows, (const float *const *)x + t, n,        \
+                         out + 4 * t);                                                        \
+        if (t < n_x) dot4_##type(rows, x[t], n, out + 4 * t);                                 \
+    }
+MULTI_ENTRY_POINT(f32)
+MULTI_ENTRY_POINT(f16)
+MULTI_ENTRY_POINT(bf16)
 ENTRY_POINTS(q8_0, const float)
 ENTRY_POINTS(q4_0, const pa_xq8)
 ENTRY_POINTS(q4_k, const pa_xq8)
@@ -309,9 +373,9 @@ ENTRY_POINTS(q4_k, const pa_xq8)
 static const pa_kernel_set avx512 = {
     "AVX-512+VNNI",
     {
-        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32},
-        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16},
-        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, dot4xn_f32},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, dot4xn_f16},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, dot4xn_bf16},
         [PA_W_Q8_0] = {false, dot4_q8_0, dot1_q8_0, to_f32_q8_0},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0},
         [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k},

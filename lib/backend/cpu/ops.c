@@ -99,6 +99,14 @@ const char *pa_cpu_kernels_name(void) { return active_kernels()->name; }
 
 bool pa_cpu_simd_enabled(void) { return active_kernels() != pa_kernels_portable(); }
 
+bool pa_cpu_avx512_enabled(void) {
+#ifdef PA_HAVE_X86_KERNELS
+    return active_kernels() == pa_kernels_for(PA_ISA_AVX512);
+#else
+    return false;
+#endif
+}
+
 /* W's type as a kernel-table index (checked supported when the model was bound). */
 static pa_wtype wtype_of_matrix(const pa_matrix *w) {
     pa_wtype t = PA_W_F32;
@@ -162,6 +170,15 @@ static void matmul_rows(void *ctx, int ith, int nth) {
         for (int j = 0; j < 4; j++) {
             o[j] = begin + j * stripe + i;
             rows[j] = row_ptr(w, o[j]);
+        }
+        if (job->k->dot4xn && job->n > 1) { /* the tokens share each weight load */
+            const void *xs[MAX_ROW_BATCH];
+            float out[4 * MAX_ROW_BATCH];
+            for (int t = 0; t < job->n; t++) xs[t] = x_of(job, t);
+            job->k->dot4xn(rows, xs, job->n, n_in, out);
+            for (int t = 0; t < job->n; t++)
+                for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[4 * t + j];
+            continue;
         }
         for (int t = 0; t < job->n; t++) {
             float out[4];

@@ -61,6 +61,8 @@ float pa_dot_f32(const float *a, const float *b, int n);
 
 /* false when the portable C kernels run (no SIMD on this CPU, or PYAGENT_KERNELS=portable) */
 bool pa_cpu_simd_enabled(void);
+/* true when the AVX-512 kernels run */
+bool pa_cpu_avx512_enabled(void);
 
 /* dot product of an f16 row with an f32 row (n,), and an f16 row -> f32, with the kernels
  * chosen for this CPU (KV rows stored as f16) */
