@@ -188,58 +188,121 @@ AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
     return _mm512_loadu_ps((const float *)row + i);
 }
 
-#define ONLINE_AVX512(NAME, HD)                                                               \
-    AVX512 static void NAME(float *acc, float *m, float *l, const float *q, const void *k,    \
-                            const void *v, size_t stride, int first, int n, int elem_type,    \
-                            float scale) {                                                    \
+/* G queries (0 < G <= 4 for HD = 64, <= 2 for HD = 128) over the same positions, each with its
+ * own acc/m/l: a K or V row is loaded and converted once for all of them. Per query the steps
+ * and their order are those of G = 1, so grouping never changes a result. */
+#define ONLINE_AVX512(NAME, HD, G)                                                            \
+    AVX512 static inline __attribute__((always_inline)) void NAME(                            \
+                            float *const *acc, float *const *m, float *const *l,             \
+                            const float *const *q, const void *k, const void *v,              \
+                            size_t stride, int first, int n, int elem_type, float scale) {    \
         enum { C = (HD) / 16 };                                                               \
-        __m512 qr[C], out[C];                                                                 \
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) {                                 \
-            qr[c] = _mm512_loadu_ps(q + 16 * c);                                              \
-            out[c] = _mm512_loadu_ps(acc + 16 * c);                                           \
-        }                                                                                     \
-        float mm = *m, ll = *l;                                                               \
+        float mm[G], ll[G];                                                                   \
+        for (int g = 0; g < (G); g++) mm[g] = *m[g], ll[g] = *l[g];                           \
         for (int p0 = 0; p0 < n; p0 += 16) {                                                  \
             const int np = n - p0 < 16 ? n - p0 : 16;                                         \
-            float s[16], m_at[16], m_before[16], w[16], c_up[16];                             \
-            for (int p = 0; p < np; p++) {                                                    \
-                const void *row = kv_row(k, stride, p0 + p, elem_type);                       \
-                __m512 d = _mm512_mul_ps(qr[0], load16(row, first, elem_type));               \
-                _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                           \
-                    d = _mm512_fmadd_ps(qr[c], load16(row, first + 16 * c, elem_type), d);   \
-                s[p] = _mm512_reduce_add_ps(d) * scale;                                       \
-            }                                                                                 \
-            for (int p = 0; p < np; p++) { /* the running maximum, position by position */    \
-                m_before[p] = mm;                                                             \
-                if (s[p] > mm) mm = s[p];                                                     \
-                m_at[p] = mm;                                                                 \
+            float s[G][16], m_at[G][16], m_before[G][16], w[G][16], c_up[G][16];              \
+            {                                                                                 \
+                __m512 qr[G][C];                                                              \
+                _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++)                         \
+                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
+                        qr[g][c] = _mm512_loadu_ps(q[g] + 16 * c);                            \
+                for (int p = 0; p < np; p++) {                                                \
+                    const void *row = kv_row(k, stride, p0 + p, elem_type);                   \
+                    __m512 kr[C];                                                             \
+                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
+                        kr[c] = load16(row, first + 16 * c, elem_type);                       \
+                    _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++) {                   \
+                        __m512 d = _mm512_mul_ps(qr[g][0], kr[0]);                            \
+                        _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                   \
+                            d = _mm512_fmadd_ps(qr[g][c], kr[c], d);                          \
+                        s[g][p] = _mm512_reduce_add_ps(d) * scale;                            \
+                    }                                                                         \
+                }                                                                             \
             }                                                                                 \
             const __mmask16 lanes = (__mmask16)((1u << np) - 1);                              \
-            const __m512 sv = _mm512_maskz_loadu_ps(lanes, s);                                \
-            _mm512_storeu_ps(w, exp512(_mm512_sub_ps(sv, _mm512_maskz_loadu_ps(lanes, m_at)))); \
-            _mm512_storeu_ps(c_up,                                                            \
-                             exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, m_before), sv))); \
-            for (int p = 0; p < np; p++) {                                                    \
-                if (m_at[p] != m_before[p]) { /* a new maximum: rescale what was summed */    \
-                    ll *= c_up[p];                                                            \
-                    const __m512 cv = _mm512_set1_ps(c_up[p]);                                \
-                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
-                        out[c] = _mm512_mul_ps(cv, out[c]);                                   \
+            for (int g = 0; g < (G); g++) { /* the running maximum, position by position */   \
+                for (int p = 0; p < np; p++) {                                                \
+                    m_before[g][p] = mm[g];                                                   \
+                    if (s[g][p] > mm[g]) mm[g] = s[g][p];                                     \
+                    m_at[g][p] = mm[g];                                                       \
                 }                                                                             \
-                ll += w[p];                                                                   \
-                const void *row = kv_row(v, stride, p0 + p, elem_type);                       \
-                const __m512 wv = _mm512_set1_ps(w[p]);                                       \
-                _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
-                    out[c] = _mm512_fmadd_ps(wv, load16(row, first + 16 * c, elem_type), out[c]); \
+                const __m512 sv = _mm512_maskz_loadu_ps(lanes, s[g]);                         \
+                _mm512_storeu_ps(w[g], exp512(_mm512_sub_ps(                                  \
+                                           sv, _mm512_maskz_loadu_ps(lanes, m_at[g]))));      \
+                _mm512_storeu_ps(c_up[g], exp512(_mm512_sub_ps(                               \
+                                              _mm512_maskz_loadu_ps(lanes, m_before[g]), sv))); \
             }                                                                                 \
+            __m512 out[G][C];                                                                 \
+            _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++)                             \
+                _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
+                    out[g][c] = _mm512_loadu_ps(acc[g] + 16 * c);                             \
+            for (int p = 0; p < np; p++) {                                                    \
+                const void *row = kv_row(v, stride, p0 + p, elem_type);                       \
+                __m512 vr[C];                                                                 \
+                _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
+                    vr[c] = load16(row, first + 16 * c, elem_type);                           \
+                _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++) {                       \
+                    if (m_at[g][p] != m_before[g][p]) { /* a new maximum: rescale the sum */  \
+                        ll[g] *= c_up[g][p];                                                  \
+                        const __m512 cv = _mm512_set1_ps(c_up[g][p]);                         \
+                        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                   \
+                            out[g][c] = _mm512_mul_ps(cv, out[g][c]);                         \
+                    }                                                                         \
+                    ll[g] += w[g][p];                                                         \
+                    const __m512 wv = _mm512_set1_ps(w[g][p]);                                \
+                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
+                        out[g][c] = _mm512_fmadd_ps(wv, vr[c], out[g][c]);                    \
+                }                                                                             \
+            }                                                                                 \
+            _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++)                             \
+                _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
+                    _mm512_storeu_ps(acc[g] + 16 * c, out[g][c]);                             \
         }                                                                                     \
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) _mm512_storeu_ps(acc + 16 * c, out[c]); \
-        *m = mm;                                                                              \
-        *l = ll;                                                                              \
+        for (int g = 0; g < (G); g++) *m[g] = mm[g], *l[g] = ll[g];                           \
     }
 
-ONLINE_AVX512(online_avx512_64, 64)
-ONLINE_AVX512(online_avx512_128, 128)
+typedef void (*online_group_fn)(float *const *acc, float *const *m, float *const *l,
+                                const float *const *q, const void *k, const void *v,
+                                size_t stride, int first, int n, int elem_type, float scale);
+
+/* One kernel per head size, group size and element type (a constant, so that the loads in
+ * the loops do not branch on it). */
+#define ONLINE_TYPED(HD, G)                                                                   \
+    ONLINE_AVX512(online_##HD##x##G, HD, G)                                                   \
+    AVX512 static void online_##HD##x##G##_f32(float *const *acc, float *const *m,           \
+                                               float *const *l, const float *const *q,        \
+                                               const void *k, const void *v, size_t stride,   \
+                                               int first, int n, int type, float scale) {     \
+        (void)type;                                                                           \
+        online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_F32, scale);          \
+    }                                                                                         \
+    AVX512 static void online_##HD##x##G##_f16(float *const *acc, float *const *m,           \
+                                               float *const *l, const float *const *q,        \
+                                               const void *k, const void *v, size_t stride,   \
+                                               int first, int n, int type, float scale) {     \
+        (void)type;                                                                           \
+        online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_F16, scale);          \
+    }                                                                                         \
+    AVX512 static void online_##HD##x##G##_q8(float *const *acc, float *const *m,            \
+                                              float *const *l, const float *const *q,         \
+                                              const void *k, const void *v, size_t stride,    \
+                                              int first, int n, int type, float scale) {      \
+        (void)type;                                                                           \
+        online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_Q8_0, scale);         \
+    }
+
+ONLINE_TYPED(64, 1)
+ONLINE_TYPED(64, 2)
+ONLINE_TYPED(64, 3)
+ONLINE_TYPED(64, 4)
+ONLINE_TYPED(128, 1)
+ONLINE_TYPED(128, 2)
+
+#define BY_TYPE(HD, G) {online_##HD##x##G##_f32, online_##HD##x##G##_f16, online_##HD##x##G##_q8}
+static const online_group_fn online_64[5][3] = {{NULL}, BY_TYPE(64, 1), BY_TYPE(64, 2),
+                                                BY_TYPE(64, 3), BY_TYPE(64, 4)};
+static const online_group_fn online_128[3][3] = {{NULL}, BY_TYPE(128, 1), BY_TYPE(128, 2)};
 #endif
 
 /* ----------------------------------------------------------------------------------------- */
@@ -260,8 +323,8 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
     if (use_avx512 && (hd == 64 || hd == 128) && first % 16 == 0) {
-        (hd == 64 ? online_avx512_64 : online_avx512_128)(acc, m, l, q, k, v, stride, first, n,
-                                                          elem_type, scale);
+        (hd == 64 ? online_64[1] : online_128[1])[elem_type](&acc, &m, &l, &q, k, v, stride,
+                                                             first, n, elem_type, scale);
         return;
     }
     if (use_avx2 && hd % 8 == 0 && first % 8 == 0) {
@@ -270,4 +333,24 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
     }
 #endif
     online_portable(acc, m, l, q, k, v, stride, first, n, hd, elem_type, scale);
+}
+
+void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *const *l,
+                          const float *const *q, const void *k, const void *v, size_t stride,
+                          int first, int n, int hd, int elem_type, float scale) {
+    pthread_once(&choose_once, choose);
+#ifdef PA_HAVE_X86_KERNELS
+    if (use_avx512 && (hd == 64 || hd == 128) && first % 16 == 0) {
+        const int most = hd == 64 ? 4 : 2;
+        for (int i = 0; i < n_q; i += most) {
+            const int g = n_q - i < most ? n_q - i : most;
+            (hd == 64 ? online_64[g] : online_128[g])[elem_type](acc + i, m + i, l + i, q + i, k,
+                                                                 v, stride, first, n, elem_type,
+                                                                 scale);
+        }
+        return;
+    }
+#endif
+    for (int i = 0; i < n_q; i++)
+        pa_attn_online(acc[i], m[i], l[i], q[i], k, v, stride, first, n, hd, elem_type, scale);
 }

@@ -19,4 +19,11 @@
 void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *k, const void *v,
                     size_t stride, int first, int n, int hd, int elem_type, float scale);
 
+/* pa_attn_online for n_q queries over the same positions (agents that share a prompt's blocks),
+ * each with its own acc/m/l: the rows are read once for all of them, and each query's state is
+ * bitwise what pa_attn_online alone would give it. */
+void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *const *l,
+                          const float *const *q, const void *k, const void *v, size_t stride,
+                          int first, int n, int hd, int elem_type, float scale);
+
 #endif

@@ -41,7 +41,8 @@ struct pa_llama_ws {
     float *hb2;    /* (n_batch, n_ff) up */
     float *scores; /* (n_threads, QUERY_ROWS, n_ctx) attention weights, per thread */
     float *kv_f32; /* (n_threads, 2, block_size, head_dim) f16 K/V blocks as f32, per thread */
-    float *attn_state; /* (n_threads, n_batch, head_dim + 2) online-softmax state per token */
+    float *attn_state; /* (n_threads, HEAD_GROUP, n_batch, head_dim + 2) online-softmax state
+                          per head and token */
     float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
@@ -62,6 +63,7 @@ struct pa_llama_ws {
 /* Sequences whose logits go through the output matmul together (the vocabulary matrix is read
  * once per group of this many rows). */
 #define LOGIT_ROWS 16
+#define HEAD_GROUP 8 /* heads a thread walks the blocks for at once (attention_heads) */
 
 pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int n_threads,
                                   pa_llama_ws **out, pa_err *err) {
@@ -82,7 +84,8 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->hb = malloc(nb * hp->n_ff * sizeof(float));
     ws->hb2 = malloc(nb * hp->n_ff * sizeof(float));
     ws->scores = malloc((size_t)n_threads * QUERY_ROWS * n_ctx * sizeof(float));
-    ws->attn_state = malloc((size_t)n_threads * nb * (hp->head_dim + 2) * sizeof(float));
+    ws->attn_state =
+        malloc((size_t)n_threads * HEAD_GROUP * nb * (hp->head_dim + 2) * sizeof(float));
     ws->kv_f32 = malloc((size_t)n_threads * 2 * PA_KV_MAX_BLOCK_SIZE * hp->head_dim * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
@@ -149,6 +152,8 @@ static bool is_chunk(const pa_batch_seq *seq) {
     return !seq->tree_parent && !seq->exact && seq->n >= GEMM_ATTENTION_MIN;
 }
 
+#define GROUP_MAX 16 /* queries handed to pa_attn_online_group at once */
+
 typedef struct attention_job {
     const pa_hparams *hp;
     pa_llama_ws *ws;
@@ -157,73 +162,101 @@ typedef struct attention_job {
     int layer, n;
 } attention_job;
 
-/* For one head, every token of a short sequence attends to its positions [0, pos] with online
- * softmax, block index by block index across all tokens: agents that share a prompt have the
- * same blocks at the same indices, so a shared block is read from memory once per step for all
- * of them, not once per agent. Each token still takes its positions in order, one at a time,
- * so its result does not depend on which other tokens are in the batch. */
-static void attention_head(const attention_job *job, int h, float *state) {
+/* For heads [h0, h1) (at most HEAD_GROUP), every token of a short sequence attends to its
+ * positions [0, pos] with online softmax, block index by block index across all tokens and
+ * heads: agents that share a prompt have the same blocks at the same indices, so a shared block
+ * is read from memory once per step for all of them, and its rows once for all the heads (a
+ * head's slice of a row is only 128 bytes). Each token and head still takes its positions in
+ * order, one at a time, so its result does not depend on which other tokens are in the batch. */
+static void attention_heads(const attention_job *job, int h0, int h1, float *state) {
     const pa_hparams *hp = job->hp;
     pa_llama_ws *ws = job->ws;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
-    const int kv_dim = hp->n_head_kv * hd;
-    const int first = (h / (hp->n_head / hp->n_head_kv)) * hd; /* the kv head's values */
+    const int kv_dim = hp->n_head_kv * hd, group = hp->n_head / hp->n_head_kv;
     const size_t row_bytes = pa_kv_bytes(cfg->elem_type, kv_dim);
     const float scale = 1.0f / sqrtf((float)hd);
-    const size_t stride = (size_t)hd + 2; /* per token: acc (hd), m, l */
+    const size_t stride = (size_t)hd + 2; /* per head and token: acc (hd), m, l */
+#define STATE(h, t) (state + ((size_t)((h) - h0) * (size_t)job->n + (size_t)(t)) * stride)
     int n_blocks = 0;
     for (int t = 0; t < job->n; t++) {
-        float *st = state + t * stride;
-        memset(st, 0, (size_t)hd * sizeof(float));
-        st[hd] = -INFINITY;
-        st[hd + 1] = 0;
+        for (int h = h0; h < h1; h++) {
+            float *st = STATE(h, t);
+            memset(st, 0, (size_t)hd * sizeof(float));
+            st[hd] = -INFINITY;
+            st[hd + 1] = 0;
+        }
         if (!is_chunk(&job->seqs[ws->seq[t]]) && ws->limit[t] / bs + 1 > n_blocks)
             n_blocks = ws->limit[t] / bs + 1;
     }
-    for (int b = 0; b < n_blocks; b++) {
-        for (int t = 0; t < job->n; t++) {
-            const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
-            const int pos = ws->limit[t];
-            if (is_chunk(seq) || pos / bs < b) continue;
-            const int n = pos / bs > b ? bs : pos % bs + 1;
-            float *st = state + t * stride;
-            const uint8_t *k = pa_kv_k(job->kv, seq->block_table[b], job->layer, 0);
-            const uint8_t *v = pa_kv_v(job->kv, seq->block_table[b], job->layer, 0);
-            pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
-                           k, v, row_bytes, first, n, hd, cfg->elem_type, scale);
+    for (int b = 0; b < n_blocks; b++)
+        for (int h = h0; h < h1; h++) {
+            /* runs of tokens reading the same block (agents sharing it) go through it at once */
+            const int first = (h / group) * hd; /* the kv head's values */
+            int32_t block = -1, n = 0, n_group = 0;
+            float *acc[GROUP_MAX], *m[GROUP_MAX], *l[GROUP_MAX];
+            const float *q[GROUP_MAX];
+            for (int t = 0; t <= job->n; t++) {
+                int32_t t_block = -1, t_n = 0;
+                if (t < job->n) {
+                    const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
+                    const int pos = ws->limit[t];
+                    if (!is_chunk(seq) && pos / bs >= b) {
+                        t_block = seq->block_table[b];
+                        t_n = pos / bs > b ? bs : pos % bs + 1;
+                    }
+                }
+                if (n_group > 0 && (t_block != block || t_n != n || n_group == GROUP_MAX)) {
+                    pa_attn_online_group(n_group, acc, m, l, q,
+                                         pa_kv_k(job->kv, block, job->layer, 0),
+                                         pa_kv_v(job->kv, block, job->layer, 0), row_bytes,
+                                         first, n, hd, cfg->elem_type, scale);
+                    n_group = 0;
+                }
+                if (t_block < 0) continue;
+                float *st = STATE(h, t);
+                block = t_block, n = t_n;
+                acc[n_group] = st, m[n_group] = &st[hd], l[n_group] = &st[hd + 1];
+                q[n_group++] = ws->q + (size_t)t * q_dim + h * hd;
+            }
         }
-    }
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
         if (ws->parent[t] < 0) continue;
         const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
         int32_t chain[PA_MAX_TREE_DEPTH], depth = 0;
         for (int a = t; ws->parent[a] >= 0 && depth < PA_MAX_TREE_DEPTH; a = ws->parent[a])
             chain[depth++] = ws->slot[a];
-        float *st = state + t * stride;
-        for (int d = depth - 1; d >= 0; d--) { /* root side first: the order of plain decode */
-            const int32_t block = seq->block_table[chain[d] / bs];
-            const uint8_t *k = pa_kv_k(job->kv, block, job->layer, chain[d] % bs);
-            const uint8_t *v = pa_kv_v(job->kv, block, job->layer, chain[d] % bs);
-            pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
-                           k, v, row_bytes, first, 1, hd, cfg->elem_type, scale);
+        for (int h = h0; h < h1; h++) {
+            float *st = STATE(h, t);
+            const int first = (h / group) * hd;
+            for (int d = depth - 1; d >= 0; d--) { /* root side first: the order of plain decode */
+                const int32_t block = seq->block_table[chain[d] / bs];
+                const uint8_t *k = pa_kv_k(job->kv, block, job->layer, chain[d] % bs);
+                const uint8_t *v = pa_kv_v(job->kv, block, job->layer, chain[d] % bs);
+                pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
+                               k, v, row_bytes, first, 1, hd, cfg->elem_type, scale);
+            }
         }
     }
     for (int t = 0; t < job->n; t++) {
         if (is_chunk(&job->seqs[ws->seq[t]])) continue;
-        const float *st = state + t * stride;
-        float *out = ws->att + (size_t)t * q_dim + h * hd;
-        for (int i = 0; i < hd; i++) out[i] = st[i] / st[hd + 1];
+        for (int h = h0; h < h1; h++) {
+            const float *st = STATE(h, t);
+            float *out = ws->att + (size_t)t * q_dim + h * hd;
+            for (int i = 0; i < hd; i++) out[i] = st[i] / st[hd + 1];
+        }
     }
+#undef STATE
 }
 
 static void attention_rows(void *ctx, int ith, int nth) {
     const attention_job *job = ctx;
-    float *state = job->ws->attn_state + (size_t)pa_pool_slot() * job->ws->n_batch *
-                                             ((size_t)job->hp->head_dim + 2);
+    float *state = job->ws->attn_state + (size_t)pa_pool_slot() * HEAD_GROUP *
+                                             job->ws->n_batch * ((size_t)job->hp->head_dim + 2);
     int64_t begin, end;
     pa_split(job->hp->n_head, ith, nth, &begin, &end);
-    for (int64_t h = begin; h < end; h++) attention_head(job, (int)h, state);
+    for (int64_t h = begin; h < end; h += HEAD_GROUP)
+        attention_heads(job, (int)h, (int)(h + HEAD_GROUP < end ? h + HEAD_GROUP : end), state);
 }
 
 /* ----------------------------------------------------------------------------------------- */
