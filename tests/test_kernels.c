@@ -444,14 +444,15 @@ static void random_kv_rows(uint8_t *out, int n, int row_values, int elem_type, f
 
 /* pa_attn_online, for every element type and head size the kernels specialize: any split of
  * the positions into calls gives bitwise the same state (speculative verification takes a
- * token's last positions one call each, plain decoding a block at a time), and the result is
- * softmax attention computed in double to within 1e-5. */
+ * token's last positions one call each, plain decoding a block at a time), a query grouped with
+ * others (pa_attn_online_group) gets bitwise its state alone, and the result is softmax
+ * attention computed in double to within 2e-6. */
 static void online_attention_splits_alike_and_matches_softmax(void **state) {
     (void)state;
     enum { N = 45, MAX_HD = 128, ROW = 2 * MAX_HD };
     static uint8_t k[N * ROW * 4], v[N * ROW * 4];
     static float kf[N * ROW], vf[N * ROW];
-    static const int head_dims[] = {8, 24, 64, 128};
+    static const int head_dims[] = {8, 24, 32, 64, 128};
     static const int splits[][5] = {{45}, {16, 16, 13}, {1, 1, 16, 27}, {7, 1, 1, 1, 35}};
     for (int type = PA_ATTN_F32; type <= PA_ATTN_Q8_0; type++)
         for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++) {
@@ -477,6 +478,27 @@ static void online_attention_splits_alike_and_matches_softmax(void **state) {
                 }
                 if (memcmp(acc, ref_acc, (size_t)hd * sizeof *acc) || m != ref_m || l != ref_l)
                     fail_msg("type %d hd %d: split %zu differs from one call", type, hd, sp);
+            }
+            { /* five queries at once (kernels take up to 4): each as it would be alone */
+                float qs[5][MAX_HD], accs[5][MAX_HD] = {{0}}, ms[5], ls[5];
+                float *acc_p[5], *m_p[5], *l_p[5];
+                const float *q_p[5];
+                for (int g = 0; g < 5; g++) {
+                    for (int i = 0; i < hd; i++) qs[g][i] = g == 3 ? q[i] : next_float();
+                    ms[g] = -INFINITY, ls[g] = 0;
+                    acc_p[g] = accs[g], m_p[g] = &ms[g], l_p[g] = &ls[g], q_p[g] = qs[g];
+                }
+                for (int p = 0; p < N; p += 16)
+                    pa_attn_online_group(5, acc_p, m_p, l_p, q_p, k + (size_t)p * stride,
+                                         v + (size_t)p * stride, stride, first,
+                                         N - p < 16 ? N - p : 16, hd, type, scale);
+                for (int g = 0; g < 5; g++) {
+                    float acc[MAX_HD] = {0}, m = -INFINITY, l = 0;
+                    pa_attn_online(acc, &m, &l, qs[g], k, v, stride, first, N, hd, type, scale);
+                    if (memcmp(acc, accs[g], (size_t)hd * sizeof *acc) || m != ms[g] || l != ls[g])
+                        fail_msg("type %d hd %d: query %d of a group differs from alone", type,
+                                 hd, g);
+                }
             }
             double sc[N], mx = -INFINITY, sum = 0;
             for (int p = 0; p < N; p++) {

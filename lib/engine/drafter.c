@@ -160,6 +160,7 @@ typedef struct model_ctx {
     pyagent_agent *a;
     int n_layers;
     pa_err *err;
+    int n_tree_done; /* tokens of this build's tree segment (root first) in the drafter's KV */
 } model_ctx;
 
 /* The k best tokens of `logits` with their log-softmax, best first. */
@@ -204,10 +205,18 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
         pyagent_spec_tree_node(tree, i, &tokens[i + 1], &parent, NULL, NULL, NULL);
         parents[i + 1] = parent < 0 ? 0 : parent + 1;
     }
-    for (int i = 0; i < n_nodes; i++) rows[i] = nodes[i] + 1; /* node -1 (the root) is row 0 */
+    /* Builders only append to the tree, and expand the nodes they added last: the nodes of
+     * earlier calls are in the drafter's KV already, so only the new ones are computed. */
+    int first = c->n_tree_done;
+    for (int i = 0; i < n_nodes; i++) {
+        rows[i] = nodes[i] + 1; /* node -1 (the root) is row 0 */
+        if (rows[i] < first) first = 0; /* an older node's logits: compute the whole tree */
+    }
+    if (first > 1 + n_tree) first = 0;
     if ((st = reserve(d, s, s->n_dcomputed + 1 + (size_t)n_tree, c->err))) return st;
     pa_batch_seq seq = {.tokens = tokens,
                         .n = 1 + n_tree,
+                        .first = first,
                         .pos0 = (int)s->n_dcomputed,
                         .block_table = s->dblocks,
                         .tree_parent = parents, /* not exact: drafts need no bitwise match */
@@ -215,6 +224,7 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
                         .logit_rows = rows,
                         .n_logit_rows = n_nodes};
     pa_llama_forward(d->model, d->ws, c->e->pool, d->kv, &seq, 1, c->n_layers);
+    c->n_tree_done = 1 + n_tree;
     const int n_vocab = d->model->hp.n_vocab;
     for (int i = 0; i < n_nodes; i++)
         counts[i] = top_k(d->logits + (size_t)i * n_vocab, n_vocab, k, out + (size_t)i * k);
@@ -223,6 +233,6 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
 
 pyagent_status pa_drafter_build(pyagent_engine *e, pa_drafter *d, pyagent_agent *a, int n_layers,
                                 const pa_spec_config *cfg, pa_err *err) {
-    model_ctx ctx = {e, d, a, n_layers, err};
+    model_ctx ctx = {e, d, a, n_layers, err, 0};
     return pa_spec_build(cfg, model_expand, &ctx, a->spec.tree, err);
 }

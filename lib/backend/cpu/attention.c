@@ -148,7 +148,7 @@ AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, con
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* AVX-512, head sizes 64 and 128: q and the output row live in registers across the block;
+/* AVX-512, head sizes 32, 64 and 128: q and the output row live in registers across the block;
  * a block's scores come first, then the running maximum position by position, then every
  * exponential of the block at once (exp512: the same function in every lane, so a position's
  * weight does not depend on which others share its call), then the sequential update. Each
@@ -188,7 +188,7 @@ AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
     return _mm512_loadu_ps((const float *)row + i);
 }
 
-/* G queries (0 < G <= 4 for HD = 64, <= 2 for HD = 128) over the same positions, each with its
+/* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
  * own acc/m/l: a K or V row is loaded and converted once for all of them. Per query the steps
  * and their order are those of G = 1, so grouping never changes a result. */
 #define ONLINE_AVX512(NAME, HD, G)                                                            \
@@ -292,6 +292,10 @@ typedef void (*online_group_fn)(float *const *acc, float *const *m, float *const
         online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_Q8_0, scale);         \
     }
 
+ONLINE_TYPED(32, 1)
+ONLINE_TYPED(32, 2)
+ONLINE_TYPED(32, 3)
+ONLINE_TYPED(32, 4)
 ONLINE_TYPED(64, 1)
 ONLINE_TYPED(64, 2)
 ONLINE_TYPED(64, 3)
@@ -300,9 +304,16 @@ ONLINE_TYPED(128, 1)
 ONLINE_TYPED(128, 2)
 
 #define BY_TYPE(HD, G) {online_##HD##x##G##_f32, online_##HD##x##G##_f16, online_##HD##x##G##_q8}
+static const online_group_fn online_32[5][3] = {{NULL}, BY_TYPE(32, 1), BY_TYPE(32, 2),
+                                                BY_TYPE(32, 3), BY_TYPE(32, 4)};
 static const online_group_fn online_64[5][3] = {{NULL}, BY_TYPE(64, 1), BY_TYPE(64, 2),
                                                 BY_TYPE(64, 3), BY_TYPE(64, 4)};
-static const online_group_fn online_128[3][3] = {{NULL}, BY_TYPE(128, 1), BY_TYPE(128, 2)};
+static const online_group_fn online_128[5][3] = {{NULL}, BY_TYPE(128, 1), BY_TYPE(128, 2)};
+
+/* The kernels of a head size (32, 64 or 128), by group size then element type. */
+static const online_group_fn (*group_kernels(int hd))[3] {
+    return hd == 32 ? online_32 : hd == 64 ? online_64 : online_128;
+}
 #endif
 
 /* ----------------------------------------------------------------------------------------- */
@@ -322,9 +333,9 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
                     size_t stride, int first, int n, int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
-    if (use_avx512 && (hd == 64 || hd == 128) && first % 16 == 0) {
-        (hd == 64 ? online_64[1] : online_128[1])[elem_type](&acc, &m, &l, &q, k, v, stride,
-                                                             first, n, elem_type, scale);
+    if (use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0) {
+        group_kernels(hd)[1][elem_type](&acc, &m, &l, &q, k, v, stride, first, n, elem_type,
+                                        scale);
         return;
     }
     if (use_avx2 && hd % 8 == 0 && first % 8 == 0) {
@@ -340,13 +351,12 @@ void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *co
                           int first, int n, int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
-    if (use_avx512 && (hd == 64 || hd == 128) && first % 16 == 0) {
-        const int most = hd == 64 ? 4 : 2;
+    if (use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0) {
+        const int most = hd == 128 ? 2 : 4;
         for (int i = 0; i < n_q; i += most) {
             const int g = n_q - i < most ? n_q - i : most;
-            (hd == 64 ? online_64[g] : online_128[g])[elem_type](acc + i, m + i, l + i, q + i, k,
-                                                                 v, stride, first, n, elem_type,
-                                                                 scale);
+            group_kernels(hd)[g][elem_type](acc + i, m + i, l + i, q + i, k, v, stride, first, n,
+                                            elem_type, scale);
         }
         return;
     }

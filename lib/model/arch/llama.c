@@ -223,9 +223,10 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
         if (ws->parent[t] < 0) continue;
         const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
-        int32_t chain[PA_MAX_TREE_DEPTH], depth = 0;
-        for (int a = t; ws->parent[a] >= 0 && depth < PA_MAX_TREE_DEPTH; a = ws->parent[a])
-            chain[depth++] = ws->slot[a];
+        int32_t chain[PA_MAX_TREE_DEPTH], depth = 0; /* its slot, then its ancestors' */
+        for (int a = ws->slot[t] - seq->pos0; a > 0 && depth < PA_MAX_TREE_DEPTH;
+             a = seq->tree_parent[a])
+            chain[depth++] = seq->pos0 + a;
         for (int h = h0; h < h1; h++) {
             float *st = STATE(h, t);
             const int first = (h / group) * hd;
@@ -433,12 +434,13 @@ static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
     const int d = m->hp.n_embd;
     float *dest[LOGIT_ROWS];
     int rows = 0, first_token = 0;
-    for (int s = 0; s < n_seqs; first_token += seqs[s].n, s++) {
+    for (int s = 0; s < n_seqs; first_token += seqs[s].n - seqs[s].first, s++) {
         const pa_batch_seq *seq = &seqs[s];
         if (!seq->logits) continue;
         const int n_rows = seq->logit_rows ? seq->n_logit_rows : seq->tree_parent ? seq->n : 1;
         for (int r = 0; r < n_rows; r++) {
-            const int i = seq->logit_rows ? seq->logit_rows[r] : seq->tree_parent ? r : seq->n - 1;
+            const int i = (seq->logit_rows ? seq->logit_rows[r] : seq->tree_parent ? r : seq->n - 1) -
+                          seq->first; /* in the batch */
             float *normed = ws->x_last + (size_t)rows * d;
             pa_rmsnorm(normed, ws->x + (size_t)(first_token + i) * d, m->output_norm, d,
                        m->hp.rms_eps);
@@ -463,14 +465,16 @@ static void lay_out_batch(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq
         const pa_batch_seq *seq = &seqs[s];
         const int first = n;
         const float *embd = seq->embd;
-        if (seq->exact && ws->n_exact == first) ws->n_exact += seq->n;
-        for (int i = 0; i < seq->n; i++, n++) {
+        if (seq->exact && ws->n_exact == first) ws->n_exact += seq->n - seq->first;
+        for (int i = seq->first; i < seq->n; i++, n++) {
             ws->tok[n] = seq->tokens[i];
             ws->seq[n] = s;
             ws->slot[n] = seq->pos0 + i;
-            if (seq->tree_parent && i > 0) { /* a draft node: one deeper than its parent */
-                ws->parent[n] = first + seq->tree_parent[i];
-                ws->pos[n] = ws->pos[ws->parent[n]] + 1;
+            if (seq->tree_parent && i > 0) { /* a draft node: at pos0 + its depth */
+                int depth = 0;
+                for (int a = i; a > 0; a = seq->tree_parent[a]) depth++;
+                ws->parent[n] = seq->tree_parent[i];
+                ws->pos[n] = seq->pos0 + depth;
                 ws->limit[n] = seq->pos0;
             } else {
                 ws->parent[n] = -1;

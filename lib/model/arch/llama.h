@@ -35,6 +35,9 @@ typedef struct pa_batch_seq {
     int pos0;
     const int32_t *block_table;
     const int32_t *tree_parent; /* NULL, or (n,) with tree_parent[0] = -1 */
+    int first;                  /* a tree's: tokens [0, first) are already in their KV slots
+                                   (an earlier pass computed them); only [first, n) are
+                                   computed, reading the earlier ones' K/V as ancestors */
     bool exact;                 /* batch-invariant rows (see above) */
     float *logits;              /* NULL, or (n_vocab,) for the last token, or for a tree
                                    (n, n_vocab): every token's */
