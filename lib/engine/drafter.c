@@ -165,11 +165,8 @@ typedef struct model_ctx {
 
 /* The k best tokens of `logits` with their log-softmax, best first. */
 static int top_k(const float *logits, int n_vocab, int k, pa_draft_candidate *out) {
-    float max = logits[0];
-    for (int i = 1; i < n_vocab; i++) max = fmaxf(max, logits[i]);
-    double sum = 0;
-    for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - max);
-    const float log_z = max + (float)log(sum);
+    float max;
+    const float log_z = pa_logsumexp(logits, n_vocab, &max);
     int n = 0;
     for (int i = 0; i < n_vocab; i++) { /* insertion into the sorted top list */
         if (n == k && logits[i] <= out[n - 1].logprob + log_z) continue;

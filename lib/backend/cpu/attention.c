@@ -15,6 +15,7 @@
 #include "../../core/f16.h"
 #include "kernels.h"
 #include "ops.h"
+#include "vexp.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Portable                                                                                    */
@@ -156,26 +157,6 @@ AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, con
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 
-/* e^x for x <= 0 or moderate x: 2^k · p(r), k = round(x / ln 2), r = x - k ln 2 (two-step
- * Cody-Waite), p a degree-6 polynomial (error about 2 ulp); x below -87.3 gives about 1e-38,
- * so exp(-inf - s) multiplies an empty sum by a tiny number, not by NaN. */
-AVX512 static inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    x = _mm512_min_ps(x, _mm512_set1_ps(88.7f));
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145752f), x);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.42860677e-6f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
-
 AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
     if (elem_type == PA_ATTN_F16)
         return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i)));
@@ -228,9 +209,9 @@ AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
                     m_at[g][p] = mm[g];                                                       \
                 }                                                                             \
                 const __m512 sv = _mm512_maskz_loadu_ps(lanes, s[g]);                         \
-                _mm512_storeu_ps(w[g], exp512(_mm512_sub_ps(                                  \
+                _mm512_storeu_ps(w[g], pa_exp512(_mm512_sub_ps(                                  \
                                            sv, _mm512_maskz_loadu_ps(lanes, m_at[g]))));      \
-                _mm512_storeu_ps(c_up[g], exp512(_mm512_sub_ps(                               \
+                _mm512_storeu_ps(c_up[g], pa_exp512(_mm512_sub_ps(                               \
                                               _mm512_maskz_loadu_ps(lanes, m_before[g]), sv))); \
             }                                                                                 \
             __m512 out[G][C];                                                                 \

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "vexp.h"
 #include "../../model/gguf.h"
 
 /* Batches of at least this many tokens go through sgemm, smaller ones through the row
@@ -74,6 +75,7 @@ const pa_kernel_set *pa_kernels_for(pa_isa isa) {
 }
 
 static const pa_kernel_set *kernels; /* written once under kernels_once */
+static pa_isa kernels_isa;           /* their instruction set */
 static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
 
 static void choose_kernels(void) {
@@ -87,7 +89,10 @@ static void choose_kernels(void) {
     const char *force = getenv("PYAGENT_KERNELS");
     for (int i = 0; force && i < PA_ISA_COUNT; i++)
         if (strcmp(force, names[i]) == 0) top = i;
-    for (int i = top; i >= 0 && !kernels; i--) kernels = pa_kernels_for((pa_isa)i);
+    for (int i = top; i >= 0 && !kernels; i--) {
+        kernels = pa_kernels_for((pa_isa)i);
+        kernels_isa = (pa_isa)i;
+    }
 }
 
 static const pa_kernel_set *active_kernels(void) {
@@ -100,11 +105,8 @@ const char *pa_cpu_kernels_name(void) { return active_kernels()->name; }
 bool pa_cpu_simd_enabled(void) { return active_kernels() != pa_kernels_portable(); }
 
 bool pa_cpu_avx512_enabled(void) {
-#ifdef PA_HAVE_X86_KERNELS
-    return active_kernels() == pa_kernels_for(PA_ISA_AVX512);
-#else
-    return false;
-#endif
+    active_kernels();
+    return kernels_isa == PA_ISA_AVX512;
 }
 
 /* W's type as a kernel-table index (checked supported when the model was bound). */
@@ -272,7 +274,40 @@ void pa_rope(float *x, int n_heads, int head_dim, int pos, float base) {
     }
 }
 
+#ifdef PA_HAVE_X86_KERNELS
+/* max of x, and x[i] <- e^(x[i] - max) with their sum when `write`, 16 lanes at a time */
+PA_VEXP_AVX512 static float max512(const float *x, int n) {
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + i));
+    if (i < n)
+        m = _mm512_mask_max_ps(m, (__mmask16)((1u << (n - i)) - 1), m,
+                               _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+    return _mm512_reduce_max_ps(m);
+}
+
+PA_VEXP_AVX512 static float exp_sum512(float *x, int n, float max, bool write) {
+    const __m512 mv = _mm512_set1_ps(max);
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(
+            lanes, pa_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + i), mv)));
+        if (write) _mm512_mask_storeu_ps(x + i, lanes, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+#endif
+
 void pa_softmax(float *x, int n) {
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled()) {
+        const float inv = 1.0f / exp_sum512(x, n, max512(x, n), true);
+        for (int i = 0; i < n; i++) x[i] *= inv;
+        return;
+    }
+#endif
     float max = x[0];
     for (int i = 1; i < n; i++)
         if (x[i] > max) max = x[i];
@@ -282,6 +317,23 @@ void pa_softmax(float *x, int n) {
         sum += x[i];
     }
     for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+float pa_logsumexp(const float *x, int n, float *max_out) {
+    float max;
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled()) {
+        max = max512(x, n);
+        *max_out = max;
+        return max + logf(exp_sum512((float *)x, n, max, false));
+    }
+#endif
+    max = x[0];
+    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)x[i] - max);
+    *max_out = max;
+    return max + (float)log(sum);
 }
 
 void pa_axpy(float *y, float a, const float *x, int n) {

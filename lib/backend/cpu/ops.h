@@ -56,6 +56,9 @@ void pa_rope(float *x, int n_heads, int head_dim, int pos, float base);
 /* x (n,) <- softmax(x) */
 void pa_softmax(float *x, int n);
 
+/* log Σ e^x[i] over x (n,), and max x through *max */
+float pa_logsumexp(const float *x, int n, float *max);
+
 /* dot product of f32 vectors (n,), with the chosen kernels */
 float pa_dot_f32(const float *a, const float *b, int n);
 
