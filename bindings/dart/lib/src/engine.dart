@@ -16,11 +16,11 @@ part 'agent.dart';
 ///
 /// An engine is thread-safe: agents of one engine may generate on several isolates at once.
 ///
-/// Close it with [close], which closes its agents first. An engine has no finalizer of its
-/// own: the C library requires every agent to be destroyed before its engine, and Dart runs
-/// finalizers in no particular order, so an engine that is dropped without [close] is not
-/// freed (its agents are, by their NativeFinalizer).
-class Engine {
+/// Close it with [close], which closes its agents first. An engine dropped without [close] is
+/// destroyed by a [ffi.NativeFinalizer] calling pyagent_engine_destroy; finalizers run in no
+/// particular order, which the C library allows: an engine destroyed before its agents lives
+/// on until the last of them is destroyed (and an [Agent] holds its engine anyway).
+class Engine implements ffi.Finalizable {
   final PyagentLibrary library;
   final String modelPath;
   final ffi.Pointer<pyagent_engine> _handle;
@@ -28,7 +28,15 @@ class Engine {
   bool _closed = false;
   bool _closeWhenIdle = false;
 
-  Engine._(this.library, this._handle, this.modelPath);
+  Engine._(this.library, this._handle, this.modelPath) {
+    library.engineFinalizer.attach(this, _handle.cast(), detach: this);
+  }
+
+  void _destroy() {
+    _closed = true;
+    library.engineFinalizer.detach(this);
+    library.bindings.pyagent_engine_destroy(_handle);
+  }
 
   /// Opens the GGUF model at [modelPath] with engine [params] (n_threads, n_ctx, n_batch,
   /// seed, log_level; see pyagent.h). Throws [PyagentException] with the library's message,
@@ -85,8 +93,7 @@ class Engine {
       agent.close();
     }
     if (_agents.isEmpty) {
-      _closed = true;
-      library.bindings.pyagent_engine_destroy(_handle);
+      _destroy();
     } else {
       _closeWhenIdle = true; // generations are still stopping; the last one closes the engine
     }
@@ -94,10 +101,7 @@ class Engine {
 
   void _agentDestroyed(Agent agent) {
     _agents.remove(agent);
-    if (_closeWhenIdle && _agents.isEmpty && !_closed) {
-      _closed = true;
-      library.bindings.pyagent_engine_destroy(_handle);
-    }
+    if (_closeWhenIdle && _agents.isEmpty && !_closed) _destroy();
   }
 
   void _check(int status) {

@@ -26,6 +26,11 @@ class PyagentLibrary {
   late final ffi.NativeFinalizer agentFinalizer =
       ffi.NativeFinalizer(bindings.addresses.pyagent_agent_destroy.cast());
 
+  /// Calls pyagent_engine_destroy on engines that are garbage-collected without close(). Any
+  /// order is safe: a destroyed engine lives on in C until its last agent is destroyed.
+  late final ffi.NativeFinalizer engineFinalizer =
+      ffi.NativeFinalizer(bindings.addresses.pyagent_engine_destroy.cast());
+
   PyagentLibrary._(this.dynamicLibrary, this.path)
       : bindings = PyagentBindings(dynamicLibrary);
 
