@@ -6,6 +6,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,44 @@ static void generation_runs_past_the_files_context_length(void **state) {
     for (int i = 0; i < 64; i++) assert_int_equal(out.ids[i], ref.generated_ids[i]);
 }
 
+/* The file's tensors as stored: stories260K is dim 64, 5 layers, 8 heads of 8, 4 KV heads,
+ * vocabulary 512, all F32 (tests/data/README.md); every tensor's bytes are its values x 4. */
+static void tensors_are_listed_as_stored(void **state) {
+    fixture *fx = *state;
+    int64_t n = 0;
+    assert_int_equal(pyagent_engine_info(fx->engine, "n_tensors", &n), PYAGENT_OK);
+    int64_t total = 0, n_layer_tensors = 0;
+    bool saw_embd = false, saw_k = false;
+    for (int64_t i = 0; i < n; i++) {
+        pyagent_tensor_info t = {.struct_size = sizeof t};
+        assert_int_equal(pyagent_engine_tensor(fx->engine, i, &t), PYAGENT_OK);
+        assert_string_equal(t.type, "f32");
+        int64_t values = 1;
+        for (int d = 0; d < 4; d++) values *= t.dims[d];
+        assert_int_equal(t.n_bytes, values * 4);
+        total += t.n_bytes;
+        n_layer_tensors += strncmp(t.name, "blk.", 4) == 0;
+        if (strcmp(t.name, "token_embd.weight") == 0) {
+            saw_embd = true;
+            assert_int_equal(t.n_dims, 2);
+            assert_int_equal(t.dims[0], 64);
+            assert_int_equal(t.dims[1], 512);
+        }
+        if (strcmp(t.name, "blk.4.attn_k.weight") == 0) {
+            saw_k = true;
+            assert_int_equal(t.dims[0], 64);
+            assert_int_equal(t.dims[1], 4 * 8);
+        }
+    }
+    assert_true(saw_embd && saw_k);
+    assert_int_equal(n_layer_tensors, 5 * 9);
+    assert_true(total > 1000000 && total < 1185376); /* the file: weights and its header */
+    pyagent_tensor_info t = {.struct_size = sizeof t};
+    assert_int_equal(pyagent_engine_tensor(fx->engine, n, &t), PYAGENT_ERR_OUT_OF_RANGE);
+    assert_int_equal(pyagent_engine_tensor(fx->engine, -1, &t), PYAGENT_ERR_OUT_OF_RANGE);
+    assert_int_equal(pyagent_engine_tensor(fx->engine, 0, NULL), PYAGENT_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     data_path(model_path, sizeof model_path, "stories260K.gguf");
     const struct CMUnitTest tests[] = {
@@ -255,6 +294,7 @@ int main(void) {
                                         close_engine),
         cmocka_unit_test_setup_teardown(generation_runs_past_the_files_context_length,
                                         open_engine, close_engine),
+        cmocka_unit_test_setup_teardown(tensors_are_listed_as_stored, open_engine, close_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

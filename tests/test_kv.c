@@ -232,6 +232,76 @@ static void different_cache_salts_never_share(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* The radix index as nodes: two agents sharing 32 of their tokens and each with 16 of its own
+ * (block size 8) give the tree 4 shared blocks and 2 + 2 own ones; following parent keys from
+ * each leaf gives back the agent's ids; refcounts count holders; cached nodes stay listed
+ * until the cache is dropped. */
+static void index_nodes_form_the_prefix_tree(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 8);
+    pyagent_kv_store *kv = pyagent_engine_kv_store(e);
+    int32_t seqs[2][49];
+    unsigned seed = 11;
+    random_tokens(seqs[0], 49, &seed);
+    memcpy(seqs[1], seqs[0], 32 * sizeof(int32_t));
+    random_tokens(seqs[1] + 32, 17, &seed);
+    pyagent_agent *a[2];
+    for (int i = 0; i < 2; i++) { /* 49 tokens: 6 full blocks published, the 49th computed */
+        a[i] = greedy_agent(e);
+        assert_int_equal(pyagent_agent_feed_tokens(a[i], seqs[i], 49), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(a[i]), PYAGENT_OK);
+    }
+    size_t n = 0;
+    assert_int_equal(pyagent_kv_store_nodes(kv, NULL, NULL, 0, &n), PYAGENT_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(n, 8);
+    pyagent_kv_node nodes[16], one;
+    int32_t tokens[16 * 8];
+    assert_int_equal(pyagent_kv_store_nodes(kv, &one, NULL, 1, &n), PYAGENT_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(pyagent_kv_store_nodes(kv, nodes, tokens, 16, &n), PYAGENT_OK);
+    assert_int_equal(n, 8);
+    assert_memory_equal(&one, &nodes[0], sizeof one);
+    int roots = 0, leaves = 0;
+    for (size_t i = 0; i < n; i++) {
+        int parent = -1;
+        for (size_t j = 0; j < n; j++) parent = nodes[j].key == nodes[i].parent_key ? (int)j : parent;
+        roots += parent < 0;
+        leaves += nodes[i].n_children == 0;
+        int children = 0;
+        for (size_t j = 0; j < n; j++) children += nodes[j].parent_key == nodes[i].key;
+        assert_int_equal(children, nodes[i].n_children);
+        if (nodes[i].n_children != 0 || nodes[i].refcount != 1) continue;
+        /* a leaf: walk up to the root and compare with the sequence that ends in it */
+        int32_t path[6 * 8];
+        int depth = 0;
+        for (int at = (int)i; at >= 0 && depth < 6; depth++) {
+            memcpy(path + (5 - depth) * 8, tokens + (size_t)at * 8, 8 * sizeof(int32_t));
+            int up = -1;
+            for (size_t j = 0; j < n; j++) up = nodes[j].key == nodes[at].parent_key ? (int)j : up;
+            at = up;
+        }
+        assert_int_equal(depth, 6);
+        assert_true(memcmp(path, seqs[0], sizeof path) == 0 ||
+                    memcmp(path, seqs[1], sizeof path) == 0);
+    }
+    assert_int_equal(roots, 1);
+    assert_int_equal(leaves, 2);
+    int shared = 0, own = 0; /* the first four blocks are held by both agents */
+    for (size_t i = 0; i < n; i++) shared += nodes[i].refcount == 2, own += nodes[i].refcount == 1;
+    assert_int_equal(shared, 4);
+    assert_int_equal(own, 4);
+
+    pyagent_agent_destroy(a[0]), pyagent_agent_destroy(a[1]);
+    assert_int_equal(pyagent_kv_store_nodes(kv, nodes, NULL, 16, &n), PYAGENT_OK);
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < n; i++) assert_int_equal(nodes[i].refcount, 0);
+    pyagent_kv_store_drop_cache(kv);
+    assert_int_equal(pyagent_kv_store_nodes(kv, nodes, NULL, 16, &n), PYAGENT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(pyagent_kv_store_nodes(NULL, nodes, NULL, 16, &n),
+                     PYAGENT_ERR_INVALID_ARGUMENT);
+    pyagent_engine_destroy(e);
+}
+
 /* Garbage-collected hosts destroy in any order: the engine lives until its last agent. */
 static void engine_destroyed_before_its_agents_lives_until_the_last_one(void **state) {
     (void)state;
@@ -599,6 +669,7 @@ int main(void) {
         cmocka_unit_test(f16_kv_gives_f32_kv_logits_within_f16_rounding),
         cmocka_unit_test(q8_0_kv_stays_close_to_f32_kv),
         cmocka_unit_test(different_cache_salts_never_share),
+        cmocka_unit_test(index_nodes_form_the_prefix_tree),
         cmocka_unit_test(labels_are_kept_and_validated),
         cmocka_unit_test(engine_destroyed_before_its_agents_lives_until_the_last_one),
         cmocka_unit_test(forked_agents_diverge_like_independent_ones),

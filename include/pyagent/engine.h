@@ -48,7 +48,8 @@ PYAGENT_API pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_
 /* Facts about the model and the engine, by key; thread-safe:
  *   n_vocab, n_ctx (the engine's per-agent limit), n_ctx_train, n_embd, n_layer, n_head,
  *   n_head_kv, n_ff, n_batch, n_threads, token_bos, token_eos (-1 if the model has none),
- *   n_params. PYAGENT_ERR_UNKNOWN_KEY for any other key. */
+ *   n_params, n_tensors (of the model file, see pyagent_engine_tensor).
+ * PYAGENT_ERR_UNKNOWN_KEY for any other key. */
 PYAGENT_API pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key,
                                                int64_t *value);
 
@@ -87,6 +88,23 @@ PYAGENT_API pyagent_status pyagent_engine_detokenize(pyagent_engine *engine,
                                                      const int32_t *tokens, size_t n_tokens,
                                                      int32_t flags, char *text, size_t capacity,
                                                      size_t *text_len);
+
+/* The model file's tensor number `index` (0 .. engine info "n_tensors" - 1), as stored: its
+ * name and type as GGUF names them ("blk.0.attn_q.weight", "q8_0"), dimensions (dims[0] the
+ * contiguous one; unused ones 1) and bytes. The strings stay valid as long as the engine.
+ * Set struct_size = sizeof(pyagent_tensor_info) before the call. PYAGENT_ERR_OUT_OF_RANGE
+ * past the last tensor. Thread-safe. */
+typedef struct pyagent_tensor_info {
+    uint32_t struct_size;
+    uint32_t n_dims;
+    const char *name;
+    const char *type;
+    int64_t dims[4];
+    int64_t n_bytes;
+} pyagent_tensor_info;
+
+PYAGENT_API pyagent_status pyagent_engine_tensor(pyagent_engine *engine, int64_t index,
+                                                 pyagent_tensor_info *info);
 
 /* The model's input embeddings of `tokens`: n_tokens rows of n_embd floats (engine info
  * "n_embd"), row i for tokens[i], written to `rows` (capacity in floats; *n_floats gets the

@@ -46,6 +46,26 @@ typedef struct pyagent_kv_stats {
 PYAGENT_API pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store,
                                                       pyagent_kv_stats *stats);
 
+/* A node of the radix index: a published full block. Its parent is the block before it in the
+ * sequences that hold it; a block at the start of a sequence has a root key as parent (one per
+ * model and cache salt), which no node carries. */
+typedef struct pyagent_kv_node {
+    uint64_t key;        /* XXH3 of the parent key and the block's token ids */
+    uint64_t parent_key;
+    int32_t refcount;    /* agents and latent packets holding the block; 0: cached, unused */
+    int32_t n_children;  /* published blocks that continue it */
+} pyagent_kv_node;
+
+/* The radix index: up to `capacity` nodes into `nodes`, and when `tokens` is not NULL each
+ * node's block_size token ids (capacity x block_size int32s, node by node). *n_nodes gets the
+ * number of nodes; PYAGENT_ERR_BUFFER_TOO_SMALL when capacity is below it (the first capacity
+ * nodes are written: draw what fits). The order is the pool's, not the tree's: rebuild the
+ * tree from parent_key. A snapshot under the engine's lock: agents may change the index right
+ * after. */
+PYAGENT_API pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store,
+                                                  pyagent_kv_node *nodes, int32_t *tokens,
+                                                  size_t capacity, size_t *n_nodes);
+
 /* Evicts every cached (unreferenced) block; blocks in use stay. */
 PYAGENT_API pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store);
 

@@ -210,6 +210,7 @@ pyagent_status pyagent_engine_info(const pyagent_engine *engine, const char *key
         {"n_batch", engine->n_batch},     {"n_threads", pa_pool_size(engine->pool)},
         {"token_bos", pa_tokenizer_bos(tok)}, {"token_eos", pa_tokenizer_eos(tok)},
         {"n_params", engine->model->n_params},
+        {"n_tensors", (int64_t)gguf_n_tensors(engine->model->gguf)},
     };
     for (size_t i = 0; i < sizeof facts / sizeof *facts; i++) {
         if (strcmp(facts[i].key, key) == 0) {
@@ -296,6 +297,34 @@ pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *
     st = pa_tokenizer_decode(engine->model->tokenizer, tokens, n_tokens, dflags, text, capacity,
                              text_len, &err);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
+}
+
+pyagent_status pyagent_engine_tensor(pyagent_engine *engine, int64_t index,
+                                     pyagent_tensor_info *info) {
+    pyagent_status st = check_ready(engine);
+    if (st) return st;
+    pa_err err = {0};
+    if (!info || info->struct_size < sizeof(uint32_t)) {
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "tensor: NULL info or struct_size 0");
+        return pa_engine_set_error(engine, &err);
+    }
+    const size_t n = gguf_n_tensors(engine->model->gguf);
+    if (index < 0 || (uint64_t)index >= n) {
+        pa_fail(&err, PYAGENT_ERR_OUT_OF_RANGE, "tensor %lld: the model has %zu tensors",
+                (long long)index, n);
+        return pa_engine_set_error(engine, &err);
+    }
+    const gguf_tensor *t = gguf_tensor_at(engine->model->gguf, (size_t)index);
+    pyagent_tensor_info full = {.struct_size = sizeof full,
+                                .n_dims = t->n_dims,
+                                .name = t->name,
+                                .type = gguf_tensor_type_name(t->type),
+                                .n_bytes = (int64_t)t->n_bytes};
+    for (int d = 0; d < 4; d++) full.dims[d] = d < GGUF_MAX_DIMS ? t->ne[d] : 1;
+    const uint32_t asked = info->struct_size;
+    memcpy(info, &full, asked < sizeof full ? asked : sizeof full);
+    info->struct_size = asked;
+    return PYAGENT_OK;
 }
 
 pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens,
@@ -467,6 +496,36 @@ pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent
     memcpy(stats, &full, caller_size < sizeof full ? caller_size : sizeof full);
     stats->struct_size = caller_size;
     return PYAGENT_OK;
+}
+
+typedef struct node_list {
+    pyagent_kv_node *nodes;
+    int32_t *tokens;
+    size_t capacity, n, block_size;
+} node_list;
+
+static void list_node(void *ctx, int32_t block, uint64_t key, uint64_t parent_key,
+                      int32_t refcount, int32_t n_children, const int32_t *tokens) {
+    (void)block;
+    node_list *l = ctx;
+    if (l->n < l->capacity) {
+        if (l->nodes) l->nodes[l->n] = (pyagent_kv_node){key, parent_key, refcount, n_children};
+        if (l->tokens)
+            memcpy(l->tokens + l->n * l->block_size, tokens, l->block_size * sizeof *tokens);
+    }
+    l->n++;
+}
+
+pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_node *nodes,
+                                      int32_t *tokens, size_t capacity, size_t *n_nodes) {
+    if (!store || !n_nodes || (!nodes && capacity > 0)) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pthread_mutex_lock(&e->lock);
+    node_list l = {nodes, tokens, capacity, 0, (size_t)pa_kv_config_of(e->kv)->block_size};
+    pa_kv_for_each_node(e->kv, list_node, &l);
+    pthread_mutex_unlock(&e->lock);
+    *n_nodes = l.n;
+    return l.n > capacity ? PYAGENT_ERR_BUFFER_TOO_SMALL : PYAGENT_OK;
 }
 
 pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store) {

@@ -331,3 +331,13 @@ void pa_kv_drop_cache(pa_kv_store *s) {
     while (evict_one(s)) {
     }
 }
+
+void pa_kv_for_each_node(const pa_kv_store *s, pa_kv_node_fn fn, void *ctx) {
+    const size_t bs = (size_t)s->cfg.block_size;
+    for (int32_t b = 0; b < (int32_t)s->cfg.n_blocks; b++) {
+        const block_meta *m = &s->meta[b];
+        if (m->indexed)
+            fn(ctx, b, m->key, m->parent_key, m->refcount, m->n_children,
+               s->tokens + (size_t)b * bs);
+    }
+}

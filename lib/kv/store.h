@@ -103,6 +103,11 @@ void pa_kv_publish(pa_kv_store *store, int32_t block, uint64_t key, uint64_t par
                    const int32_t *tokens);
 /* Evicts every cached block. */
 void pa_kv_drop_cache(pa_kv_store *store);
+/* Every indexed block, in pool order: f(ctx, block, key, parent_key, refcount, n_children,
+ * its block_size token ids). */
+typedef void (*pa_kv_node_fn)(void *ctx, int32_t block, uint64_t key, uint64_t parent_key,
+                              int32_t refcount, int32_t n_children, const int32_t *tokens);
+void pa_kv_for_each_node(const pa_kv_store *store, pa_kv_node_fn fn, void *ctx);
 
 /* Copies slots [src_slot, src_slot + n_slots) of block src to slots from dst_slot of block dst,
  * K and V of every layer (copy-on-write, moving accepted draft slots). */

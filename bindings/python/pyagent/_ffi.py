@@ -137,8 +137,16 @@ class pyagent_agent_stats(ctypes.Structure):
     """struct pyagent_agent_stats (agent.h); _fields_ below."""
 
 
+class pyagent_tensor_info(ctypes.Structure):
+    """struct pyagent_tensor_info (engine.h); _fields_ below."""
+
+
 class pyagent_kv_stats(ctypes.Structure):
     """struct pyagent_kv_stats (kv.h); _fields_ below."""
+
+
+class pyagent_kv_node(ctypes.Structure):
+    """struct pyagent_kv_node (kv.h); _fields_ below."""
 
 
 class pyagent_adapter_info(ctypes.Structure):
@@ -172,6 +180,15 @@ pyagent_agent_stats._fields_ = [
     ('n_imported_tokens', ctypes.c_int64),
 ]
 
+pyagent_tensor_info._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('n_dims', ctypes.c_uint32),
+    ('name', ctypes.POINTER(ctypes.c_char)),
+    ('type', ctypes.POINTER(ctypes.c_char)),
+    ('dims', (ctypes.c_int64 * 4)),
+    ('n_bytes', ctypes.c_int64),
+]
+
 pyagent_kv_stats._fields_ = [
     ('struct_size', ctypes.c_uint32),
     ('block_size', ctypes.c_uint32),
@@ -185,6 +202,13 @@ pyagent_kv_stats._fields_ = [
     ('n_evictions', ctypes.c_int64),
     ('n_cow_copies', ctypes.c_int64),
     ('peak_used_bytes', ctypes.c_int64),
+]
+
+pyagent_kv_node._fields_ = [
+    ('key', ctypes.c_uint64),
+    ('parent_key', ctypes.c_uint64),
+    ('refcount', ctypes.c_int32),
+    ('n_children', ctypes.c_int32),
 ]
 
 pyagent_adapter_info._fields_ = [
@@ -317,6 +341,8 @@ FUNCTIONS = {
     'pyagent_engine_tokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'text', 'text_len', 'flags', 'tokens', 'capacity', 'n_tokens'), 'engine.h'),
     # pyagent_status pyagent_engine_detokenize(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, int32_t flags, char *text, size_t capacity, size_t *text_len)
     'pyagent_engine_detokenize': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.c_int32, ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'flags', 'text', 'capacity', 'text_len'), 'engine.h'),
+    # pyagent_status pyagent_engine_tensor(pyagent_engine *engine, int64_t index, pyagent_tensor_info *info)
+    'pyagent_engine_tensor': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_int64, ctypes.POINTER(pyagent_tensor_info)], ('engine', 'index', 'info'), 'engine.h'),
     # pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, float *rows, size_t capacity, size_t *n_floats)
     'pyagent_engine_embed_tokens': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'rows', 'capacity', 'n_floats'), 'engine.h'),
     # pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)
@@ -331,6 +357,8 @@ FUNCTIONS = {
     'pyagent_engine_kv_store': (ctypes.POINTER(pyagent_kv_store), [ctypes.POINTER(pyagent_engine)], ('engine',), 'kv.h'),
     # pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent_kv_stats *stats)
     'pyagent_kv_store_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_stats)], ('store', 'stats'), 'kv.h'),
+    # pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_node *nodes, int32_t *tokens, size_t capacity, size_t *n_nodes)
+    'pyagent_kv_store_nodes': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_node), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('store', 'nodes', 'tokens', 'capacity', 'n_nodes'), 'kv.h'),
     # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
     'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
     # pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)

@@ -149,6 +149,20 @@ final class pyagent_agent_stats extends ffi.Struct {
   external int n_imported_tokens;
 }
 
+/// struct pyagent_tensor_info (engine.h).
+final class pyagent_tensor_info extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int n_dims;
+  external ffi.Pointer<ffi.Char> name;
+  external ffi.Pointer<ffi.Char> type;
+  @ffi.Array(4)
+  external ffi.Array<ffi.Int64> dims;
+  @ffi.Int64()
+  external int n_bytes;
+}
+
 /// struct pyagent_kv_stats (kv.h).
 final class pyagent_kv_stats extends ffi.Struct {
   @ffi.Uint32()
@@ -175,6 +189,18 @@ final class pyagent_kv_stats extends ffi.Struct {
   external int n_cow_copies;
   @ffi.Int64()
   external int peak_used_bytes;
+}
+
+/// struct pyagent_kv_node (kv.h).
+final class pyagent_kv_node extends ffi.Struct {
+  @ffi.Uint64()
+  external int key;
+  @ffi.Uint64()
+  external int parent_key;
+  @ffi.Int32()
+  external int refcount;
+  @ffi.Int32()
+  external int n_children;
 }
 
 /// struct pyagent_adapter_info (latent.h).
@@ -694,6 +720,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_detokenize');
   late final _pyagent_engine_detokenize = _pyagent_engine_detokenizePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, int, int, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>)>();
 
+  /// `pyagent_status pyagent_engine_tensor(pyagent_engine *engine, int64_t index, pyagent_tensor_info *info)` (engine.h)
+  int pyagent_engine_tensor(ffi.Pointer<pyagent_engine> engine, int index, ffi.Pointer<pyagent_tensor_info> info) {
+    return _pyagent_engine_tensor(engine, index, info);
+  }
+
+  late final _pyagent_engine_tensorPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int64, ffi.Pointer<pyagent_tensor_info>)>>('pyagent_engine_tensor');
+  late final _pyagent_engine_tensor = _pyagent_engine_tensorPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, int, ffi.Pointer<pyagent_tensor_info>)>();
+
   /// `pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, float *rows, size_t capacity, size_t *n_floats)` (engine.h)
   int pyagent_engine_embed_tokens(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Int32> tokens, int n_tokens, ffi.Pointer<ffi.Float> rows, int capacity, ffi.Pointer<ffi.Size> n_floats) {
     return _pyagent_engine_embed_tokens(engine, tokens, n_tokens, rows, capacity, n_floats);
@@ -756,6 +791,15 @@ class PyagentBindings {
   late final _pyagent_kv_store_stats_getPtr =
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>>('pyagent_kv_store_stats_get');
   late final _pyagent_kv_store_stats_get = _pyagent_kv_store_stats_getPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>();
+
+  /// `pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_node *nodes, int32_t *tokens, size_t capacity, size_t *n_nodes)` (kv.h)
+  int pyagent_kv_store_nodes(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<pyagent_kv_node> nodes, ffi.Pointer<ffi.Int32> tokens, int capacity, ffi.Pointer<ffi.Size> n_nodes) {
+    return _pyagent_kv_store_nodes(store, nodes, tokens, capacity, n_nodes);
+  }
+
+  late final _pyagent_kv_store_nodesPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_kv_store_nodes');
+  late final _pyagent_kv_store_nodes = _pyagent_kv_store_nodesPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
 
   /// `pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)` (kv.h)
   int pyagent_kv_store_drop_cache(ffi.Pointer<pyagent_kv_store> store) {
@@ -1279,6 +1323,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_meta_str => _library._pyagent_engine_meta_strPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Int32, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_tokenize => _library._pyagent_engine_tokenizePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_detokenize => _library._pyagent_engine_detokenizePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int64, ffi.Pointer<pyagent_tensor_info>)>> get pyagent_engine_tensor => _library._pyagent_engine_tensorPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_embed_tokens => _library._pyagent_engine_embed_tokensPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>)>> get pyagent_engine_load_draft => _library._pyagent_engine_load_draftPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>> get pyagent_engine_step => _library._pyagent_engine_stepPtr;
@@ -1286,6 +1331,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_stop => _library._pyagent_engine_stopPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_kv_store => _library._pyagent_engine_kv_storePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_kv_store_nodes => _library._pyagent_kv_store_nodesPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_export => _library._pyagent_latent_exportPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_packet_destroy => _library._pyagent_latent_packet_destroyPtr;
