@@ -144,6 +144,38 @@ class Basics(unittest.TestCase):
         names = [t["name"] for t in body["layer_tensors"]]
         self.assertIn("attn_k", names)
         self.assertEqual(body["layer_tensors"][names.index("attn_k")]["shape"], [32, 64])
+        self.assertEqual(body["layer_tensors"][names.index("attn_k")]["type"], "f32")
+        # every tensor of the file, as stored: 5 layers of 9, the embedding and the output norm
+        files = {t["name"]: t for t in body["tensors"]}
+        self.assertEqual(sum(name.startswith("blk.") for name in files), 45)
+        self.assertEqual(files["token_embd.weight"]["shape"], [512, 64])
+        self.assertEqual(files["token_embd.weight"]["bytes"], 512 * 64 * 4)
+
+    def test_kv_tree_lists_the_shared_prefix_blocks(self):
+        prompt = "Once upon a time, there was a little girl named Lily. She loved to play " \
+                 "outside in the park with her friends every single day."
+        for _ in range(2):
+            status, body = server.json("POST", COMPLETIONS,
+                                       {"prompt": prompt, "max_tokens": 2, "temperature": 0})
+            self.assertEqual(status, 200, body)
+        status, tree = server.json("GET", "/v1/kv/tree")
+        self.assertEqual(status, 200, tree)
+        nodes = {n["id"]: n for n in tree["nodes"]}
+        self.assertEqual(tree["n_nodes"], len(nodes))
+        self.assertGreaterEqual(len(nodes), 2)
+        for n in nodes.values():  # the children counts agree with the parent links
+            self.assertEqual(n["children"], sum(m["parent"] == n["id"] for m in nodes.values()))
+        # some chain from a root spells the prompt's beginning (other tests' prompts are there
+        # too; BOS shows as the control token it is)
+        def chains(node, text):
+            text += node["text"]
+            yield text.replace("<s>", "").strip()
+            for child in nodes.values():
+                if child["parent"] == node["id"]:
+                    yield from chains(child, text)
+        texts = [t for root in nodes.values() if root["parent"] not in nodes
+                 for t in chains(root, "")]
+        self.assertTrue(any(len(t) > 60 and prompt.startswith(t) for t in texts), texts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -238,6 +238,7 @@ static const route ROUTES[] = {
     {"GET", "/v1/stats", false, true, SRV_EP_METRICS, srv_handle_stats},
     {"GET", "/v1/events", false, true, SRV_EP_EVENTS, srv_handle_events},
     {"GET", "/v1/model/layout", false, true, SRV_EP_MODELS, srv_handle_model_layout},
+    {"GET", "/v1/kv/tree", false, true, SRV_EP_METRICS, srv_handle_kv_tree},
     {"POST", "/tokenize", false, true, SRV_EP_OTHER, srv_handle_tokenize},
     {"POST", "/detokenize", false, true, SRV_EP_OTHER, srv_handle_detokenize},
     {NULL, "/v1/agents", false, true, SRV_EP_AGENTS, srv_handle_agents},

@@ -77,19 +77,30 @@ enum MHD_Result srv_handle_model_layout(srv_call *c, const char *rest) {
     size_t needed;
     pyagent_engine_meta_str(srv->engine, "general.architecture", arch, sizeof arch, &needed);
     pyagent_engine_meta_str(srv->engine, "general.name", name, sizeof name, &needed);
-    json_t *tensors = json_pack(
-        "[{s:s, s:[I,I]}, {s:s, s:[I,I]}, {s:s, s:[I,I]}, {s:s, s:[I,I]}, {s:s, s:[I,I]},"
-        " {s:s, s:[I,I]}, {s:s, s:[I,I]}]",
-        "name", "attn_q", "shape", (json_int_t)(n_head * head_dim), (json_int_t)n_embd, "name",
-        "attn_k", "shape", (json_int_t)(n_head_kv * head_dim), (json_int_t)n_embd, "name",
-        "attn_v", "shape", (json_int_t)(n_head_kv * head_dim), (json_int_t)n_embd, "name",
-        "attn_output", "shape", (json_int_t)n_embd, (json_int_t)(n_head * head_dim), "name",
-        "ffn_gate", "shape", (json_int_t)n_ff, (json_int_t)n_embd, "name", "ffn_up", "shape",
-        (json_int_t)n_ff, (json_int_t)n_embd, "name", "ffn_down", "shape", (json_int_t)n_embd,
-        (json_int_t)n_ff);
+    /* the tensors as the file stores them; layer 0's by short name ("attn_k"), shapes as
+     * (rows, columns) = (outputs, inputs) */
+    json_t *tensors = json_array(), *layer = json_array();
+    const int64_t n_tensors = engine_info(srv, "n_tensors");
+    for (int64_t i = 0; i < n_tensors; i++) {
+        pyagent_tensor_info t = {.struct_size = sizeof t};
+        if (pyagent_engine_tensor(srv->engine, i, &t) != PYAGENT_OK) continue;
+        json_t *shape = json_array();
+        for (int d = (int)t.n_dims - 1; d >= 0; d--) json_array_append_new(shape, json_integer(t.dims[d]));
+        json_array_append_new(tensors, json_pack("{s:s, s:s, s:O, s:I}", "name", t.name, "type",
+                                                 t.type, "shape", shape, "bytes",
+                                                 (json_int_t)t.n_bytes));
+        const char *prefix = "blk.0.", *suffix = ".weight";
+        const size_t len = strlen(t.name);
+        if (strncmp(t.name, prefix, 6) == 0 && len > 6 + 7 && strcmp(t.name + len - 7, suffix) == 0) {
+            json_t *short_name = json_stringn(t.name + 6, len - 6 - 7);
+            json_array_append_new(layer, json_pack("{s:o, s:s, s:O}", "name", short_name, "type",
+                                                   t.type, "shape", shape));
+        }
+        json_decref(shape);
+    }
     return srv_reply_json(
         c, 200,
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}", "id",
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o}", "id",
                   srv->model_id, "architecture", arch, "name", name, "n_params",
                   (json_int_t)engine_info(srv, "n_params"), "n_vocab",
                   (json_int_t)engine_info(srv, "n_vocab"), "n_ctx", (json_int_t)srv->n_ctx,
@@ -97,7 +108,50 @@ enum MHD_Result srv_handle_model_layout(srv_call *c, const char *rest) {
                   (json_int_t)engine_info(srv, "n_layer"), "n_head", (json_int_t)n_head,
                   "n_head_kv", (json_int_t)n_head_kv, "head_dim", (json_int_t)head_dim, "n_ff",
                   (json_int_t)n_ff, "chat_template", srv_template_name(srv->chat_template),
-                  "layer_tensors", tensors));
+                  "layer_tensors", layer, "tensors", tensors));
+}
+
+/* The KV radix index as a tree: every published block with its parent, holders and text. At
+ * most KV_TREE_MAX_NODES are listed (a dashboard cannot draw more); n_nodes says how many
+ * there are. */
+#define KV_TREE_MAX_NODES 400
+
+enum MHD_Result srv_handle_kv_tree(srv_call *c, const char *rest) {
+    (void)rest;
+    server *srv = c->srv;
+    pyagent_kv_store *kv = pyagent_engine_kv_store(srv->engine);
+    pyagent_kv_stats stats = {.struct_size = sizeof stats};
+    pyagent_kv_store_stats_get(kv, &stats);
+    const size_t bs = stats.block_size;
+    pyagent_kv_node *nodes = malloc(KV_TREE_MAX_NODES * sizeof *nodes);
+    int32_t *tokens = malloc(KV_TREE_MAX_NODES * bs * sizeof *tokens);
+    size_t n = 0;
+    pyagent_status st = nodes && tokens ? pyagent_kv_store_nodes(kv, nodes, tokens,
+                                                                 KV_TREE_MAX_NODES, &n)
+                                        : PYAGENT_ERR_OUT_OF_MEMORY;
+    if (st != PYAGENT_OK && st != PYAGENT_ERR_BUFFER_TOO_SMALL) {
+        free(nodes), free(tokens);
+        return srv_reply_json(c, 500, json_pack("{s:{s:s, s:s}}", "error", "message",
+                                                pyagent_status_str(st), "type", "server_error"));
+    }
+    json_t *list = json_array();
+    char text[4096], key[17], parent[17];
+    for (size_t i = 0; i < n && i < KV_TREE_MAX_NODES; i++) {
+        size_t len = 0;
+        if (pyagent_engine_detokenize(srv->engine, tokens + i * bs, bs, PYAGENT_DETOKENIZE_SPECIAL,
+                                      text, sizeof text, &len) != PYAGENT_OK)
+            len = 0;
+        snprintf(key, sizeof key, "%016llx", (unsigned long long)nodes[i].key);
+        snprintf(parent, sizeof parent, "%016llx", (unsigned long long)nodes[i].parent_key);
+        json_t *t = srv_json_text(text, len); /* a block may end inside a character */
+        json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:i, s:o}", "id", key, "parent",
+                                              parent, "refcount", nodes[i].refcount, "children",
+                                              nodes[i].n_children, "text", t));
+    }
+    free(nodes), free(tokens);
+    return srv_reply_json(c, 200, json_pack("{s:I, s:I, s:b, s:o}", "block_size", (json_int_t)bs,
+                                            "n_nodes", (json_int_t)n, "truncated",
+                                            n > KV_TREE_MAX_NODES, "nodes", list));
 }
 
 enum MHD_Result srv_handle_tokenize(srv_call *c, const char *rest) {

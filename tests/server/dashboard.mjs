@@ -150,8 +150,16 @@ try {
     step = "kv, model, registry";
     await show(page, "kv");
     await page.waitForFunction(() => document.querySelector("#kv-table tbody").children.length > 3);
+    // the radix tree: the document the agents read is in it, block after block
+    await page.waitForFunction(() => /blocks of \d+ tokens/.test(document.querySelector("#kv-tree-facts").textContent));
+    assert.ok(Number(await page.locator("#kv-tree").getAttribute("data-nodes")) > 0,
+              await page.locator("#kv-tree-facts").textContent());
+    await page.locator("#kv-tree").scrollIntoViewIfNeeded();
+    await page.waitForTimeout(300);
+    await page.locator("#kv-tree").screenshot({ path: path.join(outDir, "dashboard-kv-tree.png") });
     await show(page, "model");
     await page.waitForFunction(() => /parameters/.test(document.querySelector("#model-facts").textContent));
+    assert.match(await page.locator("#model-facts").textContent(), /tensors \(f32\)/);
     await page.screenshot({ path: path.join(outDir, "dashboard-model.png") });
     await show(page, "registry");
     await page.waitForFunction(() => document.querySelector("#registry-status").textContent.length > 0);

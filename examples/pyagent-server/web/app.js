@@ -145,8 +145,14 @@ const panelObserver = new IntersectionObserver((entries) => {
 for (const p of document.querySelectorAll(".panel")) panelObserver.observe(p);
 
 const shownOnce = new Set();
+let activePanel = null;
 function onPanelShown(name) {
-  if (name === "kv") kvGraph.resize();
+  activePanel = name;
+  if (name === "kv") {
+    kvGraph.resize();
+    kvTree.resize();
+    loadKvTree();
+  }
   if (name === "model") modelGraph?.resize();
   if (shownOnce.has(name)) return;
   shownOnce.add(name);
@@ -418,6 +424,7 @@ async function refresh() {
     ]);
     pushPoint(stats);
     renderAgents(stats);
+    if (activePanel === "kv") loadKvTree();
   } catch (e) {
     console.warn("stats:", e.message);
   }
@@ -518,6 +525,73 @@ function renderKvGraph(agents) {
   kvGraph.layout({ name: "breadthfirst", directed: true, roots: ["pool"], spacingFactor: 1.1 }).run();
 }
 
+// The radix index: blocks and the blocks that continue them
+
+const kvTree = cytoscape({
+  container: $("#kv-tree"),
+  style: [
+    { selector: "node", style: {
+      label: "data(label)", "font-size": 9, "text-wrap": "wrap", "text-max-width": 120,
+      "text-valign": "bottom", "text-margin-y": 3, width: "data(size)", height: "data(size)",
+      "background-color": "#3358d4" } },
+    { selector: "node.cached", style: { "background-color": "#9aa3b5" } },
+    { selector: "node.root", style: { "background-color": "#1f8a4c", shape: "round-rectangle" } },
+    { selector: "edge", style: { width: 1.5, "line-color": "#c7cede", "target-arrow-shape": "triangle",
+      "target-arrow-color": "#c7cede", "curve-style": "bezier" } },
+  ],
+  layout: { name: "breadthfirst" },
+  minZoom: 0.1,
+  maxZoom: 3,
+});
+
+let kvTreeShape = "";
+async function loadKvTree() {
+  let tree;
+  try {
+    tree = await apiJson("/v1/kv/tree");
+  } catch (e) {
+    $("#kv-tree-facts").textContent = e.message;
+    return;
+  }
+  const shape = tree.nodes.map((n) => `${n.id}:${n.refcount}`).join(",");
+  $("#kv-tree-facts").textContent = `${tree.n_nodes} blocks of ${tree.block_size} tokens in the ` +
+    `index${tree.truncated ? " (the first 400 drawn)" : ""}`;
+  $("#kv-tree").dataset.nodes = tree.nodes.length;
+  if (shape === kvTreeShape) return; // unchanged: keep the user's pan and zoom
+  kvTreeShape = shape;
+  // a radix tree draws a run of blocks without branches as one node ("n blocks: text…")
+  const byId = new Map(tree.nodes.map((n) => [n.id, n]));
+  const children = new Map([["root", []]]);
+  for (const n of tree.nodes) {
+    const parent = byId.has(n.parent) ? n.parent : "root";
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(n.id);
+  }
+  const elements = [{ data: { id: "root", label: "start of a sequence", size: 16 }, classes: "root" }];
+  const addRun = (first, parent) => {
+    const run = [byId.get(first)];
+    for (let at = first; (children.get(at) || []).length === 1;) {
+      at = children.get(at)[0];
+      run.push(byId.get(at));
+    }
+    const last = run[run.length - 1].id;
+    const text = run.map((n) => n.text).join("").replace(/\s+/g, " ").trim();
+    const holders = Math.max(...run.map((n) => n.refcount));
+    elements.push({
+      data: { id: first, size: 10 + Math.min(30, 6 * holders),
+        label: `${run.length > 1 ? `${run.length} blocks: ` : ""}` +
+          `${text.length > 36 ? `${text.slice(0, 36)}…` : text}${holders ? ` (${holders})` : ""}` },
+      classes: holders ? "" : "cached",
+    });
+    elements.push({ data: { id: `${parent}->${first}`, source: parent, target: first } });
+    for (const child of children.get(last) || []) addRun(child, first);
+  };
+  for (const child of children.get("root")) addRun(child, "root");
+  kvTree.elements().remove();
+  kvTree.add(elements);
+  kvTree.layout({ name: "breadthfirst", directed: true, roots: ["root"], spacingFactor: 1.2 }).run();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Model: the layers as a network
 
@@ -525,15 +599,17 @@ let modelGraph = null;
 async function loadModel() {
   try {
     const m = await apiJson("/v1/model/layout");
+    const types = [...new Set(m.tensors.map((t) => t.type))].join(", ");
     $("#model-facts").textContent = `${m.name || m.id} · ${m.architecture} · ${fmt(m.n_params)} parameters · ` +
       `${m.n_layer} layers · width ${m.n_embd} · ${m.n_head} heads (${m.n_head_kv} KV heads, ` +
       `${m.head_dim} each) · FFN ${m.n_ff} · vocabulary ${m.n_vocab} · context ${m.n_ctx} · ` +
-      `chat template ${m.chat_template}`;
-    const shape = (name) => m.layer_tensors.find((t) => t.name === name).shape.join("×");
+      `chat template ${m.chat_template} · ${m.tensors.length} tensors (${types})`;
+    const tensor = (name) => m.layer_tensors.find((t) => t.name === name);
+    const shape = (name) => `${tensor(name).shape.join("×")} ${tensor(name).type}`;
     const at = (x, row) => ({ x, y: row * 70 });
     const elements = [
       { data: { id: "tokens", label: `tokens\n(vocab ${m.n_vocab})` }, classes: "io", position: at(0, 0) },
-      { data: { id: "embd", label: `embedding\n${m.n_vocab}×${m.n_embd}` }, position: at(0, 1) },
+      { data: { id: "embd", label: `embedding\n${m.n_vocab}×${m.n_embd} ${m.tensors.find((t) => t.name === "token_embd.weight")?.type ?? ""}` }, position: at(0, 1) },
     ];
     let prev = "embd";
     elements.push({ data: { source: "tokens", target: "embd" } });
