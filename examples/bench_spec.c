@@ -2,9 +2,13 @@
  * pyagent-bench --spec DRAFTER: speculative decoding against plain decoding.
  *
  *   pyagent-bench -m target.gguf --spec lookup|self|draft:FILE.gguf [--prompt TEXT] [-n 128]
- *                 [-t 2] [-r 3] [--json]
+ *                 [-t 2] [-r 3] [--budgets 8,16,32,60] [--top-k K] [--depth D] [--json]
  *
- * For every tree builder (static, EAGLE-2, TALON) and node budget N in {8, 16, 32, 60}, one
+ * --top-k and --depth set the builders' spec_top_k (EAGLE-2, TALON) or spec_width (static) and
+ * spec_depth for every row (default: the library's: 10 wide, 2 for static, depth 8); with
+ * --top-k 1 every builder drafts a chain.
+ *
+ * For every tree builder (static, EAGLE-2, TALON) and node budget N (default 8, 16, 32, 60), one
  * agent generates n tokens greedily from the prompt (output equal to plain decoding's, which the
  * bench checks) and reports the mean accepted length (tokens per verification step), target
  * forward passes per generated token, and tokens/s against plain decoding in the same run.
@@ -22,9 +26,14 @@
 
 #define MAX_GEN 4096
 
+#define MAX_BUDGETS 8
+
 typedef struct spec_options {
     const char *model, *draft, *prompt;
     int64_t drafter, n_gen, threads, reps;
+    int64_t budgets[MAX_BUDGETS];
+    int n_budgets;
+    int64_t top_k, depth; /* 0: the library's defaults */
     bool json;
 } spec_options;
 
@@ -45,7 +54,8 @@ static void die(const char *what, const char *msg) {
 }
 
 static spec_options parse(int argc, char **argv) {
-    spec_options o = {.prompt = "def fibonacci(n):", .n_gen = 128, .threads = 0, .reps = 3};
+    spec_options o = {.prompt = "def fibonacci(n):", .n_gen = 128, .threads = 0, .reps = 3,
+                      .budgets = {8, 16, 32, 60}, .n_budgets = 4};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(f, "--json")) { o.json = true; continue; }
@@ -56,6 +66,15 @@ static spec_options parse(int argc, char **argv) {
         else if (!strcmp(f, "-n")) o.n_gen = atoll(v);
         else if (!strcmp(f, "-t")) o.threads = atoll(v);
         else if (!strcmp(f, "-r")) o.reps = atoll(v);
+        else if (!strcmp(f, "--top-k")) o.top_k = atoll(v);
+        else if (!strcmp(f, "--depth")) o.depth = atoll(v);
+        else if (!strcmp(f, "--budgets")) {
+            o.n_budgets = 0;
+            for (const char *at = v; at && *at; at = strchr(at, ',') ? strchr(at, ',') + 1 : NULL) {
+                if (o.n_budgets == MAX_BUDGETS) die("--budgets", "at most 8");
+                o.budgets[o.n_budgets++] = atoll(at);
+            }
+        }
         else if (!strcmp(f, "--spec")) {
             if (!strcmp(v, "lookup")) o.drafter = PYAGENT_SPEC_LOOKUP;
             else if (!strcmp(v, "self")) o.drafter = PYAGENT_SPEC_SELF;
@@ -65,6 +84,10 @@ static spec_options parse(int argc, char **argv) {
     }
     if (!o.model) die("-m", "a model is required");
     if (o.n_gen < 1 || o.n_gen > MAX_GEN || o.reps < 1) die("-n/-r", "out of range");
+    for (int b = 0; b < o.n_budgets; b++)
+        if (o.budgets[b] < 1 || o.budgets[b] > 64) die("--budgets", "each in [1, 64]");
+    if (o.top_k < 0 || o.top_k > 64 || o.depth < 0 || o.depth > 64)
+        die("--top-k/--depth", "in [1, 64]");
     return o;
 }
 
@@ -87,6 +110,8 @@ static spec_result measure(pyagent_engine *e, const spec_options *o, int64_t dra
     pyagent_params_set_i64(s, "spec", drafter);
     pyagent_params_set_i64(s, "spec_tree", tree);
     pyagent_params_set_i64(s, "spec_budget", budget);
+    if (o->top_k) pyagent_params_set_i64(s, tree == PYAGENT_SPEC_TREE_STATIC ? "spec_width" : "spec_top_k", o->top_k);
+    if (o->depth) pyagent_params_set_i64(s, "spec_depth", o->depth);
     spec_result r = {.same_text = true};
     for (int64_t rep = 0; rep < o->reps; rep++) {
         pyagent_agent *a = NULL;
@@ -130,7 +155,6 @@ int pa_bench_spec_main(int argc, char **argv) {
     static tokens plain_tokens;
     const spec_result plain = measure(e, &o, PYAGENT_SPEC_OFF, 0, 1, NULL, &plain_tokens);
     static const char *const trees[] = {"static", "eagle2", "talon"};
-    static const int64_t budgets[] = {8, 16, 32, 60};
     if (o.json) printf("[{\"tree\": \"plain\", \"budget\": 0, \"tps\": %.2f}", plain.tps);
     else
         printf("plain decoding: %.1f tokens/s (%" PRId64 " tokens)\n\n"
@@ -138,17 +162,18 @@ int pa_bench_spec_main(int argc, char **argv) {
                "| ------ | -: | ------------: | -------------: | ----: | ------: | --------- |\n",
                plain.tps, o.n_gen);
     for (int t = 0; t < 3; t++)
-        for (int b = 0; b < 4; b++) {
-            spec_result r = measure(e, &o, o.drafter, t, budgets[b], &plain_tokens, NULL);
+        for (int b = 0; b < o.n_budgets; b++) {
+            const int64_t budget = o.budgets[b];
+            spec_result r = measure(e, &o, o.drafter, t, budget, &plain_tokens, NULL);
             if (o.json)
                 printf(",\n {\"tree\": \"%s\", \"budget\": %" PRId64 ", \"tps\": %.2f, "
                        "\"accepted_per_step\": %.3f, \"forwards_per_token\": %.3f, "
                        "\"speedup\": %.3f, \"same_text\": %s}",
-                       trees[t], budgets[b], r.tps, r.accepted_len, r.forwards_per_token,
+                       trees[t], budget, r.tps, r.accepted_len, r.forwards_per_token,
                        r.tps / plain.tps, r.same_text ? "true" : "false");
             else
                 printf("| %-6s | %2" PRId64 " | %13.2f | %14.3f | %5.1f | %7.2f | %-9s |\n",
-                       trees[t], budgets[b], r.accepted_len, r.forwards_per_token, r.tps,
+                       trees[t], budget, r.accepted_len, r.forwards_per_token, r.tps,
                        r.tps / plain.tps, r.same_text ? "yes" : "NO");
         }
     if (o.json) printf("]\n");
