@@ -16,44 +16,14 @@
 #include <pyagent/pyagent.h>
 #include <xxhash.h>
 
+#include "helpers.h"
+
 static char stories_path[1024], random_path[1024];
 static const char *story = "Once upon a time, there was a little girl named Lily. She loved to "
                            "play outside in the park. One day, she saw a big, red ball.";
 
 static pyagent_engine *open_engine(const char *path, int64_t kv_type) {
-    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
-    pyagent_params_set_i64(p, "n_threads", 2);
-    pyagent_params_set_i64(p, "kv_type", kv_type);
-    pyagent_engine *e = NULL;
-    assert_int_equal(pyagent_engine_open(path, p, &e), PYAGENT_OK);
-    pyagent_params_destroy(p);
-    return e;
-}
-
-static pyagent_agent *greedy_agent(pyagent_engine *e) {
-    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
-    pyagent_params_set_f64(s, "temperature", 0);
-    pyagent_agent *a = NULL;
-    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_OK);
-    pyagent_params_destroy(s);
-    return a;
-}
-
-typedef struct run {
-    int32_t ids[256];
-    int n;
-} run;
-
-static void collect(void *ud, int32_t token, const char *text, size_t len) {
-    (void)text, (void)len;
-    run *r = ud;
-    if (r->n < 256) r->ids[r->n++] = token;
-}
-
-static run continue_greedy(pyagent_agent *a, int n) {
-    run r = {.n = 0};
-    assert_int_equal(pyagent_agent_generate(a, n, collect, &r, NULL), PYAGENT_OK);
-    return r;
+    return test_open_engine(path, "kv_type", kv_type);
 }
 
 static size_t n_tokens(pyagent_agent *a) {
@@ -64,7 +34,7 @@ static size_t n_tokens(pyagent_agent *a) {
 
 /* A sender that has read the story. */
 static pyagent_agent *reader(pyagent_engine *e) {
-    pyagent_agent *a = greedy_agent(e);
+    pyagent_agent *a = test_greedy_agent(e);
     assert_int_equal(pyagent_agent_feed_text(a, story, -1), PYAGENT_OK);
     assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
     return a;
@@ -73,7 +43,7 @@ static pyagent_agent *reader(pyagent_engine *e) {
 static void same_engine_import_shares_blocks_and_continues_like_the_sender(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path, PYAGENT_KV_F32);
-    pyagent_agent *sender = reader(e), *receiver = greedy_agent(e);
+    pyagent_agent *sender = reader(e), *receiver = test_greedy_agent(e);
     pyagent_latent_packet *packet = NULL;
     assert_int_equal(pyagent_latent_export(sender, 0, -1, &packet), PYAGENT_OK);
     pyagent_kv_stats before = {.struct_size = sizeof before};
@@ -84,7 +54,7 @@ static void same_engine_import_shares_blocks_and_continues_like_the_sender(void 
     assert_int_equal(after.n_used, before.n_used); /* shared, not copied */
     pyagent_latent_packet_destroy(packet);
 
-    run want = continue_greedy(sender, 40), got = continue_greedy(receiver, 40);
+    test_run want = test_generate(sender, 40), got = test_generate(receiver, 40);
     assert_int_equal(got.n, want.n);
     assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * (size_t)want.n);
     pyagent_agent_stats st = {.struct_size = sizeof st};
@@ -110,7 +80,7 @@ static void f16_packet_into_another_engine_continues_exactly(void **state) {
     (void)state;
     pyagent_engine *a = open_engine(stories_path, PYAGENT_KV_F16);
     pyagent_engine *b = open_engine(stories_path, PYAGENT_KV_F16);
-    pyagent_agent *sender = reader(a), *receiver = greedy_agent(b);
+    pyagent_agent *sender = reader(a), *receiver = test_greedy_agent(b);
     pyagent_latent_packet *packet = NULL, *copy = NULL;
     assert_int_equal(pyagent_latent_export(sender, 0, -1, &packet), PYAGENT_OK);
     size_t size;
@@ -119,7 +89,7 @@ static void f16_packet_into_another_engine_continues_exactly(void **state) {
     assert_int_equal(pyagent_latent_import(receiver, copy), PYAGENT_OK);
     printf("# %zu tokens: %zu bytes on the wire (F16), %.0f bytes per token\n", n_tokens(sender),
            size, (double)size / (double)n_tokens(sender));
-    run want = continue_greedy(sender, 40), got = continue_greedy(receiver, 40);
+    test_run want = test_generate(sender, 40), got = test_generate(receiver, 40);
     assert_int_equal(got.n, want.n);
     assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * (size_t)want.n);
     free(wire);
@@ -137,7 +107,7 @@ static void f16_packet_into_another_engine_continues_exactly(void **state) {
 static void q8_0_packet_keeps_the_top_token(void **state) {
     (void)state;
     pyagent_engine *a = open_engine(stories_path, PYAGENT_KV_F32);
-    pyagent_agent *sender = reader(a), *receiver = greedy_agent(a);
+    pyagent_agent *sender = reader(a), *receiver = test_greedy_agent(a);
     pyagent_latent_packet *packet = NULL, *copy = NULL;
     assert_int_equal(pyagent_latent_export(sender, 0, -1, &packet), PYAGENT_OK);
     size_t size, f16_size;
@@ -155,7 +125,7 @@ static void q8_0_packet_keeps_the_top_token(void **state) {
     for (int i = 0; i < 512; i++) max_diff = fmax(max_diff, fabs((double)want[i] - got[i]));
     printf("# Q8_0: %zu bytes (F16 %zu); max |logit diff| %.3g\n", size, f16_size, max_diff);
     assert_true(max_diff < 0.5);
-    run r1 = continue_greedy(sender, 30), r2 = continue_greedy(receiver, 30);
+    test_run r1 = test_generate(sender, 30), r2 = test_generate(receiver, 30);
     assert_memory_equal(r1.ids, r2.ids, sizeof(int32_t) * 30);
     free(wire);
     pyagent_latent_packet_destroy(packet);
@@ -169,7 +139,7 @@ static void q8_0_packet_keeps_the_top_token(void **state) {
 static void a_range_continues_only_the_same_beginning(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path, PYAGENT_KV_F32);
-    pyagent_agent *sender = reader(e), *receiver = greedy_agent(e), *stranger = greedy_agent(e);
+    pyagent_agent *sender = reader(e), *receiver = test_greedy_agent(e), *stranger = test_greedy_agent(e);
     int32_t ids[128];
     size_t n = 0;
     assert_int_equal(pyagent_agent_tokens(sender, ids, 128, &n), PYAGENT_OK);
@@ -185,7 +155,7 @@ static void a_range_continues_only_the_same_beginning(void **state) {
     assert_non_null(strstr(pyagent_agent_last_error(stranger), "not that sequence"));
     assert_int_equal(n_tokens(stranger), from); /* unchanged */
     assert_int_equal(pyagent_latent_import(receiver, packet), PYAGENT_OK);
-    run want = continue_greedy(sender, 30), got = continue_greedy(receiver, 30);
+    test_run want = test_generate(sender, 30), got = test_generate(receiver, 30);
     assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * 30);
     pyagent_latent_packet_destroy(packet);
     pyagent_agent_destroy(sender);
@@ -198,7 +168,7 @@ static void a_range_continues_only_the_same_beginning(void **state) {
 static void damaged_packets_are_refused(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path, PYAGENT_KV_F32);
-    pyagent_agent *sender = greedy_agent(e), *receiver = greedy_agent(e);
+    pyagent_agent *sender = test_greedy_agent(e), *receiver = test_greedy_agent(e);
     assert_int_equal(pyagent_agent_feed_text(sender, "Once upon a time, there was", -1), 0);
     assert_int_equal(pyagent_agent_prefill(sender), PYAGENT_OK);
     pyagent_latent_packet *packet = NULL, *copy = NULL;
@@ -244,7 +214,7 @@ static void another_models_packet_is_a_mismatch(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path, PYAGENT_KV_F32);
     pyagent_engine *other = open_engine(random_path, PYAGENT_KV_F32);
-    pyagent_agent *sender = reader(e), *receiver = greedy_agent(other);
+    pyagent_agent *sender = reader(e), *receiver = test_greedy_agent(other);
     pyagent_latent_packet *packet = NULL, *copy = NULL;
     assert_int_equal(pyagent_latent_export(sender, 0, -1, &packet), PYAGENT_OK);
     size_t size;
@@ -264,7 +234,7 @@ static void another_models_packet_is_a_mismatch(void **state) {
 static void packets_travel_through_file_descriptors_with_a_size_limit(void **state) {
     (void)state;
     pyagent_engine *e = open_engine(stories_path, PYAGENT_KV_F32);
-    pyagent_agent *sender = reader(e), *receiver = greedy_agent(e);
+    pyagent_agent *sender = reader(e), *receiver = test_greedy_agent(e);
     pyagent_latent_packet *packet = NULL, *copy = NULL;
     assert_int_equal(pyagent_latent_export(sender, 0, -1, &packet), PYAGENT_OK);
     size_t size;
@@ -286,7 +256,7 @@ static void packets_travel_through_file_descriptors_with_a_size_limit(void **sta
         }
     }
     assert_int_equal(pyagent_latent_import(receiver, copy), PYAGENT_OK);
-    run want = continue_greedy(sender, 20), got = continue_greedy(receiver, 20);
+    test_run want = test_generate(sender, 20), got = test_generate(receiver, 20);
     assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * 20); /* F16 of F32 KV: close */
     pyagent_latent_packet_destroy(packet);
     pyagent_latent_packet_destroy(copy);

@@ -29,6 +29,8 @@
 #include <hiredis/hiredis.h>
 #include <pyagent/pyagent.h>
 
+#include "helpers.h"
+
 #define HOST "127.0.0.1"
 #define TIMEOUT_MS 300
 
@@ -188,39 +190,17 @@ static pyagent_engine *open_engine(const char *path, int64_t n_ctx) {
     return e;
 }
 
-static pyagent_agent *greedy_agent(pyagent_engine *e) {
-    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
-    pyagent_params_set_f64(s, "temperature", 0);
-    pyagent_agent *a = NULL;
-    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_OK);
-    pyagent_params_destroy(s);
-    return a;
-}
-
 /* An agent that has read the story `times` times over. */
 static pyagent_agent *reader(pyagent_engine *e, int times) {
-    pyagent_agent *a = greedy_agent(e);
+    pyagent_agent *a = test_greedy_agent(e);
     for (int i = 0; i < times; i++)
         assert_int_equal(pyagent_agent_feed_text(a, story, -1), PYAGENT_OK);
     assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
     return a;
 }
 
-typedef struct run {
-    int32_t ids[64];
-    int n;
-} run;
-
-static void collect(void *ud, int32_t token, const char *text, size_t len) {
-    (void)text, (void)len;
-    run *r = ud;
-    if (r->n < 64) r->ids[r->n++] = token;
-}
-
 static void assert_same_continuation(pyagent_agent *sender, pyagent_agent *receiver, int n) {
-    run want = {.n = 0}, got = {.n = 0};
-    assert_int_equal(pyagent_agent_generate(sender, n, collect, &want, NULL), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_generate(receiver, n, collect, &got, NULL), PYAGENT_OK);
+    test_run want = test_generate(sender, n), got = test_generate(receiver, n);
     assert_int_equal(got.n, want.n);
     assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * (size_t)want.n);
 }
@@ -253,7 +233,7 @@ static void assert_error(pyagent_engine *e, pyagent_status got, pyagent_status w
 static void packet_through_redis_continues_like_the_sender(void **state) {
     (void)state;
     pyagent_engine *a = open_engine(stories_path, 0), *b = open_engine(stories_path, 0);
-    pyagent_agent *sender = reader(a, 1), *receiver = greedy_agent(b);
+    pyagent_agent *sender = reader(a, 1), *receiver = test_greedy_agent(b);
     pyagent_latent_packet *packet = export_all(sender), *copy = NULL;
     assert_int_equal(pyagent_latent_packet_put_redis(a, packet, PYAGENT_LATENT_F16, HOST,
                                                      server.port, "round", 60, TIMEOUT_MS),
@@ -281,7 +261,7 @@ static void packet_through_redis_continues_like_the_sender(void **state) {
 static void large_packet_is_chunked_with_the_ttl_on_every_key(void **state) {
     (void)state;
     pyagent_engine *a = open_engine(stories_path, 2048), *b = open_engine(stories_path, 2048);
-    pyagent_agent *sender = reader(a, 40), *receiver = greedy_agent(b);
+    pyagent_agent *sender = reader(a, 40), *receiver = test_greedy_agent(b);
     pyagent_latent_packet *packet = export_all(sender), *copy = NULL;
     const size_t size = wire_size(packet, PYAGENT_LATENT_F16);
     assert_true(size > (1 << 20) && size < (2 << 20));

@@ -18,15 +18,12 @@
 #include <cmocka.h>
 #include <pyagent/pyagent.h>
 
+#include "helpers.h"
+
 static char stories_path[1024], random_path[1024];
 
 static pyagent_engine *open_engine(const char *path) {
-    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
-    pyagent_params_set_i64(p, "n_threads", 1);
-    pyagent_engine *e = NULL;
-    assert_int_equal(pyagent_engine_open(path, p, &e), PYAGENT_OK);
-    pyagent_params_destroy(p);
-    return e;
+    return test_open_engine(path, "n_threads", 1);
 }
 
 static pyagent_agent *sampling_agent(pyagent_engine *e) {
@@ -42,23 +39,6 @@ static pyagent_agent *sampling_agent(pyagent_engine *e) {
     return a;
 }
 
-typedef struct run {
-    int32_t ids[512];
-    int n;
-} run;
-
-static void collect(void *ud, int32_t token, const char *text, size_t len) {
-    (void)text, (void)len;
-    run *r = ud;
-    if (r->n < 512) r->ids[r->n++] = token;
-}
-
-static run generate(pyagent_agent *a, int n) {
-    run r = {.n = 0};
-    assert_int_equal(pyagent_agent_generate(a, n, collect, &r, NULL), PYAGENT_OK);
-    return r;
-}
-
 static void temp_path(char *out, size_t size, const char *name) {
     snprintf(out, size, "/tmp/pyagent-snapshot-%d-%s", (int)getpid(), name);
 }
@@ -70,15 +50,15 @@ static void restored_agent_continues_exactly(void **state) {
     pyagent_engine *e = open_engine(stories_path), *other = open_engine(stories_path);
     for (int queued = 0; queued < 2; queued++) {
         pyagent_agent *a = sampling_agent(e);
-        generate(a, 12);
+        test_generate(a, 12);
         if (queued) assert_int_equal(pyagent_agent_feed_text(a, " and a dog", -1), PYAGENT_OK);
         assert_int_equal(pyagent_agent_save(a, path), PYAGENT_OK);
-        run want = generate(a, 40);
+        test_run want = test_generate(a, 40);
         for (int k = 0; k < 2; k++) { /* the same engine and another one */
             pyagent_agent *b = NULL;
             assert_int_equal(pyagent_agent_load(k ? other : e, path, &b), PYAGENT_OK);
             assert_string_equal(pyagent_agent_get_label(b, "agent_id"), "writer");
-            run got = generate(b, 40);
+            test_run got = test_generate(b, 40);
             assert_int_equal(got.n, want.n);
             assert_memory_equal(got.ids, want.ids, sizeof(int32_t) * (size_t)want.n);
             pyagent_agent_destroy(b);
@@ -97,7 +77,7 @@ static void damaged_or_foreign_snapshots_are_refused(void **state) {
     temp_path(bad, sizeof bad, "c");
     pyagent_engine *e = open_engine(stories_path), *other = open_engine(random_path);
     pyagent_agent *a = sampling_agent(e), *b = NULL;
-    generate(a, 3);
+    test_generate(a, 3);
     assert_int_equal(pyagent_agent_save(a, path), PYAGENT_OK);
     FILE *f = fopen(path, "rb");
     static unsigned char data[1 << 20];
@@ -140,7 +120,7 @@ static void snapshot_survives_sigkill(void **state) {
     remove(path);
     pyagent_engine *e = open_engine(stories_path);
     pyagent_agent *ref = sampling_agent(e);
-    run want = generate(ref, 200); /* the uninterrupted run */
+    test_run want = test_generate(ref, 200); /* the uninterrupted run */
     pyagent_agent_destroy(ref);
     srand((unsigned)time(NULL));
     for (int round = 0; round < 3; round++) {
@@ -173,7 +153,7 @@ static void snapshot_survives_sigkill(void **state) {
         printf("# round %d: killed after %d tokens\n", round, done);
         assert_true(done >= 1 && done <= 200);
         assert_memory_equal(ids + n_prompt, want.ids, sizeof(int32_t) * (size_t)done);
-        run rest = generate(b, 200 - done);
+        test_run rest = test_generate(b, 200 - done);
         assert_memory_equal(rest.ids, want.ids + done, sizeof(int32_t) * (size_t)(200 - done));
         pyagent_agent_destroy(b);
     }
