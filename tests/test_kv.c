@@ -302,6 +302,105 @@ static void index_nodes_form_the_prefix_tree(void **state) {
     pyagent_engine_destroy(e);
 }
 
+typedef struct id_list {
+    int32_t *ids;
+    int n, cap;
+} id_list;
+
+static void collect_id(void *ud, int32_t token, const char *text, size_t len) {
+    (void)text, (void)len;
+    id_list *l = ud;
+    if (l->n < l->cap) l->ids[l->n++] = token;
+}
+
+/* Generates up to n tokens into out; returns how many. */
+static int generate_ids(pyagent_agent *a, int n, int32_t *out) {
+    id_list l = {out, 0, n};
+    pyagent_status st = pyagent_agent_generate(a, n, collect_id, &l, NULL);
+    if (st) fprintf(stderr, "generate: %s\n", pyagent_agent_last_error(a));
+    assert_int_equal(st, PYAGENT_OK);
+    return l.n;
+}
+
+static pyagent_agent *windowed_agent(pyagent_engine *e, int64_t window, int64_t sinks) {
+    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    pyagent_params_set_f64(s, "temperature", 0);
+    pyagent_params_set_i64(s, "kv_window", window);
+    pyagent_params_set_i64(s, "kv_sinks", sinks);
+    pyagent_agent *a = NULL;
+    assert_int_equal(pyagent_agent_create(e, s, &a), PYAGENT_OK);
+    pyagent_params_destroy(s);
+    return a;
+}
+
+static int64_t blocks_in_use(pyagent_engine *e) {
+    pyagent_kv_stats st = {.struct_size = sizeof st};
+    pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st);
+    return st.n_used;
+}
+
+/* kv_window (StreamingLLM): a window longer than the sequence changes nothing, bit for bit; a
+ * short one keeps the agent's blocks to the sink block, the window's and the one being
+ * written, however long it generates; what needs every position's KV is refused after it. */
+static void window_pruning_bounds_memory_and_is_exact_when_off(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 0, 0, 16);
+    const char *prompt = "Once upon a time, there was a little girl named Lily.";
+    int32_t want[200], got[200];
+    pyagent_agent *plain = greedy_agent(e), *wide = windowed_agent(e, 256, 4);
+    assert_int_equal(pyagent_agent_feed_text(plain, prompt, -1), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_text(wide, prompt, -1), PYAGENT_OK);
+    int n_want = generate_ids(plain, 180, want), n_got = generate_ids(wide, 180, got);
+    assert_int_equal(n_want, n_got);
+    assert_memory_equal(want, got, (size_t)n_want * sizeof *want);
+    pyagent_agent_stats st = {.struct_size = sizeof st};
+    pyagent_agent_stats_get(wide, &st);
+    assert_int_equal(st.n_pruned_tokens, 0);
+    pyagent_agent_destroy(wide);
+
+    pyagent_agent *narrow = windowed_agent(e, 32, 4);
+    const int64_t before = blocks_in_use(e);
+    assert_int_equal(pyagent_agent_feed_text(narrow, prompt, -1), PYAGENT_OK);
+    n_got = generate_ids(narrow, 180, got);
+    assert_int_equal(n_got, 180);
+    pyagent_agent_stats_get(narrow, &st);
+    /* 1 sink block + the 2 window blocks + the partial one at most, of ~13 it would hold */
+    assert_true(blocks_in_use(e) - before <= 4);
+    assert_true(st.n_pruned_tokens >= 8 * 16);
+    int same = 0;
+    while (same < n_got && got[same] == want[same]) same++;
+    printf("# window 32 + 4 sinks on stories260K: the first %d of 180 greedy tokens agree\n", same);
+
+    pyagent_latent_packet *p = NULL;
+    assert_int_equal(pyagent_latent_export(narrow, 0, -1, &p), PYAGENT_ERR_UNSUPPORTED);
+    assert_non_null(strstr(pyagent_agent_last_error(narrow), "pruned"));
+    /* a fork carries the holes and continues exactly as its parent */
+    pyagent_agent *child = NULL;
+    assert_int_equal(pyagent_agent_fork(narrow, &child), PYAGENT_OK);
+    int32_t a_ids[40], b_ids[40];
+    assert_int_equal(generate_ids(narrow, 40, a_ids), 40);
+    assert_int_equal(generate_ids(child, 40, b_ids), 40);
+    assert_memory_equal(a_ids, b_ids, sizeof a_ids);
+    pyagent_agent_destroy(child), pyagent_agent_destroy(narrow), pyagent_agent_destroy(plain);
+    pyagent_engine_destroy(e);
+
+    /* the bound holds through a long prefill, which is pruned chunk by chunk */
+    e = open_engine(stories_path, 1, 0, 16);
+    pyagent_agent *reader = windowed_agent(e, 48, 4);
+    int32_t long_prompt[240];
+    unsigned seed = 5;
+    random_tokens(long_prompt, 240, &seed);
+    assert_int_equal(pyagent_agent_feed_tokens(reader, long_prompt, 240), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(reader), PYAGENT_OK);
+    pyagent_agent_stats_get(reader, &st);
+    assert_true(st.n_pruned_tokens > 0);
+    /* rewinding into the kept window and going on still works */
+    assert_int_equal(pyagent_agent_rewind(reader, 10), PYAGENT_OK);
+    assert_int_equal(generate_ids(reader, 10, a_ids), 10);
+    pyagent_agent_destroy(reader);
+    pyagent_engine_destroy(e);
+}
+
 /* Garbage-collected hosts destroy in any order: the engine lives until its last agent. */
 static void engine_destroyed_before_its_agents_lives_until_the_last_one(void **state) {
     (void)state;
@@ -670,6 +769,7 @@ int main(void) {
         cmocka_unit_test(q8_0_kv_stays_close_to_f32_kv),
         cmocka_unit_test(different_cache_salts_never_share),
         cmocka_unit_test(index_nodes_form_the_prefix_tree),
+        cmocka_unit_test(window_pruning_bounds_memory_and_is_exact_when_off),
         cmocka_unit_test(labels_are_kept_and_validated),
         cmocka_unit_test(engine_destroyed_before_its_agents_lives_until_the_last_one),
         cmocka_unit_test(forked_agents_diverge_like_independent_ones),

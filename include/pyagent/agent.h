@@ -205,6 +205,7 @@ typedef struct pyagent_agent_stats {
     int64_t n_verify_steps;     /* steps that verified a draft tree */
     double draft_seconds;       /* time spent drafting */
     int64_t n_imported_tokens;  /* tokens received through the latent link */
+    int64_t n_pruned_tokens;    /* positions whose KV the kv_window policy released */
 } pyagent_agent_stats;
 
 PYAGENT_API pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent,

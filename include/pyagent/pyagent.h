@@ -185,6 +185,16 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *   spec_width         i64  static: children per node                     default 2, [1, 64]
  *   spec_self_layers   i64  _SELF: layers of the target that draft; 0 = a quarter
  *                                                                          default 0, [0, 4096]
+ *
+ * KV pruning (StreamingLLM: attention sinks and a recent window), per agent; 0 = off:
+ *   kv_window          i64  keep the KV of the last kv_window positions (and of the first
+ *                           kv_sinks); whole KV blocks outside both are released as the agent
+ *                           goes, so its memory stops growing. Positions keep their numbers.
+ *                           Once it has pruned, the agent's later blocks are not shared through
+ *                           the prefix cache, and it cannot be exported or saved (its KV is no
+ *                           longer that of its tokens); not on backend cuda.
+ *                                                                          default 0, [0, 1<<24]
+ *   kv_sinks           i64  the first positions always kept                default 4, [0, 1<<24]
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct pyagent_params pyagent_params;

@@ -56,6 +56,8 @@ static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
     [PA_SAMPLER_SPEC_DEPTH] = {"spec_depth", true, 8, 1, 64},
     [PA_SAMPLER_SPEC_WIDTH] = {"spec_width", true, 2, 1, 64},
     [PA_SAMPLER_SPEC_SELF_LAYERS] = {"spec_self_layers", true, 0, 0, 4096},
+    [PA_SAMPLER_KV_WINDOW] = {"kv_window", true, 0, 0, 1 << 24},
+    [PA_SAMPLER_KV_SINKS] = {"kv_sinks", true, 4, 0, 1 << 24},
 };
 
 #define PA_PARAM_STR_SIZE 64 /* the longest string value is PA_PARAM_STR_SIZE - 1 bytes */

@@ -82,7 +82,7 @@ static pyagent_agent *new_agent(pyagent_engine *e, pa_err *err) {
         free(a);
         return NULL;
     }
-    a->first_embd = SIZE_MAX;
+    a->first_embd = a->pruned_from = SIZE_MAX;
     a->stats.struct_size = sizeof a->stats;
     a->root_key = pa_kv_root_key(e->kv, 0);
     return a;
@@ -93,6 +93,18 @@ static void link_agent_locked(pyagent_engine *e, pyagent_agent *a) {
     if (e->agents) e->agents->prev = a;
     e->agents = a;
     e->n_agents++;
+}
+
+/* The kv_window / kv_sinks policy (prune in scheduler.c). */
+static pyagent_status configure_pruning(pyagent_agent *a, const pyagent_params *sampler,
+                                        pa_err *err) {
+    const int64_t window = pa_params_i64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_KV_WINDOW);
+    if (window > 0 && a->engine->cuda)
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                       "kv_window: pruning is not available on backend cuda yet");
+    a->kv_window = window;
+    a->kv_sinks = pa_params_i64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_KV_SINKS);
+    return PYAGENT_OK;
 }
 
 pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params *sampler,
@@ -111,7 +123,7 @@ pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params
     if (!a) return pa_engine_set_error(engine, &err);
     pa_sampler_configure(&a->sampler, sampler, agent_seed(a, sampler));
     pthread_mutex_lock(&engine->lock); /* a self-drafter may be created for it */
-    if (pa_spec_configure(a, sampler, &err)) {
+    if (configure_pruning(a, sampler, &err) || pa_spec_configure(a, sampler, &err)) {
         pthread_mutex_unlock(&engine->lock);
         free_unlinked(a);
         return pa_engine_set_error(engine, &err);
@@ -184,7 +196,8 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     c->tokens_cap = agent->n_tokens + 1;
     c->n_blocks = agent->n_blocks;
     c->blocks_cap = agent->n_blocks + 1;
-    for (size_t i = 0; i < c->n_blocks; i++) pa_kv_retain(e->kv, c->blocks[i]);
+    for (size_t i = 0; i < c->n_blocks; i++)
+        if (c->blocks[i] != PA_NO_BLOCK) pa_kv_retain(e->kv, c->blocks[i]);
     c->n_computed = agent->n_computed;
     c->has_logits = agent->has_logits;
     memcpy(c->logits, agent->logits, (size_t)e->model->hp.n_vocab * sizeof(float));
@@ -193,6 +206,9 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     if (agent->n_embd_rows) memcpy(c->embd, agent->embd, agent->n_embd_rows * d * sizeof *c->embd);
     c->n_embd_rows = c->embd_cap = agent->n_embd_rows;
     c->first_embd = agent->first_embd;
+    c->pruned_from = agent->pruned_from;
+    c->kv_window = agent->kv_window;
+    c->kv_sinks = agent->kv_sinks;
     pa_sampler_copy_settings(&c->sampler, &agent->sampler);
     memcpy(c->stops, agent->stops, sizeof c->stops);
     memcpy(c->stop_len, agent->stop_len, sizeof c->stop_len);
@@ -215,7 +231,8 @@ pyagent_status pyagent_agent_set_sampler(pyagent_agent *agent, const pyagent_par
     if ((st = pa_params_check_kind(sampler, PYAGENT_PARAMS_SAMPLER, &agent->last_error)) ||
         (st = lock_idle(agent)))
         return leave(agent, st);
-    st = pa_spec_configure(agent, sampler, &agent->last_error);
+    st = configure_pruning(agent, sampler, &agent->last_error);
+    if (!st) st = pa_spec_configure(agent, sampler, &agent->last_error);
     if (!st) pa_sampler_configure(&agent->sampler, sampler, agent_seed(agent, sampler));
     unlock(agent);
     if (st) return leave(agent, st);
@@ -400,9 +417,19 @@ size_t pa_agent_embd_rows_before(const pyagent_agent *a, size_t pos) {
 /* Forgets positions from n on; the logits stay only if the last computed position stays.
  * A sequence that is computed to its end without logits (cut after a speculative step, say)
  * gets its last token queued again, so that the next request has logits to start from. */
+static bool has_holes(const pyagent_agent *a, size_t n_blocks) {
+    for (size_t i = 0; i < n_blocks && i < a->n_blocks; i++)
+        if (a->blocks[i] == PA_NO_BLOCK) return true;
+    return false;
+}
+
 static void truncate_locked(pyagent_agent *a, size_t n) {
     a->n_embd_rows = pa_agent_embd_rows_before(a, n);
     if (a->first_embd >= n) a->first_embd = SIZE_MAX;
+    if (a->pruned_from > n && a->pruned_from != SIZE_MAX) { /* recomputed ones will see holes */
+        const size_t bs = (size_t)pa_kv_config_of(a->engine->kv)->block_size;
+        a->pruned_from = has_holes(a, (n + bs - 1) / bs) ? n : SIZE_MAX;
+    }
     a->n_tokens = n;
     if (a->n_computed > n) a->has_logits = false;
     if (a->spec.n_dcomputed > n) a->spec.n_dcomputed = n; /* the drafter's copy too */

@@ -99,6 +99,9 @@ struct pyagent_agent {
     size_t first_embd;    /* the first PA_TOKEN_EMBD position, SIZE_MAX if none: the radix
                              index neither gives nor takes blocks from there on, since their
                              KV is not the KV of any token ids */
+    int64_t kv_window, kv_sinks; /* pruning (sampler keys); window 0 = off */
+    size_t pruned_from;   /* positions from here on were computed with pruned blocks missing
+                             (PA_NO_BLOCK holes in the table), SIZE_MAX if none: private too */
     bool in_flight;       /* part of the batch a step is computing */
 
     pa_sampler sampler;
@@ -188,6 +191,9 @@ void pa_sched_finish_locked(pyagent_agent *a, int32_t finish, pyagent_status sta
 bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id);
 /* Keeps only the blocks that hold positions [0, n_positions). */
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
+/* The first position whose KV is not the KV of the ids before it (an embedding row, or a
+ * position computed after pruning): the radix index neither gives nor takes blocks from it. */
+size_t pa_agent_first_private(const pyagent_agent *a);
 /* How many PA_TOKEN_EMBD positions come before `pos`: the index of its row in a->embd. */
 size_t pa_agent_embd_rows_before(const pyagent_agent *a, size_t pos);
 void pa_event_buf_free(pa_event_buf *b);

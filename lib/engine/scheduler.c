@@ -220,7 +220,31 @@ static bool push_block(pyagent_agent *a, int32_t block, uint64_t key) {
 void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions) {
     const size_t bs = (size_t)pa_kv_config_of(a->engine->kv)->block_size;
     const size_t keep = (n_positions + bs - 1) / bs;
-    while (a->n_blocks > keep) pa_kv_release(a->engine->kv, a->blocks[--a->n_blocks]);
+    while (a->n_blocks > keep) {
+        const int32_t b = a->blocks[--a->n_blocks];
+        if (b != PA_NO_BLOCK) pa_kv_release(a->engine->kv, b); /* a pruned one is gone */
+    }
+}
+
+size_t pa_agent_first_private(const pyagent_agent *a) {
+    return a->first_embd < a->pruned_from ? a->first_embd : a->pruned_from;
+}
+
+/* StreamingLLM: releases the whole blocks that lie outside the first kv_sinks positions and the
+ * last kv_window computed ones (the block holding the last computed position always stays). */
+static void prune(pyagent_engine *e, pyagent_agent *a) {
+    if (a->kv_window <= 0 || a->n_computed <= (size_t)a->kv_window) return;
+    const size_t bs = (size_t)pa_kv_config_of(e->kv)->block_size;
+    const size_t first = ((size_t)a->kv_sinks + bs - 1) / bs;   /* blocks with a sink stay */
+    const size_t end = (a->n_computed - (size_t)a->kv_window) / bs; /* wholly before the window */
+    for (size_t i = first; i < end && i < a->n_blocks; i++) {
+        if (a->blocks[i] == PA_NO_BLOCK) continue;
+        pa_kv_release(e->kv, a->blocks[i]);
+        a->blocks[i] = PA_NO_BLOCK;
+        a->block_keys[i] = 0;
+        a->stats.n_pruned_tokens += (int64_t)bs;
+        if (a->pruned_from == SIZE_MAX) a->pruned_from = a->n_computed;
+    }
 }
 
 static uint64_t parent_key(const pyagent_agent *a, size_t block_index) {
@@ -232,7 +256,7 @@ static uint64_t parent_key(const pyagent_agent *a, size_t block_index) {
 static void attach_cached_prefix(pyagent_engine *e, pyagent_agent *a) {
     const size_t bs = (size_t)pa_kv_config_of(e->kv)->block_size;
     while (a->n_computed % bs == 0 && a->n_blocks == a->n_computed / bs &&
-           a->n_computed + bs < a->n_tokens && a->n_computed + bs <= a->first_embd) {
+           a->n_computed + bs < a->n_tokens && a->n_computed + bs <= pa_agent_first_private(a)) {
         const int32_t *tokens = a->tokens + a->n_computed;
         uint64_t key = pa_kv_block_key(parent_key(a, a->n_blocks), tokens, (int)bs);
         int32_t block = pa_kv_lookup(e->kv, key, tokens);
@@ -312,7 +336,7 @@ static void publish_full_blocks(pyagent_engine *e, pyagent_agent *a, size_t from
     for (size_t i = from / bs; i < to / bs; i++) {
         const int32_t *tokens = a->tokens + i * bs;
         uint64_t parent = parent_key(a, i);
-        if ((i + 1) * bs > a->first_embd) { /* holds KV of an embedding row, not of ids */
+        if ((i + 1) * bs > pa_agent_first_private(a)) { /* not the KV of its ids alone */
             a->block_keys[i] = 0;
             continue;
         }
@@ -328,11 +352,13 @@ static void record(pyagent_engine *e, pyagent_agent *a, const pa_batch_seq *seq,
         if (!a->req.generated_last) a->stats.n_prompt_tokens++; /* a fed token was the root */
         pa_spec_accept_locked(e, a, from);
         publish_full_blocks(e, a, from, a->n_computed);
+        prune(e, a);
         a->stats.decode_seconds += seconds;
         return;
     }
     a->n_computed += (size_t)seq->n;
     publish_full_blocks(e, a, from, a->n_computed);
+    prune(e, a);
     if (seq->logits) a->has_logits = true;
     if (seq->hidden) a->hidden_at = a->n_computed;
     if (a->req.generated_last && seq->n == 1) {

@@ -126,6 +126,9 @@ pyagent_status pa_latent_export_locked(pyagent_agent *a, int64_t from, int64_t t
         return pa_fail(&a->last_error, PYAGENT_ERR_UNSUPPORTED,
                        "export [%lld, %lld): position %zu was fed as an embedding, not a token",
                        (long long)from, (long long)to, a->first_embd);
+    if (a->pruned_from != SIZE_MAX) /* its KV is not its tokens' any more */
+        return pa_fail(&a->last_error, PYAGENT_ERR_UNSUPPORTED,
+                       "export: the agent's KV was pruned (kv_window)");
     pyagent_latent_packet *p = calloc(1, sizeof *p);
     const int bs = pa_kv_config_of(e->kv)->block_size;
     const size_t first = (size_t)(from / bs), last = (size_t)((to - 1) / bs);

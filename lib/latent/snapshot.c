@@ -134,6 +134,10 @@ pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path) {
         return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
                                                   "snapshots hold token ids: this agent was fed "
                                                   "embeddings (position %zu)", agent->first_embd));
+    if (agent->pruned_from != SIZE_MAX)
+        return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                                                  "snapshots hold every position's KV: this "
+                                                  "agent's was pruned (kv_window)"));
     if (pa_kv_config_of(e->kv)->elem_type == PA_KV_Q8_0) /* a round trip would re-quantize */
         return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
                                                   "snapshots need an F32 or F16 KV store"));

@@ -178,6 +178,7 @@ pyagent_agent_stats._fields_ = [
     ('n_verify_steps', ctypes.c_int64),
     ('draft_seconds', ctypes.c_double),
     ('n_imported_tokens', ctypes.c_int64),
+    ('n_pruned_tokens', ctypes.c_int64),
 ]
 
 pyagent_tensor_info._fields_ = [

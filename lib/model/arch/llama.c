@@ -314,6 +314,11 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
 
     for (int b = 0; b < n_blocks; b++) { /* S[:, block] (r, n) = Q (r, hd) @ K_b^T (hd, n) */
         const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
+        if (table[b] == PA_NO_BLOCK) { /* pruned (kv_window): no weight */
+            for (int r = 0; r < it->n_rows; r++)
+                for (int j = 0; j < n; j++) s[(size_t)r * ld_s + b * bs + j] = -INFINITY;
+            continue;
+        }
         const float *k = block_rows_f32(job->kv, false, table[b], job->layer, first, n, hd, tmp,
                                         &ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, it->n_rows, n, hd,
@@ -328,6 +333,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
     }
     for (int b = 0; b < n_blocks; b++) { /* O (r, hd) += S[:, block] (r, n) @ V_b (n, hd) */
         const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
+        if (table[b] == PA_NO_BLOCK) continue;
         const float *v = block_rows_f32(job->kv, true, table[b], job->layer, first, n, hd,
                                         tmp + PA_KV_MAX_BLOCK_SIZE * hd, &ld);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, it->n_rows, hd, n, 1.0f,

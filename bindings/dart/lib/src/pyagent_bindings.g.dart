@@ -147,6 +147,8 @@ final class pyagent_agent_stats extends ffi.Struct {
   external double draft_seconds;
   @ffi.Int64()
   external int n_imported_tokens;
+  @ffi.Int64()
+  external int n_pruned_tokens;
 }
 
 /// struct pyagent_tensor_info (engine.h).
