@@ -49,6 +49,7 @@
 #include "bench_agents.h"
 #include "bench_adapter.h"
 #include "bench_handoff.h"
+#include "bench_memory.h"
 #include "bench_spec.h"
 
 static const char *const USAGE =
@@ -69,6 +70,8 @@ static const char *const USAGE =
     "  --agents    many agents sharing a prompt, batched, against sequential runs\n"
     "  --handoff   the latent link's wire size and time to first token against re-prefill\n"
     "  --spec      speculative decoding against plain decoding\n"
+    "  --memory    KV bytes per agent by context and policy (f16, q8_0, kv_window), greedy\n"
+    "              agreement of each policy (--agreement stories260K.gguf)\n"
     "  --adapter   fit an adapter between two models (-s SRC -m DST --text FILE) and measure\n"
     "              what it carries (--eval FILE)\n";
 
@@ -720,6 +723,8 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--agents") == 0) return pa_bench_agents_main(argc, argv);
     for (int i = 1; i < argc; i++) /* and so has the latent hand-off */
         if (strcmp(argv[i], "--handoff") == 0) return pa_bench_handoff_main(argc, argv);
+    for (int i = 1; i < argc; i++) /* KV memory by policy */
+        if (strcmp(argv[i], "--memory") == 0) return pa_bench_memory_main(argc, argv);
     for (int i = 1; i < argc; i++) /* an adapter between two models */
         if (strcmp(argv[i], "--adapter") == 0) return pa_bench_adapter_main(argc, argv);
     for (int i = 1; i < argc; i++) /* speculative against plain decoding */

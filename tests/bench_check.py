@@ -46,6 +46,30 @@ def main():
     print(f"roofline: {tg['roofline_gbs']:.1f} GB/s measured")
     if len(sys.argv) > 3:
         check_adapter(bench, sys.argv[3])
+    check_memory(bench, model)
+
+
+def check_memory(bench, model):
+    """--memory: KV bytes per agent by policy, and greedy agreement, as JSON lines."""
+    run = subprocess.run([bench, "--memory", "-m", model, "--contexts", "256,512", "--agreement",
+                          model, "-t", "1", "--json"], capture_output=True, timeout=240)
+    if run.returncode != 0:
+        sys.exit(f"FAIL: --memory: exit {run.returncode}: {run.stderr.decode(errors='replace')}")
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    sizes = {(r["context"], r["policy"]): r for r in rows if "policy" in r}
+    for n in (256, 512):
+        f16, q8, window = (sizes[(n, p)]["kv_bytes"] for p in ("f16", "q8_0", "f16+window"))
+        # stories260K: 5 layers, kv_dim 32, blocks of 16 positions: K and V of a position take
+        # 2 x 5 x 32 x 2 bytes in F16, 34/64 of that in Q8_0
+        if f16 != -(-n // 16) * 16 * 2 * 5 * 32 * 2 or q8 * 64 != f16 * 34 or not window < f16 / 2:
+            sys.exit(f"FAIL: --memory bytes at {n}: f16 {f16}, q8_0 {q8}, window {window}")
+    agree = {r["agreement_policy"]: r for r in rows if "agreement_policy" in r}
+    for policy in ("q8_0", "f16+window"):
+        r = agree[policy]
+        if r["tokens"] != 256 or not 0 <= r["share"] <= 1:
+            sys.exit(f"FAIL: --memory agreement: {r}")
+    print(f"memory: window at 25% agrees on {100 * agree['f16+window']['share']:.1f}% of 256 "
+          f"greedy tokens, q8_0 on {100 * agree['q8_0']['share']:.1f}%")
 
 
 def check_adapter(bench, data):
