@@ -117,6 +117,16 @@ PYAGENT_API pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine,
                                                        float *rows, size_t capacity,
                                                        size_t *n_floats);
 
+/* An embedding of `text` (`text_len` bytes or -1 for NUL-terminated): the mean over its
+ * tokens (tokenized as pyagent_agent_feed_text does for an empty agent) of the model's final
+ * hidden states (after the output norm), n_embd floats into `embedding` (two-call pattern on
+ * *n_floats). Computed by a private agent of the engine: every position is computed, and
+ * nothing is shared through the prefix cache. PYAGENT_ERR_INVALID_UTF8 / CONTEXT_FULL as
+ * feeding the text gives; PYAGENT_ERR_UNSUPPORTED on backend cuda. Thread-safe. */
+PYAGENT_API pyagent_status pyagent_engine_embed_text(pyagent_engine *engine, const char *text,
+                                                     int64_t text_len, float *embedding,
+                                                     size_t capacity, size_t *n_floats);
+
 /* Loads a draft model for speculative decoding (agents with the sampler key spec =
  * PYAGENT_SPEC_DRAFT): a smaller GGUF with exactly the target's vocabulary
  * (PYAGENT_ERR_UNSUPPORTED naming the first differing token otherwise). Replaces a draft model

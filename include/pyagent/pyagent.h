@@ -261,6 +261,7 @@ PYAGENT_API const char *pyagent_params_last_error(const pyagent_params *params);
 #include "kv.h"
 #include "latent.h"
 #include "registry.h"
+#include "semantic.h"
 #include "spec.h"
 
 #endif /* PYAGENT_PYAGENT_H */

@@ -162,6 +162,7 @@ static void free_unlinked(pyagent_agent *agent) {
     free(agent->block_keys);
     free(agent->logits);
     free(agent->hidden);
+    free(agent->hidden_sum);
     free(agent->embd);
     free(agent->tokens);
     free(agent);
@@ -684,4 +685,48 @@ pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent
     pthread_mutex_unlock(&agent->engine->lock);
     stats->struct_size = caller_size;
     return PYAGENT_OK;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Text embeddings                                                                             */
+
+pyagent_status pyagent_engine_embed_text(pyagent_engine *engine, const char *text,
+                                         int64_t text_len, float *embedding, size_t capacity,
+                                         size_t *n_floats) {
+    if (!pa_engine_ready(engine)) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pa_err err = {0};
+    const size_t d = (size_t)engine->model->hp.n_embd;
+    if (!n_floats || (!embedding && capacity > 0) || (!text && text_len != 0) || text_len < -1) {
+        pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "embed_text: NULL argument");
+        return pa_engine_set_error(engine, &err);
+    }
+    *n_floats = d;
+    if (engine->cuda) {
+        pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "embed_text: not available on backend cuda yet");
+        return pa_engine_set_error(engine, &err);
+    }
+    if (capacity < d) {
+        pa_fail(&err, PYAGENT_ERR_BUFFER_TOO_SMALL, "embed_text: %zu floats needed, capacity %zu",
+                d, capacity);
+        return pa_engine_set_error(engine, &err);
+    }
+    /* a private agent: every position is computed (nothing attached from the prefix cache),
+     * and nothing it computes is published */
+    pyagent_agent *a = NULL;
+    pyagent_status st = pyagent_agent_create(engine, NULL, &a);
+    if (st) return st; /* the engine has the message */
+    a->private_kv = true;
+    a->hidden_sum = calloc(d, sizeof *a->hidden_sum);
+    if (!a->hidden_sum) st = pa_fail(&err, PYAGENT_ERR_OUT_OF_MEMORY, "embed_text: out of memory");
+    if (!st && (st = pyagent_agent_feed_text(a, text ? text : "", text_len)))
+        pa_fail(&err, st, "embed_text: %s", pyagent_agent_last_error(a));
+    if (!st && a->n_tokens == 0)
+        st = pa_fail(&err, PYAGENT_ERR_INVALID_ARGUMENT, "embed_text: the text has no tokens");
+    if (!st && (st = pyagent_agent_prefill(a)))
+        pa_fail(&err, st, "embed_text: %s", pyagent_agent_last_error(a));
+    if (!st)
+        for (size_t j = 0; j < d; j++)
+            embedding[j] = (float)(a->hidden_sum[j] / (double)a->n_computed);
+    pyagent_agent_destroy(a);
+    return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }

@@ -100,6 +100,8 @@ struct pyagent_agent {
                              index neither gives nor takes blocks from there on, since their
                              KV is not the KV of any token ids */
     int64_t kv_window, kv_sinks; /* pruning (sampler keys); window 0 = off */
+    bool private_kv;      /* neither takes from nor gives to the prefix cache (embedding) */
+    double *hidden_sum;   /* NULL, or (n_embd,): computed tokens' final hidden states add up */
     size_t pruned_from;   /* positions from here on were computed with pruned blocks missing
                              (PA_NO_BLOCK holes in the table), SIZE_MAX if none: private too */
     bool in_flight;       /* part of the batch a step is computing */

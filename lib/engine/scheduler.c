@@ -227,6 +227,7 @@ void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions) {
 }
 
 size_t pa_agent_first_private(const pyagent_agent *a) {
+    if (a->private_kv) return 0;
     return a->first_embd < a->pruned_from ? a->first_embd : a->pruned_from;
 }
 
@@ -323,7 +324,8 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
                                        .logits = tree ? a->spec.logits
                                                  : last ? a->logits
                                                         : NULL,
-                                       .hidden = tree || !last || e->cuda ? NULL : a->hidden};
+                                       .hidden = tree || !last || e->cuda ? NULL : a->hidden,
+                                       .hidden_sum = tree ? NULL : a->hidden_sum};
     e->batch_agents[(*n_seqs)++] = a;
     a->in_flight = true;
 }

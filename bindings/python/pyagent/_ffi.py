@@ -4,7 +4,7 @@ Regenerate with `python3 bindings/gen_bindings.py` from the repository root.
 """
 import ctypes
 
-HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'latent.h', 'registry.h', 'spec.h')
+HEADERS = ('pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'latent.h', 'registry.h', 'semantic.h', 'spec.h')
 
 # ----------------------------------------------------------------------------------------------
 # Constants (#define PYAGENT_*)
@@ -129,6 +129,10 @@ class pyagent_route(ctypes.Structure):
     """Opaque handle (registry.h)."""
 
 
+class pyagent_semantic_cache(ctypes.Structure):
+    """Opaque handle (semantic.h)."""
+
+
 class pyagent_spec_tree(ctypes.Structure):
     """Opaque handle (spec.h)."""
 
@@ -155,6 +159,14 @@ class pyagent_adapter_info(ctypes.Structure):
 
 class pyagent_route_summary(ctypes.Structure):
     """struct pyagent_route_summary (registry.h); _fields_ below."""
+
+
+class pyagent_semantic_config(ctypes.Structure):
+    """struct pyagent_semantic_config (semantic.h); _fields_ below."""
+
+
+class pyagent_semantic_stats(ctypes.Structure):
+    """struct pyagent_semantic_stats (semantic.h); _fields_ below."""
 
 
 pyagent_status = ctypes.c_int32
@@ -235,6 +247,28 @@ pyagent_route_summary._fields_ = [
     ('estimated_cost', ctypes.c_double),
     ('estimated_latency_ms', ctypes.c_double),
     ('quality', ctypes.c_double),
+]
+
+pyagent_semantic_config._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('n_bits', ctypes.c_uint32),
+    ('n_tables', ctypes.c_uint32),
+    ('reserved', ctypes.c_uint32),
+    ('threshold', ctypes.c_double),
+    ('max_entries', ctypes.c_int64),
+    ('max_age_s', ctypes.c_double),
+    ('seed', ctypes.c_uint64),
+]
+
+pyagent_semantic_stats._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('reserved', ctypes.c_uint32),
+    ('n_entries', ctypes.c_int64),
+    ('n_puts', ctypes.c_int64),
+    ('n_hits', ctypes.c_int64),
+    ('n_misses', ctypes.c_int64),
+    ('n_expired', ctypes.c_int64),
+    ('n_compared', ctypes.c_int64),
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -346,6 +380,8 @@ FUNCTIONS = {
     'pyagent_engine_tensor': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_int64, ctypes.POINTER(pyagent_tensor_info)], ('engine', 'index', 'info'), 'engine.h'),
     # pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t *tokens, size_t n_tokens, float *rows, size_t capacity, size_t *n_floats)
     'pyagent_engine_embed_tokens': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'tokens', 'n_tokens', 'rows', 'capacity', 'n_floats'), 'engine.h'),
+    # pyagent_status pyagent_engine_embed_text(pyagent_engine *engine, const char *text, int64_t text_len, float *embedding, size_t capacity, size_t *n_floats)
+    'pyagent_engine_embed_text': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_float), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('engine', 'text', 'text_len', 'embedding', 'capacity', 'n_floats'), 'engine.h'),
     # pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)
     'pyagent_engine_load_draft': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p], ('engine', 'path'), 'engine.h'),
     # pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active)
@@ -442,6 +478,16 @@ FUNCTIONS = {
     'pyagent_registry_import_file': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.POINTER(ctypes.c_char))], ('registry', 'path', 'source', 'measured_at', 'confidence', 'n_imported', 'n_skipped', 'report'), 'registry.h'),
     # pyagent_status pyagent_registry_export(pyagent_registry *registry, const char *model, int32_t flags, char **json, size_t *json_len)
     'pyagent_registry_export': (pyagent_status, [ctypes.POINTER(pyagent_registry), ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(ctypes.c_char)), ctypes.POINTER(ctypes.c_size_t)], ('registry', 'model', 'flags', 'json', 'json_len'), 'registry.h'),
+    # pyagent_status pyagent_semantic_cache_create(const pyagent_semantic_config *config, pyagent_semantic_cache **cache)
+    'pyagent_semantic_cache_create': (pyagent_status, [ctypes.POINTER(pyagent_semantic_config), ctypes.POINTER(ctypes.POINTER(pyagent_semantic_cache))], ('config', 'cache'), 'semantic.h'),
+    # void pyagent_semantic_cache_destroy(pyagent_semantic_cache *cache)
+    'pyagent_semantic_cache_destroy': (None, [ctypes.POINTER(pyagent_semantic_cache)], ('cache',), 'semantic.h'),
+    # pyagent_status pyagent_semantic_cache_get(pyagent_semantic_cache *cache, pyagent_engine *engine, const char *prompt, int64_t prompt_len, int32_t *hit, char *completion, size_t capacity, size_t *completion_len, double *similarity)
+    'pyagent_semantic_cache_get': (pyagent_status, [ctypes.POINTER(pyagent_semantic_cache), ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_char), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_double)], ('cache', 'engine', 'prompt', 'prompt_len', 'hit', 'completion', 'capacity', 'completion_len', 'similarity'), 'semantic.h'),
+    # pyagent_status pyagent_semantic_cache_put(pyagent_semantic_cache *cache, pyagent_engine *engine, const char *prompt, int64_t prompt_len, const char *completion, int64_t completion_len)
+    'pyagent_semantic_cache_put': (pyagent_status, [ctypes.POINTER(pyagent_semantic_cache), ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64], ('cache', 'engine', 'prompt', 'prompt_len', 'completion', 'completion_len'), 'semantic.h'),
+    # pyagent_status pyagent_semantic_cache_stats_get(const pyagent_semantic_cache *cache, pyagent_semantic_stats *stats)
+    'pyagent_semantic_cache_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_semantic_cache), ctypes.POINTER(pyagent_semantic_stats)], ('cache', 'stats'), 'semantic.h'),
     # pyagent_status pyagent_spec_tree_create(int32_t max_nodes, pyagent_spec_tree **tree)
     'pyagent_spec_tree_create': (pyagent_status, [ctypes.c_int32, ctypes.POINTER(ctypes.POINTER(pyagent_spec_tree))], ('max_nodes', 'tree'), 'spec.h'),
     # void pyagent_spec_tree_destroy(pyagent_spec_tree *tree)

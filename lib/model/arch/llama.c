@@ -424,6 +424,21 @@ static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
 }
 
+/* Adds each token's final hidden state to its sequence's hidden_sum (x_last's first row is the
+ * scratch: output_logits fills it afterwards). */
+static void pool_hidden(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *seqs, int n_seqs) {
+    const int d = m->hp.n_embd;
+    int first_token = 0;
+    for (int s = 0; s < n_seqs; first_token += seqs[s].n - seqs[s].first, s++) {
+        if (!seqs[s].hidden_sum || seqs[s].tree_parent) continue;
+        for (int i = 0; i < seqs[s].n; i++) {
+            pa_rmsnorm(ws->x_last, ws->x + (size_t)(first_token + i) * d, m->output_norm, d,
+                       m->hp.rms_eps);
+            for (int j = 0; j < d; j++) seqs[s].hidden_sum[j] += ws->x_last[j];
+        }
+    }
+}
+
 /* (rows, d) normed hidden states -> (rows, n_vocab) logits, each row to its destination */
 static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, float **dest,
                          int rows) {
@@ -506,5 +521,6 @@ void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_s
         attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
         ffn_block(m, &m->layers[il], ws, pool, n);
     }
+    pool_hidden(m, ws, seqs, n_seqs);
     output_logits(m, ws, pool, seqs, n_seqs);
 }

@@ -45,6 +45,8 @@ typedef struct pa_batch_seq {
     int n_logit_rows;
     float *hidden;              /* NULL, or (n_embd,): the last token's final hidden state
                                    (after the output norm: what the output matrix reads) */
+    double *hidden_sum;         /* NULL, or (n_embd,): every computed token's final hidden
+                                   state is added to it (mean pooling) */
 } pa_batch_seq;
 
 /* The token id of a position whose input is an embedding row instead of a token's. */

@@ -8,7 +8,7 @@
 import 'dart:ffi' as ffi;
 
 /// The headers these declarations were generated from.
-const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'latent.h', 'registry.h', 'spec.h'];
+const List<String> pyagentHeaders = ['pyagent.h', 'agent.h', 'engine.h', 'kv.h', 'latent.h', 'registry.h', 'semantic.h', 'spec.h'];
 
 // pyagent.h
 const int PYAGENT_VERSION_MAJOR = 0;
@@ -117,6 +117,9 @@ final class pyagent_registry extends ffi.Opaque {}
 
 /// Opaque handle (registry.h).
 final class pyagent_route extends ffi.Opaque {}
+
+/// Opaque handle (semantic.h).
+final class pyagent_semantic_cache extends ffi.Opaque {}
 
 /// Opaque handle (spec.h).
 final class pyagent_spec_tree extends ffi.Opaque {}
@@ -249,6 +252,46 @@ final class pyagent_route_summary extends ffi.Struct {
   external double estimated_latency_ms;
   @ffi.Double()
   external double quality;
+}
+
+/// struct pyagent_semantic_config (semantic.h).
+final class pyagent_semantic_config extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int n_bits;
+  @ffi.Uint32()
+  external int n_tables;
+  @ffi.Uint32()
+  external int reserved;
+  @ffi.Double()
+  external double threshold;
+  @ffi.Int64()
+  external int max_entries;
+  @ffi.Double()
+  external double max_age_s;
+  @ffi.Uint64()
+  external int seed;
+}
+
+/// struct pyagent_semantic_stats (semantic.h).
+final class pyagent_semantic_stats extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int reserved;
+  @ffi.Int64()
+  external int n_entries;
+  @ffi.Int64()
+  external int n_puts;
+  @ffi.Int64()
+  external int n_hits;
+  @ffi.Int64()
+  external int n_misses;
+  @ffi.Int64()
+  external int n_expired;
+  @ffi.Int64()
+  external int n_compared;
 }
 
 typedef pyagent_log_fnFunction = ffi.Void Function(ffi.Pointer<ffi.Void> user_data, ffi.Int32 level, ffi.Pointer<ffi.Char> message);
@@ -740,6 +783,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_embed_tokens');
   late final _pyagent_engine_embed_tokens = _pyagent_engine_embed_tokensPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Size>)>();
 
+  /// `pyagent_status pyagent_engine_embed_text(pyagent_engine *engine, const char *text, int64_t text_len, float *embedding, size_t capacity, size_t *n_floats)` (engine.h)
+  int pyagent_engine_embed_text(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> text, int text_len, ffi.Pointer<ffi.Float> embedding, int capacity, ffi.Pointer<ffi.Size> n_floats) {
+    return _pyagent_engine_embed_text(engine, text, text_len, embedding, capacity, n_floats);
+  }
+
+  late final _pyagent_engine_embed_textPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_engine_embed_text');
+  late final _pyagent_engine_embed_text = _pyagent_engine_embed_textPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Float>, int, ffi.Pointer<ffi.Size>)>();
+
   /// `pyagent_status pyagent_engine_load_draft(pyagent_engine *engine, const char *path)` (engine.h)
   int pyagent_engine_load_draft(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> path) {
     return _pyagent_engine_load_draft(engine, path);
@@ -1172,6 +1224,51 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>>('pyagent_registry_export');
   late final _pyagent_registry_export = _pyagent_registry_exportPtr.asFunction<int Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>();
 
+  /// `pyagent_status pyagent_semantic_cache_create(const pyagent_semantic_config *config, pyagent_semantic_cache **cache)` (semantic.h)
+  int pyagent_semantic_cache_create(ffi.Pointer<pyagent_semantic_config> config, ffi.Pointer<ffi.Pointer<pyagent_semantic_cache>> cache) {
+    return _pyagent_semantic_cache_create(config, cache);
+  }
+
+  late final _pyagent_semantic_cache_createPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_config>, ffi.Pointer<ffi.Pointer<pyagent_semantic_cache>>)>>('pyagent_semantic_cache_create');
+  late final _pyagent_semantic_cache_create = _pyagent_semantic_cache_createPtr.asFunction<int Function(ffi.Pointer<pyagent_semantic_config>, ffi.Pointer<ffi.Pointer<pyagent_semantic_cache>>)>();
+
+  /// `void pyagent_semantic_cache_destroy(pyagent_semantic_cache *cache)` (semantic.h)
+  void pyagent_semantic_cache_destroy(ffi.Pointer<pyagent_semantic_cache> cache) {
+    return _pyagent_semantic_cache_destroy(cache);
+  }
+
+  late final _pyagent_semantic_cache_destroyPtr =
+      _lookup<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_semantic_cache>)>>('pyagent_semantic_cache_destroy');
+  late final _pyagent_semantic_cache_destroy = _pyagent_semantic_cache_destroyPtr.asFunction<void Function(ffi.Pointer<pyagent_semantic_cache>)>();
+
+  /// `pyagent_status pyagent_semantic_cache_get(pyagent_semantic_cache *cache, pyagent_engine *engine, const char *prompt, int64_t prompt_len, int32_t *hit, char *completion, size_t capacity, size_t *completion_len, double *similarity)` (semantic.h)
+  int pyagent_semantic_cache_get(ffi.Pointer<pyagent_semantic_cache> cache, ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> prompt, int prompt_len, ffi.Pointer<ffi.Int32> hit, ffi.Pointer<ffi.Char> completion, int capacity, ffi.Pointer<ffi.Size> completion_len, ffi.Pointer<ffi.Double> similarity) {
+    return _pyagent_semantic_cache_get(cache, engine, prompt, prompt_len, hit, completion, capacity, completion_len, similarity);
+  }
+
+  late final _pyagent_semantic_cache_getPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Double>)>>('pyagent_semantic_cache_get');
+  late final _pyagent_semantic_cache_get = _pyagent_semantic_cache_getPtr.asFunction<int Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Double>)>();
+
+  /// `pyagent_status pyagent_semantic_cache_put(pyagent_semantic_cache *cache, pyagent_engine *engine, const char *prompt, int64_t prompt_len, const char *completion, int64_t completion_len)` (semantic.h)
+  int pyagent_semantic_cache_put(ffi.Pointer<pyagent_semantic_cache> cache, ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> prompt, int prompt_len, ffi.Pointer<ffi.Char> completion, int completion_len) {
+    return _pyagent_semantic_cache_put(cache, engine, prompt, prompt_len, completion, completion_len);
+  }
+
+  late final _pyagent_semantic_cache_putPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Char>, ffi.Int64)>>('pyagent_semantic_cache_put');
+  late final _pyagent_semantic_cache_put = _pyagent_semantic_cache_putPtr.asFunction<int Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, int, ffi.Pointer<ffi.Char>, int)>();
+
+  /// `pyagent_status pyagent_semantic_cache_stats_get(const pyagent_semantic_cache *cache, pyagent_semantic_stats *stats)` (semantic.h)
+  int pyagent_semantic_cache_stats_get(ffi.Pointer<pyagent_semantic_cache> cache, ffi.Pointer<pyagent_semantic_stats> stats) {
+    return _pyagent_semantic_cache_stats_get(cache, stats);
+  }
+
+  late final _pyagent_semantic_cache_stats_getPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_semantic_stats>)>>('pyagent_semantic_cache_stats_get');
+  late final _pyagent_semantic_cache_stats_get = _pyagent_semantic_cache_stats_getPtr.asFunction<int Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_semantic_stats>)>();
+
   /// `pyagent_status pyagent_spec_tree_create(int32_t max_nodes, pyagent_spec_tree **tree)` (spec.h)
   int pyagent_spec_tree_create(int max_nodes, ffi.Pointer<ffi.Pointer<pyagent_spec_tree>> tree) {
     return _pyagent_spec_tree_create(max_nodes, tree);
@@ -1327,6 +1424,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Int32, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_detokenize => _library._pyagent_engine_detokenizePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Int64, ffi.Pointer<pyagent_tensor_info>)>> get pyagent_engine_tensor => _library._pyagent_engine_tensorPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_embed_tokens => _library._pyagent_engine_embed_tokensPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Float>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_engine_embed_text => _library._pyagent_engine_embed_textPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>)>> get pyagent_engine_load_draft => _library._pyagent_engine_load_draftPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Int32>)>> get pyagent_engine_step => _library._pyagent_engine_stepPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_start => _library._pyagent_engine_startPtr;
@@ -1375,6 +1473,11 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_registry_import_json => _library._pyagent_registry_import_jsonPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Double, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Pointer<ffi.Char>>)>> get pyagent_registry_import_file => _library._pyagent_registry_import_filePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_registry>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Pointer<ffi.Size>)>> get pyagent_registry_export => _library._pyagent_registry_exportPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_config>, ffi.Pointer<ffi.Pointer<pyagent_semantic_cache>>)>> get pyagent_semantic_cache_create => _library._pyagent_semantic_cache_createPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_semantic_cache>)>> get pyagent_semantic_cache_destroy => _library._pyagent_semantic_cache_destroyPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Int32>, ffi.Pointer<ffi.Char>, ffi.Size, ffi.Pointer<ffi.Size>, ffi.Pointer<ffi.Double>)>> get pyagent_semantic_cache_get => _library._pyagent_semantic_cache_getPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Int64, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_semantic_cache_put => _library._pyagent_semantic_cache_putPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_semantic_cache>, ffi.Pointer<pyagent_semantic_stats>)>> get pyagent_semantic_cache_stats_get => _library._pyagent_semantic_cache_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Int32, ffi.Pointer<ffi.Pointer<pyagent_spec_tree>>)>> get pyagent_spec_tree_create => _library._pyagent_spec_tree_createPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_spec_tree>)>> get pyagent_spec_tree_destroy => _library._pyagent_spec_tree_destroyPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_spec_tree>)>> get pyagent_spec_tree_clear => _library._pyagent_spec_tree_clearPtr;
