@@ -401,6 +401,77 @@ static void window_pruning_bounds_memory_and_is_exact_when_off(void **state) {
     pyagent_engine_destroy(e);
 }
 
+static int64_t prefix_hits_of(pyagent_agent *a) {
+    pyagent_agent_stats st = {.struct_size = sizeof st};
+    pyagent_agent_stats_get(a, &st);
+    return st.n_cached_tokens;
+}
+
+/* Evicted blocks go to the disk tier and come back on a prefix hit with the same logits as
+ * computing them; another engine of the model finds them too; a damaged file is not used. */
+static void disk_tier_keeps_evicted_blocks_for_later_prompts(void **state) {
+    (void)state;
+    char dir[] = "/tmp/pyagent-tier-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    assert_int_equal(pyagent_kv_store_set_disk_tier(pyagent_engine_kv_store(e), "/nonexistent", 0),
+                     PYAGENT_ERR_IO);
+    assert_int_equal(pyagent_kv_store_set_disk_tier(pyagent_engine_kv_store(e), dir, 0),
+                     PYAGENT_OK);
+    int32_t prompt[80];
+    unsigned seed = 21;
+    random_tokens(prompt, 80, &seed);
+    float want[N_VOCAB_MAX], got[N_VOCAB_MAX];
+    pyagent_agent *a = greedy_agent(e); /* in the steps a prefix hit takes: 64, then 16 */
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
+    const size_t n_vocab = logits_of(a, want);
+    pyagent_agent_destroy(a);
+    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(e)); /* all 5 full blocks leave memory */
+    assert_int_equal(kv_stats(e).n_disk_spilled, 5);
+    assert_int_equal(kv_stats(e).n_cached, 0);
+
+    pyagent_agent *b = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(b, prompt, 80), PYAGENT_OK);
+    logits_of(b, got);
+    assert_int_equal(prefix_hits_of(b), 64); /* the last block holds the token to compute */
+    assert_int_equal(kv_stats(e).n_disk_restored, 4);
+    assert_memory_equal(got, want, n_vocab * sizeof *got);
+    pyagent_agent_destroy(b);
+
+    /* another engine of the same model, with the same directory */
+    pyagent_engine *other = open_engine(stories_path, 1, 0, 16);
+    assert_int_equal(pyagent_kv_store_set_disk_tier(pyagent_engine_kv_store(other), dir, 0),
+                     PYAGENT_OK);
+    pyagent_agent *c = greedy_agent(other);
+    assert_int_equal(pyagent_agent_feed_tokens(c, prompt, 80), PYAGENT_OK);
+    logits_of(c, got);
+    assert_int_equal(prefix_hits_of(c), 64);
+    assert_memory_equal(got, want, n_vocab * sizeof *got);
+    pyagent_agent_destroy(c);
+    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(other));
+
+    /* a damaged file: not used, the block is computed again */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "for f in %s/*.kvb; do printf 'X' | dd of=$f bs=1 seek=200 "
+                              "conv=notrunc 2>/dev/null; done", dir);
+    assert_int_equal(system(cmd), 0);
+    pyagent_agent *d = greedy_agent(other);
+    assert_int_equal(pyagent_agent_feed_tokens(d, prompt, 80), PYAGENT_OK);
+    logits_of(d, got);
+    assert_int_equal(prefix_hits_of(d), 0);
+    assert_true(kv_stats(other).n_disk_rejected >= 1);
+    assert_true(max_diff(got, want, n_vocab) < 1e-5);
+    pyagent_agent_destroy(d);
+    assert_int_equal(pyagent_kv_store_set_disk_tier(pyagent_engine_kv_store(other), NULL, 0),
+                     PYAGENT_OK);
+    pyagent_engine_destroy(other);
+    pyagent_engine_destroy(e);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Garbage-collected hosts destroy in any order: the engine lives until its last agent. */
 static void engine_destroyed_before_its_agents_lives_until_the_last_one(void **state) {
     (void)state;
@@ -770,6 +841,7 @@ int main(void) {
         cmocka_unit_test(different_cache_salts_never_share),
         cmocka_unit_test(index_nodes_form_the_prefix_tree),
         cmocka_unit_test(window_pruning_bounds_memory_and_is_exact_when_off),
+        cmocka_unit_test(disk_tier_keeps_evicted_blocks_for_later_prompts),
         cmocka_unit_test(labels_are_kept_and_validated),
         cmocka_unit_test(engine_destroyed_before_its_agents_lives_until_the_last_one),
         cmocka_unit_test(forked_agents_diverge_like_independent_ones),

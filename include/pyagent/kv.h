@@ -41,6 +41,11 @@ typedef struct pyagent_kv_stats {
     int64_t n_evictions;
     int64_t n_cow_copies;         /* shared blocks copied before a write (fork, rewind) */
     int64_t peak_used_bytes;      /* most bytes ever referenced by agents at once */
+    int64_t n_disk_spilled;       /* evicted blocks written to the disk tier */
+    int64_t n_disk_restored;      /* blocks read back from it on a prefix hit */
+    int64_t n_disk_rejected;      /* not written (tier full) or files not used (damaged,
+                                     another layout) */
+    int64_t disk_bytes;           /* written to the disk tier */
 } pyagent_kv_stats;
 
 PYAGENT_API pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store,
@@ -66,7 +71,19 @@ PYAGENT_API pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store,
                                                   pyagent_kv_node *nodes, int32_t *tokens,
                                                   size_t capacity, size_t *n_nodes);
 
-/* Evicts every cached (unreferenced) block; blocks in use stay. */
+/* A disk tier under the existing directory `dir` (NULL: none): an indexed block that the
+ * store evicts is written to a file named by its key (dir/<key>.kvb, up to max_bytes in all,
+ * 0 = no limit), and a prompt whose next block is not in memory but in the tier reads it back
+ * instead of computing it. Keys bind the model, the cache salt, the KV type and every token up
+ * to the block's end, so any engine of the same model finds them, in this process or another.
+ * Files are written without fsync (a cache, not a snapshot); a damaged or foreign file is not
+ * used. PYAGENT_ERR_IO when dir is not a writable directory (message on the engine),
+ * PYAGENT_ERR_UNSUPPORTED on backend cuda. */
+PYAGENT_API pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store,
+                                                          const char *dir, int64_t max_bytes);
+
+/* Evicts every cached (unreferenced) block; blocks in use stay (with a disk tier, they go to
+ * it). */
 PYAGENT_API pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store);
 
 #ifdef __cplusplus

@@ -157,6 +157,7 @@ void pa_engine_free(pyagent_engine *engine) {
     pa_llama_ws_free(engine->ws);
     pa_cuda_free(engine->cuda); /* before the store it mirrors */
     pa_kv_store_free(engine->kv);
+    pa_disk_tier_free(engine->disk);
     pa_pool_free(engine->pool);
     pa_model_free(engine->model);
     pthread_mutex_destroy(&engine->lock);
@@ -491,6 +492,13 @@ pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent
         .n_cow_copies = c.n_cow_copies,
         .peak_used_bytes = c.peak_used * block_bytes,
     };
+    if (e->disk) {
+        const pa_tier_counters *t = pa_disk_tier_counters(e->disk);
+        full.n_disk_spilled = t->n_spilled;
+        full.n_disk_restored = t->n_restored;
+        full.n_disk_rejected = t->n_rejected + t->n_refused;
+        full.disk_bytes = t->bytes;
+    }
     pthread_mutex_unlock(&e->lock);
     uint32_t caller_size = stats->struct_size;
     memcpy(stats, &full, caller_size < sizeof full ? caller_size : sizeof full);
@@ -526,6 +534,25 @@ pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_
     pthread_mutex_unlock(&e->lock);
     *n_nodes = l.n;
     return l.n > capacity ? PYAGENT_ERR_BUFFER_TOO_SMALL : PYAGENT_OK;
+}
+
+pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const char *dir,
+                                              int64_t max_bytes) {
+    if (!store || max_bytes < 0) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pa_err err = {0};
+    pa_disk_tier *tier = NULL;
+    if (dir && e->cuda)
+        pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "KV disk tier: not on backend cuda yet");
+    else if (dir)
+        pa_disk_tier_open(dir, max_bytes, &tier, &err);
+    if (err.status) return pa_engine_set_error(e, &err);
+    pthread_mutex_lock(&e->lock);
+    pa_disk_tier_free(e->disk);
+    e->disk = tier;
+    pa_kv_set_spill(e->kv, tier ? pa_disk_tier_spill : NULL, tier);
+    pthread_mutex_unlock(&e->lock);
+    return PYAGENT_OK;
 }
 
 pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store) {

@@ -17,6 +17,7 @@
 #include "../core/error.h"
 #include "../core/threadpool.h"
 #include "../kv/store.h"
+#include "../kv/tier.h"
 #include "../model/arch/llama.h"
 #include "../backend/cuda/cuda.h"
 #include "../model/model.h"
@@ -129,6 +130,7 @@ struct pyagent_engine {
     pa_pool *pool;
     pa_llama_ws *ws;
     pa_kv_store *kv;
+    pa_disk_tier *disk;  /* pyagent_kv_store_set_disk_tier's, or NULL */
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
     pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */

@@ -259,8 +259,11 @@ static void attach_cached_prefix(pyagent_engine *e, pyagent_agent *a) {
     while (a->n_computed % bs == 0 && a->n_blocks == a->n_computed / bs &&
            a->n_computed + bs < a->n_tokens && a->n_computed + bs <= pa_agent_first_private(a)) {
         const int32_t *tokens = a->tokens + a->n_computed;
-        uint64_t key = pa_kv_block_key(parent_key(a, a->n_blocks), tokens, (int)bs);
+        const uint64_t parent = parent_key(a, a->n_blocks);
+        uint64_t key = pa_kv_block_key(parent, tokens, (int)bs);
         int32_t block = pa_kv_lookup(e->kv, key, tokens);
+        if (block == PA_NO_BLOCK && e->disk) /* evicted from memory, kept on disk */
+            block = pa_disk_tier_fetch(e->disk, e->kv, key, parent, tokens);
         if (block == PA_NO_BLOCK) return;
         if (!push_block(a, block, key)) {
             pa_kv_release(e->kv, block);

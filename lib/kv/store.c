@@ -33,6 +33,8 @@ struct pa_kv_store {
     pa_kv_counters counters;
     pa_kv_copy_fn mirror_copy;  /* the K/V live in a mirror (pa_kv_set_mirror), or NULL */
     void *mirror_ctx;
+    pa_kv_spill_fn spill;       /* a tier's (pa_kv_set_spill), or NULL */
+    void *spill_ctx;
 };
 
 size_t pa_kv_bytes(int elem_type, int n) {
@@ -215,6 +217,9 @@ static void push_free(pa_kv_store *s, int32_t b) {
 static bool evict_one(pa_kv_store *s) {
     for (int32_t b = s->lru_head; b != PA_NO_BLOCK; b = s->meta[b].next) {
         if (s->meta[b].n_children > 0) continue;
+        if (s->spill)
+            s->spill(s->spill_ctx, s, b, s->meta[b].key, s->meta[b].parent_key,
+                     s->tokens + (size_t)b * (size_t)s->cfg.block_size);
         lru_remove(s, b);
         unindex(s, b);
         s->counters.n_cached--;
@@ -341,3 +346,10 @@ void pa_kv_for_each_node(const pa_kv_store *s, pa_kv_node_fn fn, void *ctx) {
                s->tokens + (size_t)b * bs);
     }
 }
+
+void pa_kv_set_spill(pa_kv_store *s, pa_kv_spill_fn fn, void *ctx) {
+    s->spill = fn;
+    s->spill_ctx = ctx;
+}
+
+void pa_kv_note_prefix_hit(pa_kv_store *s, int64_t n) { s->counters.n_prefix_hit_tokens += n; }

@@ -103,6 +103,13 @@ void pa_kv_publish(pa_kv_store *store, int32_t block, uint64_t key, uint64_t par
                    const int32_t *tokens);
 /* Evicts every cached block. */
 void pa_kv_drop_cache(pa_kv_store *store);
+/* Called with each indexed block the store evicts, before its memory is reused (a tier keeps
+ * it): its K/V rows are still readable (pa_kv_k/v). NULL: none. */
+typedef void (*pa_kv_spill_fn)(void *ctx, const pa_kv_store *store, int32_t block, uint64_t key,
+                               uint64_t parent_key, const int32_t *tokens);
+void pa_kv_set_spill(pa_kv_store *store, pa_kv_spill_fn fn, void *ctx);
+/* Counts n tokens attached without computing them (a tier's restore, as pa_kv_lookup does). */
+void pa_kv_note_prefix_hit(pa_kv_store *store, int64_t n);
 /* Every indexed block, in pool order: f(ctx, block, key, parent_key, refcount, n_children,
  * its block_size token ids). */
 typedef void (*pa_kv_node_fn)(void *ctx, int32_t block, uint64_t key, uint64_t parent_key,

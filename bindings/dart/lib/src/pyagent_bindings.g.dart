@@ -194,6 +194,14 @@ final class pyagent_kv_stats extends ffi.Struct {
   external int n_cow_copies;
   @ffi.Int64()
   external int peak_used_bytes;
+  @ffi.Int64()
+  external int n_disk_spilled;
+  @ffi.Int64()
+  external int n_disk_restored;
+  @ffi.Int64()
+  external int n_disk_rejected;
+  @ffi.Int64()
+  external int disk_bytes;
 }
 
 /// struct pyagent_kv_node (kv.h).
@@ -855,6 +863,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_kv_store_nodes');
   late final _pyagent_kv_store_nodes = _pyagent_kv_store_nodesPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
 
+  /// `pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const char *dir, int64_t max_bytes)` (kv.h)
+  int pyagent_kv_store_set_disk_tier(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<ffi.Char> dir, int max_bytes) {
+    return _pyagent_kv_store_set_disk_tier(store, dir, max_bytes);
+  }
+
+  late final _pyagent_kv_store_set_disk_tierPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int64)>>('pyagent_kv_store_set_disk_tier');
+  late final _pyagent_kv_store_set_disk_tier = _pyagent_kv_store_set_disk_tierPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, int)>();
+
   /// `pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)` (kv.h)
   int pyagent_kv_store_drop_cache(ffi.Pointer<pyagent_kv_store> store) {
     return _pyagent_kv_store_drop_cache(store);
@@ -1432,6 +1449,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_kv_store => _library._pyagent_engine_kv_storePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_kv_store_nodes => _library._pyagent_kv_store_nodesPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_kv_store_set_disk_tier => _library._pyagent_kv_store_set_disk_tierPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_export => _library._pyagent_latent_exportPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_packet_destroy => _library._pyagent_latent_packet_destroyPtr;
