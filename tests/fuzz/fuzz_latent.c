@@ -3,19 +3,23 @@
  * against stories260K.gguf's model, then imported into an empty agent), agent snapshots and
  * adapter files.
  *
- * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else adapter)
- * and whether to repair a packet's or an adapter's checksums first (bit 1), so that mutations
- * reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
+ * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else bit 3: a
+ * KV disk-tier block file, read back under the key, parent and ids its header and body name,
+ * else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
+ * that mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
  *         corpus_copy/ tests/fuzz/corpus_latent/
  * Seeds: tests/fuzz/corpus_latent (F16 and Q8_0 packets and a snapshot of an agent fed "Once
- * upon a time", a 1 x 1 adapter), written by tests/fuzz/make_latent_seeds.c.
+ * upon a time", a disk-tier block file, a 1 x 1 adapter), written by
+ * tests/fuzz/make_latent_seeds.c.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "engine/engine_internal.h"
@@ -82,6 +86,42 @@ static void fix_adapter(uint8_t *b, size_t size) {
     if (payload <= size) fix_sum(b, size, 104, 104 + payload);
 }
 
+static char tier_dir[64];
+static void remove_tier_dir(void) { rmdir(tier_dir); }
+
+/* Writes the bytes where the disk tier looks for the block their header names, and asks the
+ * tier for it (with the ids the file claims, so that a well-formed file gets to the rows). */
+static void read_tier_file(const uint8_t *b, size_t size) {
+    char *dir = tier_dir;
+    static pa_disk_tier *tier;
+    pa_err err = {0};
+    if (!tier) {
+        snprintf(dir, sizeof tier_dir, "/tmp/pyagent-fuzz-tier-%d", (int)getpid());
+        mkdir(dir, 0700);
+        if (pa_disk_tier_open(dir, 0, &tier, &err)) abort();
+        atexit(remove_tier_dir);
+    }
+    const size_t header = 48, bs = 16; /* tier.c: magic, 6 x u32, key, parent key */
+    if (size < header + bs * 4) return;
+    uint64_t key, parent;
+    memcpy(&key, b + 32, 8);
+    memcpy(&parent, b + 40, 8);
+    int32_t ids[16];
+    memcpy(ids, b + header, sizeof ids);
+    char path[128];
+    snprintf(path, sizeof path, "%s/%016llx.kvb", dir, (unsigned long long)key);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(b, 1, size, f);
+    fclose(f);
+    pthread_mutex_lock(&engine->lock);
+    const int32_t block = pa_disk_tier_fetch(tier, engine->kv, key, parent, ids);
+    if (block != PA_NO_BLOCK) pa_kv_release(engine->kv, block);
+    pa_kv_drop_cache(engine->kv);
+    pthread_mutex_unlock(&engine->lock);
+    unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const uint8_t mode = data[0];
@@ -99,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else if (!err.msg[0]) {
             abort(); /* a refusal without a message */
         }
+    } else if (mode & 8) {
+        read_tier_file(b, size);
     } else if (mode & 4) {
         pyagent_agent *restored = NULL;
         if (pa_snapshot_restore(engine, b, size, &restored, &err) == PYAGENT_OK)

@@ -1,12 +1,14 @@
 /*
  * Writes the seed inputs of fuzz_latent into a folder: latent packets of "Once upon a time"
- * (F16 and Q8_0 payloads) and a snapshot of that agent, from stories260K.gguf, and a 1 x 1
- * adapter file, each after the fuzzer's mode byte (1: packet, 4: snapshot, 0: adapter).
+ * (F16 and Q8_0 payloads) and a snapshot of that agent, from stories260K.gguf, a disk-tier
+ * block file, and a 1 x 1 adapter file, each after the fuzzer's mode byte (1: packet,
+ * 4: snapshot, 8: tier block, 0: adapter).
  *     build-fuzz/tests/fuzz/make_latent_seeds tests/data/stories260K.gguf tests/fuzz/corpus_latent
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include <pyagent/pyagent.h>
@@ -51,6 +53,30 @@ int main(int argc, char **argv) {
     if (f) fclose(f);
     remove(snapshot);
     write_seed(argv[2], "snapshot", 4, bytes, n_bytes);
+    /* a disk-tier block file: the stories engine's first block of the prompt, as spilled */
+    {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/.tier", argv[2]);
+        mkdir(dir, 0700);
+        pyagent_engine *t = NULL;
+        pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+        pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F16);
+        pyagent_params_set_i64(p, "n_threads", 1);
+        if (pyagent_engine_open(argv[1], p, &t)) return 1;
+        pyagent_params_destroy(p);
+        pyagent_kv_store_set_disk_tier(pyagent_engine_kv_store(t), dir, 0);
+        pyagent_agent *r = NULL;
+        pyagent_agent_create(t, NULL, &r);
+        pyagent_agent_feed_text(r, "Once upon a time, there was a little girl named Lily. She", -1);
+        pyagent_agent_prefill(r);
+        pyagent_agent_destroy(r);
+        pyagent_kv_store_drop_cache(pyagent_engine_kv_store(t));
+        pyagent_engine_destroy(t);
+        char cmd[2200];
+        snprintf(cmd, sizeof cmd, "f=$(ls %s/*.kvb | head -n 1) && (printf '\\010'; cat $f) > "
+                                  "%s/tier_block && rm -rf %s", dir, argv[2], dir);
+        if (system(cmd) != 0) return 1;
+    }
     /* adapter.c's layout for dim_in = dim_out = 1: W = 0.5, b = 0.25 */
     unsigned char adapter[104 + 8 + 8] = "PAADAPT1";
     const unsigned int u32[] = {1, 1, 1, 0}; /* version, dim_in, dim_out, reserved */
