@@ -559,6 +559,88 @@ static void threads_store_and_read_at_once(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* The KV store's Redis tier                                                                   */
+
+static int redis_warnings;
+static void count_redis_warnings(void *ud, int32_t level, const char *message) {
+    (void)ud;
+    if (level == PYAGENT_LOG_WARN && strstr(message, "Redis tier")) redis_warnings++;
+}
+
+static pyagent_kv_stats kv_stats(pyagent_engine *e) {
+    pyagent_kv_stats st = {.struct_size = sizeof st};
+    assert_int_equal(pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st), PYAGENT_OK);
+    return st;
+}
+
+/* Logits after the 80 ids, fed as a prefix hit takes them (64, then 16). */
+static void logits_after(pyagent_agent *a, const int32_t *ids, float *out, size_t n_vocab) {
+    size_t n = 0;
+    assert_int_equal(pyagent_agent_feed_tokens(a, ids, 64), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(a, ids + 64, 16), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(a, out, n_vocab, &n), PYAGENT_OK);
+}
+
+/* One engine's evicted blocks, through Redis, spare another engine (as another process would
+ * be) computing them: the same logits bit for bit. A server that is gone costs a warning, not a
+ * failure, and the blocks are computed. */
+static void redis_tier_shares_evicted_blocks_between_engines(void **state) {
+    (void)state;
+    pyagent_engine *a = open_engine(stories_path, 256), *b = open_engine(stories_path, 256);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(i ? b : a), HOST,
+                                                         server.port, 60, TIMEOUT_MS, 0),
+                         PYAGENT_OK);
+    int32_t ids[80];
+    for (int i = 0; i < 80; i++) ids[i] = 3 + (i * 37) % 500;
+    float want[512], got[512];
+    pyagent_agent *writer = test_greedy_agent(a);
+    logits_after(writer, ids, want, 512);
+    pyagent_agent_destroy(writer);
+    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(a));
+    assert_int_equal(kv_stats(a).n_redis_spilled, 5);
+
+    pyagent_agent *reader = test_greedy_agent(b);
+    assert_int_equal(pyagent_agent_feed_tokens(reader, ids, 80), PYAGENT_OK);
+    size_t n = 0;
+    assert_int_equal(pyagent_agent_prefill(reader), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(reader, got, 512, &n), PYAGENT_OK);
+    pyagent_agent_stats st = {.struct_size = sizeof st};
+    pyagent_agent_stats_get(reader, &st);
+    assert_int_equal(st.n_cached_tokens, 64);
+    assert_int_equal(kv_stats(b).n_redis_restored, 4);
+    assert_memory_equal(got, want, n * sizeof *got);
+    pyagent_agent_destroy(reader);
+
+    /* the server goes away: one warning, and the agent computes what it cannot fetch */
+    redis_server gone = start_redis();
+    assert_int_equal(pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(b), HOST, gone.port,
+                                                     60, TIMEOUT_MS, 0),
+                     PYAGENT_OK);
+    stop_redis(&gone);
+    pyagent_engine_set_log(b, PYAGENT_LOG_WARN, count_redis_warnings, NULL);
+    redis_warnings = 0;
+    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(b)); /* spills fail */
+    pyagent_agent *again = test_greedy_agent(b);
+    assert_int_equal(pyagent_agent_feed_tokens(again, ids, 80), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(again), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(again, got, 512, &n), PYAGENT_OK);
+    pyagent_agent_stats_get(again, &st);
+    assert_int_equal(st.n_cached_tokens, 0);
+    assert_int_equal(redis_warnings, 1);
+    test_run out = test_generate(again, 8);
+    assert_int_equal(out.n, 8);
+    pyagent_agent_destroy(again);
+    assert_int_equal(pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(b), HOST, 0, 60,
+                                                     TIMEOUT_MS, 0),
+                     PYAGENT_ERR_OUT_OF_RANGE);
+    pyagent_engine_destroy(a);
+    pyagent_engine_destroy(b);
+}
+
 int main(void) {
     const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
     snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
@@ -574,6 +656,7 @@ int main(void) {
         cmocka_unit_test(damaged_missing_or_foreign_packets_are_refused),
         cmocka_unit_test(bad_arguments_are_refused_with_a_message),
         cmocka_unit_test(threads_store_and_read_at_once),
+        cmocka_unit_test(redis_tier_shares_evicted_blocks_between_engines),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -46,6 +46,10 @@ typedef struct pyagent_kv_stats {
     int64_t n_disk_rejected;      /* not written (tier full) or files not used (damaged,
                                      another layout) */
     int64_t disk_bytes;           /* written to the disk tier */
+    int64_t n_redis_spilled;      /* the same for the Redis tier */
+    int64_t n_redis_restored;
+    int64_t n_redis_rejected;
+    int64_t redis_bytes;
 } pyagent_kv_stats;
 
 PYAGENT_API pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store,
@@ -82,8 +86,21 @@ PYAGENT_API pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store,
 PYAGENT_API pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store,
                                                           const char *dir, int64_t max_bytes);
 
-/* Evicts every cached (unreferenced) block; blocks in use stay (with a disk tier, they go to
- * it). */
+/* A Redis tier at host:port (NULL host: none), as the disk tier but under the keys
+ * "pyagent:kv:<key>" (stored as latent packets are in Redis: meta and chunks in one
+ * transaction, checksummed), expiring after ttl_seconds (0: never), at most max_bytes written
+ * (0: no limit). Every call waits at most timeout_ms: a server that is down or slow costs that
+ * and one logged warning (PYAGENT_LOG_WARN) until it answers again, never a failure — the
+ * blocks are computed. Evicted blocks go to every tier set; a lookup tries disk, then Redis.
+ * PYAGENT_ERR_UNSUPPORTED when built without hiredis or on backend cuda,
+ * PYAGENT_ERR_OUT_OF_RANGE for a bad port, timeout or ttl. */
+PYAGENT_API pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store,
+                                                           const char *host, int32_t port,
+                                                           int64_t ttl_seconds,
+                                                           int32_t timeout_ms,
+                                                           int64_t max_bytes);
+
+/* Evicts every cached (unreferenced) block; blocks in use stay (with a tier, they go to it). */
 PYAGENT_API pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store);
 
 #ifdef __cplusplus

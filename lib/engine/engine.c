@@ -157,7 +157,8 @@ void pa_engine_free(pyagent_engine *engine) {
     pa_llama_ws_free(engine->ws);
     pa_cuda_free(engine->cuda); /* before the store it mirrors */
     pa_kv_store_free(engine->kv);
-    pa_disk_tier_free(engine->disk);
+    pa_tier_free(engine->disk);
+    pa_tier_free(engine->redis);
     pa_pool_free(engine->pool);
     pa_model_free(engine->model);
     pthread_mutex_destroy(&engine->lock);
@@ -493,11 +494,18 @@ pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent
         .peak_used_bytes = c.peak_used * block_bytes,
     };
     if (e->disk) {
-        const pa_tier_counters *t = pa_disk_tier_counters(e->disk);
+        const pa_tier_counters *t = pa_tier_counters_of(e->disk);
         full.n_disk_spilled = t->n_spilled;
         full.n_disk_restored = t->n_restored;
         full.n_disk_rejected = t->n_rejected + t->n_refused;
         full.disk_bytes = t->bytes;
+    }
+    if (e->redis) {
+        const pa_tier_counters *t = pa_tier_counters_of(e->redis);
+        full.n_redis_spilled = t->n_spilled;
+        full.n_redis_restored = t->n_restored;
+        full.n_redis_rejected = t->n_rejected + t->n_refused;
+        full.redis_bytes = t->bytes;
     }
     pthread_mutex_unlock(&e->lock);
     uint32_t caller_size = stats->struct_size;
@@ -536,23 +544,64 @@ pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_
     return l.n > capacity ? PYAGENT_ERR_BUFFER_TOO_SMALL : PYAGENT_OK;
 }
 
+/* The store's spill hook: an evicted block goes to every tier there is. */
+static void spill_to_tiers(void *ctx, const pa_kv_store *store, int32_t block, uint64_t key,
+                           uint64_t parent_key, const int32_t *tokens) {
+    pyagent_engine *e = ctx;
+    if (e->disk) pa_tier_spill(e->disk, store, block, key, parent_key, tokens);
+    if (e->redis) pa_tier_spill(e->redis, store, block, key, parent_key, tokens);
+}
+
+int32_t pa_engine_tier_fetch(pyagent_engine *e, uint64_t key, uint64_t parent_key,
+                             const int32_t *tokens) {
+    int32_t block = e->disk ? pa_tier_fetch(e->disk, e->kv, key, parent_key, tokens) : PA_NO_BLOCK;
+    if (block == PA_NO_BLOCK && e->redis)
+        block = pa_tier_fetch(e->redis, e->kv, key, parent_key, tokens);
+    return block;
+}
+
+static void tier_warning(void *ctx, const char *message) {
+    pa_engine_log(ctx, PYAGENT_LOG_WARN, "KV Redis tier unavailable, blocks are computed: %s",
+                  message);
+}
+
+/* Puts `tier` in *slot (replacing and freeing what was there) under the lock. */
+static pyagent_status install_tier(pyagent_engine *e, pa_tier **slot, pa_tier *tier) {
+    pthread_mutex_lock(&e->lock);
+    pa_tier_free(*slot);
+    *slot = tier;
+    pa_kv_set_spill(e->kv, e->disk || e->redis ? spill_to_tiers : NULL, e);
+    pthread_mutex_unlock(&e->lock);
+    return PYAGENT_OK;
+}
+
 pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const char *dir,
                                               int64_t max_bytes) {
     if (!store || max_bytes < 0) return PYAGENT_ERR_INVALID_ARGUMENT;
     pyagent_engine *e = store->engine;
     pa_err err = {0};
-    pa_disk_tier *tier = NULL;
+    pa_tier *tier = NULL;
     if (dir && e->cuda)
         pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "KV disk tier: not on backend cuda yet");
     else if (dir)
-        pa_disk_tier_open(dir, max_bytes, &tier, &err);
+        pa_tier_open_disk(dir, max_bytes, &tier, &err);
     if (err.status) return pa_engine_set_error(e, &err);
-    pthread_mutex_lock(&e->lock);
-    pa_disk_tier_free(e->disk);
-    e->disk = tier;
-    pa_kv_set_spill(e->kv, tier ? pa_disk_tier_spill : NULL, tier);
-    pthread_mutex_unlock(&e->lock);
-    return PYAGENT_OK;
+    return install_tier(e, &e->disk, tier);
+}
+
+pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store, const char *host,
+                                               int32_t port, int64_t ttl_seconds,
+                                               int32_t timeout_ms, int64_t max_bytes) {
+    if (!store || max_bytes < 0) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pa_err err = {0};
+    pa_tier *tier = NULL;
+    if (host && e->cuda)
+        pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "KV Redis tier: not on backend cuda yet");
+    else if (host && !pa_tier_open_redis(host, port, ttl_seconds, timeout_ms, max_bytes, &tier, &err))
+        pa_tier_set_warn(tier, tier_warning, e);
+    if (err.status) return pa_engine_set_error(e, &err);
+    return install_tier(e, &e->redis, tier);
 }
 
 pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store) {

@@ -130,7 +130,7 @@ struct pyagent_engine {
     pa_pool *pool;
     pa_llama_ws *ws;
     pa_kv_store *kv;
-    pa_disk_tier *disk;  /* pyagent_kv_store_set_disk_tier's, or NULL */
+    pa_tier *disk, *redis; /* the store's tiers (pyagent_kv_store_set_*_tier), or NULL */
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
     pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */
@@ -198,6 +198,9 @@ void pa_sched_truncate_blocks_locked(pyagent_agent *a, size_t n_positions);
 /* The first position whose KV is not the KV of the ids before it (an embedding row, or a
  * position computed after pruning): the radix index neither gives nor takes blocks from it. */
 size_t pa_agent_first_private(const pyagent_agent *a);
+/* A block that left memory, from the engine's tiers (disk first), or PA_NO_BLOCK. */
+int32_t pa_engine_tier_fetch(pyagent_engine *e, uint64_t key, uint64_t parent_key,
+                             const int32_t *tokens);
 /* How many PA_TOKEN_EMBD positions come before `pos`: the index of its row in a->embd. */
 size_t pa_agent_embd_rows_before(const pyagent_agent *a, size_t pos);
 void pa_event_buf_free(pa_event_buf *b);

@@ -262,8 +262,8 @@ static void attach_cached_prefix(pyagent_engine *e, pyagent_agent *a) {
         const uint64_t parent = parent_key(a, a->n_blocks);
         uint64_t key = pa_kv_block_key(parent, tokens, (int)bs);
         int32_t block = pa_kv_lookup(e->kv, key, tokens);
-        if (block == PA_NO_BLOCK && e->disk) /* evicted from memory, kept on disk */
-            block = pa_disk_tier_fetch(e->disk, e->kv, key, parent, tokens);
+        if (block == PA_NO_BLOCK) /* evicted from memory, kept in a tier */
+            block = pa_engine_tier_fetch(e, key, parent, tokens);
         if (block == PA_NO_BLOCK) return;
         if (!push_block(a, block, key)) {
             pa_kv_release(e->kv, block);

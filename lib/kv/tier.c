@@ -1,10 +1,11 @@
 /*
- * The disk tier of the KV store (tier.h): an indexed block the store evicts is written to a
- * file named by its radix key, and a prefix lookup that misses in memory reads it back. The
- * key already binds the model, the cache salt, the element type and every token before and in
- * the block, so another engine of the same model (another process too) finds the same files.
+ * The tiers of the KV store (tier.h): an indexed block the store evicts is written, under its
+ * radix key, to a file (disk tier) or to Redis (Redis tier), and a prefix lookup that misses in
+ * memory reads it back. The key already binds the model, the cache salt, the element type and
+ * every token before and in the block, so another engine of the same model (another process,
+ * another machine for Redis) finds the same blocks.
  *
- * File (little-endian): header {magic "PAKVBLK1", version, elem_type, n_layer, kv_dim,
+ * A block's bytes (little-endian): header {magic "PAKVBLK1", version, elem_type, n_layer, kv_dim,
  * block_size, reserved, key, parent_key}, the block's token ids, then per layer its K rows and
  * V rows, then XXH3-64 of all that. A file that does not match in every field is ignored.
  */
@@ -18,7 +19,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "../latent/redis_blob.h"
+
 #define MAGIC "PAKVBLK1"
+#define PA_TIER_DISK 0
+#define PA_TIER_REDIS 1
 #define FORMAT_VERSION 1u
 
 typedef struct tier_header {
@@ -27,14 +32,31 @@ typedef struct tier_header {
     uint64_t key, parent_key;
 } tier_header;
 
-struct pa_disk_tier {
-    char *dir;
-    int64_t max_bytes;
+struct pa_tier {
+    int kind;          /* PA_TIER_DISK or PA_TIER_REDIS */
+    char *where;       /* the directory, or the Redis host */
+    int32_t port, timeout_ms;
+    int64_t ttl_seconds, max_bytes;
+    pa_tier_warn_fn warn;
+    void *warn_ctx;
+    bool down;         /* the last Redis call failed (warned once until one works again) */
     pa_tier_counters counters;
 };
 
-pyagent_status pa_disk_tier_open(const char *dir, int64_t max_bytes, pa_disk_tier **out,
-                                 pa_err *err) {
+static pa_tier *tier_new(int kind, const char *where, int64_t max_bytes, pa_err *err) {
+    pa_tier *t = calloc(1, sizeof *t);
+    if (t) t->where = strdup(where);
+    if (!t || !t->where) {
+        free(t);
+        pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "KV tier: out of memory");
+        return NULL;
+    }
+    t->kind = kind;
+    t->max_bytes = max_bytes;
+    return t;
+}
+
+pyagent_status pa_tier_open_disk(const char *dir, int64_t max_bytes, pa_tier **out, pa_err *err) {
     *out = NULL;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -42,27 +64,108 @@ pyagent_status pa_disk_tier_open(const char *dir, int64_t max_bytes, pa_disk_tie
                        errno ? strerror(errno) : "not a directory");
     if (access(dir, W_OK | R_OK) != 0)
         return pa_fail(err, PYAGENT_ERR_IO, "KV disk tier: %s: %s", dir, strerror(errno));
-    pa_disk_tier *t = calloc(1, sizeof *t);
-    if (t) t->dir = strdup(dir);
-    if (!t || !t->dir) {
-        free(t);
-        return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "KV disk tier: out of memory");
-    }
-    t->max_bytes = max_bytes;
+    *out = tier_new(PA_TIER_DISK, dir, max_bytes, err);
+    return *out ? PYAGENT_OK : err->status;
+}
+
+pyagent_status pa_tier_open_redis(const char *host, int32_t port, int64_t ttl_seconds,
+                                  int32_t timeout_ms, int64_t max_bytes, pa_tier **out,
+                                  pa_err *err) {
+    *out = NULL;
+    if (port < 1 || port > 65535 || timeout_ms < 1 || ttl_seconds < 0)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
+                       "KV Redis tier: port %d, timeout %d ms, ttl %lld s", (int)port,
+                       (int)timeout_ms, (long long)ttl_seconds);
+    uint8_t *probe = NULL;
+    size_t n = 0;
+    pa_err probe_err = {0};
+    if (pa_redis_get_blob(host, port, "pyagent:probe", 1, timeout_ms, &probe, &n, &probe_err) ==
+        PYAGENT_ERR_UNSUPPORTED)
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "KV Redis tier: %s", probe_err.msg);
+    free(probe);
+    pa_tier *t = tier_new(PA_TIER_REDIS, host, max_bytes, err);
+    if (!t) return err->status;
+    t->port = port;
+    t->timeout_ms = timeout_ms;
+    t->ttl_seconds = ttl_seconds;
     *out = t;
     return PYAGENT_OK;
 }
 
-void pa_disk_tier_free(pa_disk_tier *t) {
+void pa_tier_set_warn(pa_tier *t, pa_tier_warn_fn fn, void *ctx) {
+    t->warn = fn;
+    t->warn_ctx = ctx;
+}
+
+void pa_tier_free(pa_tier *t) {
     if (!t) return;
-    free(t->dir);
+    free(t->where);
     free(t);
 }
 
-const pa_tier_counters *pa_disk_tier_counters(const pa_disk_tier *t) { return &t->counters; }
+const pa_tier_counters *pa_tier_counters_of(const pa_tier *t) { return &t->counters; }
 
-static void path_of(const pa_disk_tier *t, uint64_t key, char *out, size_t size) {
-    snprintf(out, size, "%s/%016llx.kvb", t->dir, (unsigned long long)key);
+static void path_of(const pa_tier *t, uint64_t key, char *out, size_t size) {
+    snprintf(out, size, "%s/%016llx.kvb", t->where, (unsigned long long)key);
+}
+
+static void redis_key_of(uint64_t key, char *out, size_t size) {
+    snprintf(out, size, "pyagent:kv:%016llx", (unsigned long long)key);
+}
+
+/* A Redis failure: a warning the first time (not after every block), then quiet until a call
+ * works again; the blocks are simply computed. */
+static void redis_failed(pa_tier *t, const pa_err *err) {
+    if (!t->down && t->warn) t->warn(t->warn_ctx, err->msg);
+    t->down = true;
+}
+
+/* Stores a block's bytes: a file (temporary name, then rename) or a Redis key. */
+static bool store_bytes(pa_tier *t, uint64_t key, const uint8_t *buf, size_t size) {
+    if (t->kind == PA_TIER_REDIS) {
+        char name[64];
+        redis_key_of(key, name, sizeof name);
+        pa_err err = {0};
+        if (pa_redis_put_blob(t->where, t->port, name, buf, size, t->ttl_seconds, t->timeout_ms,
+                              &err)) {
+            redis_failed(t, &err);
+            return false;
+        }
+        t->down = false;
+        return true;
+    }
+    char path[4096], tmp[4200];
+    path_of(t, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    const bool written = f && fwrite(buf, 1, size, f) == size;
+    const bool closed = f && fclose(f) == 0;
+    if (written && closed && rename(tmp, path) == 0) return true;
+    if (f) unlink(tmp);
+    return false;
+}
+
+/* A block's bytes, malloc'ed; NULL when there are none (or Redis failed). */
+static uint8_t *load_bytes(pa_tier *t, uint64_t key, size_t max, size_t *size) {
+    if (t->kind == PA_TIER_REDIS) {
+        char name[64];
+        redis_key_of(key, name, sizeof name);
+        uint8_t *data = NULL;
+        pa_err err = {0};
+        const pyagent_status st =
+            pa_redis_get_blob(t->where, t->port, name, max, t->timeout_ms, &data, size, &err);
+        if (st == PYAGENT_OK) t->down = false;
+        else if (st != PYAGENT_ERR_IO || !strstr(err.msg, "no latent packet")) redis_failed(t, &err);
+        return data;
+    }
+    char path[4096];
+    path_of(t, key, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *buf = malloc(max + 1);
+    *size = buf ? fread(buf, 1, max + 1, f) : 0;
+    fclose(f);
+    return buf;
 }
 
 /* Bytes of a block's file: header, ids, K and V rows of every layer, checksum. */
@@ -83,9 +186,8 @@ static tier_header header_of(const pa_kv_config *cfg, uint64_t key, uint64_t par
     return h;
 }
 
-void pa_disk_tier_spill(void *ctx, const pa_kv_store *s, int32_t block, uint64_t key,
-                        uint64_t parent_key, const int32_t *tokens) {
-    pa_disk_tier *t = ctx;
+void pa_tier_spill(pa_tier *t, const pa_kv_store *s, int32_t block, uint64_t key,
+                   uint64_t parent_key, const int32_t *tokens) {
     const pa_kv_config *cfg = pa_kv_config_of(s);
     const size_t size = file_bytes(cfg), bs = (size_t)cfg->block_size;
     const size_t rows = bs * pa_kv_bytes(cfg->elem_type, cfg->kv_dim); /* one layer's K */
@@ -105,34 +207,21 @@ void pa_disk_tier_spill(void *ctx, const pa_kv_store *s, int32_t block, uint64_t
     }
     const uint64_t sum = XXH3_64bits(buf, at);
     memcpy(buf + at, &sum, sizeof sum);
-    /* a temporary name, then rename: a reader never sees half a file */
-    char path[4096], tmp[4200];
-    path_of(t, key, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    const bool ok = f && fwrite(buf, 1, size, f) == size;
-    if (f && fclose(f) != 0) unlink(tmp);
-    else if (ok && rename(tmp, path) == 0) {
+    if (store_bytes(t, key, buf, size)) {
         t->counters.n_spilled++;
         t->counters.bytes += (int64_t)size;
-    } else if (f) {
-        unlink(tmp);
     }
     free(buf);
 }
 
-int32_t pa_disk_tier_fetch(pa_disk_tier *t, pa_kv_store *s, uint64_t key, uint64_t parent_key,
-                           const int32_t *tokens) {
+int32_t pa_tier_fetch(pa_tier *t, pa_kv_store *s, uint64_t key, uint64_t parent_key,
+                      const int32_t *tokens) {
     const pa_kv_config *cfg = pa_kv_config_of(s);
     const size_t size = file_bytes(cfg), bs = (size_t)cfg->block_size;
     const size_t rows = bs * pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
-    char path[4096];
-    path_of(t, key, path, sizeof path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return PA_NO_BLOCK;
-    uint8_t *buf = malloc(size + 1);
-    const size_t got = buf ? fread(buf, 1, size + 1, f) : 0;
-    fclose(f);
+    size_t got = 0;
+    uint8_t *buf = load_bytes(t, key, size, &got);
+    if (!buf) return PA_NO_BLOCK;
     const tier_header want = header_of(cfg, key, parent_key);
     uint64_t sum = 0;
     if (got == size) memcpy(&sum, buf + size - sizeof sum, sizeof sum);

@@ -26,6 +26,7 @@
 #include <pyagent/pyagent.h>
 
 #include "../engine/engine_internal.h"
+#include "redis_blob.h"
 
 #ifdef PA_HAVE_HIREDIS
 
@@ -462,7 +463,63 @@ pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engine, const cha
     return pa_engine_set_error(engine, &err);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Blobs, for the KV store's Redis tier (lib/kv/tier.c)                                          */
+
+pyagent_status pa_redis_put_blob(const char *host, int32_t port, const char *key,
+                                 const uint8_t *data, size_t size, int64_t ttl_seconds,
+                                 int32_t timeout_ms, pa_err *err) {
+    pyagent_status st = check_target(err, host, port, key, timeout_ms);
+    redis_conn c;
+    if (!st && !(st = conn_open(&c, host, port, timeout_ms, err))) {
+        st = put(&c, data, size, key, ttl_seconds);
+        conn_close(&c);
+    }
+    return st;
+}
+
+pyagent_status pa_redis_get_blob(const char *host, int32_t port, const char *key,
+                                 size_t max_bytes, int32_t timeout_ms, uint8_t **data,
+                                 size_t *size, pa_err *err) {
+    *data = NULL;
+    pyagent_status st = check_target(err, host, port, key, timeout_ms);
+    redis_conn c;
+    if (st || (st = conn_open(&c, host, port, timeout_ms, err))) return st;
+    meta m = {0};
+    st = read_meta(&c, key, &m);
+    if (!st && m.size > max_bytes)
+        st = pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "%s: '%.200s' has %zu bytes, over %zu",
+                     c.where, key, m.size, max_bytes);
+    if (!st && !(*data = malloc(m.size ? m.size : 1)))
+        st = pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!st) st = read_chunks(&c, key, &m, *data);
+    conn_close(&c);
+    if (st) {
+        free(*data);
+        *data = NULL;
+    } else {
+        *size = m.size;
+    }
+    return st;
+}
+
 #else /* built without hiredis */
+
+pyagent_status pa_redis_put_blob(const char *host, int32_t port, const char *key,
+                                 const uint8_t *data, size_t size, int64_t ttl_seconds,
+                                 int32_t timeout_ms, pa_err *err) {
+    (void)host, (void)port, (void)key, (void)data, (void)size, (void)ttl_seconds,
+        (void)timeout_ms;
+    return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "built without hiredis");
+}
+
+pyagent_status pa_redis_get_blob(const char *host, int32_t port, const char *key,
+                                 size_t max_bytes, int32_t timeout_ms, uint8_t **data,
+                                 size_t *size, pa_err *err) {
+    (void)host, (void)port, (void)key, (void)max_bytes, (void)timeout_ms, (void)size;
+    *data = NULL;
+    return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "built without hiredis");
+}
 
 pyagent_status pyagent_latent_packet_put_redis(pyagent_engine *engine,
                                                const pyagent_latent_packet *packet,

@@ -93,12 +93,12 @@ static void remove_tier_dir(void) { rmdir(tier_dir); }
  * tier for it (with the ids the file claims, so that a well-formed file gets to the rows). */
 static void read_tier_file(const uint8_t *b, size_t size) {
     char *dir = tier_dir;
-    static pa_disk_tier *tier;
+    static pa_tier *tier;
     pa_err err = {0};
     if (!tier) {
         snprintf(dir, sizeof tier_dir, "/tmp/pyagent-fuzz-tier-%d", (int)getpid());
         mkdir(dir, 0700);
-        if (pa_disk_tier_open(dir, 0, &tier, &err)) abort();
+        if (pa_tier_open_disk(dir, 0, &tier, &err)) abort();
         atexit(remove_tier_dir);
     }
     const size_t header = 48, bs = 16; /* tier.c: magic, 6 x u32, key, parent key */
@@ -115,7 +115,7 @@ static void read_tier_file(const uint8_t *b, size_t size) {
     fwrite(b, 1, size, f);
     fclose(f);
     pthread_mutex_lock(&engine->lock);
-    const int32_t block = pa_disk_tier_fetch(tier, engine->kv, key, parent, ids);
+    const int32_t block = pa_tier_fetch(tier, engine->kv, key, parent, ids);
     if (block != PA_NO_BLOCK) pa_kv_release(engine->kv, block);
     pa_kv_drop_cache(engine->kv);
     pthread_mutex_unlock(&engine->lock);

@@ -219,6 +219,10 @@ pyagent_kv_stats._fields_ = [
     ('n_disk_restored', ctypes.c_int64),
     ('n_disk_rejected', ctypes.c_int64),
     ('disk_bytes', ctypes.c_int64),
+    ('n_redis_spilled', ctypes.c_int64),
+    ('n_redis_restored', ctypes.c_int64),
+    ('n_redis_rejected', ctypes.c_int64),
+    ('redis_bytes', ctypes.c_int64),
 ]
 
 pyagent_kv_node._fields_ = [
@@ -402,6 +406,8 @@ FUNCTIONS = {
     'pyagent_kv_store_nodes': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_node), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('store', 'nodes', 'tokens', 'capacity', 'n_nodes'), 'kv.h'),
     # pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const char *dir, int64_t max_bytes)
     'pyagent_kv_store_set_disk_tier': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.c_int64], ('store', 'dir', 'max_bytes'), 'kv.h'),
+    # pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store, const char *host, int32_t port, int64_t ttl_seconds, int32_t timeout_ms, int64_t max_bytes)
+    'pyagent_kv_store_set_redis_tier': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_int32, ctypes.c_int64], ('store', 'host', 'port', 'ttl_seconds', 'timeout_ms', 'max_bytes'), 'kv.h'),
     # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
     'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
     # pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)

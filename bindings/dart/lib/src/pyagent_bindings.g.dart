@@ -202,6 +202,14 @@ final class pyagent_kv_stats extends ffi.Struct {
   external int n_disk_rejected;
   @ffi.Int64()
   external int disk_bytes;
+  @ffi.Int64()
+  external int n_redis_spilled;
+  @ffi.Int64()
+  external int n_redis_restored;
+  @ffi.Int64()
+  external int n_redis_rejected;
+  @ffi.Int64()
+  external int redis_bytes;
 }
 
 /// struct pyagent_kv_node (kv.h).
@@ -872,6 +880,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int64)>>('pyagent_kv_store_set_disk_tier');
   late final _pyagent_kv_store_set_disk_tier = _pyagent_kv_store_set_disk_tierPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, int)>();
 
+  /// `pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store, const char *host, int32_t port, int64_t ttl_seconds, int32_t timeout_ms, int64_t max_bytes)` (kv.h)
+  int pyagent_kv_store_set_redis_tier(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<ffi.Char> host, int port, int ttl_seconds, int timeout_ms, int max_bytes) {
+    return _pyagent_kv_store_set_redis_tier(store, host, port, ttl_seconds, timeout_ms, max_bytes);
+  }
+
+  late final _pyagent_kv_store_set_redis_tierPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Int64, ffi.Int32, ffi.Int64)>>('pyagent_kv_store_set_redis_tier');
+  late final _pyagent_kv_store_set_redis_tier = _pyagent_kv_store_set_redis_tierPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, int, int, int, int)>();
+
   /// `pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)` (kv.h)
   int pyagent_kv_store_drop_cache(ffi.Pointer<pyagent_kv_store> store) {
     return _pyagent_kv_store_drop_cache(store);
@@ -1450,6 +1467,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_kv_store_nodes => _library._pyagent_kv_store_nodesPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_kv_store_set_disk_tier => _library._pyagent_kv_store_set_disk_tierPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Int64, ffi.Int32, ffi.Int64)>> get pyagent_kv_store_set_redis_tier => _library._pyagent_kv_store_set_redis_tierPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_export => _library._pyagent_latent_exportPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_packet_destroy => _library._pyagent_latent_packet_destroyPtr;
