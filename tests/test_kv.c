@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <pyagent/pyagent.h>
@@ -472,6 +473,87 @@ static void disk_tier_keeps_evicted_blocks_for_later_prompts(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* A whole-store snapshot gives a new engine the prefix cache of the old one: the same prompt
+ * attaches its blocks and gets the same logits, bit for bit; damaged, truncated and foreign
+ * snapshots are refused with nothing loaded. */
+static void store_snapshot_warms_a_new_engine(void **state) {
+    (void)state;
+    char path[] = "/tmp/pyagent-store-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    int32_t prompt[80];
+    unsigned seed = 33;
+    random_tokens(prompt, 80, &seed);
+    float want[N_VOCAB_MAX], got[N_VOCAB_MAX];
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    pyagent_agent *a = greedy_agent(e); /* in the steps a prefix hit takes: 64, then 16 */
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
+    const size_t n_vocab = logits_of(a, want);
+    assert_int_equal(pyagent_kv_store_save(pyagent_engine_kv_store(e), path), PYAGENT_OK);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+
+    pyagent_engine *fresh = open_engine(stories_path, 1, 0, 16);
+    int64_t n = -1;
+    assert_int_equal(pyagent_kv_store_load(pyagent_engine_kv_store(fresh), path, &n), PYAGENT_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(kv_stats(fresh).n_cached, 5);
+    pyagent_agent *b = greedy_agent(fresh);
+    assert_int_equal(pyagent_agent_feed_tokens(b, prompt, 80), PYAGENT_OK);
+    logits_of(b, got);
+    assert_int_equal(prefix_hits_of(b), 64);
+    assert_memory_equal(got, want, n_vocab * sizeof *got);
+    pyagent_agent_destroy(b);
+    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(fresh));
+
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    const long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc((size_t)size);
+    assert_int_equal(fread(bytes, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    char bad[] = "/tmp/pyagent-store-bad-XXXXXX";
+    fd = mkstemp(bad);
+    close(fd);
+    for (long i = 0; i < size; i += i < 128 ? 1 : 4099) { /* every header byte, then strided */
+        bytes[i] ^= 0x10;
+        f = fopen(bad, "wb");
+        fwrite(bytes, 1, (size_t)size, f);
+        fclose(f);
+        bytes[i] ^= 0x10;
+        n = -1;
+        const pyagent_status st = pyagent_kv_store_load(pyagent_engine_kv_store(fresh), bad, &n);
+        assert_true(st == PYAGENT_ERR_BAD_PACKET || st == PYAGENT_ERR_MISMATCH);
+        assert_int_equal(n, 0);
+        assert_true(strlen(pyagent_engine_last_error(fresh)) > 0);
+    }
+    for (long cut = 0; cut < size; cut += cut < 128 ? 7 : 4099) {
+        f = fopen(bad, "wb");
+        fwrite(bytes, 1, (size_t)cut, f);
+        fclose(f);
+        assert_int_equal(pyagent_kv_store_load(pyagent_engine_kv_store(fresh), bad, &n),
+                         PYAGENT_ERR_BAD_PACKET);
+    }
+    assert_int_equal(kv_stats(fresh).n_cached, 0);
+    pyagent_engine_destroy(fresh);
+    /* another model, another block size */
+    pyagent_engine *other = open_engine(gqa_path, 1, 0, 16);
+    assert_int_equal(pyagent_kv_store_load(pyagent_engine_kv_store(other), path, &n),
+                     PYAGENT_ERR_MISMATCH);
+    pyagent_engine_destroy(other);
+    other = open_engine(stories_path, 1, 0, 8);
+    assert_int_equal(pyagent_kv_store_load(pyagent_engine_kv_store(other), path, &n),
+                     PYAGENT_ERR_MISMATCH);
+    pyagent_engine_destroy(other);
+    free(bytes);
+    unlink(bad);
+    unlink(path);
+}
+
 /* Garbage-collected hosts destroy in any order: the engine lives until its last agent. */
 static void engine_destroyed_before_its_agents_lives_until_the_last_one(void **state) {
     (void)state;
@@ -842,6 +924,7 @@ int main(void) {
         cmocka_unit_test(index_nodes_form_the_prefix_tree),
         cmocka_unit_test(window_pruning_bounds_memory_and_is_exact_when_off),
         cmocka_unit_test(disk_tier_keeps_evicted_blocks_for_later_prompts),
+        cmocka_unit_test(store_snapshot_warms_a_new_engine),
         cmocka_unit_test(labels_are_kept_and_validated),
         cmocka_unit_test(engine_destroyed_before_its_agents_lives_until_the_last_one),
         cmocka_unit_test(forked_agents_diverge_like_independent_ones),

@@ -100,6 +100,20 @@ PYAGENT_API pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *sto
                                                            int32_t timeout_ms,
                                                            int64_t max_bytes);
 
+/* Saves every published block of the store (the prefix index: blocks of live agents and
+ * cached ones, parents first) to `path`, crash-safely (a temporary file, fsync, rename), bound to
+ * the model fingerprint and the KV layout. With pyagent_kv_store_load, an engine restarted
+ * later finds its prompts' prefixes cached. PYAGENT_ERR_IO with the system's reason. */
+PYAGENT_API pyagent_status pyagent_kv_store_save(pyagent_kv_store *store, const char *path);
+
+/* Loads a store snapshot into this store: each block becomes a cached block of the prefix
+ * index (as if its agent had just been destroyed), as many as the pool has room for (free or
+ * evictable blocks); *n_blocks (may be NULL) gets how many. PYAGENT_ERR_MISMATCH for another
+ * model or KV layout, PYAGENT_ERR_BAD_PACKET for a damaged file (nothing loaded),
+ * PYAGENT_ERR_IO when it cannot be read; the message is on the engine. */
+PYAGENT_API pyagent_status pyagent_kv_store_load(pyagent_kv_store *store, const char *path,
+                                                 int64_t *n_blocks);
+
 /* Evicts every cached (unreferenced) block; blocks in use stay (with a tier, they go to it). */
 PYAGENT_API pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store);
 

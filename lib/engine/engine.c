@@ -12,11 +12,6 @@
 #include "../core/params.h"
 #include "engine_internal.h"
 
-/* The KV store of an engine is its own pyagent_kv_store handle. */
-struct pyagent_kv_store {
-    pyagent_engine *engine;
-};
-
 typedef struct engine_with_store {
     pyagent_engine engine;
     struct pyagent_kv_store store;

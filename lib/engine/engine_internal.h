@@ -125,6 +125,11 @@ struct pyagent_agent {
 /* ------------------------------------------------------------------------------------------ */
 /* Engine                                                                                       */
 
+/* The KV store of an engine is its own pyagent_kv_store handle. */
+struct pyagent_kv_store {
+    pyagent_engine *engine;
+};
+
 struct pyagent_engine {
     pa_model *model;
     pa_pool *pool;

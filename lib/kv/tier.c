@@ -186,27 +186,68 @@ static tier_header header_of(const pa_kv_config *cfg, uint64_t key, uint64_t par
     return h;
 }
 
+size_t pa_kv_record_bytes(const pa_kv_config *cfg) { return file_bytes(cfg); }
+
+void pa_kv_record_write(const pa_kv_store *s, int32_t block, uint64_t key, uint64_t parent_key,
+                        const int32_t *tokens, uint8_t *out) {
+    const pa_kv_config *cfg = pa_kv_config_of(s);
+    const size_t bs = (size_t)cfg->block_size;
+    const size_t rows = bs * pa_kv_bytes(cfg->elem_type, cfg->kv_dim); /* one layer's K */
+    const tier_header h = header_of(cfg, key, parent_key);
+    size_t at = 0;
+    memcpy(out, &h, sizeof h), at += sizeof h;
+    memcpy(out + at, tokens, bs * sizeof *tokens), at += bs * sizeof *tokens;
+    for (int l = 0; l < cfg->n_layer; l++) {
+        memcpy(out + at, pa_kv_k(s, block, l, 0), rows), at += rows;
+        memcpy(out + at, pa_kv_v(s, block, l, 0), rows), at += rows;
+    }
+    const uint64_t sum = XXH3_64bits(out, at);
+    memcpy(out + at, &sum, sizeof sum);
+}
+
+/* Whether rec (size bytes) is a whole, undamaged record of this store's layout. */
+static bool record_valid(const pa_kv_config *cfg, const uint8_t *rec, size_t size) {
+    const size_t want = file_bytes(cfg);
+    if (size != want) return false;
+    tier_header h;
+    memcpy(&h, rec, sizeof h);
+    const tier_header layout = header_of(cfg, h.key, h.parent_key);
+    uint64_t sum;
+    memcpy(&sum, rec + want - sizeof sum, sizeof sum);
+    return memcmp(&h, &layout, sizeof h) == 0 && XXH3_64bits(rec, want - sizeof sum) == sum;
+}
+
+int32_t pa_kv_record_restore(pa_kv_store *s, const uint8_t *rec, size_t size) {
+    const pa_kv_config *cfg = pa_kv_config_of(s);
+    if (!record_valid(cfg, rec, size)) return PA_NO_BLOCK;
+    const size_t bs = (size_t)cfg->block_size;
+    const size_t rows = bs * pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
+    tier_header h;
+    memcpy(&h, rec, sizeof h);
+    int32_t tokens[PA_KV_MAX_BLOCK_SIZE];
+    memcpy(tokens, rec + sizeof h, bs * sizeof *tokens);
+    if (pa_kv_block_key(h.parent_key, tokens, (int)bs) != h.key) return PA_NO_BLOCK;
+    const int32_t block = pa_kv_alloc(s);
+    if (block == PA_NO_BLOCK) return PA_NO_BLOCK;
+    size_t at = sizeof h + bs * sizeof *tokens;
+    for (int l = 0; l < cfg->n_layer; l++) {
+        memcpy(pa_kv_k(s, block, l, 0), rec + at, rows), at += rows;
+        memcpy(pa_kv_v(s, block, l, 0), rec + at, rows), at += rows;
+    }
+    pa_kv_publish(s, block, h.key, h.parent_key, tokens);
+    return block;
+}
+
 void pa_tier_spill(pa_tier *t, const pa_kv_store *s, int32_t block, uint64_t key,
                    uint64_t parent_key, const int32_t *tokens) {
-    const pa_kv_config *cfg = pa_kv_config_of(s);
-    const size_t size = file_bytes(cfg), bs = (size_t)cfg->block_size;
-    const size_t rows = bs * pa_kv_bytes(cfg->elem_type, cfg->kv_dim); /* one layer's K */
+    const size_t size = file_bytes(pa_kv_config_of(s));
     if (t->max_bytes > 0 && t->counters.bytes + (int64_t)size > t->max_bytes) {
         t->counters.n_refused++; /* full: the block is simply evicted */
         return;
     }
     uint8_t *buf = malloc(size);
     if (!buf) return;
-    const tier_header h = header_of(cfg, key, parent_key);
-    size_t at = 0;
-    memcpy(buf, &h, sizeof h), at += sizeof h;
-    memcpy(buf + at, tokens, bs * sizeof *tokens), at += bs * sizeof *tokens;
-    for (int l = 0; l < cfg->n_layer; l++) {
-        memcpy(buf + at, pa_kv_k(s, block, l, 0), rows), at += rows;
-        memcpy(buf + at, pa_kv_v(s, block, l, 0), rows), at += rows;
-    }
-    const uint64_t sum = XXH3_64bits(buf, at);
-    memcpy(buf + at, &sum, sizeof sum);
+    pa_kv_record_write(s, block, key, parent_key, tokens, buf);
     if (store_bytes(t, key, buf, size)) {
         t->counters.n_spilled++;
         t->counters.bytes += (int64_t)size;
@@ -218,28 +259,17 @@ int32_t pa_tier_fetch(pa_tier *t, pa_kv_store *s, uint64_t key, uint64_t parent_
                       const int32_t *tokens) {
     const pa_kv_config *cfg = pa_kv_config_of(s);
     const size_t size = file_bytes(cfg), bs = (size_t)cfg->block_size;
-    const size_t rows = bs * pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
     size_t got = 0;
     uint8_t *buf = load_bytes(t, key, size, &got);
     if (!buf) return PA_NO_BLOCK;
     const tier_header want = header_of(cfg, key, parent_key);
-    uint64_t sum = 0;
-    if (got == size) memcpy(&sum, buf + size - sizeof sum, sizeof sum);
-    if (got != size || memcmp(buf, &want, sizeof want) != 0 ||
-        memcmp(buf + sizeof want, tokens, bs * sizeof *tokens) != 0 ||
-        XXH3_64bits(buf, size - sizeof sum) != sum) {
-        t->counters.n_rejected++; /* another layout, other tokens, or damage: compute instead */
-        free(buf);
-        return PA_NO_BLOCK;
-    }
-    const int32_t block = pa_kv_alloc(s);
-    if (block != PA_NO_BLOCK) {
-        size_t at = sizeof want + bs * sizeof *tokens;
-        for (int l = 0; l < cfg->n_layer; l++) {
-            memcpy(pa_kv_k(s, block, l, 0), buf + at, rows), at += rows;
-            memcpy(pa_kv_v(s, block, l, 0), buf + at, rows), at += rows;
-        }
-        pa_kv_publish(s, block, key, parent_key, tokens);
+    int32_t block = PA_NO_BLOCK;
+    if (got == size && memcmp(buf, &want, sizeof want) == 0 &&
+        memcmp(buf + sizeof want, tokens, bs * sizeof *tokens) == 0)
+        block = pa_kv_record_restore(s, buf, got);
+    if (block == PA_NO_BLOCK) {
+        t->counters.n_rejected++; /* another layout, other tokens, damage, or no room */
+    } else {
         pa_kv_note_prefix_hit(s, (int64_t)bs);
         t->counters.n_restored++;
     }

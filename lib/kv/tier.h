@@ -37,4 +37,14 @@ void pa_tier_spill(pa_tier *tier, const pa_kv_store *store, int32_t block, uint6
 int32_t pa_tier_fetch(pa_tier *tier, pa_kv_store *store, uint64_t key, uint64_t parent_key,
                       const int32_t *tokens);
 
+/* A block as the tiers and store snapshots store it: pa_kv_record_bytes bytes (header with the
+ * layout, key and parent key, the token ids, K and V rows of every layer, XXH3). */
+size_t pa_kv_record_bytes(const pa_kv_config *cfg);
+void pa_kv_record_write(const pa_kv_store *store, int32_t block, uint64_t key,
+                        uint64_t parent_key, const int32_t *tokens, uint8_t *out);
+/* A new block of the store from a record (checked: layout, checksum, and that the key is the
+ * hash of the parent key and the ids), published and retained; PA_NO_BLOCK when the record
+ * is not valid or no block is free. */
+int32_t pa_kv_record_restore(pa_kv_store *store, const uint8_t *record, size_t size);
+
 #endif

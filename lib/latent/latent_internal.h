@@ -21,6 +21,9 @@ pyagent_status pa_adapter_parse(const uint8_t *data, size_t size, pyagent_adapte
 /* An agent of `e` from a snapshot file's bytes (pyagent_agent_load, and the fuzzer). */
 pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_t size,
                                    pyagent_agent **out, pa_err *err);
+/* Loads a store snapshot's bytes into e's store (pyagent_kv_store_load, and the fuzzer). */
+pyagent_status pa_kv_store_restore(pyagent_engine *e, const uint8_t *data, size_t size,
+                                   int64_t *n_blocks, pa_err *err);
 /* Writes a file crash-safely: a temporary file, fsync'ed, renamed over `path`. */
 pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
                                         pa_err *err);

@@ -354,3 +354,155 @@ pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
     free(data);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* Whole-store snapshots: every published block (the prefix cache), parents first              */
+
+#define STORE_MAGIC "PAKVSTOR"
+#define STORE_VERSION 1u
+
+typedef struct store_header {
+    char magic[8];
+    uint32_t version, elem_type, n_layer, kv_dim, block_size, reserved;
+    uint64_t fingerprint, n_records, record_bytes;
+    uint64_t checksum; /* XXH3 of the bytes above */
+} store_header;
+
+typedef struct node_ref {
+    int32_t block;
+    uint64_t key, parent_key;
+    const int32_t *tokens;
+    bool written;
+} node_ref;
+
+typedef struct node_refs {
+    node_ref *v;
+    size_t n, cap;
+} node_refs;
+
+static void collect_node(void *ctx, int32_t block, uint64_t key, uint64_t parent_key,
+                         int32_t refcount, int32_t n_children, const int32_t *tokens) {
+    (void)refcount, (void)n_children;
+    node_refs *r = ctx;
+    if (r->n < r->cap) r->v[r->n++] = (node_ref){block, key, parent_key, tokens, false};
+}
+
+static store_header store_header_of(const pyagent_engine *e, uint64_t n_records) {
+    const pa_kv_config *cfg = pa_kv_config_of(e->kv);
+    store_header h = {.version = STORE_VERSION,
+                      .elem_type = (uint32_t)cfg->elem_type,
+                      .n_layer = (uint32_t)cfg->n_layer,
+                      .kv_dim = (uint32_t)cfg->kv_dim,
+                      .block_size = (uint32_t)cfg->block_size,
+                      .fingerprint = e->model->fingerprint,
+                      .n_records = n_records,
+                      .record_bytes = pa_kv_record_bytes(cfg)};
+    memcpy(h.magic, STORE_MAGIC, 8);
+    h.checksum = XXH3_64bits(&h, offsetof(store_header, checksum));
+    return h;
+}
+
+pyagent_status pyagent_kv_store_save(pyagent_kv_store *store, const char *path) {
+    if (!store || !path) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pa_err err = {0};
+    if (e->cuda) {
+        pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "store snapshot: not on backend cuda yet");
+        return pa_engine_set_error(e, &err);
+    }
+    pthread_mutex_lock(&e->lock);
+    const pa_kv_config *cfg = pa_kv_config_of(e->kv);
+    const size_t rec = pa_kv_record_bytes(cfg);
+    node_refs nodes = {malloc((size_t)cfg->n_blocks * sizeof *nodes.v), 0, (size_t)cfg->n_blocks};
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    if (nodes.v) pa_kv_for_each_node(e->kv, collect_node, &nodes);
+    if (nodes.v) buf = malloc(sizeof(store_header) + nodes.n * rec + 8);
+    if (buf) {
+        /* parents before children: a pass writes every node whose parent is written or absent */
+        size_t at = sizeof(store_header), done = 0;
+        while (done < nodes.n) {
+            const size_t before = done;
+            for (size_t i = 0; i < nodes.n; i++) {
+                if (nodes.v[i].written) continue;
+                bool parent_pending = false;
+                for (size_t j = 0; j < nodes.n && !parent_pending; j++)
+                    parent_pending = !nodes.v[j].written && nodes.v[j].key == nodes.v[i].parent_key;
+                if (parent_pending) continue;
+                pa_kv_record_write(e->kv, nodes.v[i].block, nodes.v[i].key, nodes.v[i].parent_key,
+                                   nodes.v[i].tokens, buf + at);
+                at += rec;
+                nodes.v[i].written = true;
+                done++;
+            }
+            if (done == before) break; /* a cycle cannot happen (keys chain), but never loop */
+        }
+        const store_header h = store_header_of(e, done);
+        memcpy(buf, &h, sizeof h);
+        const uint64_t sum = XXH3_64bits(buf + sizeof h, at - sizeof h);
+        memcpy(buf + at, &sum, 8);
+        size = at + 8;
+    }
+    pthread_mutex_unlock(&e->lock);
+    free(nodes.v);
+    pyagent_status st = buf ? pa_write_file_atomically(path, buf, size, &err)
+                            : pa_fail(&err, PYAGENT_ERR_OUT_OF_MEMORY, "store snapshot: out of memory");
+    free(buf);
+    return st ? pa_engine_set_error(e, &err) : PYAGENT_OK;
+}
+
+pyagent_status pa_kv_store_restore(pyagent_engine *e, const uint8_t *data, size_t size,
+                                   int64_t *n_blocks, pa_err *err) {
+    *n_blocks = 0;
+    store_header h, want = store_header_of(e, 0);
+    if (size < sizeof h + 8) return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "store snapshot: too short");
+    memcpy(&h, data, sizeof h);
+    if (memcmp(h.magic, STORE_MAGIC, 8) != 0)
+        return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "not a KV store snapshot");
+    if (h.version != STORE_VERSION)
+        return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "store snapshot format %u, this library reads %u",
+                       h.version, STORE_VERSION);
+    if (XXH3_64bits(&h, offsetof(store_header, checksum)) != h.checksum)
+        return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "store snapshot: header checksum mismatch");
+    if (h.fingerprint != want.fingerprint || h.elem_type != want.elem_type ||
+        h.n_layer != want.n_layer || h.kv_dim != want.kv_dim || h.block_size != want.block_size ||
+        h.record_bytes != want.record_bytes)
+        return pa_fail(err, PYAGENT_ERR_MISMATCH,
+                       "store snapshot of another model or KV layout (type, block size)");
+    if (h.n_records > (size - sizeof h - 8) / h.record_bytes ||
+        size != sizeof h + h.n_records * h.record_bytes + 8)
+        return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "store snapshot: %zu bytes, its header says "
+                       "%llu blocks", size, (unsigned long long)h.n_records);
+    uint64_t sum;
+    memcpy(&sum, data + size - 8, 8);
+    if (XXH3_64bits(data + sizeof h, size - sizeof h - 8) != sum)
+        return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "store snapshot: blocks checksum mismatch");
+    pthread_mutex_lock(&e->lock);
+    for (uint64_t i = 0; i < h.n_records; i++) { /* each becomes a cached block of the index */
+        const int32_t b = pa_kv_record_restore(e->kv, data + sizeof h + i * h.record_bytes,
+                                               h.record_bytes);
+        if (b == PA_NO_BLOCK) continue; /* no room (the pool is smaller) or an invalid record */
+        pa_kv_release(e->kv, b);
+        (*n_blocks)++;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return PYAGENT_OK;
+}
+
+pyagent_status pyagent_kv_store_load(pyagent_kv_store *store, const char *path,
+                                     int64_t *n_blocks) {
+    if (!store || !path) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pa_err err = {0};
+    int64_t n = 0;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    pyagent_status st = e->cuda ? pa_fail(&err, PYAGENT_ERR_UNSUPPORTED,
+                                          "store snapshot: not on backend cuda yet")
+                                : pa_read_file(path, SIZE_MAX, &data, &size, &err);
+    if (!st) st = pa_kv_store_restore(e, data, size, &n, &err);
+    free(data);
+    if (n_blocks) *n_blocks = n;
+    if (st) pa_err_prefix(&err, path);
+    return st ? pa_engine_set_error(e, &err) : PYAGENT_OK;
+}

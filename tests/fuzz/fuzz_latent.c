@@ -5,7 +5,7 @@
  *
  * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else bit 3: a
  * KV disk-tier block file, read back under the key, parent and ids its header and body name,
- * else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
+ * else bit 4: a whole-store snapshot, else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
  * that mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
@@ -141,6 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     } else if (mode & 8) {
         read_tier_file(b, size);
+    } else if (mode & 16) {
+        int64_t n = 0;
+        if (pa_kv_store_restore(engine, b, size, &n, &err) != PYAGENT_OK && !err.msg[0]) abort();
+        pthread_mutex_lock(&engine->lock);
+        pa_kv_drop_cache(engine->kv);
+        pthread_mutex_unlock(&engine->lock);
     } else if (mode & 4) {
         pyagent_agent *restored = NULL;
         if (pa_snapshot_restore(engine, b, size, &restored, &err) == PYAGENT_OK)

@@ -1,8 +1,8 @@
 /*
  * Writes the seed inputs of fuzz_latent into a folder: latent packets of "Once upon a time"
  * (F16 and Q8_0 payloads) and a snapshot of that agent, from stories260K.gguf, a disk-tier
- * block file, and a 1 x 1 adapter file, each after the fuzzer's mode byte (1: packet,
- * 4: snapshot, 8: tier block, 0: adapter).
+ * block file, a whole-store snapshot, and a 1 x 1 adapter file, each after the fuzzer's mode
+ * byte (1: packet, 4: snapshot, 8: tier block, 16: store snapshot, 0: adapter).
  *     build-fuzz/tests/fuzz/make_latent_seeds tests/data/stories260K.gguf tests/fuzz/corpus_latent
  */
 #include <stdio.h>
@@ -69,6 +69,15 @@ int main(int argc, char **argv) {
         pyagent_agent_create(t, NULL, &r);
         pyagent_agent_feed_text(r, "Once upon a time, there was a little girl named Lily. She", -1);
         pyagent_agent_prefill(r);
+        char store[1100];
+        snprintf(store, sizeof store, "%s/.store.tmp", argv[2]);
+        if (pyagent_kv_store_save(pyagent_engine_kv_store(t), store)) return 1;
+        FILE *sf = fopen(store, "rb");
+        static unsigned char sbytes[1 << 17];
+        const size_t n_sbytes = sf ? fread(sbytes, 1, sizeof sbytes, sf) : 0;
+        if (sf) fclose(sf);
+        remove(store);
+        write_seed(argv[2], "store", 16, sbytes, n_sbytes);
         pyagent_agent_destroy(r);
         pyagent_kv_store_drop_cache(pyagent_engine_kv_store(t));
         pyagent_engine_destroy(t);

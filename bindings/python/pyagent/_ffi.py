@@ -408,6 +408,10 @@ FUNCTIONS = {
     'pyagent_kv_store_set_disk_tier': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.c_int64], ('store', 'dir', 'max_bytes'), 'kv.h'),
     # pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store, const char *host, int32_t port, int64_t ttl_seconds, int32_t timeout_ms, int64_t max_bytes)
     'pyagent_kv_store_set_redis_tier': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_int32, ctypes.c_int64], ('store', 'host', 'port', 'ttl_seconds', 'timeout_ms', 'max_bytes'), 'kv.h'),
+    # pyagent_status pyagent_kv_store_save(pyagent_kv_store *store, const char *path)
+    'pyagent_kv_store_save': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p], ('store', 'path'), 'kv.h'),
+    # pyagent_status pyagent_kv_store_load(pyagent_kv_store *store, const char *path, int64_t *n_blocks)
+    'pyagent_kv_store_load': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)], ('store', 'path', 'n_blocks'), 'kv.h'),
     # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
     'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
     # pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)

@@ -889,6 +889,24 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Int64, ffi.Int32, ffi.Int64)>>('pyagent_kv_store_set_redis_tier');
   late final _pyagent_kv_store_set_redis_tier = _pyagent_kv_store_set_redis_tierPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, int, int, int, int)>();
 
+  /// `pyagent_status pyagent_kv_store_save(pyagent_kv_store *store, const char *path)` (kv.h)
+  int pyagent_kv_store_save(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<ffi.Char> path) {
+    return _pyagent_kv_store_save(store, path);
+  }
+
+  late final _pyagent_kv_store_savePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>)>>('pyagent_kv_store_save');
+  late final _pyagent_kv_store_save = _pyagent_kv_store_savePtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_kv_store_load(pyagent_kv_store *store, const char *path, int64_t *n_blocks)` (kv.h)
+  int pyagent_kv_store_load(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<ffi.Char> path, ffi.Pointer<ffi.Int64> n_blocks) {
+    return _pyagent_kv_store_load(store, path, n_blocks);
+  }
+
+  late final _pyagent_kv_store_loadPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>>('pyagent_kv_store_load');
+  late final _pyagent_kv_store_load = _pyagent_kv_store_loadPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>();
+
   /// `pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)` (kv.h)
   int pyagent_kv_store_drop_cache(ffi.Pointer<pyagent_kv_store> store) {
     return _pyagent_kv_store_drop_cache(store);
@@ -1468,6 +1486,8 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_kv_store_nodes => _library._pyagent_kv_store_nodesPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_kv_store_set_disk_tier => _library._pyagent_kv_store_set_disk_tierPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Int64, ffi.Int32, ffi.Int64)>> get pyagent_kv_store_set_redis_tier => _library._pyagent_kv_store_set_redis_tierPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>)>> get pyagent_kv_store_save => _library._pyagent_kv_store_savePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>> get pyagent_kv_store_load => _library._pyagent_kv_store_loadPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_export => _library._pyagent_latent_exportPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_packet_destroy => _library._pyagent_latent_packet_destroyPtr;
