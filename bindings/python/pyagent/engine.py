@@ -152,6 +152,16 @@ class Engine:
                                                           ctypes.byref(needed)))
         return array.array("f", bytes(buf)[:4 * needed.value])
 
+    def embed_text(self, text):
+        """The mean over the text's tokens of the model's final hidden states (n_embd floats,
+        array('f')): pyagent_engine_embed_text, a private agent that shares no KV."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        n = ctypes.c_size_t(self.info("n_embd"))
+        buf = (ctypes.c_float * n.value)()
+        self._check(self._lib.pyagent_engine_embed_text(self.handle, data, len(data), buf, n.value,
+                                                        ctypes.byref(n)))
+        return array.array("f", bytes(buf))
+
     # -- logging -----------------------------------------------------------------------------
 
     def set_log(self, callback, min_level=LOG_WARN):

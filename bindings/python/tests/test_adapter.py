@@ -62,3 +62,12 @@ def test_adapter_between_other_vocabularies_is_refused(engine):
     with pyagent.Engine(TARGET, n_threads=1) as t:
         with pytest.raises(pyagent.MismatchError, match="vocabularies"):
             pyagent.Adapter.fit(engine, t, python_source("agent.py"))
+
+
+def test_embed_text_is_deterministic_and_tells_texts_apart(engine):
+    a = engine.embed_text("Once upon a time, there was a cat.")
+    assert len(a) == engine.info("n_embd")
+    assert engine.embed_text("Once upon a time, there was a cat.") == a
+    assert engine.embed_text("The dog ran to the big red barn.") != a
+    with pytest.raises(pyagent.InvalidUtf8Error):
+        engine.embed_text(b"\xff")
