@@ -166,7 +166,8 @@ PYAGENT_API pyagent_status pyagent_registry_list(pyagent_registry *registry, cha
  *     hardware              s  where the measurements were taken
  *
  * Numbers are finite and >= 0 (token counts and times whole numbers up to 2^53, quality in
- * [0, 1]). Every value carries its `source` (1 to 256 bytes, e.g. "litellm 2025-06-01",
+ * [0, 1]) and are kept to 15 significant digits, as exports write them (so that an export
+ * imports back to the same values). Every value carries its `source` (1 to 256 bytes, e.g. "litellm 2025-06-01",
  * "vendor docs", "pyagent 0.1.0 measure"), `measured_at` (Unix seconds, >= 0) and
  * `confidence` in [0, 1]. Bad keys give PYAGENT_ERR_UNKNOWN_KEY, bad values
  * PYAGENT_ERR_OUT_OF_RANGE; the message says which.

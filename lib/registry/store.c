@@ -573,6 +573,14 @@ pyagent_status pa_reg_insert_check(pyagent_registry *reg, int64_t model_id, int3
     return st;
 }
 
+/* v with 15 significant digits, as exports write numbers: an export then imports back to the
+ * same values, and exports again to the same text. */
+static double fifteen_digits(double v) {
+    char s[40];
+    snprintf(s, sizeof s, "%.15g", v);
+    return strtod(s, NULL);
+}
+
 pyagent_status pa_reg_insert_fact(pyagent_registry *reg, int64_t check_id, int64_t model_id,
                                   const char *key, double num, const char *text,
                                   const char *source, int64_t measured_at, double confidence,
@@ -593,11 +601,11 @@ pyagent_status pa_reg_insert_fact(pyagent_registry *reg, int64_t check_id, int64
     sqlite3_bind_int64(stmt, 2, model_id);
     bind_text(stmt, 3, key);
     if (text) sqlite3_bind_null(stmt, 4);
-    else sqlite3_bind_double(stmt, 4, num);
+    else sqlite3_bind_double(stmt, 4, fifteen_digits(num));
     bind_text(stmt, 5, text);
     bind_text(stmt, 6, source);
     sqlite3_bind_int64(stmt, 7, measured_at);
-    sqlite3_bind_double(stmt, 8, confidence);
+    sqlite3_bind_double(stmt, 8, fifteen_digits(confidence));
     st = step_done(reg, stmt, "insert value", err);
     pa_reg_stmt_done(stmt);
     if (st) return st;
