@@ -151,6 +151,26 @@ class Basics(unittest.TestCase):
         self.assertEqual(files["token_embd.weight"]["shape"], [512, 64])
         self.assertEqual(files["token_embd.weight"]["bytes"], 512 * 64 * 4)
 
+    def test_embeddings_are_openai_shaped_and_deterministic(self):
+        status, body = server.json("POST", "/v1/embeddings",
+                                   {"model": "x", "input": ["Once upon a time", "Tim ran home.",
+                                                            "Once upon a time"]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["object"], "list")
+        vectors = [d["embedding"] for d in body["data"]]
+        self.assertEqual([d["index"] for d in body["data"]], [0, 1, 2])
+        self.assertEqual([len(v) for v in vectors], [64, 64, 64])
+        self.assertEqual(vectors[0], vectors[2])
+        self.assertNotEqual(vectors[0], vectors[1])
+        self.assertGreater(body["usage"]["prompt_tokens"], 6)
+        status, one = server.json("POST", "/v1/embeddings", {"input": "Tim ran home."})
+        self.assertEqual(status, 200, one)
+        self.assertEqual(one["data"][0]["embedding"], vectors[1])
+        for bad in ({"input": 3}, {"input": []}, {"input": [""]}, {}):
+            status, err = server.json("POST", "/v1/embeddings", bad)
+            self.assertEqual(status, 400, bad)
+            self.assertIn("input", err["error"]["message"])
+
     def test_kv_tree_lists_the_shared_prefix_blocks(self):
         prompt = "Once upon a time, there was a little girl named Lily. She loved to play " \
                  "outside in the park with her friends every single day."

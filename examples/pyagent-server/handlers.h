@@ -14,6 +14,7 @@ enum MHD_Result srv_handle_chat(srv_call *c, const char *rest);
 enum MHD_Result srv_handle_completions(srv_call *c, const char *rest);
 enum MHD_Result srv_handle_model_layout(srv_call *c, const char *rest);
 enum MHD_Result srv_handle_kv_tree(srv_call *c, const char *rest);
+enum MHD_Result srv_handle_embeddings(srv_call *c, const char *rest);
 enum MHD_Result srv_handle_tokenize(srv_call *c, const char *rest);
 enum MHD_Result srv_handle_detokenize(srv_call *c, const char *rest);
 /* agents.c */

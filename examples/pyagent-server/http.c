@@ -234,6 +234,7 @@ static const route ROUTES[] = {
     {"GET", "/v1/models/", true, true, SRV_EP_MODELS, srv_handle_models},
     {"POST", "/v1/chat/completions", false, true, SRV_EP_CHAT, srv_handle_chat},
     {"POST", "/v1/completions", false, true, SRV_EP_COMPLETIONS, srv_handle_completions},
+    {"POST", "/v1/embeddings", false, true, SRV_EP_OTHER, srv_handle_embeddings},
     {"GET", "/metrics", false, true, SRV_EP_METRICS, srv_handle_metrics},
     {"GET", "/v1/stats", false, true, SRV_EP_METRICS, srv_handle_stats},
     {"GET", "/v1/events", false, true, SRV_EP_EVENTS, srv_handle_events},

@@ -154,6 +154,50 @@ enum MHD_Result srv_handle_kv_tree(srv_call *c, const char *rest) {
                                             n > KV_TREE_MAX_NODES, "nodes", list));
 }
 
+/* OpenAI's /v1/embeddings: each input's embedding is pyagent_engine_embed_text (the mean of the
+ * model's final hidden states over its tokens, by a private agent). */
+enum MHD_Result srv_handle_embeddings(srv_call *c, const char *rest) {
+    (void)rest;
+    server *srv = c->srv;
+    char **inputs = NULL;
+    size_t n_inputs = 0;
+    srv_error err;
+    if (!srv_parse_embeddings_request(c->body, c->body_len, &inputs, &n_inputs, &err))
+        return srv_reply_error(c, &err);
+    const size_t d = (size_t)engine_info(srv, "n_embd");
+    float *v = malloc(d * sizeof *v);
+    json_t *data = json_array();
+    int64_t n_tokens = 0;
+    pyagent_status st = v ? PYAGENT_OK : PYAGENT_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; !st && i < n_inputs; i++) {
+        size_t n = 0, got = 0;
+        st = pyagent_engine_embed_text(srv->engine, inputs[i], -1, v, d, &got);
+        if (st) break;
+        pyagent_engine_tokenize(srv->engine, inputs[i], -1, PYAGENT_TOKENIZE_ADD_SPECIAL, NULL, 0,
+                                &n);
+        n_tokens += (int64_t)n;
+        json_t *values = json_array();
+        for (size_t j = 0; j < d; j++) json_array_append_new(values, json_real(v[j]));
+        json_array_append_new(data, json_pack("{s:s, s:I, s:o}", "object", "embedding", "index",
+                                              (json_int_t)i, "embedding", values));
+    }
+    free(v);
+    srv_free_strings(inputs, n_inputs);
+    if (st) {
+        json_decref(data);
+        const bool bad = st == PYAGENT_ERR_INVALID_UTF8 || st == PYAGENT_ERR_CONTEXT_FULL ||
+                         st == PYAGENT_ERR_INVALID_ARGUMENT;
+        return srv_reply_json(c, bad ? 400 : 500,
+                              json_pack("{s:{s:s, s:s}}", "error", "message",
+                                        pyagent_engine_last_error(srv->engine), "type",
+                                        bad ? "invalid_request_error" : "server_error"));
+    }
+    return srv_reply_json(c, 200,
+                          json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data",
+                                    data, "model", srv->model_id, "usage", "prompt_tokens",
+                                    (json_int_t)n_tokens, "total_tokens", (json_int_t)n_tokens));
+}
+
 enum MHD_Result srv_handle_tokenize(srv_call *c, const char *rest) {
     (void)rest;
     server *srv = c->srv;

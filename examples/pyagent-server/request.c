@@ -539,6 +539,45 @@ bool srv_parse_tokenize_request(const char *body, size_t len, srv_tokenize_reque
     return ok;
 }
 
+void srv_free_strings(char **strings, size_t n) {
+    for (size_t i = 0; strings && i < n; i++) free(strings[i]);
+    free(strings);
+}
+
+bool srv_parse_embeddings_request(const char *body, size_t len, char ***inputs, size_t *n_inputs,
+                                  srv_error *err) {
+    *inputs = NULL;
+    *n_inputs = 0;
+    json_t *root = load_object(body, len, false, err);
+    if (!root) return false;
+    json_t *input = json_object_get(root, "input");
+    const bool one = json_is_string(input);
+    const size_t n = one ? 1 : json_is_array(input) ? json_array_size(input) : 0;
+    bool ok = (one || json_is_array(input)) ||
+              srv_bad_request(err, "input", "'input' must be a string or an array of strings");
+    if (ok && (n == 0 || n > SRV_MAX_EMBED_INPUTS))
+        ok = srv_bad_request(err, "input", "'input' needs 1 to %d strings", SRV_MAX_EMBED_INPUTS);
+    if (ok && !(*inputs = calloc(n, sizeof **inputs)))
+        ok = srv_fail(err, 500, "server_error", NULL, NULL, "out of memory");
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *s = one ? input : json_array_get(input, i);
+        if (!json_is_string(s) || json_string_length(s) == 0 ||
+            strlen(json_string_value(s)) != json_string_length(s))
+            ok = srv_bad_request(err, "input", "input[%zu] is not a non-empty string", i);
+        else if (!((*inputs)[i] = strdup(json_string_value(s))))
+            ok = srv_fail(err, 500, "server_error", NULL, NULL, "out of memory");
+        else
+            (*n_inputs)++;
+    }
+    json_decref(root);
+    if (!ok) {
+        srv_free_strings(*inputs, n);
+        *inputs = NULL;
+        *n_inputs = 0;
+    }
+    return ok;
+}
+
 bool srv_parse_detokenize_request(const char *body, size_t len, int32_t **tokens,
                                   size_t *n_tokens, srv_error *err) {
     *tokens = NULL;

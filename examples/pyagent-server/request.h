@@ -134,6 +134,13 @@ typedef struct srv_tokenize_request {
 
 bool srv_parse_tokenize_request(const char *body, size_t len, srv_tokenize_request *out,
                                 srv_error *err);
+/* /v1/embeddings: "input" is a string or an array of 1 to SRV_MAX_EMBED_INPUTS strings;
+ * *inputs (and each string) is malloc'ed: free with srv_free_strings. */
+#define SRV_MAX_EMBED_INPUTS 64
+bool srv_parse_embeddings_request(const char *body, size_t len, char ***inputs, size_t *n_inputs,
+                                  srv_error *err);
+void srv_free_strings(char **strings, size_t n);
+
 /* *tokens is malloc'ed (free it); may be empty. */
 bool srv_parse_detokenize_request(const char *body, size_t len, int32_t **tokens,
                                   size_t *n_tokens, srv_error *err);

@@ -96,6 +96,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     }
     case 4: {
+        char **inputs = NULL; /* the same bytes as an embeddings request first */
+        size_t n_inputs = 0;
+        if (srv_parse_embeddings_request(body, len, &inputs, &n_inputs, &err)) {
+            check(n_inputs >= 1 && n_inputs <= SRV_MAX_EMBED_INPUTS, "inputs");
+            srv_free_strings(inputs, n_inputs);
+        } else {
+            check_error(&err);
+        }
+        memset(&err, 0, sizeof err);
         srv_tokenize_request r;
         if (!srv_parse_tokenize_request(body, len, &r, &err)) {
             check_error(&err);
