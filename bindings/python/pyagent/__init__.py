@@ -21,6 +21,7 @@ from .engine import LOG_DEBUG, LOG_ERROR, LOG_INFO, LOG_NONE, LOG_WARN, Engine
 from .errors import *  # noqa: F401,F403 - every exception class
 from .errors import ERRORS, PyagentError, error_for
 from .params import ENGINE, SAMPLER, Params
+from .semantic import SemanticCache
 
 TOKEN_EMBEDDING = _ffi.PYAGENT_TOKEN_EMBEDDING  # the id of a position fed as an embedding row
 
@@ -40,6 +41,6 @@ def status_str(status):
 
 __all__ = ["ABI_VERSION", "Adapter", "Agent", "AgentStats", "ENGINE", "Engine", "FinishReason",
            "Generation", "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_NONE", "LOG_WARN", "Params",
-           "PyagentError", "SAMPLER", "TOKEN_EMBEDDING", "error_for", "lib", "load", "status_str",
+           "PyagentError", "SAMPLER", "SemanticCache", "TOKEN_EMBEDDING", "error_for", "lib", "load", "status_str",
            "version"] + \
     sorted({cls.__name__ for cls in ERRORS.values()} | {"LibraryNotFoundError"})

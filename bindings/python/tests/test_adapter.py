@@ -71,3 +71,19 @@ def test_embed_text_is_deterministic_and_tells_texts_apart(engine):
     assert engine.embed_text("The dog ran to the big red barn.") != a
     with pytest.raises(pyagent.InvalidUtf8Error):
         engine.embed_text(b"\xff")
+
+
+def test_semantic_cache_hits_the_same_prompt_and_counts(engine):
+    cache = pyagent.SemanticCache(threshold=0.999, max_entries=4)
+    prompt = "Once upon a time, there was a little girl named Lily."
+    assert cache.get(engine, prompt) is None
+    cache.put(engine, prompt, "She loved to play.")
+    assert cache.get(engine, prompt) == "She loved to play."
+    assert cache.get(engine, "The big dog barked at the red ball.") is None
+    stats = cache.stats()
+    assert (stats["n_entries"], stats["n_puts"], stats["n_hits"], stats["n_misses"]) == (1, 1, 1, 2)
+    with pytest.raises(pyagent.OutOfRangeError):
+        pyagent.SemanticCache(threshold=2.0)
+    with pytest.raises(pyagent.UnknownKeyError):
+        pyagent.SemanticCache(colour="blue")
+    cache.close()
