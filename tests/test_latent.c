@@ -266,9 +266,8 @@ static void packets_travel_through_file_descriptors_with_a_size_limit(void **sta
 }
 
 int main(void) {
-    const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
-    snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
-    snprintf(random_path, sizeof random_path, "%s/tiny-f32.gguf", models ? models : ".");
+    test_data_path(stories_path, sizeof stories_path, "stories260K.gguf");
+    test_model_path(random_path, sizeof random_path, "tiny-f32.gguf");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_engine_import_shares_blocks_and_continues_like_the_sender),
         cmocka_unit_test(f16_packet_into_another_engine_continues_exactly),

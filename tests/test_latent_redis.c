@@ -642,9 +642,8 @@ static void redis_tier_shares_evicted_blocks_between_engines(void **state) {
 }
 
 int main(void) {
-    const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
-    snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
-    snprintf(random_path, sizeof random_path, "%s/tiny-f32.gguf", models ? models : ".");
+    test_data_path(stories_path, sizeof stories_path, "stories260K.gguf");
+    test_model_path(random_path, sizeof random_path, "tiny-f32.gguf");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(packet_through_redis_continues_like_the_sender),
         cmocka_unit_test(large_packet_is_chunked_with_the_ttl_on_every_key),

@@ -162,9 +162,8 @@ static void snapshot_survives_sigkill(void **state) {
 }
 
 int main(void) {
-    const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
-    snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
-    snprintf(random_path, sizeof random_path, "%s/tiny-f32.gguf", models ? models : ".");
+    test_data_path(stories_path, sizeof stories_path, "stories260K.gguf");
+    test_model_path(random_path, sizeof random_path, "tiny-f32.gguf");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(restored_agent_continues_exactly),
         cmocka_unit_test(damaged_or_foreign_snapshots_are_refused),

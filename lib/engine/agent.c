@@ -581,50 +581,43 @@ void pyagent_agent_cancel(pyagent_agent *agent) {
 /* ----------------------------------------------------------------------------------------- */
 /* Reading                                                                                     */
 
+/* The logits or the final hidden state of the last computed position, two-call pattern. */
+static pyagent_status read_last_row(pyagent_agent *a, bool hidden, float *out, size_t capacity,
+                                    size_t *n_out) {
+    pyagent_status st = enter(a);
+    if (st) return st;
+    if (!n_out || (!out && capacity > 0))
+        return leave(a, fail(a, PYAGENT_ERR_INVALID_ARGUMENT, "NULL argument"));
+    if ((st = lock_idle(a))) return leave(a, st);
+    const pa_hparams *hp = &a->engine->model->hp;
+    const size_t n = (size_t)(hidden ? hp->n_embd : hp->n_vocab);
+    const char *what = hidden ? "the hidden state" : "logits";
+    const bool computed = a->has_logits && a->n_computed == a->n_tokens &&
+                          (!hidden || a->hidden_at == a->n_computed);
+    *n_out = n;
+    if (hidden && a->engine->cuda)
+        st = fail(a, PYAGENT_ERR_UNSUPPORTED, "hidden states: not kept on backend cuda yet");
+    else if (!computed)
+        st = pa_fail(&a->last_error, PYAGENT_ERR_INVALID_ARGUMENT,
+                     "no %s for the last token: feed tokens and call prefill first%s", what,
+                     hidden ? " (a speculative step keeps none)" : "");
+    else if (capacity < n)
+        st = pa_fail(&a->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
+                     "%s needs %zu floats, capacity is %zu", what, n, capacity);
+    else
+        memcpy(out, hidden ? a->hidden : a->logits, n * sizeof(float));
+    unlock(a);
+    return leave(a, st);
+}
+
 pyagent_status pyagent_agent_logits(pyagent_agent *agent, float *logits, size_t capacity,
                                     size_t *n_logits) {
-    pyagent_status st = enter(agent);
-    if (st) return st;
-    if (!n_logits || (!logits && capacity > 0))
-        return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "NULL argument"));
-    if ((st = lock_idle(agent))) return leave(agent, st);
-    size_t n_vocab = (size_t)agent->engine->model->hp.n_vocab;
-    *n_logits = n_vocab;
-    if (!agent->has_logits || agent->n_computed != agent->n_tokens)
-        st = fail(agent, PYAGENT_ERR_INVALID_ARGUMENT,
-                  "no logits for the last token: feed tokens and call prefill first");
-    else if (capacity < n_vocab)
-        st = pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
-                     "logits need %zu floats, capacity is %zu", n_vocab, capacity);
-    else
-        memcpy(logits, agent->logits, n_vocab * sizeof(float));
-    unlock(agent);
-    return leave(agent, st);
+    return read_last_row(agent, false, logits, capacity, n_logits);
 }
 
 pyagent_status pyagent_agent_hidden(pyagent_agent *agent, float *hidden, size_t capacity,
                                     size_t *n_floats) {
-    pyagent_status st = enter(agent);
-    if (st) return st;
-    if (!n_floats || (!hidden && capacity > 0))
-        return leave(agent, fail(agent, PYAGENT_ERR_INVALID_ARGUMENT, "NULL argument"));
-    if ((st = lock_idle(agent))) return leave(agent, st);
-    const size_t d = (size_t)agent->engine->model->hp.n_embd;
-    *n_floats = d;
-    if (agent->engine->cuda)
-        st = fail(agent, PYAGENT_ERR_UNSUPPORTED, "hidden states: not kept on backend cuda yet");
-    else if (!agent->has_logits || agent->n_computed != agent->n_tokens ||
-             agent->hidden_at != agent->n_computed)
-        st = fail(agent, PYAGENT_ERR_INVALID_ARGUMENT,
-                  "no hidden state for the last token: feed and call prefill first (a "
-                  "speculative step keeps none)");
-    else if (capacity < d)
-        st = pa_fail(&agent->last_error, PYAGENT_ERR_BUFFER_TOO_SMALL,
-                     "the hidden state needs %zu floats, capacity is %zu", d, capacity);
-    else
-        memcpy(hidden, agent->hidden, d * sizeof(float));
-    unlock(agent);
-    return leave(agent, st);
+    return read_last_row(agent, true, hidden, capacity, n_floats);
 }
 
 pyagent_status pyagent_agent_add_stop(pyagent_agent *agent, const char *stop, int64_t stop_len) {

@@ -76,13 +76,8 @@ pyagent_status pa_tier_open_redis(const char *host, int32_t port, int64_t ttl_se
         return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
                        "KV Redis tier: port %d, timeout %d ms, ttl %lld s", (int)port,
                        (int)timeout_ms, (long long)ttl_seconds);
-    uint8_t *probe = NULL;
-    size_t n = 0;
-    pa_err probe_err = {0};
-    if (pa_redis_get_blob(host, port, "pyagent:probe", 1, timeout_ms, &probe, &n, &probe_err) ==
-        PYAGENT_ERR_UNSUPPORTED)
-        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "KV Redis tier: %s", probe_err.msg);
-    free(probe);
+    if (!pa_redis_available())
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "KV Redis tier: built without hiredis");
     pa_tier *t = tier_new(PA_TIER_REDIS, host, max_bytes, err);
     if (!t) return err->status;
     t->port = port;

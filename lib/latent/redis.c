@@ -466,6 +466,8 @@ pyagent_status pyagent_latent_packet_get_redis(pyagent_engine *engine, const cha
 /* ----------------------------------------------------------------------------------------- */
 /* Blobs, for the KV store's Redis tier (lib/kv/tier.c)                                          */
 
+bool pa_redis_available(void) { return true; }
+
 pyagent_status pa_redis_put_blob(const char *host, int32_t port, const char *key,
                                  const uint8_t *data, size_t size, int64_t ttl_seconds,
                                  int32_t timeout_ms, pa_err *err) {
@@ -504,6 +506,8 @@ pyagent_status pa_redis_get_blob(const char *host, int32_t port, const char *key
 }
 
 #else /* built without hiredis */
+
+bool pa_redis_available(void) { return false; }
 
 pyagent_status pa_redis_put_blob(const char *host, int32_t port, const char *key,
                                  const uint8_t *data, size_t size, int64_t ttl_seconds,

@@ -4,10 +4,14 @@
 #ifndef PA_LATENT_REDIS_BLOB_H
 #define PA_LATENT_REDIS_BLOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../core/error.h"
+
+/* Whether the library was built with hiredis. */
+bool pa_redis_available(void);
 
 pyagent_status pa_redis_put_blob(const char *host, int32_t port, const char *key,
                                  const uint8_t *data, size_t size, int64_t ttl_seconds,

@@ -14,25 +14,26 @@
 import array
 import ctypes
 import os
-import weakref
 
 from . import _ffi
 from ._library import lib
-from .errors import PyagentError, error_for
+from ._handle import NativeHandle
+from .errors import error_for
 
 _INFO_FIELDS = ("dim_in", "dim_out", "n_train", "n_heldout", "ridge", "r2_train", "r2_heldout",
                 "top1_heldout", "fingerprint_in", "fingerprint_out")
 
 
-class Adapter:
+class Adapter(NativeHandle):
     """Made by Adapter.fit or Adapter.load, never directly. `source` and `target` are the
     Engines it maps between; errors of save() are reported through the target's message."""
 
+    _kind = "adapter"
+
     def __init__(self, handle, source, target):
         self._lib = lib()
-        self._handle = handle
         self.source, self.target = source, target
-        self._finalizer = weakref.finalize(self, self._lib.pyagent_adapter_destroy, handle)
+        self._own(handle, self._lib.pyagent_adapter_destroy)
 
     @classmethod
     def fit(cls, source, target, text, *, ridge=1.0, heldout=0.2):
@@ -52,26 +53,6 @@ class Adapter:
         target._check(lib().pyagent_adapter_load(source.handle, target.handle,
                                                  os.fsencode(path), ctypes.byref(handle)))
         return cls(handle, source, target)
-
-    @property
-    def closed(self):
-        return not self._finalizer.alive
-
-    @property
-    def handle(self):
-        if self.closed:
-            raise PyagentError("the adapter is closed", _ffi.PYAGENT_ERR_INVALID_ARGUMENT)
-        return self._handle
-
-    def close(self):
-        """Frees the adapter. Idempotent."""
-        self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def info(self):

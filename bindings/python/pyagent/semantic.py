@@ -7,19 +7,21 @@
         cache.put(engine, prompt, answer)
 """
 import ctypes
-import weakref
 
 from . import _ffi
 from ._library import lib
-from .errors import PyagentError, error_for
+from ._handle import NativeHandle
+from .errors import error_for
 
 _CONFIG_FIELDS = ("n_bits", "n_tables", "threshold", "max_entries", "max_age_s", "seed")
 _STATS_FIELDS = ("n_entries", "n_puts", "n_hits", "n_misses", "n_expired", "n_compared")
 
 
-class SemanticCache:
+class SemanticCache(NativeHandle):
     """Keyword arguments are pyagent_semantic_config fields (n_bits, n_tables, threshold,
     max_entries, max_age_s, seed); missing ones take the library's defaults."""
+
+    _kind = "semantic cache"
 
     def __init__(self, **config):
         unknown = set(config) - set(_CONFIG_FIELDS)
@@ -32,17 +34,7 @@ class SemanticCache:
         status = self._lib.pyagent_semantic_cache_create(ctypes.byref(cfg), ctypes.byref(handle))
         if status != _ffi.PYAGENT_OK:
             raise error_for(status, "semantic cache config out of range: %s" % config)
-        self._handle = handle
-        self._finalizer = weakref.finalize(self, self._lib.pyagent_semantic_cache_destroy, handle)
-
-    @property
-    def handle(self):
-        if not self._finalizer.alive:
-            raise PyagentError("the cache is closed", _ffi.PYAGENT_ERR_INVALID_ARGUMENT)
-        return self._handle
-
-    def close(self):
-        self._finalizer()
+        self._own(handle, self._lib.pyagent_semantic_cache_destroy)
 
     def get(self, engine, prompt):
         """The cached completion (str) for a prompt that means nearly the same, or None."""

@@ -166,6 +166,8 @@ static void matmul_rows(void *ctx, int ith, int nth) {
     int64_t begin, end;
     pa_split(w->n_out, ith, nth, &begin, &end);
     const int64_t stripe = (end - begin) / 4;
+    const void *xs[MAX_ROW_BATCH]; /* each token's activations, for dot4xn */
+    for (int t = 0; t < job->n; t++) xs[t] = x_of(job, t);
     for (int64_t i = 0; i < stripe; i++) {
         int64_t o[4];
         const void *rows[4];
@@ -174,9 +176,7 @@ static void matmul_rows(void *ctx, int ith, int nth) {
             rows[j] = row_ptr(w, o[j]);
         }
         if (job->k->dot4xn && job->n > 1) { /* the tokens share each weight load */
-            const void *xs[MAX_ROW_BATCH];
             float out[4 * MAX_ROW_BATCH];
-            for (int t = 0; t < job->n; t++) xs[t] = x_of(job, t);
             job->k->dot4xn(rows, xs, job->n, n_in, out);
             for (int t = 0; t < job->n; t++)
                 for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[4 * t + j];
