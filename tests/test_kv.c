@@ -501,6 +501,15 @@ static void store_snapshot_warms_a_new_engine(void **state) {
     assert_int_equal(pyagent_kv_store_load(pyagent_engine_kv_store(fresh), path, &n), PYAGENT_OK);
     assert_int_equal(n, 5);
     assert_int_equal(kv_stats(fresh).n_cached, 5);
+    /* restored parents first, so the tree links are whole: a chain of 5 with one leaf */
+    pyagent_kv_node nodes[8];
+    size_t n_nodes = 0;
+    assert_int_equal(pyagent_kv_store_nodes(pyagent_engine_kv_store(fresh), nodes, NULL, 8,
+                                            &n_nodes),
+                     PYAGENT_OK);
+    int with_child = 0;
+    for (size_t i = 0; i < n_nodes; i++) with_child += nodes[i].n_children == 1;
+    assert_int_equal(with_child, 4);
     pyagent_agent *b = greedy_agent(fresh);
     assert_int_equal(pyagent_agent_feed_tokens(b, prompt, 80), PYAGENT_OK);
     logits_of(b, got);

@@ -372,8 +372,41 @@ typedef struct node_ref {
     int32_t block;
     uint64_t key, parent_key;
     const int32_t *tokens;
-    bool written;
+    int64_t depth; /* -1 until known */
 } node_ref;
+
+static int by_key(const void *a, const void *b) {
+    const uint64_t x = ((const node_ref *)a)->key, y = ((const node_ref *)b)->key;
+    return (x > y) - (x < y);
+}
+
+static int by_depth(const void *a, const void *b) {
+    const int64_t x = ((const node_ref *)a)->depth, y = ((const node_ref *)b)->depth;
+    return (x > y) - (x < y);
+}
+
+/* Sorts the nodes so that every parent comes before its children: each node's depth is the
+ * length of its chain of parents among the nodes (found by key after a sort by key). */
+static void order_by_depth(node_ref *v, size_t n) {
+    qsort(v, n, sizeof *v, by_key);
+    for (size_t i = 0; i < n; i++) v[i].depth = -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = 0; /* walk up to a node of known depth (or a root), then back down */
+        node_ref *at = &v[i];
+        while (at && at->depth < 0) {
+            const node_ref want = {.key = at->parent_key};
+            at = bsearch(&want, v, n, sizeof *v, by_key);
+            d++;
+        }
+        int64_t depth = (at ? at->depth : -1) + d;
+        for (at = &v[i]; at && at->depth < 0; depth--) {
+            at->depth = depth;
+            const node_ref want = {.key = at->parent_key};
+            at = bsearch(&want, v, n, sizeof *v, by_key);
+        }
+    }
+    qsort(v, n, sizeof *v, by_depth);
+}
 
 typedef struct node_refs {
     node_ref *v;
@@ -384,7 +417,7 @@ static void collect_node(void *ctx, int32_t block, uint64_t key, uint64_t parent
                          int32_t refcount, int32_t n_children, const int32_t *tokens) {
     (void)refcount, (void)n_children;
     node_refs *r = ctx;
-    if (r->n < r->cap) r->v[r->n++] = (node_ref){block, key, parent_key, tokens, false};
+    if (r->n < r->cap) r->v[r->n++] = (node_ref){block, key, parent_key, tokens, -1};
 }
 
 static store_header store_header_of(const pyagent_engine *e, uint64_t n_records) {
@@ -419,24 +452,12 @@ pyagent_status pyagent_kv_store_save(pyagent_kv_store *store, const char *path) 
     if (nodes.v) pa_kv_for_each_node(e->kv, collect_node, &nodes);
     if (nodes.v) buf = malloc(sizeof(store_header) + nodes.n * rec + 8);
     if (buf) {
-        /* parents before children: a pass writes every node whose parent is written or absent */
+        /* parents before children: in order of depth in the prefix tree */
+        order_by_depth(nodes.v, nodes.n);
         size_t at = sizeof(store_header), done = 0;
-        while (done < nodes.n) {
-            const size_t before = done;
-            for (size_t i = 0; i < nodes.n; i++) {
-                if (nodes.v[i].written) continue;
-                bool parent_pending = false;
-                for (size_t j = 0; j < nodes.n && !parent_pending; j++)
-                    parent_pending = !nodes.v[j].written && nodes.v[j].key == nodes.v[i].parent_key;
-                if (parent_pending) continue;
-                pa_kv_record_write(e->kv, nodes.v[i].block, nodes.v[i].key, nodes.v[i].parent_key,
-                                   nodes.v[i].tokens, buf + at);
-                at += rec;
-                nodes.v[i].written = true;
-                done++;
-            }
-            if (done == before) break; /* a cycle cannot happen (keys chain), but never loop */
-        }
+        for (; done < nodes.n; done++, at += rec)
+            pa_kv_record_write(e->kv, nodes.v[done].block, nodes.v[done].key,
+                               nodes.v[done].parent_key, nodes.v[done].tokens, buf + at);
         const store_header h = store_header_of(e, done);
         memcpy(buf, &h, sizeof h);
         const uint64_t sum = XXH3_64bits(buf + sizeof h, at - sizeof h);
