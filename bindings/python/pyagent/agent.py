@@ -18,10 +18,10 @@ import ctypes
 import enum
 import queue
 import threading
-import weakref
 
 from . import _ffi
 from ._library import lib
+from ._handle import NativeHandle
 from .errors import BusyError, PyagentError, error_for
 from .params import SAMPLER, Params
 
@@ -54,9 +54,11 @@ def _destroy_agent(lib_, handle, engine):
     lib_.pyagent_agent_destroy(handle)
 
 
-class Agent:
+class Agent(NativeHandle):
     """An agent on `engine` with sampler params as keyword arguments and optional stop
     strings. Close it with close() or a with block; garbage collection closes it too."""
+
+    _kind = "agent"
 
     def __init__(self, engine, *, stop=None, **sampler):
         self._lib = lib()
@@ -71,25 +73,13 @@ class Agent:
             self.stops = stop
 
     def _adopt(self, handle, sampler, stops):
-        self._handle = handle
         self._lock = threading.Lock()
         self._sampler = sampler
         self._stops = stops
-        self._finalizer = weakref.finalize(self, _destroy_agent, self._lib, handle, self.engine)
+        self._own(handle, _destroy_agent, self._lib, handle, self.engine)
         self.engine._agents.add(self)
 
     # -- lifetime ----------------------------------------------------------------------------
-
-    @property
-    def closed(self):
-        return not self._finalizer.alive
-
-    @property
-    def handle(self):
-        """The pyagent_agent pointer, for calls through pyagent.lib()."""
-        if self.closed:
-            raise PyagentError("the agent is closed", _ffi.PYAGENT_ERR_INVALID_ARGUMENT)
-        return self._handle
 
     def close(self):
         """Stops a running generation, waits for it, and frees the agent. Idempotent."""
@@ -97,13 +87,7 @@ class Agent:
             return
         self._lib.pyagent_agent_cancel(self._handle)
         with self._lock:
-            self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+            super().close()
 
     @contextlib.contextmanager
     def _exclusive(self):

@@ -14,7 +14,8 @@ import weakref
 
 from . import _ffi
 from ._library import lib
-from .errors import PyagentError, error_for
+from ._handle import NativeHandle
+from .errors import error_for
 from .params import ENGINE, Params
 
 LOG_DEBUG = _ffi.PYAGENT_LOG_DEBUG
@@ -29,7 +30,8 @@ def _int32_array(tokens):
     return (ctypes.c_int32 * len(tokens))(*tokens), len(tokens)
 
 
-class Engine:
+class Engine(NativeHandle):
+    _kind = "engine"
     """A model opened with engine params given as keyword arguments (n_threads, n_ctx,
     n_batch, seed, log_level; see pyagent.h). Close it with close() or a with block; an
     engine that is garbage-collected is closed too, after every agent made from it."""
@@ -44,36 +46,18 @@ class Engine:
             message = self._lib.pyagent_engine_last_error(handle).decode(errors="replace")
             self._lib.pyagent_engine_destroy(handle)
             raise error_for(status, message or self._lib.pyagent_status_str(status).decode())
-        self._handle = handle
         self.model_path = os.fspath(model_path)
         self._agents = weakref.WeakSet()
         self._log_fn = None  # keeps the ctypes callback alive while the engine uses it
-        self._finalizer = weakref.finalize(self, self._lib.pyagent_engine_destroy, handle)
+        self._own(handle, self._lib.pyagent_engine_destroy)
 
     # -- lifetime ----------------------------------------------------------------------------
-
-    @property
-    def closed(self):
-        return not self._finalizer.alive
-
-    @property
-    def handle(self):
-        """The pyagent_engine pointer, for calls through pyagent.lib()."""
-        if self.closed:
-            raise PyagentError("the engine is closed", _ffi.PYAGENT_ERR_INVALID_ARGUMENT)
-        return self._handle
 
     def close(self):
         """Closes every agent of this engine, then the engine. Idempotent."""
         for agent in list(self._agents):
             agent.close()
-        self._finalizer()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
     def _check(self, status):
         if status != _ffi.PYAGENT_OK:
