@@ -731,15 +731,25 @@ $("#doc-ask").addEventListener("click", async () => {
   const questions = $("#doc-questions").value.split("\n").map((q) => q.trim()).filter(Boolean);
   if (!doc.reader || !questions.length) return;
   $("#doc-answers").replaceChildren();
-  await Promise.all(questions.map(async (q) => {
+  // the forks one after another (a fork holds its parent for a moment: two at once would find
+  // it busy), then every question at once
+  const asks = [];
+  for (const q of questions) {
     const card = el("div", { className: "card" }, el("header", {}, el("span", { textContent: q }),
       el("span", { className: "badge", textContent: "forking" })), el("div", { className: "text" }));
     $("#doc-answers").append(card);
-    const text = card.querySelector(".text");
     try {
       const fork = await apiJson(`/v1/agents/${doc.reader}/fork`, { method: "POST",
         body: { agent_id: "asker" } });
       card.querySelector(".badge").textContent = fork.id;
+      asks.push({ q, card, fork });
+    } catch (e) {
+      card.querySelector(".text").textContent = `[${e.message}]`;
+    }
+  }
+  await Promise.all(asks.map(async ({ q, card, fork }) => {
+    const text = card.querySelector(".text");
+    try {
       let answer = "";
       const draw = perFrame(() => { text.textContent = answer; });
       const result = await streamCompletion(`/v1/agents/${fork.id}/completions`,
