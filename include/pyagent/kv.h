@@ -117,6 +117,44 @@ PYAGENT_API pyagent_status pyagent_kv_store_load(pyagent_kv_store *store, const 
 /* Evicts every cached (unreferenced) block; blocks in use stay (with a tier, they go to it). */
 PYAGENT_API pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store);
 
+/* ---- KVzap surrogates (kv_policy PYAGENT_KV_POLICY_KVZAP) -------------------------------
+ *
+ * A surrogate predicts, per layer and kv head, how much a position's K/V will matter from the
+ * hidden state that enters the layer there (a linear map, w . x + b). It is fitted to KVzip+'s
+ * oracle on the engine's own model: each text is fed, then fed again, and a position of the
+ * first copy scores by the most attention any query of the copy gives it, times what its value
+ * adds to the residual stream (|Wo_h v|), over that query's input norm; log of the max over the
+ * query heads of the kv head. Ridge regression in closed form, one system per layer. */
+typedef struct pyagent_kvzap_info {
+    uint32_t struct_size;  /* set to sizeof(pyagent_kvzap_info) before the call */
+    uint32_t reserved;
+    int64_t n_layer, n_head_kv, n_embd;
+    int64_t n_texts;       /* texts fitted on (training and held out) */
+    int64_t n_train, n_heldout; /* positions */
+    double ridge;
+    double r2_heldout;     /* held out: R^2 of the predicted log-importance, mean over layers
+                              and kv heads */
+    double top_overlap;    /* held out: share of the oracle's top quarter of a text's positions
+                              (per layer and kv head) that the surrogate's top quarter holds
+                              (0.25 by chance) */
+    uint64_t fingerprint;  /* the model's */
+} pyagent_kvzap_info;
+
+/* Fits a surrogate on `texts` (at least 2; each tokenized without special tokens, cut to
+ * (n_ctx - 1) / 2 tokens so that it fits twice) and writes it to `path` (crash-safe). The last
+ * `heldout` fraction of the texts (0 < heldout < 1, at least one text each side) is measured,
+ * not fitted. ridge >= 0 (1 is kvpress's). `info` may be NULL. Runs as one agent of the engine;
+ * not on backend cuda. */
+PYAGENT_API pyagent_status pyagent_kvzap_fit(pyagent_engine *engine, const char *const *texts,
+                                             size_t n_texts, double ridge, double heldout,
+                                             const char *path, pyagent_kvzap_info *info);
+
+/* Loads a surrogate for agents with kv_policy kvzap. PYAGENT_ERR_MISMATCH when it was fitted
+ * for another model, PYAGENT_ERR_BAD_PACKET for a damaged file, PYAGENT_ERR_BUSY while agents
+ * prune with the one loaded before. `info` may be NULL. */
+PYAGENT_API pyagent_status pyagent_engine_load_kvzap(pyagent_engine *engine, const char *path,
+                                                     pyagent_kvzap_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -195,6 +195,25 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *                           longer that of its tokens); not on backend cuda.
  *                                                                          default 0, [0, 1<<24]
  *   kv_sinks           i64  the first positions always kept                default 4, [0, 1<<24]
+ *   kv_policy          i64  what happens to the positions of the released blocks (with
+ *                           kv_window > 0): PYAGENT_KV_POLICY_WINDOW drops them (StreamingLLM);
+ *                           PYAGENT_KV_POLICY_H2O and PYAGENT_KV_POLICY_KVZAP let each (layer,
+ *                           kv head) keep its kv_heavy best-scored ones ("landmarks", their K/V
+ *                           rows copied out of the blocks): H2O scores a position by the
+ *                           attention it has received, KVzap by the engine's surrogate
+ *                           (pyagent_engine_load_kvzap) from the hidden state it entered each
+ *                           layer with. Their attention is computed with the probabilities
+ *                           (slower decode than the window policy). Such an agent computes
+ *                           its whole prompt (it scores positions as it computes them), so it
+ *                           takes nothing from the prefix cache. Not with spec yet.
+ *                                                                          default 0, [0, 2]
+ *   kv_heavy           i64  landmarks per (layer, kv head); 0 = kv_window  default 0, [0, 1<<24]
+ *   kv_entropy         i64  1: spread kv_heavy x (layers x kv heads) landmarks over the heads in
+ *                           proportion to their mean normalised attention entropy (at least
+ *                           kv_heavy / 4 each)                               default 0, [0, 1]
+ *   kv_threshold       f64  KVzap: released positions predicted below this log-importance are
+ *                           not kept even within the budget (KVzap's threshold pruning)
+ *                                                                   default -1e30, [-1e30, 1e30]
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct pyagent_params pyagent_params;
@@ -203,6 +222,9 @@ typedef struct pyagent_params pyagent_params;
 #define PYAGENT_SPEC_LOOKUP 1
 #define PYAGENT_SPEC_SELF   2
 #define PYAGENT_SPEC_DRAFT  3
+#define PYAGENT_KV_POLICY_WINDOW 0 /* values of the sampler key kv_policy */
+#define PYAGENT_KV_POLICY_H2O    1
+#define PYAGENT_KV_POLICY_KVZAP  2
 #define PYAGENT_SPEC_TREE_STATIC 0 /* values of the sampler key spec_tree */
 #define PYAGENT_SPEC_TREE_EAGLE2 1
 #define PYAGENT_SPEC_TREE_TALON  2

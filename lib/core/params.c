@@ -58,6 +58,11 @@ static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
     [PA_SAMPLER_SPEC_SELF_LAYERS] = {"spec_self_layers", true, 0, 0, 4096},
     [PA_SAMPLER_KV_WINDOW] = {"kv_window", true, 0, 0, 1 << 24},
     [PA_SAMPLER_KV_SINKS] = {"kv_sinks", true, 4, 0, 1 << 24},
+    [PA_SAMPLER_KV_POLICY] = {"kv_policy", true, PYAGENT_KV_POLICY_WINDOW,
+                              PYAGENT_KV_POLICY_WINDOW, PYAGENT_KV_POLICY_KVZAP},
+    [PA_SAMPLER_KV_HEAVY] = {"kv_heavy", true, 0, 0, 1 << 24},
+    [PA_SAMPLER_KV_ENTROPY] = {"kv_entropy", true, 0, 0, 1},
+    [PA_SAMPLER_KV_THRESHOLD] = {"kv_threshold", false, -1e30, -1e30, 1e30},
 };
 
 #define PA_PARAM_STR_SIZE 64 /* the longest string value is PA_PARAM_STR_SIZE - 1 bytes */

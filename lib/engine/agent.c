@@ -95,16 +95,63 @@ static void link_agent_locked(pyagent_engine *e, pyagent_agent *a) {
     e->n_agents++;
 }
 
-/* The kv_window / kv_sinks policy (prune in scheduler.c). */
+/* Whether marks were made for this policy (then they stay, with what they learned). */
+static bool same_policy(const pa_marks *m, int mode, int64_t heavy, bool entropy,
+                        double threshold) {
+    return m && m->mode == mode && m->heavy == heavy && m->entropy == entropy &&
+           m->threshold == threshold;
+}
+
+/* The pruning keys: kv_window / kv_sinks (prune in scheduler.c), and for H2O and KVzap the
+ * landmark state (lib/kv/prune.h). */
 static pyagent_status configure_pruning(pyagent_agent *a, const pyagent_params *sampler,
                                         pa_err *err) {
-    const int64_t window = pa_params_i64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_KV_WINDOW);
-    if (window > 0 && a->engine->cuda)
+#define KEY(k) pa_params_i64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_##k)
+    pyagent_engine *e = a->engine;
+    const int64_t window = KEY(KV_WINDOW), policy = KEY(KV_POLICY);
+    const int64_t heavy = KEY(KV_HEAVY) ? KEY(KV_HEAVY) : window;
+    const bool entropy = KEY(KV_ENTROPY) != 0;
+    const double threshold = pa_params_f64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_KV_THRESHOLD);
+    const int mode = policy == PYAGENT_KV_POLICY_H2O     ? PA_MARKS_H2O
+                     : policy == PYAGENT_KV_POLICY_KVZAP ? PA_MARKS_KVZAP
+                                                         : 0;
+    if (window > 0 && e->cuda)
         return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
                        "kv_window: pruning is not available on backend cuda yet");
+    if (window > 0 && mode) {
+        if (KEY(SPEC) != PYAGENT_SPEC_OFF)
+            return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                           "kv_policy h2o/kvzap: not with speculative decoding (spec) yet");
+        if (mode == PA_MARKS_KVZAP && !e->kvzap)
+            return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,
+                           "kv_policy kvzap: the engine has no surrogate "
+                           "(pyagent_engine_load_kvzap)");
+    }
+    if (window > 0 && mode && !same_policy(a->marks, mode, heavy, entropy, threshold)) {
+        if (a->marks && a->pruned_from != SIZE_MAX)
+            return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                           "kv_policy: the agent has pruned under another policy; reset it "
+                           "before changing the policy");
+        const pa_hparams *hp = &e->model->hp;
+        pa_marks *m = pa_marks_create(mode, hp->n_layer, hp->n_head_kv, hp->n_head,
+                                      hp->head_dim, hp->n_embd, pa_kv_config_of(e->kv)->elem_type,
+                                      heavy, entropy, threshold);
+        if (!m) return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "kv_policy: out of memory");
+        m->zap = e->kvzap;
+        pa_marks_free(a->marks);
+        a->marks = m;
+    } else if (!(window > 0 && mode)) {
+        if (a->marks && a->pruned_from != SIZE_MAX && pa_marks_count(a->marks) > 0)
+            return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                           "kv_policy: the agent keeps landmarks of its pruned blocks; reset it "
+                           "before switching them off");
+        pa_marks_free(a->marks);
+        a->marks = NULL;
+    }
     a->kv_window = window;
-    a->kv_sinks = pa_params_i64(sampler, PYAGENT_PARAMS_SAMPLER, PA_SAMPLER_KV_SINKS);
+    a->kv_sinks = KEY(KV_SINKS);
     return PYAGENT_OK;
+#undef KEY
 }
 
 pyagent_status pyagent_agent_create(pyagent_engine *engine, const pyagent_params *sampler,
@@ -165,6 +212,7 @@ static void free_unlinked(pyagent_agent *agent) {
     free(agent->hidden_sum);
     free(agent->embd);
     free(agent->tokens);
+    pa_marks_free(agent->marks);
     free(agent);
 }
 
@@ -185,7 +233,8 @@ pyagent_status pyagent_agent_fork(pyagent_agent *agent, pyagent_agent **child) {
     c->blocks = malloc((agent->n_blocks + 1) * sizeof *c->blocks);
     c->block_keys = malloc((agent->n_blocks + 1) * sizeof *c->block_keys);
     c->embd = malloc((agent->n_embd_rows * d + 1) * sizeof *c->embd);
-    if (!c->tokens || !c->blocks || !c->block_keys || !c->embd) {
+    if (agent->marks) c->marks = pa_marks_clone(agent->marks); /* landmarks are per agent */
+    if (!c->tokens || !c->blocks || !c->block_keys || !c->embd || (agent->marks && !c->marks)) {
         unlock(agent);
         free_unlinked(c);
         return leave(agent, fail(agent, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory"));
@@ -436,6 +485,7 @@ static void truncate_locked(pyagent_agent *a, size_t n) {
     if (a->spec.n_dcomputed > n) a->spec.n_dcomputed = n; /* the drafter's copy too */
     if (a->n_computed > n) a->n_computed = n;
     if (a->n_computed == n && !a->has_logits && n > 0) a->n_computed = n - 1;
+    if (a->marks) pa_marks_truncate(a->marks, a->n_computed);
     pa_sched_truncate_blocks_locked(a, a->n_computed);
 }
 

@@ -147,6 +147,7 @@ void pyagent_engine_destroy(pyagent_engine *engine) {
 void pa_engine_free(pyagent_engine *engine) {
     pa_drafter_free(engine->draft);
     pa_drafter_free(engine->self_draft);
+    pa_kvzap_free(engine->kvzap);
     free(engine->batch);
     free(engine->batch_agents);
     pa_llama_ws_free(engine->ws);

@@ -101,6 +101,7 @@ struct pyagent_agent {
                              index neither gives nor takes blocks from there on, since their
                              KV is not the KV of any token ids */
     int64_t kv_window, kv_sinks; /* pruning (sampler keys); window 0 = off */
+    pa_marks *marks;      /* H2O / KVzap landmarks and scores (kv_policy), or NULL */
     bool private_kv;      /* neither takes from nor gives to the prefix cache (embedding) */
     double *hidden_sum;   /* NULL, or (n_embd,): computed tokens' final hidden states add up */
     size_t pruned_from;   /* positions from here on were computed with pruned blocks missing
@@ -138,6 +139,7 @@ struct pyagent_engine {
     pa_tier *disk, *redis; /* the store's tiers (pyagent_kv_store_set_*_tier), or NULL */
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
+    pa_kvzap *kvzap;         /* pyagent_engine_load_kvzap's surrogate, or NULL */
     pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */
     pa_cuda *cuda;           /* backend cuda: the device copy of the model and KV, else NULL */
     int n_ctx;           /* per-agent sequence limit */

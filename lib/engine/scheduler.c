@@ -231,19 +231,33 @@ size_t pa_agent_first_private(const pyagent_agent *a) {
     return a->first_embd < a->pruned_from ? a->first_embd : a->pruned_from;
 }
 
-/* StreamingLLM: releases the whole blocks that lie outside the first kv_sinks positions and the
- * last kv_window computed ones (the block holding the last computed position always stays). */
+/* Releases the whole blocks that lie outside the first kv_sinks positions and the last
+ * kv_window computed ones (the block holding the last computed position always stays):
+ * StreamingLLM. With a scoring policy (H2O, KVzap: a->marks) each (layer, kv head) first keeps
+ * its best positions of those blocks as landmarks (prune.h). */
 static void prune(pyagent_engine *e, pyagent_agent *a) {
-    if (a->kv_window <= 0 || a->n_computed <= (size_t)a->kv_window) return;
+    if (a->kv_window <= 0) return;
+    if (a->marks && a->marks->entropy) /* the budgets follow the entropies of every step */
+        pa_marks_fold(a->marks, e->kv, NULL, NULL, 0);
+    if (a->n_computed <= (size_t)a->kv_window) return;
     const size_t bs = (size_t)pa_kv_config_of(e->kv)->block_size;
     const size_t first = ((size_t)a->kv_sinks + bs - 1) / bs;   /* blocks with a sink stay */
     const size_t end = (a->n_computed - (size_t)a->kv_window) / bs; /* wholly before the window */
-    for (size_t i = first; i < end && i < a->n_blocks; i++) {
-        if (a->blocks[i] == PA_NO_BLOCK) continue;
-        pa_kv_release(e->kv, a->blocks[i]);
-        a->blocks[i] = PA_NO_BLOCK;
-        a->block_keys[i] = 0;
-        a->stats.n_pruned_tokens += (int64_t)bs;
+    int32_t blocks[64], firsts[64];
+    for (size_t i = first; i < end && i < a->n_blocks;) {
+        int n = 0; /* a run of blocks to fold together */
+        for (; i < end && i < a->n_blocks && n < 64; i++)
+            if (a->blocks[i] != PA_NO_BLOCK) blocks[n] = a->blocks[i], firsts[n++] = (int32_t)(i * bs);
+        if (n == 0) break;
+        if (a->marks && !pa_marks_fold(a->marks, e->kv, blocks, firsts, n))
+            pa_engine_log(e, PYAGENT_LOG_WARN, "out of memory keeping landmarks: pruned without");
+        for (int j = 0; j < n; j++) {
+            const size_t at = (size_t)firsts[j] / bs;
+            pa_kv_release(e->kv, a->blocks[at]);
+            a->blocks[at] = PA_NO_BLOCK;
+            a->block_keys[at] = 0;
+        }
+        a->stats.n_pruned_tokens += (int64_t)(n * bs);
         if (a->pruned_from == SIZE_MAX) a->pruned_from = a->n_computed;
     }
 }
@@ -256,6 +270,7 @@ static uint64_t parent_key(const pyagent_agent *a, size_t block_index) {
  * leaving the last token to compute (its logits are needed). */
 static void attach_cached_prefix(pyagent_engine *e, pyagent_agent *a) {
     const size_t bs = (size_t)pa_kv_config_of(e->kv)->block_size;
+    if (a->marks) return; /* a scoring policy scores positions as it computes them */
     while (a->n_computed % bs == 0 && a->n_blocks == a->n_computed / bs &&
            a->n_computed + bs < a->n_tokens && a->n_computed + bs <= pa_agent_first_private(a)) {
         const int32_t *tokens = a->tokens + a->n_computed;
@@ -306,6 +321,8 @@ full:;
 static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exact,
                          size_t *n_seqs) {
     pyagent_status st = reserve_blocks(e, a, a->n_computed + n);
+    if (!st && a->marks && !pa_marks_reserve(a->marks, a->n_computed + n))
+        st = pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory for KV scores");
     if (st) {
         a->spec.n_seg = 0;
         pa_sched_finish_locked(a, 0, st);
@@ -328,7 +345,8 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
                                                  : last ? a->logits
                                                         : NULL,
                                        .hidden = tree || !last || e->cuda ? NULL : a->hidden,
-                                       .hidden_sum = tree ? NULL : a->hidden_sum};
+                                       .hidden_sum = tree ? NULL : a->hidden_sum,
+                                       .marks = a->marks};
     e->batch_agents[(*n_seqs)++] = a;
     a->in_flight = true;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "../core/cholesky.h"
 #include "latent_internal.h"
 
 struct pyagent_adapter {
@@ -77,36 +78,6 @@ pyagent_status pyagent_adapter_apply(const pyagent_adapter *adapter, const float
 
 /* ----------------------------------------------------------------------------------------- */
 /* Fitting                                                                                     */
-
-/* Solves A X = B in place for symmetric positive definite A (n, n) and B (n, m): A becomes its
- * Cholesky factor L (lower), B becomes X. False if A is not positive definite. */
-static bool cholesky_solve(double *a, int n, double *b, int m) {
-    for (int j = 0; j < n; j++) {
-        double d = a[(size_t)j * n + j];
-        for (int k = 0; k < j; k++) d -= a[(size_t)j * n + k] * a[(size_t)j * n + k];
-        if (!(d > 0)) return false;
-        const double ljj = sqrt(d);
-        a[(size_t)j * n + j] = ljj;
-        for (int i = j + 1; i < n; i++) {
-            double s = a[(size_t)i * n + j];
-            for (int k = 0; k < j; k++) s -= a[(size_t)i * n + k] * a[(size_t)j * n + k];
-            a[(size_t)i * n + j] = s / ljj;
-        }
-    }
-    for (int c = 0; c < m; c++) {
-        for (int i = 0; i < n; i++) { /* L z = b */
-            double s = b[(size_t)i * m + c];
-            for (int k = 0; k < i; k++) s -= a[(size_t)i * n + k] * b[(size_t)k * m + c];
-            b[(size_t)i * m + c] = s / a[(size_t)i * n + i];
-        }
-        for (int i = n - 1; i >= 0; i--) { /* Lᵀ x = z */
-            double s = b[(size_t)i * m + c];
-            for (int k = i + 1; k < n; k++) s -= a[(size_t)k * n + i] * b[(size_t)k * m + c];
-            b[(size_t)i * m + c] = s / a[(size_t)i * n + i];
-        }
-    }
-    return true;
-}
 
 /* The pairs of a text: x (n, dim_in + 1) = [h_i, 1], y (n, dim_out) = E_T[x_i]. */
 typedef struct pairs {
@@ -188,7 +159,7 @@ static pyagent_status ridge_fit(const pairs *p, size_t n, size_t din, size_t dou
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)dout, (int)n, 1.0, p->x,
                 (int)k, y, (int)dout, 0.0, w, (int)dout);
     for (size_t j = 0; j < din; j++) ata[j * k + j] += ridge;
-    const bool ok = cholesky_solve(ata, (int)k, w, (int)dout);
+    const bool ok = pa_cholesky_solve(ata, (int)k, w, (int)dout);
     free(ata), free(y);
     return ok ? PYAGENT_OK
               : pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT,

@@ -45,6 +45,9 @@ PYAGENT_SPEC_OFF = 0
 PYAGENT_SPEC_LOOKUP = 1
 PYAGENT_SPEC_SELF = 2
 PYAGENT_SPEC_DRAFT = 3
+PYAGENT_KV_POLICY_WINDOW = 0
+PYAGENT_KV_POLICY_H2O = 1
+PYAGENT_KV_POLICY_KVZAP = 2
 PYAGENT_SPEC_TREE_STATIC = 0
 PYAGENT_SPEC_TREE_EAGLE2 = 1
 PYAGENT_SPEC_TREE_TALON = 2
@@ -153,6 +156,10 @@ class pyagent_kv_node(ctypes.Structure):
     """struct pyagent_kv_node (kv.h); _fields_ below."""
 
 
+class pyagent_kvzap_info(ctypes.Structure):
+    """struct pyagent_kvzap_info (kv.h); _fields_ below."""
+
+
 class pyagent_adapter_info(ctypes.Structure):
     """struct pyagent_adapter_info (latent.h); _fields_ below."""
 
@@ -230,6 +237,21 @@ pyagent_kv_node._fields_ = [
     ('parent_key', ctypes.c_uint64),
     ('refcount', ctypes.c_int32),
     ('n_children', ctypes.c_int32),
+]
+
+pyagent_kvzap_info._fields_ = [
+    ('struct_size', ctypes.c_uint32),
+    ('reserved', ctypes.c_uint32),
+    ('n_layer', ctypes.c_int64),
+    ('n_head_kv', ctypes.c_int64),
+    ('n_embd', ctypes.c_int64),
+    ('n_texts', ctypes.c_int64),
+    ('n_train', ctypes.c_int64),
+    ('n_heldout', ctypes.c_int64),
+    ('ridge', ctypes.c_double),
+    ('r2_heldout', ctypes.c_double),
+    ('top_overlap', ctypes.c_double),
+    ('fingerprint', ctypes.c_uint64),
 ]
 
 pyagent_adapter_info._fields_ = [
@@ -414,6 +436,10 @@ FUNCTIONS = {
     'pyagent_kv_store_load': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.POINTER(ctypes.c_int64)], ('store', 'path', 'n_blocks'), 'kv.h'),
     # pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store)
     'pyagent_kv_store_drop_cache': (pyagent_status, [ctypes.POINTER(pyagent_kv_store)], ('store',), 'kv.h'),
+    # pyagent_status pyagent_kvzap_fit(pyagent_engine *engine, const char **texts, size_t n_texts, double ridge, double heldout, const char *path, pyagent_kvzap_info *info)
+    'pyagent_kvzap_fit': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t, ctypes.c_double, ctypes.c_double, ctypes.c_char_p, ctypes.POINTER(pyagent_kvzap_info)], ('engine', 'texts', 'n_texts', 'ridge', 'heldout', 'path', 'info'), 'kv.h'),
+    # pyagent_status pyagent_engine_load_kvzap(pyagent_engine *engine, const char *path, pyagent_kvzap_info *info)
+    'pyagent_engine_load_kvzap': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(pyagent_kvzap_info)], ('engine', 'path', 'info'), 'kv.h'),
     # pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)
     'pyagent_latent_export': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_int64, ctypes.c_int64, ctypes.POINTER(ctypes.POINTER(pyagent_latent_packet))], ('agent', 'from', 'to', 'packet'), 'latent.h'),
     # void pyagent_latent_packet_destroy(pyagent_latent_packet *packet)

@@ -43,6 +43,8 @@ struct pa_llama_ws {
     float *kv_f32; /* (n_threads, 2, block_size, head_dim) f16 K/V blocks as f32, per thread */
     float *attn_state; /* (n_threads, HEAD_GROUP, n_batch, head_dim + 2) online-softmax state
                           per head and token */
+    float *mark_s; /* (n_threads, QUERY_ROWS, MARK_TILE) landmark scores or weights, per thread */
+    float *xnorm;  /* (n_batch,) |normed layer input| of each token (KVzip+ oracle) */
     float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
@@ -64,6 +66,7 @@ struct pa_llama_ws {
  * once per group of this many rows). */
 #define LOGIT_ROWS 16
 #define HEAD_GROUP 8 /* heads a thread walks the blocks for at once (attention_heads) */
+#define MARK_TILE 256 /* landmarks taken at once by chunk attention (<= PA_KV_MAX_BLOCK_SIZE) */
 
 pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int n_threads,
                                   pa_llama_ws **out, pa_err *err) {
@@ -87,6 +90,8 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->attn_state =
         malloc((size_t)n_threads * HEAD_GROUP * nb * (hp->head_dim + 2) * sizeof(float));
     ws->kv_f32 = malloc((size_t)n_threads * 2 * PA_KV_MAX_BLOCK_SIZE * hp->head_dim * sizeof(float));
+    ws->mark_s = malloc((size_t)n_threads * QUERY_ROWS * MARK_TILE * sizeof(float));
+    ws->xnorm = malloc(nb * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
     ws->x_last = malloc((size_t)LOGIT_ROWS * hp->n_embd * sizeof(float));
@@ -97,12 +102,13 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->slot = malloc(nb * sizeof *ws->slot);
     ws->limit = malloc(nb * sizeof *ws->limit);
     ws->parent = malloc(nb * sizeof *ws->parent);
-    /* each long sequence: ceil(n / QUERY_ROWS) row groups per head */
-    ws->items_cap = (n_batch / QUERY_ROWS + n_batch / GEMM_ATTENTION_MIN + 1) * hp->n_head;
+    /* each long sequence: ceil(n / QUERY_ROWS) row groups per head; each sequence with
+     * landmarks (even of one token): one item per kv head */
+    ws->items_cap = (n_batch / QUERY_ROWS + n_batch + 1) * hp->n_head;
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
         !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items ||
-        !ws->slot || !ws->limit || !ws->parent) {
+        !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->xnorm) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -124,6 +130,8 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->scores);
     free(ws->kv_f32);
     free(ws->attn_state);
+    free(ws->mark_s);
+    free(ws->xnorm);
     free(ws->tiles);
     free(ws->x_last);
     free(ws->logits);
@@ -147,9 +155,10 @@ static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
 /* ----------------------------------------------------------------------------------------- */
 /* Attention of decode tokens (and short chunks), grouped by KV block                          */
 
-/* A prompt chunk long enough for attention as matrix products (chunk_attention). */
+/* A prompt chunk long enough for attention as matrix products (chunk_attention), or any part
+ * of a sequence with landmarks (whose attention needs the probabilities). */
 static bool is_chunk(const pa_batch_seq *seq) {
-    return !seq->tree_parent && !seq->exact && seq->n >= GEMM_ATTENTION_MIN;
+    return !seq->tree_parent && (seq->marks || (!seq->exact && seq->n >= GEMM_ATTENTION_MIN));
 }
 
 #define GROUP_MAX 16 /* queries handed to pa_attn_online_group at once */
@@ -294,19 +303,108 @@ static const float *block_rows_f32(const pa_kv_store *kv, bool values, int32_t b
     return tmp;
 }
 
+/* n landmark rows (K or V, head_dim values each) as f32 with row stride head_dim: in place for
+ * f32 landmarks, converted into `tmp` otherwise (the rows are contiguous: one conversion). */
+static const float *landmark_rows_f32(const pa_marks *mk, const uint8_t *rows, int n,
+                                      float *tmp) {
+    if (mk->elem_type == PA_KV_F32) return (const float *)rows;
+    if (mk->elem_type == PA_KV_F16) pa_f16_to_f32_row((const uint16_t *)rows, tmp, n * mk->head_dim);
+    else pa_kv_to_f32(mk->elem_type, rows, n * mk->head_dim, tmp);
+    return tmp;
+}
+
+/* Scratch of one thread for chunk attention. */
+typedef struct chunk_scratch {
+    float *s;    /* (QUERY_ROWS, n_ctx) scores, then weights */
+    float *tmp;  /* (2, PA_KV_MAX_BLOCK_SIZE, hd) K/V rows as f32 */
+    float *tile; /* (QUERY_ROWS, MARK_TILE) landmark scores or weights */
+} chunk_scratch;
+
+/* Landmarks of one group: S[:, pos_j] (r, n) = scale * Q (r, hd) @ K_j^T, each in the column of
+ * the position it was (inside a released block, so otherwise -inf). */
+static void landmark_scores(const pa_marks *mk, const pa_mark_set *set, const float *q,
+                            int q_dim, int n_rows, int ld_s, const chunk_scratch *cs) {
+    const int hd = mk->head_dim;
+    for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
+        const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
+        const float *k = landmark_rows_f32(mk, set->k + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, nt, hd,
+                    1.0f / sqrtf((float)hd), q, q_dim, k, hd, 0.0f, cs->tile, MARK_TILE);
+        for (int r = 0; r < n_rows; r++)
+            for (int j = 0; j < nt; j++)
+                cs->s[(size_t)r * ld_s + set->pos[j0 + j]] = cs->tile[r * MARK_TILE + j];
+    }
+}
+
+/* O (r, hd) += S[:, pos_j] (r, n) @ V_j (n, hd) over the group's landmarks. */
+static void landmark_values(const pa_marks *mk, const pa_mark_set *set, float *o, int q_dim,
+                            int n_rows, int ld_s, const chunk_scratch *cs) {
+    const int hd = mk->head_dim;
+    for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
+        const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
+        for (int r = 0; r < n_rows; r++)
+            for (int j = 0; j < nt; j++)
+                cs->tile[r * MARK_TILE + j] = cs->s[(size_t)r * ld_s + set->pos[j0 + j]];
+        const float *v = landmark_rows_f32(mk, set->v + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_rows, hd, nt, 1.0f, cs->tile,
+                    MARK_TILE, v, hd, 1.0f, o, q_dim);
+    }
+}
+
+/* What a scoring policy learns from attention weights S (r, [0, last]) of query head `head`
+ * (masked entries 0): H2O adds each position's weight up; entropy budgets record each row's
+ * normalised entropy; the KVzip+ oracle keeps max a / |x| over the repeated text's queries. */
+static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it,
+                    const float *s, int ld_s, int last) {
+    const int g = job->layer * mk->n_head_kv + it->head / (mk->n_head / mk->n_head_kv);
+    const int first_pos = job->ws->pos[it->first];
+    if (mk->mode == PA_MARKS_H2O) {
+        float *score = mk->score + (size_t)g * mk->score_cap;
+        pa_mark_set *set = &mk->sets[g];
+        for (int r = 0; r < it->n_rows; r++) {
+            const float *row = s + (size_t)r * ld_s;
+            for (int c = 0; c <= last; c++) score[c] += row[c];
+            for (int j = 0; j < set->n; j++) set->score[j] += row[set->pos[j]];
+        }
+    }
+    if (mk->entropy)
+        for (int r = 0; r < it->n_rows; r++) {
+            const float *row = s + (size_t)r * ld_s;
+            int n_seen = 0;
+            for (int c = 0; c <= first_pos + r; c++) n_seen += row[c] > 0;
+            if (n_seen > 1) mk->entropy_sum[g] += pa_entropy(row, first_pos + r + 1) / log(n_seen);
+            mk->entropy_n[g]++;
+        }
+    pa_oracle *orc = mk->oracle;
+    if (!orc) return;
+    float *amax = orc->amax + ((size_t)job->layer * mk->n_head + it->head) * orc->repeat;
+    for (int r = 0; r < it->n_rows; r++) {
+        if (first_pos + r < orc->repeat) continue;
+        const float inv = 1.0f / job->ws->xnorm[it->first + r];
+        for (int c = 0; c < orc->repeat; c++) {
+            const float a = s[(size_t)r * ld_s + c] * inv;
+            if (a > amax[c]) amax[c] = a;
+        }
+    }
+}
+
 /* For rows r of one head: S = scale * Q K^T over positions [0, last], causal mask, softmax,
- * then O = S V, a KV block at a time. */
-static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
+ * then O = S V, a KV block at a time (and the landmarks of a pruning policy). */
+static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
+                                 const chunk_scratch *cs) {
     const pa_hparams *hp = job->hp;
     pa_llama_ws *ws = job->ws;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
-    const int first = (it->head / (hp->n_head / hp->n_head_kv)) * hd; /* the kv head's values */
-    const int32_t *table = job->seqs[it->seq].block_table;
+    const int kv_head = it->head / (hp->n_head / hp->n_head_kv);
+    const int first = kv_head * hd; /* the kv head's values */
+    const pa_batch_seq *seq = &job->seqs[it->seq];
+    const int32_t *table = seq->block_table;
+    pa_marks *mk = seq->marks;
+    const pa_mark_set *set = mk ? &mk->sets[job->layer * mk->n_head_kv + kv_head] : NULL;
     const int first_pos = ws->pos[it->first], last = ws->pos[it->first + it->n_rows - 1];
     const int ld_s = last + 1; /* row stride of the scores */
-    float *s = ws->scores + (size_t)pa_pool_slot() * QUERY_ROWS * ws->n_ctx;
-    float *tmp = ws->kv_f32 + (size_t)pa_pool_slot() * 2 * PA_KV_MAX_BLOCK_SIZE * hd;
+    float *s = cs->s, *tmp = cs->tmp;
     const float *q = ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd;
     float *o = ws->att + (size_t)it->first * q_dim + (size_t)it->head * hd;
     const int n_blocks = last / bs + 1;
@@ -314,7 +412,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
 
     for (int b = 0; b < n_blocks; b++) { /* S[:, block] (r, n) = Q (r, hd) @ K_b^T (hd, n) */
         const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
-        if (table[b] == PA_NO_BLOCK) { /* pruned (kv_window): no weight */
+        if (table[b] == PA_NO_BLOCK) { /* pruned: no weight (but for landmarks, below) */
             for (int r = 0; r < it->n_rows; r++)
                 for (int j = 0; j < n; j++) s[(size_t)r * ld_s + b * bs + j] = -INFINITY;
             continue;
@@ -324,6 +422,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, it->n_rows, n, hd,
                     1.0f / sqrtf((float)hd), q, q_dim, k, ld, 0.0f, s + b * bs, ld_s);
     }
+    if (set) landmark_scores(mk, set, q, q_dim, it->n_rows, ld_s, cs);
     for (int r = 0; r < it->n_rows; r++) /* row r sees positions [0, first_pos + r] */
         pa_softmax(s + (size_t)r * ld_s, first_pos + r + 1);
     for (int r = 0; r < it->n_rows; r++) {
@@ -331,6 +430,7 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
                (size_t)(last - first_pos - r) * sizeof(float));
         memset(o + (size_t)r * q_dim, 0, (size_t)hd * sizeof(float));
     }
+    if (mk) observe(job, mk, it, s, ld_s, last);
     for (int b = 0; b < n_blocks; b++) { /* O (r, hd) += S[:, block] (r, n) @ V_b (n, hd) */
         const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
         if (table[b] == PA_NO_BLOCK) continue;
@@ -339,13 +439,37 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, it->n_rows, hd, n, 1.0f,
                     s + b * bs, ld_s, v, ld, 1.0f, o, q_dim);
     }
+    if (set) landmark_values(mk, set, o, q_dim, it->n_rows, ld_s, cs);
+}
+
+/* An item of a sequence with landmarks covers one kv head: its query heads and all its rows,
+ * one after another, so the group's scores have one writer. */
+static void chunk_attention_any(const chunk_job *job, const chunk_item *it,
+                                const chunk_scratch *cs) {
+    const pa_batch_seq *seq = &job->seqs[it->seq];
+    if (!seq->marks) {
+        chunk_attention_item(job, it, cs);
+        return;
+    }
+    const int group = job->hp->n_head / job->hp->n_head_kv;
+    for (int h = it->head * group; h < (it->head + 1) * group; h++)
+        for (int r = 0; r < it->n_rows; r += QUERY_ROWS) {
+            const chunk_item part = {it->first + r,
+                                     it->n_rows - r < QUERY_ROWS ? it->n_rows - r : QUERY_ROWS,
+                                     it->seq, h};
+            chunk_attention_item(job, &part, cs);
+        }
 }
 
 static void chunk_attention_rows(void *ctx, int ith, int nth) {
     const chunk_job *job = ctx;
     int64_t begin, end;
     pa_split(job->n_items, ith, nth, &begin, &end);
-    for (int64_t i = begin; i < end; i++) chunk_attention_item(job, &job->items[i]);
+    const size_t slot = (size_t)pa_pool_slot(), hd = (size_t)job->hp->head_dim;
+    const chunk_scratch cs = {job->ws->scores + slot * QUERY_ROWS * job->ws->n_ctx,
+                              job->ws->kv_f32 + slot * 2 * PA_KV_MAX_BLOCK_SIZE * hd,
+                              job->ws->mark_s + slot * QUERY_ROWS * MARK_TILE};
+    for (int64_t i = begin; i < end; i++) chunk_attention_any(job, &job->items[i], &cs);
 }
 
 /* Work items of the long sequences of the batch: (QUERY_ROWS rows, head) pairs. */
@@ -354,6 +478,11 @@ static int chunk_items(const pa_hparams *hp, const pa_batch_seq *seqs, int n_seq
     int n_items = 0, first = 0;
     for (int s = 0; s < n_seqs; first += seqs[s].n, s++) {
         if (!is_chunk(&seqs[s])) continue;
+        if (seqs[s].marks) { /* one item per kv head (chunk_attention_any) */
+            for (int h = 0; h < hp->n_head_kv && n_items < cap; h++)
+                items[n_items++] = (chunk_item){first, seqs[s].n, s, h};
+            continue;
+        }
         for (int r = 0; r < seqs[s].n; r += QUERY_ROWS)
             for (int h = 0; h < hp->n_head && n_items < cap; h++)
                 items[n_items++] = (chunk_item){first + r,
@@ -375,6 +504,31 @@ static void project(const pa_llama_ws *ws, pa_pool *pool, float *y, const float 
         pa_matmul(pool, y + (size_t)e * w->n_out, x + (size_t)e * w->n_in, w, n - e, ws->tiles);
 }
 
+/* KVzap: each token's predicted importance for every kv head of layer il, from the layer's
+ * normed input x (w . x + b); the KVzip+ oracle's capture: the normed inputs and their norms. */
+static void score_positions(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *seqs, int il,
+                            int n) {
+    const int d = m->hp.n_embd;
+    for (int t = 0; t < n; t++) {
+        pa_marks *mk = seqs[ws->seq[t]].marks;
+        if (!mk) continue;
+        const float *x = ws->xb + (size_t)t * d;
+        const int pos = ws->pos[t];
+        if (mk->mode == PA_MARKS_KVZAP) {
+            const float *w = pa_kvzap_layer(mk->zap, il);
+            for (int h = 0; h < mk->n_head_kv; h++, w += d + 1)
+                mk->score[(size_t)(il * mk->n_head_kv + h) * mk->score_cap + pos] =
+                    cblas_sdot(d, w, 1, x, 1) + w[d];
+        }
+        if (mk->oracle) {
+            ws->xnorm[t] = cblas_snrm2(d, x, 1);
+            if (pos < mk->oracle->repeat)
+                memcpy(mk->oracle->x + ((size_t)il * mk->oracle->repeat + pos) * d, x,
+                       (size_t)d * sizeof *x);
+        }
+    }
+}
+
 static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
                             pa_kv_store *kv, const pa_batch_seq *seqs, int n_seqs, int il,
                             int n) {
@@ -384,6 +538,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
 
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->attn_norm, d, hp->rms_eps);
+    score_positions(m, ws, seqs, il, n);
     project(ws, pool, ws->q, ws->xb, &l->wq, n); /* (n, d) -> (n, q_dim) */
     project(ws, pool, ws->k, ws->xb, &l->wk, n); /* (n, d) -> (n, kv_dim) */
     project(ws, pool, ws->v, ws->xb, &l->wv, n);

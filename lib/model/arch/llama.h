@@ -3,6 +3,7 @@
 #define PA_MODEL_ARCH_LLAMA_H
 
 #include "../../core/threadpool.h"
+#include "../../kv/prune.h"
 #include "../../kv/store.h"
 #include "../model.h"
 
@@ -47,6 +48,9 @@ typedef struct pa_batch_seq {
                                    (after the output norm: what the output matrix reads) */
     double *hidden_sum;         /* NULL, or (n_embd,): every computed token's final hidden
                                    state is added to it (mean pooling) */
+    pa_marks *marks;            /* NULL, or a scoring pruning policy's state (prune.h): its
+                                   landmarks are attended to, its scores updated; not with a
+                                   tree */
 } pa_batch_seq;
 
 /* The token id of a position whose input is an embedding row instead of a token's. */

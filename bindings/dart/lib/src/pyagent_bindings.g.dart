@@ -45,6 +45,9 @@ const int PYAGENT_SPEC_OFF = 0;
 const int PYAGENT_SPEC_LOOKUP = 1;
 const int PYAGENT_SPEC_SELF = 2;
 const int PYAGENT_SPEC_DRAFT = 3;
+const int PYAGENT_KV_POLICY_WINDOW = 0;
+const int PYAGENT_KV_POLICY_H2O = 1;
+const int PYAGENT_KV_POLICY_KVZAP = 2;
 const int PYAGENT_SPEC_TREE_STATIC = 0;
 const int PYAGENT_SPEC_TREE_EAGLE2 = 1;
 const int PYAGENT_SPEC_TREE_TALON = 2;
@@ -222,6 +225,34 @@ final class pyagent_kv_node extends ffi.Struct {
   external int refcount;
   @ffi.Int32()
   external int n_children;
+}
+
+/// struct pyagent_kvzap_info (kv.h).
+final class pyagent_kvzap_info extends ffi.Struct {
+  @ffi.Uint32()
+  external int struct_size;
+  @ffi.Uint32()
+  external int reserved;
+  @ffi.Int64()
+  external int n_layer;
+  @ffi.Int64()
+  external int n_head_kv;
+  @ffi.Int64()
+  external int n_embd;
+  @ffi.Int64()
+  external int n_texts;
+  @ffi.Int64()
+  external int n_train;
+  @ffi.Int64()
+  external int n_heldout;
+  @ffi.Double()
+  external double ridge;
+  @ffi.Double()
+  external double r2_heldout;
+  @ffi.Double()
+  external double top_overlap;
+  @ffi.Uint64()
+  external int fingerprint;
 }
 
 /// struct pyagent_adapter_info (latent.h).
@@ -916,6 +947,24 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>>('pyagent_kv_store_drop_cache');
   late final _pyagent_kv_store_drop_cache = _pyagent_kv_store_drop_cachePtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>)>();
 
+  /// `pyagent_status pyagent_kvzap_fit(pyagent_engine *engine, const char **texts, size_t n_texts, double ridge, double heldout, const char *path, pyagent_kvzap_info *info)` (kv.h)
+  int pyagent_kvzap_fit(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Pointer<ffi.Char>> texts, int n_texts, double ridge, double heldout, ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_kvzap_info> info) {
+    return _pyagent_kvzap_fit(engine, texts, n_texts, ridge, heldout, path, info);
+  }
+
+  late final _pyagent_kvzap_fitPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Size, ffi.Double, ffi.Double, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_kvzap_info>)>>('pyagent_kvzap_fit');
+  late final _pyagent_kvzap_fit = _pyagent_kvzap_fitPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Pointer<ffi.Char>>, int, double, double, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_kvzap_info>)>();
+
+  /// `pyagent_status pyagent_engine_load_kvzap(pyagent_engine *engine, const char *path, pyagent_kvzap_info *info)` (kv.h)
+  int pyagent_engine_load_kvzap(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> path, ffi.Pointer<pyagent_kvzap_info> info) {
+    return _pyagent_engine_load_kvzap(engine, path, info);
+  }
+
+  late final _pyagent_engine_load_kvzapPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_kvzap_info>)>>('pyagent_engine_load_kvzap');
+  late final _pyagent_engine_load_kvzap = _pyagent_engine_load_kvzapPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_kvzap_info>)>();
+
   /// `pyagent_status pyagent_latent_export(pyagent_agent *agent, int64_t from, int64_t to, pyagent_latent_packet **packet)` (latent.h)
   int pyagent_latent_export(ffi.Pointer<pyagent_agent> agent, int from, int to, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>> packet) {
     return _pyagent_latent_export(agent, from, to, packet);
@@ -1489,6 +1538,8 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>)>> get pyagent_kv_store_save => _library._pyagent_kv_store_savePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Int64>)>> get pyagent_kv_store_load => _library._pyagent_kv_store_loadPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>)>> get pyagent_kv_store_drop_cache => _library._pyagent_kv_store_drop_cachePtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Pointer<ffi.Char>>, ffi.Size, ffi.Double, ffi.Double, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_kvzap_info>)>> get pyagent_kvzap_fit => _library._pyagent_kvzap_fitPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_kvzap_info>)>> get pyagent_engine_load_kvzap => _library._pyagent_engine_load_kvzapPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Int64, ffi.Int64, ffi.Pointer<ffi.Pointer<pyagent_latent_packet>>)>> get pyagent_latent_export => _library._pyagent_latent_exportPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_latent_packet>)>> get pyagent_latent_packet_destroy => _library._pyagent_latent_packet_destroyPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_latent_packet>, ffi.Pointer<ffi.Int64>, ffi.Pointer<ffi.Int64>)>> get pyagent_latent_packet_range => _library._pyagent_latent_packet_rangePtr;
