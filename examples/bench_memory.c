@@ -2,16 +2,21 @@
  * pyagent-bench's memory workload (pyagent-bench --memory -m MODEL ...):
  *
  *   KV bytes per agent against context length: for each context C and each policy (F16 KV,
- *   Q8_0 KV, F16 with the kv_window pruning policy at the --budget fraction of C, 4 sinks), one
- *   agent is fed C random token ids (seeded) and prefilled; its bytes are the KV blocks it holds
- *   (the store's blocks in use x block bytes), next to F16's.
+ *   Q8_0 KV, and F16 with a pruning policy at the --budget fraction of C: the window policy
+ *   (4 sinks + a recent window), H2O and KVzap (4 sinks + a recent window of half the rest +
+ *   as many landmarks per (layer, kv head)), H2O with entropy budgets), one agent is fed C
+ *   random token ids (seeded) and prefilled; its bytes are the KV blocks it holds (the store's
+ *   blocks in use x block bytes) plus its landmark rows and scores, next to F16's. KVzap needs
+ *   --kvzap FILE, a surrogate fitted for the model (pyagent-kvzap-fit); without it, no row.
  *
  *   With --agreement STORIES.gguf: greedy agreement with the unpruned F16 run over --gen tokens
  *   (default 256) from "Once upon a time" at context 512, for each policy at the same budget
  *   fraction: the share of positions with the same token, and the first one that differs.
+ *   Its KVzap surrogate is fitted first on 32 texts the model writes itself (seeds 1..32).
  *
  *   --contexts N,...  context lengths (default 1024,4096)
  *   --budget F        pruning budget as a fraction of the context (default 0.25)
+ *   --kvzap FILE      KVzap surrogate of -m's model
  *   -t N              threads (default 0 = the cores)
  *   --json            one JSON object per line
  */
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <pyagent/pyagent.h>
 
@@ -30,7 +36,7 @@
 #define MAX_GEN 2048
 
 typedef struct memory_options {
-    const char *model, *stories;
+    const char *model, *stories, *kvzap;
     int64_t contexts[MAX_CONTEXTS];
     int n_contexts;
     double budget;
@@ -41,13 +47,17 @@ typedef struct memory_options {
 typedef struct policy {
     const char *name;
     int64_t kv_type;
-    bool window;
+    bool prune;
+    int64_t kv_policy, entropy;
 } policy;
 
 static const policy POLICIES[] = {
-    {"f16", PYAGENT_KV_F16, false},
-    {"q8_0", PYAGENT_KV_Q8_0, false},
-    {"f16+window", PYAGENT_KV_F16, true},
+    {"f16", PYAGENT_KV_F16, false, 0, 0},
+    {"q8_0", PYAGENT_KV_Q8_0, false, 0, 0},
+    {"f16+window", PYAGENT_KV_F16, true, PYAGENT_KV_POLICY_WINDOW, 0},
+    {"f16+h2o", PYAGENT_KV_F16, true, PYAGENT_KV_POLICY_H2O, 0},
+    {"f16+h2o+entropy", PYAGENT_KV_F16, true, PYAGENT_KV_POLICY_H2O, 1},
+    {"f16+kvzap", PYAGENT_KV_F16, true, PYAGENT_KV_POLICY_KVZAP, 0},
 };
 #define N_POLICIES (sizeof POLICIES / sizeof POLICIES[0])
 #define SINKS 4
@@ -85,6 +95,7 @@ static memory_options parse(int argc, char **argv) {
         i++;
         if (!strcmp(f, "-m") || !strcmp(f, "--model")) o.model = v;
         else if (!strcmp(f, "--agreement")) o.stories = v;
+        else if (!strcmp(f, "--kvzap")) o.kvzap = v;
         else if (!strcmp(f, "--budget")) o.budget = number(f, v, 0.01, 1);
         else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) o.threads = (int64_t)number(f, v, 0, 1024);
         else if (!strcmp(f, "--gen")) o.gen = (int64_t)number(f, v, 1, MAX_GEN);
@@ -115,27 +126,66 @@ static pyagent_engine *open_engine(const char *path, int64_t kv_type, int64_t n_
     return e;
 }
 
-static pyagent_agent *make_agent(pyagent_engine *e, int64_t window) {
+static int64_t info(pyagent_engine *e, const char *key) {
+    int64_t v = 0;
+    pyagent_engine_info(e, key, &v);
+    return v;
+}
+
+/* Bytes an agent holds under the policy with this window and landmarks per (layer, kv head),
+ * once its sequence is longer: the sink block, the window's blocks and a partial one, and for
+ * H2O / KVzap the landmark rows (K and V, head_dim f16 values each, + position and score) and
+ * the score ring (4 bytes per group over the window and a block, to a power of 2). */
+static int64_t policy_bytes(pyagent_engine *e, const policy *pol, int64_t window, int64_t heavy) {
+    pyagent_kv_stats st = {.struct_size = sizeof st};
+    pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st);
+    const int64_t bs = st.block_size, groups = info(e, "n_layer") * info(e, "n_head_kv");
+    const int64_t head_dim = info(e, "n_embd") / info(e, "n_head");
+    int64_t bytes = ((SINKS + bs - 1) / bs + (window + bs - 1) / bs + 1) * st.block_bytes;
+    if (pol->kv_policy == PYAGENT_KV_POLICY_WINDOW) return bytes;
+    int64_t ring = 16;
+    while (ring < window + bs + 1) ring *= 2;
+    return bytes + groups * (heavy * (2 * head_dim * 2 + 8) + 4 * ring);
+}
+
+/* An agent keeping at most `budget` of the bytes of n positions of unpruned KV under the
+ * policy: the window policy the longest recent window that fits; H2O and KVzap equal parts
+ * window and landmarks per (layer, kv head) (H2O's recent / heavy split). */
+static pyagent_agent *make_agent(pyagent_engine *e, const policy *pol, double budget, int64_t n) {
+    int64_t window = 0, heavy = 0;
+    if (pol->prune) {
+        pyagent_kv_stats st = {.struct_size = sizeof st};
+        pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st);
+        const double limit = budget * (double)n * (double)st.block_bytes / st.block_size;
+        const bool split = pol->kv_policy != PYAGENT_KV_POLICY_WINDOW;
+        while (policy_bytes(e, pol, window + 1, split ? window + 1 : 0) <= limit) window++;
+        if (window < 1) window = 1;
+        heavy = split ? window : 0;
+    }
     pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
     pyagent_params_set_f64(s, "temperature", 0);
     pyagent_params_set_i64(s, "kv_window", window);
     pyagent_params_set_i64(s, "kv_sinks", SINKS);
+    pyagent_params_set_i64(s, "kv_policy", pol->kv_policy);
+    pyagent_params_set_i64(s, "kv_heavy", heavy);
+    pyagent_params_set_i64(s, "kv_entropy", pol->entropy);
     pyagent_agent *a = NULL;
     if (pyagent_agent_create(e, s, &a) != PYAGENT_OK) die("agent", pyagent_engine_last_error(e));
     pyagent_params_destroy(s);
     return a;
 }
 
-/* The window that holds `budget` of n positions, sinks included. */
-static int64_t window_for(double budget, int64_t n) {
-    const int64_t w = (int64_t)(budget * (double)n) - SINKS;
-    return w > 1 ? w : 1;
-}
-
-static int64_t bytes_in_use(pyagent_engine *e) {
+/* The KV blocks the engine's one agent holds, and its landmark rows and scores. */
+static int64_t bytes_in_use(pyagent_engine *e, pyagent_agent *a) {
     pyagent_kv_stats st = {.struct_size = sizeof st};
     pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st);
-    return st.n_used * st.block_bytes;
+    pyagent_agent_stats as = {.struct_size = sizeof as};
+    pyagent_agent_stats_get(a, &as);
+    return st.n_used * st.block_bytes + as.landmark_bytes;
+}
+
+static void load_kvzap(pyagent_engine *e, const char *path) {
+    if (pyagent_engine_load_kvzap(e, path, NULL)) die(path, pyagent_engine_last_error(e));
 }
 
 static void kv_bytes(const memory_options *o) {
@@ -145,20 +195,23 @@ static void kv_bytes(const memory_options *o) {
         uint64_t x = 0x5eedull;
         int64_t f16_bytes = 0;
         for (size_t p = 0; p < N_POLICIES; p++) {
+            const bool zap = POLICIES[p].kv_policy == PYAGENT_KV_POLICY_KVZAP;
+            if (zap && !o->kvzap) continue;
             pyagent_engine *e = open_engine(o->model, POLICIES[p].kv_type, n + 8, o->threads);
+            if (zap) load_kvzap(e, o->kvzap);
             int64_t n_vocab = 0;
             pyagent_engine_info(e, "n_vocab", &n_vocab);
             for (int64_t i = 0; p == 0 && i < n; i++) { /* once: the same for every policy */
                 x = x * 6364136223846793005ull + 1442695040888963407ull;
                 ids[i] = (int32_t)(3 + (x >> 33) % (uint64_t)(n_vocab - 3));
             }
-            pyagent_agent *a = make_agent(e, POLICIES[p].window ? window_for(o->budget, n) : 0);
+            pyagent_agent *a = make_agent(e, &POLICIES[p], o->budget, n);
             const double t0 = now_s();
             if (pyagent_agent_feed_tokens(a, ids, (size_t)n) != PYAGENT_OK ||
                 pyagent_agent_prefill(a) != PYAGENT_OK)
                 die("prefill", pyagent_agent_last_error(a));
             const double seconds = now_s() - t0;
-            const int64_t bytes = bytes_in_use(e);
+            const int64_t bytes = bytes_in_use(e, a);
             if (p == 0) f16_bytes = bytes;
             if (o->json)
                 printf("{\"context\": %lld, \"policy\": \"%s\", \"kv_bytes\": %lld, "
@@ -166,7 +219,7 @@ static void kv_bytes(const memory_options *o) {
                        (long long)n, POLICIES[p].name, (long long)bytes,
                        (double)bytes / (double)f16_bytes, seconds);
             else
-                printf("| %6lld | %-10s | %12.2f | %6.3f | %8.2f |\n", (long long)n,
+                printf("| %7lld | %-15s | %12.2f | %6.3f | %9.2f |\n", (long long)n,
                        POLICIES[p].name, (double)bytes / 1048576.0,
                        (double)bytes / (double)f16_bytes, seconds);
             fflush(stdout);
@@ -188,9 +241,11 @@ static void collect(void *ud, int32_t token, const char *text, size_t len) {
     if (l->n < MAX_GEN) l->ids[l->n++] = token;
 }
 
-static id_list greedy_run(const memory_options *o, const policy *pol, int64_t n_ctx) {
+static id_list greedy_run(const memory_options *o, const policy *pol, int64_t n_ctx,
+                          const char *kvzap) {
     pyagent_engine *e = open_engine(o->stories, pol->kv_type, n_ctx, o->threads);
-    pyagent_agent *a = make_agent(e, pol->window ? window_for(o->budget, n_ctx) : 0);
+    if (pol->kv_policy == PYAGENT_KV_POLICY_KVZAP) load_kvzap(e, kvzap);
+    pyagent_agent *a = make_agent(e, pol, o->budget, n_ctx);
     id_list out = {.n = 0};
     if (pyagent_agent_feed_text(a, "Once upon a time", -1) != PYAGENT_OK ||
         pyagent_agent_generate(a, (int32_t)o->gen, collect, &out, NULL) != PYAGENT_OK)
@@ -200,12 +255,57 @@ static id_list greedy_run(const memory_options *o, const policy *pol, int64_t n_
     return out;
 }
 
+typedef struct text_buf {
+    char s[8192];
+    size_t n;
+} text_buf;
+
+static void collect_text(void *ud, int32_t token, const char *text, size_t len) {
+    (void)token;
+    text_buf *b = ud;
+    if (b->n + len < sizeof b->s) memcpy(b->s + b->n, text, len), b->n += len, b->s[b->n] = 0;
+}
+
+/* A KVzap surrogate for the stories model, fitted on 32 texts it writes itself (seeds 1..32,
+ * temperature 1, 160 tokens), written to `path`. */
+static void fit_stories_kvzap(const memory_options *o, const char *path) {
+    pyagent_engine *e = open_engine(o->stories, PYAGENT_KV_F16, 512, o->threads);
+    static text_buf texts[32];
+    const char *ptrs[32];
+    for (int i = 0; i < 32; i++) {
+        pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+        pyagent_params_set_f64(s, "temperature", 1.0);
+        pyagent_params_set_i64(s, "seed", 1 + i);
+        pyagent_agent *a = NULL;
+        if (pyagent_agent_create(e, s, &a)) die("agent", pyagent_engine_last_error(e));
+        pyagent_params_destroy(s);
+        texts[i].n = 0;
+        if (pyagent_agent_feed_text(a, "", -1) ||
+            pyagent_agent_generate(a, 160, collect_text, &texts[i], NULL))
+            die("generate", pyagent_agent_last_error(a));
+        ptrs[i] = texts[i].s;
+        pyagent_agent_destroy(a);
+    }
+    pyagent_kvzap_info info = {.struct_size = sizeof info};
+    if (pyagent_kvzap_fit(e, ptrs, 32, 1.0, 0.25, path, &info))
+        die("kvzap fit", pyagent_engine_last_error(e));
+    if (!o->json)
+        printf("kvzap surrogate for stories260K (32 own texts): held-out R^2 %.3f, top-quarter "
+               "overlap %.3f (chance 0.25)\n", info.r2_heldout, info.top_overlap);
+    pyagent_engine_destroy(e);
+}
+
 static void agreement(const memory_options *o) {
     const int64_t n_ctx = 512;
+    char kvzap[] = "/tmp/pyagent-bench-kvzap-XXXXXX";
+    const int fd = mkstemp(kvzap);
+    if (fd < 0) die("mkstemp", strerror(errno));
+    close(fd);
+    fit_stories_kvzap(o, kvzap);
     static id_list base;
-    base = greedy_run(o, &POLICIES[0], n_ctx);
+    base = greedy_run(o, &POLICIES[0], n_ctx, kvzap);
     for (size_t p = 1; p < N_POLICIES; p++) {
-        const id_list got = greedy_run(o, &POLICIES[p], n_ctx);
+        const id_list got = greedy_run(o, &POLICIES[p], n_ctx, kvzap);
         int same = 0, first_diff = -1;
         for (int i = 0; i < base.n && i < got.n; i++) {
             if (base.ids[i] == got.ids[i]) same++;
@@ -219,18 +319,19 @@ static void agreement(const memory_options *o) {
                    first_diff);
         else
             printf("greedy agreement with f16 over %d tokens (stories260K, context %lld, budget "
-                   "%.0f%%): %-10s %5.1f%% (first difference at token %d)\n",
+                   "%.0f%%): %-15s %5.1f%% (first difference at token %d)\n",
                    base.n, (long long)n_ctx, 100 * o->budget, POLICIES[p].name, 100 * share,
                    first_diff);
     }
+    unlink(kvzap);
 }
 
 int pa_bench_memory_main(int argc, char **argv) {
     const memory_options o = parse(argc, argv);
     if (o.model) {
         if (!o.json)
-            printf("| context | policy     | KV MiB/agent | x f16  | prefill s |\n"
-                   "| ------: | ---------- | -----------: | -----: | --------: |\n");
+            printf("| context | policy          | KV MiB/agent | x f16  | prefill s |\n"
+                   "| ------: | --------------- | -----------: | -----: | --------: |\n");
         kv_bytes(&o);
     }
     if (o.stories) agreement(&o);

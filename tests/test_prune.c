@@ -88,13 +88,14 @@ static pyagent_engine *open_stories(void) {
     return e;
 }
 
-static pyagent_agent *pruning_agent(pyagent_engine *e, int64_t policy, int64_t window,
-                                    int64_t heavy, int64_t entropy, double threshold) {
+static pyagent_agent *pruning_agent_with_sinks(pyagent_engine *e, int64_t policy, int64_t window,
+                                               int64_t heavy, int64_t entropy, double threshold,
+                                               int64_t sinks) {
     pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
     pyagent_params_set_f64(s, "temperature", 0);
     pyagent_params_set_i64(s, "kv_policy", policy);
     pyagent_params_set_i64(s, "kv_window", window);
-    pyagent_params_set_i64(s, "kv_sinks", 4);
+    pyagent_params_set_i64(s, "kv_sinks", sinks);
     pyagent_params_set_i64(s, "kv_heavy", heavy);
     pyagent_params_set_i64(s, "kv_entropy", entropy);
     pyagent_params_set_f64(s, "kv_threshold", threshold);
@@ -111,6 +112,11 @@ static void last_logits(pyagent_agent *a, float *out, size_t cap) {
     size_t n = 0;
     assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
     assert_int_equal(pyagent_agent_logits(a, out, cap, &n), PYAGENT_OK);
+}
+
+static pyagent_agent *pruning_agent(pyagent_engine *e, int64_t policy, int64_t window,
+                                    int64_t heavy, int64_t entropy, double threshold) {
+    return pruning_agent_with_sinks(e, policy, window, heavy, entropy, threshold, 4);
 }
 
 /* The invariants of a pruning agent: sink and window blocks present, landmarks sorted, only in
@@ -143,9 +149,9 @@ static void check_invariants(const pyagent_agent *a, bool window) {
 static void h2o_scores_are_attention_sums(void **state) {
     (void)state;
     pyagent_engine *e = open_stories();
-    /* nothing released (window past the sequence): all scores stay in the table */
-    pyagent_agent *whole = pruning_agent(e, PYAGENT_KV_POLICY_H2O, 400, 8, 0, -1e30);
-    pyagent_agent *steps = pruning_agent(e, PYAGENT_KV_POLICY_H2O, 400, 8, 0, -1e30);
+    /* nothing released (window past the sequence) and no sinks: every position is scored */
+    pyagent_agent *whole = pruning_agent_with_sinks(e, PYAGENT_KV_POLICY_H2O, 400, 8, 0, -1e30, 0);
+    pyagent_agent *steps = pruning_agent_with_sinks(e, PYAGENT_KV_POLICY_H2O, 400, 8, 0, -1e30, 0);
     int32_t ids[64];
     unsigned seed = 3;
     for (int i = 0; i < 64; i++) ids[i] = 3 + (int32_t)(rand_r(&seed) % 500);
@@ -161,8 +167,7 @@ static void h2o_scores_are_attention_sums(void **state) {
     for (int g = 0; g < a->n_layer * a->n_head_kv; g++) {
         double total = 0;
         for (int p = 0; p < 64; p++) {
-            const float x = a->score[(size_t)g * a->score_cap + p];
-            const float y = b->score[(size_t)g * b->score_cap + p];
+            const float x = *pa_marks_score(a, g, (size_t)p), y = *pa_marks_score(b, g, (size_t)p);
             total += x;
             if (fabs(x - y) > worst) worst = fabs(x - y);
             /* position p is seen by the queries p .. 63 of each query head: at most that */
@@ -226,7 +231,8 @@ static void h2o_keeps_its_invariants_and_bounds_memory(void **state) {
         pyagent_agent_stats st = {.struct_size = sizeof st};
         pyagent_agent_stats_get(a, &st);
         assert_true(st.n_pruned_tokens >= 160);
-        assert_true(pa_marks_count(a->marks) > 0);
+        assert_true(st.n_landmarks > 0 && st.n_landmarks == (int64_t)pa_marks_count(a->marks));
+        assert_true(st.landmark_bytes >= st.n_landmarks * 2 * (int64_t)a->marks->row_bytes);
         size_t live = 0;
         for (size_t b = 0; b < a->n_blocks; b++) live += a->blocks[b] != PA_NO_BLOCK;
         assert_true(live <= 4); /* a sink block, two window blocks and the partial one */

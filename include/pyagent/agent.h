@@ -205,7 +205,11 @@ typedef struct pyagent_agent_stats {
     int64_t n_verify_steps;     /* steps that verified a draft tree */
     double draft_seconds;       /* time spent drafting */
     int64_t n_imported_tokens;  /* tokens received through the latent link */
-    int64_t n_pruned_tokens;    /* positions whose KV the kv_window policy released */
+    int64_t n_pruned_tokens;    /* positions whose KV blocks the pruning policy released */
+    int64_t n_landmarks;        /* kv_policy h2o / kvzap: (layer, kv head, position) rows kept
+                                   from the released blocks */
+    int64_t landmark_bytes;     /* bytes those rows and the policy's scores take, besides the
+                                   agent's blocks */
 } pyagent_agent_stats;
 
 PYAGENT_API pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent,

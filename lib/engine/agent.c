@@ -150,6 +150,10 @@ static pyagent_status configure_pruning(pyagent_agent *a, const pyagent_params *
     }
     a->kv_window = window;
     a->kv_sinks = KEY(KV_SINKS);
+    if (a->marks) { /* sink blocks are never released, so never scored */
+        const int64_t bs = pa_kv_config_of(e->kv)->block_size;
+        a->marks->sink_blocks = (int)((a->kv_sinks + bs - 1) / bs);
+    }
     return PYAGENT_OK;
 #undef KEY
 }
@@ -723,9 +727,13 @@ pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent
         return PYAGENT_ERR_INVALID_ARGUMENT;
     size_t n = stats->struct_size < sizeof *stats ? stats->struct_size : sizeof *stats;
     uint32_t caller_size = stats->struct_size;
+    pyagent_agent_stats now;
     pthread_mutex_lock(&agent->engine->lock);
-    memcpy(stats, &agent->stats, n);
+    now = agent->stats;
+    now.n_landmarks = agent->marks ? (int64_t)pa_marks_count(agent->marks) : 0;
+    now.landmark_bytes = agent->marks ? (int64_t)pa_marks_bytes(agent->marks) : 0;
     pthread_mutex_unlock(&agent->engine->lock);
+    memcpy(stats, &now, n);
     stats->struct_size = caller_size;
     return PYAGENT_OK;
 }

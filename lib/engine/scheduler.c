@@ -231,6 +231,14 @@ size_t pa_agent_first_private(const pyagent_agent *a) {
     return a->first_embd < a->pruned_from ? a->first_embd : a->pruned_from;
 }
 
+/* The first position a scoring policy still has in a block after the sink blocks. */
+static size_t first_scored(const pyagent_engine *e, const pyagent_agent *a) {
+    const size_t bs = (size_t)pa_kv_config_of(e->kv)->block_size;
+    for (size_t i = (size_t)a->marks->sink_blocks; i < a->n_blocks; i++)
+        if (a->blocks[i] != PA_NO_BLOCK) return i * bs;
+    return a->n_computed;
+}
+
 /* Releases the whole blocks that lie outside the first kv_sinks positions and the last
  * kv_window computed ones (the block holding the last computed position always stays):
  * StreamingLLM. With a scoring policy (H2O, KVzap: a->marks) each (layer, kv head) first keeps
@@ -260,6 +268,8 @@ static void prune(pyagent_engine *e, pyagent_agent *a) {
         a->stats.n_pruned_tokens += (int64_t)(n * bs);
         if (a->pruned_from == SIZE_MAX) a->pruned_from = a->n_computed;
     }
+    if (a->marks) /* the score ring back to what decoding needs */
+        pa_marks_reserve(a->marks, first_scored(e, a), a->n_computed, a->n_computed + 1);
 }
 
 static uint64_t parent_key(const pyagent_agent *a, size_t block_index) {
@@ -321,7 +331,8 @@ full:;
 static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exact,
                          size_t *n_seqs) {
     pyagent_status st = reserve_blocks(e, a, a->n_computed + n);
-    if (!st && a->marks && !pa_marks_reserve(a->marks, a->n_computed + n))
+    if (!st && a->marks && !pa_marks_reserve(a->marks, first_scored(e, a), a->n_computed,
+                                             a->n_computed + n))
         st = pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory for KV scores");
     if (st) {
         a->spec.n_seg = 0;

@@ -65,8 +65,9 @@ static bool set_reserve(pa_mark_set *s, int32_t cap, size_t row_bytes) {
 pa_marks *pa_marks_clone(const pa_marks *m) {
     pa_marks *c = pa_marks_create(m->mode, m->n_layer, m->n_head_kv, m->n_head, m->head_dim,
                                   m->n_embd, m->elem_type, m->heavy, m->entropy, m->threshold);
-    if (!c || !pa_marks_reserve(c, m->score_cap)) goto fail;
+    if (!c || !pa_marks_reserve(c, 0, 0, m->score_cap)) goto fail;
     c->elem_type = m->elem_type, c->row_bytes = m->row_bytes, c->zap = m->zap;
+    c->sink_blocks = m->sink_blocks;
     for (int g = 0; g < n_groups(m); g++) {
         const pa_mark_set *s = &m->sets[g];
         pa_mark_set *d = &c->sets[g];
@@ -88,18 +89,22 @@ fail:
     return NULL;
 }
 
-bool pa_marks_reserve(pa_marks *m, size_t n) {
-    if (n <= m->score_cap) return true;
-    size_t cap = m->score_cap ? m->score_cap : 256;
-    while (cap < n) cap *= 2;
-    float *score = calloc((size_t)n_groups(m) * cap, sizeof *score);
-    if (!score) return false;
-    for (int g = 0; g < n_groups(m) && m->score_cap; g++) /* rows keep their groups */
-        memcpy(score + (size_t)g * cap, m->score + (size_t)g * m->score_cap,
-               m->score_cap * sizeof *score);
-    free(m->score);
-    m->score = score;
-    m->score_cap = cap;
+bool pa_marks_reserve(pa_marks *m, size_t lo, size_t n_done, size_t hi) {
+    if (lo > n_done) lo = n_done;
+    size_t cap = 16;
+    while (cap < hi - lo) cap *= 2;
+    if (cap != m->score_cap) { /* grown for a prompt chunk, or shrunk after: the live move */
+        float *score = calloc((size_t)n_groups(m) * cap, sizeof *score);
+        if (!score) return cap < m->score_cap; /* the old ring still serves */
+        for (int g = 0; g < n_groups(m) && m->score_cap; g++)
+            for (size_t p = lo; p < n_done; p++)
+                score[(size_t)g * cap + (p & (cap - 1))] = *pa_marks_score(m, g, p);
+        free(m->score);
+        m->score = score;
+        m->score_cap = cap;
+    }
+    for (int g = 0; g < n_groups(m); g++) /* new positions start from nothing */
+        for (size_t p = n_done; p < hi; p++) *pa_marks_score(m, g, p) = 0;
     return true;
 }
 
@@ -112,8 +117,6 @@ void pa_marks_truncate(pa_marks *m, size_t n) {
         memset(m->entropy_sum, 0, (size_t)n_groups(m) * sizeof *m->entropy_sum);
         memset(m->entropy_n, 0, (size_t)n_groups(m) * sizeof *m->entropy_n);
     }
-    for (int g = 0; g < n_groups(m) && n < m->score_cap; g++) /* positions computed again */
-        memset(m->score + (size_t)g * m->score_cap + n, 0, (m->score_cap - n) * sizeof(float));
 }
 
 size_t pa_marks_bytes(const pa_marks *m) {
@@ -233,12 +236,12 @@ static bool fold_group(pa_marks *m, const pa_kv_store *kv, int g, int64_t budget
     const int bs = pa_kv_config_of(kv)->block_size, layer = g / m->n_head_kv,
               h = g % m->n_head_kv;
     pa_mark_set *s = &m->sets[g];
-    const float *score = m->score + (size_t)g * m->score_cap;
     int n = 0;
     for (int i = 0; i < s->n; i++) c[n++] = (candidate){s->score[i], s->pos[i], i};
     for (int b = 0; b < n_blocks; b++)
         for (int j = 0; j < bs; j++)
-            c[n++] = (candidate){score[first[b] + j], first[b] + j, -1 - (b * bs + j)};
+            c[n++] = (candidate){*pa_marks_score(m, g, (size_t)(first[b] + j)), first[b] + j,
+                                 -1 - (b * bs + j)};
     float *sc = (float *)keep + n; /* scratch after the indices */
     int32_t *ps = (int32_t *)(sc + n);
     for (int i = 0; i < n; i++) sc[i] = c[i].score, ps[i] = c[i].pos;

@@ -68,8 +68,10 @@ typedef struct pa_marks {
     bool entropy;       /* budgets by attention entropy */
     double threshold;   /* KVzap: positions scored below it are dropped even within budget */
     pa_mark_set *sets;  /* (n_layer * n_head_kv), group g = layer * n_head_kv + kv head */
-    float *score;       /* (groups, score_cap): scores of the positions still in blocks */
-    size_t score_cap;
+    float *score;       /* (groups, score_cap), a ring: position p's score at p % score_cap, for
+                           the positions still in blocks after the sink blocks (pa_marks_score) */
+    size_t score_cap;   /* a power of two */
+    int sink_blocks;    /* leading blocks never released: their positions are not scored */
     double *entropy_sum; /* (groups,) normalised entropies of the observed query rows */
     int64_t *entropy_n;
     const pa_kvzap *zap; /* PA_MARKS_KVZAP */
@@ -81,9 +83,15 @@ pa_marks *pa_marks_create(int mode, int n_layer, int n_head_kv, int n_head, int 
                           double threshold);
 void pa_marks_free(pa_marks *m);
 pa_marks *pa_marks_clone(const pa_marks *m); /* NULL when out of memory */
-/* Scores cover positions [0, n). False when out of memory. */
-bool pa_marks_reserve(pa_marks *m, size_t n);
-/* Forgets landmarks at positions >= n (rewind). */
+/* Scores for positions [lo, hi) (lo: the first scored position still in a block): those of
+ * [lo, n_done) kept, those of [n_done, hi) zero; the ring is resized to the span (grown for a
+ * prompt chunk, shrunk after it). False when out of memory. */
+bool pa_marks_reserve(pa_marks *m, size_t lo, size_t n_done, size_t hi);
+static inline float *pa_marks_score(const pa_marks *m, int group, size_t pos) {
+    return m->score + (size_t)group * m->score_cap + (pos & (m->score_cap - 1));
+}
+/* Forgets landmarks at positions >= n (rewind; scores of positions computed again restart at
+ * pa_marks_reserve). */
 void pa_marks_truncate(pa_marks *m, size_t n);
 /* Bytes held: landmark rows, their scores and positions, the score table. */
 size_t pa_marks_bytes(const pa_marks *m);

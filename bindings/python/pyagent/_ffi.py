@@ -198,6 +198,8 @@ pyagent_agent_stats._fields_ = [
     ('draft_seconds', ctypes.c_double),
     ('n_imported_tokens', ctypes.c_int64),
     ('n_pruned_tokens', ctypes.c_int64),
+    ('n_landmarks', ctypes.c_int64),
+    ('landmark_bytes', ctypes.c_int64),
 ]
 
 pyagent_tensor_info._fields_ = [

@@ -290,9 +290,13 @@ PA_VEXP_AVX512 static float exp_sum512(float *x, int n, float max, bool write) {
     const __m512 mv = _mm512_set1_ps(max);
     __m512 sum = _mm512_setzero_ps();
     for (int i = 0; i < n; i += 16) {
-        const __mmask16 lanes = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        const __m512 e = _mm512_maskz_mov_ps(
-            lanes, pa_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + i), mv)));
+        const __mmask16 lanes =
+            n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, x + i), mv);
+        /* e^d below 1e-38 is exactly 0: masked positions (-inf) would otherwise leave values
+         * that turn denormal once normalised, and denormals are ~100x slower downstream */
+        const __mmask16 live = lanes & _mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
+        const __m512 e = _mm512_maskz_mov_ps(live, pa_exp512(d));
         if (write) _mm512_mask_storeu_ps(x + i, lanes, e);
         sum = _mm512_add_ps(sum, e);
     }
@@ -313,7 +317,7 @@ void pa_softmax(float *x, int n) {
         if (x[i] > max) max = x[i];
     float sum = 0;
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = x[i] - max >= -87.0f ? expf(x[i] - max) : 0.0f; /* as the AVX-512 path */
         sum += x[i];
     }
     for (int i = 0; i < n; i++) x[i] /= sum;

@@ -359,11 +359,14 @@ static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it,
     const int g = job->layer * mk->n_head_kv + it->head / (mk->n_head / mk->n_head_kv);
     const int first_pos = job->ws->pos[it->first];
     if (mk->mode == PA_MARKS_H2O) {
-        float *score = mk->score + (size_t)g * mk->score_cap;
+        const int32_t *table = job->seqs[it->seq].block_table;
+        const int bs = pa_kv_config_of(job->kv)->block_size;
         pa_mark_set *set = &mk->sets[g];
         for (int r = 0; r < it->n_rows; r++) {
             const float *row = s + (size_t)r * ld_s;
-            for (int c = 0; c <= last; c++) score[c] += row[c];
+            for (int b = mk->sink_blocks; b <= last / bs; b++) /* positions still in blocks */
+                for (int c = b * bs; table[b] != PA_NO_BLOCK && c < (b + 1) * bs && c <= last; c++)
+                    *pa_marks_score(mk, g, (size_t)c) += row[c];
             for (int j = 0; j < set->n; j++) set->score[j] += row[set->pos[j]];
         }
     }
@@ -506,18 +509,19 @@ static void project(const pa_llama_ws *ws, pa_pool *pool, float *y, const float 
 
 /* KVzap: each token's predicted importance for every kv head of layer il, from the layer's
  * normed input x (w . x + b); the KVzip+ oracle's capture: the normed inputs and their norms. */
-static void score_positions(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *seqs, int il,
-                            int n) {
+static void score_positions(const pa_model *m, pa_llama_ws *ws, const pa_kv_store *kv,
+                            const pa_batch_seq *seqs, int il, int n) {
     const int d = m->hp.n_embd;
     for (int t = 0; t < n; t++) {
         pa_marks *mk = seqs[ws->seq[t]].marks;
         if (!mk) continue;
         const float *x = ws->xb + (size_t)t * d;
         const int pos = ws->pos[t];
-        if (mk->mode == PA_MARKS_KVZAP) {
+        const int bs = pa_kv_config_of(kv)->block_size;
+        if (mk->mode == PA_MARKS_KVZAP && pos >= mk->sink_blocks * bs) {
             const float *w = pa_kvzap_layer(mk->zap, il);
             for (int h = 0; h < mk->n_head_kv; h++, w += d + 1)
-                mk->score[(size_t)(il * mk->n_head_kv + h) * mk->score_cap + pos] =
+                *pa_marks_score(mk, il * mk->n_head_kv + h, (size_t)pos) =
                     cblas_sdot(d, w, 1, x, 1) + w[d];
         }
         if (mk->oracle) {
@@ -538,7 +542,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
 
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->attn_norm, d, hp->rms_eps);
-    score_positions(m, ws, seqs, il, n);
+    score_positions(m, ws, kv, seqs, il, n);
     project(ws, pool, ws->q, ws->xb, &l->wq, n); /* (n, d) -> (n, q_dim) */
     project(ws, pool, ws->k, ws->xb, &l->wk, n); /* (n, d) -> (n, kv_dim) */
     project(ws, pool, ws->v, ws->xb, &l->wv, n);

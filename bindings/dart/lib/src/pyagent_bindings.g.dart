@@ -155,6 +155,10 @@ final class pyagent_agent_stats extends ffi.Struct {
   external int n_imported_tokens;
   @ffi.Int64()
   external int n_pruned_tokens;
+  @ffi.Int64()
+  external int n_landmarks;
+  @ffi.Int64()
+  external int landmark_bytes;
 }
 
 /// struct pyagent_tensor_info (engine.h).
