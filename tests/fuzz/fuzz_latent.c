@@ -1,17 +1,17 @@
 /*
  * libFuzzer target for the latent link's readers of outside bytes: latent packets (read
  * against stories260K.gguf's model, then imported into an empty agent), agent snapshots and
- * adapter files.
+ * adapter and KVzap surrogate files.
  *
  * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else bit 3: a
  * KV disk-tier block file, read back under the key, parent and ids its header and body name,
- * else bit 4: a whole-store snapshot, else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
+ * else bit 4: a whole-store snapshot, else bit 5: a KVzap surrogate, else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
  * that mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
  *         corpus_copy/ tests/fuzz/corpus_latent/
  * Seeds: tests/fuzz/corpus_latent (F16 and Q8_0 packets and a snapshot of an agent fed "Once
- * upon a time", a disk-tier block file, a 1 x 1 adapter), written by
+ * upon a time", a disk-tier block file, a 1 x 1 adapter and KVzap surrogate), written by
  * tests/fuzz/make_latent_seeds.c.
  */
 #include <stdint.h>
@@ -78,11 +78,12 @@ static void fix_packet(uint8_t *b, size_t size) {
         fix_sum(b, size, at, at + 2 * n * row);
 }
 
-/* Adapter layout (adapter.c): header of 96 bytes + its sum; payload + sum. */
-static void fix_adapter(uint8_t *b, size_t size) {
+/* Adapter and KVzap layouts (adapter.c, kvzap.c): header of 96 bytes + its sum; payload + sum.
+ * The payload size is at 88 in an adapter's header, at 80 in a surrogate's. */
+static void fix_file(uint8_t *b, size_t size, size_t payload_at) {
     if (size < 104) return;
     fix_sum(b, size, 0, 96);
-    const uint64_t payload = u64_at(b, 88);
+    const uint64_t payload = u64_at(b, payload_at);
     if (payload <= size) fix_sum(b, size, 104, 104 + payload);
 }
 
@@ -147,6 +148,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pthread_mutex_lock(&engine->lock);
         pa_kv_drop_cache(engine->kv);
         pthread_mutex_unlock(&engine->lock);
+    } else if (mode & 32) {
+        if (mode & 2) fix_file(b, size, 80);
+        pa_kvzap *zap = NULL;
+        if (pa_kvzap_parse(b, size, &zap, &err) == PYAGENT_OK) pa_kvzap_free(zap);
+        else if (!err.msg[0]) abort();
     } else if (mode & 4) {
         pyagent_agent *restored = NULL;
         if (pa_snapshot_restore(engine, b, size, &restored, &err) == PYAGENT_OK)
@@ -154,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         else if (!err.msg[0])
             abort();
     } else {
-        if (mode & 2) fix_adapter(b, size);
+        if (mode & 2) fix_file(b, size, 88);
         pyagent_adapter *a = NULL;
         if (pa_adapter_parse(b, size, &a, &err) == PYAGENT_OK) {
             pyagent_adapter_info info = {.struct_size = sizeof info};

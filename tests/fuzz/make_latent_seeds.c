@@ -2,7 +2,8 @@
  * Writes the seed inputs of fuzz_latent into a folder: latent packets of "Once upon a time"
  * (F16 and Q8_0 payloads) and a snapshot of that agent, from stories260K.gguf, a disk-tier
  * block file, a whole-store snapshot, and a 1 x 1 adapter file, each after the fuzzer's mode
- * byte (1: packet, 4: snapshot, 8: tier block, 16: store snapshot, 0: adapter).
+ * byte (1: packet, 4: snapshot, 8: tier block, 16: store snapshot, 32: KVzap surrogate,
+ * 0: adapter).
  *     build-fuzz/tests/fuzz/make_latent_seeds tests/data/stories260K.gguf tests/fuzz/corpus_latent
  */
 #include <stdio.h>
@@ -103,6 +104,24 @@ int main(int argc, char **argv) {
     memcpy(adapter + 104, w, 8);
     memcpy(adapter + 112, &w_sum, 8);
     write_seed(argv[2], "adapter_1x1", 0, adapter, sizeof adapter);
+    /* kvzap.c's layout for 1 layer, 1 kv head, width 1: w = 0.5, b = -3 */
+    unsigned char kvzap[104 + 8 + 8] = "PAKVZAP1";
+    const unsigned int zu32[] = {1, 1, 1, 1, 0, 0}; /* version, layers, kv heads, width, 0, 0 */
+    const long long zn[] = {30, 10};               /* positions fitted, held out */
+    const double zfig[] = {1.0, 0.3, 0.5};         /* ridge, R^2, top-quarter overlap */
+    const unsigned long long zfp = 1, zpayload = 8, ztexts = 4;
+    const float zw[] = {0.5f, -3.0f};
+    memcpy(kvzap + 8, zu32, 24);
+    memcpy(kvzap + 32, zn, 16);
+    memcpy(kvzap + 48, zfig, 24);
+    memcpy(kvzap + 72, &zfp, 8);
+    memcpy(kvzap + 80, &zpayload, 8);
+    memcpy(kvzap + 88, &ztexts, 8);
+    const unsigned long long zh = XXH3_64bits(kvzap, 96), zs = XXH3_64bits(zw, 8);
+    memcpy(kvzap + 96, &zh, 8);
+    memcpy(kvzap + 104, zw, 8);
+    memcpy(kvzap + 112, &zs, 8);
+    write_seed(argv[2], "kvzap_1x1", 32, kvzap, sizeof kvzap);
     pyagent_latent_packet_destroy(p);
     pyagent_agent_destroy(a);
     pyagent_engine_destroy(e);
