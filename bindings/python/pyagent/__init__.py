@@ -24,6 +24,9 @@ from .params import ENGINE, SAMPLER, Params
 from .semantic import SemanticCache
 
 TOKEN_EMBEDDING = _ffi.PYAGENT_TOKEN_EMBEDDING  # the id of a position fed as an embedding row
+KV_POLICY_WINDOW = _ffi.PYAGENT_KV_POLICY_WINDOW  # values of the sampler key kv_policy
+KV_POLICY_H2O = _ffi.PYAGENT_KV_POLICY_H2O
+KV_POLICY_KVZAP = _ffi.PYAGENT_KV_POLICY_KVZAP
 
 __version__ = "%d.%d.%d" % (_ffi.PYAGENT_VERSION_MAJOR, _ffi.PYAGENT_VERSION_MINOR,
                             _ffi.PYAGENT_VERSION_PATCH)
@@ -40,7 +43,7 @@ def status_str(status):
 
 
 __all__ = ["ABI_VERSION", "Adapter", "Agent", "AgentStats", "ENGINE", "Engine", "FinishReason",
-           "Generation", "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_NONE", "LOG_WARN", "Params",
+           "Generation", "KV_POLICY_H2O", "KV_POLICY_KVZAP", "KV_POLICY_WINDOW", "LOG_DEBUG", "LOG_ERROR", "LOG_INFO", "LOG_NONE", "LOG_WARN", "Params",
            "PyagentError", "SAMPLER", "SemanticCache", "TOKEN_EMBEDDING", "error_for", "lib", "load", "status_str",
            "version"] + \
     sorted({cls.__name__ for cls in ERRORS.values()} | {"LibraryNotFoundError"})

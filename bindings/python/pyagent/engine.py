@@ -146,6 +146,26 @@ class Engine(NativeHandle):
                                                         ctypes.byref(n)))
         return array.array("f", bytes(buf))
 
+    # -- KV pruning ---------------------------------------------------------------------------
+
+    def fit_kvzap(self, texts, path, *, ridge=1.0, heldout=0.25):
+        """Fits a KVzap surrogate on `texts` (at least 2 str/bytes) and writes it to `path`
+        (pyagent_kvzap_fit); returns the fit's figures as a dict (r2_heldout, top_overlap, ...)."""
+        data = [t.encode() if isinstance(t, str) else bytes(t) for t in texts]
+        arr = (ctypes.c_char_p * max(len(data), 1))(*data)
+        info = _ffi.pyagent_kvzap_info(struct_size=ctypes.sizeof(_ffi.pyagent_kvzap_info))
+        self._check(self._lib.pyagent_kvzap_fit(self.handle, arr, len(data), float(ridge),
+                                                float(heldout), os.fsencode(path),
+                                                ctypes.byref(info)))
+        return _kvzap_dict(info)
+
+    def load_kvzap(self, path):
+        """Loads a surrogate for agents with kv_policy=KV_POLICY_KVZAP; returns its figures."""
+        info = _ffi.pyagent_kvzap_info(struct_size=ctypes.sizeof(_ffi.pyagent_kvzap_info))
+        self._check(self._lib.pyagent_engine_load_kvzap(self.handle, os.fsencode(path),
+                                                        ctypes.byref(info)))
+        return _kvzap_dict(info)
+
     # -- logging -----------------------------------------------------------------------------
 
     def set_log(self, callback, min_level=LOG_WARN):
@@ -165,3 +185,8 @@ class Engine(NativeHandle):
     def __repr__(self):
         state = "closed" if self.closed else "n_vocab=%d n_ctx=%d" % (self.n_vocab, self.n_ctx)
         return "<pyagent.Engine %r %s>" % (self.model_path, state)
+
+
+def _kvzap_dict(info):
+    return {name: getattr(info, name) for name, _ in info._fields_
+            if name not in ("struct_size", "reserved")}
