@@ -18,6 +18,9 @@
  *   --contexts N,...  context lengths (default 1024,4096)
  *   --budget F        pruning budget as a fraction of the context (default 0.25)
  *   --kvzap FILE      KVzap surrogate of -m's model
+ *   --snapshot N      instead: save (crash-safe, fsync'ed) and load an agent of N computed
+ *                     tokens of -m's model (F16 KV) 3 times each, in --snapshot-dir (default
+ *                     /tmp), and print the median times
  *   -t N              threads (default 0 = the cores)
  *   --json            one JSON object per line
  */
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pyagent/pyagent.h>
@@ -37,7 +41,8 @@
 #define MAX_GEN 2048
 
 typedef struct memory_options {
-    const char *model, *stories, *kvzap;
+    const char *model, *stories, *kvzap, *snapshot_dir;
+    int64_t snapshot;
     int64_t contexts[MAX_CONTEXTS];
     int n_contexts;
     double budget;
@@ -97,6 +102,8 @@ static memory_options parse(int argc, char **argv) {
         if (!strcmp(f, "-m") || !strcmp(f, "--model")) o.model = v;
         else if (!strcmp(f, "--agreement")) o.stories = v;
         else if (!strcmp(f, "--kvzap")) o.kvzap = v;
+        else if (!strcmp(f, "--snapshot")) o.snapshot = (int64_t)number(f, v, 1, 1 << 24);
+        else if (!strcmp(f, "--snapshot-dir")) o.snapshot_dir = v;
         else if (!strcmp(f, "--budget")) o.budget = number(f, v, 0.01, 1);
         else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) o.threads = (int64_t)number(f, v, 0, 1024);
         else if (!strcmp(f, "--gen")) o.gen = (int64_t)number(f, v, 1, MAX_GEN);
@@ -107,7 +114,7 @@ static memory_options parse(int argc, char **argv) {
                 o.contexts[o.n_contexts++] = (int64_t)number(f, at, 64, 1 << 20);
             }
         } else die(f, "unknown flag (--memory takes -m, --contexts, --budget, --agreement, "
-                      "--gen, -t, --json)");
+                      "--gen, --kvzap, --snapshot, --snapshot-dir, -t, --json)");
     }
     if (!o.model && !o.stories) die("-m", "a model is required");
     return o;
@@ -341,8 +348,65 @@ static void agreement(const memory_options *o) {
     unlink(kvzap);
 }
 
+static int by_value(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median save and load times of an agent with o->snapshot computed tokens. */
+static void snapshot_times(const memory_options *o) {
+    const int64_t n = o->snapshot, reps = 3;
+    pyagent_engine *e = open_engine(o->model, PYAGENT_KV_F16, n + 8, o->threads);
+    const policy plain = {"f16", PYAGENT_KV_F16, false, 0, 0};
+    pyagent_agent *a = make_agent(e, &plain, 1, n);
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    uint64_t x = 0x5eedull;
+    for (int64_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        ids[i] = (int32_t)(3 + (x >> 33) % 256);
+    }
+    if (pyagent_agent_feed_tokens(a, ids, (size_t)n) || pyagent_agent_prefill(a))
+        die("prefill", pyagent_agent_last_error(a));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pyagent-bench-snapshot-%d", o->snapshot_dir ? o->snapshot_dir : "/tmp",
+             (int)getpid());
+    double save[3], load[3];
+    pyagent_engine *e2 = open_engine(o->model, PYAGENT_KV_F16, n + 8, o->threads); /* a restart */
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        if (pyagent_agent_save(a, path)) die("save", pyagent_agent_last_error(a));
+        save[r] = now_s() - t0;
+        pyagent_agent *b = NULL;
+        t0 = now_s();
+        if (pyagent_agent_load(e2, path, &b)) die("load", pyagent_engine_last_error(e2));
+        load[r] = now_s() - t0;
+        pyagent_agent_destroy(b);
+    }
+    struct stat sb;
+    const double mib = stat(path, &sb) == 0 ? (double)sb.st_size / 1048576.0 : 0;
+    unlink(path);
+    qsort(save, reps, sizeof *save, by_value);
+    qsort(load, reps, sizeof *load, by_value);
+    if (o->json)
+        printf("{\"snapshot_tokens\": %lld, \"file_mib\": %.1f, \"save_ms\": %.1f, "
+               "\"load_ms\": %.1f}\n", (long long)n, mib, 1e3 * save[1], 1e3 * load[1]);
+    else
+        printf("snapshot of an agent of %lld tokens (%.1f MiB): save %.1f ms (fsync'ed), load "
+               "%.1f ms (medians of %d)\n", (long long)n, mib, 1e3 * save[1], 1e3 * load[1],
+               (int)reps);
+    free(ids);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+    pyagent_engine_destroy(e2);
+}
+
 int pa_bench_memory_main(int argc, char **argv) {
     const memory_options o = parse(argc, argv);
+    if (o.snapshot) {
+        if (!o.model) die("--snapshot", "needs -m");
+        snapshot_times(&o);
+        return 0;
+    }
     if (o.model) {
         if (!o.json)
             printf("| context | policy          | KV MiB/agent | x f16  | prefill s |\n"

@@ -104,6 +104,17 @@ static void damaged_or_foreign_snapshots_are_refused(void **state) {
         assert_int_equal(pyagent_agent_load(e, bad, &b), PYAGENT_ERR_BAD_PACKET);
     }
     assert_int_equal(pyagent_agent_load(e, "/nonexistent/snapshot", &b), PYAGENT_ERR_IO);
+    /* an engine whose pool cannot hold it (two blocks for 100 tokens): KV_FULL, with the
+     * store's message */
+    pyagent_agent *big = sampling_agent(e);
+    test_generate(big, 100);
+    assert_int_equal(pyagent_agent_save(big, path), PYAGENT_OK);
+    pyagent_agent_destroy(big);
+    pyagent_engine *tiny = test_open_engine(stories_path, "kv_bytes", 2 * 20480);
+    assert_int_equal(pyagent_agent_load(tiny, path, &b), PYAGENT_ERR_KV_FULL);
+    assert_null(b);
+    assert_non_null(strstr(pyagent_engine_last_error(tiny), "KV store full"));
+    pyagent_engine_destroy(tiny);
     remove(path);
     remove(bad);
     pyagent_agent_destroy(a);

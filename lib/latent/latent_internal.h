@@ -13,6 +13,9 @@ pyagent_status pa_latent_import_exact_locked(pyagent_agent *a, const pyagent_lat
 /* pyagent_latent_packet_deserialize with the message in `err`. */
 pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t size,
                                pyagent_latent_packet **out, pa_err *err);
+/* The same checks, but an F16 or F32 packet reads its rows in place: `data` must outlive it. */
+pyagent_status pa_latent_parse_view(pyagent_engine *e, const uint8_t *data, size_t size,
+                                    pyagent_latent_packet **out, pa_err *err);
 
 /* Reads an adapter file's bytes (no check against models): for pyagent_adapter_load and the
  * fuzzer. */
@@ -30,5 +33,9 @@ pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, s
 /* Reads a whole file of at most max_bytes (OUT_OF_RANGE beyond) into a malloc'ed buffer. */
 pyagent_status pa_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *size,
                             pa_err *err);
+/* Maps a whole file read-only, its pages read in (no copy: large snapshots load at page-cache
+ * speed); pa_unmap_file releases it. Files are replaced by rename, never rewritten in place. */
+pyagent_status pa_map_file(const char *path, const uint8_t **data, size_t *size, pa_err *err);
+void pa_unmap_file(const uint8_t *data, size_t size);
 
 #endif

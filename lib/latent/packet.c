@@ -40,6 +40,10 @@ struct pyagent_latent_packet {
      * payload and as f16 otherwise */
     void *k, *v;
     bool rows_f32;
+    /* made by pa_latent_parse_view: F16 or F32 rows read where they lie in the caller's wire
+     * bytes (layer l's K rows at wire + l * layer_bytes, its V rows n rows later) */
+    const uint8_t *wire;
+    size_t layer_bytes, row_bytes;
 };
 
 typedef struct wire_header {
@@ -64,6 +68,11 @@ static int64_t n_rows(const pyagent_latent_packet *p) { return p->to - p->from; 
  * type (a PA_KV_* type). */
 static const void *row_of(const pyagent_latent_packet *p, bool values, int l, int64_t i,
                           int *elem_type) {
+    if (p->wire) {
+        *elem_type = p->rows_f32 ? PA_KV_F32 : PA_KV_F16;
+        return p->wire + (size_t)l * p->layer_bytes +
+               ((values ? (size_t)n_rows(p) : 0) + (size_t)i) * p->row_bytes;
+    }
     if (p->k) {
         *elem_type = p->rows_f32 ? PA_KV_F32 : PA_KV_F16;
         const size_t at = ((size_t)l * (size_t)n_rows(p) + (size_t)i) * (size_t)p->kv_dim;
@@ -201,7 +210,7 @@ static bool share_blocks(pyagent_agent *a, const pyagent_latent_packet *p) {
 static pyagent_status copy_rows(pyagent_agent *a, const pyagent_latent_packet *p, pa_err *err) {
     pyagent_engine *e = a->engine;
     pyagent_status st = pa_sched_reserve_blocks_locked(e, a, (size_t)p->to);
-    if (st) return pa_fail(err, st, "%s", a->last_error.msg);
+    if (st) return st; /* the message is in a->last_error, which err is */
     const pa_kv_config *cfg = pa_kv_config_of(e->kv);
     float *row = malloc((size_t)p->kv_dim * sizeof *row);
     if (!row) return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
@@ -412,8 +421,10 @@ static pyagent_status read_header(pyagent_engine *e, const void *data, size_t si
     return PYAGENT_OK;
 }
 
-pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t size,
-                               pyagent_latent_packet **out, pa_err *err) {
+/* Checks every section; rows are decoded into the packet's own memory, or with `view` (and an
+ * F16 or F32 payload) read in place from data. */
+static pyagent_status parse(pyagent_engine *e, const uint8_t *data, size_t size, bool view,
+                            pyagent_latent_packet **out, pa_err *err) {
     wire_header h;
     size_t expected = 0;
     pyagent_status st = read_header(e, data, size, &h, &expected, err);
@@ -434,10 +445,16 @@ pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t si
                                  .to = (int64_t)h.to, .prefix_hash = h.prefix_hash};
     p->rows_f32 = h.payload_type == PYAGENT_LATENT_F32;
     const size_t elem = p->rows_f32 ? 4 : 2;
-    p->tokens = malloc(n * 4);
-    p->k = malloc((size_t)p->n_layer * n * d * elem);
-    p->v = malloc((size_t)p->n_layer * n * d * elem);
-    if (!p->tokens || !p->k || !p->v) {
+    const size_t rb = payload_row_bytes((int32_t)h.payload_type, (int)d);
+    view = view && h.payload_type != PYAGENT_LATENT_Q8_0;
+    p->tokens = malloc(n * 4 + 1);
+    if (view) {
+        p->wire = in + n * 4 + 8, p->layer_bytes = 2 * n * rb + 8, p->row_bytes = rb;
+    } else {
+        p->k = malloc((size_t)p->n_layer * n * d * elem + 1);
+        p->v = malloc((size_t)p->n_layer * n * d * elem + 1);
+    }
+    if (!p->tokens || (!view && (!p->k || !p->v))) {
         pyagent_latent_packet_destroy(p);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory for a latent packet");
     }
@@ -450,7 +467,6 @@ pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t si
                            bad);
         }
     in += n * 4 + 8;
-    const size_t rb = payload_row_bytes((int32_t)h.payload_type, (int)d);
     for (int l = 0; l < p->n_layer; l++, in += 2 * n * rb + 8) {
         memcpy(&sum, in + 2 * n * rb, 8);
         if (XXH3_64bits(in, 2 * n * rb) != sum) {
@@ -458,7 +474,7 @@ pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t si
             return pa_fail(err, PYAGENT_ERR_BAD_PACKET,
                            "latent packet layer %d checksum mismatch", l);
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; !view && i < n; i++) {
             const size_t at = ((size_t)l * n + i) * d * elem;
             decode_row(in + i * rb, (int)d, (int32_t)h.payload_type, (uint8_t *)p->k + at);
             decode_row(in + (n + i) * rb, (int)d, (int32_t)h.payload_type, (uint8_t *)p->v + at);
@@ -466,6 +482,16 @@ pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t si
     }
     *out = p;
     return PYAGENT_OK;
+}
+
+pyagent_status pa_latent_parse(pyagent_engine *e, const uint8_t *data, size_t size,
+                               pyagent_latent_packet **out, pa_err *err) {
+    return parse(e, data, size, false, out, err);
+}
+
+pyagent_status pa_latent_parse_view(pyagent_engine *e, const uint8_t *data, size_t size,
+                                    pyagent_latent_packet **out, pa_err *err) {
+    return parse(e, data, size, true, out, err);
 }
 
 pyagent_status pyagent_latent_packet_deserialize(pyagent_engine *engine, const void *data,

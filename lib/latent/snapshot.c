@@ -12,12 +12,14 @@
  * Writing is crash-safe: a temporary file in the same directory, fsync, rename over the target,
  * fsync of the directory. A reader sees the old snapshot or the new one, never a mix.
  */
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -267,7 +269,7 @@ pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_
     if (h.kv_bytes > 0) {
         if (h.kv_bytes > size - at)
             return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "snapshot: KV section past end of file");
-        if ((st = pa_latent_parse(e, data + at, h.kv_bytes, &packet, err))) return st;
+        if ((st = pa_latent_parse_view(e, data + at, h.kv_bytes, &packet, err))) return st;
         at += h.kv_bytes;
     }
     if (h.n_logits && (st = take_section(data, size, &at, h.n_logits * 4, "logits", err))) {
@@ -339,19 +341,48 @@ pyagent_status pa_read_file(const char *path, size_t max_bytes, uint8_t **data, 
     return st;
 }
 
+pyagent_status pa_map_file(const char *path, const uint8_t **data, size_t *size, pa_err *err) {
+    static const uint8_t empty[1];
+    *data = NULL, *size = 0;
+    struct stat sb;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        const pyagent_status st = pa_fail(err, PYAGENT_ERR_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return st;
+    }
+    if (sb.st_size == 0) {
+        close(fd);
+        *data = empty;
+        return PYAGENT_OK;
+    }
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0
+#endif
+    void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return pa_fail(err, PYAGENT_ERR_IO, "%s: %s", path, strerror(errno));
+    *data = m, *size = (size_t)sb.st_size;
+    return PYAGENT_OK;
+}
+
+void pa_unmap_file(const uint8_t *data, size_t size) {
+    if (data && size > 0) munmap((void *)data, size);
+}
+
 pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
                                   pyagent_agent **agent) {
     if (agent) *agent = NULL;
     if (!pa_engine_ready(engine) || !path || !agent) return PYAGENT_ERR_INVALID_ARGUMENT;
     pa_err err = {0};
-    uint8_t *data = NULL;
+    const uint8_t *data = NULL;
     size_t size = 0;
-    pyagent_status st = pa_read_file(path, SIZE_MAX, &data, &size, &err);
+    pyagent_status st = pa_map_file(path, &data, &size, &err);
     if (!st) {
         st = pa_snapshot_restore(engine, data, size, agent, &err);
         if (st) pa_err_prefix(&err, path);
     }
-    free(data);
+    pa_unmap_file(data, size);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }
 
@@ -516,13 +547,13 @@ pyagent_status pyagent_kv_store_load(pyagent_kv_store *store, const char *path,
     pyagent_engine *e = store->engine;
     pa_err err = {0};
     int64_t n = 0;
-    uint8_t *data = NULL;
+    const uint8_t *data = NULL;
     size_t size = 0;
     pyagent_status st = e->cuda ? pa_fail(&err, PYAGENT_ERR_UNSUPPORTED,
                                           "store snapshot: not on backend cuda yet")
-                                : pa_read_file(path, SIZE_MAX, &data, &size, &err);
+                                : pa_map_file(path, &data, &size, &err);
     if (!st) st = pa_kv_store_restore(e, data, size, &n, &err);
-    free(data);
+    pa_unmap_file(data, size);
     if (n_blocks) *n_blocks = n;
     if (st) pa_err_prefix(&err, path);
     return st ? pa_engine_set_error(e, &err) : PYAGENT_OK;
