@@ -409,6 +409,72 @@ static void latent_export_is_refused_on_the_gpu(void **state) {
     pyagent_engine_destroy(e);
 }
 
+static int64_t prefix_hits_of(pyagent_agent *a) {
+    pyagent_agent_stats st = {.struct_size = sizeof st};
+    pyagent_agent_stats_get(a, &st);
+    return st.n_cached_tokens;
+}
+
+static pyagent_kv_stats kv_stats(pyagent_engine *e) {
+    pyagent_kv_stats st = {.struct_size = sizeof st};
+    assert_int_equal(pyagent_kv_store_stats_get(pyagent_engine_kv_store(e), &st), PYAGENT_OK);
+    return st;
+}
+
+/* Blocks leaving the device's pool go to the host tier and come back to the device on a
+ * prefix hit with the logits of computing them; the disk tier gets them from the device too,
+ * and a CPU engine of the model reads what the GPU wrote. */
+static void tiers_keep_blocks_that_leave_the_device(void **state) {
+    (void)state;
+    char path[1200], dir[] = "/tmp/pyagent-cuda-tier-XXXXXX";
+    path_of(path, sizeof path, data_dir, "stories260K.gguf");
+    assert_non_null(mkdtemp(dir));
+    pyagent_engine *e = open_engine(path, PYAGENT_BACKEND_CUDA, PYAGENT_KV_F32, 1);
+    pyagent_kv_store *store = pyagent_engine_kv_store(e);
+    assert_int_equal(pyagent_kv_store_set_host_tier(store, 1 << 20), PYAGENT_OK);
+    assert_int_equal(pyagent_kv_store_set_disk_tier(store, dir, 0), PYAGENT_OK);
+    int32_t prompt[80];
+    unsigned seed = 23;
+    random_tokens(prompt, 80, 512, &seed);
+    static float want[N_VOCAB_MAX], got[N_VOCAB_MAX];
+    pyagent_agent *a = greedy_agent(e, PYAGENT_SPEC_OFF); /* steps of 64, then 16 */
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
+    const size_t n = logits_of(a, want);
+    pyagent_agent_destroy(a);
+    pyagent_kv_store_drop_cache(store);
+    assert_int_equal(kv_stats(e).n_host_spilled, 5);
+    assert_int_equal(kv_stats(e).n_disk_spilled, 5);
+
+    pyagent_agent *b = greedy_agent(e, PYAGENT_SPEC_OFF);
+    assert_int_equal(pyagent_agent_feed_tokens(b, prompt, 80), PYAGENT_OK);
+    logits_of(b, got);
+    assert_int_equal(prefix_hits_of(b), 64);
+    assert_int_equal(kv_stats(e).n_host_restored, 4); /* the nearest tier answers */
+    const double d_host = relative_diff(got, want, n);
+    assert_true(d_host <= 1e-6);
+    pyagent_agent_destroy(b);
+
+    pyagent_engine *cpu = open_engine(path, PYAGENT_BACKEND_CPU, PYAGENT_KV_F32, 1);
+    assert_int_equal(pyagent_kv_store_set_disk_tier(pyagent_engine_kv_store(cpu), dir, 0),
+                     PYAGENT_OK);
+    pyagent_agent *c = greedy_agent(cpu, PYAGENT_SPEC_OFF);
+    assert_int_equal(pyagent_agent_feed_tokens(c, prompt, 80), PYAGENT_OK);
+    logits_of(c, got);
+    assert_int_equal(prefix_hits_of(c), 64);
+    const double d_cpu = relative_diff(got, want, n);
+    assert_true(d_cpu <= 1e-4);
+    printf("# tiers on the GPU: host tier restore %.3g, CPU engine from the GPU's disk blocks "
+           "%.3g (max relative logit difference)\n", d_host, d_cpu);
+    pyagent_agent_destroy(c);
+    pyagent_engine_destroy(cpu);
+    pyagent_engine_destroy(e);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const char *d = getenv("PYAGENT_TEST_DATA"), *m = getenv("PYAGENT_TEST_MODELS");
     snprintf(data_dir, sizeof data_dir, "%s", d ? d : "tests/data");
@@ -431,6 +497,7 @@ int main(void) {
         cmocka_unit_test(many_agents_batched_equal_solo_runs),
         cmocka_unit_test(forked_agents_match_independent_runs),
         cmocka_unit_test(latent_export_is_refused_on_the_gpu),
+        cmocka_unit_test(tiers_keep_blocks_that_leave_the_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -473,6 +473,57 @@ static void disk_tier_keeps_evicted_blocks_for_later_prompts(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* The host tier keeps evicted blocks in memory for later prompts (the same logits, bit for
+ * bit), and drops its oldest copies to stay within its bytes. */
+static void host_tier_keeps_evicted_blocks_within_its_bytes(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 1, 0, 16);
+    pyagent_kv_store *store = pyagent_engine_kv_store(e);
+    assert_int_equal(pyagent_kv_store_set_host_tier(store, -1), PYAGENT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(pyagent_kv_store_set_host_tier(store, 1 << 20), PYAGENT_OK);
+    int32_t prompt[80];
+    unsigned seed = 22;
+    random_tokens(prompt, 80, &seed);
+    float want[N_VOCAB_MAX], got[N_VOCAB_MAX];
+    pyagent_agent *a = greedy_agent(e); /* in the steps a prefix hit takes: 64, then 16 */
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
+    const size_t n_vocab = logits_of(a, want);
+    pyagent_agent_destroy(a);
+    pyagent_kv_store_drop_cache(store); /* all 5 full blocks leave the pool */
+    pyagent_kv_stats st = kv_stats(e);
+    assert_int_equal(st.n_host_spilled, 5);
+    assert_int_equal(st.n_cached, 0);
+    const int64_t record = st.host_bytes / 5;
+    assert_true(record > 0 && st.host_bytes == 5 * record);
+
+    pyagent_agent *b = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(b, prompt, 80), PYAGENT_OK);
+    logits_of(b, got);
+    assert_int_equal(prefix_hits_of(b), 64);
+    assert_int_equal(kv_stats(e).n_host_restored, 4);
+    assert_memory_equal(got, want, n_vocab * sizeof *got);
+    pyagent_agent_destroy(b);
+
+    /* room for two records: after five spills the two newest remain -- the store evicts leaves
+     * first, so those are the prompt's first two blocks, and they attach again */
+    assert_int_equal(pyagent_kv_store_set_host_tier(store, 2 * record), PYAGENT_OK);
+    pyagent_kv_store_drop_cache(store);
+    st = kv_stats(e);
+    assert_int_equal(st.n_host_spilled, 5);
+    assert_int_equal(st.host_bytes, 2 * record);
+    pyagent_agent *c = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(c, prompt, 80), PYAGENT_OK);
+    logits_of(c, got);
+    assert_int_equal(prefix_hits_of(c), 32);
+    assert_true(max_diff(got, want, n_vocab) < 1e-5);
+    pyagent_agent_destroy(c);
+    assert_int_equal(pyagent_kv_store_set_host_tier(store, 0), PYAGENT_OK); /* none */
+    assert_int_equal(kv_stats(e).host_bytes, 0);
+    pyagent_engine_destroy(e);
+}
+
 /* A whole-store snapshot gives a new engine the prefix cache of the old one: the same prompt
  * attaches its blocks and gets the same logits, bit for bit; damaged, truncated and foreign
  * snapshots are refused with nothing loaded. */
@@ -933,6 +984,7 @@ int main(void) {
         cmocka_unit_test(index_nodes_form_the_prefix_tree),
         cmocka_unit_test(window_pruning_bounds_memory_and_is_exact_when_off),
         cmocka_unit_test(disk_tier_keeps_evicted_blocks_for_later_prompts),
+        cmocka_unit_test(host_tier_keeps_evicted_blocks_within_its_bytes),
         cmocka_unit_test(store_snapshot_warms_a_new_engine),
         cmocka_unit_test(labels_are_kept_and_validated),
         cmocka_unit_test(engine_destroyed_before_its_agents_lives_until_the_last_one),

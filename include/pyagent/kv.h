@@ -50,6 +50,10 @@ typedef struct pyagent_kv_stats {
     int64_t n_redis_restored;
     int64_t n_redis_rejected;
     int64_t redis_bytes;
+    int64_t n_host_spilled;       /* the same for the host tier (host_bytes: held now) */
+    int64_t n_host_restored;
+    int64_t n_host_rejected;
+    int64_t host_bytes;
 } pyagent_kv_stats;
 
 PYAGENT_API pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store,
@@ -75,14 +79,22 @@ PYAGENT_API pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store,
                                                   pyagent_kv_node *nodes, int32_t *tokens,
                                                   size_t capacity, size_t *n_nodes);
 
+/* A host-memory tier of at most max_bytes (0: none): an indexed block that the store evicts
+ * is copied to host memory under its key (the oldest copies dropped to make room), and a
+ * prompt whose next block is not in the pool but in the tier gets it back instead of computing
+ * it. On backend cuda this is where blocks leaving the device's pool go (a device pool is small,
+ * host memory large); on the CPU backend, a second cache level outside kv_bytes. */
+PYAGENT_API pyagent_status pyagent_kv_store_set_host_tier(pyagent_kv_store *store,
+                                                          int64_t max_bytes);
+
 /* A disk tier under the existing directory `dir` (NULL: none): an indexed block that the
  * store evicts is written to a file named by its key (dir/<key>.kvb, up to max_bytes in all,
  * 0 = no limit), and a prompt whose next block is not in memory but in the tier reads it back
  * instead of computing it. Keys bind the model, the cache salt, the KV type and every token up
  * to the block's end, so any engine of the same model finds them, in this process or another.
  * Files are written without fsync (a cache, not a snapshot); a damaged or foreign file is not
- * used. PYAGENT_ERR_IO when dir is not a writable directory (message on the engine),
- * PYAGENT_ERR_UNSUPPORTED on backend cuda. */
+ * used. PYAGENT_ERR_IO when dir is not a writable directory (message on the engine). On
+ * backend cuda an evicted block is copied from the device first. */
 PYAGENT_API pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store,
                                                           const char *dir, int64_t max_bytes);
 
@@ -91,8 +103,8 @@ PYAGENT_API pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *stor
  * transaction, checksummed), expiring after ttl_seconds (0: never), at most max_bytes written
  * (0: no limit). Every call waits at most timeout_ms: a server that is down or slow costs that
  * and one logged warning (PYAGENT_LOG_WARN) until it answers again, never a failure — the
- * blocks are computed. Evicted blocks go to every tier set; a lookup tries disk, then Redis.
- * PYAGENT_ERR_UNSUPPORTED when built without hiredis or on backend cuda,
+ * blocks are computed. Evicted blocks go to every tier set; a lookup tries host memory, disk,
+ * then Redis. PYAGENT_ERR_UNSUPPORTED when built without hiredis,
  * PYAGENT_ERR_OUT_OF_RANGE for a bad port, timeout or ttl. */
 PYAGENT_API pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store,
                                                            const char *host, int32_t port,

@@ -153,6 +153,7 @@ void pa_engine_free(pyagent_engine *engine) {
     pa_llama_ws_free(engine->ws);
     pa_cuda_free(engine->cuda); /* before the store it mirrors */
     pa_kv_store_free(engine->kv);
+    pa_tier_free(engine->host);
     pa_tier_free(engine->disk);
     pa_tier_free(engine->redis);
     pa_pool_free(engine->pool);
@@ -503,6 +504,13 @@ pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent
         full.n_redis_rejected = t->n_rejected + t->n_refused;
         full.redis_bytes = t->bytes;
     }
+    if (e->host) {
+        const pa_tier_counters *t = pa_tier_counters_of(e->host);
+        full.n_host_spilled = t->n_spilled;
+        full.n_host_restored = t->n_restored;
+        full.n_host_rejected = t->n_rejected + t->n_refused;
+        full.host_bytes = t->bytes;
+    }
     pthread_mutex_unlock(&e->lock);
     uint32_t caller_size = stats->struct_size;
     memcpy(stats, &full, caller_size < sizeof full ? caller_size : sizeof full);
@@ -540,19 +548,25 @@ pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_
     return l.n > capacity ? PYAGENT_ERR_BUFFER_TOO_SMALL : PYAGENT_OK;
 }
 
-/* The store's spill hook: an evicted block goes to every tier there is. */
+/* The store's spill hook: an evicted block goes to every tier there is (from the device
+ * first, on backend cuda). */
 static void spill_to_tiers(void *ctx, const pa_kv_store *store, int32_t block, uint64_t key,
                            uint64_t parent_key, const int32_t *tokens) {
     pyagent_engine *e = ctx;
+    pa_kv_mirror_download(store, block);
+    if (e->host) pa_tier_spill(e->host, store, block, key, parent_key, tokens);
     if (e->disk) pa_tier_spill(e->disk, store, block, key, parent_key, tokens);
     if (e->redis) pa_tier_spill(e->redis, store, block, key, parent_key, tokens);
 }
 
+/* A block from the nearest tier that has it: host memory, disk, then Redis. */
 int32_t pa_engine_tier_fetch(pyagent_engine *e, uint64_t key, uint64_t parent_key,
                              const int32_t *tokens) {
-    int32_t block = e->disk ? pa_tier_fetch(e->disk, e->kv, key, parent_key, tokens) : PA_NO_BLOCK;
-    if (block == PA_NO_BLOCK && e->redis)
-        block = pa_tier_fetch(e->redis, e->kv, key, parent_key, tokens);
+    pa_tier *tiers[3] = {e->host, e->disk, e->redis};
+    int32_t block = PA_NO_BLOCK;
+    for (int i = 0; i < 3 && block == PA_NO_BLOCK; i++)
+        if (tiers[i]) block = pa_tier_fetch(tiers[i], e->kv, key, parent_key, tokens);
+    if (block != PA_NO_BLOCK) pa_kv_mirror_upload(e->kv, block);
     return block;
 }
 
@@ -566,7 +580,7 @@ static pyagent_status install_tier(pyagent_engine *e, pa_tier **slot, pa_tier *t
     pthread_mutex_lock(&e->lock);
     pa_tier_free(*slot);
     *slot = tier;
-    pa_kv_set_spill(e->kv, e->disk || e->redis ? spill_to_tiers : NULL, e);
+    pa_kv_set_spill(e->kv, e->host || e->disk || e->redis ? spill_to_tiers : NULL, e);
     pthread_mutex_unlock(&e->lock);
     return PYAGENT_OK;
 }
@@ -577,10 +591,7 @@ pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const cha
     pyagent_engine *e = store->engine;
     pa_err err = {0};
     pa_tier *tier = NULL;
-    if (dir && e->cuda)
-        pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "KV disk tier: not on backend cuda yet");
-    else if (dir)
-        pa_tier_open_disk(dir, max_bytes, &tier, &err);
+    if (dir) pa_tier_open_disk(dir, max_bytes, &tier, &err);
     if (err.status) return pa_engine_set_error(e, &err);
     return install_tier(e, &e->disk, tier);
 }
@@ -592,12 +603,20 @@ pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store, const ch
     pyagent_engine *e = store->engine;
     pa_err err = {0};
     pa_tier *tier = NULL;
-    if (host && e->cuda)
-        pa_fail(&err, PYAGENT_ERR_UNSUPPORTED, "KV Redis tier: not on backend cuda yet");
-    else if (host && !pa_tier_open_redis(host, port, ttl_seconds, timeout_ms, max_bytes, &tier, &err))
+    if (host && !pa_tier_open_redis(host, port, ttl_seconds, timeout_ms, max_bytes, &tier, &err))
         pa_tier_set_warn(tier, tier_warning, e);
     if (err.status) return pa_engine_set_error(e, &err);
     return install_tier(e, &e->redis, tier);
+}
+
+pyagent_status pyagent_kv_store_set_host_tier(pyagent_kv_store *store, int64_t max_bytes) {
+    if (!store || max_bytes < 0) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_engine *e = store->engine;
+    pa_err err = {0};
+    pa_tier *tier = NULL;
+    if (max_bytes > 0 && pa_tier_open_host(max_bytes, &tier, &err))
+        return pa_engine_set_error(e, &err);
+    return install_tier(e, &e->host, tier);
 }
 
 pyagent_status pyagent_kv_store_drop_cache(pyagent_kv_store *store) {

@@ -136,7 +136,7 @@ struct pyagent_engine {
     pa_pool *pool;
     pa_llama_ws *ws;
     pa_kv_store *kv;
-    pa_tier *disk, *redis; /* the store's tiers (pyagent_kv_store_set_*_tier), or NULL */
+    pa_tier *host, *disk, *redis; /* the store's tiers (pyagent_kv_store_set_*_tier), or NULL */
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
     pa_kvzap *kvzap;         /* pyagent_engine_load_kvzap's surrogate, or NULL */

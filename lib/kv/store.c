@@ -32,6 +32,7 @@ struct pa_kv_store {
     int32_t lru_head, lru_tail; /* least recently used first */
     pa_kv_counters counters;
     pa_kv_copy_fn mirror_copy;  /* the K/V live in a mirror (pa_kv_set_mirror), or NULL */
+    pa_kv_block_fn mirror_download, mirror_upload;
     void *mirror_ctx;
     pa_kv_spill_fn spill;       /* a tier's (pa_kv_set_spill), or NULL */
     void *spill_ctx;
@@ -263,9 +264,20 @@ void pa_kv_release(pa_kv_store *s, int32_t b) {
     }
 }
 
-void pa_kv_set_mirror(pa_kv_store *s, pa_kv_copy_fn copy, void *ctx) {
+void pa_kv_set_mirror(pa_kv_store *s, pa_kv_copy_fn copy, pa_kv_block_fn download,
+                      pa_kv_block_fn upload, void *ctx) {
     s->mirror_copy = copy;
+    s->mirror_download = copy ? download : NULL;
+    s->mirror_upload = copy ? upload : NULL;
     s->mirror_ctx = copy ? ctx : NULL;
+}
+
+void pa_kv_mirror_download(const pa_kv_store *s, int32_t block) {
+    if (s->mirror_download) s->mirror_download(s->mirror_ctx, block);
+}
+
+void pa_kv_mirror_upload(const pa_kv_store *s, int32_t block) {
+    if (s->mirror_upload) s->mirror_upload(s->mirror_ctx, block);
 }
 
 void pa_kv_copy_slots(pa_kv_store *s, int32_t dst, int dst_slot, int32_t src, int src_slot,

@@ -126,7 +126,14 @@ void pa_kv_copy_slots(pa_kv_store *store, int32_t dst, int dst_slot, int32_t src
  * the host rows, and the host rows (pa_kv_k, pa_kv_v) are not the sequences' K/V. NULL unsets. */
 typedef void (*pa_kv_copy_fn)(void *ctx, int32_t dst, int dst_slot, int32_t src, int src_slot,
                               int n_slots);
-void pa_kv_set_mirror(pa_kv_store *store, pa_kv_copy_fn copy, void *ctx);
+/* A mirror's transfers of one block's rows (every layer, K and V): to the host rows (before a
+ * tier writes the block) and from them (after a tier restored it). */
+typedef void (*pa_kv_block_fn)(void *ctx, int32_t block);
+void pa_kv_set_mirror(pa_kv_store *store, pa_kv_copy_fn copy, pa_kv_block_fn download,
+                      pa_kv_block_fn upload, void *ctx);
+/* With a mirror: brings block's rows to the host (download) or sends them back (upload). */
+void pa_kv_mirror_download(const pa_kv_store *store, int32_t block);
+void pa_kv_mirror_upload(const pa_kv_store *store, int32_t block);
 
 /* Pointer to slot `slot` of `layer` in block `block`: K or V rows of kv_dim elements. */
 void *pa_kv_k(const pa_kv_store *store, int32_t block, int layer, int slot);

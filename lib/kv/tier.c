@@ -1,6 +1,7 @@
 /*
  * The tiers of the KV store (tier.h): an indexed block the store evicts is written, under its
- * radix key, to a file (disk tier) or to Redis (Redis tier), and a prefix lookup that misses in
+ * radix key, to host memory (host tier: for a pool in a GPU's memory, or a cache bigger than
+ * the pool), to a file (disk tier) or to Redis (Redis tier), and a prefix lookup that misses in
  * memory reads it back. The key already binds the model, the cache salt, the element type and
  * every token before and in the block, so another engine of the same model (another process,
  * another machine for Redis) finds the same blocks.
@@ -24,6 +25,8 @@
 #define MAGIC "PAKVBLK1"
 #define PA_TIER_DISK 0
 #define PA_TIER_REDIS 1
+#define PA_TIER_HOST 2
+#define HOST_BUCKETS 4096
 #define FORMAT_VERSION 1u
 
 typedef struct tier_header {
@@ -32,8 +35,16 @@ typedef struct tier_header {
     uint64_t key, parent_key;
 } tier_header;
 
+/* A record the host tier holds: in a hash chain and in the age list (oldest goes first). */
+typedef struct host_entry {
+    uint64_t key;
+    uint8_t *record;
+    size_t size;
+    struct host_entry *chain, *older, *newer;
+} host_entry;
+
 struct pa_tier {
-    int kind;          /* PA_TIER_DISK or PA_TIER_REDIS */
+    int kind;          /* PA_TIER_DISK, PA_TIER_REDIS or PA_TIER_HOST */
     char *where;       /* the directory, or the Redis host */
     int32_t port, timeout_ms;
     int64_t ttl_seconds, max_bytes;
@@ -41,6 +52,9 @@ struct pa_tier {
     void *warn_ctx;
     bool down;         /* the last Redis call failed (warned once until one works again) */
     pa_tier_counters counters;
+    host_entry **buckets;          /* host tier: HOST_BUCKETS chains by key */
+    host_entry *oldest, *newest;
+    int64_t resident;              /* bytes held now */
 };
 
 static pa_tier *tier_new(int kind, const char *where, int64_t max_bytes, pa_err *err) {
@@ -87,6 +101,58 @@ pyagent_status pa_tier_open_redis(const char *host, int32_t port, int64_t ttl_se
     return PYAGENT_OK;
 }
 
+pyagent_status pa_tier_open_host(int64_t max_bytes, pa_tier **out, pa_err *err) {
+    *out = NULL;
+    if (max_bytes <= 0)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE, "KV host tier: max_bytes must be > 0");
+    pa_tier *t = tier_new(PA_TIER_HOST, "host memory", max_bytes, err);
+    if (t && !(t->buckets = calloc(HOST_BUCKETS, sizeof *t->buckets))) {
+        pa_tier_free(t);
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "KV host tier: out of memory");
+    }
+    *out = t;
+    return t ? PYAGENT_OK : err->status;
+}
+
+static host_entry **host_slot(pa_tier *t, uint64_t key) {
+    host_entry **at = &t->buckets[key % HOST_BUCKETS];
+    while (*at && (*at)->key != key) at = &(*at)->chain;
+    return at;
+}
+
+/* Drops the oldest record (from its chain and the age list). */
+static void host_drop_oldest(pa_tier *t) {
+    host_entry *e = t->oldest;
+    *host_slot(t, e->key) = e->chain;
+    t->oldest = e->newer;
+    if (t->oldest) t->oldest->older = NULL;
+    else t->newest = NULL;
+    t->resident -= (int64_t)e->size;
+    free(e->record);
+    free(e);
+}
+
+/* Keeps a copy of a record, dropping the oldest ones to stay within max_bytes. */
+static bool host_put(pa_tier *t, uint64_t key, const uint8_t *buf, size_t size) {
+    if (*host_slot(t, key)) return true; /* the same key holds the same KV */
+    if ((int64_t)size > t->max_bytes) return false;
+    while (t->resident + (int64_t)size > t->max_bytes) host_drop_oldest(t);
+    host_entry *e = calloc(1, sizeof *e);
+    if (e) e->record = malloc(size);
+    if (!e || !e->record) {
+        free(e);
+        return false;
+    }
+    memcpy(e->record, buf, size);
+    *e = (host_entry){key, e->record, size, NULL, t->newest, NULL};
+    *host_slot(t, key) = e;
+    if (t->newest) t->newest->newer = e;
+    else t->oldest = e;
+    t->newest = e;
+    t->resident += (int64_t)size;
+    return true;
+}
+
 void pa_tier_set_warn(pa_tier *t, pa_tier_warn_fn fn, void *ctx) {
     t->warn = fn;
     t->warn_ctx = ctx;
@@ -94,6 +160,8 @@ void pa_tier_set_warn(pa_tier *t, pa_tier_warn_fn fn, void *ctx) {
 
 void pa_tier_free(pa_tier *t) {
     if (!t) return;
+    while (t->oldest) host_drop_oldest(t);
+    free(t->buckets);
     free(t->where);
     free(t);
 }
@@ -115,8 +183,10 @@ static void redis_failed(pa_tier *t, const pa_err *err) {
     t->down = true;
 }
 
-/* Stores a block's bytes: a file (temporary name, then rename) or a Redis key. */
+/* Stores a block's bytes: a copy in memory, a file (temporary name, then rename) or a Redis
+ * key. */
 static bool store_bytes(pa_tier *t, uint64_t key, const uint8_t *buf, size_t size) {
+    if (t->kind == PA_TIER_HOST) return host_put(t, key, buf, size);
     if (t->kind == PA_TIER_REDIS) {
         char name[64];
         redis_key_of(key, name, sizeof name);
@@ -142,6 +212,12 @@ static bool store_bytes(pa_tier *t, uint64_t key, const uint8_t *buf, size_t siz
 
 /* A block's bytes, malloc'ed; NULL when there are none (or Redis failed). */
 static uint8_t *load_bytes(pa_tier *t, uint64_t key, size_t max, size_t *size) {
+    if (t->kind == PA_TIER_HOST) {
+        const host_entry *e = *host_slot(t, key);
+        uint8_t *buf = e && e->size <= max ? malloc(e->size) : NULL;
+        if (buf) memcpy(buf, e->record, e->size), *size = e->size;
+        return buf;
+    }
     if (t->kind == PA_TIER_REDIS) {
         char name[64];
         redis_key_of(key, name, sizeof name);
@@ -236,7 +312,8 @@ int32_t pa_kv_record_restore(pa_kv_store *s, const uint8_t *rec, size_t size) {
 void pa_tier_spill(pa_tier *t, const pa_kv_store *s, int32_t block, uint64_t key,
                    uint64_t parent_key, const int32_t *tokens) {
     const size_t size = file_bytes(pa_kv_config_of(s));
-    if (t->max_bytes > 0 && t->counters.bytes + (int64_t)size > t->max_bytes) {
+    if (t->kind != PA_TIER_HOST && t->max_bytes > 0 && /* host: the oldest make room */
+        t->counters.bytes + (int64_t)size > t->max_bytes) {
         t->counters.n_refused++; /* full: the block is simply evicted */
         return;
     }
@@ -245,7 +322,7 @@ void pa_tier_spill(pa_tier *t, const pa_kv_store *s, int32_t block, uint64_t key
     pa_kv_record_write(s, block, key, parent_key, tokens, buf);
     if (store_bytes(t, key, buf, size)) {
         t->counters.n_spilled++;
-        t->counters.bytes += (int64_t)size;
+        t->counters.bytes = t->kind == PA_TIER_HOST ? t->resident : t->counters.bytes + (int64_t)size;
     }
     free(buf);
 }

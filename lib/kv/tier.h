@@ -13,9 +13,11 @@ typedef struct pa_tier_counters {
     int64_t n_restored; /* blocks read back into memory */
     int64_t n_refused;  /* evicted blocks not written: the tier was full */
     int64_t n_rejected; /* blocks found but not used: another layout, other tokens, damage */
-    int64_t bytes;      /* written by this tier */
+    int64_t bytes;      /* written by this tier (host tier: held now) */
 } pa_tier_counters;
 
+/* A tier in host memory holding at most max_bytes (> 0) of records, the oldest dropped first. */
+pyagent_status pa_tier_open_host(int64_t max_bytes, pa_tier **out, pa_err *err);
 /* A tier in the existing directory `dir` writing at most max_bytes (0: no limit). */
 pyagent_status pa_tier_open_disk(const char *dir, int64_t max_bytes, pa_tier **out, pa_err *err);
 /* A tier in the Redis server at host:port: keys "pyagent:kv:<key>" expiring after ttl_seconds

@@ -232,6 +232,10 @@ pyagent_kv_stats._fields_ = [
     ('n_redis_restored', ctypes.c_int64),
     ('n_redis_rejected', ctypes.c_int64),
     ('redis_bytes', ctypes.c_int64),
+    ('n_host_spilled', ctypes.c_int64),
+    ('n_host_restored', ctypes.c_int64),
+    ('n_host_rejected', ctypes.c_int64),
+    ('host_bytes', ctypes.c_int64),
 ]
 
 pyagent_kv_node._fields_ = [
@@ -428,6 +432,8 @@ FUNCTIONS = {
     'pyagent_kv_store_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_stats)], ('store', 'stats'), 'kv.h'),
     # pyagent_status pyagent_kv_store_nodes(const pyagent_kv_store *store, pyagent_kv_node *nodes, int32_t *tokens, size_t capacity, size_t *n_nodes)
     'pyagent_kv_store_nodes': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.POINTER(pyagent_kv_node), ctypes.POINTER(ctypes.c_int32), ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], ('store', 'nodes', 'tokens', 'capacity', 'n_nodes'), 'kv.h'),
+    # pyagent_status pyagent_kv_store_set_host_tier(pyagent_kv_store *store, int64_t max_bytes)
+    'pyagent_kv_store_set_host_tier': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_int64], ('store', 'max_bytes'), 'kv.h'),
     # pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const char *dir, int64_t max_bytes)
     'pyagent_kv_store_set_disk_tier': (pyagent_status, [ctypes.POINTER(pyagent_kv_store), ctypes.c_char_p, ctypes.c_int64], ('store', 'dir', 'max_bytes'), 'kv.h'),
     # pyagent_status pyagent_kv_store_set_redis_tier(pyagent_kv_store *store, const char *host, int32_t port, int64_t ttl_seconds, int32_t timeout_ms, int64_t max_bytes)

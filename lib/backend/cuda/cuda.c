@@ -255,6 +255,31 @@ static void mirror_copy(void *ctx, int32_t dst_block, int dst_slot, int32_t src_
     }
 }
 
+/* Block `block`'s rows between the device pool and the store's host rows (a tier keeps them on
+ * the host): K and V of every layer, one contiguous range each in both layouts. Download waits
+ * for the steps before it; upload is ordered before the steps after it. */
+static void block_transfer(pa_cuda *c, int32_t block, bool to_host) {
+    const size_t bytes = (size_t)c->kv.n_layer * c->kv.block_size * c->slot_bytes;
+    const size_t at = (size_t)block * bytes;
+    pthread_mutex_lock(&c->stream_lock);
+    cudaError_t e = cudaSetDevice(c->device);
+    for (int values = 0; values < 2 && e == cudaSuccess; values++) {
+        uint8_t *dev = (uint8_t *)(values ? c->kv.v : c->kv.k) + at;
+        void *host = values ? pa_kv_v(c->store, block, 0, 0) : pa_kv_k(c->store, block, 0, 0);
+        e = to_host ? cudaMemcpyAsync(host, dev, bytes, cudaMemcpyDeviceToHost, c->stream)
+                    : cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, c->stream);
+    }
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream); /* host rows in use after */
+    pthread_mutex_unlock(&c->stream_lock);
+    if (e != cudaSuccess && !c->mirror_failed) {
+        c->mirror_failed = true;
+        snprintf(c->mirror_error, sizeof c->mirror_error, "%s", cudaGetErrorString(e));
+    }
+}
+
+static void block_download(void *ctx, int32_t block) { block_transfer(ctx, block, true); }
+static void block_upload(void *ctx, int32_t block) { block_transfer(ctx, block, false); }
+
 static pyagent_status create_kv_pool(pa_cuda *c, pa_err *err) {
     const pa_kv_config *cfg = pa_kv_config_of(c->store);
     c->kv = (pa_dev_kv){.f16 = cfg->elem_type == PA_KV_F16,
@@ -267,7 +292,7 @@ static pyagent_status create_kv_pool(pa_cuda *c, pa_err *err) {
     if ((st = dev_alloc(c, half, &c->kv.k, "the KV pool (K)", err)) ||
         (st = dev_alloc(c, half, &c->kv.v, "the KV pool (V)", err)))
         return st;
-    pa_kv_set_mirror(c->store, mirror_copy, c);
+    pa_kv_set_mirror(c->store, mirror_copy, block_download, block_upload, c);
     return PYAGENT_OK;
 }
 
@@ -375,7 +400,7 @@ void pa_cuda_free(pa_cuda *c) {
     if (!c) return;
     cudaSetDevice(c->device);
     if (c->stream) cudaStreamSynchronize(c->stream);
-    if (c->store) pa_kv_set_mirror(c->store, NULL, NULL);
+    if (c->store) pa_kv_set_mirror(c->store, NULL, NULL, NULL, NULL);
     for (int i = 0; i < LOGIT_ROWS; i++)
         if (c->decode_graphs[i]) cudaGraphExecDestroy(c->decode_graphs[i]);
     pthread_mutex_destroy(&c->stream_lock);

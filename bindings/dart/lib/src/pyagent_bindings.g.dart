@@ -217,6 +217,14 @@ final class pyagent_kv_stats extends ffi.Struct {
   external int n_redis_rejected;
   @ffi.Int64()
   external int redis_bytes;
+  @ffi.Int64()
+  external int n_host_spilled;
+  @ffi.Int64()
+  external int n_host_restored;
+  @ffi.Int64()
+  external int n_host_rejected;
+  @ffi.Int64()
+  external int host_bytes;
 }
 
 /// struct pyagent_kv_node (kv.h).
@@ -906,6 +914,15 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>>('pyagent_kv_store_nodes');
   late final _pyagent_kv_store_nodes = _pyagent_kv_store_nodesPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, int, ffi.Pointer<ffi.Size>)>();
 
+  /// `pyagent_status pyagent_kv_store_set_host_tier(pyagent_kv_store *store, int64_t max_bytes)` (kv.h)
+  int pyagent_kv_store_set_host_tier(ffi.Pointer<pyagent_kv_store> store, int max_bytes) {
+    return _pyagent_kv_store_set_host_tier(store, max_bytes);
+  }
+
+  late final _pyagent_kv_store_set_host_tierPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Int64)>>('pyagent_kv_store_set_host_tier');
+  late final _pyagent_kv_store_set_host_tier = _pyagent_kv_store_set_host_tierPtr.asFunction<int Function(ffi.Pointer<pyagent_kv_store>, int)>();
+
   /// `pyagent_status pyagent_kv_store_set_disk_tier(pyagent_kv_store *store, const char *dir, int64_t max_bytes)` (kv.h)
   int pyagent_kv_store_set_disk_tier(ffi.Pointer<pyagent_kv_store> store, ffi.Pointer<ffi.Char> dir, int max_bytes) {
     return _pyagent_kv_store_set_disk_tier(store, dir, max_bytes);
@@ -1537,6 +1554,7 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Pointer<pyagent_kv_store> Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_kv_store => _library._pyagent_engine_kv_storePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_stats>)>> get pyagent_kv_store_stats_get => _library._pyagent_kv_store_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<pyagent_kv_node>, ffi.Pointer<ffi.Int32>, ffi.Size, ffi.Pointer<ffi.Size>)>> get pyagent_kv_store_nodes => _library._pyagent_kv_store_nodesPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Int64)>> get pyagent_kv_store_set_host_tier => _library._pyagent_kv_store_set_host_tierPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int64)>> get pyagent_kv_store_set_disk_tier => _library._pyagent_kv_store_set_disk_tierPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>, ffi.Int32, ffi.Int64, ffi.Int32, ffi.Int64)>> get pyagent_kv_store_set_redis_tier => _library._pyagent_kv_store_set_redis_tierPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_kv_store>, ffi.Pointer<ffi.Char>)>> get pyagent_kv_store_save => _library._pyagent_kv_store_savePtr;
