@@ -18,6 +18,8 @@
  *   --contexts N,...  context lengths (default 1024,4096)
  *   --budget F        pruning budget as a fraction of the context (default 0.25)
  *   --kvzap FILE      KVzap surrogate of -m's model
+ *   --block-size N    KV block size of every engine (default: the engine's, 16); smaller
+ *                     blocks waste less of a budget on the sink block and the partial one
  *   --snapshot N      instead: save (crash-safe, fsync'ed) and load an agent of N computed
  *                     tokens of -m's model (F16 KV) 3 times each, in --snapshot-dir (default
  *                     /tmp), and print the median times
@@ -42,7 +44,7 @@
 
 typedef struct memory_options {
     const char *model, *stories, *kvzap, *snapshot_dir;
-    int64_t snapshot;
+    int64_t snapshot, block_size;
     int64_t contexts[MAX_CONTEXTS];
     int n_contexts;
     double budget;
@@ -104,6 +106,7 @@ static memory_options parse(int argc, char **argv) {
         else if (!strcmp(f, "--kvzap")) o.kvzap = v;
         else if (!strcmp(f, "--snapshot")) o.snapshot = (int64_t)number(f, v, 1, 1 << 24);
         else if (!strcmp(f, "--snapshot-dir")) o.snapshot_dir = v;
+        else if (!strcmp(f, "--block-size")) o.block_size = (int64_t)number(f, v, 1, 256);
         else if (!strcmp(f, "--budget")) o.budget = number(f, v, 0.01, 1);
         else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) o.threads = (int64_t)number(f, v, 0, 1024);
         else if (!strcmp(f, "--gen")) o.gen = (int64_t)number(f, v, 1, MAX_GEN);
@@ -114,11 +117,13 @@ static memory_options parse(int argc, char **argv) {
                 o.contexts[o.n_contexts++] = (int64_t)number(f, at, 64, 1 << 20);
             }
         } else die(f, "unknown flag (--memory takes -m, --contexts, --budget, --agreement, "
-                      "--gen, --kvzap, --snapshot, --snapshot-dir, -t, --json)");
+                      "--gen, --kvzap, --block-size, --snapshot, --snapshot-dir, -t, --json)");
     }
     if (!o.model && !o.stories) die("-m", "a model is required");
     return o;
 }
+
+static int64_t block_size; /* --block-size, 0: the engine's default */
 
 static pyagent_engine *open_engine(const char *path, int64_t kv_type, int64_t n_ctx,
                                    int64_t threads) {
@@ -128,6 +133,7 @@ static pyagent_engine *open_engine(const char *path, int64_t kv_type, int64_t n_
     pyagent_params_set_i64(p, "kv_type", kv_type);
     pyagent_params_set_i64(p, "kv_bytes", 0); /* one n_ctx sequence */
     pyagent_params_set_i64(p, "prefix_cache", 0);
+    if (block_size) pyagent_params_set_i64(p, "kv_block_size", block_size);
     pyagent_engine *e = NULL;
     if (pyagent_engine_open(path, p, &e) != PYAGENT_OK) die(path, pyagent_engine_last_error(e));
     pyagent_params_destroy(p);
@@ -402,6 +408,7 @@ static void snapshot_times(const memory_options *o) {
 
 int pa_bench_memory_main(int argc, char **argv) {
     const memory_options o = parse(argc, argv);
+    block_size = o.block_size;
     if (o.snapshot) {
         if (!o.model) die("--snapshot", "needs -m");
         snapshot_times(&o);
