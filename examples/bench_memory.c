@@ -18,6 +18,8 @@
  *   --contexts N,...  context lengths (default 1024,4096)
  *   --budget F        pruning budget as a fraction of the context (default 0.25)
  *   --kvzap FILE      KVzap surrogate of -m's model
+ *   --policies A,B    only these rows (F16's bytes, which the others are measured against,
+ *                     are ceil(C / block size) blocks)
  *   --block-size N    KV block size of every engine (default: the engine's, 16); smaller
  *                     blocks waste less of a budget on the sink block and the partial one
  *   --snapshot N      instead: save (crash-safe, fsync'ed) and load an agent of N computed
@@ -45,6 +47,7 @@
 typedef struct memory_options {
     const char *model, *stories, *kvzap, *snapshot_dir;
     int64_t snapshot, block_size;
+    const char *policies; /* --policies: names to run (comma-separated), NULL: all */
     int64_t contexts[MAX_CONTEXTS];
     int n_contexts;
     double budget;
@@ -107,6 +110,7 @@ static memory_options parse(int argc, char **argv) {
         else if (!strcmp(f, "--snapshot")) o.snapshot = (int64_t)number(f, v, 1, 1 << 24);
         else if (!strcmp(f, "--snapshot-dir")) o.snapshot_dir = v;
         else if (!strcmp(f, "--block-size")) o.block_size = (int64_t)number(f, v, 1, 256);
+        else if (!strcmp(f, "--policies")) o.policies = v;
         else if (!strcmp(f, "--budget")) o.budget = number(f, v, 0.01, 1);
         else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) o.threads = (int64_t)number(f, v, 0, 1024);
         else if (!strcmp(f, "--gen")) o.gen = (int64_t)number(f, v, 1, MAX_GEN);
@@ -117,7 +121,7 @@ static memory_options parse(int argc, char **argv) {
                 o.contexts[o.n_contexts++] = (int64_t)number(f, at, 64, 1 << 20);
             }
         } else die(f, "unknown flag (--memory takes -m, --contexts, --budget, --agreement, "
-                      "--gen, --kvzap, --block-size, --snapshot, --snapshot-dir, -t, --json)");
+                      "--gen, --kvzap, --policies, --block-size, --snapshot, --snapshot-dir, -t, --json)");
     }
     if (!o.model && !o.stories) die("-m", "a model is required");
     return o;
@@ -189,6 +193,15 @@ static pyagent_agent *make_agent(pyagent_engine *e, const policy *pol, double bu
     return a;
 }
 
+/* Whether --policies names the policy (or is not given). */
+static bool wanted(const memory_options *o, const policy *pol) {
+    if (!o->policies) return true;
+    const size_t len = strlen(pol->name);
+    for (const char *at = o->policies; (at = strstr(at, pol->name)); at += len)
+        if ((at == o->policies || at[-1] == ',') && (at[len] == ',' || at[len] == 0)) return true;
+    return false;
+}
+
 /* The KV blocks the engine's one agent holds, and its landmark rows and scores. */
 static int64_t bytes_in_use(pyagent_engine *e, pyagent_agent *a) {
     pyagent_kv_stats st = {.struct_size = sizeof st};
@@ -210,8 +223,15 @@ static void kv_bytes(const memory_options *o) {
         int64_t f16_bytes = 0;
         for (size_t p = 0; p < N_POLICIES; p++) {
             const bool zap = POLICIES[p].kv_policy == PYAGENT_KV_POLICY_KVZAP;
-            if (zap && !o->kvzap) continue;
+            if ((zap && !o->kvzap) || !wanted(o, &POLICIES[p])) continue;
             pyagent_engine *e = open_engine(o->model, POLICIES[p].kv_type, n + 8, o->threads);
+            if (!f16_bytes) { /* unpruned F16 KV holds ceil(n / block size) blocks */
+                pyagent_engine *f16 = open_engine(o->model, PYAGENT_KV_F16, n + 8, o->threads);
+                pyagent_kv_stats st = {.struct_size = sizeof st};
+                pyagent_kv_store_stats_get(pyagent_engine_kv_store(f16), &st);
+                f16_bytes = (n + st.block_size - 1) / st.block_size * st.block_bytes;
+                pyagent_engine_destroy(f16);
+            }
             if (zap) load_kvzap(e, o->kvzap);
             int64_t n_vocab = 0;
             pyagent_engine_info(e, "n_vocab", &n_vocab);
@@ -226,7 +246,6 @@ static void kv_bytes(const memory_options *o) {
                 die("prefill", pyagent_agent_last_error(a));
             const double seconds = now_s() - t0;
             const int64_t bytes = bytes_in_use(e, a);
-            if (p == 0) f16_bytes = bytes;
             if (o->json)
                 printf("{\"context\": %lld, \"policy\": \"%s\", \"kv_bytes\": %lld, "
                        "\"vs_f16\": %.4f, \"prefill_s\": %.3f}\n",
