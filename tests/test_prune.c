@@ -351,6 +351,19 @@ static void kvzap_fits_better_than_chance_and_prunes(void **state) {
     assert_int_equal(pyagent_engine_load_kvzap(e, path, &loaded), PYAGENT_OK);
     assert_true(loaded.r2_heldout == info.r2_heldout && loaded.n_train == info.n_train);
 
+    /* KVzap that has pruned nothing decodes through the plain attention path: bit for bit */
+    pyagent_agent *plain = test_greedy_agent(e);
+    pyagent_agent *unpruned = pruning_agent(e, PYAGENT_KV_POLICY_KVZAP, 400, 24, 0, -1e30);
+    assert_int_equal(pyagent_agent_feed_text(plain, PROMPT, -1), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_text(unpruned, PROMPT, -1), PYAGENT_OK);
+    const test_run want = test_generate(plain, 120), got = test_generate(unpruned, 120);
+    assert_memory_equal(want.ids, got.ids, sizeof want.ids[0] * 120);
+    float lw[512], lg[512];
+    last_logits(plain, lw, 512);
+    last_logits(unpruned, lg, 512);
+    assert_memory_equal(lw, lg, sizeof lw);
+    pyagent_agent_destroy(plain), pyagent_agent_destroy(unpruned);
+
     /* pruning with it: invariants, and a higher threshold evicts a superset */
     pyagent_agent *lo = pruning_agent(e, PYAGENT_KV_POLICY_KVZAP, 32, 24, 0, -1e30);
     pyagent_agent *hi = pruning_agent(e, PYAGENT_KV_POLICY_KVZAP, 32, 24, 0, -5.8);

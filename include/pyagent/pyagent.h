@@ -202,8 +202,9 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *                           rows copied out of the blocks): H2O scores a position by the
  *                           attention it has received, KVzap by the engine's surrogate
  *                           (pyagent_engine_load_kvzap) from the hidden state it entered each
- *                           layer with. Their attention is computed with the probabilities
- *                           (slower decode than the window policy). Such an agent computes
+ *                           layer with. H2O (and kv_entropy) compute attention with the
+ *                           probabilities (slower decode than the window policy); KVzap
+ *                           decodes as fast, its landmarks read first. Such an agent computes
  *                           its whole prompt (it scores positions as it computes them), so it
  *                           takes nothing from the prefix cache. Not with spec yet.
  *                                                                          default 0, [0, 2]

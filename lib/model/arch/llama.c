@@ -155,10 +155,17 @@ static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
 /* ----------------------------------------------------------------------------------------- */
 /* Attention of decode tokens (and short chunks), grouped by KV block                          */
 
+/* Whether a pruning policy needs the attention probabilities (H2O's scores, entropies, the
+ * KVzip+ oracle); KVzap alone predicts its scores from hidden states. */
+static bool needs_probabilities(const pa_marks *mk) {
+    return mk && (mk->mode != PA_MARKS_KVZAP || mk->entropy);
+}
+
 /* A prompt chunk long enough for attention as matrix products (chunk_attention), or any part
- * of a sequence with landmarks (whose attention needs the probabilities). */
+ * of a sequence whose pruning policy needs the probabilities. */
 static bool is_chunk(const pa_batch_seq *seq) {
-    return !seq->tree_parent && (seq->marks || (!seq->exact && seq->n >= GEMM_ATTENTION_MIN));
+    return !seq->tree_parent &&
+           (needs_probabilities(seq->marks) || (!seq->exact && seq->n >= GEMM_ATTENTION_MIN));
 }
 
 #define GROUP_MAX 16 /* queries handed to pa_attn_online_group at once */
@@ -197,6 +204,18 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
         }
         if (!is_chunk(&job->seqs[ws->seq[t]]) && ws->limit[t] / bs + 1 > n_blocks)
             n_blocks = ws->limit[t] / bs + 1;
+    }
+    for (int t = 0; t < job->n; t++) { /* KVzap landmarks first: older than any block left */
+        const pa_marks *mk = job->seqs[ws->seq[t]].marks;
+        if (!mk || is_chunk(&job->seqs[ws->seq[t]])) continue;
+        for (int h = h0; h < h1; h++) {
+            const pa_mark_set *set = &mk->sets[job->layer * mk->n_head_kv + h / group];
+            float *st = STATE(h, t);
+            if (set->n > 0)
+                pa_attn_online(st, &st[hd], &st[hd + 1], ws->q + (size_t)t * q_dim + h * hd,
+                               set->k, set->v, mk->row_bytes, 0, set->n, hd, mk->elem_type,
+                               scale);
+        }
     }
     for (int b = 0; b < n_blocks; b++)
         for (int h = h0; h < h1; h++) {
