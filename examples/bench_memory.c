@@ -6,7 +6,8 @@
  *   (4 sinks + a recent window), H2O and KVzap (4 sinks + a recent window of half the rest +
  *   as many landmarks per (layer, kv head)), H2O with entropy budgets), one agent is fed C
  *   random token ids (seeded) and prefilled; its bytes are the KV blocks it holds (the store's
- *   blocks in use x block bytes) plus its landmark rows and scores, next to F16's. KVzap needs
+ *   blocks in use x block bytes) plus its landmark rows and scores, next to F16's, and then
+ *   generates 32 greedy tokens for its decode tokens/s at that context. KVzap needs
  *   --kvzap FILE, a surrogate fitted for the model (pyagent-kvzap-fit); without it, no row.
  *
  *   With --agreement STORIES.gguf: greedy agreement with the unpruned F16 run over --gen tokens
@@ -72,6 +73,7 @@ static const policy POLICIES[] = {
 };
 #define N_POLICIES (sizeof POLICIES / sizeof POLICIES[0])
 #define SINKS 4
+#define DECODE_TOKENS 32 /* generated after each prefill, for decode tokens/s */
 
 static void die(const char *what, const char *msg) {
     fprintf(stderr, "pyagent-bench --memory: %s: %s\n", what, msg);
@@ -224,7 +226,8 @@ static void kv_bytes(const memory_options *o) {
         for (size_t p = 0; p < N_POLICIES; p++) {
             const bool zap = POLICIES[p].kv_policy == PYAGENT_KV_POLICY_KVZAP;
             if ((zap && !o->kvzap) || !wanted(o, &POLICIES[p])) continue;
-            pyagent_engine *e = open_engine(o->model, POLICIES[p].kv_type, n + 8, o->threads);
+            pyagent_engine *e = open_engine(o->model, POLICIES[p].kv_type,
+                                            n + 8 + DECODE_TOKENS, o->threads);
             if (!f16_bytes) { /* unpruned F16 KV holds ceil(n / block size) blocks */
                 pyagent_engine *f16 = open_engine(o->model, PYAGENT_KV_F16, n + 8, o->threads);
                 pyagent_kv_stats st = {.struct_size = sizeof st};
@@ -235,26 +238,32 @@ static void kv_bytes(const memory_options *o) {
             if (zap) load_kvzap(e, o->kvzap);
             int64_t n_vocab = 0;
             pyagent_engine_info(e, "n_vocab", &n_vocab);
-            for (int64_t i = 0; p == 0 && i < n; i++) { /* once: the same for every policy */
+            for (int64_t i = 0; x == 0x5eedull && i < n; i++) { /* once: the same for all */
                 x = x * 6364136223846793005ull + 1442695040888963407ull;
                 ids[i] = (int32_t)(3 + (x >> 33) % (uint64_t)(n_vocab - 3));
             }
             pyagent_agent *a = make_agent(e, &POLICIES[p], o->budget, n);
-            const double t0 = now_s();
+            double t0 = now_s();
             if (pyagent_agent_feed_tokens(a, ids, (size_t)n) != PYAGENT_OK ||
                 pyagent_agent_prefill(a) != PYAGENT_OK)
                 die("prefill", pyagent_agent_last_error(a));
             const double seconds = now_s() - t0;
             const int64_t bytes = bytes_in_use(e, a);
+            t0 = now_s(); /* then DECODE_TOKENS greedy tokens at that context */
+            if (pyagent_agent_generate(a, DECODE_TOKENS, NULL, NULL, NULL) != PYAGENT_OK)
+                die("generate", pyagent_agent_last_error(a));
+            pyagent_agent_stats as = {.struct_size = sizeof as};
+            pyagent_agent_stats_get(a, &as);
+            const double decode_tps = (double)as.n_generated_tokens / (now_s() - t0);
             if (o->json)
                 printf("{\"context\": %lld, \"policy\": \"%s\", \"kv_bytes\": %lld, "
-                       "\"vs_f16\": %.4f, \"prefill_s\": %.3f}\n",
+                       "\"vs_f16\": %.4f, \"prefill_s\": %.3f, \"decode_tok_s\": %.2f}\n",
                        (long long)n, POLICIES[p].name, (long long)bytes,
-                       (double)bytes / (double)f16_bytes, seconds);
+                       (double)bytes / (double)f16_bytes, seconds, decode_tps);
             else
-                printf("| %7lld | %-15s | %12.2f | %6.3f | %9.2f |\n", (long long)n,
+                printf("| %7lld | %-15s | %12.2f | %6.3f | %9.2f | %8.1f |\n", (long long)n,
                        POLICIES[p].name, (double)bytes / 1048576.0,
-                       (double)bytes / (double)f16_bytes, seconds);
+                       (double)bytes / (double)f16_bytes, seconds, decode_tps);
             fflush(stdout);
             pyagent_agent_destroy(a);
             pyagent_engine_destroy(e);
@@ -435,8 +444,8 @@ int pa_bench_memory_main(int argc, char **argv) {
     }
     if (o.model) {
         if (!o.json)
-            printf("| context | policy          | KV MiB/agent | x f16  | prefill s |\n"
-                   "| ------: | --------------- | -----------: | -----: | --------: |\n");
+            printf("| context | policy          | KV MiB/agent | x f16  | prefill s | decode/s |\n"
+                   "| ------: | --------------- | -----------: | -----: | --------: | -------: |\n");
         kv_bytes(&o);
     }
     if (o.stories) agreement(&o);
