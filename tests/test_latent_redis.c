@@ -574,34 +574,64 @@ static pyagent_kv_stats kv_stats(pyagent_engine *e) {
     return st;
 }
 
-/* Logits after the 80 ids, fed as a prefix hit takes them (64, then 16). */
-static void logits_after(pyagent_agent *a, const int32_t *ids, float *out, size_t n_vocab) {
+/* In a child process: an engine computes the 80 ids in the steps a prefix hit takes (64, then
+ * 16), its cache is dropped (5 blocks to Redis), and the logits go to the parent through `fd`.
+ * Exit status 0 when all of that worked. */
+static int write_prefix_in_child(const int32_t *ids, int fd) {
+    pyagent_engine *a = NULL;
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F16); /* as open_engine's: keys bind it */
+    pyagent_params_set_i64(p, "n_ctx", 256);
+    if (pyagent_engine_open(stories_path, p, &a) ||
+        pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(a), HOST, server.port, 60,
+                                        TIMEOUT_MS, 0))
+        return 1;
+    pyagent_params_destroy(p);
+    pyagent_agent *writer = NULL;
+    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    pyagent_params_set_f64(s, "temperature", 0);
+    float want[512];
     size_t n = 0;
-    assert_int_equal(pyagent_agent_feed_tokens(a, ids, 64), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_feed_tokens(a, ids + 64, 16), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_logits(a, out, n_vocab, &n), PYAGENT_OK);
+    if (pyagent_agent_create(a, s, &writer) || pyagent_agent_feed_tokens(writer, ids, 64) ||
+        pyagent_agent_prefill(writer) || pyagent_agent_feed_tokens(writer, ids + 64, 16) ||
+        pyagent_agent_prefill(writer) || pyagent_agent_logits(writer, want, 512, &n))
+        return 2;
+    pyagent_agent_destroy(writer);
+    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(a));
+    pyagent_kv_stats st = {.struct_size = sizeof st};
+    pyagent_kv_store_stats_get(pyagent_engine_kv_store(a), &st);
+    if (st.n_redis_spilled != 5) return 3;
+    if (write(fd, want, n * sizeof *want) != (ssize_t)(n * sizeof *want)) return 4;
+    pyagent_engine_destroy(a);
+    return 0;
 }
 
-/* One engine's evicted blocks, through Redis, spare another engine (as another process would
- * be) computing them: the same logits bit for bit. A server that is gone costs a warning, not a
- * failure, and the blocks are computed. */
-static void redis_tier_shares_evicted_blocks_between_engines(void **state) {
+/* A second process of the same model reuses the prefix the first one's engine wrote to Redis,
+ * with the same logits bit for bit; a server that goes away costs one warning. */
+static void redis_tier_shares_evicted_blocks_between_processes(void **state) {
     (void)state;
-    pyagent_engine *a = open_engine(stories_path, 256), *b = open_engine(stories_path, 256);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(i ? b : a), HOST,
-                                                         server.port, 60, TIMEOUT_MS, 0),
-                         PYAGENT_OK);
     int32_t ids[80];
     for (int i = 0; i < 80; i++) ids[i] = 3 + (i * 37) % 500;
     float want[512], got[512];
-    pyagent_agent *writer = test_greedy_agent(a);
-    logits_after(writer, ids, want, 512);
-    pyagent_agent_destroy(writer);
-    pyagent_kv_store_drop_cache(pyagent_engine_kv_store(a));
-    assert_int_equal(kv_stats(a).n_redis_spilled, 5);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const pid_t child = fork(); /* no engine (no thread) of this process exists yet */
+    assert_true(child >= 0);
+    if (child == 0) _exit(write_prefix_in_child(ids, fds[1]));
+    close(fds[1]);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    const ssize_t bytes = read(fds[0], want, sizeof want);
+    close(fds[0]);
+    assert_true(bytes > 0 && bytes % (ssize_t)sizeof(float) == 0);
+
+    pyagent_engine *b = open_engine(stories_path, 256);
+    assert_int_equal(pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(b), HOST, server.port,
+                                                     60, TIMEOUT_MS, 0),
+                     PYAGENT_OK);
 
     pyagent_agent *reader = test_greedy_agent(b);
     assert_int_equal(pyagent_agent_feed_tokens(reader, ids, 80), PYAGENT_OK);
@@ -612,6 +642,7 @@ static void redis_tier_shares_evicted_blocks_between_engines(void **state) {
     pyagent_agent_stats_get(reader, &st);
     assert_int_equal(st.n_cached_tokens, 64);
     assert_int_equal(kv_stats(b).n_redis_restored, 4);
+    assert_int_equal(n * sizeof *got, (size_t)bytes);
     assert_memory_equal(got, want, n * sizeof *got);
     pyagent_agent_destroy(reader);
 
@@ -637,7 +668,6 @@ static void redis_tier_shares_evicted_blocks_between_engines(void **state) {
     assert_int_equal(pyagent_kv_store_set_redis_tier(pyagent_engine_kv_store(b), HOST, 0, 60,
                                                      TIMEOUT_MS, 0),
                      PYAGENT_ERR_OUT_OF_RANGE);
-    pyagent_engine_destroy(a);
     pyagent_engine_destroy(b);
 }
 
@@ -655,7 +685,7 @@ int main(void) {
         cmocka_unit_test(damaged_missing_or_foreign_packets_are_refused),
         cmocka_unit_test(bad_arguments_are_refused_with_a_message),
         cmocka_unit_test(threads_store_and_read_at_once),
-        cmocka_unit_test(redis_tier_shares_evicted_blocks_between_engines),
+        cmocka_unit_test(redis_tier_shares_evicted_blocks_between_processes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
