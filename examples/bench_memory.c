@@ -19,8 +19,8 @@
  *   --contexts N,...  context lengths (default 1024,4096)
  *   --budget F        pruning budget as a fraction of the context (default 0.25)
  *   --kvzap FILE      KVzap surrogate of -m's model
- *   --policies A,B    only these rows (F16's bytes, which the others are measured against,
- *                     are ceil(C / block size) blocks)
+ *   --policies A,B    only these policies (F16's bytes, which the others are measured
+ *                     against, are then ceil(C / block size) blocks)
  *   --block-size N    KV block size of every engine (default: the engine's, 16); smaller
  *                     blocks waste less of a budget on the sink block and the partial one
  *   --snapshot N      instead: save (crash-safe, fsync'ed) and load an agent of N computed
@@ -347,11 +347,15 @@ static void agreement(const memory_options *o) {
     const int fd = mkstemp(kvzap);
     if (fd < 0) die("mkstemp", strerror(errno));
     close(fd);
-    fit_stories_kvzap(o, kvzap);
+    bool zap = false; /* fit a surrogate only when a KVzap row will run */
+    for (size_t p = 0; p < N_POLICIES; p++)
+        zap |= POLICIES[p].kv_policy == PYAGENT_KV_POLICY_KVZAP && wanted(o, &POLICIES[p]);
+    if (zap) fit_stories_kvzap(o, kvzap);
     static id_list base[N_OPENINGS];
     for (size_t k = 0; k < N_OPENINGS; k++)
         base[k] = greedy_run(o, &POLICIES[0], n_ctx, kvzap, OPENINGS[k]);
     for (size_t p = 1; p < N_POLICIES; p++) {
+        if (!wanted(o, &POLICIES[p])) continue;
         int same = 0, total = 0, first_sum = 0;
         double lowest = 1;
         for (size_t k = 0; k < N_OPENINGS; k++) {
