@@ -7,6 +7,7 @@ usage: server_http_check.py PYAGENT_SERVER DATA_DIR [unittest args]
 import http.client
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -658,6 +659,20 @@ class Limits(unittest.TestCase):
             status, body = s.json("POST", COMPLETIONS, {"prompt": "x", "max_tokens": 1})
             self.assertEqual(status, 200, body)
             self.assertEqual(s.stop(), 0, s.stderr())
+
+    def test_pruned_agents_and_the_host_tier(self):
+        with Server(BINARY, MODEL, "--kv-window", "32", "--kv-policy", "h2o",
+                    "--kv-host-tier", "1048576") as s:
+            status, body = s.json("POST", COMPLETIONS,
+                                  {"prompt": PROMPT, "max_tokens": 120, "temperature": 0})
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["usage"]["completion_tokens"], 120)
+            self.assertEqual(s.stop(), 0, s.stderr())
+        # a surrogate that cannot be read: the server says so and does not start
+        run = subprocess.run([BINARY, "-m", MODEL, "--port", "0", "--kvzap", "/nonexistent.kvzap"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("/nonexistent.kvzap", run.stderr)
 
     def test_non_streaming_client_disconnect_cancels(self):
         with Server(BINARY, MODEL, "-c", "4096") as s:

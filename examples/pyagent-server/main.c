@@ -69,6 +69,14 @@ static const param_flag PARAM_FLAGS[] = {
      "default frequency penalty"},
     {"--presence-penalty", NULL, PYAGENT_PARAMS_SAMPLER, "presence_penalty", true,
      "default presence penalty"},
+    {"--kv-window", NULL, PYAGENT_PARAMS_SAMPLER, "kv_window", false,
+     "prune agents' KV to the last N positions (0 = off)"},
+    {"--kv-sinks", NULL, PYAGENT_PARAMS_SAMPLER, "kv_sinks", false,
+     "first positions never pruned (default 4)"},
+    {"--kv-heavy", NULL, PYAGENT_PARAMS_SAMPLER, "kv_heavy", false,
+     "h2o/kvzap: positions kept per layer and KV head (0 = as --kv-window)"},
+    {"--kv-entropy", NULL, PYAGENT_PARAMS_SAMPLER, "kv_entropy", false,
+     "h2o/kvzap: 1 = per-head budgets by attention entropy"},
 };
 
 #define N_PARAM_FLAGS (sizeof PARAM_FLAGS / sizeof PARAM_FLAGS[0])
@@ -99,6 +107,9 @@ static void print_usage(FILE *out) {
           "      --idle-timeout SECONDS close idle connections (default 60)\n"
           "      --sse-ping SECONDS     ping a quiet event stream (default 15)\n"
           "      --kv-type f32|f16|q8_0 KV cache element type\n"
+          "      --kv-policy window|h2o|kvzap  what pruning keeps (with --kv-window)\n"
+          "      --kvzap FILE           KVzap surrogate for --kv-policy kvzap (pyagent-kvzap-fit)\n"
+          "      --kv-host-tier BYTES   keep blocks evicted from the KV pool in host memory\n"
           "      --spec off|lookup|self speculative decoding of requests that do not say\n"
           "      --no-prefix-cache      compute every prompt (no prefix sharing)\n"
           "      --verbose              engine log at info level\n",
@@ -252,6 +263,20 @@ static void parse_flags(srv_config *cfg, int argc, char **argv) {
                                                                 : -1;
             if (kv_type < 0) fail_usage("--kv-type: f32, f16 or q8_0");
             set_engine(cfg, flag, "kv_type", kv_type);
+        } else if (is_flag(flag, NULL, "--kv-policy")) {
+            const char *name = flag_value(argc, argv, &i);
+            const int64_t policy = strcmp(name, "window") == 0 ? PYAGENT_KV_POLICY_WINDOW
+                                   : strcmp(name, "h2o") == 0  ? PYAGENT_KV_POLICY_H2O
+                                   : strcmp(name, "kvzap") == 0 ? PYAGENT_KV_POLICY_KVZAP
+                                                                : -1;
+            srv_sampling *d = &cfg->sampler_defaults;
+            if (policy < 0) fail_usage("--kv-policy: window, h2o or kvzap");
+            if (d->n_settings == SRV_MAX_SETTINGS) fail_usage("too many sampler flags");
+            d->settings[d->n_settings++] = (srv_setting){.key = "kv_policy", .i64 = policy};
+        } else if (is_flag(flag, NULL, "--kvzap")) {
+            cfg->kvzap_path = flag_value(argc, argv, &i);
+        } else if (is_flag(flag, NULL, "--kv-host-tier")) {
+            cfg->host_tier_bytes = parse_i64(flag, flag_value(argc, argv, &i), 1, INT64_MAX);
         } else if (is_flag(flag, NULL, "--spec")) {
             const char *mode = flag_value(argc, argv, &i);
             const int64_t value = strcmp(mode, "lookup") == 0 ? PYAGENT_SPEC_LOOKUP
@@ -395,6 +420,14 @@ static int serve(server *srv) {
         return 1;
     }
     pyagent_engine_info(srv->engine, "n_ctx", &srv->n_ctx);
+    if ((srv->cfg.kvzap_path &&
+         pyagent_engine_load_kvzap(srv->engine, srv->cfg.kvzap_path, NULL) != PYAGENT_OK) ||
+        (srv->cfg.host_tier_bytes &&
+         pyagent_kv_store_set_host_tier(pyagent_engine_kv_store(srv->engine),
+                                        srv->cfg.host_tier_bytes) != PYAGENT_OK)) {
+        fprintf(stderr, "pyagent-server: %s\n", pyagent_engine_last_error(srv->engine));
+        return 1;
+    }
     set_model_id(srv);
     choose_template(srv);
     if (open_registry(srv)) return 1;

@@ -41,7 +41,7 @@ bool srv_bad_request(srv_error *err, const char *param, const char *fmt, ...)
  * Sampling settings: the OpenAI names mapped onto sampler params keys
  * ------------------------------------------------------------------------------------------- */
 
-#define SRV_MAX_SETTINGS 12
+#define SRV_MAX_SETTINGS 24
 
 typedef struct srv_setting {
     const char *key; /* sampler params key (static string) */

@@ -50,6 +50,8 @@ typedef struct srv_config {
     char vendor_dir[4096];       /* web_dir/node_modules: the dashboard's libraries (npm ci) */
     const char *registry_path;   /* capability registry file, or NULL */
     const char *chat_template;   /* forced template name, or NULL = detect */
+    const char *kvzap_path;      /* KVzap surrogate to load, or NULL */
+    int64_t host_tier_bytes;     /* host-memory KV tier, 0 = none */
     pyagent_params *engine_params;
     srv_sampling sampler_defaults; /* applied before an agent's and a request's own settings */
 } srv_config;
