@@ -222,6 +222,7 @@ static void kv_bytes(const memory_options *o) {
         const int64_t n = o->contexts[c];
         int32_t *ids = malloc((size_t)n * sizeof *ids);
         uint64_t x = 0x5eedull;
+        bool ids_made = false;
         int64_t f16_bytes = 0;
         for (size_t p = 0; p < N_POLICIES; p++) {
             const bool zap = POLICIES[p].kv_policy == PYAGENT_KV_POLICY_KVZAP;
@@ -238,10 +239,11 @@ static void kv_bytes(const memory_options *o) {
             if (zap) load_kvzap(e, o->kvzap);
             int64_t n_vocab = 0;
             pyagent_engine_info(e, "n_vocab", &n_vocab);
-            for (int64_t i = 0; x == 0x5eedull && i < n; i++) { /* once: the same for all */
+            for (int64_t i = 0; !ids_made && i < n; i++) { /* once: the same for all */
                 x = x * 6364136223846793005ull + 1442695040888963407ull;
                 ids[i] = (int32_t)(3 + (x >> 33) % (uint64_t)(n_vocab - 3));
             }
+            ids_made = true;
             pyagent_agent *a = make_agent(e, &POLICIES[p], o->budget, n);
             double t0 = now_s();
             if (pyagent_agent_feed_tokens(a, ids, (size_t)n) != PYAGENT_OK ||

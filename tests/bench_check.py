@@ -63,13 +63,18 @@ def check_memory(bench, model):
         # 2 x 5 x 32 x 2 bytes in F16, 34/64 of that in Q8_0
         if f16 != -(-n // 16) * 16 * 2 * 5 * 32 * 2 or q8 * 64 != f16 * 34 or not window < f16 / 2:
             sys.exit(f"FAIL: --memory bytes at {n}: f16 {f16}, q8_0 {q8}, window {window}")
+        # every pruning policy is sized to 25 % of F16's bytes, and decodes afterwards
+        for policy in ("f16+window", "f16+h2o", "f16+h2o+entropy"):
+            r = sizes[(n, policy)]
+            if not 0 < r["kv_bytes"] <= f16 / 4 or not r["decode_tok_s"] > 0:
+                sys.exit(f"FAIL: --memory {policy} at {n}: {r}")
     agree = {r["agreement_policy"]: r for r in rows if "agreement_policy" in r}
-    for policy in ("q8_0", "f16+window"):
+    for policy in ("q8_0", "f16+window", "f16+h2o", "f16+h2o+entropy", "f16+kvzap"):
         r = agree[policy]
-        if r["tokens"] != 256 or not 0 <= r["share"] <= 1:
+        if r["openings"] != 4 or r["tokens"] != 4 * 256 or not 0 <= r["share"] <= 1:
             sys.exit(f"FAIL: --memory agreement: {r}")
-    print(f"memory: window at 25% agrees on {100 * agree['f16+window']['share']:.1f}% of 256 "
-          f"greedy tokens, q8_0 on {100 * agree['q8_0']['share']:.1f}%")
+    print("memory: greedy agreement at a 25% byte budget: " +
+          ", ".join(f"{p} {100 * r['share']:.1f}%" for p, r in agree.items()))
 
 
 def check_adapter(bench, data):
