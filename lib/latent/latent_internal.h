@@ -24,6 +24,20 @@ pyagent_status pa_adapter_parse(const uint8_t *data, size_t size, pyagent_adapte
 /* An agent of `e` from a snapshot file's bytes (pyagent_agent_load, and the fuzzer). */
 pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_t size,
                                    pyagent_agent **out, pa_err *err);
+/* The same for a snapshot whose KV is elsewhere (a checkpoint's log, checkpoint.c): `source`
+ * imports the positions [0, n_computed) into the held agent after its meta is applied. */
+typedef pyagent_status (*pa_kv_source_fn)(void *ctx, pyagent_agent *a, uint64_t n_computed,
+                                          pa_err *err);
+pyagent_status pa_snapshot_restore_with(pyagent_engine *e, const uint8_t *data, size_t size,
+                                        pa_kv_source_fn source, void *ctx, pyagent_agent **out,
+                                        pa_err *err);
+/* A held agent's snapshot bytes (malloc'ed), its KV included or not; refusals (embeddings,
+ * pruned, Q8_0 KV, cuda) in the agent's last error. *packet (or NULL) holds the exported
+ * blocks: destroy it after letting the agent go (destroying takes the engine's lock). */
+pyagent_status pa_snapshot_build(pyagent_agent *agent, bool with_kv, uint8_t **out,
+                                 size_t *out_size, pyagent_latent_packet **packet);
+/* The payload type snapshots write the store's rows in: F16 or F32, as the store keeps them. */
+int32_t pa_snapshot_payload(const pyagent_engine *e);
 /* Loads a store snapshot's bytes into e's store (pyagent_kv_store_load, and the fuzzer). */
 pyagent_status pa_kv_store_restore(pyagent_engine *e, const uint8_t *data, size_t size,
                                    int64_t *n_blocks, pa_err *err);

@@ -125,31 +125,29 @@ pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, s
     return PYAGENT_OK;
 }
 
-pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path) {
-    if (!path) return PYAGENT_ERR_INVALID_ARGUMENT;
-    pyagent_status st = pa_agent_begin_change(agent);
-    if (st) return st;
+pyagent_status pa_snapshot_build(pyagent_agent *agent, bool with_kv, uint8_t **out,
+                                 size_t *out_size, pyagent_latent_packet **packet_out) {
     pa_err *err = &agent->last_error;
     pyagent_engine *e = agent->engine;
-    pyagent_latent_packet *packet = NULL;
+    *out = NULL, *packet_out = NULL;
     if (agent->first_embd != SIZE_MAX)
-        return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
-                                                  "snapshots hold token ids: this agent was fed "
-                                                  "embeddings (position %zu)", agent->first_embd));
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "snapshots hold token ids: this agent was "
+                       "fed embeddings (position %zu)", agent->first_embd);
     if (agent->pruned_from != SIZE_MAX)
-        return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
-                                                  "snapshots hold every position's KV: this "
-                                                  "agent's was pruned (kv_window)"));
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "snapshots hold every position's KV: this "
+                       "agent's was pruned (kv_window)");
     if (pa_kv_config_of(e->kv)->elem_type == PA_KV_Q8_0) /* a round trip would re-quantize */
-        return pa_agent_end_change(agent, pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
-                                                  "snapshots need an F32 or F16 KV store"));
-    const int32_t payload = pa_kv_config_of(e->kv)->elem_type == PA_KV_F16 ? PYAGENT_LATENT_F16
-                                                                          : PYAGENT_LATENT_F32;
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED, "snapshots need an F32 or F16 KV store");
+    if (e->cuda)
+        return pa_fail(err, PYAGENT_ERR_UNSUPPORTED,
+                       "snapshots: not on backend cuda yet (its KV is on the device)");
+    pyagent_latent_packet *packet = NULL;
     size_t kv_bytes = 0;
-    if (agent->n_computed > 0) {
+    pyagent_status st = PYAGENT_OK;
+    if (with_kv && agent->n_computed > 0) {
         st = pa_latent_export_locked(agent, 0, (int64_t)agent->n_computed, &packet);
-        if (!st && pyagent_latent_packet_serialize(packet, payload, NULL, 0, &kv_bytes) !=
-                       PYAGENT_ERR_BUFFER_TOO_SMALL)
+        if (!st && pyagent_latent_packet_serialize(packet, pa_snapshot_payload(e), NULL, 0,
+                                                   &kv_bytes) != PYAGENT_ERR_BUFFER_TOO_SMALL)
             st = pa_fail(err, PYAGENT_ERR_INTERNAL, "snapshot: packet size");
     }
     const size_t n_vocab = (size_t)e->model->hp.n_vocab;
@@ -168,11 +166,30 @@ pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path) {
         put_section(buf, &at, &meta, sizeof meta);
         put_section(buf, &at, agent->tokens, h.n_tokens * 4);
         if (packet) {
-            pyagent_latent_packet_serialize(packet, payload, buf + at, kv_bytes, &kv_bytes);
+            pyagent_latent_packet_serialize(packet, pa_snapshot_payload(e), buf + at, kv_bytes,
+                                            &kv_bytes);
             at += kv_bytes;
         }
         if (h.n_logits) put_section(buf, &at, agent->logits, n_vocab * 4);
+        *out = buf, *out_size = size;
     }
+    *packet_out = packet; /* it holds blocks: destroyed once the agent is let go */
+    return st;
+}
+
+int32_t pa_snapshot_payload(const pyagent_engine *e) {
+    return pa_kv_config_of(e->kv)->elem_type == PA_KV_F16 ? PYAGENT_LATENT_F16
+                                                          : PYAGENT_LATENT_F32;
+}
+
+pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *path) {
+    if (!path) return PYAGENT_ERR_INVALID_ARGUMENT;
+    pyagent_status st = pa_agent_begin_change(agent);
+    if (st) return st;
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    pyagent_latent_packet *packet = NULL;
+    st = pa_snapshot_build(agent, true, &buf, &size, &packet);
     /* the KV is copied out: the file is written without holding the engine */
     pyagent_status done = pa_agent_end_change(agent, st);
     pyagent_latent_packet_destroy(packet);
@@ -201,13 +218,13 @@ static pyagent_status take_section(const uint8_t *data, size_t size, size_t *at,
 }
 
 static pyagent_status check_meta(const pyagent_engine *e, const snapshot_meta *m,
-                                 const snapshot_header *h, pa_err *err) {
+                                 const snapshot_header *h, bool outside_kv, pa_err *err) {
     bool ok = m->n_stops <= PA_MAX_STOPS && m->n_computed <= h->n_tokens &&
               h->n_tokens <= (uint64_t)e->n_ctx && m->has_logits <= 1 &&
               (m->has_logits ? m->n_computed == h->n_tokens && h->n_logits ==
                                    (uint64_t)e->model->hp.n_vocab
                              : h->n_logits == 0) &&
-              (m->n_computed > 0) == (h->kv_bytes > 0) &&
+              (outside_kv ? h->kv_bytes == 0 : (m->n_computed > 0) == (h->kv_bytes > 0)) &&
               memchr(m->session_id, 0, sizeof m->session_id) &&
               memchr(m->agent_id, 0, sizeof m->agent_id) && m->spec_drafter >= 0 &&
               m->spec_drafter <= PYAGENT_SPEC_DRAFT;
@@ -240,6 +257,12 @@ static void apply_meta(pyagent_agent *a, const snapshot_meta *m) {
 /* The agent from the snapshot bytes (checked), created on `e`. */
 pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_t size,
                                    pyagent_agent **out, pa_err *err) {
+    return pa_snapshot_restore_with(e, data, size, NULL, NULL, out, err);
+}
+
+pyagent_status pa_snapshot_restore_with(pyagent_engine *e, const uint8_t *data, size_t size,
+                                        pa_kv_source_fn source, void *ctx, pyagent_agent **out,
+                                        pa_err *err) {
     snapshot_header h;
     if (size < sizeof h) return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "snapshot: too short");
     memcpy(&h, data, sizeof h);
@@ -260,7 +283,7 @@ pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_
     if (st) return st;
     memcpy(&meta, data + at, sizeof meta);
     at += sizeof meta + 8;
-    if ((st = check_meta(e, &meta, &h, err)) ||
+    if ((st = check_meta(e, &meta, &h, source != NULL, err)) ||
         (st = take_section(data, size, &at, h.n_tokens * 4, "tokens", err)))
         return st;
     const uint8_t *tokens = data + at;
@@ -291,6 +314,7 @@ pyagent_status pa_snapshot_restore(pyagent_engine *e, const uint8_t *data, size_
     if (!st) {
         apply_meta(a, &meta);
         if (packet) st = pa_latent_import_exact_locked(a, packet);
+        if (source && meta.n_computed > 0) st = source(ctx, a, meta.n_computed, &a->last_error);
         if (!st && !pa_sched_reserve_tokens_locked(a, h.n_tokens))
             st = pa_fail(&a->last_error, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
         if (!st) { /* queued tokens after the computed ones, and the logits */
