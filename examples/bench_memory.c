@@ -25,7 +25,8 @@
  *                     blocks waste less of a budget on the sink block and the partial one
  *   --snapshot N      instead: save (crash-safe, fsync'ed) and load an agent of N computed
  *                     tokens of -m's model (F16 KV) 3 times each, in --snapshot-dir (default
- *                     /tmp), and print the median times
+ *                     /tmp); then checkpoint it, and again after each of 3 x 16 more tokens,
+ *                     restoring each; print the median times
  *   -t N              threads (default 0 = the cores)
  *   --json            one JSON object per line
  */
@@ -396,7 +397,7 @@ static int by_value(const void *a, const void *b) {
 /* Median save and load times of an agent with o->snapshot computed tokens. */
 static void snapshot_times(const memory_options *o) {
     const int64_t n = o->snapshot, reps = 3;
-    pyagent_engine *e = open_engine(o->model, PYAGENT_KV_F16, n + 8, o->threads);
+    pyagent_engine *e = open_engine(o->model, PYAGENT_KV_F16, n + 64, o->threads);
     const policy plain = {"f16", PYAGENT_KV_F16, false, 0, 0};
     pyagent_agent *a = make_agent(e, &plain, 1, n);
     int32_t *ids = malloc((size_t)n * sizeof *ids);
@@ -411,7 +412,7 @@ static void snapshot_times(const memory_options *o) {
     snprintf(path, sizeof path, "%s/pyagent-bench-snapshot-%d", o->snapshot_dir ? o->snapshot_dir : "/tmp",
              (int)getpid());
     double save[3], load[3];
-    pyagent_engine *e2 = open_engine(o->model, PYAGENT_KV_F16, n + 8, o->threads); /* a restart */
+    pyagent_engine *e2 = open_engine(o->model, PYAGENT_KV_F16, n + 64, o->threads); /* a restart */
     for (int r = 0; r < reps; r++) {
         double t0 = now_s();
         if (pyagent_agent_save(a, path)) die("save", pyagent_agent_last_error(a));
@@ -427,13 +428,38 @@ static void snapshot_times(const memory_options *o) {
     unlink(path);
     qsort(save, reps, sizeof *save, by_value);
     qsort(load, reps, sizeof *load, by_value);
+    /* checkpoints: the first written whole, then one after every 16 more tokens */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s.ckpt", path);
+    double t0 = now_s(), first, next[3], restore[3];
+    if (pyagent_agent_checkpoint(a, dir)) die("checkpoint", pyagent_agent_last_error(a));
+    first = now_s() - t0;
+    for (int r = 0; r < reps; r++) {
+        if (pyagent_agent_generate(a, 16, NULL, NULL, NULL)) die("generate", pyagent_agent_last_error(a));
+        t0 = now_s();
+        if (pyagent_agent_checkpoint(a, dir)) die("checkpoint", pyagent_agent_last_error(a));
+        next[r] = now_s() - t0;
+        pyagent_agent *b = NULL;
+        t0 = now_s();
+        if (pyagent_agent_restore(e2, dir, &b)) die("restore", pyagent_engine_last_error(e2));
+        restore[r] = now_s() - t0;
+        pyagent_agent_destroy(b);
+    }
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) die("rm", dir);
+    qsort(next, reps, sizeof *next, by_value);
+    qsort(restore, reps, sizeof *restore, by_value);
     if (o->json)
         printf("{\"snapshot_tokens\": %lld, \"file_mib\": %.1f, \"save_ms\": %.1f, "
-               "\"load_ms\": %.1f}\n", (long long)n, mib, 1e3 * save[1], 1e3 * load[1]);
+               "\"load_ms\": %.1f, \"checkpoint_first_ms\": %.1f, \"checkpoint_next_ms\": "
+               "%.1f, \"restore_ms\": %.1f}\n", (long long)n, mib, 1e3 * save[1], 1e3 * load[1],
+               1e3 * first, 1e3 * next[1], 1e3 * restore[1]);
     else
         printf("snapshot of an agent of %lld tokens (%.1f MiB): save %.1f ms (fsync'ed), load "
-               "%.1f ms (medians of %d)\n", (long long)n, mib, 1e3 * save[1], 1e3 * load[1],
-               (int)reps);
+               "%.1f ms; checkpoint: the first %.1f ms, then after 16 more tokens %.1f ms, "
+               "restore %.1f ms (medians of %d)\n", (long long)n, mib, 1e3 * save[1],
+               1e3 * load[1], 1e3 * first, 1e3 * next[1], 1e3 * restore[1], (int)reps);
     free(ids);
     pyagent_agent_destroy(a);
     pyagent_engine_destroy(e);

@@ -185,6 +185,21 @@ PYAGENT_API pyagent_status pyagent_agent_save(pyagent_agent *agent, const char *
 PYAGENT_API pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path,
                                               pyagent_agent **agent);
 
+/* Checkpoints: the same state as a snapshot, kept in a directory `dir` (created if missing) so
+ * that saving often is cheap: dir/state (meta, tokens, logits: small, rewritten crash-safely)
+ * and dir/kv.<generation>, an append-only log of the KV. A checkpoint of the agent that wrote
+ * the directory's last one appends only the positions computed since (fsync'ed before the state
+ * that names them), unless the agent recomputed positions the log holds (rewind, reset): then,
+ * as for another agent's directory, a new log is written whole and the old one removed. A crash
+ * at any moment leaves the previous checkpoint or this one; a torn append is cut off by the next
+ * checkpoint. One agent per directory at a time. Refusals as pyagent_agent_save's. */
+PYAGENT_API pyagent_status pyagent_agent_checkpoint(pyagent_agent *agent, const char *dir);
+
+/* Creates an agent on `engine` from the checkpoint in `dir` (as pyagent_agent_load); its next
+ * checkpoint into `dir` appends. */
+PYAGENT_API pyagent_status pyagent_agent_restore(pyagent_engine *engine, const char *dir,
+                                                 pyagent_agent **agent);
+
 /* Statistics since the agent was created or reset. Set struct_size = sizeof(pyagent_agent_stats)
  * before the call; the library fills only the fields that fit, so old hosts keep working when
  * fields are appended. */

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "../core/params.h"
@@ -64,6 +66,16 @@ static uint64_t agent_seed(pyagent_agent *a, const pyagent_params *sampler) {
 
 static void free_unlinked(pyagent_agent *agent);
 
+/* A checkpoint lineage no other agent shares (process, time, address, a counter). */
+static uint64_t new_lineage(const pyagent_agent *a) {
+    static atomic_uint_fast64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const uint64_t parts[5] = {(uint64_t)getpid(), (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec,
+                               (uint64_t)(uintptr_t)a, atomic_fetch_add(&counter, 1)};
+    return XXH3_64bits(parts, sizeof parts);
+}
+
 static pyagent_agent *new_agent(pyagent_engine *e, pa_err *err) {
     const pa_hparams *hp = &e->model->hp;
     pyagent_agent *a = calloc(1, sizeof *a);
@@ -83,6 +95,7 @@ static pyagent_agent *new_agent(pyagent_engine *e, pa_err *err) {
         return NULL;
     }
     a->first_embd = a->pruned_from = SIZE_MAX;
+    a->lineage = new_lineage(a);
     a->stats.struct_size = sizeof a->stats;
     a->root_key = pa_kv_root_key(e->kv, 0);
     return a;
@@ -490,6 +503,7 @@ static void truncate_locked(pyagent_agent *a, size_t n) {
     if (a->n_computed > n) a->n_computed = n;
     if (a->n_computed == n && !a->has_logits && n > 0) a->n_computed = n - 1;
     if (a->marks) pa_marks_truncate(a->marks, a->n_computed);
+    if (a->ckpt_stable > a->n_computed) a->ckpt_stable = a->n_computed;
     pa_sched_truncate_blocks_locked(a, a->n_computed);
 }
 

@@ -102,6 +102,9 @@ struct pyagent_agent {
                              KV is not the KV of any token ids */
     int64_t kv_window, kv_sinks; /* pruning (sampler keys); window 0 = off */
     pa_marks *marks;      /* H2O / KVzap landmarks and scores (kv_policy), or NULL */
+    uint64_t lineage;     /* random per agent (a restored one takes its checkpoint's) */
+    size_t ckpt_stable;   /* positions unchanged since its last checkpoint (truncation lowers
+                             it): a checkpoint log holding no more of them can be appended to */
     bool private_kv;      /* neither takes from nor gives to the prefix cache (embedding) */
     double *hidden_sum;   /* NULL, or (n_embd,): computed tokens' final hidden states add up */
     size_t pruned_from;   /* positions from here on were computed with pruned blocks missing

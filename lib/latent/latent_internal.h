@@ -31,6 +31,10 @@ typedef pyagent_status (*pa_kv_source_fn)(void *ctx, pyagent_agent *a, uint64_t 
 pyagent_status pa_snapshot_restore_with(pyagent_engine *e, const uint8_t *data, size_t size,
                                         pa_kv_source_fn source, void *ctx, pyagent_agent **out,
                                         pa_err *err);
+/* An agent from a checkpoint's state and log bytes (pyagent_agent_restore, and the fuzzer). */
+pyagent_status pa_checkpoint_restore(pyagent_engine *e, const uint8_t *state, size_t state_size,
+                                     const uint8_t *log, size_t log_size, pyagent_agent **out,
+                                     pa_err *err);
 /* A held agent's snapshot bytes (malloc'ed), its KV included or not; refusals (embeddings,
  * pruned, Q8_0 KV, cuda) in the agent's last error. *packet (or NULL) holds the exported
  * blocks: destroy it after letting the agent go (destroying takes the engine's lock). */

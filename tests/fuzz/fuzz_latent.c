@@ -5,7 +5,8 @@
  *
  * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else bit 3: a
  * KV disk-tier block file, read back under the key, parent and ids its header and body name,
- * else bit 4: a whole-store snapshot, else bit 5: a KVzap surrogate, else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
+ * else bit 4: a whole-store snapshot, else bit 5: a KVzap surrogate, else bit 6: a checkpoint
+ * -- a u32 state size, the state, then the log --, else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
  * that mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
@@ -148,6 +149,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pthread_mutex_lock(&engine->lock);
         pa_kv_drop_cache(engine->kv);
         pthread_mutex_unlock(&engine->lock);
+    } else if (mode & 64) {
+        uint32_t state_size = 0;
+        if (size >= 4) memcpy(&state_size, b, 4);
+        if (size >= 4 && state_size <= size - 4) {
+            pyagent_agent *restored = NULL;
+            if (pa_checkpoint_restore(engine, b + 4, state_size, b + 4 + state_size,
+                                      size - 4 - state_size, &restored, &err) == PYAGENT_OK)
+                pyagent_agent_destroy(restored);
+            else if (!err.msg[0])
+                abort();
+        }
     } else if (mode & 32) {
         if (mode & 2) fix_file(b, size, 80);
         pa_kvzap *zap = NULL;

@@ -3,13 +3,14 @@
  * (F16 and Q8_0 payloads) and a snapshot of that agent, from stories260K.gguf, a disk-tier
  * block file, a whole-store snapshot, and a 1 x 1 adapter file, each after the fuzzer's mode
  * byte (1: packet, 4: snapshot, 8: tier block, 16: store snapshot, 32: KVzap surrogate,
- * 0: adapter).
+ * 64: checkpoint, 0: adapter).
  *     build-fuzz/tests/fuzz/make_latent_seeds tests/data/stories260K.gguf tests/fuzz/corpus_latent
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <pyagent/pyagent.h>
@@ -54,6 +55,27 @@ int main(int argc, char **argv) {
     if (f) fclose(f);
     remove(snapshot);
     write_seed(argv[2], "snapshot", 4, bytes, n_bytes);
+    /* a checkpoint of two records (the prompt, then one more token): u32 state size, state, log */
+    {
+        char dir[1024], path[1100];
+        snprintf(dir, sizeof dir, "%s/.ckpt", argv[2]);
+        if (pyagent_agent_checkpoint(a, dir) || pyagent_agent_feed_text(a, " there", -1) ||
+            pyagent_agent_prefill(a) || pyagent_agent_checkpoint(a, dir))
+            return 1;
+        static unsigned char seed[1 << 17];
+        size_t at = 4;
+        for (int part = 0; part < 2; part++) {
+            snprintf(path, sizeof path, "%s/%s", dir, part ? "kv.1" : "state");
+            FILE *in = fopen(path, "rb");
+            const size_t got = in ? fread(seed + at, 1, sizeof seed - at, in) : 0;
+            if (in) fclose(in);
+            if (part == 0) memcpy(seed, &(uint32_t){(uint32_t)got}, 4);
+            at += got;
+            remove(path);
+        }
+        rmdir(dir);
+        write_seed(argv[2], "checkpoint", 64, seed, at);
+    }
     /* a disk-tier block file: the stories engine's first block of the prompt, as spilled */
     {
         char dir[1024];

@@ -394,6 +394,10 @@ FUNCTIONS = {
     'pyagent_agent_save': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p], ('agent', 'path'), 'agent.h'),
     # pyagent_status pyagent_agent_load(pyagent_engine *engine, const char *path, pyagent_agent **agent)
     'pyagent_agent_load': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(pyagent_agent))], ('engine', 'path', 'agent'), 'agent.h'),
+    # pyagent_status pyagent_agent_checkpoint(pyagent_agent *agent, const char *dir)
+    'pyagent_agent_checkpoint': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.c_char_p], ('agent', 'dir'), 'agent.h'),
+    # pyagent_status pyagent_agent_restore(pyagent_engine *engine, const char *dir, pyagent_agent **agent)
+    'pyagent_agent_restore': (pyagent_status, [ctypes.POINTER(pyagent_engine), ctypes.c_char_p, ctypes.POINTER(ctypes.POINTER(pyagent_agent))], ('engine', 'dir', 'agent'), 'agent.h'),
     # pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)
     'pyagent_agent_stats_get': (pyagent_status, [ctypes.POINTER(pyagent_agent), ctypes.POINTER(pyagent_agent_stats)], ('agent', 'stats'), 'agent.h'),
     # pyagent_status pyagent_engine_open(const char *path, const pyagent_params *params, pyagent_engine **engine)

@@ -743,6 +743,24 @@ class PyagentBindings {
       _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>>('pyagent_agent_load');
   late final _pyagent_agent_load = _pyagent_agent_loadPtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>();
 
+  /// `pyagent_status pyagent_agent_checkpoint(pyagent_agent *agent, const char *dir)` (agent.h)
+  int pyagent_agent_checkpoint(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<ffi.Char> dir) {
+    return _pyagent_agent_checkpoint(agent, dir);
+  }
+
+  late final _pyagent_agent_checkpointPtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>>('pyagent_agent_checkpoint');
+  late final _pyagent_agent_checkpoint = _pyagent_agent_checkpointPtr.asFunction<int Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>();
+
+  /// `pyagent_status pyagent_agent_restore(pyagent_engine *engine, const char *dir, pyagent_agent **agent)` (agent.h)
+  int pyagent_agent_restore(ffi.Pointer<pyagent_engine> engine, ffi.Pointer<ffi.Char> dir, ffi.Pointer<ffi.Pointer<pyagent_agent>> agent) {
+    return _pyagent_agent_restore(engine, dir, agent);
+  }
+
+  late final _pyagent_agent_restorePtr =
+      _lookup<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>>('pyagent_agent_restore');
+  late final _pyagent_agent_restore = _pyagent_agent_restorePtr.asFunction<int Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>();
+
   /// `pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats)` (agent.h)
   int pyagent_agent_stats_get(ffi.Pointer<pyagent_agent> agent, ffi.Pointer<pyagent_agent_stats> stats) {
     return _pyagent_agent_stats_get(agent, stats);
@@ -1535,6 +1553,8 @@ class PyagentSymbolAddresses {
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_spec_tree>)>> get pyagent_agent_draft => _library._pyagent_agent_draftPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>> get pyagent_agent_save => _library._pyagent_agent_savePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>> get pyagent_agent_load => _library._pyagent_agent_loadPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<ffi.Char>)>> get pyagent_agent_checkpoint => _library._pyagent_agent_checkpointPtr;
+  ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_engine>, ffi.Pointer<ffi.Char>, ffi.Pointer<ffi.Pointer<pyagent_agent>>)>> get pyagent_agent_restore => _library._pyagent_agent_restorePtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<pyagent_agent>, ffi.Pointer<pyagent_agent_stats>)>> get pyagent_agent_stats_get => _library._pyagent_agent_stats_getPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Int32 Function(ffi.Pointer<ffi.Char>, ffi.Pointer<pyagent_params>, ffi.Pointer<ffi.Pointer<pyagent_engine>>)>> get pyagent_engine_open => _library._pyagent_engine_openPtr;
   ffi.Pointer<ffi.NativeFunction<ffi.Void Function(ffi.Pointer<pyagent_engine>)>> get pyagent_engine_destroy => _library._pyagent_engine_destroyPtr;
