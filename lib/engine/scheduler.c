@@ -258,7 +258,7 @@ static void prune(pyagent_engine *e, pyagent_agent *a) {
             if (a->blocks[i] != PA_NO_BLOCK) blocks[n] = a->blocks[i], firsts[n++] = (int32_t)(i * bs);
         if (n == 0) break;
         if (a->marks && !pa_marks_fold(a->marks, e->kv, blocks, firsts, n))
-            pa_engine_log(e, PYAGENT_LOG_WARN, "out of memory keeping landmarks: pruned without");
+            pa_engine_log(e, PYAGENT_LOG_WARN, "out of memory for landmarks: blocks released without");
         for (int j = 0; j < n; j++) {
             const size_t at = (size_t)firsts[j] / bs;
             pa_kv_release(e->kv, a->blocks[at]);
