@@ -18,10 +18,11 @@
  * proportion to each group's mean normalised attention entropy (rigid, low-entropy heads need
  * few positions), at least heavy / 4 each.
  *
- * Attention reads a landmark as the position it was (its K row was rotated there): an agent
- * with landmarks takes the chunk attention path, which puts landmark scores in the columns of
+ * Attention reads a landmark as the position it was (its K row was rotated there). H2O and
+ * entropy budgets take the chunk attention path, which puts landmark scores in the columns of
  * their positions (inside released blocks, so free) and observes the probabilities (H2O scores,
- * entropies) while it has them.
+ * entropies) while it has them; KVzap needs no probabilities and decodes through the online
+ * path, its landmarks first (llama.c).
  */
 #ifndef PA_KV_PRUNE_H
 #define PA_KV_PRUNE_H
