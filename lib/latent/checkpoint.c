@@ -199,15 +199,20 @@ typedef struct ckpt_plan {
     pyagent_latent_packet *packets[2];
 } ckpt_plan;
 
-static pyagent_status plan(pyagent_agent *a, const char *dir, ckpt_plan *p) {
-    pyagent_engine *e = a->engine;
-    p->had_state = current_header(dir, e->model->fingerprint, &p->old);
+/* What the directory holds now (read before the agent is held: file reads do not stall the
+ * engine): its header, and whether its log is whole. */
+static void look(const char *dir, uint64_t fingerprint, ckpt_plan *p, bool *log_whole) {
+    p->had_state = current_header(dir, fingerprint, &p->old);
     char log[4096];
     struct stat sb;
     file_in(log, sizeof log, dir, NULL, p->old.generation);
-    p->append = p->had_state && p->old.lineage == a->lineage &&
-                p->old.kv_positions <= a->ckpt_stable && p->old.kv_positions <= a->n_computed &&
-                stat(log, &sb) == 0 && (uint64_t)sb.st_size >= p->old.kv_bytes;
+    *log_whole = p->had_state && stat(log, &sb) == 0 && (uint64_t)sb.st_size >= p->old.kv_bytes;
+}
+
+static pyagent_status plan(pyagent_agent *a, bool log_whole, ckpt_plan *p) {
+    pyagent_engine *e = a->engine;
+    p->append = log_whole && p->old.lineage == a->lineage &&
+                p->old.kv_positions <= a->ckpt_stable && p->old.kv_positions <= a->n_computed;
     pyagent_status st = pa_snapshot_build(a, false, &p->snapshot, &p->snapshot_size,
                                           &p->packets[0]);
     const uint64_t from = p->append ? p->old.kv_positions : 0;
@@ -271,14 +276,18 @@ static pyagent_status write_plan(const char *dir, const ckpt_plan *p, pa_err *er
 }
 
 pyagent_status pyagent_agent_checkpoint(pyagent_agent *agent, const char *dir) {
-    if (!dir) return PYAGENT_ERR_INVALID_ARGUMENT;
+    if (!agent || !dir) return PYAGENT_ERR_INVALID_ARGUMENT;
+    const bool made = mkdir(dir, 0777) == 0 || errno == EEXIST;
+    const int mkdir_errno = errno;
+    ckpt_plan p = {0};
+    bool log_whole = false;
+    if (made) look(dir, agent->engine->model->fingerprint, &p, &log_whole);
     pyagent_status st = pa_agent_begin_change(agent);
     if (st) return st;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    if (!made)
         return pa_agent_end_change(agent, pa_fail(&agent->last_error, PYAGENT_ERR_IO, "%s: %s",
-                                                  dir, strerror(errno)));
-    ckpt_plan p = {0};
-    st = plan(agent, dir, &p);
+                                                  dir, strerror(mkdir_errno)));
+    st = plan(agent, log_whole, &p);
     /* the KV is copied out: the files are written without holding the engine */
     st = pa_agent_end_change(agent, st);
     pyagent_latent_packet_destroy(p.packets[0]);
