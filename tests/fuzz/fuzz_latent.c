@@ -6,7 +6,7 @@
  * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else bit 3: a
  * KV disk-tier block file, read back under the key, parent and ids its header and body name,
  * else bit 4: a whole-store snapshot, else bit 5: a KVzap surrogate, else bit 6: a checkpoint
- * -- a u32 state size, the state, then the log --, else adapter) and whether to repair a packet's or an adapter's checksums first (bit 1), so
+ * -- a u32 state size, the state, then the log --, else adapter) and whether to repair a packet's, an adapter's, a surrogate's or a checkpoint's checksums first (bit 1), so
  * that mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
@@ -88,6 +88,18 @@ static void fix_file(uint8_t *b, size_t size, size_t payload_at) {
     if (payload <= size) fix_sum(b, size, 104, 104 + payload);
 }
 
+/* Checkpoint layout (checkpoint.c): the state's header of 72 bytes + its sum; the log's
+ * records {u64 size, a packet}. */
+static void fix_checkpoint(uint8_t *state, size_t state_size, uint8_t *log, size_t log_size) {
+    fix_sum(state, state_size, 0, 72);
+    for (size_t at = 0; log_size - at >= 8;) {
+        const uint64_t n = u64_at(log, at);
+        if (n > log_size - at - 8) break;
+        fix_packet(log + at + 8, (size_t)n);
+        at += 8 + (size_t)n;
+    }
+}
+
 static char tier_dir[64];
 static void remove_tier_dir(void) { rmdir(tier_dir); }
 
@@ -153,6 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint32_t state_size = 0;
         if (size >= 4) memcpy(&state_size, b, 4);
         if (size >= 4 && state_size <= size - 4) {
+            if (mode & 2) fix_checkpoint(b + 4, state_size, b + 4 + state_size, size - 4 - state_size);
             pyagent_agent *restored = NULL;
             if (pa_checkpoint_restore(engine, b + 4, state_size, b + 4 + state_size,
                                       size - 4 - state_size, &restored, &err) == PYAGENT_OK)
