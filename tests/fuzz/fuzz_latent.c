@@ -6,8 +6,10 @@
  * The first input byte picks the reader (bit 0: packet, else bit 2: snapshot, else bit 3: a
  * KV disk-tier block file, read back under the key, parent and ids its header and body name,
  * else bit 4: a whole-store snapshot, else bit 5: a KVzap surrogate, else bit 6: a checkpoint
- * -- a u32 state size, the state, then the log --, else adapter) and whether to repair a packet's, an adapter's, a surrogate's or a checkpoint's checksums first (bit 1), so
- * that mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader returns a status and a message; it never crashes.
+ * -- a u32 state size, the state, then the log --, else adapter) and whether to repair the
+ * checksums of a packet, an adapter, a surrogate or a checkpoint first (bit 1), so that
+ * mutations reach the checks behind them; the rest is the file. Whatever the bytes, a reader
+ * returns a status and a message; it never crashes.
  *
  *     PYAGENT_TEST_DATA=tests/data build-fuzz/tests/fuzz/fuzz_latent -max_total_time=60 \
  *         corpus_copy/ tests/fuzz/corpus_latent/
