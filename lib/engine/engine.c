@@ -467,6 +467,17 @@ pyagent_kv_store *pyagent_engine_kv_store(pyagent_engine *engine) {
     return &((engine_with_store *)engine)->store;
 }
 
+/* A tier's counters in the public stats' fields (all 0 without the tier). */
+static void tier_stats(const pa_tier *tier, int64_t *spilled, int64_t *restored,
+                       int64_t *rejected, int64_t *bytes) {
+    if (!tier) return;
+    const pa_tier_counters *t = pa_tier_counters_of(tier);
+    *spilled = t->n_spilled;
+    *restored = t->n_restored;
+    *rejected = t->n_rejected + t->n_refused;
+    *bytes = t->bytes;
+}
+
 pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent_kv_stats *stats) {
     if (!store || !stats || stats->struct_size < 2 * sizeof(uint32_t))
         return PYAGENT_ERR_INVALID_ARGUMENT;
@@ -490,27 +501,12 @@ pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent
         .n_cow_copies = c.n_cow_copies,
         .peak_used_bytes = c.peak_used * block_bytes,
     };
-    if (e->disk) {
-        const pa_tier_counters *t = pa_tier_counters_of(e->disk);
-        full.n_disk_spilled = t->n_spilled;
-        full.n_disk_restored = t->n_restored;
-        full.n_disk_rejected = t->n_rejected + t->n_refused;
-        full.disk_bytes = t->bytes;
-    }
-    if (e->redis) {
-        const pa_tier_counters *t = pa_tier_counters_of(e->redis);
-        full.n_redis_spilled = t->n_spilled;
-        full.n_redis_restored = t->n_restored;
-        full.n_redis_rejected = t->n_rejected + t->n_refused;
-        full.redis_bytes = t->bytes;
-    }
-    if (e->host) {
-        const pa_tier_counters *t = pa_tier_counters_of(e->host);
-        full.n_host_spilled = t->n_spilled;
-        full.n_host_restored = t->n_restored;
-        full.n_host_rejected = t->n_rejected + t->n_refused;
-        full.host_bytes = t->bytes;
-    }
+    tier_stats(e->disk, &full.n_disk_spilled, &full.n_disk_restored, &full.n_disk_rejected,
+               &full.disk_bytes);
+    tier_stats(e->redis, &full.n_redis_spilled, &full.n_redis_restored, &full.n_redis_rejected,
+               &full.redis_bytes);
+    tier_stats(e->host, &full.n_host_spilled, &full.n_host_restored, &full.n_host_rejected,
+               &full.host_bytes);
     pthread_mutex_unlock(&e->lock);
     uint32_t caller_size = stats->struct_size;
     memcpy(stats, &full, caller_size < sizeof full ? caller_size : sizeof full);
