@@ -408,6 +408,18 @@ static int64_t prefix_hits_of(pyagent_agent *a) {
     return st.n_cached_tokens;
 }
 
+/* The logits after 80 ids computed by a fresh agent in the steps a prefix hit of 4 blocks
+ * takes (64, then 16), so that a later prefix hit computes exactly what it did. */
+static size_t logits_in_prefix_hit_steps(pyagent_engine *e, const int32_t *prompt, float *out) {
+    pyagent_agent *a = greedy_agent(e);
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
+    const size_t n_vocab = logits_of(a, out);
+    pyagent_agent_destroy(a);
+    return n_vocab;
+}
+
 /* Evicted blocks go to the disk tier and come back on a prefix hit with the same logits as
  * computing them; another engine of the model finds them too; a damaged file is not used. */
 static void disk_tier_keeps_evicted_blocks_for_later_prompts(void **state) {
@@ -423,12 +435,7 @@ static void disk_tier_keeps_evicted_blocks_for_later_prompts(void **state) {
     unsigned seed = 21;
     random_tokens(prompt, 80, &seed);
     float want[N_VOCAB_MAX], got[N_VOCAB_MAX];
-    pyagent_agent *a = greedy_agent(e); /* in the steps a prefix hit takes: 64, then 16 */
-    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
-    const size_t n_vocab = logits_of(a, want);
-    pyagent_agent_destroy(a);
+    const size_t n_vocab = logits_in_prefix_hit_steps(e, prompt, want);
     pyagent_kv_store_drop_cache(pyagent_engine_kv_store(e)); /* all 5 full blocks leave memory */
     assert_int_equal(kv_stats(e).n_disk_spilled, 5);
     assert_int_equal(kv_stats(e).n_cached, 0);
@@ -485,12 +492,7 @@ static void host_tier_keeps_evicted_blocks_within_its_bytes(void **state) {
     unsigned seed = 22;
     random_tokens(prompt, 80, &seed);
     float want[N_VOCAB_MAX], got[N_VOCAB_MAX];
-    pyagent_agent *a = greedy_agent(e); /* in the steps a prefix hit takes: 64, then 16 */
-    assert_int_equal(pyagent_agent_feed_tokens(a, prompt, 64), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_feed_tokens(a, prompt + 64, 16), PYAGENT_OK);
-    const size_t n_vocab = logits_of(a, want);
-    pyagent_agent_destroy(a);
+    const size_t n_vocab = logits_in_prefix_hit_steps(e, prompt, want);
     pyagent_kv_store_drop_cache(store); /* all 5 full blocks leave the pool */
     pyagent_kv_stats st = kv_stats(e);
     assert_int_equal(st.n_host_spilled, 5);
