@@ -123,26 +123,38 @@ static void damaged_or_foreign_snapshots_are_refused(void **state) {
     pyagent_engine_destroy(other);
 }
 
-/* A child generates a token, snapshots, and so on, until the parent kills it with SIGKILL at a
- * random moment; the snapshot it leaves continues like an uninterrupted run. */
-static void snapshot_survives_sigkill(void **state) {
-    (void)state;
-    char path[256];
-    temp_path(path, sizeof path, "d");
-    remove(path);
+/* Removes a file or a directory and what it holds. */
+static void remove_all(const char *path) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Saving a whole agent to `where` (a snapshot file or a checkpoint directory), and making
+ * one from it. */
+typedef pyagent_status (*save_fn)(pyagent_agent *agent, const char *where);
+typedef pyagent_status (*restore_fn)(pyagent_engine *engine, const char *where,
+                                     pyagent_agent **agent);
+
+/* A child generates a token, saves, and so on, until the parent kills it with SIGKILL at a
+ * random moment (3 rounds); what it left restores to an agent that continues like the
+ * uninterrupted 200-token run. */
+static void survives_sigkill(const char *what, const char *where, save_fn save,
+                             restore_fn restore) {
     pyagent_engine *e = open_engine(stories_path);
     pyagent_agent *ref = sampling_agent(e);
     test_run want = test_generate(ref, 200); /* the uninterrupted run */
     pyagent_agent_destroy(ref);
     srand((unsigned)time(NULL));
     for (int round = 0; round < 3; round++) {
+        remove_all(where);
         pid_t child = fork();
         assert_true(child >= 0);
         if (child == 0) {
             pyagent_agent *a = sampling_agent(e);
             for (int i = 0; i < 200; i++) {
                 pyagent_agent_generate(a, 1, NULL, NULL, NULL);
-                pyagent_agent_save(a, path);
+                save(a, where);
             }
             _exit(0);
         }
@@ -152,9 +164,9 @@ static void snapshot_survives_sigkill(void **state) {
         int status;
         waitpid(child, &status, 0);
         pyagent_agent *b = NULL;
-        pyagent_status st = pyagent_agent_load(e, path, &b);
-        if (st == PYAGENT_ERR_IO && round == 0) continue; /* killed before its first save */
-        assert_int_equal(st, PYAGENT_OK); /* never a torn file */
+        pyagent_status st = restore(e, where, &b);
+        if (st == PYAGENT_ERR_IO) continue; /* killed before its first save */
+        assert_int_equal(st, PYAGENT_OK); /* never a torn state */
         int32_t ids[512];
         size_t n = 0, n_prompt = 0;
         assert_int_equal(pyagent_agent_tokens(b, ids, 512, &n), PYAGENT_OK);
@@ -162,15 +174,22 @@ static void snapshot_survives_sigkill(void **state) {
         pyagent_agent_tokens(probe, NULL, 0, &n_prompt);
         pyagent_agent_destroy(probe);
         const int done = (int)(n - n_prompt); /* tokens generated before the kill */
-        printf("# round %d: killed after %d tokens\n", round, done);
+        printf("# %s round %d: killed after %d tokens\n", what, round, done);
         assert_true(done >= 1 && done <= 200);
         assert_memory_equal(ids + n_prompt, want.ids, sizeof(int32_t) * (size_t)done);
         test_run rest = test_generate(b, 200 - done);
         assert_memory_equal(rest.ids, want.ids + done, sizeof(int32_t) * (size_t)(200 - done));
         pyagent_agent_destroy(b);
     }
-    remove(path);
+    remove_all(where);
     pyagent_engine_destroy(e);
+}
+
+static void snapshot_survives_sigkill(void **state) {
+    (void)state;
+    char path[256];
+    temp_path(path, sizeof path, "d");
+    survives_sigkill("snapshot", path, pyagent_agent_save, pyagent_agent_load);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -181,11 +200,6 @@ static long file_size(const char *path) {
     return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
 }
 
-static void remove_dir(const char *dir) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 /* Checkpoints taken as an agent goes append only what is new; each restores to an agent that
  * continues exactly as the original; recomputed positions or another agent start a new log. */
@@ -193,7 +207,7 @@ static void checkpoints_append_and_restore_exactly(void **state) {
     (void)state;
     char dir[256], log1[300], log2[300], st_path[300];
     temp_path(dir, sizeof dir, "ckpt");
-    remove_dir(dir);
+    remove_all(dir);
     snprintf(log1, sizeof log1, "%s/kv.1", dir);
     snprintf(log2, sizeof log2, "%s/kv.2", dir);
     snprintf(st_path, sizeof st_path, "%s/state", dir);
@@ -243,7 +257,7 @@ static void checkpoints_append_and_restore_exactly(void **state) {
     snprintf(log3, sizeof log3, "%s/kv.3", dir);
     assert_true(file_size(log3) > 0 && file_size(log2) < 0);
     pyagent_agent_destroy(d), pyagent_agent_destroy(b), pyagent_agent_destroy(a);
-    remove_dir(dir);
+    remove_all(dir);
     pyagent_engine_destroy(e);
     pyagent_engine_destroy(other);
 }
@@ -254,7 +268,7 @@ static void damaged_checkpoints_are_refused(void **state) {
     (void)state;
     char dir[256], log[300], st_path[300];
     temp_path(dir, sizeof dir, "ckpt-bad");
-    remove_dir(dir);
+    remove_all(dir);
     snprintf(log, sizeof log, "%s/kv.1", dir);
     snprintf(st_path, sizeof st_path, "%s/state", dir);
     pyagent_engine *e = open_engine(stories_path), *other = open_engine(random_path);
@@ -296,59 +310,16 @@ static void damaged_checkpoints_are_refused(void **state) {
     assert_int_equal(pyagent_agent_restore(e, dir, &b), PYAGENT_ERR_BAD_PACKET);
     assert_int_equal(pyagent_agent_restore(e, "/nonexistent/ckpt", &b), PYAGENT_ERR_IO);
     pyagent_agent_destroy(a);
-    remove_dir(dir);
+    remove_all(dir);
     pyagent_engine_destroy(e);
     pyagent_engine_destroy(other);
 }
 
-/* A child generates and checkpoints token by token until it is killed with SIGKILL; the
- * directory it leaves restores to an agent that continues like the uninterrupted run. */
 static void checkpoint_survives_sigkill(void **state) {
     (void)state;
     char dir[256];
     temp_path(dir, sizeof dir, "ckpt-kill");
-    pyagent_engine *e = open_engine(stories_path);
-    pyagent_agent *ref = sampling_agent(e);
-    test_run want = test_generate(ref, 200);
-    pyagent_agent_destroy(ref);
-    srand((unsigned)time(NULL) + 1);
-    for (int round = 0; round < 3; round++) {
-        remove_dir(dir);
-        pid_t child = fork();
-        assert_true(child >= 0);
-        if (child == 0) {
-            pyagent_agent *a = sampling_agent(e);
-            for (int i = 0; i < 200; i++) {
-                pyagent_agent_generate(a, 1, NULL, NULL, NULL);
-                pyagent_agent_checkpoint(a, dir);
-            }
-            _exit(0);
-        }
-        struct timespec wait = {0, 20000000L + (long)(rand() % 60) * 1000000L}; /* 20-80 ms */
-        nanosleep(&wait, NULL);
-        kill(child, SIGKILL);
-        int status;
-        waitpid(child, &status, 0);
-        pyagent_agent *b = NULL;
-        pyagent_status st = pyagent_agent_restore(e, dir, &b);
-        if (st == PYAGENT_ERR_IO) continue; /* killed before its first checkpoint */
-        assert_int_equal(st, PYAGENT_OK);
-        int32_t ids[512];
-        size_t n = 0, n_prompt = 0;
-        assert_int_equal(pyagent_agent_tokens(b, ids, 512, &n), PYAGENT_OK);
-        pyagent_agent *probe = sampling_agent(e);
-        pyagent_agent_tokens(probe, NULL, 0, &n_prompt);
-        pyagent_agent_destroy(probe);
-        const int done = (int)(n - n_prompt);
-        printf("# checkpoint round %d: killed after %d tokens\n", round, done);
-        assert_true(done >= 1 && done <= 200);
-        assert_memory_equal(ids + n_prompt, want.ids, sizeof(int32_t) * (size_t)done);
-        test_run rest = test_generate(b, 200 - done);
-        assert_memory_equal(rest.ids, want.ids + done, sizeof(int32_t) * (size_t)(200 - done));
-        pyagent_agent_destroy(b);
-    }
-    remove_dir(dir);
-    pyagent_engine_destroy(e);
+    survives_sigkill("checkpoint", dir, pyagent_agent_checkpoint, pyagent_agent_restore);
 }
 
 int main(void) {
