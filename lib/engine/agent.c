@@ -18,6 +18,7 @@
 #include <xxhash.h>
 
 #include "../core/params.h"
+#include "../core/versioned.h"
 #include "engine_internal.h"
 
 _Static_assert(PYAGENT_TOKEN_EMBEDDING == PA_TOKEN_EMBD, "the public and internal ids agree");
@@ -739,16 +740,13 @@ pyagent_status pyagent_agent_tokens(pyagent_agent *agent, int32_t *tokens, size_
 pyagent_status pyagent_agent_stats_get(const pyagent_agent *agent, pyagent_agent_stats *stats) {
     if (!agent || !stats || stats->struct_size < 2 * sizeof(uint32_t))
         return PYAGENT_ERR_INVALID_ARGUMENT;
-    size_t n = stats->struct_size < sizeof *stats ? stats->struct_size : sizeof *stats;
-    uint32_t caller_size = stats->struct_size;
     pyagent_agent_stats now;
     pthread_mutex_lock(&agent->engine->lock);
     now = agent->stats;
     now.n_landmarks = agent->marks ? (int64_t)pa_marks_count(agent->marks) : 0;
     now.landmark_bytes = agent->marks ? (int64_t)pa_marks_bytes(agent->marks) : 0;
     pthread_mutex_unlock(&agent->engine->lock);
-    memcpy(stats, &now, n);
-    stats->struct_size = caller_size;
+    pa_copy_versioned(stats, &now, sizeof now);
     return PYAGENT_OK;
 }
 

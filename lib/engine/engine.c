@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/params.h"
+#include "../core/versioned.h"
 #include "engine_internal.h"
 
 typedef struct engine_with_store {
@@ -320,9 +321,7 @@ pyagent_status pyagent_engine_tensor(pyagent_engine *engine, int64_t index,
                                 .type = gguf_tensor_type_name(t->type),
                                 .n_bytes = (int64_t)t->n_bytes};
     for (int d = 0; d < 4; d++) full.dims[d] = d < GGUF_MAX_DIMS ? t->ne[d] : 1;
-    const uint32_t asked = info->struct_size;
-    memcpy(info, &full, asked < sizeof full ? asked : sizeof full);
-    info->struct_size = asked;
+    pa_copy_versioned(info, &full, sizeof full);
     return PYAGENT_OK;
 }
 
@@ -508,9 +507,7 @@ pyagent_status pyagent_kv_store_stats_get(const pyagent_kv_store *store, pyagent
     tier_stats(e->host, &full.n_host_spilled, &full.n_host_restored, &full.n_host_rejected,
                &full.host_bytes);
     pthread_mutex_unlock(&e->lock);
-    uint32_t caller_size = stats->struct_size;
-    memcpy(stats, &full, caller_size < sizeof full ? caller_size : sizeof full);
-    stats->struct_size = caller_size;
+    pa_copy_versioned(stats, &full, sizeof full);
     return PYAGENT_OK;
 }
 

@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "../core/cholesky.h"
+#include "../core/versioned.h"
 #include "../engine/engine_internal.h"
 #include "../latent/latent_internal.h"
 #include "prune.h"
@@ -48,14 +49,6 @@ void pa_kvzap_free(pa_kvzap *zap) {
 
 static size_t payload_floats(const pyagent_kvzap_info *info) {
     return (size_t)info->n_layer * (size_t)info->n_head_kv * (size_t)(info->n_embd + 1);
-}
-
-/* Copies the fields of `from` that the host's struct (struct_size) has room for. */
-static void copy_info(pyagent_kvzap_info *to, const pyagent_kvzap_info *from) {
-    if (to->struct_size < sizeof(uint32_t)) return;
-    const uint32_t size = to->struct_size;
-    memcpy(to, from, size < sizeof *from ? size : sizeof *from);
-    to->struct_size = size;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -261,16 +254,6 @@ static void evaluate(const samples *s, const text_span *texts, size_t first_text
     info->top_overlap = picks > 0 ? hits / picks : NAN;
 }
 
-static void put(uint8_t *buf, size_t *at, const void *v, size_t n) {
-    memcpy(buf + *at, v, n);
-    *at += n;
-}
-
-static void get(const uint8_t *buf, size_t *at, void *v, size_t n) {
-    memcpy(v, buf + *at, n);
-    *at += n;
-}
-
 static pyagent_status save(const pyagent_kvzap_info *info, const float *w, const char *path,
                            pa_err *err) {
     const uint64_t payload = payload_floats(info) * sizeof(float);
@@ -280,26 +263,26 @@ static pyagent_status save(const pyagent_kvzap_info *info, const float *w, const
     size_t at = 0;
     const uint32_t version = FORMAT_VERSION, L = (uint32_t)info->n_layer,
                    n_kv = (uint32_t)info->n_head_kv, d = (uint32_t)info->n_embd, reserved = 0;
-    put(buf, &at, MAGIC, 8);
-    put(buf, &at, &version, 4);
-    put(buf, &at, &L, 4);
-    put(buf, &at, &n_kv, 4);
-    put(buf, &at, &d, 4);
-    put(buf, &at, &reserved, 4);
-    put(buf, &at, &reserved, 4);
-    put(buf, &at, &info->n_train, 8);
-    put(buf, &at, &info->n_heldout, 8);
-    put(buf, &at, &info->ridge, 8);
-    put(buf, &at, &info->r2_heldout, 8);
-    put(buf, &at, &info->top_overlap, 8);
-    put(buf, &at, &info->fingerprint, 8);
-    put(buf, &at, &payload, 8);
-    put(buf, &at, &info->n_texts, 8);
+    pa_put(buf, &at, MAGIC, 8);
+    pa_put(buf, &at, &version, 4);
+    pa_put(buf, &at, &L, 4);
+    pa_put(buf, &at, &n_kv, 4);
+    pa_put(buf, &at, &d, 4);
+    pa_put(buf, &at, &reserved, 4);
+    pa_put(buf, &at, &reserved, 4);
+    pa_put(buf, &at, &info->n_train, 8);
+    pa_put(buf, &at, &info->n_heldout, 8);
+    pa_put(buf, &at, &info->ridge, 8);
+    pa_put(buf, &at, &info->r2_heldout, 8);
+    pa_put(buf, &at, &info->top_overlap, 8);
+    pa_put(buf, &at, &info->fingerprint, 8);
+    pa_put(buf, &at, &payload, 8);
+    pa_put(buf, &at, &info->n_texts, 8);
     const uint64_t header_sum = XXH3_64bits(buf, at);
-    put(buf, &at, &header_sum, 8);
+    pa_put(buf, &at, &header_sum, 8);
     const uint64_t payload_sum = XXH3_64bits(w, payload);
-    put(buf, &at, w, payload);
-    put(buf, &at, &payload_sum, 8);
+    pa_put(buf, &at, w, payload);
+    pa_put(buf, &at, &payload_sum, 8);
     const pyagent_status st = pa_write_file_atomically(path, buf, size, err);
     free(buf);
     return st;
@@ -359,7 +342,7 @@ pyagent_status pyagent_kvzap_fit(pyagent_engine *engine, const char *const *text
         evaluate(&s, spans, first_test, n_texts, L, d, n_kv, w, &fit);
         st = save(&fit, w, path, &err);
     }
-    if (!st && info) copy_info(info, &fit);
+    if (!st && info && info->struct_size >= sizeof(uint32_t)) pa_copy_versioned(info, &fit, sizeof fit);
     free(s.x), free(s.y), free(spans), free(w);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
 }
@@ -374,7 +357,7 @@ pyagent_status pa_kvzap_parse(const uint8_t *data, size_t size, pa_kvzap **out, 
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "not a KVzap file (magic)");
     size_t at = 8;
     uint32_t version, L, n_kv, d, reserved[2];
-    get(data, &at, &version, 4);
+    pa_get(data, &at, &version, 4);
     if (version != FORMAT_VERSION)
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "kvzap format %u, this library reads %u",
                        version, FORMAT_VERSION);
@@ -382,22 +365,22 @@ pyagent_status pa_kvzap_parse(const uint8_t *data, size_t size, pa_kvzap **out, 
     memcpy(&header_sum, data + HEADER_BYTES - 8, 8);
     if (XXH3_64bits(data, HEADER_BYTES - 8) != header_sum)
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "kvzap: header checksum mismatch");
-    get(data, &at, &L, 4);
-    get(data, &at, &n_kv, 4);
-    get(data, &at, &d, 4);
-    get(data, &at, &reserved[0], 4);
-    get(data, &at, &reserved[1], 4);
+    pa_get(data, &at, &L, 4);
+    pa_get(data, &at, &n_kv, 4);
+    pa_get(data, &at, &d, 4);
+    pa_get(data, &at, &reserved[0], 4);
+    pa_get(data, &at, &reserved[1], 4);
     pyagent_kvzap_info info = {.struct_size = sizeof info, .n_layer = L, .n_head_kv = n_kv,
                                .n_embd = d};
     uint64_t payload;
-    get(data, &at, &info.n_train, 8);
-    get(data, &at, &info.n_heldout, 8);
-    get(data, &at, &info.ridge, 8);
-    get(data, &at, &info.r2_heldout, 8);
-    get(data, &at, &info.top_overlap, 8);
-    get(data, &at, &info.fingerprint, 8);
-    get(data, &at, &payload, 8);
-    get(data, &at, &info.n_texts, 8);
+    pa_get(data, &at, &info.n_train, 8);
+    pa_get(data, &at, &info.n_heldout, 8);
+    pa_get(data, &at, &info.ridge, 8);
+    pa_get(data, &at, &info.r2_heldout, 8);
+    pa_get(data, &at, &info.top_overlap, 8);
+    pa_get(data, &at, &info.fingerprint, 8);
+    pa_get(data, &at, &payload, 8);
+    pa_get(data, &at, &info.n_texts, 8);
     if (L == 0 || n_kv == 0 || d == 0 || L > 4096 || n_kv > 4096 || d > 65536 || reserved[0] ||
         reserved[1] || info.n_train < 0 || info.n_heldout < 0 || info.n_texts < 0 ||
         !(info.ridge >= 0) || payload != payload_floats(&info) * sizeof(float))
@@ -463,6 +446,7 @@ pyagent_status pyagent_engine_load_kvzap(pyagent_engine *engine, const char *pat
                 "or reset them to kv_policy window first");
         return pa_engine_set_error(engine, &err);
     }
-    if (info) copy_info(info, &engine->kvzap->info);
+    if (info && info->struct_size >= sizeof(uint32_t))
+        pa_copy_versioned(info, &engine->kvzap->info, sizeof engine->kvzap->info);
     return PYAGENT_OK;
 }

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "../core/cholesky.h"
+#include "../core/versioned.h"
 #include "latent_internal.h"
 
 struct pyagent_adapter {
@@ -52,10 +53,7 @@ pyagent_status pyagent_adapter_info_get(const pyagent_adapter *adapter,
                                         pyagent_adapter_info *info) {
     if (!adapter || !info || info->struct_size < sizeof(uint32_t))
         return PYAGENT_ERR_INVALID_ARGUMENT;
-    const size_t n = info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
-    const uint32_t asked = info->struct_size;
-    memcpy(info, &adapter->info, n);
-    info->struct_size = asked;
+    pa_copy_versioned(info, &adapter->info, sizeof adapter->info);
     return PYAGENT_OK;
 }
 
@@ -306,16 +304,6 @@ pyagent_status pyagent_adapter_fit(pyagent_engine *src, pyagent_engine *dst, con
 /* ----------------------------------------------------------------------------------------- */
 /* Files                                                                                       */
 
-static void put(uint8_t *buf, size_t *at, const void *v, size_t n) {
-    memcpy(buf + *at, v, n);
-    *at += n;
-}
-
-static void get(const uint8_t *buf, size_t *at, void *v, size_t n) {
-    memcpy(v, buf + *at, n);
-    *at += n;
-}
-
 pyagent_status pyagent_adapter_save(pyagent_engine *engine, const pyagent_adapter *adapter,
                                     const char *path) {
     if (!pa_engine_ready(engine)) return PYAGENT_ERR_INVALID_ARGUMENT;
@@ -335,24 +323,24 @@ pyagent_status pyagent_adapter_save(pyagent_engine *engine, const pyagent_adapte
     size_t at = 0;
     const uint32_t version = FORMAT_VERSION, din = (uint32_t)info->dim_in,
                    dout = (uint32_t)info->dim_out, reserved = 0;
-    put(buf, &at, MAGIC, 8);
-    put(buf, &at, &version, 4);
-    put(buf, &at, &din, 4);
-    put(buf, &at, &dout, 4);
-    put(buf, &at, &reserved, 4);
-    put(buf, &at, &info->n_train, 8);
-    put(buf, &at, &info->n_heldout, 8);
-    put(buf, &at, &info->ridge, 8);
-    put(buf, &at, &info->r2_train, 8);
-    put(buf, &at, &info->r2_heldout, 8);
-    put(buf, &at, &info->top1_heldout, 8);
-    put(buf, &at, &info->fingerprint_in, 8);
-    put(buf, &at, &info->fingerprint_out, 8);
-    put(buf, &at, &payload, 8);
+    pa_put(buf, &at, MAGIC, 8);
+    pa_put(buf, &at, &version, 4);
+    pa_put(buf, &at, &din, 4);
+    pa_put(buf, &at, &dout, 4);
+    pa_put(buf, &at, &reserved, 4);
+    pa_put(buf, &at, &info->n_train, 8);
+    pa_put(buf, &at, &info->n_heldout, 8);
+    pa_put(buf, &at, &info->ridge, 8);
+    pa_put(buf, &at, &info->r2_train, 8);
+    pa_put(buf, &at, &info->r2_heldout, 8);
+    pa_put(buf, &at, &info->top1_heldout, 8);
+    pa_put(buf, &at, &info->fingerprint_in, 8);
+    pa_put(buf, &at, &info->fingerprint_out, 8);
+    pa_put(buf, &at, &payload, 8);
     const uint64_t header_sum = XXH3_64bits(buf, at), payload_sum = XXH3_64bits(adapter->w, payload);
-    put(buf, &at, &header_sum, 8);
-    put(buf, &at, adapter->w, payload);
-    put(buf, &at, &payload_sum, 8);
+    pa_put(buf, &at, &header_sum, 8);
+    pa_put(buf, &at, adapter->w, payload);
+    pa_put(buf, &at, &payload_sum, 8);
     pyagent_status st = pa_write_file_atomically(path, buf, size, &err);
     free(buf);
     return st ? pa_engine_set_error(engine, &err) : PYAGENT_OK;
@@ -366,7 +354,7 @@ pyagent_status pa_adapter_parse(const uint8_t *data, size_t size, pyagent_adapte
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "not an adapter file (magic)");
     size_t at = 8;
     uint32_t version, din, dout, reserved;
-    get(data, &at, &version, 4);
+    pa_get(data, &at, &version, 4);
     if (version != FORMAT_VERSION)
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "adapter format %u, this library reads %u",
                        version, FORMAT_VERSION);
@@ -374,20 +362,20 @@ pyagent_status pa_adapter_parse(const uint8_t *data, size_t size, pyagent_adapte
     memcpy(&header_sum, data + HEADER_BYTES - 8, 8);
     if (XXH3_64bits(data, HEADER_BYTES - 8) != header_sum)
         return pa_fail(err, PYAGENT_ERR_BAD_PACKET, "adapter: header checksum mismatch");
-    get(data, &at, &din, 4);
-    get(data, &at, &dout, 4);
-    get(data, &at, &reserved, 4);
+    pa_get(data, &at, &din, 4);
+    pa_get(data, &at, &dout, 4);
+    pa_get(data, &at, &reserved, 4);
     pyagent_adapter_info info = {.struct_size = sizeof info, .dim_in = din, .dim_out = dout};
     uint64_t payload;
-    get(data, &at, &info.n_train, 8);
-    get(data, &at, &info.n_heldout, 8);
-    get(data, &at, &info.ridge, 8);
-    get(data, &at, &info.r2_train, 8);
-    get(data, &at, &info.r2_heldout, 8);
-    get(data, &at, &info.top1_heldout, 8);
-    get(data, &at, &info.fingerprint_in, 8);
-    get(data, &at, &info.fingerprint_out, 8);
-    get(data, &at, &payload, 8);
+    pa_get(data, &at, &info.n_train, 8);
+    pa_get(data, &at, &info.n_heldout, 8);
+    pa_get(data, &at, &info.ridge, 8);
+    pa_get(data, &at, &info.r2_train, 8);
+    pa_get(data, &at, &info.r2_heldout, 8);
+    pa_get(data, &at, &info.top1_heldout, 8);
+    pa_get(data, &at, &info.fingerprint_in, 8);
+    pa_get(data, &at, &info.fingerprint_out, 8);
+    pa_get(data, &at, &payload, 8);
     if (din == 0 || dout == 0 || din > MAX_DIM || dout > MAX_DIM || reserved != 0 ||
         info.n_train < 0 || info.n_heldout < 0 || !(info.ridge >= 0) ||
         payload != ((uint64_t)din + 1) * dout * 4)

@@ -3,6 +3,8 @@
 #ifndef PA_LATENT_INTERNAL_H
 #define PA_LATENT_INTERNAL_H
 
+#include <string.h>
+
 #include "../engine/engine_internal.h"
 
 /* pyagent_latent_export with the agent already held (pa_agent_begin_change). */
@@ -45,6 +47,16 @@ int32_t pa_snapshot_payload(const pyagent_engine *e);
 /* Loads a store snapshot's bytes into e's store (pyagent_kv_store_load, and the fuzzer). */
 pyagent_status pa_kv_store_restore(pyagent_engine *e, const uint8_t *data, size_t size,
                                    int64_t *n_blocks, pa_err *err);
+/* Fixed-size fields of a file's bytes, written or read at *at (which moves past them). */
+static inline void pa_put(uint8_t *buf, size_t *at, const void *v, size_t n) {
+    memcpy(buf + *at, v, n);
+    *at += n;
+}
+static inline void pa_get(const uint8_t *buf, size_t *at, void *v, size_t n) {
+    memcpy(v, buf + *at, n);
+    *at += n;
+}
+
 /* Writes a file crash-safely: a temporary file, fsync'ed, renamed over `path`. */
 pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
                                         pa_err *err);
