@@ -165,6 +165,31 @@ static bool is_flag(const char *arg, const char *short_name, const char *long_na
     return (short_name && strcmp(arg, short_name) == 0) || strcmp(arg, long_name) == 0;
 }
 
+/* A sampler default of every agent (checked against the library once all flags are read). */
+static srv_setting *add_default(srv_config *cfg) {
+    srv_sampling *d = &cfg->sampler_defaults;
+    if (d->n_settings == SRV_MAX_SETTINGS) fail_usage("too many sampler flags");
+    return &d->settings[d->n_settings++];
+}
+
+typedef struct named_value {
+    const char *name;
+    int64_t value;
+} named_value;
+
+/* The value `text` names among n choices; a usage error listing them otherwise. */
+static int64_t value_named(const char *flag, const char *text, const named_value *choices,
+                           size_t n) {
+    char names[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(text, choices[i].name) == 0) return choices[i].value;
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                 choices[i].name);
+    }
+    fail_usage("%s: one of %s", flag, names);
+    return -1;
+}
+
 static void set_engine(srv_config *cfg, const char *flag, const char *key, int64_t value) {
     if (pyagent_params_set_i64(cfg->engine_params, key, value) != PYAGENT_OK)
         fail_usage("%s: %s", flag, pyagent_params_last_error(cfg->engine_params));
@@ -201,9 +226,7 @@ static void parse_flags(srv_config *cfg, int argc, char **argv) {
             if (pf->kind == PYAGENT_PARAMS_ENGINE) {
                 set_engine(cfg, flag, pf->key, parse_i64(flag, text, INT64_MIN, INT64_MAX));
             } else {
-                srv_sampling *d = &cfg->sampler_defaults;
-                if (d->n_settings == SRV_MAX_SETTINGS) fail_usage("too many sampler flags");
-                srv_setting *s = &d->settings[d->n_settings++];
+                srv_setting *s = add_default(cfg);
                 s->key = pf->key;
                 s->is_f64 = pf->is_f64;
                 if (pf->is_f64) s->f64 = parse_f64(flag, text, -1e300);
@@ -256,37 +279,24 @@ static void parse_flags(srv_config *cfg, int argc, char **argv) {
         } else if (is_flag(flag, NULL, "--sse-ping")) {
             cfg->sse_ping_s = parse_f64(flag, flag_value(argc, argv, &i), 0.01);
         } else if (is_flag(flag, NULL, "--kv-type")) {
-            const char *type = flag_value(argc, argv, &i);
-            const int64_t kv_type = strcmp(type, "f32") == 0    ? PYAGENT_KV_F32
-                                    : strcmp(type, "f16") == 0  ? PYAGENT_KV_F16
-                                    : strcmp(type, "q8_0") == 0 ? PYAGENT_KV_Q8_0
-                                                                : -1;
-            if (kv_type < 0) fail_usage("--kv-type: f32, f16 or q8_0");
-            set_engine(cfg, flag, "kv_type", kv_type);
+            static const named_value types[] = {
+                {"f32", PYAGENT_KV_F32}, {"f16", PYAGENT_KV_F16}, {"q8_0", PYAGENT_KV_Q8_0}};
+            set_engine(cfg, flag, "kv_type", value_named(flag, flag_value(argc, argv, &i), types, 3));
         } else if (is_flag(flag, NULL, "--kv-policy")) {
-            const char *name = flag_value(argc, argv, &i);
-            const int64_t policy = strcmp(name, "window") == 0 ? PYAGENT_KV_POLICY_WINDOW
-                                   : strcmp(name, "h2o") == 0  ? PYAGENT_KV_POLICY_H2O
-                                   : strcmp(name, "kvzap") == 0 ? PYAGENT_KV_POLICY_KVZAP
-                                                                : -1;
-            srv_sampling *d = &cfg->sampler_defaults;
-            if (policy < 0) fail_usage("--kv-policy: window, h2o or kvzap");
-            if (d->n_settings == SRV_MAX_SETTINGS) fail_usage("too many sampler flags");
-            d->settings[d->n_settings++] = (srv_setting){.key = "kv_policy", .i64 = policy};
+            static const named_value policies[] = {{"window", PYAGENT_KV_POLICY_WINDOW},
+                                                   {"h2o", PYAGENT_KV_POLICY_H2O},
+                                                   {"kvzap", PYAGENT_KV_POLICY_KVZAP}};
+            const int64_t policy = value_named(flag, flag_value(argc, argv, &i), policies, 3);
+            *add_default(cfg) = (srv_setting){.key = "kv_policy", .i64 = policy};
         } else if (is_flag(flag, NULL, "--kvzap")) {
             cfg->kvzap_path = flag_value(argc, argv, &i);
         } else if (is_flag(flag, NULL, "--kv-host-tier")) {
             cfg->host_tier_bytes = parse_i64(flag, flag_value(argc, argv, &i), 1, INT64_MAX);
         } else if (is_flag(flag, NULL, "--spec")) {
-            const char *mode = flag_value(argc, argv, &i);
-            const int64_t value = strcmp(mode, "lookup") == 0 ? PYAGENT_SPEC_LOOKUP
-                                  : strcmp(mode, "self") == 0 ? PYAGENT_SPEC_SELF
-                                  : strcmp(mode, "off") == 0  ? PYAGENT_SPEC_OFF
-                                                              : -1;
-            srv_sampling *d = &cfg->sampler_defaults;
-            if (value < 0) fail_usage("--spec: off, lookup or self");
-            if (d->n_settings == SRV_MAX_SETTINGS) fail_usage("too many sampler flags");
-            d->settings[d->n_settings++] = (srv_setting){.key = "spec", .i64 = value};
+            static const named_value modes[] = {
+                {"off", PYAGENT_SPEC_OFF}, {"lookup", PYAGENT_SPEC_LOOKUP}, {"self", PYAGENT_SPEC_SELF}};
+            const int64_t mode = value_named(flag, flag_value(argc, argv, &i), modes, 3);
+            *add_default(cfg) = (srv_setting){.key = "spec", .i64 = mode};
         } else if (is_flag(flag, NULL, "--no-prefix-cache")) {
             set_engine(cfg, flag, "prefix_cache", 0);
         } else if (is_flag(flag, NULL, "--verbose")) {
