@@ -383,9 +383,11 @@ static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it,
         pa_mark_set *set = &mk->sets[g];
         for (int r = 0; r < it->n_rows; r++) {
             const float *row = s + (size_t)r * ld_s;
-            for (int b = mk->sink_blocks; b <= last / bs; b++) /* positions still in blocks */
-                for (int c = b * bs; table[b] != PA_NO_BLOCK && c < (b + 1) * bs && c <= last; c++)
+            for (int b = mk->sink_blocks; b <= last / bs; b++) { /* positions still in blocks */
+                if (table[b] == PA_NO_BLOCK) continue;
+                for (int c = b * bs; c < (b + 1) * bs && c <= last; c++)
                     *pa_marks_score(mk, g, (size_t)c) += row[c];
+            }
             for (int j = 0; j < set->n; j++) set->score[j] += row[set->pos[j]];
         }
     }
@@ -530,13 +532,12 @@ static void project(const pa_llama_ws *ws, pa_pool *pool, float *y, const float 
  * normed input x (w . x + b); the KVzip+ oracle's capture: the normed inputs and their norms. */
 static void score_positions(const pa_model *m, pa_llama_ws *ws, const pa_kv_store *kv,
                             const pa_batch_seq *seqs, int il, int n) {
-    const int d = m->hp.n_embd;
+    const int d = m->hp.n_embd, bs = pa_kv_config_of(kv)->block_size;
     for (int t = 0; t < n; t++) {
         pa_marks *mk = seqs[ws->seq[t]].marks;
         if (!mk) continue;
         const float *x = ws->xb + (size_t)t * d;
         const int pos = ws->pos[t];
-        const int bs = pa_kv_config_of(kv)->block_size;
         if (mk->mode == PA_MARKS_KVZAP && pos >= mk->sink_blocks * bs) {
             const float *w = pa_kvzap_layer(mk->zap, il);
             for (int h = 0; h < mk->n_head_kv; h++, w += d + 1)
