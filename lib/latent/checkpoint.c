@@ -177,14 +177,9 @@ static bool current_header(const char *dir, uint64_t fingerprint, ckpt_header *h
 static pyagent_status append_record(const char *path, uint64_t at, const uint8_t *rec,
                                     size_t size, pa_err *err) {
     const int fd = open(path, O_WRONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && ftruncate(fd, (off_t)at) == 0;
-    for (size_t done = 0; ok && done < size;) {
-        const ssize_t w = pwrite(fd, rec + done, size - done, (off_t)(at + done));
-        if (w < 0 && errno == EINTR) continue;
-        ok = w > 0;
-        done += ok ? (size_t)w : 0;
-    }
-    ok = ok && fsync(fd) == 0;
+    const bool ok = fd >= 0 && ftruncate(fd, (off_t)at) == 0 &&
+                    lseek(fd, (off_t)at, SEEK_SET) == (off_t)at && pa_write_all(fd, rec, size) &&
+                    fsync(fd) == 0;
     const int saved = errno;
     if (fd >= 0) close(fd);
     return ok ? PYAGENT_OK : pa_fail(err, PYAGENT_ERR_IO, "%s: %s", path, strerror(saved));

@@ -57,6 +57,9 @@ static inline void pa_get(const uint8_t *buf, size_t *at, void *v, size_t n) {
     *at += n;
 }
 
+/* Writes all of data at fd's offset (short writes and EINTR retried); false on an error
+ * (errno says which). */
+bool pa_write_all(int fd, const uint8_t *data, size_t size);
 /* Writes a file crash-safely: a temporary file, fsync'ed, renamed over `path`. */
 pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
                                         pa_err *err);

@@ -94,6 +94,16 @@ static void put_section(uint8_t *buf, size_t *at, const void *data, size_t n) {
     *at += n + 8;
 }
 
+bool pa_write_all(int fd, const uint8_t *data, size_t size) {
+    for (size_t done = 0; done < size;) {
+        const ssize_t w = write(fd, data + done, size - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        done += (size_t)w;
+    }
+    return true;
+}
+
 pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, size_t size,
                                         pa_err *err) {
     char tmp[4096], dir[4096];
@@ -101,14 +111,7 @@ pyagent_status pa_write_file_atomically(const char *path, const uint8_t *data, s
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "path too long");
     int fd = mkstemp(tmp);
     if (fd < 0) return pa_fail(err, PYAGENT_ERR_IO, "%s: %s", tmp, strerror(errno));
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = write(fd, data + done, size - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
-    const bool ok = done == size && fsync(fd) == 0;
+    const bool ok = pa_write_all(fd, data, size) && fsync(fd) == 0;
     const int saved = errno;
     close(fd);
     if (!ok || rename(tmp, path) != 0) {
