@@ -63,7 +63,6 @@ static int64_t n_rows(const pyagent_latent_packet *p) { return p->to - p->from; 
 /* ----------------------------------------------------------------------------------------- */
 /* Rows of the packet, whatever holds them                                                     */
 
-/* Row `i` (0 .. to - from) of layer `l`, K or V, as f32. */
 /* Row `i` (0 .. to - from) of layer `l`, K or V, where the packet keeps it, and its element
  * type (a PA_KV_* type). */
 static const void *row_of(const pyagent_latent_packet *p, bool values, int l, int64_t i,
@@ -296,6 +295,13 @@ static size_t wire_size(const pyagent_latent_packet *p, int32_t type) {
            (size_t)p->n_layer * (2 * n * payload_row_bytes(type, p->kv_dim) + 8);
 }
 
+/* The payload type whose rows are bit for bit a KV element type's rows (-1: none). */
+static int32_t stored_as(int elem_type) {
+    return elem_type == PA_KV_F16   ? PYAGENT_LATENT_F16
+           : elem_type == PA_KV_F32 ? PYAGENT_LATENT_F32
+                                    : -1;
+}
+
 /* One row in the payload type: f16 values, or Q8_0 blocks (f16 scale, 32 int8) as ggml's. */
 static void encode_row(const float *row, int n, int32_t type, uint8_t *out) {
     if (type == PYAGENT_LATENT_F32) {
@@ -364,7 +370,13 @@ pyagent_status pyagent_latent_packet_serialize(const pyagent_latent_packet *p, i
         uint8_t *section = out;
         for (int values = 0; values < 2; values++)
             for (size_t i = 0; i < n; i++, out += rb) {
-                read_row(p, values, l, (int64_t)i, row);
+                int elem_type;
+                const void *src = row_of(p, values, l, (int64_t)i, &elem_type);
+                if (stored_as(elem_type) == type) { /* the payload's own type: copy it */
+                    memcpy(out, src, rb);
+                    continue;
+                }
+                pa_kv_to_f32(elem_type, src, p->kv_dim, row);
                 encode_row(row, p->kv_dim, type, out);
             }
         sum = XXH3_64bits(section, (size_t)(out - section));
