@@ -84,11 +84,6 @@ static const void *row_of(const pyagent_latent_packet *p, bool values, int l, in
     return values ? pa_kv_v(kv, block, l, (int)(pos % bs)) : pa_kv_k(kv, block, l, (int)(pos % bs));
 }
 
-static void read_row(const pyagent_latent_packet *p, bool values, int l, int64_t i, float *out) {
-    int type;
-    const void *src = row_of(p, values, l, i, &type);
-    pa_kv_to_f32(type, src, p->kv_dim, out);
-}
 
 /* ----------------------------------------------------------------------------------------- */
 /* Export, import                                                                              */
