@@ -84,7 +84,6 @@ static const void *row_of(const pyagent_latent_packet *p, bool values, int l, in
     return values ? pa_kv_v(kv, block, l, (int)(pos % bs)) : pa_kv_k(kv, block, l, (int)(pos % bs));
 }
 
-
 /* ----------------------------------------------------------------------------------------- */
 /* Export, import                                                                              */
 
