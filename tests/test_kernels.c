@@ -166,17 +166,18 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
             fail_msg("%s %s n=%d row %d: dot4 %.9g differs from dot1 %.9g", set->name,
                      type_names[t], n, r, (double)four[r], (double)one);
         if (k->dot4xn) { /* several tokens at once: each (row, token) bitwise dot1's */
-            static float xs[5][MAX_N];
-            const void *x5[5];
-            float many[5 * 4];
-            for (int u = 0; u < 5; u++) {
+            enum { MAX_X = 8 }; /* every split into threes, pairs and a single token */
+            static float xs[MAX_X][MAX_N];
+            const void *xp[MAX_X];
+            float many[MAX_X * 4];
+            for (int u = 0; u < MAX_X; u++) {
                 for (int i = 0; i < n; i++) xs[u][i] = u == 2 ? a.f32[i] : next_float();
-                x5[u] = xs[u];
+                xp[u] = xs[u];
             }
-            for (int n_x = 1; n_x <= 5; n_x++) {
-                k->dot4xn(row_ptrs, x5, n_x, n, many);
+            for (int n_x = 1; n_x <= MAX_X; n_x++) {
+                k->dot4xn(row_ptrs, xp, n_x, n, many);
                 for (int u = 0; u < n_x; u++) {
-                    const float ref = k->dot1(rows[r], x5[u], n);
+                    const float ref = k->dot1(rows[r], xp[u], n);
                     if (memcmp(&ref, &many[4 * u + r], sizeof ref) != 0)
                         fail_msg("%s %s n=%d row %d: dot4xn (%d tokens) token %d %.9g differs "
                                  "from dot1 %.9g", set->name, type_names[t], n, r, n_x, u,
