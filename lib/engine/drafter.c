@@ -229,7 +229,24 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
 }
 
 pyagent_status pa_drafter_build(pyagent_engine *e, pa_drafter *d, pyagent_agent *a, int n_layers,
-                                const pa_spec_config *cfg, pa_err *err) {
+                                const pa_spec_config *cfg, int *n_rows, pa_err *err) {
     model_ctx ctx = {e, d, a, n_layers, err, 0};
-    return pa_spec_build(cfg, model_expand, &ctx, a->spec.tree, err);
+    const pyagent_status st = pa_spec_build(cfg, model_expand, &ctx, a->spec.tree, err);
+    *n_rows = ctx.n_tree_done;
+    return st;
+}
+
+void pa_drafter_keep(pa_drafter *d, pa_spec_state *s, const int32_t *rows, int n) {
+    if (!d || s->seg_drow[0] != 0) return; /* the pending token's row: the tree's root */
+    const size_t base = s->n_dcomputed, bs = (size_t)pa_kv_config_of(d->kv)->block_size;
+    int kept = 0;
+    /* node j (1-based) sits at depth j, so its row moves to j; rows only move down (a node
+     * at depth j was added after j - 1 others), never onto a row still to be read */
+    for (; kept < n && rows[kept] >= 0; kept++) {
+        const size_t from = base + (size_t)rows[kept], to = base + (size_t)kept + 1;
+        if (from != to)
+            pa_kv_copy_slots(d->kv, s->dblocks[to / bs], (int)(to % bs), s->dblocks[from / bs],
+                             (int)(from % bs), 1);
+    }
+    s->n_dcomputed = base + 1 + (size_t)kept;
 }

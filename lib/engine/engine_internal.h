@@ -66,6 +66,8 @@ typedef struct pa_spec_state {
     int n_seg;               /* 1 + draft nodes in the step's tree segment, 0 if none */
     int32_t seg_tokens[PA_MAX_TREE_NODES + 1]; /* the pending token, then nodes (BFS) */
     int32_t seg_parent[PA_MAX_TREE_NODES + 1]; /* segment index of each one's parent */
+    int32_t seg_drow[PA_MAX_TREE_NODES + 1];   /* the drafter's row (after n_dcomputed) that
+                                                  holds each one's draft K/V, -1 if none */
     float *logits;           /* (PA_MAX_TREE_NODES + 1, n_vocab) verification rows */
     int self_layers;         /* PYAGENT_SPEC_SELF: the target's layers that draft */
     bool host_draft;         /* the tree holds a draft from pyagent_agent_draft */
@@ -232,8 +234,14 @@ pyagent_status pa_drafter_create(pyagent_engine *e, const char *path, pa_drafter
 void pa_drafter_free(pa_drafter *d);
 /* Frees the agent's blocks in drafter d (which may be NULL). */
 void pa_drafter_release(pa_drafter *d, pa_spec_state *s);
+/* Builds the agent's draft tree with drafter d. Its rows in d's KV after the agent's committed
+ * tokens: row 0 the pending token, row 1 + i tree node i, for rows < *n_rows. */
 pyagent_status pa_drafter_build(pyagent_engine *e, pa_drafter *d, pyagent_agent *a, int n_layers,
-                                const pa_spec_config *cfg, pa_err *err);
+                                const pa_spec_config *cfg, int *n_rows, pa_err *err);
+/* After a verify step accepted n drafted nodes, whose draft K/V are in rows[0..n) (-1: not
+ * computed): keeps the pending token's and those rows as the drafter's K/V of the newly
+ * committed tokens, instead of computing them again next step. */
+void pa_drafter_keep(pa_drafter *d, pa_spec_state *s, const int32_t *rows, int n);
 
 /* spec.c */
 pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *sampler, pa_err *err);

@@ -220,6 +220,7 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
     if (cfg.budget > max_nodes) cfg.budget = max_nodes;
     pa_err err = {0};
     pyagent_status st;
+    int n_drows = 0; /* rows of the tree segment the model drafter computed */
     if (host) {
         st = pyagent_spec_tree_size(s->tree) <= max_nodes
                  ? PYAGENT_OK
@@ -232,7 +233,8 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
         free(ctx.context);
     } else {
         st = pa_drafter_build(e, drafter_of(e, s), a,
-                              s->drafter == PYAGENT_SPEC_SELF ? s->self_layers : 0, &cfg, &err);
+                              s->drafter == PYAGENT_SPEC_SELF ? s->self_layers : 0, &cfg,
+                              &n_drows, &err);
     }
     if (st) pa_engine_log(e, PYAGENT_LOG_DEBUG, "draft skipped: %s", err.msg);
     s->n_seg = 0;
@@ -249,11 +251,13 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
     for (size_t i = 0; i < n_nodes; i++) seg_of[order[i]] = (int32_t)i + 1;
     s->seg_tokens[0] = a->tokens[a->n_tokens - 1];
     s->seg_parent[0] = -1;
+    s->seg_drow[0] = n_drows > 0 ? 0 : -1;
     for (size_t i = 0; i < n_nodes; i++) {
         int32_t token, parent;
         pyagent_spec_tree_node(s->tree, order[i], &token, &parent, NULL, NULL, NULL);
         s->seg_tokens[i + 1] = token;
         s->seg_parent[i + 1] = parent < 0 ? 0 : seg_of[parent];
+        s->seg_drow[i + 1] = order[i] + 1 < n_drows ? order[i] + 1 : -1;
     }
     s->n_seg = (int)n_nodes + 1;
     a->stats.n_drafted_tokens += (int64_t)n_nodes;
@@ -286,6 +290,7 @@ void pa_spec_accept_locked(pyagent_engine *e, pyagent_agent *a, size_t pos0) {
     pa_spec_state *s = &a->spec;
     const size_t n_vocab = (size_t)e->model->hp.n_vocab;
     int cur = 0, n_accepted = 0;
+    int32_t drows[PA_MAX_TREE_NODES]; /* the accepted nodes' rows in the drafter */
     a->stats.n_verify_steps++;
     for (;;) {
         if (a->n_tokens >= (size_t)e->n_ctx) {
@@ -310,13 +315,15 @@ void pa_spec_accept_locked(pyagent_engine *e, pyagent_agent *a, size_t pos0) {
         const int32_t token =
             chosen >= 0 ? s->seg_tokens[chosen] : pa_sampler_draw(&a->sampler, kept, mass);
         if (chosen >= 0) { /* its KV, computed in the tree slot, moves to its position */
-            n_accepted++;
+            drows[n_accepted++] = s->seg_drow[chosen];
             move_kv(e->kv, a->blocks, pos0 + (size_t)chosen, pos0 + (size_t)n_accepted);
             cur = chosen;
         }
         if (!pa_sched_emit_locked(e, a, token) || chosen < 0) break;
     }
     a->stats.n_accepted_tokens += n_accepted;
+    if (s->drafter == PYAGENT_SPEC_DRAFT || s->drafter == PYAGENT_SPEC_SELF)
+        pa_drafter_keep(drafter_of(e, s), s, drows, n_accepted);
     /* computed: everything but the last token (pending, as after plain sampling) */
     a->n_computed = a->n_tokens - 1;
     a->has_logits = false;
