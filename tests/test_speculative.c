@@ -375,6 +375,7 @@ static void model_drafters_keep_greedy_output(void **state) {
     for (int d = 0; d < 2; d++)
         for (int t = 0; t < 2; t++) {
             pyagent_agent *spec = agent_with(e, drafters[d], trees[t], 0, 1);
+            int64_t accepted = 0, drafted = 0, steps = 0; /* over all prompts (reset each) */
             for (int i = 0; i < 12; i++) {
                 int32_t prompt[256];
                 size_t n_prompt = story_prompt(e, i, prompt, 256);
@@ -384,16 +385,22 @@ static void model_drafters_keep_greedy_output(void **state) {
                 assert_int_equal(got.n, want.n);
                 assert_memory_equal(got.ids, want.ids, (size_t)want.n * 4);
                 assert_int_equal(got.finish, want.finish);
+                pyagent_agent_stats st = {.struct_size = sizeof st};
+                pyagent_agent_stats_get(spec, &st);
+                accepted += st.n_accepted_tokens;
+                drafted += st.n_drafted_tokens;
+                steps += st.n_verify_steps;
             }
-            pyagent_agent_stats st = {.struct_size = sizeof st};
-            pyagent_agent_stats_get(spec, &st);
             printf("# drafter %lld, tree %lld: %lld of %lld drafted accepted in %lld verify "
                    "steps\n",
-                   (long long)drafters[d], (long long)trees[t], (long long)st.n_accepted_tokens,
-                   (long long)st.n_drafted_tokens, (long long)st.n_verify_steps);
-            assert_true(st.n_accepted_tokens > 0);
-            if (drafters[d] == PYAGENT_SPEC_DRAFT) /* the same model: its argmax is the target's */
-                assert_true(st.n_accepted_tokens >= 2 * st.n_verify_steps);
+                   (long long)drafters[d], (long long)trees[t], (long long)accepted,
+                   (long long)drafted, (long long)steps);
+            assert_true(accepted > 0);
+            /* The same model drafting: its argmax is the target's, so each step accepts the
+             * whole greedy path through the tree (6 deep by default) unless the token limit
+             * cuts it; the drafter's K/V of accepted nodes, kept from the tree, must be right
+             * for that (misplaced rows gave 2.6 per step). */
+            if (drafters[d] == PYAGENT_SPEC_DRAFT) assert_true(accepted >= 4 * steps);
             pyagent_agent_destroy(spec);
         }
     pyagent_agent_destroy(plain);

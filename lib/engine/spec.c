@@ -251,13 +251,16 @@ int pa_spec_draft_locked(pyagent_engine *e, pyagent_agent *a, int max_nodes) {
     for (size_t i = 0; i < n_nodes; i++) seg_of[order[i]] = (int32_t)i + 1;
     s->seg_tokens[0] = a->tokens[a->n_tokens - 1];
     s->seg_parent[0] = -1;
+    /* a node's draft K/V is in the drafter's row 1 + (the node the builder expanded it as) */
+    const int32_t *expanded_as = pa_spec_tree_expanded_as(s->tree);
     s->seg_drow[0] = n_drows > 0 ? 0 : -1;
     for (size_t i = 0; i < n_nodes; i++) {
         int32_t token, parent;
         pyagent_spec_tree_node(s->tree, order[i], &token, &parent, NULL, NULL, NULL);
         s->seg_tokens[i + 1] = token;
         s->seg_parent[i + 1] = parent < 0 ? 0 : seg_of[parent];
-        s->seg_drow[i + 1] = order[i] + 1 < n_drows ? order[i] + 1 : -1;
+        const int32_t as = expanded_as[order[i]];
+        s->seg_drow[i + 1] = as >= 0 && as + 1 < n_drows ? as + 1 : -1;
     }
     s->n_seg = (int)n_nodes + 1;
     a->stats.n_drafted_tokens += (int64_t)n_nodes;
