@@ -260,18 +260,22 @@ void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float ep
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }
 
-void pa_rope(float *x, int n_heads, int head_dim, int pos, float base) {
+void pa_rope_angles(float *cs, int head_dim, int pos, float base) {
     for (int i = 0; i < head_dim; i += 2) {
         float freq = 1.0f / powf(base, (float)i / (float)head_dim); /* as llama2.c's run.c */
         float theta = (float)pos * freq;
-        float c = cosf(theta), s = sinf(theta);
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + h * head_dim + i;
-            float v0 = v[0], v1 = v[1];
-            v[0] = v0 * c - v1 * s;
-            v[1] = v0 * s + v1 * c;
-        }
+        cs[i] = cosf(theta);
+        cs[i + 1] = sinf(theta);
     }
+}
+
+void pa_rope_apply(float *x, int n_heads, int head_dim, const float *cs) {
+    for (int h = 0; h < n_heads; h++, x += head_dim)
+        for (int i = 0; i < head_dim; i += 2) {
+            const float c = cs[i], s = cs[i + 1], v0 = x[i], v1 = x[i + 1];
+            x[i] = v0 * c - v1 * s;
+            x[i + 1] = v0 * s + v1 * c;
+        }
 }
 
 #ifdef PA_HAVE_X86_KERNELS

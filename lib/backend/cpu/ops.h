@@ -50,8 +50,12 @@ void pa_matrix_row(const pa_matrix *w, int64_t row, float *out);
 /* out (n,) = x / sqrt(mean(x²) + eps) * weight */
 void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 
-/* Rotates adjacent pairs (2i, 2i+1) of each head of x (n_heads, head_dim) by pos * base^(-2i/hd). */
-void pa_rope(float *x, int n_heads, int head_dim, int pos, float base);
+/* The rotation of position pos: cs (head_dim,) = (cos θ, sin θ) for each pair (2i, 2i+1) of a
+ * head, θ = pos · base^(-2i/hd). A token's angles serve all its heads in every layer. */
+void pa_rope_angles(float *cs, int head_dim, int pos, float base);
+
+/* Rotates adjacent pairs (2i, 2i+1) of each head of x (n_heads, head_dim) by cs's angles. */
+void pa_rope_apply(float *x, int n_heads, int head_dim, const float *cs);
 
 /* x (n,) <- softmax(x) */
 void pa_softmax(float *x, int n);

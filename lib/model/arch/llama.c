@@ -49,6 +49,7 @@ struct pa_llama_ws {
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
     int32_t *tok, *pos, *seq; /* (n_batch,) each token's id, position and sequence */
+    float *rope;              /* (n_batch, head_dim) each token's RoPE angles (pa_rope_angles) */
     int32_t *slot;   /* (n_batch,) its KV slot (= pos except in a tree) */
     int32_t *limit;  /* (n_batch,) last position it sees through its block table */
     int32_t *parent; /* (n_batch,) batch index of its tree parent, or -1 */
@@ -98,6 +99,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->logits = malloc((size_t)LOGIT_ROWS * hp->n_vocab * sizeof(float));
     ws->tok = malloc(nb * sizeof *ws->tok);
     ws->pos = malloc(nb * sizeof *ws->pos);
+    ws->rope = malloc(nb * hp->head_dim * sizeof *ws->rope);
     ws->seq = malloc(nb * sizeof *ws->seq);
     ws->slot = malloc(nb * sizeof *ws->slot);
     ws->limit = malloc(nb * sizeof *ws->limit);
@@ -107,7 +109,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->items_cap = (n_batch / QUERY_ROWS + n_batch + 1) * hp->n_head;
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
-        !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->seq || !ws->items ||
+        !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->rope || !ws->seq || !ws->items ||
         !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->xnorm) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
@@ -137,6 +139,7 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->logits);
     free(ws->tok);
     free(ws->pos);
+    free(ws->rope);
     free(ws->seq);
     free(ws->slot);
     free(ws->limit);
@@ -567,10 +570,10 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     project(ws, pool, ws->k, ws->xb, &l->wk, n); /* (n, d) -> (n, kv_dim) */
     project(ws, pool, ws->v, ws->xb, &l->wv, n);
     for (int t = 0; t < n; t++) {
-        const int pos = ws->pos[t];
         float *k = ws->k + (size_t)t * kv_dim;
-        pa_rope(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, pos, hp->rope_base);
-        pa_rope(k, hp->n_head_kv, hd, pos, hp->rope_base);
+        const float *angles = ws->rope + (size_t)t * hd;
+        pa_rope_apply(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, angles);
+        pa_rope_apply(k, hp->n_head_kv, hd, angles);
         const int32_t block = seqs[ws->seq[t]].block_table[ws->slot[t] / cfg->block_size];
         const int slot = ws->slot[t] % cfg->block_size;
         kv_store_row(pa_kv_k(kv, block, il, slot), k, kv_dim, cfg->elem_type);
@@ -680,6 +683,8 @@ static void lay_out_batch(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq
                 ws->parent[n] = -1;
                 ws->pos[n] = ws->limit[n] = seq->pos0 + i;
             }
+            pa_rope_angles(ws->rope + (size_t)n * m->hp.head_dim, m->hp.head_dim, ws->pos[n],
+                           m->hp.rope_base);
             if (ws->tok[n] == PA_TOKEN_EMBD) { /* fed as an embedding row */
                 memcpy(ws->x + (size_t)n * d, embd, d * sizeof *embd);
                 embd += d;
