@@ -348,7 +348,30 @@ void pa_axpy(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+#ifdef PA_HAVE_X86_KERNELS
+/* 16 at a time with the vector e^x (expf one by one was ~10 % of a 5-token forward of the 16M
+ * model, all on the calling thread) */
+PA_VEXP_AVX512 static void swiglu512(float *gate, const float *up, int n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lanes =
+            n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 g = _mm512_maskz_loadu_ps(lanes, gate + i);
+        const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, pa_exp512(_mm512_sub_ps(
+                                                                 _mm512_setzero_ps(), g))));
+        _mm512_mask_storeu_ps(gate + i, lanes,
+                              _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(lanes, up + i)));
+    }
+}
+#endif
+
 void pa_swiglu(float *gate, const float *up, int n) {
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled()) {
+        swiglu512(gate, up, n);
+        return;
+    }
+#endif
     for (int i = 0; i < n; i++) {
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];
