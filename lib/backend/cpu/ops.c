@@ -221,36 +221,84 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
     }
 }
 
-void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
-                     float *scratch) {
-    /* the row path computes each row on its own, whatever else is in the batch */
-    const int step = sgemm_min_batch[wtype_of_matrix(w)] - 1;
-    for (int t = 0; t < n; t += step) {
-        const int m = n - t < step ? n - t : step;
-        pa_matmul(pool, y + (int64_t)t * w->n_out, x + (int64_t)t * w->n_in, w, m, scratch);
-    }
+/* Up to PA_MATMUL_MAX_SET products of one X, computed in one pool run (each thread takes its
+ * rows of every W): decode hands work to the threads half as often with q/k/v and gate/up
+ * together. */
+typedef struct matmul_set {
+    matmul_job jobs[PA_MATMUL_MAX_SET];
+    int count;
+} matmul_set;
+
+static void matmul_set_rows(void *ctx, int ith, int nth) {
+    matmul_set *set = ctx;
+    for (int i = 0; i < set->count; i++) matmul_rows(&set->jobs[i], ith, nth);
 }
 
-void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
-               float *scratch) {
-    matmul_job job = {y, x, w, n, row_kernels(w), scratch, NULL};
-    if (n >= sgemm_min_batch[wtype_of_matrix(w)]) {
-        pa_pool_run(pool, matmul_sgemm, &job);
+/* Y_i = X @ W_i^T for `count` matrices of one type and input width. */
+static void matmul_same(pa_pool *pool, int count, float *const *y, const float *x,
+                        const pa_matrix *const *w, int n, float *scratch) {
+    matmul_set set = {.count = count};
+    for (int i = 0; i < count; i++)
+        set.jobs[i] = (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL};
+    if (n >= sgemm_min_batch[wtype_of_matrix(w[0])]) {
+        for (int i = 0; i < count; i++) pa_pool_run(pool, matmul_sgemm, &set.jobs[i]);
         return;
     }
     /* round X once here rather than in every thread: it is small next to W (and scratch holds
      * it: fewer than MAX_ROW_BATCH rows of ~1.4 bytes per value, against 64 floats per value
      * per thread) */
     pa_xq8 xq[MAX_ROW_BATCH];
-    if (job.k->x_q8) {
-        const size_t stride = PA_XQ8_BYTES(w->n_in);
+    if (set.jobs[0].k->x_q8) {
+        const size_t stride = PA_XQ8_BYTES(w[0]->n_in);
         for (int t = 0; t < n; t++) {
-            xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, (int)w->n_in);
-            pa_xq8_quantize(x + (int64_t)t * w->n_in, (int)w->n_in, &xq[t]);
+            xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, (int)w[0]->n_in);
+            pa_xq8_quantize(x + (int64_t)t * w[0]->n_in, (int)w[0]->n_in, &xq[t]);
         }
-        job.xq = xq;
+        for (int i = 0; i < count; i++) set.jobs[i].xq = xq;
     }
-    pa_pool_run(pool, matmul_rows, &job);
+    if (count == 1) pa_pool_run(pool, matmul_rows, &set.jobs[0]);
+    else pa_pool_run(pool, matmul_set_rows, &set);
+}
+
+static bool same_shape(int count, const pa_matrix *const *w) {
+    for (int i = 1; i < count; i++)
+        if (w[i]->type != w[0]->type || w[i]->n_in != w[0]->n_in) return false;
+    return true;
+}
+
+void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
+               float *scratch) {
+    matmul_same(pool, 1, &y, x, &w, n, scratch);
+}
+
+void pa_matmul_set(pa_pool *pool, int count, float *const *y, const float *x,
+                   const pa_matrix *const *w, int n, float *scratch) {
+    if (same_shape(count, w)) {
+        matmul_same(pool, count, y, x, w, n, scratch);
+        return;
+    }
+    for (int i = 0; i < count; i++) pa_matmul(pool, y[i], x, w[i], n, scratch);
+}
+
+void pa_matmul_set_exact(pa_pool *pool, int count, float *const *y, const float *x,
+                         const pa_matrix *const *w, int n, float *scratch) {
+    if (!same_shape(count, w)) {
+        for (int i = 0; i < count; i++) pa_matmul_exact(pool, y[i], x, w[i], n, scratch);
+        return;
+    }
+    /* the row path computes each row on its own, whatever else is in the batch */
+    const int step = sgemm_min_batch[wtype_of_matrix(w[0])] - 1;
+    for (int t = 0; t < n; t += step) {
+        const int m = n - t < step ? n - t : step;
+        float *ys[PA_MATMUL_MAX_SET];
+        for (int i = 0; i < count; i++) ys[i] = y[i] + (int64_t)t * w[i]->n_out;
+        matmul_same(pool, count, ys, x + (int64_t)t * w[0]->n_in, w, m, scratch);
+    }
+}
+
+void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
+                     float *scratch) {
+    pa_matmul_set_exact(pool, 1, &y, x, &w, n, scratch);
 }
 
 void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {

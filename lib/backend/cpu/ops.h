@@ -39,6 +39,15 @@ void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int 
 void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                      float *scratch);
 
+/* Y_i = X @ W_i^T for `count` (<= PA_MATMUL_MAX_SET) matrices that read the same X (q, k and v;
+ * gate and up): as `count` calls of pa_matmul / pa_matmul_exact, with the same results, but
+ * handed to the threads once when the matrices share a type and input width. */
+#define PA_MATMUL_MAX_SET 3
+void pa_matmul_set(pa_pool *pool, int count, float *const *y, const float *x,
+                   const pa_matrix *const *w, int n, float *scratch);
+void pa_matmul_set_exact(pa_pool *pool, int count, float *const *y, const float *x,
+                         const pa_matrix *const *w, int n, float *scratch);
+
 /* "AVX-512", "AVX2+FMA+F16C" or "portable C": the row kernels this process runs: the best this
  * CPU has, or the one named by the environment variable PYAGENT_KERNELS ("portable", "avx2",
  * "avx512"; a set the CPU lacks falls back to the next one down), read once per process. */

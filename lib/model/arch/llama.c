@@ -523,12 +523,22 @@ static int chunk_items(const pa_hparams *hp, const pa_batch_seq *seqs, int n_seq
 /* ----------------------------------------------------------------------------------------- */
 
 /* Y (n, out) = X (n, in) @ W^T, the batch's exact rows independently of the others */
+/* Y_i (n, r_i) = X (n, k) @ W_i^T for the `count` matrices that read X, the first n_exact rows
+ * batch-invariantly */
+static void project_set(const pa_llama_ws *ws, pa_pool *pool, int count, float *const *y,
+                        const float *x, const pa_matrix *const *w, int n) {
+    const int e = ws->n_exact < n ? ws->n_exact : n;
+    if (e > 0) pa_matmul_set_exact(pool, count, y, x, w, e, ws->tiles);
+    if (n > e) {
+        float *rest[PA_MATMUL_MAX_SET];
+        for (int i = 0; i < count; i++) rest[i] = y[i] + (size_t)e * w[i]->n_out;
+        pa_matmul_set(pool, count, rest, x + (size_t)e * w[0]->n_in, w, n - e, ws->tiles);
+    }
+}
+
 static void project(const pa_llama_ws *ws, pa_pool *pool, float *y, const float *x,
                     const pa_matrix *w, int n) {
-    const int e = ws->n_exact < n ? ws->n_exact : n;
-    if (e > 0) pa_matmul_exact(pool, y, x, w, e, ws->tiles);
-    if (n > e)
-        pa_matmul(pool, y + (size_t)e * w->n_out, x + (size_t)e * w->n_in, w, n - e, ws->tiles);
+    project_set(ws, pool, 1, &y, x, &w, n);
 }
 
 /* KVzap: each token's predicted importance for every kv head of layer il, from the layer's
@@ -566,9 +576,10 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->attn_norm, d, hp->rms_eps);
     score_positions(m, ws, kv, seqs, il, n);
-    project(ws, pool, ws->q, ws->xb, &l->wq, n); /* (n, d) -> (n, q_dim) */
-    project(ws, pool, ws->k, ws->xb, &l->wk, n); /* (n, d) -> (n, kv_dim) */
-    project(ws, pool, ws->v, ws->xb, &l->wv, n);
+    /* (n, d) -> q (n, q_dim), k and v (n, kv_dim) */
+    float *qkv[] = {ws->q, ws->k, ws->v};
+    const pa_matrix *wqkv[] = {&l->wq, &l->wk, &l->wv};
+    project_set(ws, pool, 3, qkv, ws->xb, wqkv, n);
     for (int t = 0; t < n; t++) {
         float *k = ws->k + (size_t)t * kv_dim;
         const float *angles = ws->rope + (size_t)t * hd;
@@ -599,8 +610,9 @@ static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_
     const int d = hp->n_embd;
     for (int t = 0; t < n; t++)
         pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->ffn_norm, d, hp->rms_eps);
-    project(ws, pool, ws->hb, ws->xb, &l->w_gate, n); /* (n, d) -> (n, ff) */
-    project(ws, pool, ws->hb2, ws->xb, &l->w_up, n);
+    float *gate_up[] = {ws->hb, ws->hb2}; /* (n, d) -> (n, ff) each */
+    const pa_matrix *w_gate_up[] = {&l->w_gate, &l->w_up};
+    project_set(ws, pool, 2, gate_up, ws->xb, w_gate_up, n);
     pa_swiglu(ws->hb, ws->hb2, n * hp->n_ff);
     project(ws, pool, ws->xb, ws->hb, &l->w_down, n); /* (n, ff) -> (n, d) */
     for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
