@@ -130,12 +130,13 @@ full:
     return pa_fail(err, PYAGENT_ERR_KV_FULL, "the drafter's KV store is full");
 }
 
-/* Computes the agent's committed tokens (all but the pending last one) in the drafter. */
+/* Computes the agent's committed tokens (all but the pending last one) in the drafter, but for
+ * the last `leave`. */
 static pyagent_status catch_up(pyagent_engine *e, pa_drafter *d, pyagent_agent *a, int n_layers,
-                               pa_err *err) {
+                               size_t leave, pa_err *err) {
     pa_spec_state *s = &a->spec;
-    const size_t committed = a->n_tokens - 1;
-    if (s->n_dcomputed > committed) s->n_dcomputed = committed; /* after a rewind */
+    const size_t committed = a->n_tokens - 1 > leave ? a->n_tokens - 1 - leave : 0;
+    if (s->n_dcomputed > a->n_tokens - 1) s->n_dcomputed = a->n_tokens - 1; /* after a rewind */
     while (s->n_dcomputed < committed) {
         size_t n = committed - s->n_dcomputed;
         if (n > (size_t)d->n_batch) n = (size_t)d->n_batch;
@@ -180,12 +181,40 @@ static int top_k(const float *logits, int n_vocab, int k, pa_draft_candidate *ou
     return n;
 }
 
+/* The root's children: the committed tokens the drafter has not computed yet (those the last
+ * step accepted beyond its tree's computed nodes) and the pending token in one forward, the
+ * pending token's logits read. */
+static pyagent_status expand_root(model_ctx *c, int k, pa_draft_candidate *out, int *counts) {
+    pa_drafter *d = c->d;
+    pyagent_agent *a = c->a;
+    pa_spec_state *s = &a->spec;
+    pyagent_status st = catch_up(c->e, d, a, c->n_layers, (size_t)d->n_batch - 1, c->err);
+    const size_t committed = a->n_tokens - 1;
+    if (!st) st = reserve(d, s, committed + 1, c->err);
+    if (st) return st;
+    int32_t last = (int32_t)(committed - s->n_dcomputed); /* the pending token's row */
+    pa_batch_seq seq = {.tokens = a->tokens + s->n_dcomputed,
+                        .n = last + 1,
+                        .pos0 = (int)s->n_dcomputed,
+                        .block_table = s->dblocks,
+                        .logits = d->logits,
+                        .logit_rows = &last,
+                        .n_logit_rows = 1};
+    pa_llama_forward(d->model, d->ws, c->e->pool, d->kv, &seq, 1, c->n_layers);
+    s->n_dcomputed = committed;
+    c->n_tree_done = 1; /* the segment: the pending token, at row 0 */
+    counts[0] = top_k(d->logits, d->model->hp.n_vocab, k, out);
+    return PYAGENT_OK;
+}
+
 static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, const int32_t *nodes,
                                    int n_nodes, int k, pa_draft_candidate *out, int *counts) {
     model_ctx *c = ctx;
     pa_drafter *d = c->d;
     pa_spec_state *s = &c->a->spec;
-    pyagent_status st = catch_up(c->e, d, c->a, c->n_layers, c->err);
+    const int n_vocab = d->model->hp.n_vocab;
+    if (pyagent_spec_tree_size(tree) == 0) return expand_root(c, k, out, counts);
+    pyagent_status st = catch_up(c->e, d, c->a, c->n_layers, 0, c->err); /* done by the root */
     if (st) return st;
     /* the pending token and the tree so far, in insertion order (parents first); the nodes to
      * expand are the rows whose logits are read */
@@ -222,7 +251,6 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
                         .n_logit_rows = n_nodes};
     pa_llama_forward(d->model, d->ws, c->e->pool, d->kv, &seq, 1, c->n_layers);
     c->n_tree_done = 1 + n_tree;
-    const int n_vocab = d->model->hp.n_vocab;
     for (int i = 0; i < n_nodes; i++)
         counts[i] = top_k(d->logits + (size_t)i * n_vocab, n_vocab, k, out + (size_t)i * k);
     return PYAGENT_OK;
