@@ -42,6 +42,44 @@ INLINE float f16_scale(const uint8_t *p) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Horizontal sums. One tree for every float kernel, written out (compilers' reduce intrinsics
+ * need not pair lanes alike): lanes j and j + 8, then j and j + 4, j and j + 2, j and j + 1.
+ * Short rows (a draft model's 128 values) spend as long summing as multiplying, so four rows
+ * are summed at once, lanes of the four interleaved, with exactly the same pairs.            */
+
+INLINE float hsum16(__m512 v) {
+    const __m256 t3 = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m128 t6 = _mm_add_ps(_mm256_castps256_ps128(t3), _mm256_extractf128_ps(t3, 1));
+    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(_mm_add_ss(t8, _mm_shuffle_ps(t8, t8, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
+/* out[j] = hsum16(v[j]) for j < 4, bit for bit */
+INLINE void hsum16x4(const __m512 v[4], float out[4]) {
+    /* lanes j + (j + 8): [v0 | v1] and [v2 | v3], 8 sums each */
+    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* j + (j + 4): one 128-bit part per row, rows in order */
+    const __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* j + (j + 2), then j + (j + 1), within each part */
+    const __m512 t = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));
+    _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_permutexvar_ps(
+                           _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u)));
+}
+
+/* out[j] = hsum16(v[j]) for the R (1 or 4) rows of a pass */
+INLINE void hsum_rows(const __m512 *v, int R, float *out) {
+    if (R == 4) hsum16x4(v, out);
+    else
+        for (int j = 0; j < R; j++) out[j] = hsum16(v[j]);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Float rows: 16 weights at a time as f32 (ELEM bytes each), two accumulators per row       */
 
 INLINE __m512 load_f32(const uint8_t *p) { return _mm512_loadu_ps(p); }
@@ -92,7 +130,8 @@ INLINE __m512 load_bf16_masked(const uint8_t *p, __mmask16 m) {
                                        a[j]);                                                \
         }                                                                                    \
         PA_UNROLL_ROWS                                                                        \
-        for (int j = 0; j < R; j++) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a[j], b[j])); \
+        for (int j = 0; j < R; j++) a[j] = _mm512_add_ps(a[j], b[j]);                         \
+        hsum_rows(a, R, out);                                                                 \
     }
 
 FLOAT_DOT(dot_f32, load_f32, 4)
@@ -142,10 +181,12 @@ FLOAT_DOT(dot_bf16, load_bf16, 2)
                                               xv, a[j][t]);                                    \
             }                                                                                  \
         }                                                                                      \
-        _Pragma("GCC unroll 3") for (int t = 0; t < (T); t++)                                  \
+        _Pragma("GCC unroll 3") for (int t = 0; t < (T); t++) {                                \
+            __m512 sum[4];                                                                     \
             PA_UNROLL_ROWS                                                                     \
-            for (int j = 0; j < 4; j++)                                                        \
-                out[t * 4 + j] = _mm512_reduce_add_ps(_mm512_add_ps(a[j][t], b[j][t]));        \
+            for (int j = 0; j < 4; j++) sum[j] = _mm512_add_ps(a[j][t], b[j][t]);              \
+            hsum16x4(sum, out + t * 4);                                                        \
+        }                                                                                      \
     }
 
 FLOAT_DOT_NX(dot2x_f32, 2, load_f32, 4)
