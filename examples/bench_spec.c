@@ -2,11 +2,12 @@
  * pyagent-bench --spec DRAFTER: speculative decoding against plain decoding.
  *
  *   pyagent-bench -m target.gguf --spec lookup|self|draft:FILE.gguf [--prompt TEXT ...] [-n 128]
- *                 [-t 2] [-r 3] [--budgets 8,16,32,60] [--top-k K] [--depth D] [--json]
+ *                 [-t 2] [-r 3] [--budgets 8,16,32,60] [--top-k K] [--depth D] [--min-p P]
+ *                 [--json]
  *
  * --top-k and --depth set the builders' spec_top_k (EAGLE-2, TALON) or spec_width (static) and
  * spec_depth for every row (default: the library's: 10 wide, 2 for static, depth 8); with
- * --top-k 1 every builder drafts a chain.
+ * --top-k 1 every builder drafts a chain. --min-p sets spec_min_p (default 0: no floor).
  *
  * For every tree builder (static, EAGLE-2, TALON) and node budget N (default 8, 16, 32, 60), an
  * agent generates n tokens greedily from each prompt (output equal to plain decoding's, which
@@ -44,6 +45,7 @@ typedef struct spec_options {
     int64_t budgets[MAX_BUDGETS];
     int n_budgets;
     int64_t top_k, depth; /* 0: the library's defaults */
+    double min_p;
     bool json;
 } spec_options;
 
@@ -81,6 +83,7 @@ static spec_options parse(int argc, char **argv) {
         else if (!strcmp(f, "-r")) o.reps = atoll(v);
         else if (!strcmp(f, "--top-k")) o.top_k = atoll(v);
         else if (!strcmp(f, "--depth")) o.depth = atoll(v);
+        else if (!strcmp(f, "--min-p")) o.min_p = atof(v);
         else if (!strcmp(f, "--budgets")) {
             o.n_budgets = 0;
             for (const char *at = v; at && *at; at = strchr(at, ',') ? strchr(at, ',') + 1 : NULL) {
@@ -129,6 +132,8 @@ static spec_result measure(pyagent_engine *e, const spec_options *o, int64_t dra
     pyagent_params_set_i64(s, "spec_budget", budget);
     if (o->top_k) pyagent_params_set_i64(s, tree == PYAGENT_SPEC_TREE_STATIC ? "spec_width" : "spec_top_k", o->top_k);
     if (o->depth) pyagent_params_set_i64(s, "spec_depth", o->depth);
+    if (pyagent_params_set_f64(s, "spec_min_p", o->min_p) != PYAGENT_OK)
+        die("--min-p", "in [0, 1]");
     spec_result r = {.same_text = true};
     for (int64_t rep = 0; rep < o->reps; rep++) {
         int64_t n_tokens = 0, accepted = 0, steps = 0, generated = 0;

@@ -69,6 +69,12 @@ static const param_flag PARAM_FLAGS[] = {
      "speculative: draft nodes verified per step"},
     {"--spec-self-layers", NULL, PYAGENT_PARAMS_SAMPLER, "spec_self_layers", false,
      "speculative self-drafting: layers of the model that draft (0 = a quarter)"},
+    {"--spec-top-k", NULL, PYAGENT_PARAMS_SAMPLER, "spec_top_k", false,
+     "speculative: children drafted per node (1 = a chain)"},
+    {"--spec-depth", NULL, PYAGENT_PARAMS_SAMPLER, "spec_depth", false,
+     "speculative: deepest draft node"},
+    {"--spec-min-p", NULL, PYAGENT_PARAMS_SAMPLER, "spec_min_p", true,
+     "speculative: drop draft nodes whose path probability is below this (0 = off)"},
 };
 
 #define N_PARAM_FLAGS (sizeof PARAM_FLAGS / sizeof PARAM_FLAGS[0])

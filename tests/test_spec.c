@@ -661,8 +661,10 @@ static void configurations_out_of_bounds_are_refused_and_leave_the_tree_empty(vo
     for (int b = 0; b < 3; b++) {
         pa_spec_config good;
         pa_spec_config_default(&good, builders[b]);
-        pa_spec_config bad[8];
+        pa_spec_config bad[10];
         int n_bad = 0;
+        bad[n_bad] = good; bad[n_bad++].min_p = NAN;
+        bad[n_bad] = good; bad[n_bad++].min_p = 1.5f;
         bad[n_bad] = good; bad[n_bad++].budget = 0;
         bad[n_bad] = good; bad[n_bad++].budget = 65; /* more than the tree holds */
         bad[n_bad] = good; bad[n_bad++].depth = 0;
@@ -953,6 +955,60 @@ static void talon_grows_a_chain_from_a_peaked_drafter(void **state) {
     pyagent_spec_tree_destroy(t);
 }
 
+/* spec_min_p: with a floor, every builder keeps only nodes whose path probability reaches it,
+ * and the trees keep every structural invariant. */
+static void min_p_keeps_only_paths_above_the_floor(void **state) {
+    (void)state;
+    static const float floors[] = {0.01f, 0.1f, 0.3f, 0.9f};
+    static const int builders[] = {PA_SPEC_STATIC, PA_SPEC_EAGLE2, PA_SPEC_TALON};
+    uint64_t rng = 404;
+    pyagent_spec_tree *t = new_tree(MAX_NODES);
+    pa_err err;
+    int n_nodes = 0;
+    for (int round = 0; round < 300; round++) {
+        pa_spec_config cfg = random_config(builders[round % 3], &rng);
+        cfg.min_p = floors[round % 4];
+        drafter d = make_drafter(SHAPE_RANDOM, mix(rng));
+        assert_int_equal(build(&cfg, &d, t, &err), PYAGENT_OK);
+        check_built_tree(t, &cfg, &d);
+        for (int32_t i = 0; i < pa_spec_tree_n(t); i++)
+            assert_true(pa_spec_tree_path_logprobs(t)[i] >= logf(cfg.min_p));
+        n_nodes += pa_spec_tree_n(t);
+    }
+    assert_true(n_nodes > 300); /* the floors left trees to check */
+    pyagent_spec_tree_destroy(t);
+}
+
+/* A sure drafter (0.999 per token) drafting a chain (one child per node) under a floor of 0.995:
+ * the chain ends after 5 tokens (0.999^5 = 0.99501, 0.999^6 = 0.99401), for every builder;
+ * without the floor it runs to the depth cap. */
+static void min_p_ends_a_chain_at_its_first_unlikely_token(void **state) {
+    (void)state;
+    static const int builders[] = {PA_SPEC_STATIC, PA_SPEC_EAGLE2, PA_SPEC_TALON};
+    pyagent_spec_tree *t = new_tree(60);
+    pa_err err;
+    for (int b = 0; b < 3; b++)
+        for (int floor = 0; floor < 2; floor++) {
+            pa_spec_config cfg;
+            pa_spec_config_default(&cfg, builders[b]);
+            cfg.top_k = cfg.width = 1;
+            cfg.depth = 20;
+            cfg.min_p = floor ? 0.995f : 0.0f;
+            drafter d = make_drafter(SHAPE_PEAKED, 21);
+            assert_int_equal(build(&cfg, &d, t, &err), PYAGENT_OK);
+            assert_int_equal(pa_spec_tree_n(t), floor ? 5 : 20);
+            assert_int_equal(pa_spec_tree_max_depth(t), floor ? 5 : 20);
+        }
+    /* a floor above the first token's probability: no draft at all */
+    pa_spec_config cfg;
+    pa_spec_config_default(&cfg, PA_SPEC_TALON);
+    cfg.min_p = 0.9995f;
+    drafter d = make_drafter(SHAPE_PEAKED, 21);
+    assert_int_equal(build(&cfg, &d, t, &err), PYAGENT_OK);
+    assert_int_equal(pa_spec_tree_n(t), 0);
+    pyagent_spec_tree_destroy(t);
+}
+
 /* A drafter that cannot tell its tokens apart: every child passes the gate, so the budget is
  * spent on the second layer. */
 static void talon_grows_a_wide_shallow_tree_from_a_flat_drafter(void **state) {
@@ -1195,6 +1251,8 @@ int main(void) {
         cmocka_unit_test(eagle2_trees_keep_their_invariants_and_the_best_proposals),
         cmocka_unit_test(talon_trees_keep_their_invariants_and_the_gate),
         cmocka_unit_test(talon_grows_a_chain_from_a_peaked_drafter),
+        cmocka_unit_test(min_p_keeps_only_paths_above_the_floor),
+        cmocka_unit_test(min_p_ends_a_chain_at_its_first_unlikely_token),
         cmocka_unit_test(talon_grows_a_wide_shallow_tree_from_a_flat_drafter),
         cmocka_unit_test(talon_layer_one_is_min_of_k_and_the_budget),
         cmocka_unit_test(static_trees_have_their_width_and_depth),

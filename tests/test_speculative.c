@@ -407,6 +407,48 @@ static void model_drafters_keep_greedy_output(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* spec_min_p: chains that stop where the drafter is unsure, and steps with no draft at all
+ * (its first token below the floor), give plain greedy's tokens too. */
+static void drafts_under_a_probability_floor_keep_greedy_output(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path);
+    pyagent_agent *plain = agent_with(e, PYAGENT_SPEC_OFF, 0, 0, 1);
+    pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    pyagent_params_set_f64(s, "temperature", 0);
+    pyagent_params_set_i64(s, "spec", PYAGENT_SPEC_SELF);
+    pyagent_params_set_i64(s, "spec_top_k", 1);
+    pyagent_params_set_i64(s, "spec_depth", 8);
+    assert_int_equal(pyagent_params_set_f64(s, "spec_min_p", 0.5), PYAGENT_OK);
+    pyagent_agent *spec = NULL;
+    assert_int_equal(pyagent_agent_create(e, s, &spec), PYAGENT_OK);
+    pyagent_params_destroy(s);
+    int64_t accepted = 0, steps = 0, generated = 0;
+    for (int i = 0; i < 12; i++) {
+        int32_t prompt[256];
+        const size_t n_prompt = story_prompt(e, i, prompt, 256);
+        const int n_gen = 5 + (i * 13) % 60;
+        run want = generate(plain, prompt, n_prompt, n_gen);
+        run got = generate(spec, prompt, n_prompt, n_gen);
+        assert_int_equal(got.n, want.n);
+        assert_memory_equal(got.ids, want.ids, (size_t)want.n * 4);
+        assert_int_equal(got.finish, want.finish);
+        pyagent_agent_stats st = {.struct_size = sizeof st};
+        pyagent_agent_stats_get(spec, &st);
+        accepted += st.n_accepted_tokens;
+        steps += st.n_verify_steps;
+        generated += st.n_generated_tokens;
+    }
+    /* each generation's first token comes from its prompt's logits; the others from a verify
+     * step or, where nothing passed the floor, a plain step */
+    const int64_t plain_steps = generated - 12 - steps - accepted;
+    printf("# spec_min_p 0.5: %lld accepted in %lld verify steps, %lld plain steps\n",
+           (long long)accepted, (long long)steps, (long long)plain_steps);
+    assert_true(accepted > 0 && plain_steps > 0);
+    pyagent_agent_destroy(spec);
+    pyagent_agent_destroy(plain);
+    pyagent_engine_destroy(e);
+}
+
 int main(void) {
     const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
     snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
@@ -419,6 +461,7 @@ int main(void) {
         cmocka_unit_test(host_drafts_are_verified_losslessly),
         cmocka_unit_test(draft_model_must_be_loaded_and_share_the_vocabulary),
         cmocka_unit_test(model_drafters_keep_greedy_output),
+        cmocka_unit_test(drafts_under_a_probability_floor_keep_greedy_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,6 +183,9 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *                           best of their layer                            default 0.03, [0, 1]
  *   spec_depth         i64  depth (static, EAGLE-2 layers, every tree's cap)  default 8, [1, 64]
  *   spec_width         i64  static: children per node                     default 2, [1, 64]
+ *   spec_min_p         f64  floor on a draft node's path probability (the product of the
+ *                           draft's probabilities from the root): drafting stops where the
+ *                           drafter is unsure, every builder              default 0 (none), [0, 1]
  *   spec_self_layers   i64  _SELF: layers of the target that draft; 0 = a quarter
  *                                                                          default 0, [0, 4096]
  *

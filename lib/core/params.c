@@ -56,6 +56,7 @@ static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {
     [PA_SAMPLER_SPEC_DEPTH] = {"spec_depth", true, 8, 1, 64},
     [PA_SAMPLER_SPEC_WIDTH] = {"spec_width", true, 2, 1, 64},
     [PA_SAMPLER_SPEC_SELF_LAYERS] = {"spec_self_layers", true, 0, 0, 4096},
+    [PA_SAMPLER_SPEC_MIN_P] = {"spec_min_p", false, 0, 0, 1},
     [PA_SAMPLER_KV_WINDOW] = {"kv_window", true, 0, 0, 1 << 24},
     [PA_SAMPLER_KV_SINKS] = {"kv_sinks", true, 4, 0, 1 << 24},
     [PA_SAMPLER_KV_POLICY] = {"kv_policy", true, PYAGENT_KV_POLICY_WINDOW,

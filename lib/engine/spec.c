@@ -74,6 +74,7 @@ pyagent_status pa_spec_configure(pyagent_agent *a, const pyagent_params *p, pa_e
     cfg.top_k = (int)pa_params_i64(p, K, PA_SAMPLER_SPEC_TOP_K);
     cfg.mu = (float)pa_params_f64(p, K, PA_SAMPLER_SPEC_MU);
     cfg.depth = (int)pa_params_i64(p, K, PA_SAMPLER_SPEC_DEPTH);
+    cfg.min_p = (float)pa_params_f64(p, K, PA_SAMPLER_SPEC_MIN_P);
     if (cfg.builder == PA_SPEC_STATIC) cfg.width = (int)pa_params_i64(p, K, PA_SAMPLER_SPEC_WIDTH);
     pyagent_status st = drafter != PYAGENT_SPEC_OFF ? alloc_buffers(a, err) : PYAGENT_OK;
     if (st) return st;

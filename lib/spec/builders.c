@@ -17,6 +17,11 @@ void pa_spec_config_default(pa_spec_config *cfg, int builder) {
     };
 }
 
+/* log min_p: -inf for no floor */
+static float min_logprob(const pa_spec_config *cfg) {
+    return cfg->min_p > 0.0f ? logf(cfg->min_p) : -INFINITY;
+}
+
 static const char *builder_name(int builder) {
     switch (builder) {
     case PA_SPEC_STATIC: return "static";
@@ -48,10 +53,11 @@ static void *carve(carver *c, size_t n, size_t size) {
 
 /* One call of expand() over `nodes` of `seen`, and the checks of builders.h on what it gave:
  * counts in [0, k], tokens >= 0, no NaN; log-probabilities above 0 become 0; repeated tokens
- * of one node are dropped (the lists are compacted in place). */
+ * of one node and tokens whose path log-probability is below `min_logprob` are dropped (the
+ * lists are compacted in place). */
 static pyagent_status draft(pa_draft_expand_fn expand, void *ctx, const pyagent_spec_tree *seen,
                             const int32_t *nodes, int n_nodes, int k, pa_draft_candidate *out,
-                            int *counts, int layer, pa_err *err) {
+                            int *counts, int layer, float min_logprob, pa_err *err) {
     memset(counts, 0, (size_t)n_nodes * sizeof *counts);
     pyagent_status st = expand(ctx, seen, nodes, n_nodes, k, out, counts);
     if (st != PYAGENT_OK)
@@ -64,6 +70,8 @@ static pyagent_status draft(pa_draft_expand_fn expand, void *ctx, const pyagent_
                            "asked for at most %d",
                            counts[i], (int)nodes[i], k);
         pa_draft_candidate *list = out + (size_t)i * k;
+        /* the same float sum the tree stores for a child's path */
+        const float base = nodes[i] == PA_SPEC_ROOT ? 0.0f : pa_spec_tree_path_logprobs(seen)[nodes[i]];
         int kept = 0;
         for (int j = 0; j < counts[i]; j++) {
             pa_draft_candidate c = list[j];
@@ -73,6 +81,7 @@ static pyagent_status draft(pa_draft_expand_fn expand, void *ctx, const pyagent_
                                "log-probability %g after node %d",
                                (int)c.token, (double)c.logprob, (int)nodes[i]);
             if (c.logprob > 0.0f) c.logprob = 0.0f;
+            if ((nodes[i] == PA_SPEC_ROOT ? c.logprob : base + c.logprob) < min_logprob) continue;
             bool repeated = false;
             for (int e = 0; e < kept && !repeated; e++) repeated = list[e].token == c.token;
             if (!repeated) list[kept++] = c;
@@ -140,7 +149,8 @@ static pyagent_status build_static(const pa_spec_config *cfg, pa_draft_expand_fn
          * how many children each gets, and the drafter is called once per layer. */
         const int n_expand = d == 1 ? 1 : hi - lo;
         for (int i = 0; i < n_expand; i++) nodes[i] = d == 1 ? PA_SPEC_ROOT : lo + i;
-        pyagent_status st = draft(expand, ctx, tree, nodes, n_expand, width, out, counts, d, err);
+        pyagent_status st = draft(expand, ctx, tree, nodes, n_expand, width, out, counts, d,
+                                   min_logprob(cfg), err);
         if (st) return st;
         lo = hi;
         for (int i = 0; i < n_expand; i++) {
@@ -190,7 +200,8 @@ static pyagent_status build_talon(const pa_spec_config *cfg, pa_draft_expand_fn 
         if (remaining == 0 || (d > 1 && lo == hi)) break;
         const int n_expand = d == 1 ? 1 : hi - lo;
         for (int i = 0; i < n_expand; i++) nodes[i] = d == 1 ? PA_SPEC_ROOT : lo + i;
-        pyagent_status st = draft(expand, ctx, tree, nodes, n_expand, k, out, counts, d, err);
+        pyagent_status st = draft(expand, ctx, tree, nodes, n_expand, k, out, counts, d,
+                                   min_logprob(cfg), err);
         if (st) return st;
 
         /* The pool, numbered in proposal order (parent by parent, best child first). */
@@ -316,7 +327,8 @@ static pyagent_status build_eagle2(const pa_spec_config *cfg, pa_draft_expand_fn
                 nodes[f] = p->work_node;
             }
         }
-        pyagent_status st = draft(expand, ctx, work, nodes, n_frontier, k, out, counts, d, err);
+        pyagent_status st = draft(expand, ctx, work, nodes, n_frontier, k, out, counts, d,
+                                   min_logprob(cfg), err);
         if (st) return st;
         lo = n_props;
         for (int f = 0; f < n_frontier; f++) {
@@ -387,6 +399,9 @@ static pyagent_status check_config(const pa_spec_config *cfg, const pyagent_spec
         return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
                        "speculative tree: EAGLE-2 width %d is outside [1, %d]", cfg->width,
                        PYAGENT_SPEC_TREE_MAX_NODES);
+    if (!(cfg->min_p >= 0.0f && cfg->min_p <= 1.0f))
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
+                       "speculative tree: min_p %g is outside [0, 1]", (double)cfg->min_p);
     if (cfg->builder == PA_SPEC_TALON && !(cfg->mu >= 0.0f && cfg->mu <= 1.0f))
         return pa_fail(err, PYAGENT_ERR_OUT_OF_RANGE,
                        "speculative tree: TALON mu %g is outside [0, 1]", (double)cfg->mu);

@@ -21,6 +21,11 @@
  *            nothing is admitted, or at `depth`. A confident drafter so grows a deep, narrow
  *            tree and an unsure one a shallow, wide one.
  *
+ * All three take a floor, `min_p`: a proposed token whose path probability (the product of the
+ * draft probabilities from the root down to it) is below it is dropped as the drafter returns
+ * it, so drafting stops where the drafter is unsure (a chain ends at its first unlikely token;
+ * 0 = no floor). Path probabilities only fall along a path, so what stays is a tree.
+ *
  * In every built tree, node indices are BFS order (pa_spec_tree_in_bfs_order), a node's
  * children were added best first, and depth <= cfg->depth.
  *
@@ -74,6 +79,7 @@ typedef struct pa_spec_config {
     int width;        /* static: children per node (default 2), [1, PA_SPEC_MAX_TOP_K];
                          EAGLE-2: nodes expanded per layer (default = top_k), [1, max nodes];
                          unused by TALON */
+    float min_p;      /* floor on a node's path probability (default 0: none), [0, 1] */
 } pa_spec_config;
 
 /* The defaults of `builder` (a pa_spec_builder; other values get TALON's numbers with
