@@ -16,6 +16,7 @@
 #include "kernels.h"
 #include "ops.h"
 #include "vexp.h"
+#include "vsum.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Portable                                                                                    */
@@ -169,6 +170,27 @@ AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
     return _mm512_loadu_ps((const float *)row + i);
 }
 
+/* m_at[p] = max(*mm, s[0..p]) and m_before[p] = the same before s[p], for p < np (<= 16),
+ * as the scalar loop would have them (max is exact): a prefix maximum over the lanes; *mm
+ * becomes the last. */
+AVX512 static inline void running_max(const float *s, int np, float *mm, float *m_before,
+                                      float *m_at) {
+    const __m512 low = _mm512_set1_ps(*mm);
+    __m512 x = _mm512_mask_loadu_ps(low, (__mmask16)((1u << np) - 1), s);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int shift = 1; shift < 16; shift *= 2) { /* lane i takes max over lanes i - shift .. i */
+        const __mmask16 has = (__mmask16)(0xffffu << shift);
+        const __m512 moved = _mm512_mask_permutexvar_ps(
+            low, has, _mm512_sub_epi32(lane, _mm512_set1_epi32(shift)), x);
+        x = _mm512_max_ps(x, moved);
+    }
+    x = _mm512_max_ps(x, low);
+    _mm512_storeu_ps(m_at, x);
+    _mm512_storeu_ps(m_before, _mm512_mask_permutexvar_ps(
+                                   low, 0xfffe, _mm512_sub_epi32(lane, _mm512_set1_epi32(1)), x));
+    *mm = m_at[np - 1];
+}
+
 /* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
  * own acc/m/l: a K or V row is loaded and converted once for all of them. Per query the steps
  * and their order are those of G = 1, so grouping never changes a result. */
@@ -188,7 +210,29 @@ AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
                 _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++)                         \
                     _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
                         qr[g][c] = _mm512_loadu_ps(q[g] + 16 * c);                            \
-                for (int p = 0; p < np; p++) {                                                \
+                int p = 0;                                                                    \
+                /* queries that share the rows: four positions' sums at once */              \
+                for (; (G) > 1 && C <= 4 && p + 4 <= np; p += 4) {                            \
+                    __m512 kr[4][C];                                                          \
+                    _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++)                       \
+                        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                   \
+                            kr[u][c] = load16(kv_row(k, stride, p0 + p + u, elem_type),       \
+                                              first + 16 * c, elem_type);                    \
+                    _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++) {                   \
+                        __m512 d[4];                                                          \
+                        float sums[4];                                                        \
+                        _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) {                 \
+                            d[u] = _mm512_mul_ps(_mm512_loadu_ps(q[g]), kr[u][0]);            \
+                            _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)               \
+                                d[u] = _mm512_fmadd_ps(_mm512_loadu_ps(q[g] + 16 * c),        \
+                                                       kr[u][c], d[u]);                       \
+                        }                                                                     \
+                        hsum16x4(d, sums);                                                    \
+                        _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++)                   \
+                            s[g][p + u] = sums[u] * scale;                                    \
+                    }                                                                         \
+                }                                                                             \
+                for (; p < np; p++) {                                                         \
                     const void *row = kv_row(k, stride, p0 + p, elem_type);                   \
                     __m512 kr[C];                                                             \
                     _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
@@ -197,17 +241,13 @@ AVX512 static inline __m512 load16(const void *row, int i, int elem_type) {
                         __m512 d = _mm512_mul_ps(qr[g][0], kr[0]);                            \
                         _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                   \
                             d = _mm512_fmadd_ps(qr[g][c], kr[c], d);                          \
-                        s[g][p] = _mm512_reduce_add_ps(d) * scale;                            \
+                        s[g][p] = hsum16(d) * scale;                                          \
                     }                                                                         \
                 }                                                                             \
             }                                                                                 \
             const __mmask16 lanes = (__mmask16)((1u << np) - 1);                              \
             for (int g = 0; g < (G); g++) { /* the running maximum, position by position */   \
-                for (int p = 0; p < np; p++) {                                                \
-                    m_before[g][p] = mm[g];                                                   \
-                    if (s[g][p] > mm[g]) mm[g] = s[g][p];                                     \
-                    m_at[g][p] = mm[g];                                                       \
-                }                                                                             \
+                running_max(s[g], np, &mm[g], m_before[g], m_at[g]);                          \
                 const __m512 sv = _mm512_maskz_loadu_ps(lanes, s[g]);                         \
                 _mm512_storeu_ps(w[g], pa_exp512(_mm512_sub_ps(                                  \
                                            sv, _mm512_maskz_loadu_ps(lanes, m_at[g]))));      \

@@ -10,6 +10,7 @@
  * float rows use masked loads, so any length works without a scalar loop.
  */
 #include "kernels.h"
+#include "vsum.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -39,37 +40,6 @@ INLINE float f16_scale(const uint8_t *p) {
     uint16_t bits;
     memcpy(&bits, p, 2);
     return _cvtsh_ss(bits);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Horizontal sums. One tree for every float kernel, written out (compilers' reduce intrinsics
- * need not pair lanes alike): lanes j and j + 8, then j and j + 4, j and j + 2, j and j + 1.
- * Short rows (a draft model's 128 values) spend as long summing as multiplying, so four rows
- * are summed at once, lanes of the four interleaved, with exactly the same pairs.            */
-
-INLINE float hsum16(__m512 v) {
-    const __m256 t3 = _mm256_add_ps(_mm512_castps512_ps256(v),
-                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    const __m128 t6 = _mm_add_ps(_mm256_castps256_ps128(t3), _mm256_extractf128_ps(t3, 1));
-    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtss_f32(_mm_add_ss(t8, _mm_shuffle_ps(t8, t8, _MM_SHUFFLE(2, 3, 0, 1))));
-}
-
-/* out[j] = hsum16(v[j]) for j < 4, bit for bit */
-INLINE void hsum16x4(const __m512 v[4], float out[4]) {
-    /* lanes j + (j + 8): [v0 | v1] and [v2 | v3], 8 sums each */
-    const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                     _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                     _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* j + (j + 4): one 128-bit part per row, rows in order */
-    const __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
-    /* j + (j + 2), then j + (j + 1), within each part */
-    const __m512 t = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));
-    _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_permutexvar_ps(
-                           _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u)));
 }
 
 /* out[j] = hsum16(v[j]) for the R (1 or 4) rows of a pass */
