@@ -264,10 +264,10 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
             /* root side first: the order of plain decode; ancestors in consecutive slots of one
              * block (a chain's) in one call, which gives the same result as one at a time */
             for (int d = depth - 1, run; d >= 0; d -= run) {
-                for (run = 1; d - run >= 0 && chain[d - run] == chain[d] + run &&
-                              chain[d - run] / bs == chain[d] / bs;
-                     run++) {
-                }
+                run = 1;
+                while (d - run >= 0 && chain[d - run] == chain[d] + run &&
+                       chain[d - run] / bs == chain[d] / bs)
+                    run++;
                 const int32_t block = seq->block_table[chain[d] / bs];
                 const uint8_t *k = pa_kv_k(job->kv, block, job->layer, chain[d] % bs);
                 const uint8_t *v = pa_kv_v(job->kv, block, job->layer, chain[d] % bs);
@@ -528,9 +528,8 @@ static int chunk_items(const pa_hparams *hp, const pa_batch_seq *seqs, int n_seq
 
 /* ----------------------------------------------------------------------------------------- */
 
-/* Y (n, out) = X (n, in) @ W^T, the batch's exact rows independently of the others */
-/* Y_i (n, r_i) = X (n, k) @ W_i^T for the `count` matrices that read X, the first n_exact rows
- * batch-invariantly */
+/* Y_i (n, r_i) = X (n, k) @ W_i^T for the `count` matrices that read X, the batch's first
+ * n_exact (exact) rows independently of the others */
 static void project_set(const pa_llama_ws *ws, pa_pool *pool, int count, float *const *y,
                         const float *x, const pa_matrix *const *w, int n) {
     const int e = ws->n_exact < n ? ws->n_exact : n;
