@@ -213,9 +213,9 @@ static pyagent_status model_expand(void *ctx, const pyagent_spec_tree *tree, con
     pa_drafter *d = c->d;
     pa_spec_state *s = &c->a->spec;
     const int n_vocab = d->model->hp.n_vocab;
+    /* every build expands the root first, which brings the drafter up to date */
     if (pyagent_spec_tree_size(tree) == 0) return expand_root(c, k, out, counts);
-    pyagent_status st = catch_up(c->e, d, c->a, c->n_layers, 0, c->err); /* done by the root */
-    if (st) return st;
+    pyagent_status st;
     /* the pending token and the tree so far, in insertion order (parents first); the nodes to
      * expand are the rows whose logits are read */
     const int n_tree = pyagent_spec_tree_size(tree);

@@ -240,7 +240,8 @@ pyagent_status pa_drafter_build(pyagent_engine *e, pa_drafter *d, pyagent_agent 
                                 const pa_spec_config *cfg, int *n_rows, pa_err *err);
 /* After a verify step accepted n drafted nodes, whose draft K/V are in rows[0..n) (-1: not
  * computed): keeps the pending token's and those rows as the drafter's K/V of the newly
- * committed tokens, instead of computing them again next step. */
+ * committed tokens, instead of computing them again next step. Nothing to do when d is NULL
+ * or the step's tree was not d's (a host draft). */
 void pa_drafter_keep(pa_drafter *d, pa_spec_state *s, const int32_t *rows, int n);
 
 /* spec.c */

@@ -326,8 +326,7 @@ void pa_spec_accept_locked(pyagent_engine *e, pyagent_agent *a, size_t pos0) {
         if (!pa_sched_emit_locked(e, a, token) || chosen < 0) break;
     }
     a->stats.n_accepted_tokens += n_accepted;
-    if (s->drafter == PYAGENT_SPEC_DRAFT || s->drafter == PYAGENT_SPEC_SELF)
-        pa_drafter_keep(drafter_of(e, s), s, drows, n_accepted);
+    pa_drafter_keep(drafter_of(e, s), s, drows, n_accepted); /* no-op without a model draft */
     /* computed: everything but the last token (pending, as after plain sampling) */
     a->n_computed = a->n_tokens - 1;
     a->has_logits = false;
