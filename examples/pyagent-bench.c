@@ -3,7 +3,7 @@
  *
  * Usage:
  *   pyagent-bench -m model.gguf [-p 512] [-n 128] [-t 1,2,4] [-r 5] [-b 512] [--json]
- *                 [--roofline]
+ *                 [--roofline] [--huge-pages 0,1]
  *
  * -p, -n and -t take comma-separated lists. For every thread count, each -p value N is a
  * "ppN" test: N random token ids (never BOS or EOS) are fed, and the prefill of all of them is
@@ -23,10 +23,14 @@
  * machine), and their ratio: how close decode is to the memory bound. JSON rows get
  * weight_bytes_per_token, read_gbs, roofline_gbs, roofline_fraction.
  *
+ * --huge-pages 0,1 runs every test with the engine param huge_pages off and on (the weights
+ * mapped, or read into 2 MiB pages); the table gets a "pages" column, JSON rows a huge_pages
+ * key, and the roofline reads the same kind of pages as the engine.
+ *
  * Exit status: 0 on success, 1 when the library fails (its message goes to stderr), 2 on a
  * bad flag.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, stat, mmap */
+#define _DEFAULT_SOURCE /* clock_gettime, stat, mmap, madvise */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +68,8 @@ static const char *const USAGE =
     "      --json               print a JSON array instead of a markdown table\n"
     "      --roofline           weight bytes per generated token and the fraction of the\n"
     "                           read bandwidth measured on the model file that decode reaches\n"
+    "      --huge-pages 0,1     engine param huge_pages: weights mapped (0, default) or read\n"
+    "                           into 2 MiB pages (1); a list runs both\n"
     "  -h, --help               print this help\n"
     "\n"
     "Other workloads, each with its own flags (README, docs/latent.md):\n"
@@ -94,6 +100,8 @@ typedef struct options {
     int_list n_prompt;  /* pp test sizes */
     int_list n_gen;     /* tg test sizes */
     int_list n_threads; /* engine thread counts */
+    int_list huge_pages; /* engine param huge_pages: 0, 1 or both */
+    bool show_pages;     /* --huge-pages given: a column says which */
     int64_t reps;       /* timed runs per test */
     int64_t n_batch;    /* 0 = the engine's default */
     bool json;
@@ -159,6 +167,7 @@ static options parse_options(int argc, char **argv) {
         .n_prompt = {.values = {512}, .count = 1},
         .n_gen = {.values = {128}, .count = 1},
         .n_threads = {.values = {0}, .count = 1},
+        .huge_pages = {.values = {0}, .count = 1},
         .reps = 5,
         .n_batch = 0,
         .json = false,
@@ -185,6 +194,9 @@ static options parse_options(int argc, char **argv) {
             o.json = true;
         } else if (is_flag(flag, NULL, "--roofline")) {
             o.roofline = true;
+        } else if (is_flag(flag, NULL, "--huge-pages")) {
+            o.huge_pages = parse_list(flag, flag_value(argc, argv, &i), 0, 1);
+            o.show_pages = true;
         } else {
             fail_usage("unknown flag '%s'", flag);
         }
@@ -297,6 +309,7 @@ typedef struct test_result {
     char test[32];     /* "pp512", "tg128" */
     int64_t n_tokens;
     int64_t n_threads; /* as the engine reports it */
+    int64_t huge_pages; /* the engine param */
     int64_t reps;
     double *samples;   /* tokens/s of each timed run */
     double mean, sd;   /* over samples; sd is the sample standard deviation */
@@ -319,28 +332,31 @@ static void format_count(char *out, size_t size, int64_t n) {
     else snprintf(out, size, "%.2f K", (double)n / 1e3);
 }
 
-static void print_table_header(bool roofline) {
-    printf("| %-30s | %10s | %10s | %7s | %10s | %20s |", "model", "size", "params", "threads",
-           "test", "t/s");
+static void print_table_header(bool roofline, bool pages) {
+    printf("| %-30s | %10s | %10s | %7s |", "model", "size", "params", "threads");
+    if (pages) printf(" %5s |", "pages");
+    printf(" %10s | %20s |", "test", "t/s");
     if (roofline)
         printf(" %12s | %10s | %13s | %11s |", "MiB/token", "read GB/s", "roofline GB/s",
                "of roofline");
-    printf("\n| ------------------------------ | ---------: | ---------: | ------: | ---------: "
-           "| -------------------: |");
+    printf("\n| ------------------------------ | ---------: | ---------: | ------: |");
+    if (pages) printf(" ----: |");
+    printf(" ---------: | -------------------: |");
     if (roofline) printf(" -----------: | ---------: | ------------: | ----------: |");
     printf("\n");
 }
 
 static void print_table_row(const model_facts *m, const test_result *r, bool first,
-                            bool roofline) {
+                            bool roofline, bool pages) {
     char size[32], params[32], tps[48];
-    if (first) print_table_header(roofline);
+    if (first) print_table_header(roofline, pages);
     snprintf(size, sizeof size, "%.2f MiB", m->size_mib);
     format_count(params, sizeof params, m->n_params);
     snprintf(tps, sizeof tps, "%.2f ± %.2f", r->mean, r->sd);
     /* "±" is two bytes but one column: widen its field by one */
-    printf("| %-30s | %10s | %10s | %7" PRId64 " | %10s | %21s |", m->name, size, params,
-           r->n_threads, r->test, tps);
+    printf("| %-30s | %10s | %10s | %7" PRId64 " |", m->name, size, params, r->n_threads);
+    if (pages) printf(" %5s |", r->huge_pages ? "2 MiB" : "file");
+    printf(" %10s | %21s |", r->test, tps);
     if (roofline && r->roofline_gbs > 0) {
         const double read_gbs = r->mean * (double)m->weight_bytes_per_token / 1e9;
         printf(" %12.2f | %10.2f | %13.2f | %10.0f%% |",
@@ -366,10 +382,11 @@ static void print_json_string(const char *s) {
 static void print_json_object(const model_facts *m, const test_result *r, bool first) {
     printf("%s  {\"model\": ", first ? "" : ",\n");
     print_json_string(m->name);
-    printf(", \"n_params\": %" PRId64 ", \"n_threads\": %" PRId64 ", \"test\": \"%s\", "
-           "\"n_tokens\": %" PRId64 ", \"reps\": %" PRId64 ", \"tps_mean\": %.6g, "
-           "\"tps_sd\": %.6g, \"samples\": [",
-           m->n_params, r->n_threads, r->test, r->n_tokens, r->reps, r->mean, r->sd);
+    printf(", \"n_params\": %" PRId64 ", \"n_threads\": %" PRId64 ", \"huge_pages\": %" PRId64
+           ", \"test\": \"%s\", \"n_tokens\": %" PRId64 ", \"reps\": %" PRId64
+           ", \"tps_mean\": %.6g, \"tps_sd\": %.6g, \"samples\": [",
+           m->n_params, r->n_threads, r->huge_pages, r->test, r->n_tokens, r->reps, r->mean,
+           r->sd);
     for (int64_t i = 0; i < r->reps; i++) printf("%s%.6g", i ? ", " : "", r->samples[i]);
     printf("]");
     if (r->roofline_gbs > 0) {
@@ -388,7 +405,8 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
  * A generated token reads every weight once, so tokens/s times the bytes of weights read per
  * token is a read bandwidth, and decode cannot beat the machine's. The bench counts those bytes
  * from the GGUF tensor table, and measures the bound itself: threads read the model file's own
- * mapping (the pages the engine reads, with their page sizes) a cache line at a time, each its
+ * mapping, or with huge_pages a copy in 2 MiB pages (the kind of pages the engine reads: a core
+ * streams 2 MiB pages markedly faster), a cache line at a time, each its
  * share as four far-apart streams with prefetch ahead, the access pattern of the engine's
  * kernels; the best of READ_PASSES passes counts.
  * ------------------------------------------------------------------------------------------- */
@@ -398,8 +416,10 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
 #define READ_PREFETCH 2048 /* bytes ahead of each stream */
 
 typedef struct model_mapping {
-    const uint8_t *data;
-    size_t size;
+    const uint8_t *data; /* the file's bytes */
+    size_t size;         /* of the file */
+    void *region;        /* what to unmap: the mapping, or the huge-page copy's reservation */
+    size_t region_size;
 } model_mapping;
 
 /* Reads of the GGUF header: a cursor that fails (sets ok = false) instead of running past the
@@ -509,7 +529,32 @@ static bool count_weight_bytes(const model_mapping *m, uint64_t *out) {
     return true;
 }
 
-static bool map_model(const char *path, model_mapping *out) {
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* The file read into 2 MiB aligned memory advised for transparent huge pages, as the engine's
+ * huge_pages copy is: a reservation with a page of slack, so that an aligned start is inside. */
+static bool read_into_huge_pages(int fd, size_t size, model_mapping *out) {
+    const size_t region_size = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE + HUGE_PAGE;
+    uint8_t *region = mmap(NULL, region_size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED) return false;
+    uint8_t *p = (uint8_t *)(((uintptr_t)region + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    madvise(p, region_size - HUGE_PAGE, MADV_HUGEPAGE);
+    for (size_t done = 0; done < size;) {
+        const ssize_t n = pread(fd, p + done, size - done, (off_t)done);
+        if (n <= 0) {
+            if (n == 0) errno = EIO; /* the file shrank */
+            munmap(region, region_size);
+            return false;
+        }
+        done += (size_t)n;
+    }
+    *out = (model_mapping){p, size, region, region_size};
+    return true;
+}
+
+/* The model file mapped, or with huge_pages copied into 2 MiB pages. */
+static bool map_model(const char *path, bool huge_pages, model_mapping *out) {
     const int fd = open(path, O_RDONLY);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0) {
@@ -517,14 +562,24 @@ static bool map_model(const char *path, model_mapping *out) {
         if (fd >= 0) close(fd);
         return false;
     }
-    void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (data == MAP_FAILED) {
-        fprintf(stderr, "pyagent-bench: %s: mmap: %s\n", path, strerror(errno));
-        return false;
+    const size_t size = (size_t)st.st_size;
+    bool ok;
+    if (huge_pages) {
+        ok = read_into_huge_pages(fd, size, out);
+    } else {
+        void *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        ok = data != MAP_FAILED;
+        if (ok) *out = (model_mapping){data, size, data, size};
     }
-    *out = (model_mapping){data, (size_t)st.st_size};
-    return true;
+    const int e = errno;
+    close(fd);
+    if (!ok) fprintf(stderr, "pyagent-bench: %s: %s\n", path, strerror(e));
+    return ok;
+}
+
+static void unmap_model(model_mapping *m) {
+    if (m->region) munmap(m->region, m->region_size);
+    *m = (model_mapping){0};
 }
 
 typedef struct read_share {
@@ -594,15 +649,17 @@ typedef struct printer {
     const options *o;
     model_facts model;
     size_t n_printed; /* results printed so far */
-    const model_mapping *mapping; /* with --roofline: the model file, for the read loop */
+    model_mapping pages[2]; /* with --roofline, for the read loop: [huge_pages] */
 } printer;
 
 /* One warm-up run, then o->reps timed runs of a test; prints the result. */
 static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n,
-                     int64_t n_threads) {
-    test_result r = {.n_tokens = n, .n_threads = n_threads, .reps = out->o->reps};
-    const bool roofline = kind == TEST_GEN && out->mapping;
-    if (roofline) r.roofline_gbs = measure_read_bandwidth(out->mapping, (int)n_threads);
+                     int64_t n_threads, int64_t huge_pages) {
+    test_result r = {
+        .n_tokens = n, .n_threads = n_threads, .huge_pages = huge_pages, .reps = out->o->reps};
+    const model_mapping *pages = &out->pages[huge_pages];
+    const bool roofline = kind == TEST_GEN && pages->data;
+    if (roofline) r.roofline_gbs = measure_read_bandwidth(pages, (int)n_threads);
     snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
     r.samples = calloc((size_t)r.reps, sizeof *r.samples);
     if (!r.samples) {
@@ -616,20 +673,22 @@ static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n
         if (ok && i >= 0) r.samples[i] = tps;
     }
     if (ok && roofline) {
-        const double after = measure_read_bandwidth(out->mapping, (int)n_threads);
+        const double after = measure_read_bandwidth(pages, (int)n_threads);
         if (after > r.roofline_gbs) r.roofline_gbs = after;
     }
     if (ok) {
         summarize(&r);
         if (out->o->json) print_json_object(&out->model, &r, out->n_printed == 0);
-        else print_table_row(&out->model, &r, out->n_printed == 0, out->o->roofline);
+        else
+            print_table_row(&out->model, &r, out->n_printed == 0, out->o->roofline,
+                            out->o->show_pages);
         out->n_printed++;
     }
     free(r.samples);
     return ok;
 }
 
-static pyagent_params *engine_params(const options *o, int64_t n_threads) {
+static pyagent_params *engine_params(const options *o, int64_t n_threads, int64_t huge_pages) {
     pyagent_params *params = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
     if (!params) {
         fprintf(stderr, "pyagent-bench: out of memory\n");
@@ -640,6 +699,7 @@ static pyagent_params *engine_params(const options *o, int64_t n_threads) {
         list_max(&o->n_prompt) > list_max(&o->n_gen) + 1 ? list_max(&o->n_prompt)
                                                           : list_max(&o->n_gen) + 1;
     pyagent_status status = pyagent_params_set_i64(params, "n_threads", n_threads);
+    if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "huge_pages", huge_pages);
     if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "n_ctx", n_ctx);
     if (status == PYAGENT_OK && o->n_batch > 0)
         status = pyagent_params_set_i64(params, "n_batch", o->n_batch);
@@ -658,8 +718,9 @@ static bool engine_fact(pyagent_engine *engine, const char *key, int64_t *value)
     return false;
 }
 
-/* Every test at one thread count, on an engine opened for it. */
-static bool bench_threads(printer *out, int64_t n_threads_wanted, int32_t *token_buffer) {
+/* Every test at one thread count and huge_pages setting, on an engine opened for them. */
+static bool bench_engine(printer *out, int64_t n_threads_wanted, int64_t huge_pages,
+                         int32_t *token_buffer) {
     const options *o = out->o;
     bool ok = false;
     pyagent_engine *engine = NULL;
@@ -667,7 +728,7 @@ static bool bench_threads(printer *out, int64_t n_threads_wanted, int32_t *token
     pyagent_params *sampler = NULL;
     bench_context ctx = {.token_buffer = token_buffer, .tokens = {.state = TOKEN_SEED}};
     int64_t n_threads = 0; /* what the engine really uses (0 asks for physical cores) */
-    pyagent_params *params = engine_params(o, n_threads_wanted);
+    pyagent_params *params = engine_params(o, n_threads_wanted, huge_pages);
     if (!params) return false;
 
     if (pyagent_engine_open(o->model_path, params, &engine) != PYAGENT_OK) {
@@ -695,10 +756,10 @@ static bool bench_threads(printer *out, int64_t n_threads_wanted, int32_t *token
     ok = true;
     for (size_t i = 0; i < o->n_prompt.count && ok; i++)
         if (o->n_prompt.values[i] > 0)
-            ok = run_test(&ctx, out, TEST_PROMPT, o->n_prompt.values[i], n_threads);
+            ok = run_test(&ctx, out, TEST_PROMPT, o->n_prompt.values[i], n_threads, huge_pages);
     for (size_t i = 0; i < o->n_gen.count && ok; i++)
         if (o->n_gen.values[i] > 0)
-            ok = run_test(&ctx, out, TEST_GEN, o->n_gen.values[i], n_threads);
+            ok = run_test(&ctx, out, TEST_GEN, o->n_gen.values[i], n_threads, huge_pages);
 
 done:
     pyagent_agent_destroy(agent);
@@ -740,12 +801,10 @@ int main(int argc, char **argv) {
         .model = {.name = base_name(o.model_path), .size_mib = (double)st.st_size / 1048576.0},
         .n_printed = 0,
     };
-    model_mapping mapping = {NULL, 0};
-    if (o.roofline) {
-        if (!map_model(o.model_path, &mapping) ||
-            !count_weight_bytes(&mapping, &out.model.weight_bytes_per_token))
-            return 1;
-        out.mapping = &mapping;
+    for (size_t i = 0; i < o.huge_pages.count && o.roofline; i++) {
+        model_mapping *pages = &out.pages[o.huge_pages.values[i]];
+        if (!pages->data && !map_model(o.model_path, o.huge_pages.values[i], pages)) return 1;
+        if (!count_weight_bytes(pages, &out.model.weight_bytes_per_token)) return 1;
     }
     int32_t *token_buffer = malloc((size_t)(list_max(&o.n_prompt) + 1) * sizeof *token_buffer);
     if (!token_buffer) {
@@ -755,11 +814,13 @@ int main(int argc, char **argv) {
 
     if (o.json) printf("[\n");
     bool ok = true;
-    for (size_t i = 0; i < o.n_threads.count && ok; i++)
-        ok = bench_threads(&out, o.n_threads.values[i], token_buffer);
+    for (size_t h = 0; h < o.huge_pages.count && ok; h++)
+        for (size_t i = 0; i < o.n_threads.count && ok; i++)
+            ok = bench_engine(&out, o.n_threads.values[i], o.huge_pages.values[h], token_buffer);
     if (o.json) printf("%s]\n", out.n_printed ? "\n" : "");
 
     free(token_buffer);
-    if (mapping.data) munmap((void *)mapping.data, mapping.size);
+    unmap_model(&out.pages[0]);
+    unmap_model(&out.pages[1]);
     return ok ? 0 : 1;
 }

@@ -50,6 +50,8 @@ static const param_flag PARAM_FLAGS[] = {
     {"-b", "--batch-size", PYAGENT_PARAMS_ENGINE, "n_batch", false,
      "max tokens per forward pass in prompt processing"},
     {"-s", "--seed", PYAGENT_PARAMS_ENGINE, "seed", false, "seed of the sampler's RNG"},
+    {"--huge-pages", NULL, PYAGENT_PARAMS_ENGINE, "huge_pages", false,
+     "1: read the weights into 2 MiB pages (faster decode; a private copy)"},
     {"--temp", NULL, PYAGENT_PARAMS_SAMPLER, "temperature", true, "temperature (0 = greedy)"},
     {"--top-k", NULL, PYAGENT_PARAMS_SAMPLER, "top_k", false,
      "keep the k most likely tokens (0 = off)"},

@@ -28,22 +28,26 @@ def main():
     # --roofline: tg rows say what a token reads and how that compares with the bandwidth the
     # bench measured; pp rows do not. A stories260K token reads 1040384 bytes: 260096 f32
     # values, every tensor but token_embd (the output has its own matrix) and one 64-value row
-    # of token_embd.
+    # of token_embd. --huge-pages 0,1 runs every test with the weights mapped and copied.
     run = subprocess.run([bench, "-m", model, "-p", "8", "-n", "8", "-t", "1", "-r", "1",
-                          "--json", "--roofline"], capture_output=True, timeout=240)
+                          "--json", "--roofline", "--huge-pages", "0,1"],
+                         capture_output=True, timeout=240)
     if run.returncode != 0:
         sys.exit(f"FAIL: --roofline: exit {run.returncode}: {run.stderr.decode(errors='replace')}")
-    tests = {r["test"]: r for r in json.loads(run.stdout)}
-    tg, pp = tests["tg8"], tests["pp8"]
-    if tg.get("weight_bytes_per_token") != 1040384 or not tg["roofline_gbs"] > 0:
-        sys.exit(f"FAIL: --roofline tg8: {tg}")
-    if abs(tg["read_gbs"] - tg["tps_mean"] * 1040384 / 1e9) > 1e-3 * tg["read_gbs"]:
-        sys.exit(f"FAIL: --roofline read_gbs is not tokens/s x bytes/token: {tg}")
-    if abs(tg["roofline_fraction"] - tg["read_gbs"] / tg["roofline_gbs"]) > 1e-3:
-        sys.exit(f"FAIL: --roofline fraction: {tg}")
-    if "roofline_gbs" in pp:
-        sys.exit(f"FAIL: --roofline on a pp row: {pp}")
-    print(f"roofline: {tg['roofline_gbs']:.1f} GB/s measured")
+    tests = {(r["test"], r["huge_pages"]): r for r in json.loads(run.stdout)}
+    if set(tests) != {("pp8", 0), ("tg8", 0), ("pp8", 1), ("tg8", 1)}:
+        sys.exit(f"FAIL: --huge-pages 0,1: expected pp8 and tg8 twice, got {sorted(tests)}")
+    for huge_pages in (0, 1):
+        tg, pp = tests[("tg8", huge_pages)], tests[("pp8", huge_pages)]
+        if tg.get("weight_bytes_per_token") != 1040384 or not tg["roofline_gbs"] > 0:
+            sys.exit(f"FAIL: --roofline tg8: {tg}")
+        if abs(tg["read_gbs"] - tg["tps_mean"] * 1040384 / 1e9) > 1e-3 * tg["read_gbs"]:
+            sys.exit(f"FAIL: --roofline read_gbs is not tokens/s x bytes/token: {tg}")
+        if abs(tg["roofline_fraction"] - tg["read_gbs"] / tg["roofline_gbs"]) > 1e-3:
+            sys.exit(f"FAIL: --roofline fraction: {tg}")
+        if "roofline_gbs" in pp:
+            sys.exit(f"FAIL: --roofline on a pp row: {pp}")
+        print(f"roofline (huge_pages {huge_pages}): {tg['roofline_gbs']:.1f} GB/s measured")
     if len(sys.argv) > 3:
         check_adapter(bench, sys.argv[3])
     check_memory(bench, model)

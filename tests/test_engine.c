@@ -98,10 +98,11 @@ typedef struct fixture {
     pyagent_agent *agent;
 } fixture;
 
-static int open_engine(void **state) {
+static int open_engine_with(void **state, int64_t huge_pages) {
     fixture *fx = calloc(1, sizeof *fx);
     pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
     pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_params_set_i64(p, "huge_pages", huge_pages);
     pyagent_status st = pyagent_engine_open(model_path, p, &fx->engine);
     pyagent_params_destroy(p);
     if (st != PYAGENT_OK) {
@@ -115,6 +116,11 @@ static int open_engine(void **state) {
     *state = fx;
     return st == PYAGENT_OK ? 0 : -1;
 }
+
+static int open_engine(void **state) { return open_engine_with(state, 0); }
+
+/* the weights read into a private copy in 2 MiB pages instead of mapped */
+static int open_engine_huge_pages(void **state) { return open_engine_with(state, 1); }
 
 static int close_engine(void **state) {
     fixture *fx = *state;
@@ -286,6 +292,8 @@ int main(void) {
                                         close_engine),
         cmocka_unit_test_setup_teardown(greedy_empty_prompt_matches_reference, open_engine,
                                         close_engine),
+        cmocka_unit_test_setup_teardown(greedy_once_upon_a_time_matches_reference,
+                                        open_engine_huge_pages, close_engine),
         cmocka_unit_test_setup_teardown(logits_once_upon_a_time_within_1e4_of_run_c, open_engine,
                                         close_engine),
         cmocka_unit_test_setup_teardown(logits_empty_prompt_within_1e4_of_run_c, open_engine,

@@ -56,7 +56,7 @@ static gguf_file *open_stories(void) {
     gguf_file *file = NULL;
     pa_err err = {0};
     data_path(path, sizeof path, "stories260K.gguf");
-    if (gguf_open_file(path, &file, &err) != PYAGENT_OK) fail_msg("%s", err.msg);
+    if (gguf_open_file(path, false, &file, &err) != PYAGENT_OK) fail_msg("%s", err.msg);
     return file;
 }
 
@@ -426,7 +426,7 @@ static void opens_a_vocabulary_only_file_without_tensors(void **state) {
     pa_err err = {0};
     const gguf_kv *tokens = NULL;
     data_path(path, sizeof path, "ggml-vocab-llama-spm.gguf");
-    assert_int_equal(gguf_open_file(path, &file, &err), PYAGENT_OK);
+    assert_int_equal(gguf_open_file(path, false, &file, &err), PYAGENT_OK);
     assert_int_equal(gguf_n_tensors(file), 0);
     assert_null(gguf_tensor_at(file, 0));
     assert_null(gguf_find_tensor(file, "token_embd.weight"));
@@ -615,7 +615,7 @@ static void rejects_a_missing_file(void **state) {
     (void)state;
     gguf_file *file = NULL;
     pa_err err = {0};
-    assert_int_equal(gguf_open_file("/nonexistent/model.gguf", &file, &err), PYAGENT_ERR_IO);
+    assert_int_equal(gguf_open_file("/nonexistent/model.gguf", false, &file, &err), PYAGENT_ERR_IO);
     assert_null(file);
     assert_string_equal(err.msg, "/nonexistent/model.gguf: cannot open: No such file or directory");
 }
@@ -626,7 +626,7 @@ static void rejects_a_directory(void **state) {
     gguf_file *file = NULL;
     pa_err err = {0};
     data_path(dir, sizeof dir, "");
-    assert_int_equal(gguf_open_file(dir, &file, &err), PYAGENT_ERR_IO);
+    assert_int_equal(gguf_open_file(dir, false, &file, &err), PYAGENT_ERR_IO);
     assert_null(file);
     assert_starts_with(err.msg, dir);
     assert_contains(err.msg, "Is a directory");
@@ -638,7 +638,7 @@ static void rejects_an_empty_file(void **state) {
     gguf_file *file = NULL;
     pa_err err = {0};
     write_temp_file(path, "", 0);
-    assert_int_equal(gguf_open_file(path, &file, &err), PYAGENT_ERR_BAD_MODEL);
+    assert_int_equal(gguf_open_file(path, false, &file, &err), PYAGENT_ERR_BAD_MODEL);
     unlink(path);
     assert_null(file);
     assert_starts_with(err.msg, path);
@@ -720,13 +720,38 @@ static void rejects_a_truncated_file_on_disk(void **state) {
         gguf_file *file = NULL;
         pa_err err = {0};
         write_temp_file(path, bytes, lengths[i]);
-        assert_int_equal(gguf_open_file(path, &file, &err), PYAGENT_ERR_BAD_MODEL);
+        for (int huge_pages = 0; huge_pages <= 1; huge_pages++) { /* mapped, then copied */
+            assert_int_equal(gguf_open_file(path, huge_pages, &file, &err),
+                             PYAGENT_ERR_BAD_MODEL);
+            assert_null(file);
+            assert_starts_with(err.msg, path);
+            assert_contains(err.msg, "past end of file");
+        }
         unlink(path);
-        assert_null(file);
-        assert_starts_with(err.msg, path);
-        assert_contains(err.msg, "past end of file");
     }
     free(bytes);
+}
+
+/* huge_pages reads the file into a private copy: the same keys, and every tensor's bytes equal
+ * to the mapping's, at an address of its own */
+static void a_huge_page_copy_holds_the_mapped_bytes(void **state) {
+    (void)state;
+    char path[1024];
+    gguf_file *mapped = open_stories(), *copied = NULL;
+    pa_err err = {0};
+    data_path(path, sizeof path, "stories260K.gguf");
+    assert_int_equal(gguf_open_file(path, true, &copied, &err), PYAGENT_OK);
+    assert_int_equal(gguf_n_kv(copied), gguf_n_kv(mapped));
+    assert_int_equal(gguf_n_tensors(copied), gguf_n_tensors(mapped));
+    for (size_t i = 0; i < gguf_n_tensors(mapped); i++) {
+        const gguf_tensor *a = gguf_tensor_at(mapped, i), *b = gguf_tensor_at(copied, i);
+        assert_string_equal(a->name, b->name);
+        assert_int_equal(a->n_bytes, b->n_bytes);
+        assert_ptr_not_equal(a->data, b->data);
+        assert_memory_equal(a->data, b->data, a->n_bytes);
+    }
+    gguf_close(copied);
+    gguf_close(mapped);
 }
 
 static void names_the_tensor_whose_data_is_cut_off(void **state) {
@@ -1072,6 +1097,7 @@ int main(void) {
         cmocka_unit_test(rejects_truncation_at_every_offset_of_the_header),
         cmocka_unit_test(rejects_truncation_inside_the_tensor_data),
         cmocka_unit_test(rejects_a_truncated_file_on_disk),
+        cmocka_unit_test(a_huge_page_copy_holds_the_mapped_bytes),
         cmocka_unit_test(names_the_tensor_whose_data_is_cut_off),
         cmocka_unit_test(rejects_wrong_magic),
         cmocka_unit_test(rejects_unsupported_versions),

@@ -67,7 +67,7 @@ static loaded_vocab load_vocab(const char *file) {
     loaded_vocab v = {NULL, NULL};
     pa_err err = {0};
     data_path(path, sizeof path, file);
-    if (gguf_open_file(path, &v.gguf, &err) != PYAGENT_OK) fail_msg("%s", err.msg);
+    if (gguf_open_file(path, false, &v.gguf, &err) != PYAGENT_OK) fail_msg("%s", err.msg);
     if (pa_tokenizer_load(v.gguf, &v.tok, &err) != PYAGENT_OK) fail_msg("%s", err.msg);
     return v;
 }

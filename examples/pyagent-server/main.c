@@ -53,6 +53,8 @@ static const param_flag PARAM_FLAGS[] = {
      "tokens per agent (0 = the model's, at least 512)"},
     {"-b", "--batch-size", PYAGENT_PARAMS_ENGINE, "n_batch", false, "tokens per forward pass"},
     {"-s", "--seed", PYAGENT_PARAMS_ENGINE, "seed", false, "seed of agents without their own"},
+    {"--huge-pages", NULL, PYAGENT_PARAMS_ENGINE, "huge_pages", false,
+     "1: read the weights into 2 MiB pages (faster decode; a private copy)"},
     {"--kv-bytes", NULL, PYAGENT_PARAMS_ENGINE, "kv_bytes", false,
      "memory of the KV block pool shared by all agents"},
     {"--kv-block-size", NULL, PYAGENT_PARAMS_ENGINE, "kv_block_size", false,

@@ -158,6 +158,12 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *                    have one; the latent link's serialization and row import refuse such an
  *                    engine)                                default PYAGENT_BACKEND_CPU
  *   device      i64  the CUDA device index for backend CUDA  default 0, [0, 1023]
+ *   huge_pages  i64  1: read the model's weights (and a draft model's) into a private copy in
+ *                    2 MiB transparent huge pages instead of mapping the file; decode streams
+ *                    them faster (fewer TLB misses: +16 % tokens/s for one thread on the 110M
+ *                    shape here), open takes a read of the file, and processes that open the
+ *                    same file no longer share its pages. Where the kernel has no transparent
+ *                    huge pages the copy is in ordinary pages.   default 0 (map), [0, 1]
  *
  * Sampler keys (PYAGENT_PARAMS_SAMPLER), applied in the order listed:
  *   repeat_penalty     f64  divide positive / multiply negative logits of recent tokens

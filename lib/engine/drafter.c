@@ -59,7 +59,7 @@ pyagent_status pa_drafter_create(pyagent_engine *e, const char *path, pa_drafter
     if (!d) return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
     pyagent_status st = PYAGENT_OK;
     if (path) {
-        if ((st = pa_model_load(path, &d->owned, err)) ||
+        if ((st = pa_model_load(path, e->huge_pages, &d->owned, err)) ||
             (st = check_vocab(e->model, d->owned, err)))
             goto fail;
         d->model = d->owned;

@@ -82,7 +82,8 @@ static pyagent_status open_model(pyagent_engine *e, const char *path, const pyag
     e->log_level = (int32_t)pa_params_i64(p, K, PA_ENGINE_LOG_LEVEL);
     e->seed = (uint64_t)pa_params_i64(p, K, PA_ENGINE_SEED);
     if (!path) return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "model path is NULL");
-    if ((st = pa_model_load(path, &e->model, err))) return st;
+    e->huge_pages = pa_params_i64(p, K, PA_ENGINE_HUGE_PAGES) != 0;
+    if ((st = pa_model_load(path, e->huge_pages, &e->model, err))) return st;
 
     const pa_hparams *hp = &e->model->hp;
     int64_t n_ctx = pa_params_i64(p, K, PA_ENGINE_N_CTX);

@@ -143,6 +143,7 @@ struct pyagent_engine {
     pa_kv_store *kv;
     pa_tier *host, *disk, *redis; /* the store's tiers (pyagent_kv_store_set_*_tier), or NULL */
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
+    bool huge_pages;     /* models are read into 2 MiB pages (param huge_pages) */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
     pa_kvzap *kvzap;         /* pyagent_engine_load_kvzap's surrogate, or NULL */
     pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */

@@ -27,6 +27,8 @@
 
 #include "gguf.h"
 
+#include "../core/pages.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -49,10 +51,21 @@
 #define GGUF_MAX_ARRAY_NESTING 16 /* bounds the recursion over arrays of arrays */
 #define GGUF_MAX_SHOWN_NAME 128   /* longest key or tensor name quoted in a message */
 
+typedef enum gguf_bytes_owner {
+    BYTES_BORROWED, /* the caller's (gguf_open_memory) */
+    BYTES_MAPPED,   /* a mapping of the file */
+    BYTES_COPIED,   /* a copy in 2 MiB pages (pa_pages_alloc) */
+} gguf_bytes_owner;
+
+static void release_bytes(const uint8_t *bytes, size_t size, gguf_bytes_owner owner) {
+    if (owner == BYTES_MAPPED) munmap((void *)bytes, size);
+    if (owner == BYTES_COPIED) pa_pages_free((void *)bytes, size, true);
+}
+
 struct gguf_file {
     const uint8_t *bytes;         /* the whole file */
     size_t size;                  /* its length in bytes */
-    bool mapped;                  /* bytes come from mmap and are unmapped on close */
+    gguf_bytes_owner owner;       /* who releases the bytes on close */
     uint32_t version;             /* 2 or 3 */
     uint32_t alignment;           /* of the data section and of every tensor offset */
     size_t n_kv;
@@ -585,18 +598,18 @@ static bool parse(parser *p, gguf_file *f) {
            locate_tensor_data(p, f);
 }
 
-/* Parses `size` bytes into a new gguf_file, which owns the mapping when `mapped`. On failure
- * the mapping is released and the message is prefixed with `name`. */
-static pyagent_status open_bytes(const uint8_t *bytes, size_t size, bool mapped,
+/* Parses `size` bytes into a new gguf_file, which releases them on close as `owner` says. On
+ * failure the bytes are released and the message is prefixed with `name`. */
+static pyagent_status open_bytes(const uint8_t *bytes, size_t size, gguf_bytes_owner owner,
                                  const char *name, gguf_file **out, pa_err *err) {
     gguf_file *f = calloc(1, sizeof *f);
     if (!f) {
-        if (mapped) munmap((void *)bytes, size);
+        release_bytes(bytes, size, owner);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
     }
     f->bytes = bytes;
     f->size = size;
-    f->mapped = mapped;
+    f->owner = owner;
     parser p = {.bytes = bytes, .size = size, .err = err, .status = PYAGENT_OK};
     if (!parse(&p, f)) {
         gguf_close(f);
@@ -607,7 +620,28 @@ static pyagent_status open_bytes(const uint8_t *bytes, size_t size, bool mapped,
     return PYAGENT_OK;
 }
 
-pyagent_status gguf_open_file(const char *path, gguf_file **out, pa_err *err) {
+/* Reads the whole file into new 2 MiB pages (*out), which the caller frees. */
+static pyagent_status read_into_huge_pages(int fd, size_t size, const char *path, uint8_t **out,
+                                           pa_err *err) {
+    uint8_t *bytes = *out = pa_pages_alloc(size, true);
+    if (!bytes)
+        return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "%s: out of memory for a %zu MiB copy",
+                       path, size >> 20);
+    for (size_t done = 0; done < size;) {
+        const ssize_t n = pread(fd, bytes + done, size - done, (off_t)done);
+        if (n <= 0) {
+            const int e = errno;
+            pa_pages_free(bytes, size, true);
+            *out = NULL;
+            return pa_fail(err, PYAGENT_ERR_IO, "%s: cannot read: %s", path,
+                           n < 0 ? strerror(e) : "the file shrank while it was read");
+        }
+        done += (size_t)n;
+    }
+    return PYAGENT_OK;
+}
+
+pyagent_status gguf_open_file(const char *path, bool huge_pages, gguf_file **out, pa_err *err) {
     if (!out || !path) {
         return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "gguf_open_file: NULL argument");
     }
@@ -634,13 +668,19 @@ pyagent_status gguf_open_file(const char *path, gguf_file **out, pa_err *err) {
         close(fd);
         return pa_fail(err, PYAGENT_ERR_IO, "%s: too large to map", path);
     }
+    if (huge_pages) {
+        uint8_t *bytes;
+        const pyagent_status st = read_into_huge_pages(fd, size, path, &bytes, err);
+        close(fd);
+        return st ? st : open_bytes(bytes, size, BYTES_COPIED, path, out, err);
+    }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     const int e = errno;
     close(fd);
     if (map == MAP_FAILED) {
         return pa_fail(err, PYAGENT_ERR_IO, "%s: cannot map: %s", path, strerror(e));
     }
-    return open_bytes(map, size, true, path, out, err);
+    return open_bytes(map, size, BYTES_MAPPED, path, out, err);
 }
 
 pyagent_status gguf_open_memory(const void *data, size_t size, const char *name,
@@ -651,7 +691,7 @@ pyagent_status gguf_open_memory(const void *data, size_t size, const char *name,
                        name);
     }
     *out = NULL;
-    return open_bytes(data, size, false, name, out, err);
+    return open_bytes(data, size, BYTES_BORROWED, name, out, err);
 }
 
 void gguf_close(gguf_file *file) {
@@ -664,7 +704,7 @@ void gguf_close(gguf_file *file) {
     free(file->kv_by_key);
     free(file->tensors);
     free(file->tensor_by_name);
-    if (file->mapped) munmap((void *)file->bytes, file->size);
+    release_bytes(file->bytes, file->size, file->owner);
     free(file);
 }
 

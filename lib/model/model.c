@@ -253,11 +253,11 @@ static uint64_t fingerprint(const gguf_file *f) {
     return XXH3_64bits_digest(&state);
 }
 
-pyagent_status pa_model_load(const char *path, pa_model **out, pa_err *err) {
+pyagent_status pa_model_load(const char *path, bool huge_pages, pa_model **out, pa_err *err) {
     *out = NULL;
     pa_model *m = calloc(1, sizeof *m);
     if (!m) return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "out of memory");
-    pyagent_status st = gguf_open_file(path, &m->gguf, err);
+    pyagent_status st = gguf_open_file(path, huge_pages, &m->gguf, err);
     if (st) { /* the reader already named the file */
         free(m);
         return st;

@@ -44,9 +44,10 @@ typedef struct pa_model {
     uint64_t fingerprint;      /* identifies the weights: equal models share cached KV */
 } pa_model;
 
-/* Loads and validates the model at `path`: BAD_MODEL / UNSUPPORTED / IO with a message that
- * names the file and the key or tensor at fault. */
-pyagent_status pa_model_load(const char *path, pa_model **out, pa_err *err);
+/* Loads and validates the model at `path` (mapped, or copied into 2 MiB pages with
+ * `huge_pages`): BAD_MODEL / UNSUPPORTED / IO with a message that names the file and the key or
+ * tensor at fault. */
+pyagent_status pa_model_load(const char *path, bool huge_pages, pa_model **out, pa_err *err);
 void pa_model_free(pa_model *model);
 
 #endif

@@ -35,7 +35,7 @@ static void load_or_die(const char *file, fuzz_vocab *vocab) {
     char path[1024];
     pa_err err = {0};
     snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "tests/data", file);
-    if (gguf_open_file(path, &vocab->gguf, &err) != PYAGENT_OK ||
+    if (gguf_open_file(path, false, &vocab->gguf, &err) != PYAGENT_OK ||
         pa_tokenizer_load(vocab->gguf, &vocab->tok, &err) != PYAGENT_OK) {
         fprintf(stderr, "fuzz_tokenizer: %s (set PYAGENT_TEST_DATA)\n", err.msg);
         abort();
