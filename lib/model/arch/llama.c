@@ -278,7 +278,8 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
                 }
             }
             if (block >= 0 && (t_block != block || t_n != n || t - t0 == GROUP_MAX)) {
-                if (t_block >= 0) prefetch_rows(job->kv, t_block, job->layer, t_n, h0, h1, job);
+                if (t_block >= 0 && t_block != block)
+                    prefetch_rows(job->kv, t_block, job->layer, t_n, h0, h1, job);
                 attend_run(job, block, n, t0, t, h0, h1, state);
                 block = -1;
             }
