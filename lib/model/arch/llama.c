@@ -181,42 +181,77 @@ typedef struct attention_job {
     int layer, n;
 } attention_job;
 
-/* Tokens [t0, t1) (at most GROUP_MAX) attend to the first n positions of `block` for heads
- * [h0, h1), each head's queries in one call: the block's rows are loaded once for all. */
-static void attend_run(const attention_job *job, int32_t block, int n, int t0, int t1, int h0,
-                       int h1, float *state) {
+/* A run: tokens [t0, t1) (at most GROUP_MAX) that read the first n positions of one block,
+ * the block at index b of their block tables. Agents that share a prompt have the same block
+ * at the same index, so they form one run and the block is read once for all of them. */
+typedef struct block_run {
+    int32_t block;
+    int b, n, t0, t1;
+} block_run;
+
+/* The first run at block index *b or later, starting with token *t of that index; advances
+ * (*b, *t) past it. false when no token has a block left. */
+static bool next_run(const attention_job *job, int n_blocks, int *b, int *t, block_run *run) {
+    const pa_llama_ws *ws = job->ws;
+    const int bs = pa_kv_config_of(job->kv)->block_size;
+    run->block = -1;
+    for (; *b < n_blocks; (*b)++, *t = 0) {
+        for (; *t < job->n; (*t)++) {
+            const pa_batch_seq *seq = &job->seqs[ws->seq[*t]];
+            const int pos = ws->limit[*t];
+            const bool reads = !is_chunk(seq) && pos / bs >= *b;
+            const int32_t block = reads ? seq->block_table[*b] : -1;
+            const int n = !reads ? 0 : pos / bs > *b ? bs : pos % bs + 1;
+            if (run->block >= 0 && (block != run->block || n != run->n ||
+                                    *t - run->t0 == GROUP_MAX))
+                return true;
+            if (block >= 0 && run->block < 0) *run = (block_run){block, *b, n, *t, *t};
+            if (run->block >= 0) run->t1 = *t + 1;
+        }
+        if (run->block >= 0) {
+            (*b)++, *t = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The run's tokens attend to its block for heads [h0, h1), each head's queries in one call
+ * (the block's rows are loaded once for all of them). */
+static void attend_run(const attention_job *job, const block_run *run, int h0, int h1,
+                       float *state) {
     const pa_hparams *hp = job->hp;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, q_dim = hp->n_head * hd, group = hp->n_head / hp->n_head_kv;
     const size_t row_bytes = pa_kv_bytes(cfg->elem_type, hp->n_head_kv * hd);
     const size_t stride = (size_t)hd + 2;
     const float scale = 1.0f / sqrtf((float)hd);
-    const uint8_t *k = pa_kv_k(job->kv, block, job->layer, 0);
-    const uint8_t *v = pa_kv_v(job->kv, block, job->layer, 0);
+    const uint8_t *k = pa_kv_k(job->kv, run->block, job->layer, 0);
+    const uint8_t *v = pa_kv_v(job->kv, run->block, job->layer, 0);
     for (int h = h0; h < h1; h++) {
         float *acc[GROUP_MAX], *m[GROUP_MAX], *l[GROUP_MAX];
         const float *q[GROUP_MAX];
-        for (int t = t0; t < t1; t++) {
+        for (int t = run->t0; t < run->t1; t++) {
             float *st = state + ((size_t)(h - h0) * (size_t)job->n + (size_t)t) * stride;
-            acc[t - t0] = st, m[t - t0] = &st[hd], l[t - t0] = &st[hd + 1];
-            q[t - t0] = job->ws->q + (size_t)t * q_dim + h * hd;
+            acc[t - run->t0] = st, m[t - run->t0] = &st[hd], l[t - run->t0] = &st[hd + 1];
+            q[t - run->t0] = job->ws->q + (size_t)t * q_dim + h * hd;
         }
-        pa_attn_online_group(t1 - t0, acc, m, l, q, k, v, row_bytes, (h / group) * hd, n, hd,
-                             cfg->elem_type, scale);
+        pa_attn_online_group(run->t1 - run->t0, acc, m, l, q, k, v, row_bytes,
+                             (h / group) * hd, run->n, hd, cfg->elem_type, scale);
     }
 }
 
-/* Asks for the parts of the first n K and V rows of `block` that heads [h0, h1) read. */
-static void prefetch_rows(const pa_kv_store *kv, int32_t block, int layer, int n, int h0,
-                          int h1, const attention_job *job) {
+/* Asks for the parts of the run's K and V rows that heads [h0, h1) read. */
+static void prefetch_run(const attention_job *job, const block_run *run, int h0, int h1) {
     const pa_hparams *hp = job->hp;
-    const pa_kv_config *cfg = pa_kv_config_of(kv);
+    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
     const int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     const size_t row_bytes = pa_kv_bytes(cfg->elem_type, hp->n_head_kv * hd);
     const size_t begin = pa_kv_bytes(cfg->elem_type, (h0 / group) * hd);
     const size_t end = pa_kv_bytes(cfg->elem_type, ((h1 - 1) / group + 1) * hd);
-    const uint8_t *k = pa_kv_k(kv, block, layer, 0), *v = pa_kv_v(kv, block, layer, 0);
-    for (int p = 0; p < n; p++)
+    const uint8_t *k = pa_kv_k(job->kv, run->block, job->layer, 0);
+    const uint8_t *v = pa_kv_v(job->kv, run->block, job->layer, 0);
+    for (int p = 0; p < run->n; p++)
         for (size_t off = begin; off < end; off += 64) {
             __builtin_prefetch(k + (size_t)p * row_bytes + off);
             __builtin_prefetch(v + (size_t)p * row_bytes + off);
@@ -262,29 +297,17 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
                                scale);
         }
     }
-    for (int b = 0; b < n_blocks; b++) {
-        /* runs of tokens reading the same block (agents sharing it) go through it at once, all
-         * heads of a run before the next run: a block's rows are read while they are in
-         * cache, and the next run's are prefetched meanwhile */
-        int32_t block = -1, n = 0, t0 = 0;
-        for (int t = 0; t <= job->n; t++) {
-            int32_t t_block = -1, t_n = 0;
-            if (t < job->n) {
-                const pa_batch_seq *seq = &job->seqs[ws->seq[t]];
-                const int pos = ws->limit[t];
-                if (!is_chunk(seq) && pos / bs >= b) {
-                    t_block = seq->block_table[b];
-                    t_n = pos / bs > b ? bs : pos % bs + 1;
-                }
-            }
-            if (block >= 0 && (t_block != block || t_n != n || t - t0 == GROUP_MAX)) {
-                if (t_block >= 0 && t_block != block)
-                    prefetch_rows(job->kv, t_block, job->layer, t_n, h0, h1, job);
-                attend_run(job, block, n, t0, t, h0, h1, state);
-                block = -1;
-            }
-            if (t_block >= 0 && block < 0) block = t_block, n = t_n, t0 = t;
-        }
+    /* block index by block index, run by run, all heads of a run before the next, so that a
+     * block's rows are read while they are in cache; the next run's rows are prefetched
+     * while this one is attended */
+    int b = 0, t_next = 0;
+    block_run run, next;
+    bool more = next_run(job, n_blocks, &b, &t_next, &run);
+    while (more) {
+        more = next_run(job, n_blocks, &b, &t_next, &next);
+        if (more && next.block != run.block) prefetch_run(job, &next, h0, h1);
+        attend_run(job, &run, h0, h1, state);
+        run = next;
     }
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
         if (ws->parent[t] < 0) continue;
