@@ -9,6 +9,7 @@
  *                    one batch per step (continuous batching), prefix cache on
  *   --no-prefix-cache  the same without reusing the shared prompt's blocks
  *   --sequential     one agent after another (each prefilled and decoded alone)
+ *   --huge-pages 1   engine param huge_pages: the weights read into 2 MiB pages
  *
  * Prints wall time, aggregate generation tokens/s, prompt tokens requested vs computed and the
  * peak KV memory; --json prints the same as one JSON object.
@@ -26,7 +27,7 @@
 
 typedef struct workload {
     const char *model;
-    int64_t agents, prefix, own, gen, threads, n_batch;
+    int64_t agents, prefix, own, gen, threads, n_batch, huge_pages;
     bool prefix_cache, sequential, json;
 } workload;
 
@@ -68,6 +69,7 @@ static workload parse(int argc, char **argv) {
         else if (!strcmp(f, "-b")) w.n_batch = flag_value(argc, argv, &i, 1);
         else if (!strcmp(f, "--no-prefix-cache")) w.prefix_cache = false;
         else if (!strcmp(f, "--sequential")) w.sequential = true;
+        else if (!strcmp(f, "--huge-pages")) w.huge_pages = flag_value(argc, argv, &i, 0);
         else if (!strcmp(f, "--json")) w.json = true;
         else die(f, "unknown flag for the multi-agent workload");
     }
@@ -84,6 +86,8 @@ static pyagent_engine *open_with_kv(const workload *w, int64_t kv_bytes) {
     pyagent_params_set_i64(p, "prefix_cache", w->prefix_cache);
     pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F16);
     pyagent_params_set_i64(p, "kv_bytes", kv_bytes);
+    if (pyagent_params_set_i64(p, "huge_pages", w->huge_pages) != PYAGENT_OK)
+        die("--huge-pages", pyagent_params_last_error(p));
     pyagent_engine *e = NULL;
     if (pyagent_engine_open(w->model, p, &e) != PYAGENT_OK)
         die(w->model, pyagent_engine_last_error(e));
@@ -194,13 +198,15 @@ int pa_bench_agents_main(int argc, char **argv) {
     const double gen_tok_s = r.decode_s > 0 ? (double)r.generated / r.decode_s : 0;
     const char *mode = w.sequential ? "sequential" : "batched";
     if (w.json) {
-        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"prefix_cache\": %s, \"agents\": %" PRId64
+        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"prefix_cache\": %s, \"huge_pages\": %" PRId64
+               ", \"agents\": %" PRId64
                ", \"shared_prefix\": %" PRId64 ", \"own\": %" PRId64 ", \"gen\": %" PRId64
                ", \"wall_s\": %.4f, \"prefill_s\": %.4f, \"decode_s\": %.4f, "
                "\"generated_tokens\": %" PRId64 ", \"gen_tok_s\": %.2f, "
                "\"prompt_tokens_requested\": %" PRId64 ", \"prompt_tokens_computed\": %" PRId64
                ", \"kv_peak_bytes\": %" PRId64 "}\n",
-               w.model, mode, w.prefix_cache ? "true" : "false", w.agents, w.prefix, w.own,
+               w.model, mode, w.prefix_cache ? "true" : "false", w.huge_pages, w.agents, w.prefix,
+               w.own,
                w.gen, r.wall_s, r.prefill_s, r.decode_s, r.generated, gen_tok_s,
                r.prompt_requested, r.prompt_computed, r.kv_peak_bytes);
     } else {
