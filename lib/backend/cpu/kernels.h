@@ -14,12 +14,13 @@
  *     start of every 4 KiB page before the hardware prefetcher would.
  * On the development machine (2 cores) this took an f16 GEMV from 10 to 18 GB/s on one core.
  *
- * The q4 kernels read the activation row rounded to 8 bits per block of 32 (pa_xq8), as
- * llama.cpp's do: widening 4-bit weights to f32 costs more than the memory stream leaves time
- * for (one core ran q4_0 at 8.5 GB/s that way), while integer dot products (VNNI vpdpbusd, or
- * vpmaddubsw on AVX2) more than double that. The rounding error of x (at most 1/254 of its block's
- * largest value) is far below that of the 4-bit weights. Every kernel set, the portable one
- * included, rounds x the same way (pa_xq8_quantize), so the kernel path does not change results.
+ * The kernels of quantized types (q8_0, q4_0, q4_K) read the activation row rounded to 8 bits
+ * per block of 32 (pa_xq8), as llama.cpp's do: widening the weights to f32 costs more than the
+ * memory stream leaves time for (one core ran q4_0 at 8.5 GB/s that way), while integer dot
+ * products (VNNI vpdpbusd, or vpmaddubsw / vpmaddwd on AVX2) more than double that (q8_0 on two
+ * cores: +10 %). The rounding error of x (at most 1/254 of its block's largest value) is of the
+ * order of the weights' own. Every kernel set, the portable one included, rounds x the same way
+ * (pa_xq8_quantize), so the kernel path does not change results.
  *
  * Invariants every kernel set keeps, so that the kernel path never changes a result:
  *   - dot4(rows)[j] is bitwise equal to dot1(rows[j]): lanes are accumulated in the same order

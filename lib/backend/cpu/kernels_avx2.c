@@ -112,7 +112,9 @@ INLINE __m256 widen_i8(const uint8_t *p) {
 }
 INLINE __m256 widen_i8_reg(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
 
-INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, float *out) {
+/* q8_0 · x rounded to 8 bits: per block, d_w·d_x · Σ q_w·q_x, the products widened to 16
+ * bits (exact for every int8, -128 included, where maddubs's unsigned operand is not). */
+INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
     __m256 acc[4];
     PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
@@ -121,17 +123,19 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const float *x, int n, f
         if (blk % 2 == 0)
             PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-        const float *xb = x + blk * 32;
-        const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
-        const __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+        const int8_t *xb = x->q + 32 * blk;
+        const __m256i x_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb));
+        const __m256i x_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xb + 16)));
+        const __m256 dxv = _mm256_broadcast_ss(&x->d[blk]);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const uint8_t *q = rows[j] + off + 2;
-            __m256 p = _mm256_mul_ps(widen_i8(q), x0);
-            p = _mm256_fmadd_ps(widen_i8(q + 8), x1, p);
-            p = _mm256_fmadd_ps(widen_i8(q + 16), x2, p);
-            p = _mm256_fmadd_ps(widen_i8(q + 24), x3, p);
-            acc[j] = _mm256_fmadd_ps(p, table_scale(rows[j] + off), acc[j]);
+            const __m256i w_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q));
+            const __m256i w_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
+            const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(w_lo, x_lo),
+                                                 _mm256_madd_epi16(w_hi, x_hi));
+            const __m256 s = _mm256_mul_ps(table_scale(rows[j] + off), dxv);
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j]);
         }
     }
     PA_UNROLL_ROWS
@@ -306,7 +310,7 @@ AVX2 static void to_f32_q4_k(const void *row, float *out, int n) {
 ENTRY_POINTS(f32, const float)
 ENTRY_POINTS(f16, const float)
 ENTRY_POINTS(bf16, const float)
-ENTRY_POINTS(q8_0, const float)
+ENTRY_POINTS(q8_0, const pa_xq8)
 ENTRY_POINTS(q4_0, const pa_xq8)
 ENTRY_POINTS(q4_k, const pa_xq8)
 
@@ -316,7 +320,7 @@ static const pa_kernel_set avx2 = {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL},
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL},
-        [PA_W_Q8_0] = {false, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL},
         [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL},
     },

@@ -79,16 +79,16 @@ static void to_f32_bf16(const void *row, float *out, int n) {
 /* ---------------------------------------------------------------------------------------- */
 /* Quantized rows: per block, d * Σ q·x, so the scale multiplies once per block              */
 
+/* q8_0 with x rounded to 8 bits: per block, d_w · d_x · Σ q_w · q_x, the sum in integers. */
 static float dot1_q8_0(const void *row, const void *xv, int n) {
-    const float *x = xv;
+    const pa_xq8 *x = xv;
     const uint8_t *b = row;
     float sum = 0;
-    for (int i = 0; i < n; i += PA_Q8_0_BLOCK, b += PA_Q8_0_BYTES) {
-        const int8_t *q = (const int8_t *)(b + 2);
-        float acc[8] = {0};
-        for (int k = 0; k < PA_Q8_0_BLOCK; k += 8)
-            for (int j = 0; j < 8; j++) acc[j] += (float)q[k + j] * x[i + k + j];
-        sum += load_f16_scale(b) * sum8(acc);
+    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++, b += PA_Q8_0_BYTES) {
+        const int8_t *w = (const int8_t *)(b + 2), *q = x->q + blk * PA_Q8_0_BLOCK;
+        int32_t dot = 0;
+        for (int j = 0; j < PA_Q8_0_BLOCK; j++) dot += w[j] * q[j];
+        sum += load_f16_scale(b) * x->d[blk] * (float)dot;
     }
     return sum;
 }
@@ -186,7 +186,7 @@ static const pa_kernel_set portable = {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL},
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL},
-        [PA_W_Q8_0] = {false, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL},
         [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL},
     },
