@@ -182,11 +182,11 @@ typedef struct attention_job {
 } attention_job;
 
 /* A run: tokens [t0, t1) (at most GROUP_MAX) that read the first n positions of one block,
- * the block at index b of their block tables. Agents that share a prompt have the same block
- * at the same index, so they form one run and the block is read once for all of them. */
+ * found at the same index of their block tables. Agents that share a prompt have the same
+ * block at the same index, so they form one run and the block is read once for all of them. */
 typedef struct block_run {
     int32_t block;
-    int b, n, t0, t1;
+    int n, t0, t1;
 } block_run;
 
 /* The first run at block index *b or later, starting with token *t of that index; advances
@@ -205,7 +205,7 @@ static bool next_run(const attention_job *job, int n_blocks, int *b, int *t, blo
             if (run->block >= 0 && (block != run->block || n != run->n ||
                                     *t - run->t0 == GROUP_MAX))
                 return true;
-            if (block >= 0 && run->block < 0) *run = (block_run){block, *b, n, *t, *t};
+            if (block >= 0 && run->block < 0) *run = (block_run){block, n, *t, *t};
             if (run->block >= 0) run->t1 = *t + 1;
         }
         if (run->block >= 0) {
