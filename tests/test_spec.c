@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <pyagent/pyagent.h>
 
+#include "engine/sampler.h"
 #include "spec/builders.h"
 #include "spec/tree.h"
 
@@ -1230,6 +1231,54 @@ static void positive_logprobs_count_as_zero_and_repeated_tokens_once(void **stat
     pyagent_spec_tree_destroy(t);
 }
 
+/* The index a plain scan picks: the first strictly largest value (a NaN never replaces it). */
+static int32_t scan_argmax(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* Greedy sampling (temperature 0) picks what a plain scan does for vocabularies of any length,
+ * with ties (the first wins), NaNs anywhere but first (ignored), -inf and equal zeros of either
+ * sign; with a repeat penalty too (the penalized copy). */
+static void greedy_sampling_picks_the_first_largest_logit(void **state) {
+    (void)state;
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+    assert_int_equal(pyagent_params_set_f64(p, "temperature", 0), PYAGENT_OK);
+    uint64_t rng = 99; /* a counter through mix(): the test's random numbers */
+    static float x[1000];
+    for (int penalty = 0; penalty <= 1; penalty++) {
+        assert_int_equal(pyagent_params_set_f64(p, "repeat_penalty", penalty ? 1.3 : 1.0),
+                         PYAGENT_OK);
+        for (int trial = 0; trial < 2000; trial++) {
+            const int n = 1 + (int)(mix(rng++) % 1000);
+            for (int i = 0; i < n; i++) /* few distinct values: ties are common */
+                x[i] = (float)((int)(mix(rng++) % 7) - 3);
+            if (trial % 3 == 0) x[mix(rng++) % (uint64_t)n] = NAN;
+            if (trial % 5 == 0) x[mix(rng++) % (uint64_t)n] = -INFINITY;
+            if (trial % 7 == 0) x[mix(rng++) % (uint64_t)n] = -0.0f;
+            if (trial % 11 == 0) x[0] = NAN;
+            pa_sampler s;
+            pa_err err = {0};
+            assert_int_equal(pa_sampler_init(&s, n, &err), PYAGENT_OK);
+            pa_sampler_configure(&s, p, 1);
+            const int32_t history[2] = {0, n - 1};
+            float penalized[1000];
+            memcpy(penalized, x, (size_t)n * sizeof *x);
+            if (penalty) /* what the repeat penalty makes of the two seen tokens */
+                for (int h = 0; h < (n > 1 ? 2 : 1); h++) {
+                    float *l = &penalized[history[h]];
+                    *l = *l <= 0 ? *l * 1.3f : *l / 1.3f;
+                }
+            assert_int_equal(pa_sampler_sample(&s, x, history, n > 1 ? 2 : 1),
+                             scan_argmax(penalized, n));
+            pa_sampler_free(&s);
+        }
+    }
+    pyagent_params_destroy(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_rejects_bad_capacities_and_null),
@@ -1263,6 +1312,7 @@ int main(void) {
         cmocka_unit_test(a_failing_drafter_aborts_the_build_with_its_status),
         cmocka_unit_test(malformed_drafter_output_is_an_internal_error),
         cmocka_unit_test(positive_logprobs_count_as_zero_and_repeated_tokens_once),
+        cmocka_unit_test(greedy_sampling_picks_the_first_largest_logit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,9 +78,13 @@ void pa_sampler_copy_settings(pa_sampler *to, const pa_sampler *from) {
 
 /* llama.cpp's penalties: each distinct recent token once by repeat_penalty (divide positive
  * logits, multiply negative ones), then count * frequency + presence subtracted. */
+static bool penalties_off(const pa_sampler *s) {
+    return (s->repeat_penalty == 1.0 && s->frequency_penalty == 0 && s->presence_penalty == 0) ||
+           s->repeat_last_n == 0;
+}
+
 static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_history) {
-    bool off = s->repeat_penalty == 1.0 && s->frequency_penalty == 0 && s->presence_penalty == 0;
-    if (off || s->repeat_last_n == 0) return;
+    if (penalties_off(s)) return;
     size_t window = (size_t)s->repeat_last_n < n_history ? (size_t)s->repeat_last_n : n_history;
     const int32_t *recent = history + (n_history - window);
     for (size_t i = 0; i < window; i++)
@@ -97,11 +101,22 @@ static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_hist
     }
 }
 
+/* The first index of the largest value (NaNs never win, except at index 0, as in a plain
+ * scan). The maximum is found first with 8 running maxima, which the compiler keeps in one
+ * vector, then its first index: a vocabulary-long chain of dependent compares cost more than
+ * the forward pass's sampling share of a 16-agent step. */
 static int32_t argmax(const float *x, int n) {
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
+    if (isnan(x[0])) return 0;
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = x[0];
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float max = lane[0];
+    for (int j = 1; j < 8; j++) max = lane[j] > max ? lane[j] : max;
+    for (; i < n; i++) max = x[i] > max ? x[i] : max;
+    for (i = 0; x[i] != max; i++) {}
+    return i;
 }
 
 static int by_logit_desc(const void *a, const void *b) {
@@ -153,9 +168,13 @@ static void softmax_candidates(pa_candidate *c, size_t n, double temperature) {
 size_t pa_sampler_distribution(pa_sampler *s, const float *logits, const int32_t *history,
                                size_t n_history) {
     const int n = s->n_vocab;
+    pa_candidate *c = s->candidates;
+    if (s->temperature <= 0 && penalties_off(s)) { /* plain greedy: nothing to change first */
+        c[0] = (pa_candidate){argmax(logits, n), 0, 1.0f};
+        return 1;
+    }
     memcpy(s->logits, logits, (size_t)n * sizeof(float));
     apply_penalties(s, history, n_history);
-    pa_candidate *c = s->candidates;
     if (s->temperature <= 0) {
         c[0] = (pa_candidate){argmax(s->logits, n), 0, 1.0f};
         return 1;
