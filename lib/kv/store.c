@@ -8,7 +8,6 @@
 #include <xxhash.h>
 
 #include "../core/f16.h"
-#include "../core/pages.h"
 
 
 typedef struct block_meta {
@@ -115,9 +114,8 @@ pyagent_status pa_kv_store_create(const pa_kv_config *cfg, pa_kv_store **out, pa
     const size_t n = (size_t)cfg->n_blocks, half = pa_kv_block_bytes(cfg) / 2;
     s->n_buckets = 1;
     while (s->n_buckets < 2 * n) s->n_buckets *= 2;
-    /* 2 MiB pages: attention walks many agents' blocks scattered over the pool */
-    s->k = pa_pages_alloc(n * half, true);
-    s->v = pa_pages_alloc(n * half, true);
+    s->k = malloc(n * half);
+    s->v = malloc(n * half);
     s->meta = calloc(n, sizeof *s->meta);
     s->tokens = malloc(n * cfg->block_size * sizeof *s->tokens);
     s->buckets = malloc(s->n_buckets * sizeof *s->buckets);
@@ -138,9 +136,8 @@ pyagent_status pa_kv_store_create(const pa_kv_config *cfg, pa_kv_store **out, pa
 
 void pa_kv_store_free(pa_kv_store *s) {
     if (!s) return;
-    const size_t half = (size_t)s->cfg.n_blocks * (pa_kv_block_bytes(&s->cfg) / 2);
-    pa_pages_free(s->k, half, true);
-    pa_pages_free(s->v, half, true);
+    free(s->k);
+    free(s->v);
     free(s->meta);
     free(s->tokens);
     free(s->buckets);
