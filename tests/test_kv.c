@@ -18,7 +18,7 @@
 
 #define N_VOCAB_MAX 512
 
-static char stories_path[1024], gqa_path[1024];
+static char stories_path[1024], gqa_path[1024], hd64_path[1024];
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers                                                                                      */
@@ -921,6 +921,70 @@ static void submitted_requests_batch_and_match_solo_runs(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* Seven agents on one 48-token prompt (F16 KV), each with 3 tokens of its own, decode 12
+ * tokens together: the shared blocks are attended by all seven at once (their rows converted to
+ * f32 once per head for the group) and each agent's own blocks alone, yet every agent's tokens
+ * and final logits are those of the same agent run alone in its own engine. Both a model with
+ * 64-value heads (the AVX-512 kernels) and one with 16 (the generic path). The logits compared
+ * are the next token's, computed over the KV that the steps wrote. */
+static void agents_on_a_shared_prompt_decode_like_agents_alone(void **state) {
+    (void)state;
+    enum { N_AGENTS = 7, PREFIX = 48, OWN = 3, GEN = 12 }; /* whole blocks of prefix */
+    const char *models[] = {hd64_path, gqa_path};
+    kv_type = PYAGENT_KV_F16;
+    for (int mi = 0; mi < 2; mi++) {
+        int32_t prefix[PREFIX], own[N_AGENTS][OWN];
+        unsigned seed = 77;
+        random_tokens(prefix, PREFIX, &seed);
+        for (int i = 0; i < N_AGENTS; i++) random_tokens(own[i], OWN, &seed);
+        float batched[N_AGENTS][N_VOCAB_MAX], alone[N_VOCAB_MAX];
+        int32_t ids[N_AGENTS][PREFIX + OWN + GEN], alone_ids[PREFIX + OWN + GEN];
+        size_t n_ids = 0, n_logits = 0;
+
+        pyagent_engine *e = open_engine(models[mi], 1, 0, 16);
+        pyagent_agent *agents[N_AGENTS];
+        for (int i = 0; i < N_AGENTS; i++) {
+            agents[i] = greedy_agent(e);
+            assert_int_equal(pyagent_agent_feed_tokens(agents[i], prefix, PREFIX), PYAGENT_OK);
+            if (i == 0) assert_int_equal(pyagent_agent_prefill(agents[i]), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_feed_tokens(agents[i], own[i], OWN), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_submit(agents[i], GEN, NULL, NULL), PYAGENT_OK);
+        }
+        for (int32_t n_active = 1; n_active > 0;)
+            assert_int_equal(pyagent_engine_step(e, &n_active), PYAGENT_OK);
+        for (int i = 0; i < N_AGENTS; i++) {
+            assert_int_equal(pyagent_agent_tokens(agents[i], ids[i], PREFIX + OWN + GEN, &n_ids),
+                             PYAGENT_OK);
+            assert_int_equal(n_ids, PREFIX + OWN + GEN);
+            n_logits = logits_of(agents[i], batched[i]); /* of the last token, over that KV */
+            pyagent_agent_destroy(agents[i]);
+        }
+        pyagent_engine_destroy(e);
+
+        double worst = 0;
+        for (int i = 0; i < N_AGENTS; i++) {
+            pyagent_engine *solo = open_engine(models[mi], 1, 0, 16);
+            pyagent_agent *a = greedy_agent(solo);
+            assert_int_equal(pyagent_agent_feed_tokens(a, prefix, PREFIX), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_feed_tokens(a, own[i], OWN), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_generate(a, GEN, NULL, NULL, NULL), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_tokens(a, alone_ids, PREFIX + OWN + GEN, &n_ids),
+                             PYAGENT_OK);
+            assert_memory_equal(alone_ids, ids[i], sizeof alone_ids);
+            const size_t n = logits_of(a, alone);
+            assert_int_equal(n, n_logits);
+            worst = fmax(worst, max_diff(alone, batched[i], n));
+            pyagent_agent_destroy(a);
+            pyagent_engine_destroy(solo);
+        }
+        printf("# %s: %d agents on a shared prompt vs alone: max |logit diff| %.3g\n",
+               models[mi], N_AGENTS, worst);
+        assert_true(worst <= 1e-6);
+    }
+    kv_type = PYAGENT_KV_F32;
+}
+
 typedef struct worker {
     pyagent_engine *engine;
     int first, count;
@@ -977,6 +1041,7 @@ int main(void) {
     const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
     snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
     snprintf(gqa_path, sizeof gqa_path, "%s/tiny-f32.gguf", models ? models : ".");
+    snprintf(hd64_path, sizeof hd64_path, "%s/tiny-hd64-f16.gguf", models ? models : ".");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cached_prefix_equals_recomputed_stories),
         cmocka_unit_test(cached_prefix_equals_recomputed_gqa),
@@ -995,6 +1060,7 @@ int main(void) {
         cmocka_unit_test(full_pool_fails_only_the_agent_that_needs_a_block),
         cmocka_unit_test(random_operations_match_independent_runs),
         cmocka_unit_test(submitted_requests_batch_and_match_solo_runs),
+        cmocka_unit_test(agents_on_a_shared_prompt_decode_like_agents_alone),
         cmocka_unit_test(eight_threads_sixty_four_agents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
