@@ -922,8 +922,8 @@ static void submitted_requests_batch_and_match_solo_runs(void **state) {
 }
 
 /* Seven agents on one 48-token prompt (F16 KV), each with 3 tokens of its own, decode 12
- * tokens together: the shared blocks are attended by all seven at once (their rows converted to
- * f32 once per head for the group) and each agent's own blocks alone, yet every agent's tokens
+ * tokens together: the shared blocks are attended by all seven at once (kernel calls of four
+ * and three queries) and each agent's own blocks alone, yet every agent's tokens
  * and final logits are those of the same agent run alone in its own engine. Both a model with
  * 64-value heads (the AVX-512 kernels) and one with 16 (the generic path). The logits compared
  * are the next token's, computed over the KV that the steps wrote. */

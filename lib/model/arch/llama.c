@@ -216,13 +216,8 @@ static bool next_run(const attention_job *job, int n_blocks, int *b, int *t, blo
     return false;
 }
 
-#define CONVERT_MIN_QUERIES 5 /* more than one attention kernel call takes (4) */
-#define CONVERT_MAX_VALUES 4096 /* positions x head size converted at once: 16 KiB each */
-
 /* The run's tokens attend to its block for heads [h0, h1), each head's queries in one call
- * (the block's rows are loaded once per kernel call). A run of more queries than one kernel
- * call takes (agents on a shared prompt) would convert f16 rows once per call: they are
- * converted to f32 once per head instead, exactly, so the kernels compute the same. */
+ * (the block's rows are loaded once for all of them). */
 static void attend_run(const attention_job *job, const block_run *run, int h0, int h1,
                        float *state) {
     const pa_hparams *hp = job->hp;
@@ -233,9 +228,6 @@ static void attend_run(const attention_job *job, const block_run *run, int h0, i
     const float scale = 1.0f / sqrtf((float)hd);
     const uint8_t *k = pa_kv_k(job->kv, run->block, job->layer, 0);
     const uint8_t *v = pa_kv_v(job->kv, run->block, job->layer, 0);
-    const bool convert = cfg->elem_type == PA_KV_F16 && run->t1 - run->t0 >= CONVERT_MIN_QUERIES &&
-                         run->n * hd <= CONVERT_MAX_VALUES;
-    float k32[CONVERT_MAX_VALUES], v32[CONVERT_MAX_VALUES];
     for (int h = h0; h < h1; h++) {
         float *acc[GROUP_MAX], *m[GROUP_MAX], *l[GROUP_MAX];
         const float *q[GROUP_MAX];
@@ -244,21 +236,8 @@ static void attend_run(const attention_job *job, const block_run *run, int h0, i
             acc[t - run->t0] = st, m[t - run->t0] = &st[hd], l[t - run->t0] = &st[hd + 1];
             q[t - run->t0] = job->ws->q + (size_t)t * q_dim + h * hd;
         }
-        const int first = (h / group) * hd;
-        if (!convert) {
-            pa_attn_online_group(run->t1 - run->t0, acc, m, l, q, k, v, row_bytes, first, run->n,
-                                 hd, cfg->elem_type, scale);
-            continue;
-        }
-        if (h == h0 || first != ((h - 1) / group) * hd) /* a new kv head */
-            for (int p = 0; p < run->n; p++) {
-                pa_f16_to_f32_row((const uint16_t *)(k + (size_t)p * row_bytes) + first,
-                                  k32 + (size_t)p * hd, hd);
-                pa_f16_to_f32_row((const uint16_t *)(v + (size_t)p * row_bytes) + first,
-                                  v32 + (size_t)p * hd, hd);
-            }
-        pa_attn_online_group(run->t1 - run->t0, acc, m, l, q, k32, v32, (size_t)hd * sizeof(float),
-                             0, run->n, hd, PA_KV_F32, scale);
+        pa_attn_online_group(run->t1 - run->t0, acc, m, l, q, k, v, row_bytes,
+                             (h / group) * hd, run->n, hd, cfg->elem_type, scale);
     }
 }
 
