@@ -16,10 +16,10 @@
  * --type, with or without --tied. Matrix entries are normal-ish with std 0.02; norm weights are
  * 1.0 with noise of std 0.01 and always F32. The 2-D matrices (token_embd included) are stored
  * as --type: f16 and bf16 round to nearest even, q8_0 and q4_0 quantize exactly as ggml's
- * reference quantize_row_q8_0_ref and quantize_row_q4_0_ref. q4_K is ggml's block_q4_K layout
- * with a plain fit: each sub-block of 32 takes scale (max - min) / 15 and min -min (min
- * clamped to <= 0), both quantized to 6 bits against the block's largest; ggml's reference
- * searches for a better scale, which changes the values, not the layout.
+ * reference quantize_row_q8_0_ref and quantize_row_q4_0_ref. q4_K is ggml's block_q4_K layout,
+ * each sub-block of 32 fitted as ggml's reference fits it (fit_sub_block: a search over 21
+ * scales around 15 / (max - min), each followed by the weighted least-squares scale and min of
+ * the levels it gives), scales and mins then quantized to 6 bits against the block's largest.
  *
  * The vocabulary is a synthetic SentencePiece (SPM) one: <unk>, <s>, </s>, the 256 byte tokens
  * <0x00>..<0xFF>, then pieces that SPM merges can reach from single characters (see
@@ -717,6 +717,54 @@ static int clamp_int(float v, int lo, int hi) {
     return i < lo ? lo : i > hi ? hi : i;
 }
 
+/* The 4-bit fit of one sub-block: x_l ≈ scale · q_l - min with q_l in 0..15, min >= 0,
+ * minimizing Σ w_l (scale · q_l - min - x_l)² with w_l = rms(x) + |x_l| (larger values count
+ * more, as in ggml's make_qkx2_quants). Levels from each of 21 trial scales around 15 / range;
+ * for each, the best scale and min of those levels by least squares; the best fit wins. */
+static void fit_sub_block(const float *x, float *scale_out, float *min_out) {
+    enum { N = 32, NMAX = 15, STEPS = 20 };
+    float lo = x[0], hi = x[0], sum_x2 = 0.0f;
+    for (int l = 0; l < N; l++) {
+        lo = fminf(lo, x[l]);
+        hi = fmaxf(hi, x[l]);
+        sum_x2 += x[l] * x[l];
+    }
+    if (lo > 0.0f) lo = 0.0f; /* min >= 0: the levels start at or below zero */
+    if (hi == lo) {
+        *scale_out = 0.0f, *min_out = -lo;
+        return;
+    }
+    const float rms = sqrtf(sum_x2 / N);
+    float w[N];
+    for (int l = 0; l < N; l++) w[l] = rms + fabsf(x[l]);
+    float best_scale = (hi - lo) / NMAX, best_min = -lo, best_err = INFINITY;
+    for (int step = 0; step <= STEPS; step++) {
+        const float inv = (NMAX - 1.0f + 0.1f * (float)step) / (hi - lo);
+        float sw = 0, sq = 0, sq2 = 0, sx = 0, sqx = 0;
+        int q[N];
+        for (int l = 0; l < N; l++) {
+            q[l] = clamp_int(inv * (x[l] - lo), 0, NMAX);
+            sw += w[l], sq += w[l] * q[l], sq2 += w[l] * q[l] * q[l];
+            sx += w[l] * x[l], sqx += w[l] * q[l] * x[l];
+        }
+        const float det = sw * sq2 - sq * sq;
+        if (det <= 0.0f) continue;
+        float scale = (sw * sqx - sq * sx) / det, offset = (sq2 * sx - sq * sqx) / det;
+        if (offset > 0.0f) { /* min must be >= 0: fit the scale alone */
+            offset = 0.0f;
+            scale = sqx / sq2;
+        }
+        if (!(scale > 0.0f)) continue;
+        float err = 0.0f;
+        for (int l = 0; l < N; l++) {
+            const float d = scale * (float)q[l] + offset - x[l];
+            err += w[l] * d * d;
+        }
+        if (err < best_err) best_err = err, best_scale = scale, best_min = -offset;
+    }
+    *scale_out = best_scale, *min_out = best_min;
+}
+
 /* x (n,) -> n/256 q4_K blocks (see the header comment for the fit). */
 static void quantize_row_q4_k(const float *x, uint64_t n, uint8_t *out) {
     for (uint64_t b = 0; b < n / Q4_K_BLOCK; b++) {
@@ -724,13 +772,7 @@ static void quantize_row_q4_k(const float *x, uint64_t n, uint8_t *out) {
         uint8_t *ob = out + b * Q4_K_BLOCK_BYTES;
         float scale[8], min[8], max_scale = 0.0f, max_min = 0.0f;
         for (int s = 0; s < 8; s++) {
-            float lo = 0.0f, hi = xb[32 * s];
-            for (int l = 0; l < 32; l++) {
-                lo = fminf(lo, xb[32 * s + l]);
-                hi = fmaxf(hi, xb[32 * s + l]);
-            }
-            scale[s] = (hi - lo) / 15.0f;
-            min[s] = -lo;
+            fit_sub_block(xb + 32 * s, &scale[s], &min[s]);
             max_scale = fmaxf(max_scale, scale[s]);
             max_min = fmaxf(max_min, min[s]);
         }

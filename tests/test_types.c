@@ -15,7 +15,10 @@
 #include <cmocka.h>
 #include <pyagent/pyagent.h>
 
+#include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
+#include "core/f16.h"
+#include "model/gguf.h"
 
 #define N_VOCAB 512
 
@@ -108,6 +111,71 @@ static void q4_k_weights_give_f32_logits_within_q4_k_rounding(void **s) {
     compare_with("tiny256-f32.gguf", "tiny256-q4_K.gguf", 0.35);
 }
 
+/* One 256-value block as a plain min/max fit would store it in q4_K (each sub-block's scale
+ * (max - min) / 15 and min -min, both to 6 bits against the block's largest, f16 block scales),
+ * dequantized: the fit pyagent-random-gguf used before its scale search. */
+static void plain_q4_k_block(const float *x, float *out) {
+    float scale[8], min[8], max_scale = 0, max_min = 0;
+    for (int s = 0; s < 8; s++) {
+        float lo = 0, hi = x[32 * s];
+        for (int l = 0; l < 32; l++) lo = fminf(lo, x[32 * s + l]), hi = fmaxf(hi, x[32 * s + l]);
+        scale[s] = (hi - lo) / 15, min[s] = -lo;
+        max_scale = fmaxf(max_scale, scale[s]), max_min = fmaxf(max_min, min[s]);
+    }
+    const float d = pa_f16_to_f32(pa_f32_to_f16(max_scale / 63));
+    const float dmin = pa_f16_to_f32(pa_f32_to_f16(max_min / 63));
+    for (int s = 0; s < 8; s++) {
+        const float ds = d * fminf(63, roundf(scale[s] * 63 / max_scale));
+        const float dm = max_min > 0 ? dmin * fminf(63, roundf(min[s] * 63 / max_min)) : 0;
+        for (int l = 0; l < 32; l++) {
+            const float q = ds > 0 ? fminf(15, fmaxf(0, roundf((x[32 * s + l] + dm) / ds))) : 0;
+            out[32 * s + l] = ds * q - dm;
+        }
+    }
+}
+
+/* The writer's q4_K search (ggml's: trial scales, then least squares) stores every matrix of
+ * the tiny256 model closer to its f32 values than the plain min/max fit would. */
+static void q4_k_writer_fits_closer_than_min_max(void **s) {
+    (void)s;
+    char f32_path[1024], q4k_path[1024];
+    model_path(f32_path, sizeof f32_path, "tiny256-f32.gguf");
+    model_path(q4k_path, sizeof q4k_path, "tiny256-q4_K.gguf");
+    gguf_file *f32 = NULL, *q4k = NULL;
+    pa_err err = {0};
+    assert_int_equal(gguf_open_file(f32_path, false, &f32, &err), PYAGENT_OK);
+    assert_int_equal(gguf_open_file(q4k_path, false, &q4k, &err), PYAGENT_OK);
+    const pa_row_kernels *k = &pa_kernels_portable()->types[PA_W_Q4_K];
+    static float stored[4096], plain[4096];
+    double err_stored = 0, err_plain = 0;
+    int n_matrices = 0;
+    for (size_t i = 0; i < gguf_n_tensors(q4k); i++) {
+        const gguf_tensor *t = gguf_tensor_at(q4k, i);
+        if (t->type != GGUF_TENSOR_Q4_K) continue;
+        const gguf_tensor *ref = gguf_find_tensor(f32, t->name);
+        assert_non_null(ref);
+        assert_int_equal(ref->type, GGUF_TENSOR_F32);
+        const int64_t n = t->ne[0], row_bytes = n / PA_Q4_K_BLOCK * PA_Q4_K_BYTES;
+        assert_true(n <= 4096);
+        for (int64_t r = 0; r < t->ne[1]; r++) {
+            const float *x = (const float *)ref->data + r * n;
+            k->to_f32((const uint8_t *)t->data + r * row_bytes, stored, (int)n);
+            for (int64_t b = 0; b < n; b += PA_Q4_K_BLOCK) plain_q4_k_block(x + b, plain + b);
+            for (int64_t j = 0; j < n; j++) {
+                err_stored += ((double)stored[j] - x[j]) * ((double)stored[j] - x[j]);
+                err_plain += ((double)plain[j] - x[j]) * ((double)plain[j] - x[j]);
+            }
+        }
+        n_matrices++;
+    }
+    printf("# q4_K, %d matrices: squared error %.4g stored, %.4g with a min/max fit (%.3f)\n",
+           n_matrices, err_stored, err_plain, err_stored / err_plain);
+    assert_true(n_matrices > 0);
+    assert_true(err_stored < 0.9 * err_plain);
+    gguf_close(f32);
+    gguf_close(q4k);
+}
+
 static void tied_output_file_loads_and_runs(void **s) {
     (void)s;
     float untied[N_VOCAB], tied[N_VOCAB];
@@ -174,6 +242,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(q8_0_weights_give_f32_logits_within_q8_0_rounding),
         cmocka_unit_test(q4_0_weights_give_f32_logits_within_q4_0_rounding),
         cmocka_unit_test(q4_k_weights_give_f32_logits_within_q4_k_rounding),
+        cmocka_unit_test(q4_k_writer_fits_closer_than_min_max),
         cmocka_unit_test(tied_output_file_loads_and_runs),
         cmocka_unit_test(batch_and_single_token_prefill_agree_for_every_type),
         cmocka_unit_test(portable_and_simd_kernels_agree),
