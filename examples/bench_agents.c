@@ -198,16 +198,15 @@ int pa_bench_agents_main(int argc, char **argv) {
     const double gen_tok_s = r.decode_s > 0 ? (double)r.generated / r.decode_s : 0;
     const char *mode = w.sequential ? "sequential" : "batched";
     if (w.json) {
-        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"prefix_cache\": %s, \"huge_pages\": %" PRId64
-               ", \"agents\": %" PRId64
-               ", \"shared_prefix\": %" PRId64 ", \"own\": %" PRId64 ", \"gen\": %" PRId64
+        printf("{\"model\": \"%s\", \"mode\": \"%s\", \"prefix_cache\": %s, "
+               "\"huge_pages\": %" PRId64 ", \"agents\": %" PRId64 ", \"shared_prefix\": %" PRId64
+               ", \"own\": %" PRId64 ", \"gen\": %" PRId64
                ", \"wall_s\": %.4f, \"prefill_s\": %.4f, \"decode_s\": %.4f, "
                "\"generated_tokens\": %" PRId64 ", \"gen_tok_s\": %.2f, "
                "\"prompt_tokens_requested\": %" PRId64 ", \"prompt_tokens_computed\": %" PRId64
                ", \"kv_peak_bytes\": %" PRId64 "}\n",
                w.model, mode, w.prefix_cache ? "true" : "false", w.huge_pages, w.agents, w.prefix,
-               w.own,
-               w.gen, r.wall_s, r.prefill_s, r.decode_s, r.generated, gen_tok_s,
+               w.own, w.gen, r.wall_s, r.prefill_s, r.decode_s, r.generated, gen_tok_s,
                r.prompt_requested, r.prompt_computed, r.kv_peak_bytes);
     } else {
         printf("%s, prefix cache %s: %" PRId64 " agents x (%" PRId64 " shared + %" PRId64

@@ -406,9 +406,9 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
  * token is a read bandwidth, and decode cannot beat the machine's. The bench counts those bytes
  * from the GGUF tensor table, and measures the bound itself: threads read the model file's own
  * mapping, or with huge_pages a copy in 2 MiB pages (the kind of pages the engine reads: a core
- * streams 2 MiB pages markedly faster), a cache line at a time, each its
- * share as four far-apart streams with prefetch ahead, the access pattern of the engine's
- * kernels; the best of READ_PASSES passes counts.
+ * streams 2 MiB pages markedly faster), a cache line at a time, each its share as four
+ * far-apart streams with prefetch ahead, the access pattern of the engine's kernels; the best
+ * of READ_PASSES passes counts.
  * ------------------------------------------------------------------------------------------- */
 
 #define READ_PASSES 5

@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 
 /* AddressSanitizer watches heap blocks, not mappings: under it the buffers come from calloc so
- * that an overrun of a weight or KV buffer is still reported. */
+ * that an overrun of the weights is still reported. */
 #if defined(__SANITIZE_ADDRESS__)
 #define PA_PAGES_FROM_HEAP 1
 #elif defined(__has_feature)
@@ -15,37 +15,34 @@
 #endif
 #endif
 
-static size_t rounded(size_t bytes, bool huge) {
-    const size_t unit = huge ? PA_HUGE_PAGE : 4096;
-    return (bytes + unit - 1) / unit * unit;
+static size_t whole_pages(size_t bytes) {
+    return (bytes + PA_HUGE_PAGE - 1) / PA_HUGE_PAGE * PA_HUGE_PAGE;
 }
 
-void *pa_pages_alloc(size_t bytes, bool huge) {
+void *pa_huge_alloc(size_t bytes) {
     if (bytes == 0 || bytes > SIZE_MAX - 2 * PA_HUGE_PAGE) return NULL;
 #ifdef PA_PAGES_FROM_HEAP
-    (void)huge;
     return calloc(1, bytes);
-#endif
-    const size_t size = rounded(bytes, huge), slack = huge ? PA_HUGE_PAGE : 0;
-    uint8_t *raw = mmap(NULL, size + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                        -1, 0);
+#else
+    /* map a page more than needed, keep the 2 MiB aligned part, give back the rest */
+    const size_t size = whole_pages(bytes), mapped = size + PA_HUGE_PAGE;
+    uint8_t *raw = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return NULL;
-    if (!huge) return raw;
-    /* keep the 2 MiB aligned `size` bytes inside, give back the slack on either side */
     uint8_t *p = (uint8_t *)(((uintptr_t)raw + PA_HUGE_PAGE - 1) & ~(uintptr_t)(PA_HUGE_PAGE - 1));
     if (p > raw) munmap(raw, (size_t)(p - raw));
-    if (raw + size + slack > p + size) munmap(p + size, (size_t)(raw + size + slack - (p + size)));
+    if (raw + mapped > p + size) munmap(p + size, (size_t)(raw + mapped - (p + size)));
 #ifdef MADV_HUGEPAGE
     madvise(p, size, MADV_HUGEPAGE); /* advice: refused where THP is off, and that is fine */
 #endif
     return p;
+#endif
 }
 
-void pa_pages_free(void *p, size_t bytes, bool huge) {
+void pa_huge_free(void *p, size_t bytes) {
 #ifdef PA_PAGES_FROM_HEAP
-    (void)bytes, (void)huge;
+    (void)bytes;
     free(p);
 #else
-    if (p) munmap(p, rounded(bytes, huge));
+    if (p) munmap(p, whole_pages(bytes));
 #endif
 }

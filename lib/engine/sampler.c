@@ -76,13 +76,13 @@ void pa_sampler_copy_settings(pa_sampler *to, const pa_sampler *from) {
     memcpy(to->rng, from->rng, sizeof to->rng);
 }
 
-/* llama.cpp's penalties: each distinct recent token once by repeat_penalty (divide positive
- * logits, multiply negative ones), then count * frequency + presence subtracted. */
 static bool penalties_off(const pa_sampler *s) {
     return (s->repeat_penalty == 1.0 && s->frequency_penalty == 0 && s->presence_penalty == 0) ||
            s->repeat_last_n == 0;
 }
 
+/* llama.cpp's penalties: each distinct recent token once by repeat_penalty (divide positive
+ * logits, multiply negative ones), then count * frequency + presence subtracted. */
 static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_history) {
     if (penalties_off(s)) return;
     size_t window = (size_t)s->repeat_last_n < n_history ? (size_t)s->repeat_last_n : n_history;

@@ -54,12 +54,12 @@
 typedef enum gguf_bytes_owner {
     BYTES_BORROWED, /* the caller's (gguf_open_memory) */
     BYTES_MAPPED,   /* a mapping of the file */
-    BYTES_COPIED,   /* a copy in 2 MiB pages (pa_pages_alloc) */
+    BYTES_COPIED,   /* a copy in 2 MiB pages (pa_huge_alloc) */
 } gguf_bytes_owner;
 
 static void release_bytes(const uint8_t *bytes, size_t size, gguf_bytes_owner owner) {
     if (owner == BYTES_MAPPED) munmap((void *)bytes, size);
-    if (owner == BYTES_COPIED) pa_pages_free((void *)bytes, size, true);
+    if (owner == BYTES_COPIED) pa_huge_free((void *)bytes, size);
 }
 
 struct gguf_file {
@@ -623,7 +623,7 @@ static pyagent_status open_bytes(const uint8_t *bytes, size_t size, gguf_bytes_o
 /* Reads the whole file into new 2 MiB pages (*out), which the caller frees. */
 static pyagent_status read_into_huge_pages(int fd, size_t size, const char *path, uint8_t **out,
                                            pa_err *err) {
-    uint8_t *bytes = *out = pa_pages_alloc(size, true);
+    uint8_t *bytes = *out = pa_huge_alloc(size);
     if (!bytes)
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "%s: out of memory for a %zu MiB copy",
                        path, size >> 20);
@@ -631,7 +631,7 @@ static pyagent_status read_into_huge_pages(int fd, size_t size, const char *path
         const ssize_t n = pread(fd, bytes + done, size - done, (off_t)done);
         if (n <= 0) {
             const int e = errno;
-            pa_pages_free(bytes, size, true);
+            pa_huge_free(bytes, size);
             *out = NULL;
             return pa_fail(err, PYAGENT_ERR_IO, "%s: cannot read: %s", path,
                            n < 0 ? strerror(e) : "the file shrank while it was read");

@@ -29,13 +29,6 @@ INLINE __m256 table_scale(const uint8_t *p) {
     return _mm256_broadcast_ss(&pa_f16_table[bits]);
 }
 
-/* ... and in all 16 */
-INLINE __m512 table_scale16(const uint8_t *p) {
-    uint16_t bits;
-    memcpy(&bits, p, 2);
-    return _mm512_set1_ps(pa_f16_table[bits]);
-}
-
 INLINE float f16_scale(const uint8_t *p) {
     uint16_t bits;
     memcpy(&bits, p, 2);
