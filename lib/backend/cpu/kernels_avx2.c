@@ -158,8 +158,9 @@ INLINE __m256i dot_u8_s8(__m256i acc, __m256i u, __m256i s) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-/* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the -8 folded into the
- * integer sum of lane 0. */
+/* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the nibbles in as they
+ * are and each lane starting at -8 times its own four q_x, so that the offset leaves every lane
+ * exactly (not one lane's large float term cancelling the others' in the final sum). */
 INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
     __m256 acc[4];
     PA_UNROLL_ROWS
@@ -171,7 +172,8 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
         }
         const __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + 32 * blk));
-        const __m256i offset = _mm256_setr_epi32(-8 * x->sum[blk], 0, 0, 0, 0, 0, 0, 0);
+        const __m256i zero = _mm256_setzero_si256();
+        const __m256i offset = _mm256_sub_epi32(zero, dot_u8_s8(zero, _mm256_set1_epi8(8), xq));
         const __m256 dxv = _mm256_broadcast_ss(&x->d[blk]);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {

@@ -173,11 +173,17 @@ INLINE float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* q8_0 · x rounded to 8 bits: per block, d_w·d_x · Σ q_w·q_x. vpdpbusd multiplies unsigned by
- * signed bytes: the weights go in as q_w + 128 (a flip of the top bit), and each lane starts
- * at -128 times its own four q_x, which takes the offset back out exactly in that lane (one
- * lane holding the whole block's offset would leave large float terms that cancel only in the
- * final sum, losing ~1e-3 of the result to rounding). */
+/* vpdpbusd multiplies unsigned by signed bytes, so weights w in [-k, k) go in as w + k and the
+ * sum over a lane's four q_x times k comes back out. Each lane starts at -k times its own
+ * four q_x: the offset leaves every lane exactly (one lane holding the whole block's offset
+ * would leave large float terms that cancel only in the final sum: ~1e-3 of a q8_0 result). */
+INLINE __m256i lane_offsets(__m256i k, __m256i xq) {
+    const __m256i zero = _mm256_setzero_si256();
+    return _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, k, xq));
+}
+
+/* q8_0 · x rounded to 8 bits: per block, d_w·d_x · Σ q_w·q_x, the weights in as q_w + 128 (a
+ * flip of the top bit). */
 INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
     const __m256i top_bit = _mm256_set1_epi8((char)0x80);
     __m256 acc[4];
@@ -189,8 +195,7 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
         const __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + 32 * blk));
-        const __m256i zero = _mm256_setzero_si256();
-        const __m256i offset = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, top_bit, xq));
+        const __m256i offset = lane_offsets(top_bit, xq);
         const __m256 dxv = _mm256_broadcast_ss(&x->d[blk]);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
@@ -213,8 +218,8 @@ INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_srlv_epi32(raw, shift), _mm256_set1_epi8(0xf));
 }
 
-/* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the -8 folded into the
- * integer sum of lane 0. */
+/* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the nibbles in as they
+ * are and the 8 taken out by lane_offsets. */
 INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
     __m256 acc[4];
     PA_UNROLL_ROWS
@@ -226,7 +231,7 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
         }
         const __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + 32 * blk));
-        const __m256i offset = _mm256_setr_epi32(-8 * x->sum[blk], 0, 0, 0, 0, 0, 0, 0);
+        const __m256i offset = lane_offsets(_mm256_set1_epi8(8), xq);
         const __m256 dxv = _mm256_broadcast_ss(&x->d[blk]);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
