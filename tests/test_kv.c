@@ -7,10 +7,12 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1037,6 +1039,60 @@ static void eight_threads_sixty_four_agents(void **state) {
     }
 }
 
+/* Back-to-back blocking requests against the engine's own loop: each one must wake the loop,
+ * however the request's start falls against the loop's last idle step. A request whose start
+ * is missed waits for the next one, so a lone host thread would wait forever; the requests run
+ * on a thread of their own and the test fails if they have not all ended within a minute. */
+typedef struct back_to_back {
+    pyagent_engine *engine;
+    int n_done;
+    pyagent_status status;
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    bool finished;
+} back_to_back;
+
+static void *run_back_to_back(void *arg) {
+    back_to_back *b = arg;
+    pyagent_agent *a = greedy_agent(b->engine);
+    const int32_t token = 1;
+    for (int i = 0; i < 3000 && !b->status; i++) {
+        if (i % 200 == 0) b->status = pyagent_agent_reset(a);
+        if (!b->status) b->status = pyagent_agent_feed_tokens(a, &token, 1);
+        if (!b->status) b->status = pyagent_agent_prefill(a);
+        if (!b->status) b->n_done = i + 1;
+    }
+    pyagent_agent_destroy(a);
+    pthread_mutex_lock(&b->lock);
+    b->finished = true;
+    pthread_cond_signal(&b->done);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+static void blocking_requests_always_wake_the_loop(void **state) {
+    (void)state;
+    back_to_back b = {.engine = open_engine(stories_path, 0, 0, 16)};
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.done, NULL);
+    assert_int_equal(pyagent_engine_start(b.engine), PYAGENT_OK);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, run_back_to_back, &b), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60;
+    pthread_mutex_lock(&b.lock);
+    while (!b.finished && pthread_cond_timedwait(&b.done, &b.lock, &until) == 0) {}
+    const bool finished = b.finished;
+    pthread_mutex_unlock(&b.lock);
+    if (!finished) fail_msg("request %d of 3000 never ended: the loop missed its start", b.n_done + 1);
+    pthread_join(thread, NULL);
+    assert_int_equal(b.status, PYAGENT_OK);
+    assert_int_equal(b.n_done, 3000);
+    assert_int_equal(pyagent_engine_stop(b.engine), PYAGENT_OK);
+    pyagent_engine_destroy(b.engine);
+}
+
 int main(void) {
     const char *data = getenv("PYAGENT_TEST_DATA"), *models = getenv("PYAGENT_TEST_MODELS");
     snprintf(stories_path, sizeof stories_path, "%s/stories260K.gguf", data ? data : "tests/data");
@@ -1062,6 +1118,7 @@ int main(void) {
         cmocka_unit_test(submitted_requests_batch_and_match_solo_runs),
         cmocka_unit_test(agents_on_a_shared_prompt_decode_like_agents_alone),
         cmocka_unit_test(eight_threads_sixty_four_agents),
+        cmocka_unit_test(blocking_requests_always_wake_the_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

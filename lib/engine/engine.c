@@ -393,11 +393,14 @@ static void *loop_main(void *arg) {
     pthread_mutex_lock(&e->lock);
     while (!e->loop_stop) {
         while (e->stepping) pthread_cond_wait(&e->stepped, &e->lock);
+        e->work_arrived = false;
         int n = pa_sched_step_locked(e);
         pthread_mutex_unlock(&e->lock);
         deliver_async(e);
         pthread_mutex_lock(&e->lock);
-        if (n == 0 && !e->loop_stop) pthread_cond_wait(&e->work, &e->lock);
+        /* a request that began while the lock was free (in the step's forward pass or above)
+         * signalled no one: it is stepped now, not at the next request's signal */
+        if (n == 0 && !e->work_arrived && !e->loop_stop) pthread_cond_wait(&e->work, &e->lock);
     }
     pthread_mutex_unlock(&e->lock);
     return NULL;

@@ -168,6 +168,7 @@ struct pyagent_engine {
     pthread_t loop_thread;   /* background stepping (pyagent_engine_start) */
     bool loop_running, loop_stop;
     pthread_cond_t work;     /* wakes the loop when a request arrives */
+    bool work_arrived;       /* a request began since the loop's last step: it must not sleep */
 
     pthread_mutex_t error_lock; /* guards last_error against concurrent failures */
     pyagent_log_fn log_fn;

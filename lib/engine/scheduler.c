@@ -84,6 +84,7 @@ void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_
     r->status = PYAGENT_OK;
     r->generated_last = false;
     r->held_len = 0;
+    a->engine->work_arrived = true;
     pthread_cond_signal(&a->engine->work);
 }
 

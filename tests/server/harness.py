@@ -66,6 +66,8 @@ class Server:
             conn.request(method, path, body=body, headers=self.headers(key, headers))
             r = conn.getresponse()
             return r.status, dict(r.getheaders()), r.read()
+        except OSError as e:  # a hang or a reset: what the server logged says why
+            raise OSError(f"{method} {path}: {e!r}\nserver log (tail):\n{self.stderr()[-4000:]}") from e
         finally:
             conn.close()
 
