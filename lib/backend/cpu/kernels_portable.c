@@ -229,7 +229,10 @@ void pa_xq8_quantize(const float *x, int n, const pa_xq8 *out) {
     for (int blk = 0; blk < n / 32; blk++) {
         const float *xb = x + 32 * blk;
         float amax = 0;
-        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        for (int j = 0; j < 32; j++) { /* a compare, not fmaxf: that is a call; NaNs drop out */
+            const float a = fabsf(xb[j]);
+            amax = a > amax ? a : amax;
+        }
         const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; j++) {
