@@ -422,6 +422,30 @@ static void cancel_finishes_after_the_current_token(void **state) {
     assert_int_equal(finish, PYAGENT_FINISH_LENGTH);
 }
 
+/* A cancel that comes as a request ends (from its last on_token, as a server does when the
+ * client has gone) is spent on that request; one made between requests stops the next. */
+static void cancel_names_the_running_request_or_the_next(void **state) {
+    fixture *fx = *state;
+    cancel_ctx c = {fx->agent, 0};
+    int32_t finish = 0;
+    assert_int_equal(pyagent_agent_feed_text(fx->agent, "Once", -1), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_generate(fx->agent, 3, cancel_after_three, &c, &finish),
+                     PYAGENT_OK);
+    assert_int_equal(finish, PYAGENT_FINISH_LENGTH); /* the third token was its last anyway */
+    stream out = {0};
+    assert_int_equal(pyagent_agent_generate(fx->agent, 5, on_token, &out, &finish), PYAGENT_OK);
+    assert_int_equal(finish, PYAGENT_FINISH_LENGTH);
+    assert_int_equal(out.n_tokens, 5);
+    pyagent_agent_cancel(fx->agent); /* between requests: the next one stops at its first */
+    out.n_tokens = 0;
+    assert_int_equal(pyagent_agent_generate(fx->agent, 5, on_token, &out, &finish), PYAGENT_OK);
+    assert_int_equal(finish, PYAGENT_FINISH_CANCELLED);
+    assert_int_equal(out.n_tokens, 1);
+    out.n_tokens = 0;
+    assert_int_equal(pyagent_agent_generate(fx->agent, 5, on_token, &out, &finish), PYAGENT_OK);
+    assert_int_equal(out.n_tokens, 5);
+}
+
 static void stats_count_tokens_and_respect_struct_size(void **state) {
     fixture *fx = *state;
     stream out;
@@ -538,6 +562,7 @@ int main(void) {
         T(top_k_1_is_greedy),
         T(repeat_penalty_changes_greedy_output),
         T(cancel_finishes_after_the_current_token),
+        T(cancel_names_the_running_request_or_the_next),
         T(stats_count_tokens_and_respect_struct_size),
         T(agents_on_many_threads_match_one_alone),
         cmocka_unit_test_setup_teardown(generation_stops_at_n_ctx, setup_ctx32, teardown),

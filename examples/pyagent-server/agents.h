@@ -27,7 +27,8 @@ struct srv_agent {
     atomic_bool generating;
     atomic_uint_fast64_t n_requests; /* generations served */
     int refs;                  /* under server->agents_lock */
-    bool deleted;              /* unlinked; destroyed when refs drops to 0 */
+    atomic_bool deleted;       /* unlinked (written under agents_lock; a turn reads it at
+                                  every token); destroyed when refs drops to 0 */
 };
 
 /* The agent `id` visible to API key `owner` with a reference taken, or NULL. */

@@ -47,7 +47,7 @@ struct srv_job {
     pyagent_agent_stats before; /* the agent's statistics before this request */
     atomic_int_fast64_t n_generated;
     atomic_bool client_gone;
-    atomic_bool cancel_requested; /* shutdown or DELETE of the agent */
+    atomic_bool cancel_requested; /* shutdown */
     bool cancel_sent;
     bool timed_out;
     /* the result */
@@ -310,8 +310,11 @@ static void on_token(void *user_data, int32_t token, const char *text, size_t le
                                       : srv_client_gone(job->client_fd);
     if (gone) atomic_store(&job->client_gone, true);
     if (now > job->deadline) job->timed_out = true;
-    if (!job->cancel_sent && (gone || job->timed_out || atomic_load(&job->cancel_requested) ||
-                              atomic_load(&srv->stopping))) {
+    /* a DELETE of the agent cancels what it finds running; a turn it caught still preparing
+     * (feeding the prompt) stops here, at its first token */
+    const bool deleted = job->owner && atomic_load(&job->owner->deleted);
+    if (!job->cancel_sent && (gone || job->timed_out || deleted ||
+                              atomic_load(&job->cancel_requested) || atomic_load(&srv->stopping))) {
         job->cancel_sent = true;
         pyagent_agent_cancel(job->agent);
     }

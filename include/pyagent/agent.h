@@ -123,9 +123,11 @@ PYAGENT_API pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t 
                                                   int32_t *finish_reason);
 
 /* Asks a running generate to finish: the next token it samples is the last one it streams
- * (with PYAGENT_FINISH_CANCELLED). Any thread, also from inside on_token; it only sets an
- * atomic flag, so it is async-signal-safe (a SIGINT handler may call it). The request is
- * consumed by the generate it stops (or by the next one, if none is running). */
+ * (with PYAGENT_FINISH_CANCELLED). Any thread, also from inside on_token; it only stores to
+ * atomics, so it is async-signal-safe (a SIGINT handler may call it). A cancel is for the
+ * request running when it is made (until its generate returns, or poll reports a submitted
+ * one ended), so one made from its last on_token does nothing; made between requests, it
+ * stops the next one. */
 PYAGENT_API void pyagent_agent_cancel(pyagent_agent *agent);
 
 /* The agent's sequence (every computed and queued token). Two-call pattern on the count. */

@@ -573,6 +573,7 @@ pyagent_status pyagent_agent_prefill(pyagent_agent *agent) {
     if (st) return st;
     if ((st = begin_request(agent, 0, false, NULL, NULL))) return leave(agent, st);
     serve_blocking_locked(agent);
+    pa_sched_request_seen(agent);
     st = agent->req.status;
     unlock(agent);
     return leave(agent, st);
@@ -594,6 +595,7 @@ pyagent_status pyagent_agent_generate(pyagent_agent *agent, int32_t max_tokens,
             return leave(agent, st);
     }
     serve_blocking_locked(agent);
+    pa_sched_request_seen(agent);
     st = agent->req.status;
     if (finish_reason && !st) *finish_reason = agent->req.finish;
     unlock(agent);
@@ -616,6 +618,7 @@ pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason) 
     if (!agent || !finish_reason) return PYAGENT_ERR_INVALID_ARGUMENT;
     pthread_mutex_lock(&agent->engine->lock);
     bool running = agent->req.active || agent->req.inbox.n > 0 || agent->req.outbox.n > 0;
+    if (!running) pa_sched_request_seen(agent);
     *finish_reason = running ? 0 : agent->req.finish;
     pyagent_status st = running ? PYAGENT_OK : agent->req.status;
     pthread_mutex_unlock(&agent->engine->lock);
@@ -644,7 +647,7 @@ pyagent_status pa_agent_end_change(pyagent_agent *a, pyagent_status status) {
 }
 
 void pyagent_agent_cancel(pyagent_agent *agent) {
-    if (agent) atomic_store(&agent->cancel_requested, true);
+    if (agent) atomic_store(&agent->cancel_seq, atomic_load(&agent->request_seq) | 1u);
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -123,7 +123,13 @@ struct pyagent_agent {
 
     pa_request req;
     pyagent_agent_stats stats;
-    atomic_bool cancel_requested;
+    /* Cancellation without a lock (pyagent_agent_cancel is async-signal-safe): request_seq is
+     * odd while a request runs, from its start until its caller has seen it end (the blocking
+     * call returns, or poll reports it finished), even between requests; a cancel names the
+     * request it stops, the running one or else the next, and a token only ends the request
+     * it names, so a cancel that comes as a request ends (from its last on_token) is spent on
+     * it and cannot cut the next one short. */
+    atomic_uint request_seq, cancel_seq;
     atomic_flag busy;        /* one host thread at a time */
     pa_err last_error;
 };
@@ -199,6 +205,10 @@ int pa_sched_step_locked(pyagent_engine *e);
 void pa_sched_take_events_locked(pyagent_agent *a);
 /* Calls the request's callback for every event in its outbox, then empties it (no lock). */
 void pa_sched_deliver(pyagent_agent *a);
+/* Whether pyagent_agent_cancel named the running request (agent.request_seq). */
+bool pa_sched_cancelled(const pyagent_agent *a);
+/* The caller has seen the request end: a cancel from now on names the next one. */
+void pa_sched_request_seen(pyagent_agent *a);
 /* Starts a request on an idle agent. */
 void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_token_fn fn,
                            void *user_data);

@@ -71,6 +71,14 @@ void pa_sched_deliver(pyagent_agent *a) {
     b->n = b->text_len = 0;
 }
 
+bool pa_sched_cancelled(const pyagent_agent *a) {
+    return atomic_load(&a->cancel_seq) == atomic_load(&a->request_seq);
+}
+
+void pa_sched_request_seen(pyagent_agent *a) {
+    if (atomic_load(&a->request_seq) % 2 == 1) atomic_fetch_add(&a->request_seq, 1);
+}
+
 void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_token_fn fn,
                            void *user_data) {
     pa_request *r = &a->req;
@@ -84,6 +92,8 @@ void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_
     r->status = PYAGENT_OK;
     r->generated_last = false;
     r->held_len = 0;
+    pa_sched_request_seen(a); /* an async one nobody polled to its end */
+    atomic_fetch_add(&a->request_seq, 1);
     a->engine->work_arrived = true;
     pthread_cond_signal(&a->engine->work);
 }
@@ -170,7 +180,7 @@ bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id) {
 
     int32_t finish = 0;
     if (pa_tokenizer_is_eog(tok, id)) finish = PYAGENT_FINISH_EOS;
-    else if (atomic_exchange(&a->cancel_requested, false)) finish = PYAGENT_FINISH_CANCELLED;
+    else if (pa_sched_cancelled(a)) finish = PYAGENT_FINISH_CANCELLED;
     else if (a->n_tokens >= (size_t)e->n_ctx) finish = PYAGENT_FINISH_CONTEXT;
     else if (r->n_done == r->limit) finish = PYAGENT_FINISH_LENGTH;
 
