@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +447,47 @@ static void cancel_names_the_running_request_or_the_next(void **state) {
     assert_int_equal(out.n_tokens, 5);
 }
 
+/* Threads that fail on one engine at once each read their own failure's message, whole. */
+typedef struct failing_thread {
+    pyagent_engine *engine;
+    bool bad_utf8; /* else a bad token id */
+    int n_wrong;
+} failing_thread;
+
+static void *fail_and_read(void *arg) {
+    failing_thread *f = arg;
+    const int32_t bad_ids[] = {1, 600};
+    int32_t ids[4];
+    char text[8];
+    size_t n;
+    for (int i = 0; i < 2000; i++) {
+        pyagent_status st =
+            f->bad_utf8 ? pyagent_engine_tokenize(f->engine, "ab\xff", 3, 0, ids, 4, &n)
+                        : pyagent_engine_detokenize(f->engine, bad_ids, 2, 0, text, 8, &n);
+        const char *msg = pyagent_engine_last_error(f->engine);
+        const bool own = f->bad_utf8 ? strstr(msg, "UTF-8") != NULL : strstr(msg, "600") != NULL;
+        if (st == PYAGENT_OK || !own) f->n_wrong++;
+    }
+    return NULL;
+}
+
+static void each_thread_reads_its_own_engine_error(void **state) {
+    fixture *fx = *state;
+    failing_thread f[4];
+    pthread_t threads[4];
+    for (int t = 0; t < 4; t++) {
+        f[t] = (failing_thread){fx->engine, t % 2 == 0, 0};
+        assert_int_equal(pthread_create(&threads[t], NULL, fail_and_read, &f[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(threads[t], NULL);
+        assert_int_equal(f[t].n_wrong, 0);
+    }
+    /* a thread without a failure of its own reads the engine's last one, whichever it was */
+    const char *last = pyagent_engine_last_error(fx->engine);
+    assert_true(strstr(last, "UTF-8") || strstr(last, "600"));
+}
+
 static void stats_count_tokens_and_respect_struct_size(void **state) {
     fixture *fx = *state;
     stream out;
@@ -563,6 +605,7 @@ int main(void) {
         T(repeat_penalty_changes_greedy_output),
         T(cancel_finishes_after_the_current_token),
         T(cancel_names_the_running_request_or_the_next),
+        T(each_thread_reads_its_own_engine_error),
         T(stats_count_tokens_and_respect_struct_size),
         T(agents_on_many_threads_match_one_alone),
         cmocka_unit_test_setup_teardown(generation_stops_at_n_ctx, setup_ctx32, teardown),

@@ -505,8 +505,10 @@ static enum MHD_Result export_latent(srv_call *c, srv_agent *a) {
     if (!srv_agent_try_use(a)) return busy(c, a->id);
     pyagent_latent_packet *packet = NULL;
     pyagent_status st = pyagent_latent_export(a->agent, from, -1, &packet);
+    char message[512]; /* read before the agent is given back: its next user clears it */
+    snprintf(message, sizeof message, "%s", st ? pyagent_agent_last_error(a->agent) : "");
     srv_agent_end_use(a);
-    if (st != PYAGENT_OK) return latent_error(c, st, "export", pyagent_agent_last_error(a->agent));
+    if (st != PYAGENT_OK) return latent_error(c, st, "export", message);
     size_t needed = 0;
     st = pyagent_latent_packet_serialize(packet, payload, NULL, 0, &needed);
     char *bytes = (st == PYAGENT_OK || st == PYAGENT_ERR_BUFFER_TOO_SMALL) ? malloc(needed) : NULL;

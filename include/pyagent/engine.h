@@ -3,9 +3,9 @@
  *
  * Threading: an engine is thread-safe. Many host threads may drive different agents of the
  * same engine at once; forward passes are serialized inside the engine (batching across
- * agents comes with the scheduler). pyagent_engine_last_error reports the last failure of any
- * thread on this engine, so hosts that share an engine across threads should read it right
- * after the failing call. Include <pyagent/pyagent.h>, not this file.
+ * agents comes with the scheduler). pyagent_engine_last_error reports the calling thread's
+ * own last failure on this engine, so threads that share an engine each read their own.
+ * Include <pyagent/pyagent.h>, not this file.
  */
 #ifndef PYAGENT_ENGINE_H
 #define PYAGENT_ENGINE_H
@@ -34,8 +34,9 @@ PYAGENT_API pyagent_status pyagent_engine_open(const char *path, const pyagent_p
  * this call is undefined. */
 PYAGENT_API void pyagent_engine_destroy(pyagent_engine *engine);
 
-/* The message of the last failure on this engine ("" if none). Never NULL, also for NULL.
- * Valid until the next failing call on the engine. */
+/* The message of the calling thread's last failure on this engine; for a thread that has had
+ * none, of the engine's last failure on any thread ("" if none). Never NULL, also for NULL.
+ * Valid on this thread until its next call into the engine. */
 PYAGENT_API const char *pyagent_engine_last_error(const pyagent_engine *engine);
 
 /* Routes this engine's log lines of level >= min_level to `fn` (NULL = back to stderr;

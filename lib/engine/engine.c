@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "../core/params.h"
@@ -21,10 +22,23 @@ typedef struct engine_with_store {
 #define MIN_DEFAULT_CTX 512
 #define MAX_DEFAULT_CTX 32768 /* a default, not a limit: set n_ctx for more */
 
+/* Each thread keeps its own last failure, so that pyagent_engine_last_error hands it a message
+ * no other thread writes while it reads (engines are shared by threads; the message of one
+ * thread's failure must not be torn by another's). `engine` is the engine's serial, not its
+ * address, which a later engine may reuse. */
+static _Thread_local struct {
+    uint64_t engine; /* 0: none */
+    char msg[PA_ERR_MSG_SIZE];
+} thread_error, thread_copy;
+
+static atomic_uint_fast64_t engine_serials;
+
 pyagent_status pa_engine_set_error(pyagent_engine *e, const pa_err *err) {
     pthread_mutex_lock(&e->error_lock);
     e->last_error = *err;
     pthread_mutex_unlock(&e->error_lock);
+    thread_error.engine = e->serial;
+    memcpy(thread_error.msg, err->msg, sizeof thread_error.msg);
     pa_engine_log(e, PYAGENT_LOG_DEBUG, "error: %s", err->msg);
     return err->status;
 }
@@ -129,6 +143,7 @@ pyagent_status pyagent_engine_open(const char *path, const pyagent_params *param
     pthread_cond_init(&e->stepped, NULL);
     pthread_cond_init(&e->work, NULL);
     pthread_mutex_init(&e->error_lock, NULL);
+    e->serial = atomic_fetch_add(&engine_serials, 1) + 1;
     e->log_level = PYAGENT_LOG_WARN;
     pa_err err = {0};
     pyagent_status st = open_model(e, path, params, &err);
@@ -168,7 +183,12 @@ void pa_engine_free(pyagent_engine *engine) {
 }
 
 const char *pyagent_engine_last_error(const pyagent_engine *engine) {
-    return engine ? engine->last_error.msg : "";
+    if (!engine) return "";
+    if (thread_error.engine == engine->serial) return thread_error.msg;
+    pthread_mutex_lock((pthread_mutex_t *)&engine->error_lock); /* another thread's failure */
+    memcpy(thread_copy.msg, engine->last_error.msg, sizeof thread_copy.msg);
+    pthread_mutex_unlock((pthread_mutex_t *)&engine->error_lock);
+    return thread_copy.msg;
 }
 
 pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level,

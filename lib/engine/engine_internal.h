@@ -177,6 +177,7 @@ struct pyagent_engine {
     bool work_arrived;       /* a request began since the loop's last step: it must not sleep */
 
     pthread_mutex_t error_lock; /* guards last_error against concurrent failures */
+    uint64_t serial;            /* unique among the process's engines, for the per-thread error */
     pyagent_log_fn log_fn;
     void *log_user_data;
     int32_t log_level;
