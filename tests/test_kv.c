@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1039,6 +1040,46 @@ static void eight_threads_sixty_four_agents(void **state) {
     }
 }
 
+/* A submitted request's callback runs on the engine's loop thread; destroying the agent
+ * meanwhile (the host saw its last token arrive) waits for the callback to return instead of
+ * freeing the agent under it, and poll says "running" until then. */
+typedef struct slow_callback {
+    atomic_int seen, last_started, last_returned;
+} slow_callback;
+
+static void sleep_us(long us) {
+    struct timespec t = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&t, NULL);
+}
+
+static void slow_on_last(void *ud, int32_t token, const char *text, size_t len) {
+    (void)token, (void)text, (void)len;
+    slow_callback *c = ud;
+    if (atomic_fetch_add(&c->seen, 1) + 1 < 3) return;
+    atomic_store(&c->last_started, 1);
+    sleep_us(100 * 1000);
+    atomic_store(&c->last_returned, 1);
+}
+
+static void destroy_waits_for_a_running_callback(void **state) {
+    (void)state;
+    pyagent_engine *e = open_engine(stories_path, 0, 0, 16);
+    assert_int_equal(pyagent_engine_start(e), PYAGENT_OK);
+    pyagent_agent *a = greedy_agent(e);
+    slow_callback c = {0};
+    assert_int_equal(pyagent_agent_feed_text(a, "Once upon a time", -1), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_submit(a, 3, slow_on_last, &c), PYAGENT_OK);
+    while (!atomic_load(&c.last_started)) sleep_us(100);
+    int32_t finish = -1;
+    assert_int_equal(pyagent_agent_poll(a, &finish), PYAGENT_OK);
+    assert_int_equal(finish, 0); /* still running: its last event is being delivered */
+    pyagent_agent_destroy(a);
+    assert_int_equal(atomic_load(&c.last_returned), 1);
+    assert_int_equal(atomic_load(&c.seen), 3);
+    assert_int_equal(pyagent_engine_stop(e), PYAGENT_OK);
+    pyagent_engine_destroy(e);
+}
+
 /* Back-to-back blocking requests against the engine's own loop: each one must wake the loop,
  * however the request's start falls against the loop's last idle step. A request whose start
  * is missed waits for the next one, so a lone host thread would wait forever; the requests run
@@ -1119,6 +1160,7 @@ int main(void) {
         cmocka_unit_test(agents_on_a_shared_prompt_decode_like_agents_alone),
         cmocka_unit_test(eight_threads_sixty_four_agents),
         cmocka_unit_test(blocking_requests_always_wake_the_loop),
+        cmocka_unit_test(destroy_waits_for_a_running_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

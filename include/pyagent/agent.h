@@ -34,7 +34,9 @@ PYAGENT_API pyagent_status pyagent_agent_create(pyagent_engine *engine,
                                                 const pyagent_params *sampler,
                                                 pyagent_agent **agent);
 
-/* Frees the agent and its KV cache. NULL is a no-op. Must not race with a call on the agent. */
+/* Frees the agent and its KV cache. NULL is a no-op. Must not race with a call on the agent.
+ * If the engine's loop is calling a submitted request's on_token, it waits for that call to
+ * return (so on_token must not destroy its own agent). */
 PYAGENT_API void pyagent_agent_destroy(pyagent_agent *agent);
 
 /* The message of the last failure on this agent ("" if none); never NULL, also for NULL. */

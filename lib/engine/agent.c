@@ -45,7 +45,7 @@ static pyagent_status fail(pyagent_agent *a, pyagent_status status, const char *
  * Takes the engine lock on success. */
 static pyagent_status lock_idle(pyagent_agent *a) {
     pthread_mutex_lock(&a->engine->lock);
-    if (a->req.active) {
+    if (a->req.active || a->delivering) {
         pthread_mutex_unlock(&a->engine->lock);
         return fail(a, PYAGENT_ERR_BUSY, "the agent has a submitted request still running");
     }
@@ -203,7 +203,7 @@ void pyagent_agent_destroy(pyagent_agent *agent) {
     if (!agent) return;
     pyagent_engine *e = agent->engine;
     pthread_mutex_lock(&e->lock);
-    while (agent->in_flight) pthread_cond_wait(&e->stepped, &e->lock);
+    while (agent->in_flight || agent->delivering) pthread_cond_wait(&e->stepped, &e->lock);
     if (agent->prev) agent->prev->next = agent->next;
     else e->agents = agent->next;
     if (agent->next) agent->next->prev = agent->prev;
@@ -546,6 +546,7 @@ static void serve_blocking_locked(pyagent_agent *a) {
             pthread_mutex_unlock(&e->lock);
             pa_sched_deliver(a);
             pthread_mutex_lock(&e->lock);
+            pa_sched_delivered_locked(a);
             continue;
         }
         if (!a->req.active) return;
@@ -617,7 +618,7 @@ pyagent_status pyagent_agent_submit(pyagent_agent *agent, int32_t max_tokens,
 pyagent_status pyagent_agent_poll(pyagent_agent *agent, int32_t *finish_reason) {
     if (!agent || !finish_reason) return PYAGENT_ERR_INVALID_ARGUMENT;
     pthread_mutex_lock(&agent->engine->lock);
-    bool running = agent->req.active || agent->req.inbox.n > 0 || agent->req.outbox.n > 0;
+    bool running = agent->req.active || agent->req.inbox.n > 0 || agent->delivering;
     if (!running) pa_sched_request_seen(agent);
     *finish_reason = running ? 0 : agent->req.finish;
     pyagent_status st = running ? PYAGENT_OK : agent->req.status;

@@ -379,15 +379,18 @@ pyagent_status pyagent_engine_embed_tokens(pyagent_engine *engine, const int32_t
 
 /* Delivers the events of every submitted (async) request; called by the stepping thread. */
 static void deliver_async(pyagent_engine *e) {
+    pthread_mutex_lock(&e->lock);
     for (;;) {
-        pthread_mutex_lock(&e->lock);
         pyagent_agent *a = e->agents;
         while (a && !(a->req.async && a->req.inbox.n > 0)) a = a->next;
-        if (a) pa_sched_take_events_locked(a);
+        if (!a) break;
+        pa_sched_take_events_locked(a);
         pthread_mutex_unlock(&e->lock);
-        if (!a) return;
         pa_sched_deliver(a);
+        pthread_mutex_lock(&e->lock);
+        pa_sched_delivered_locked(a);
     }
+    pthread_mutex_unlock(&e->lock);
 }
 
 pyagent_status pyagent_engine_step(pyagent_engine *engine, int32_t *n_active) {

@@ -112,6 +112,7 @@ struct pyagent_agent {
     size_t pruned_from;   /* positions from here on were computed with pruned blocks missing
                              (PA_NO_BLOCK holes in the table), SIZE_MAX if none: private too */
     bool in_flight;       /* part of the batch a step is computing */
+    bool delivering;      /* its outbox is being delivered, outside the lock */
 
     pa_sampler sampler;
     pa_spec_state spec;
@@ -206,6 +207,8 @@ int pa_sched_step_locked(pyagent_engine *e);
 void pa_sched_take_events_locked(pyagent_agent *a);
 /* Calls the request's callback for every event in its outbox, then empties it (no lock). */
 void pa_sched_deliver(pyagent_agent *a);
+/* After pa_sched_deliver: the agent may be changed or destroyed again. */
+void pa_sched_delivered_locked(pyagent_agent *a);
 /* Whether pyagent_agent_cancel named the running request (agent.request_seq). */
 bool pa_sched_cancelled(const pyagent_agent *a);
 /* The caller has seen the request end: a cancel from now on names the next one. */

@@ -60,6 +60,12 @@ void pa_sched_take_events_locked(pyagent_agent *a) {
     a->req.outbox = a->req.inbox;
     a->req.inbox = spent;
     a->req.inbox.n = a->req.inbox.text_len = 0;
+    a->delivering = true;
+}
+
+void pa_sched_delivered_locked(pyagent_agent *a) {
+    a->delivering = false;
+    pthread_cond_broadcast(&a->engine->stepped); /* a destroy may wait for it */
 }
 
 void pa_sched_deliver(pyagent_agent *a) {
