@@ -29,7 +29,8 @@ typedef struct engine_with_store {
 static _Thread_local struct {
     uint64_t engine; /* 0: none */
     char msg[PA_ERR_MSG_SIZE];
-} thread_error, thread_copy;
+} thread_error;
+static _Thread_local char thread_copy[PA_ERR_MSG_SIZE]; /* of another thread's failure */
 
 static atomic_uint_fast64_t engine_serials;
 
@@ -185,10 +186,10 @@ void pa_engine_free(pyagent_engine *engine) {
 const char *pyagent_engine_last_error(const pyagent_engine *engine) {
     if (!engine) return "";
     if (thread_error.engine == engine->serial) return thread_error.msg;
-    pthread_mutex_lock((pthread_mutex_t *)&engine->error_lock); /* another thread's failure */
-    memcpy(thread_copy.msg, engine->last_error.msg, sizeof thread_copy.msg);
+    pthread_mutex_lock((pthread_mutex_t *)&engine->error_lock);
+    memcpy(thread_copy, engine->last_error.msg, sizeof thread_copy);
     pthread_mutex_unlock((pthread_mutex_t *)&engine->error_lock);
-    return thread_copy.msg;
+    return thread_copy;
 }
 
 pyagent_status pyagent_engine_set_log(pyagent_engine *engine, int32_t min_level,
