@@ -353,6 +353,44 @@ static void activations_round_to_8_bits_per_block_of_32(void **state) {
     assert_int_equal(q.sum[1], -127);
 }
 
+/* Every set's own rounding of x equals pa_xq8_quantize bit for bit: random blocks, blocks whose
+ * values fall halfway between two steps (ties go to even), and blocks with NaN, infinities,
+ * signed zeros and subnormals. */
+static void every_set_rounds_x_like_the_portable_code(void **state) {
+    (void)state;
+    enum { N = 32 * 12 };
+    static float x[N];
+    for (int i = 0; i < N; i++) x[i] = next_float() * (float)(1 + i % 7);
+    for (int i = 32; i < 64; i++) x[i] = (float)(i - 48) + 0.5f; /* ties: d = 1 with ... */
+    x[63] = 127.0f;                                              /* ... a maximum of 127 */
+    for (int i = 64; i < 96; i++) x[i] = (float)(i - 80) * (127.0f / 16.0f) + 0.5f;
+    x[96] = NAN, x[97] = -0.0f, x[98] = 1e-40f, x[99] = -3.0f;  /* NaN drops out of the max */
+    x[128] = INFINITY, x[129] = 1.0f, x[130] = -2.0f;           /* amax = inf: 1/d = 0 */
+    for (int i = 160; i < 192; i++) x[i] = 0.0f;                /* d = 0 */
+    for (int i = 192; i < 224; i++) x[i] = 1e-42f * (float)(i - 200); /* subnormal block */
+    x[250] = -INFINITY, x[251] = NAN;
+    static uint8_t want_buf[PA_XQ8_BYTES(N)], got_buf[PA_XQ8_BYTES(N)];
+    pa_xq8 want = pa_xq8_in(want_buf, N), got = pa_xq8_in(got_buf, N);
+    pa_xq8_quantize(x, N, &want);
+    for (int isa = 0; isa < PA_ISA_COUNT; isa++) {
+        const pa_kernel_set *set = pa_kernels_for((pa_isa)isa);
+        if (!set) continue;
+        memset(got_buf, 0x55, sizeof got_buf);
+        got = pa_xq8_in(got_buf, N);
+        set->quantize_x(x, N, &got);
+        for (int b = 0; b < N / 32; b++) {
+            if (memcmp(&got.d[b], &want.d[b], sizeof(float)) || got.sum[b] != want.sum[b] ||
+                memcmp(&got.dsum[b], &want.dsum[b], sizeof(float)))
+                fail_msg("%s: block %d: d %.9g sum %d, portable d %.9g sum %d", set->name, b,
+                         (double)got.d[b], got.sum[b], (double)want.d[b], want.sum[b]);
+            for (int i = 32 * b; i < 32 * b + 32; i++)
+                if (got.q[i] != want.q[i])
+                    fail_msg("%s: q[%d] = %d, portable %d (x %.9g)", set->name, i, got.q[i],
+                             want.q[i], (double)x[i]);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Matrix products                                                                             */
 
@@ -538,6 +576,7 @@ int main(void) {
         cmocka_unit_test(q4_k_scales_unpack_the_same_both_ways),
         cmocka_unit_test(q8_0_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(activations_round_to_8_bits_per_block_of_32),
+        cmocka_unit_test(every_set_rounds_x_like_the_portable_code),
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),

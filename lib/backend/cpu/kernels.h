@@ -128,6 +128,8 @@ typedef struct pa_row_kernels {
 
 typedef struct pa_kernel_set {
     const char *name;                  /* "portable C", "AVX2+FMA+F16C", "AVX-512" */
+    /* pa_xq8_quantize, bit for bit (the SIMD sets may have their own, faster one) */
+    void (*quantize_x)(const float *x, int n, const pa_xq8 *out);
     pa_row_kernels types[PA_W_COUNT];  /* indexed by pa_wtype */
 } pa_kernel_set;
 

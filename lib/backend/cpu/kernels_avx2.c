@@ -318,6 +318,7 @@ ENTRY_POINTS(q4_k, const pa_xq8)
 
 static const pa_kernel_set avx2 = {
     "AVX2+FMA+F16C",
+    pa_xq8_quantize,
     {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL},

@@ -435,8 +435,33 @@ ENTRY_POINTS(q8_0, const pa_xq8)
 ENTRY_POINTS(q4_0, const pa_xq8)
 ENTRY_POINTS(q4_k, const pa_xq8)
 
+/* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
+ * keeps the running value when a lane is NaN, as the scalar compare does), d and 1/d are the
+ * same scalar operations, vcvtps2dq rounds to nearest even as lrintf does (and gives the same
+ * 0x80000000 for NaN), and vpmovdb keeps the low byte as the cast to int8_t does. */
+AVX512 static void quantize_x(const float *x, int n, const pa_xq8 *out) {
+    for (int blk = 0; blk < n / 32; blk++) {
+        const __m512 lo = _mm512_loadu_ps(x + 32 * blk), hi = _mm512_loadu_ps(x + 32 * blk + 16);
+        __m512 m = _mm512_max_ps(_mm512_abs_ps(lo), _mm512_setzero_ps());
+        m = _mm512_max_ps(_mm512_abs_ps(hi), m);
+        const float amax = _mm512_reduce_max_ps(m);
+        const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        const __m512 idv = _mm512_set1_ps(id);
+        const __m128i q_lo = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, idv)));
+        const __m128i q_hi = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, idv)));
+        _mm_storeu_si128((__m128i *)(out->q + 32 * blk), q_lo);
+        _mm_storeu_si128((__m128i *)(out->q + 32 * blk + 16), q_hi);
+        const int32_t sum = _mm512_reduce_add_epi32(
+            _mm512_add_epi32(_mm512_cvtepi8_epi32(q_lo), _mm512_cvtepi8_epi32(q_hi)));
+        out->d[blk] = d;
+        out->sum[blk] = sum;
+        out->dsum[blk] = d * (float)sum;
+    }
+}
+
 static const pa_kernel_set avx512 = {
     "AVX-512+VNNI",
+    quantize_x,
     {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, dot4xn_f32},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, dot4xn_f16},

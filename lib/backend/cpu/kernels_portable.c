@@ -182,6 +182,7 @@ DOT4_FROM_DOT1(q4_k)
 
 static const pa_kernel_set portable = {
     "portable C",
+    pa_xq8_quantize,
     {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL},

@@ -252,7 +252,7 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
         const size_t stride = PA_XQ8_BYTES(w[0]->n_in);
         for (int t = 0; t < n; t++) {
             xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, (int)w[0]->n_in);
-            pa_xq8_quantize(x + (int64_t)t * w[0]->n_in, (int)w[0]->n_in, &xq[t]);
+            active_kernels()->quantize_x(x + (int64_t)t * w[0]->n_in, (int)w[0]->n_in, &xq[t]);
         }
         for (int i = 0; i < count; i++) set.jobs[i].xq = xq;
     }
