@@ -353,9 +353,9 @@ static void activations_round_to_8_bits_per_block_of_32(void **state) {
     assert_int_equal(q.sum[1], -127);
 }
 
-/* Every set's own rounding of x equals pa_xq8_quantize bit for bit: random blocks, blocks whose
- * values fall halfway between two steps (ties go to even), and blocks with NaN, infinities,
- * signed zeros and subnormals. */
+/* Every SIMD set's own rounding of x equals pa_xq8_quantize bit for bit: random blocks,
+ * blocks whose values fall halfway between two steps (ties go to even), and blocks with NaN,
+ * infinities, signed zeros and subnormals. */
 static void every_set_rounds_x_like_the_portable_code(void **state) {
     (void)state;
     enum { N = 32 * 12 };
@@ -372,7 +372,7 @@ static void every_set_rounds_x_like_the_portable_code(void **state) {
     static uint8_t want_buf[PA_XQ8_BYTES(N)], got_buf[PA_XQ8_BYTES(N)];
     pa_xq8 want = pa_xq8_in(want_buf, N), got = pa_xq8_in(got_buf, N);
     pa_xq8_quantize(x, N, &want);
-    for (int isa = 0; isa < PA_ISA_COUNT; isa++) {
+    for (int isa = PA_ISA_PORTABLE + 1; isa < PA_ISA_COUNT; isa++) {
         const pa_kernel_set *set = pa_kernels_for((pa_isa)isa);
         if (!set) continue;
         memset(got_buf, 0x55, sizeof got_buf);

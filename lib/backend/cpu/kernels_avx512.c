@@ -224,12 +224,16 @@ INLINE __m256i load_2x128(const void *lo, const void *hi) {
                                    _mm_loadu_si128((const __m128i *)hi), 1);
 }
 
+/* [*a x4 | *b x4] */
+INLINE __m256 broadcast_pair(const float *a, const float *b) {
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(a)), _mm_broadcast_ss(b), 1);
+}
+
 /* [a | b]: the f16 scales at a and b, each in four lanes */
 INLINE __m256 table_scale_pair(const uint8_t *a, const uint8_t *b) {
     uint16_t bits_a, bits_b;
     memcpy(&bits_a, a, 2), memcpy(&bits_b, b, 2);
-    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(&pa_f16_table[bits_a])),
-                                _mm_broadcast_ss(&pa_f16_table[bits_b]), 1);
+    return broadcast_pair(&pa_f16_table[bits_a], &pa_f16_table[bits_b]);
 }
 
 /* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the nibbles in as they
@@ -251,11 +255,10 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
         for (int j = 0; j < R; j++) prefetch(rows[j] + a + PA_PREFETCH_BYTES); /* 36 bytes on */
         const int8_t *xa = x->q + 32 * blk, *xb = xa + 32;
         const __m256i x_lo = load_2x128(xa, xb), x_hi = load_2x128(xa + 16, xb + 16);
-        const __m256i zero = _mm256_setzero_si256();
+        const __m256i zero = _mm256_setzero_si256(); /* lane_offsets of both halves at once */
         const __m256i offset = _mm256_sub_epi32(
             zero, _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(zero, eight, x_lo), eight, x_hi));
-        const __m256 dx = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(&x->d[blk])),
-                                               _mm_broadcast_ss(&x->d[blk + 1]), 1);
+        const __m256 dx = broadcast_pair(&x->d[blk], &x->d[blk + 1]);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const __m256i raw = load_2x128(rows[j] + a + 2, rows[j] + b + 2);

@@ -250,9 +250,10 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
     pa_xq8 xq[MAX_ROW_BATCH];
     if (set.jobs[0].k->x_q8) {
         const size_t stride = PA_XQ8_BYTES(w[0]->n_in);
+        void (*quantize_x)(const float *, int, const pa_xq8 *) = active_kernels()->quantize_x;
         for (int t = 0; t < n; t++) {
             xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, (int)w[0]->n_in);
-            active_kernels()->quantize_x(x + (int64_t)t * w[0]->n_in, (int)w[0]->n_in, &xq[t]);
+            quantize_x(x + (int64_t)t * w[0]->n_in, (int)w[0]->n_in, &xq[t]);
         }
         for (int i = 0; i < count; i++) set.jobs[i].xq = xq;
     }
