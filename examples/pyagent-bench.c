@@ -569,6 +569,9 @@ static bool map_model(const char *path, bool huge_pages, model_mapping *out) {
     } else {
         void *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         ok = data != MAP_FAILED;
+#ifdef MADV_HUGEPAGE
+        if (ok) madvise(data, size, MADV_HUGEPAGE); /* as the engine's own mapping */
+#endif
         if (ok) *out = (model_mapping){data, size, data, size};
     }
     const int e = errno;

@@ -163,7 +163,9 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *                    them faster (fewer TLB misses: +16 % tokens/s for one thread on the 110M
  *                    shape here), open takes a read of the file, and processes that open the
  *                    same file no longer share its pages. Where the kernel has no transparent
- *                    huge pages the copy is in ordinary pages.   default 0 (map), [0, 1]
+ *                    huge pages the copy is in ordinary pages. 0 maps the file, advised
+ *                    MADV_HUGEPAGE, so that pages read in by the mapping come in 2 MiB folios
+ *                    where the file system allows.   default 0 (map), [0, 1]
  *
  * Sampler keys (PYAGENT_PARAMS_SAMPLER), applied in the order listed:
  *   repeat_penalty     f64  divide positive / multiply negative logits of recent tokens

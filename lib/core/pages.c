@@ -38,6 +38,14 @@ void *pa_huge_alloc(size_t bytes) {
 #endif
 }
 
+void pa_huge_advise(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 void pa_huge_free(void *p, size_t bytes) {
 #ifdef PA_PAGES_FROM_HEAP
     (void)bytes;

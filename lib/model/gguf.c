@@ -680,6 +680,7 @@ pyagent_status gguf_open_file(const char *path, bool huge_pages, gguf_file **out
     if (map == MAP_FAILED) {
         return pa_fail(err, PYAGENT_ERR_IO, "%s: cannot map: %s", path, strerror(e));
     }
+    pa_huge_advise(map, size);
     return open_bytes(map, size, BYTES_MAPPED, path, out, err);
 }
 
