@@ -136,6 +136,30 @@ static double exact_dot(const pa_row_kernels *portable, const void *row, const a
     return sum;
 }
 
+/* dot4_stripes over 4 stripes of `stripe` rows of n values each equal to dot1 bit for bit. */
+static void check_stripes(const pa_kernel_set *set, pa_wtype t, int n, int stripe) {
+    const pa_row_kernels *k = &set->types[t];
+    if (!k->dot4_stripes) return;
+    const uint64_t bytes = row_bytes(t, n);
+    uint8_t *matrix = malloc(bytes * 4 * (uint64_t)stripe);
+    float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * 4 * (size_t)stripe);
+    void *q8_buf = malloc(PA_XQ8_BYTES(n));
+    assert_non_null(matrix), assert_non_null(x), assert_non_null(y), assert_non_null(q8_buf);
+    for (int r = 0; r < 4 * stripe; r++) random_row(t, n, matrix + (uint64_t)r * bytes);
+    for (int i = 0; i < n; i++) x[i] = next_float();
+    const pa_xq8 q8 = pa_xq8_in(q8_buf, n);
+    if (k->x_q8) pa_xq8_quantize(x, n, &q8);
+    const void *xk = k->x_q8 ? (const void *)&q8 : (const void *)x;
+    k->dot4_stripes(matrix, bytes, stripe, xk, n, y);
+    for (int r = 0; r < 4 * stripe; r++) {
+        const float one = k->dot1(matrix + (uint64_t)r * bytes, xk, n);
+        if (memcmp(&one, &y[r], sizeof one) != 0)
+            fail_msg("%s %s n=%d: dot4_stripes row %d of %d %.9g differs from dot1 %.9g",
+                     set->name, type_names[t], n, r, 4 * stripe, (double)y[r], (double)one);
+    }
+    free(matrix), free(x), free(y), free(q8_buf);
+}
+
 /* Checks one kernel set against the portable one for type t and length n: dot1 and dot4 near
  * the exact value (the bound of recursive f32 summation, n·ε·Σ|w·x|), dot4 equal to dot1 bit
  * for bit, and to_f32 equal to the portable conversion bit for bit. */
@@ -149,6 +173,7 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
         a.q8 = pa_xq8_in(a.q8_buf, n);
         pa_xq8_quantize(a.f32, n, &a.q8);
     }
+    check_stripes(set, t, n, 3);
     const void *row_ptrs[4] = {rows[0], rows[1], rows[2], rows[3]};
     float four[4], four_portable[4];
     k->dot4(row_ptrs, x_for(k, &a), n, four);
@@ -226,6 +251,18 @@ static void check_isa(pa_isa isa, const char *name) {
         skip();
     }
     check_set(set);
+}
+
+/* Rows longer than the q4_0 stripes' table of x pairs (8192 values) take the x side per four
+ * rows, with the same results; every set's stripes over rows of 8256 values. */
+static void stripes_of_long_rows_match_dot1(void **state) {
+    (void)state;
+    for (int isa = 0; isa < PA_ISA_COUNT; isa++) {
+        const pa_kernel_set *set = pa_kernels_for((pa_isa)isa);
+        if (set)
+            for (int t = 0; t < PA_W_COUNT; t++)
+                if (t != PA_W_Q4_K) check_stripes(set, (pa_wtype)t, 8256, 2);
+    }
 }
 
 static void avx2_kernels_match_portable(void **state) {
@@ -571,6 +608,7 @@ int main(void) {
         cmocka_unit_test(portable_kernels_match_exact_sums),
         cmocka_unit_test(avx2_kernels_match_portable),
         cmocka_unit_test(avx512_kernels_match_portable),
+        cmocka_unit_test(stripes_of_long_rows_match_dot1),
         cmocka_unit_test(q4_0_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(q4_k_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(q4_k_scales_unpack_the_same_both_ways),

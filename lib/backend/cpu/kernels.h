@@ -31,6 +31,7 @@
 #define PA_BACKEND_CPU_KERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -124,6 +125,11 @@ typedef struct pa_row_kernels {
     /* out[t * 4 + j] = rows[j] · x[t] for n_x tokens, each bitwise dot1's; NULL where a set
      * has none (the driver then calls dot4 per token) */
     void (*dot4xn)(const void *const rows[4], const void *const *x, int n_x, int n, float *out);
+    /* dot4 over a thread's four stripes of rows in one call: y[j * stripe + i] = row r · x for
+     * r = j * stripe + i (j = 0..3, i < stripe), row r at first + r * row_bytes, each value
+     * bitwise dot1's; NULL where a set has none (the driver then calls dot4 per four rows) */
+    void (*dot4_stripes)(const void *first, size_t row_bytes, int64_t stripe, const void *x,
+                         int n, float *y);
 } pa_row_kernels;
 
 typedef struct pa_kernel_set {

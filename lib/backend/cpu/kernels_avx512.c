@@ -236,13 +236,35 @@ INLINE __m256 table_scale_pair(const uint8_t *a, const uint8_t *b) {
     return broadcast_pair(&pa_f16_table[bits_a], &pa_f16_table[bits_b]);
 }
 
+/* The x side of q4_0 blocks blk, blk + 1 (see dot_q4_0), which all rows share */
+typedef struct q4_0_pair_x {
+    __m256i lo, hi;  /* [x_a 0..15 | x_b 0..15], [x_a 16..31 | x_b 16..31] */
+    __m256i offset;  /* -8 · Σ of each lane's q_x (lane_offsets of both halves) */
+    __m256 d;        /* [d_a x4 | d_b x4] */
+} q4_0_pair_x;
+
+INLINE q4_0_pair_x q4_0_pair_of(const pa_xq8 *x, int blk) {
+    const __m256i eight = _mm256_set1_epi8(8), zero = _mm256_setzero_si256();
+    const int8_t *xa = x->q + 32 * blk, *xb = xa + 32;
+    q4_0_pair_x px;
+    px.lo = load_2x128(xa, xb);
+    px.hi = load_2x128(xa + 16, xb + 16);
+    px.offset = _mm256_sub_epi32(
+        zero, _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(zero, eight, px.lo), eight, px.hi));
+    px.d = broadcast_pair(&x->d[blk], &x->d[blk + 1]);
+    return px;
+}
+
 /* q4_0 · x rounded to 8 bits: per block, d_w·d_x · Σ (nibble - 8)·q_x, the nibbles in as they
  * are and the 8 taken out by lane_offsets. Blocks go in pairs a, b: one register holds both
  * blocks' 16 bytes, [a | b], its low nibbles meet [x_a 0..15 | x_b 0..15] and its high
  * nibbles [x_a 16..31 | x_b 16..31], so two vpdpbusd leave a's sum in lanes 0-3 and b's in
  * 4-7, and one convert, scale and add serve both blocks (per row, the ALU ports' work per
- * weight is about 0.6 of one block at a time). An odd last block goes alone. */
-INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+ * weight is about 0.6 of one block at a time). The x side of each pair comes from `pairs`
+ * (made once for many rows) or, where it is NULL, is made here. An odd last block goes
+ * alone. */
+INLINE void dot_q4_0_pairs(const uint8_t *const *rows, int R, const q4_0_pair_x *pairs,
+                           const pa_xq8 *x, int n, float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xf), eight = _mm256_set1_epi8(8);
     const int n_blocks = n / PA_Q4_0_BLOCK;
     __m256 acc[4];
@@ -253,19 +275,14 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
         const size_t a = (size_t)blk * PA_Q4_0_BYTES, b = a + PA_Q4_0_BYTES;
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) prefetch(rows[j] + a + PA_PREFETCH_BYTES); /* 36 bytes on */
-        const int8_t *xa = x->q + 32 * blk, *xb = xa + 32;
-        const __m256i x_lo = load_2x128(xa, xb), x_hi = load_2x128(xa + 16, xb + 16);
-        const __m256i zero = _mm256_setzero_si256(); /* lane_offsets of both halves at once */
-        const __m256i offset = _mm256_sub_epi32(
-            zero, _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(zero, eight, x_lo), eight, x_hi));
-        const __m256 dx = broadcast_pair(&x->d[blk], &x->d[blk + 1]);
+        const q4_0_pair_x px = pairs ? pairs[blk / 2] : q4_0_pair_of(x, blk);
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const __m256i raw = load_2x128(rows[j] + a + 2, rows[j] + b + 2);
             const __m256i lo = _mm256_and_si256(raw, low4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-            const __m256i dot = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(offset, lo, x_lo), hi, x_hi);
-            const __m256 s = _mm256_mul_ps(table_scale_pair(rows[j] + a, rows[j] + b), dx);
+            const __m256i dot = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(px.offset, lo, px.lo), hi, px.hi);
+            const __m256 s = _mm256_mul_ps(table_scale_pair(rows[j] + a, rows[j] + b), px.d);
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j]);
         }
     }
@@ -283,6 +300,10 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
     }
     PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) out[j] = hsum8(acc[j]);
+}
+
+INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    dot_q4_0_pairs(rows, R, NULL, x, n, out);
 }
 
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
@@ -414,9 +435,31 @@ AVX512 static void to_f32_f32(const void *row, float *out, int n) {
         dot_##type(rows, 1, (X *)x, n, &out);                                                 \
         return out;                                                                           \
     }
+
+/* The loop of dot4_stripes around DOT(rows, 4, ..., n, out): one call for all of a thread's
+ * rows keeps the kernel's constants in registers from one group of four to the next. */
+#define FOR_EACH_STRIPE_ROW(DOT, ...)                                                         \
+    for (int64_t i = 0; i < stripe; i++) {                                                    \
+        const uint8_t *rows[4];                                                               \
+        for (int j = 0; j < 4; j++)                                                           \
+            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;        \
+        float out[4];                                                                         \
+        DOT(rows, 4, __VA_ARGS__, n, out);                                                    \
+        for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];                               \
+    }
+
+#define STRIPES_ENTRY_POINT(type, X)                                                          \
+    AVX512 static void dot4_stripes_##type(const void *first, size_t row_bytes,               \
+                                           int64_t stripe, const void *x, int n, float *y) {  \
+        FOR_EACH_STRIPE_ROW(dot_##type, (X *)x)                                               \
+    }
+
 ENTRY_POINTS(f32, const float)
 ENTRY_POINTS(f16, const float)
 ENTRY_POINTS(bf16, const float)
+STRIPES_ENTRY_POINT(f32, const float)
+STRIPES_ENTRY_POINT(f16, const float)
+STRIPES_ENTRY_POINT(bf16, const float)
 
 /* dot4 of n_x tokens: threes through the three-token kernel, then pairs (a remainder of 1
  * is taken as 2 + 2 rather than 3 + 1: one token alone converts each weight for itself), and
@@ -437,6 +480,23 @@ MULTI_ENTRY_POINT(bf16)
 ENTRY_POINTS(q8_0, const pa_xq8)
 ENTRY_POINTS(q4_0, const pa_xq8)
 ENTRY_POINTS(q4_k, const pa_xq8)
+STRIPES_ENTRY_POINT(q8_0, const pa_xq8)
+STRIPES_ENTRY_POINT(q4_k, const pa_xq8)
+
+/* q4_0's stripes make the x side of the block pairs once for all the rows (rows of up to
+ * 8192 values: 16 KiB of stack; longer ones make it per four rows, as dot4 does). */
+#define Q4_0_STRIPE_PAIRS 128
+AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_t stripe,
+                                     const void *x, int n, float *y) {
+    q4_0_pair_x pairs[Q4_0_STRIPE_PAIRS];
+    const int n_pairs = n / (2 * PA_Q4_0_BLOCK);
+    const q4_0_pair_x *made = NULL;
+    if (n_pairs <= Q4_0_STRIPE_PAIRS) {
+        for (int p = 0; p < n_pairs; p++) pairs[p] = q4_0_pair_of(x, 2 * p);
+        made = pairs;
+    }
+    FOR_EACH_STRIPE_ROW(dot_q4_0_pairs, made, (const pa_xq8 *)x)
+}
 
 /* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
  * keeps the running value when a lane is NaN, as the scalar compare does), d and 1/d are the
@@ -466,12 +526,12 @@ static const pa_kernel_set avx512 = {
     "AVX-512+VNNI",
     quantize_x,
     {
-        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, dot4xn_f32},
-        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, dot4xn_f16},
-        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, dot4xn_bf16},
-        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
-        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL},
-        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, dot4xn_f32, dot4_stripes_f32},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, dot4xn_f16, dot4_stripes_f16},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, dot4xn_bf16, dot4_stripes_bf16},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, dot4_stripes_q4_0},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k},
     },
 };
 

@@ -159,13 +159,15 @@ static const void *x_of(const matmul_job *job, int t) {
  * (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length s), so
  * that four far-apart streams are in flight (kernels.h); the 4 rows stay in L1 while every
  * token of the batch is dotted with them, so W is read from memory once per batch. */
-static void matmul_rows(void *ctx, int ith, int nth) {
-    const matmul_job *job = ctx;
+/* Rows begin + j * stripe + i (j < 4, i < stripe) for every token, four rows at a time */
+static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe) {
     const pa_matrix *w = job->w;
     const int n_in = (int)w->n_in;
-    int64_t begin, end;
-    pa_split(w->n_out, ith, nth, &begin, &end);
-    const int64_t stripe = (end - begin) / 4;
+    if (job->k->dot4_stripes && job->n == 1) { /* one token: the kernel loops over the rows */
+        job->k->dot4_stripes(row_ptr(w, begin), w->row_bytes, stripe, x_of(job, 0), n_in,
+                             job->y + begin);
+        return;
+    }
     const void *xs[MAX_ROW_BATCH]; /* each token's activations, for dot4xn */
     for (int t = 0; t < job->n; t++) xs[t] = x_of(job, t);
     for (int64_t i = 0; i < stripe; i++) {
@@ -188,9 +190,19 @@ static void matmul_rows(void *ctx, int ith, int nth) {
             for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[j];
         }
     }
+}
+
+static void matmul_rows(void *ctx, int ith, int nth) {
+    const matmul_job *job = ctx;
+    const pa_matrix *w = job->w;
+    int64_t begin, end;
+    pa_split(w->n_out, ith, nth, &begin, &end);
+    const int64_t stripe = (end - begin) / 4;
+    matmul_stripes(job, begin, stripe);
     for (int64_t o = begin + 4 * stripe; o < end; o++)
         for (int t = 0; t < job->n; t++)
-            job->y[(int64_t)t * w->n_out + o] = job->k->dot1(row_ptr(w, o), x_of(job, t), n_in);
+            job->y[(int64_t)t * w->n_out + o] =
+                job->k->dot1(row_ptr(w, o), x_of(job, t), (int)w->n_in);
 }
 
 /* Y[:, rows] (n, r) = X (n, k) @ W[rows]^T (k, r), with W[rows] given as f32 rows */
