@@ -316,16 +316,28 @@ ENTRY_POINTS(q8_0, const pa_xq8)
 ENTRY_POINTS(q4_0, const pa_xq8)
 ENTRY_POINTS(q4_k, const pa_xq8)
 
+#define STRIPES_ENTRY_POINT(type, X)                                                          \
+    AVX2 static void dot4_stripes_##type(const void *first, size_t row_bytes, int64_t stripe, \
+                                         const void *x, int n, float *y) {                    \
+        PA_STRIPE_ROWS(dot_##type, (X *)x)                                                    \
+    }
+STRIPES_ENTRY_POINT(f32, const float)
+STRIPES_ENTRY_POINT(f16, const float)
+STRIPES_ENTRY_POINT(bf16, const float)
+STRIPES_ENTRY_POINT(q8_0, const pa_xq8)
+STRIPES_ENTRY_POINT(q4_0, const pa_xq8)
+STRIPES_ENTRY_POINT(q4_k, const pa_xq8)
+
 static const pa_kernel_set avx2 = {
     "AVX2+FMA+F16C",
     pa_xq8_quantize,
     {
-        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL},
-        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL},
-        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL},
-        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
-        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL},
-        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, dot4_stripes_f32},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, dot4_stripes_f16},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL, dot4_stripes_bf16},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, dot4_stripes_q4_0},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k},
     },
 };
 

@@ -436,22 +436,10 @@ AVX512 static void to_f32_f32(const void *row, float *out, int n) {
         return out;                                                                           \
     }
 
-/* The loop of dot4_stripes around DOT(rows, 4, ..., n, out): one call for all of a thread's
- * rows keeps the kernel's constants in registers from one group of four to the next. */
-#define FOR_EACH_STRIPE_ROW(DOT, ...)                                                         \
-    for (int64_t i = 0; i < stripe; i++) {                                                    \
-        const uint8_t *rows[4];                                                               \
-        for (int j = 0; j < 4; j++)                                                           \
-            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;        \
-        float out[4];                                                                         \
-        DOT(rows, 4, __VA_ARGS__, n, out);                                                    \
-        for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];                               \
-    }
-
 #define STRIPES_ENTRY_POINT(type, X)                                                          \
     AVX512 static void dot4_stripes_##type(const void *first, size_t row_bytes,               \
                                            int64_t stripe, const void *x, int n, float *y) {  \
-        FOR_EACH_STRIPE_ROW(dot_##type, (X *)x)                                               \
+        PA_STRIPE_ROWS(dot_##type, (X *)x)                                                    \
     }
 
 ENTRY_POINTS(f32, const float)
@@ -495,7 +483,7 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
         for (int p = 0; p < n_pairs; p++) pairs[p] = q4_0_pair_of(x, 2 * p);
         made = pairs;
     }
-    FOR_EACH_STRIPE_ROW(dot_q4_0_pairs, made, (const pa_xq8 *)x)
+    PA_STRIPE_ROWS(dot_q4_0_pairs, made, (const pa_xq8 *)x)
 }
 
 /* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
