@@ -777,7 +777,14 @@ static const char *base_name(const char *path) {
     return slash ? slash + 1 : path;
 }
 
+#define OPENBLAS_SETTLE_US 200000
+
 int main(int argc, char **argv) {
+    /* Debian's default OpenBLAS (the pthread build) starts its idle threads when it is loaded
+     * and lets them spin for 2^28 cycles (~0.1 s) before they sleep; the library sets OpenBLAS
+     * to one thread, but those threads still took a core from the first tests (two-thread F16
+     * decode read 2-6 % low). Measure after they sleep, as a long-running host would. */
+    usleep(OPENBLAS_SETTLE_US);
     if (pyagent_check_abi(PYAGENT_ABI_VERSION) != PYAGENT_OK) {
         fprintf(stderr, "pyagent-bench: libpyagent %s has ABI %d, this program was built for %d\n",
                 pyagent_version_string(), (int)pyagent_abi_version(), PYAGENT_ABI_VERSION);
