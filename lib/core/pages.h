@@ -20,7 +20,8 @@ void *pa_huge_alloc(size_t bytes);
 
 /* Advises MADV_HUGEPAGE for a file mapping: where the file system keeps large folios (ext4,
  * xfs on Linux 6.x) and the file is not yet in the page cache, faults read it in 2 MiB folios
- * mapped whole, as fast as the copy and still shared with other processes. */
+ * mapped whole (the TLB reach of a copy in huge pages, still shared with other processes).
+ * Pages already cached in smaller folios stay as they are. */
 void pa_huge_advise(void *p, size_t bytes);
 
 /* Frees what pa_huge_alloc returned for the same `bytes` (NULL is a no-op). */

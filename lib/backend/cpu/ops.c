@@ -158,8 +158,8 @@ static const void *x_of(const matmul_job *job, int t) {
 /* Few tokens: thread ith takes rows [begin, end) of W and reads them as four stripes at once
  * (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length s), so
  * that four far-apart streams are in flight (kernels.h); the 4 rows stay in L1 while every
- * token of the batch is dotted with them, so W is read from memory once per batch. */
-/* Rows begin + j * stripe + i (j < 4, i < stripe) for every token, four rows at a time */
+ * token of the batch is dotted with them, so W is read from memory once per batch. The rows
+ * past the four stripes (fewer than four) go one at a time. */
 static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe) {
     const pa_matrix *w = job->w;
     const int n_in = (int)w->n_in;
