@@ -308,9 +308,11 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
 
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
  * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
- * the same 32 bytes. */
+ * the same 32 bytes; their halves are paired as q4_0's blocks are ([2c 0..15 | 2c+1 0..15]
+ * and [2c 16..31 | 2c+1 16..31], two lane swaps), so that two vpdpbusd leave 2c's sum in
+ * lanes 0-3 and 2c+1's in 4-7 and one convert and add serve both (kernel alone +5-7 %). */
 INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    const __m256i low4 = _mm256_set1_epi8(0xf);
+    const __m256i low4 = _mm256_set1_epi8(0xf), zero = _mm256_setzero_si256();
     __m256 acc[4], mins[4];
     PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) acc[j] = mins[j] = _mm256_setzero_ps();
@@ -318,7 +320,7 @@ INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
         const int xb = 8 * blk; /* x block of sub-block 0 */
         const __m256 xd = _mm256_loadu_ps(x->d + xb), xdsum = _mm256_loadu_ps(x->dsum + xb);
-        float scale[4][8];
+        __m256 scale[4]; /* per row, sub-block s's (d·sc[s])·d_x in lane s */
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             const uint8_t *b = rows[j] + off;
@@ -328,22 +330,25 @@ INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             pa_q4_k_scales_mins(b + 4, sc, m);
             const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
             const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
-            _mm256_storeu_ps(scale[j], _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd)));
+            scale[j] = _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd));
             mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j]);
         }
-    for (int c = 0; c < 4; c++) {
-            const __m256i xq_lo = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c)));
-            const __m256i xq_hi = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c + 1)));
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+            const int8_t *x_lo = x->q + 32 * (xb + 2 * c), *x_hi = x_lo + 32;
+            const __m256i x_first = load_2x128(x_lo, x_hi), x_second = load_2x128(x_lo + 16, x_hi + 16);
+            const __m256i pick = _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1,
+                                                   2 * c + 1, 2 * c + 1);
             PA_UNROLL_ROWS
             for (int j = 0; j < R; j++) {
                 const __m256i raw = _mm256_loadu_si256((const __m256i *)(rows[j] + off + 16 + 32 * c));
                 const __m256i lo = _mm256_and_si256(raw, low4);
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-                const __m256i zero = _mm256_setzero_si256();
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(zero, lo, xq_lo)),
-                                         _mm256_set1_ps(scale[j][2 * c]), acc[j]);
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(zero, hi, xq_hi)),
-                                         _mm256_set1_ps(scale[j][2 * c + 1]), acc[j]);
+                const __m256i first = _mm256_permute2x128_si256(lo, hi, 0x20);
+                const __m256i second = _mm256_permute2x128_si256(lo, hi, 0x31);
+                const __m256i dot = _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(zero, first, x_first),
+                                                        second, x_second);
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                         _mm256_permutexvar_ps(pick, scale[j]), acc[j]);
             }
         }
     }
