@@ -193,11 +193,18 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
         if (k->dot4xn) { /* several tokens at once: each (row, token) bitwise dot1's */
             enum { MAX_X = 8 }; /* every split into threes, pairs and a single token */
             static float xs[MAX_X][MAX_N];
+            static uint8_t xq_buf[MAX_X][PA_XQ8_BYTES(MAX_N)];
+            pa_xq8 xq[MAX_X];
             const void *xp[MAX_X];
             float many[MAX_X * 4];
             for (int u = 0; u < MAX_X; u++) {
                 for (int i = 0; i < n; i++) xs[u][i] = u == 2 ? a.f32[i] : next_float();
                 xp[u] = xs[u];
+                if (k->x_q8) { /* the kernel reads each token rounded to 8 bits */
+                    xq[u] = pa_xq8_in(xq_buf[u], n);
+                    pa_xq8_quantize(xs[u], n, &xq[u]);
+                    xp[u] = &xq[u];
+                }
             }
             for (int n_x = 1; n_x <= MAX_X; n_x++) {
                 k->dot4xn(row_ptrs, xp, n_x, n, many);

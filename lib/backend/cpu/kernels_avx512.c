@@ -306,6 +306,64 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
     dot_q4_0_pairs(rows, R, NULL, x, n, out);
 }
 
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q4_0's arithmetic for
+ * every (row, token), so each is bitwise dot1's, with each row's nibbles and scales unpacked
+ * once for all T tokens (what batches of agents and speculative verification are bound by once
+ * the rows sit in cache). */
+INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
+                        float *out) {
+    const __m256i low4 = _mm256_set1_epi8(0xf), eight = _mm256_set1_epi8(8);
+    const int n_blocks = n / PA_Q4_0_BLOCK;
+    __m256 acc[4][3];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < 4; j++)
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) acc[j][t] = _mm256_setzero_ps();
+    int blk = 0;
+    for (; blk + 2 <= n_blocks; blk += 2) {
+        const size_t a = (size_t)blk * PA_Q4_0_BYTES, b = a + PA_Q4_0_BYTES;
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) prefetch(rows[j] + a + PA_PREFETCH_BYTES);
+        q4_0_pair_x px[3];
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) px[t] = q4_0_pair_of(x[t], blk);
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            const __m256i raw = load_2x128(rows[j] + a + 2, rows[j] + b + 2);
+            const __m256i lo = _mm256_and_si256(raw, low4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            const __m256 d = table_scale_pair(rows[j] + a, rows[j] + b);
+            _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
+                const __m256i dot = _mm256_dpbusd_epi32(
+                    _mm256_dpbusd_epi32(px[t].offset, lo, px[t].lo), hi, px[t].hi);
+                const __m256 s = _mm256_mul_ps(d, px[t].d);
+                acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j][t]);
+            }
+        }
+    }
+    for (; blk < n_blocks; blk++) {
+        const size_t off = (size_t)blk * PA_Q4_0_BYTES;
+        __m256i xq[3], offset[3];
+        __m256 dxv[3];
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
+            xq[t] = _mm256_loadu_si256((const __m256i *)(x[t]->q + 32 * blk));
+            offset[t] = lane_offsets(eight, xq[t]);
+            dxv[t] = _mm256_broadcast_ss(&x[t]->d[blk]);
+        }
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = q4_0_nibbles(rows[j] + off + 2);
+            const __m256 d = table_scale(rows[j] + off);
+            _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
+                const __m256i dot = _mm256_dpbusd_epi32(offset[t], q, xq[t]);
+                acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, dxv[t]),
+                                            acc[j][t]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 3") for (int t = 0; t < T; t++)
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) out[4 * t + j] = hsum8(acc[j][t]);
+}
+
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
  * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
  * the same 32 bytes; their halves are paired as q4_0's blocks are ([2c 0..15 | 2c+1 0..15]
@@ -491,6 +549,17 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
     PA_STRIPE_ROWS(dot_q4_0_pairs, made, (const pa_xq8 *)x)
 }
 
+/* dot4 of n_x tokens for q4_0, split as the float types' (MULTI_ENTRY_POINT) */
+AVX512 static void dot4xn_q4_0(const void *const rows[4], const void *const *x, int n_x, int n,
+                               float *out) {
+    const uint8_t *const *r = (const uint8_t *const *)rows;
+    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
+    int t = 0;
+    for (; n_x - t >= 5 || n_x - t == 3; t += 3) dot_q4_0_nx(r, 3, xq + t, n, out + 4 * t);
+    for (; t + 2 <= n_x; t += 2) dot_q4_0_nx(r, 2, xq + t, n, out + 4 * t);
+    if (t < n_x) dot4_q4_0(rows, x[t], n, out + 4 * t);
+}
+
 /* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
  * keeps the running value when a lane is NaN, as the scalar compare does), d and 1/d are the
  * same scalar operations, vcvtps2dq rounds to nearest even as lrintf does (and gives the same
@@ -523,7 +592,7 @@ static const pa_kernel_set avx512 = {
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, dot4xn_f16, dot4_stripes_f16},
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, dot4xn_bf16, dot4_stripes_bf16},
         [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0},
-        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, dot4_stripes_q4_0},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0},
         [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k},
     },
 };
