@@ -209,6 +209,44 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
     for (int j = 0; j < R; j++) out[j] = hsum8(acc[j]);
 }
 
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q8_0's arithmetic for
+ * every (row, token), so each is bitwise dot1's, each row's block loaded once for T tokens. */
+INLINE void dot_q8_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
+                        float *out) {
+    const __m256i top_bit = _mm256_set1_epi8((char)0x80);
+    __m256 acc[4][3];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < 4; j++)
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) acc[j][t] = _mm256_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
+        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
+        if (blk % 2 == 0)
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+        __m256i xq[3], offset[3];
+        __m256 dxv[3];
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
+            xq[t] = _mm256_loadu_si256((const __m256i *)(x[t]->q + 32 * blk));
+            offset[t] = lane_offsets(top_bit, xq[t]);
+            dxv[t] = _mm256_broadcast_ss(&x[t]->d[blk]);
+        }
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            const __m256i w = _mm256_xor_si256(
+                _mm256_loadu_si256((const __m256i *)(rows[j] + off + 2)), top_bit);
+            const __m256 d = table_scale(rows[j] + off);
+            _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
+                const __m256i dot = _mm256_dpbusd_epi32(offset[t], w, xq[t]);
+                acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, dxv[t]),
+                                            acc[j][t]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 3") for (int t = 0; t < T; t++)
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) out[4 * t + j] = hsum8(acc[j][t]);
+}
+
 /* The 32 nibbles of a q4_0 block as bytes in x order: the low halves of its 16 bytes, then
  * the high halves. The 16 bytes are loaded into both halves of the register (a load with no
  * shuffle) and the upper half shifted by 4. */
@@ -549,16 +587,20 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
     PA_STRIPE_ROWS(dot_q4_0_pairs, made, (const pa_xq8 *)x)
 }
 
-/* dot4 of n_x tokens for q4_0, split as the float types' (MULTI_ENTRY_POINT) */
-AVX512 static void dot4xn_q4_0(const void *const rows[4], const void *const *x, int n_x, int n,
-                               float *out) {
-    const uint8_t *const *r = (const uint8_t *const *)rows;
-    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
-    int t = 0;
-    for (; n_x - t >= 5 || n_x - t == 3; t += 3) dot_q4_0_nx(r, 3, xq + t, n, out + 4 * t);
-    for (; t + 2 <= n_x; t += 2) dot_q4_0_nx(r, 2, xq + t, n, out + 4 * t);
-    if (t < n_x) dot4_q4_0(rows, x[t], n, out + 4 * t);
-}
+/* dot4 of n_x tokens for a quantized type, split as the float types' (MULTI_ENTRY_POINT) */
+#define QUANT_MULTI_ENTRY_POINT(type)                                                         \
+    AVX512 static void dot4xn_##type(const void *const rows[4], const void *const *x,         \
+                                     int n_x, int n, float *out) {                            \
+        const uint8_t *const *r = (const uint8_t *const *)rows;                               \
+        const pa_xq8 *const *xq = (const pa_xq8 *const *)x;                                   \
+        int t = 0;                                                                            \
+        for (; n_x - t >= 5 || n_x - t == 3; t += 3)                                          \
+            dot_##type##_nx(r, 3, xq + t, n, out + 4 * t);                                    \
+        for (; t + 2 <= n_x; t += 2) dot_##type##_nx(r, 2, xq + t, n, out + 4 * t);           \
+        if (t < n_x) dot4_##type(rows, x[t], n, out + 4 * t);                                 \
+    }
+QUANT_MULTI_ENTRY_POINT(q8_0)
+QUANT_MULTI_ENTRY_POINT(q4_0)
 
 /* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
  * keeps the running value when a lane is NaN, as the scalar compare does), d and 1/d are the
@@ -591,7 +633,7 @@ static const pa_kernel_set avx512 = {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, dot4xn_f32, dot4_stripes_f32},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, dot4xn_f16, dot4_stripes_f16},
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, dot4xn_bf16, dot4_stripes_bf16},
-        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, dot4xn_q8_0, dot4_stripes_q8_0},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0},
         [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k},
     },
