@@ -452,6 +452,65 @@ INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
     for (int j = 0; j < R; j++) out[j] = hsum8(acc[j]) - hsum8(mins[j]);
 }
 
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and 2 tokens: dot_q4_k's arithmetic for every
+ * (row, token), so each is bitwise dot1's, each row's nibbles and 6-bit scales unpacked once
+ * for both tokens (two: three would take more than the 32 registers). */
+INLINE void dot_q4_k_2x(const uint8_t *const *rows, const pa_xq8 *const *x, int n, float *out) {
+    const __m256i low4 = _mm256_set1_epi8(0xf), zero = _mm256_setzero_si256();
+    __m256 acc[4][2], mins[4][2];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < 4; j++)
+        for (int t = 0; t < 2; t++) acc[j][t] = mins[j][t] = _mm256_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
+        const size_t off = (size_t)blk * PA_Q4_K_BYTES;
+        const int xb = 8 * blk;
+        __m256 scale[4][2];
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *b = rows[j] + off;
+            prefetch(b + PA_PREFETCH_BYTES);
+            prefetch(b + 64 + PA_PREFETCH_BYTES);
+            uint8_t sc[8], m[8];
+            pa_q4_k_scales_mins(b + 4, sc, m);
+            const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
+            for (int t = 0; t < 2; t++) {
+                const __m256 xd = _mm256_loadu_ps(x[t]->d + xb);
+                const __m256 xdsum = _mm256_loadu_ps(x[t]->dsum + xb);
+                scale[j][t] = _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd));
+                mins[j][t] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j][t]);
+            }
+        }
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+            __m256i x_first[2], x_second[2];
+            for (int t = 0; t < 2; t++) {
+                const int8_t *x_lo = x[t]->q + 32 * (xb + 2 * c), *x_hi = x_lo + 32;
+                x_first[t] = load_2x128(x_lo, x_hi);
+                x_second[t] = load_2x128(x_lo + 16, x_hi + 16);
+            }
+            const __m256i pick = _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1,
+                                                   2 * c + 1, 2 * c + 1);
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) {
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(rows[j] + off + 16 + 32 * c));
+                const __m256i lo = _mm256_and_si256(raw, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                const __m256i first = _mm256_permute2x128_si256(lo, hi, 0x20);
+                const __m256i second = _mm256_permute2x128_si256(lo, hi, 0x31);
+                for (int t = 0; t < 2; t++) {
+                    const __m256i dot = _mm256_dpbusd_epi32(
+                        _mm256_dpbusd_epi32(zero, first, x_first[t]), second, x_second[t]);
+                    acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                                _mm256_permutexvar_ps(pick, scale[j][t]), acc[j][t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < 2; t++)
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) out[4 * t + j] = hsum8(acc[j][t]) - hsum8(mins[j][t]);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Rows to f32 (tiles for sgemm, embedding lookups)                                          */
 
@@ -602,6 +661,15 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
 QUANT_MULTI_ENTRY_POINT(q8_0)
 QUANT_MULTI_ENTRY_POINT(q4_0)
 
+/* dot4 of n_x tokens for q4_K: pairs of tokens, a last odd one through dot4 */
+AVX512 static void dot4xn_q4_k(const void *const rows[4], const void *const *x, int n_x, int n,
+                               float *out) {
+    int t = 0;
+    for (; t + 2 <= n_x; t += 2)
+        dot_q4_k_2x((const uint8_t *const *)rows, (const pa_xq8 *const *)x + t, n, out + 4 * t);
+    if (t < n_x) dot4_q4_k(rows, x[t], n, out + 4 * t);
+}
+
 /* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
  * keeps the running value when a lane is NaN, as the scalar compare does), d and 1/d are the
  * same scalar operations, vcvtps2dq rounds to nearest even as lrintf does (and gives the same
@@ -635,7 +703,7 @@ static const pa_kernel_set avx512 = {
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, dot4xn_bf16, dot4_stripes_bf16},
         [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, dot4xn_q8_0, dot4_stripes_q8_0},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0},
-        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, dot4xn_q4_k, dot4_stripes_q4_k},
     },
 };
 

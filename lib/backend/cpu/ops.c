@@ -22,13 +22,13 @@
 /* Batches of at least this many tokens go through sgemm, smaller ones through the row
  * kernels, per weight type: where sgemm overtook the row kernels on the 110M shape (one core,
  * AVX-512; the row kernels cost compute per token, sgemm amortizes its dequantized tiles).
- * Float rows convert cheaply and keep up longer. The q8_0 and q4_0 kernels load (and unpack)
- * each row once for three tokens (dot4xn): q8_0 rows ran prompts of 8-48 tokens 1.1-2x faster
- * than sgemm, even at 64, behind from 96; q4_0 rows 1.1-1.9x faster at 16-128 tokens, sgemm
- * 2-4 % ahead at 512. */
+ * Float rows convert cheaply and keep up longer. The quantized kernels load (and unpack) each
+ * row once for three tokens (two for q4_K; dot4xn): q8_0 rows ran prompts of 8-48 tokens
+ * 1.1-2x faster than sgemm, even at 64, behind from 96; q4_0 rows 1.1-1.9x faster at 16-128
+ * tokens, sgemm 2-4 % ahead at 512; q4_K rows 1.2-1.3x faster at 16-32, behind from 64. */
 static const int sgemm_min_batch[PA_W_COUNT] = {
     [PA_W_F32] = 20, [PA_W_F16] = 28, [PA_W_BF16] = 28,
-    [PA_W_Q8_0] = 64, [PA_W_Q4_0] = 256, [PA_W_Q4_K] = 16,
+    [PA_W_Q8_0] = 64, [PA_W_Q4_0] = 256, [PA_W_Q4_K] = 48,
 };
 /* The most tokens one pass of the row kernels takes (their activations rounded at once into
  * the scratch); longer batches below sgemm_min_batch go in several passes, each W row read
