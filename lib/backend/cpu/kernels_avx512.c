@@ -402,6 +402,14 @@ INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *
         for (int j = 0; j < 4; j++) out[4 * t + j] = hsum8(acc[j][t]);
 }
 
+/* The 8 sub-block scales and mins of the q4_K block at b, as f32 */
+INLINE void q4_k_scales_mins_f32(const uint8_t *b, __m256 *sc, __m256 *m) {
+    uint8_t sc8[8], m8[8];
+    pa_q4_k_scales_mins(b + 4, sc8, m8);
+    *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc8)));
+    *m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m8)));
+}
+
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
  * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
  * the same 32 bytes; their halves are paired as q4_0's blocks are ([2c 0..15 | 2c+1 0..15]
@@ -422,16 +430,15 @@ INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             const uint8_t *b = rows[j] + off;
             prefetch(b + PA_PREFETCH_BYTES);
             prefetch(b + 64 + PA_PREFETCH_BYTES);
-            uint8_t sc[8], m[8];
-            pa_q4_k_scales_mins(b + 4, sc, m);
-            const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
-            const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
+            __m256 scf, mf;
+            q4_k_scales_mins_f32(b, &scf, &mf);
             scale[j] = _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd));
             mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j]);
         }
         _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
             const int8_t *x_lo = x->q + 32 * (xb + 2 * c), *x_hi = x_lo + 32;
-            const __m256i x_first = load_2x128(x_lo, x_hi), x_second = load_2x128(x_lo + 16, x_hi + 16);
+            const __m256i x_first = load_2x128(x_lo, x_hi);
+            const __m256i x_second = load_2x128(x_lo + 16, x_hi + 16);
             const __m256i pick = _mm256_setr_epi32(2 * c, 2 * c, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1,
                                                    2 * c + 1, 2 * c + 1);
             PA_UNROLL_ROWS
@@ -470,15 +477,14 @@ INLINE void dot_q4_k_2x(const uint8_t *const *rows, const pa_xq8 *const *x, int 
             const uint8_t *b = rows[j] + off;
             prefetch(b + PA_PREFETCH_BYTES);
             prefetch(b + 64 + PA_PREFETCH_BYTES);
-            uint8_t sc[8], m[8];
-            pa_q4_k_scales_mins(b + 4, sc, m);
-            const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
-            const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
+            __m256 scf, mf;
+            q4_k_scales_mins_f32(b, &scf, &mf);
             for (int t = 0; t < 2; t++) {
                 const __m256 xd = _mm256_loadu_ps(x[t]->d + xb);
                 const __m256 xdsum = _mm256_loadu_ps(x[t]->dsum + xb);
                 scale[j][t] = _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd));
-                mins[j][t] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j][t]);
+                const __m256 min_scale = _mm256_mul_ps(table_scale(b + 2), xdsum);
+                mins[j][t] = _mm256_fmadd_ps(mf, min_scale, mins[j][t]);
             }
         }
         _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
@@ -500,8 +506,8 @@ INLINE void dot_q4_k_2x(const uint8_t *const *rows, const pa_xq8 *const *x, int 
                 for (int t = 0; t < 2; t++) {
                     const __m256i dot = _mm256_dpbusd_epi32(
                         _mm256_dpbusd_epi32(zero, first, x_first[t]), second, x_second[t]);
-                    acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                                                _mm256_permutexvar_ps(pick, scale[j][t]), acc[j][t]);
+                    const __m256 s = _mm256_permutexvar_ps(pick, scale[j][t]);
+                    acc[j][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j][t]);
                 }
             }
         }

@@ -281,7 +281,7 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
         return;
     }
     /* round X once here rather than in every thread: it is small next to W (and scratch holds
-     * it: fewer than MAX_ROW_BATCH rows of ~1.4 bytes per value, against 64 floats per value
+     * it: at most MAX_ROW_BATCH rows of ~1.4 bytes per value, against 64 floats per value
      * per thread) */
     pa_xq8 xq[MAX_ROW_BATCH];
     if (set.jobs[0].k->x_q8) {
