@@ -467,6 +467,39 @@ static void matmul_is_the_same_for_every_thread_count(void **state) {
     }
 }
 
+/* Batches longer than one pass of the row kernels go in several passes (and two matrices of a
+ * set side by side); each token's row of Y must still be bitwise that token's alone. */
+static void exact_batches_equal_tokens_one_at_a_time(void **state) {
+    (void)state;
+    enum { N_OUT = 37, N_IN = 256, N_TOKENS = 61 };
+    static uint8_t weights[2][N_OUT * N_IN * 4];
+    static float x[N_TOKENS * N_IN], y[2][N_TOKENS * N_OUT], one[2][N_OUT];
+    static float scratch[2 * PA_MATMUL_TILE_ROWS * N_IN];
+    for (int i = 0; i < N_TOKENS * N_IN; i++) x[i] = next_float();
+    pa_err err = {0};
+    pa_pool *pool = NULL;
+    assert_int_equal(pa_pool_create(2, &pool, &err), PYAGENT_OK);
+    for (int t = 0; t < PA_W_COUNT; t++) {
+        const uint64_t rb = row_bytes((pa_wtype)t, N_IN);
+        pa_matrix w[2];
+        for (int m = 0; m < 2; m++) {
+            for (int r = 0; r < N_OUT; r++) random_row((pa_wtype)t, N_IN, weights[m] + r * rb);
+            w[m] = (pa_matrix){weights[m], gguf_types[t], N_IN, N_OUT, rb};
+        }
+        const pa_matrix *set[2] = {&w[0], &w[1]};
+        float *ys[2] = {y[0], y[1]}, *ones[2] = {one[0], one[1]};
+        pa_matmul_set_exact(pool, 2, ys, x, set, N_TOKENS, scratch);
+        for (int tok = 0; tok < N_TOKENS; tok++) {
+            pa_matmul_set_exact(pool, 2, ones, x + tok * N_IN, set, 1, scratch);
+            for (int m = 0; m < 2; m++)
+                if (memcmp(one[m], y[m] + tok * N_OUT, sizeof one[m]) != 0)
+                    fail_msg("%s: matrix %d, token %d of %d differs from the token alone",
+                             type_names[t], m, tok, N_TOKENS);
+        }
+    }
+    pa_pool_free(pool);
+}
+
 /* A host chooses the cores by binding the thread that opens the engine: a pool of "one thread
  * per core" then counts only the cores that thread may run on. */
 static void pool_of_all_cores_keeps_to_the_callers_cores(void **state) {
@@ -623,6 +656,7 @@ int main(void) {
         cmocka_unit_test(activations_round_to_8_bits_per_block_of_32),
         cmocka_unit_test(every_set_rounds_x_like_the_portable_code),
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
+        cmocka_unit_test(exact_batches_equal_tokens_one_at_a_time),
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
     };
