@@ -130,6 +130,10 @@ typedef struct pa_row_kernels {
      * bitwise dot1's; NULL where a set has none (the driver then calls dot4 per four rows) */
     void (*dot4_stripes)(const void *first, size_t row_bytes, int64_t stripe, const void *x,
                          int n, float *y);
+    /* batches of at least this many tokens go through sgemm, where it overtook these kernels
+     * (110M shape, one core): the row kernels cost compute per token, sgemm amortizes its
+     * dequantized tiles */
+    int sgemm_from;
 } pa_row_kernels;
 
 /* The body of a set's dot4_stripes(first, row_bytes, stripe, x, n, y) around its always-inline

@@ -332,12 +332,12 @@ static const pa_kernel_set avx2 = {
     "AVX2+FMA+F16C",
     pa_xq8_quantize,
     {
-        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, dot4_stripes_f32},
-        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, dot4_stripes_f16},
-        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL, dot4_stripes_bf16},
-        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0},
-        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, dot4_stripes_q4_0},
-        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, dot4_stripes_f32, 20},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, dot4_stripes_f16, 28},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL, dot4_stripes_bf16, 28},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0, 8},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, dot4_stripes_q4_0, 12},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k, 16},
     },
 };
 

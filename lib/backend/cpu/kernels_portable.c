@@ -184,12 +184,12 @@ static const pa_kernel_set portable = {
     "portable C",
     pa_xq8_quantize,
     {
-        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL},
-        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL},
-        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL},
-        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL},
-        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL},
-        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL},
+        [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, NULL, 20},
+        [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, NULL, 28},
+        [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL, NULL, 28},
+        [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, NULL, 8},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, NULL, 12},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, NULL, 16},
     },
 };
 

@@ -19,26 +19,8 @@
 #include "vexp.h"
 #include "../../model/gguf.h"
 
-/* Batches of at least this many tokens go through sgemm, smaller ones through the row
- * kernels, per weight type: where sgemm overtook the row kernels on the 110M shape (one core;
- * the row kernels cost compute per token, sgemm amortizes its dequantized tiles). Float rows
- * convert cheaply and keep up longer. Where a kernel set has a kernel for several tokens at
- * once (dot4xn: each row loaded and unpacked once for two or three tokens; AVX-512), the
- * quantized rows keep up much longer: q8_0 rows ran prompts of 8-48 tokens 1.1-2x faster than
- * sgemm, even at 64, behind from 96; q4_0 1.1-1.9x faster at 16-128 tokens, sgemm 2-4 % ahead
- * at 512; q4_K 1.2-1.3x faster at 16-32, behind from 64. Without it (AVX2, portable) they fall
- * behind early (AVX2 q4_0 at 128 tokens: 355 against sgemm's 570 tokens/s). */
-static const int sgemm_min_batch[PA_W_COUNT] = {
-    [PA_W_F32] = 20, [PA_W_F16] = 28, [PA_W_BF16] = 28,
-    [PA_W_Q8_0] = 64, [PA_W_Q4_0] = 256, [PA_W_Q4_K] = 48,
-};
-static const int sgemm_min_batch_one_token_kernels[PA_W_COUNT] = {
-    [PA_W_F32] = 20, [PA_W_F16] = 28, [PA_W_BF16] = 28,
-    [PA_W_Q8_0] = 8, [PA_W_Q4_0] = 12, [PA_W_Q4_K] = 16,
-};
-
 /* The most tokens one pass of the row kernels takes (their activations rounded at once into
- * the scratch); longer batches below sgemm_min_batch go in several passes, each W row read
+ * the scratch); longer batches below the kernels' sgemm_from go in several passes, each W row read
  * once per pass. */
 #define MAX_ROW_BATCH 27
 
@@ -133,11 +115,6 @@ static const pa_row_kernels *row_kernels(const pa_matrix *w) {
     return &active_kernels()->types[wtype_of_matrix(w)];
 }
 
-/* The batch from which products with W go through sgemm, for the row kernels k */
-static int sgemm_threshold(const pa_matrix *w, const pa_row_kernels *k) {
-    const pa_wtype t = wtype_of_matrix(w);
-    return k->dot4xn ? sgemm_min_batch[t] : sgemm_min_batch_one_token_kernels[t];
-}
 
 void pa_matrix_row(const pa_matrix *w, int64_t row, float *out) {
     row_kernels(w)->to_f32(row_ptr(w, row), out, (int)w->n_in);
@@ -285,7 +262,7 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
     matmul_set set = {.count = count};
     for (int i = 0; i < count; i++)
         set.jobs[i] = (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL};
-    if (n >= sgemm_threshold(w[0], set.jobs[0].k)) {
+    if (n >= set.jobs[0].k->sgemm_from) {
         for (int i = 0; i < count; i++) pa_pool_run(pool, matmul_sgemm, &set.jobs[i]);
         return;
     }
@@ -337,7 +314,7 @@ void pa_matmul_set_exact(pa_pool *pool, int count, float *const *y, const float 
         return;
     }
     /* the row path computes each row on its own, whatever else is in the batch */
-    const int below_sgemm = sgemm_threshold(w[0], row_kernels(w[0])) - 1;
+    const int below_sgemm = row_kernels(w[0])->sgemm_from - 1;
     matmul_row_passes(pool, count, y, x, w, n,
                       below_sgemm < MAX_ROW_BATCH ? below_sgemm : MAX_ROW_BATCH, scratch);
 }
