@@ -20,8 +20,8 @@
 #include "../../model/gguf.h"
 
 /* The most tokens one pass of the row kernels takes (their activations rounded at once into
- * the scratch); longer batches below the kernels' sgemm_from go in several passes, each W row read
- * once per pass. */
+ * the scratch); longer batches below the kernels' sgemm_from go in several passes, each W row
+ * read once per pass. */
 #define MAX_ROW_BATCH 27
 
 /* The kernel-table index of a gguf tensor type; false for a type the kernels lack. */
