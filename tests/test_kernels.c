@@ -500,6 +500,74 @@ static void exact_batches_equal_tokens_one_at_a_time(void **state) {
     pa_pool_free(pool);
 }
 
+/* AMX tiles for long batches of q8_0 and q4_0: every (row, token) of Y near the exact sum of
+ * the row with the token rounded to 8 bits (the bound of the row kernels), over several passes
+ * of 16-token groups, a last group and a last group of rows that are not whole, and two
+ * threads (pa_matmul, when the AMX set is the one chosen); and pa_amx_gemm alone on rows
+ * [5, 40), whose groups of 16 do not start at 0. */
+static void amx_tiles_match_exact_sums(void **state) {
+    (void)state;
+    if (!pa_kernels_for(PA_ISA_AMX)) {
+        printf("# AMX: not on this CPU (or not given to this process), skipped\n");
+        skip();
+    }
+    enum { N_OUT = 45, N_IN = 320, N_TOKENS = 150 };
+    static uint8_t weights[N_OUT * N_IN * 2];
+    static float x[N_TOKENS * N_IN], y[N_TOKENS * N_OUT];
+    static float scratch[2 * PA_MATMUL_TILE_ROWS * N_IN];
+    static activations a[N_TOKENS];
+    const bool amx_chosen = strstr(pa_cpu_kernels_name(), "AMX") != NULL;
+    for (int i = 0; i < N_TOKENS * N_IN; i++) x[i] = next_float();
+    for (int tok = 0; tok < N_TOKENS; tok++) {
+        a[tok].q8 = pa_xq8_in(a[tok].q8_buf, N_IN);
+        pa_xq8_quantize(x + tok * N_IN, N_IN, &a[tok].q8);
+    }
+    pa_err err = {0};
+    pa_pool *pool = NULL;
+    assert_int_equal(pa_pool_create(2, &pool, &err), PYAGENT_OK);
+    const pa_wtype types[2] = {PA_W_Q8_0, PA_W_Q4_0};
+    for (int ti = 0; ti < 2; ti++) {
+        const pa_wtype t = types[ti];
+        const pa_row_kernels *p = &pa_kernels_portable()->types[t];
+        const uint64_t rb = row_bytes(t, N_IN);
+        for (int r = 0; r < N_OUT; r++) random_row(t, N_IN, weights + r * rb);
+        for (int via_matmul = 0; via_matmul < 2; via_matmul++) {
+            int64_t begin = 0, end = N_OUT;
+            memset(y, 0, sizeof y);
+            if (via_matmul) {
+                if (!amx_chosen) continue;
+                pa_matrix w = {weights, gguf_types[t], N_IN, N_OUT, rb};
+                pa_matmul(pool, y, x, &w, N_TOKENS, scratch);
+            } else {
+                begin = 5, end = 40;
+                static uint8_t packed[1 << 16], work[1 << 14], xq_buf[PA_XQ8_BYTES(N_IN)];
+                assert_true(pa_amx_x_bytes(N_TOKENS, N_IN) <= sizeof packed);
+                assert_true(pa_amx_work_bytes(N_IN) + 64 <= sizeof work);
+                const pa_xq8 xq = pa_xq8_in(xq_buf, N_IN);
+                pa_amx_pack_x(x, N_TOKENS, N_IN, pa_xq8_quantize, &xq, packed);
+                pa_amx_gemm(t, weights, rb, begin, end, N_IN, packed, N_TOKENS, y, N_OUT,
+                            work);
+            }
+            for (int tok = 0; tok < N_TOKENS; tok++)
+                for (int64_t r = 0; r < N_OUT; r++) {
+                    const float got = y[tok * N_OUT + r];
+                    if (r < begin || r >= end) {
+                        if (got != 0) fail_msg("%s: row %d outside [%d, %d) written", type_names[t], (int)r, (int)begin, (int)end);
+                        continue;
+                    }
+                    double magnitude;
+                    const double exact = exact_dot(p, weights + r * rb, &a[tok], N_IN, &magnitude);
+                    const double bound = (double)N_IN * FLT_EPSILON * magnitude + 1e-30;
+                    if (fabs(got - exact) > bound)
+                        fail_msg("%s %s: row %d token %d: %.9g, exact %.9g (bound %.3g)",
+                                 type_names[t], via_matmul ? "pa_matmul" : "pa_amx_gemm",
+                                 (int)r, tok, (double)got, exact, bound);
+                }
+        }
+    }
+    pa_pool_free(pool);
+}
+
 /* A host chooses the cores by binding the thread that opens the engine: a pool of "one thread
  * per core" then counts only the cores that thread may run on. */
 static void pool_of_all_cores_keeps_to_the_callers_cores(void **state) {
@@ -649,6 +717,7 @@ int main(void) {
         cmocka_unit_test(avx2_kernels_match_portable),
         cmocka_unit_test(avx512_kernels_match_portable),
         cmocka_unit_test(stripes_of_long_rows_match_dot1),
+        cmocka_unit_test(amx_tiles_match_exact_sums),
         cmocka_unit_test(q4_0_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(q4_k_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(q4_k_scales_unpack_the_same_both_ways),

@@ -64,6 +64,7 @@ const pa_kernel_set *pa_kernels_for(pa_isa isa) {
 #ifdef PA_HAVE_X86_KERNELS
     case PA_ISA_AVX2: return pa_kernels_avx2();
     case PA_ISA_AVX512: return pa_kernels_avx512();
+    case PA_ISA_AMX: return pa_kernels_amx();
 #endif
     default: return NULL;
     }
@@ -79,7 +80,7 @@ static void choose_kernels(void) {
      * process-wide: README notes it for hosts that use OpenBLAS themselves. */
     openblas_set_num_threads(1);
     /* PYAGENT_KERNELS caps the instruction set (for bug reports and tests) */
-    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512"};
+    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512", "amx"};
     int top = PA_ISA_COUNT - 1;
     const char *force = getenv("PYAGENT_KERNELS");
     for (int i = 0; force && i < PA_ISA_COUNT; i++)
@@ -101,7 +102,7 @@ bool pa_cpu_simd_enabled(void) { return active_kernels() != pa_kernels_portable(
 
 bool pa_cpu_avx512_enabled(void) {
     active_kernels();
-    return kernels_isa == PA_ISA_AVX512;
+    return kernels_isa >= PA_ISA_AVX512;
 }
 
 /* W's type as a kernel-table index (checked supported when the model was bound). */
@@ -229,6 +230,52 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
     }
 }
 
+/* Many tokens with AMX tiles: X is rounded and packed once per pass of up to TILE_PASS tokens
+ * into the front of scratch, then each thread takes its rows (in groups of 16) of every W of
+ * the set, with a work area of its own after the packed X. */
+#define TILE_PASS 128
+
+typedef struct tiles_job {
+    const pa_matrix *const *w;
+    float *const *y; /* the pass's first token's output of each W */
+    int count, n;
+    void *packed;
+    uint8_t *work; /* one area of work_bytes per pool slot */
+    size_t work_bytes;
+} tiles_job;
+
+static void matmul_tiles_rows(void *ctx, int ith, int nth) {
+    const tiles_job *job = ctx;
+    void *work = job->work + (size_t)pa_pool_slot() * job->work_bytes;
+    for (int i = 0; i < job->count; i++) {
+        const pa_matrix *w = job->w[i];
+        int64_t begin, end; /* in groups of 16 rows */
+        pa_split((w->n_out + 15) / 16, ith, nth, &begin, &end);
+        begin *= 16, end = end * 16 < w->n_out ? end * 16 : w->n_out;
+        if (begin < end)
+            pa_amx_gemm(wtype_of_matrix(w), w->data, w->row_bytes, begin, end, (int)w->n_in,
+                        job->packed, job->n, job->y[i], w->n_out, work);
+    }
+}
+
+static void matmul_tiles(pa_pool *pool, int count, float *const *y, const float *x,
+                         const pa_matrix *const *w, int n, float *scratch) {
+    const int k = (int)w[0]->n_in;
+    uint8_t *packed = (uint8_t *)scratch;
+    uint8_t *xq_buf = packed + pa_amx_x_bytes(TILE_PASS, k);
+    const pa_xq8 xq = pa_xq8_in(xq_buf, k);
+    tiles_job job = {w, NULL, count, 0, packed, NULL, (pa_amx_work_bytes(k) + 63) & ~(size_t)63};
+    job.work = (uint8_t *)(((uintptr_t)xq_buf + PA_XQ8_BYTES(k) + 63) & ~(uintptr_t)63);
+    for (int t = 0; t < n; t += TILE_PASS) {
+        float *ys[PA_MATMUL_MAX_SET];
+        for (int i = 0; i < count; i++) ys[i] = y[i] + (int64_t)t * w[i]->n_out;
+        job.y = ys;
+        job.n = n - t < TILE_PASS ? n - t : TILE_PASS;
+        pa_amx_pack_x(x + (int64_t)t * k, job.n, k, active_kernels()->quantize_x, &xq, packed);
+        pa_pool_run(pool, matmul_tiles_rows, &job);
+    }
+}
+
 /* Up to PA_MATMUL_MAX_SET products of one X, computed in one pool run (each thread takes its
  * rows of every W): decode hands work to the threads half as often with q/k/v and gate/up
  * together. */
@@ -242,34 +289,12 @@ static void matmul_set_rows(void *ctx, int ith, int nth) {
     for (int i = 0; i < set->count; i++) matmul_rows(&set->jobs[i], ith, nth);
 }
 
-static void matmul_same(pa_pool *pool, int count, float *const *y, const float *x,
-                        const pa_matrix *const *w, int n, float *scratch);
-
-/* matmul_same over tokens [t, t + step) at a time: row passes of at most `step` tokens */
-static void matmul_row_passes(pa_pool *pool, int count, float *const *y, const float *x,
-                              const pa_matrix *const *w, int n, int step, float *scratch) {
-    for (int t = 0; t < n; t += step) {
-        const int m = n - t < step ? n - t : step;
-        float *ys[PA_MATMUL_MAX_SET];
-        for (int i = 0; i < count; i++) ys[i] = y[i] + (int64_t)t * w[i]->n_out;
-        matmul_same(pool, count, ys, x + (int64_t)t * w[0]->n_in, w, m, scratch);
-    }
-}
-
-/* Y_i = X @ W_i^T for `count` matrices of one type and input width. */
-static void matmul_same(pa_pool *pool, int count, float *const *y, const float *x,
-                        const pa_matrix *const *w, int n, float *scratch) {
+/* Y_i = X @ W_i^T through the row kernels, n <= MAX_ROW_BATCH tokens */
+static void matmul_row_pass(pa_pool *pool, int count, float *const *y, const float *x,
+                            const pa_matrix *const *w, int n, float *scratch) {
     matmul_set set = {.count = count};
     for (int i = 0; i < count; i++)
         set.jobs[i] = (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL};
-    if (n >= set.jobs[0].k->sgemm_from) {
-        for (int i = 0; i < count; i++) pa_pool_run(pool, matmul_sgemm, &set.jobs[i]);
-        return;
-    }
-    if (n > MAX_ROW_BATCH) {
-        matmul_row_passes(pool, count, y, x, w, n, MAX_ROW_BATCH, scratch);
-        return;
-    }
     /* round X once here rather than in every thread: it is small next to W (and scratch holds
      * it: at most MAX_ROW_BATCH rows of ~1.4 bytes per value, against 64 floats per value
      * per thread) */
@@ -285,6 +310,34 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
     }
     if (count == 1) pa_pool_run(pool, matmul_rows, &set.jobs[0]);
     else pa_pool_run(pool, matmul_set_rows, &set);
+}
+
+/* The row kernels over tokens [t, t + MAX_ROW_BATCH) at a time, each W row read once per pass */
+static void matmul_row_passes(pa_pool *pool, int count, float *const *y, const float *x,
+                              const pa_matrix *const *w, int n, float *scratch) {
+    for (int t = 0; t < n; t += MAX_ROW_BATCH) {
+        const int m = n - t < MAX_ROW_BATCH ? n - t : MAX_ROW_BATCH;
+        float *ys[PA_MATMUL_MAX_SET];
+        for (int i = 0; i < count; i++) ys[i] = y[i] + (int64_t)t * w[i]->n_out;
+        matmul_row_pass(pool, count, ys, x + (int64_t)t * w[0]->n_in, w, m, scratch);
+    }
+}
+
+/* Y_i = X @ W_i^T for `count` matrices of one type and input width: AMX tiles, sgemm or the
+ * row kernels, by the batch's length (each kernel set's thresholds, kernels.h) */
+static void matmul_same(pa_pool *pool, int count, float *const *y, const float *x,
+                        const pa_matrix *const *w, int n, float *scratch) {
+    const pa_row_kernels *k = row_kernels(w[0]);
+    if (k->tiles_from && n >= k->tiles_from) {
+        matmul_tiles(pool, count, y, x, w, n, scratch);
+    } else if (n >= k->sgemm_from) {
+        for (int i = 0; i < count; i++) {
+            matmul_job job = {y[i], x, w[i], n, k, scratch, NULL};
+            pa_pool_run(pool, matmul_sgemm, &job);
+        }
+    } else {
+        matmul_row_passes(pool, count, y, x, w, n, scratch);
+    }
 }
 
 static bool same_shape(int count, const pa_matrix *const *w) {
@@ -314,9 +367,7 @@ void pa_matmul_set_exact(pa_pool *pool, int count, float *const *y, const float 
         return;
     }
     /* the row path computes each row on its own, whatever else is in the batch */
-    const int below_sgemm = row_kernels(w[0])->sgemm_from - 1;
-    matmul_row_passes(pool, count, y, x, w, n,
-                      below_sgemm < MAX_ROW_BATCH ? below_sgemm : MAX_ROW_BATCH, scratch);
+    matmul_row_passes(pool, count, y, x, w, n, scratch);
 }
 
 void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
