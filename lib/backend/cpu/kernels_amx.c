@@ -39,8 +39,9 @@
 #define TILE_ZERO(tmm) __asm__ volatile("tilezero %%tmm" #tmm ::)
 #define TILE_DPBSSD(c, a, b) __asm__ volatile("tdpbssd %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
 
-enum { TILE_C = 0, TILE_A = 1, TILE_B = 2 };
-
+/* Tiles 0-3 hold the int32 sums of four consecutive blocks (C), so that a block's products
+ * need not wait for the previous block's sums to be stored; blocks take turns with the A and B
+ * tiles 4, 5 and 6, 7. */
 typedef struct tile_config {
     uint8_t palette, start_row, reserved[14];
     uint16_t colsb[16]; /* bytes per row of each tile */
@@ -49,9 +50,9 @@ typedef struct tile_config {
 
 static void tiles_begin(void) {
     tile_config cfg = {.palette = 1};
-    cfg.rows[TILE_C] = 16, cfg.colsb[TILE_C] = 64;
-    cfg.rows[TILE_A] = 16, cfg.colsb[TILE_A] = 32;
-    cfg.rows[TILE_B] = 8, cfg.colsb[TILE_B] = 64;
+    for (int c = 0; c < 4; c++) cfg.rows[c] = 16, cfg.colsb[c] = 64;   /* 16 rows x 16 tokens */
+    for (int a = 4; a < 8; a += 2) cfg.rows[a] = 16, cfg.colsb[a] = 32; /* 16 rows x 32 values */
+    for (int b = 5; b < 8; b += 2) cfg.rows[b] = 8, cfg.colsb[b] = 64;  /* 32 values x 16 tokens */
     __asm__ volatile("ldtilecfg %0" ::"m"(cfg));
 }
 
@@ -63,7 +64,7 @@ size_t pa_amx_x_bytes(int n, int k) {
     return groups * blocks * (512 + 64);
 }
 
-size_t pa_amx_work_bytes(int k) { return (size_t)16 * k + (size_t)k / 32 * 64 + 2048; }
+size_t pa_amx_work_bytes(int k) { return (size_t)16 * k + (size_t)k / 32 * 64; }
 
 /* The packed X of token group g: its blocks' B tiles, then their scales (16 floats each) */
 static int8_t *b_tiles(void *packed, int g, int k) {
@@ -119,26 +120,59 @@ AVX512 static void unpack_rows(pa_wtype type, const uint8_t *w, size_t row_bytes
     }
 }
 
-/* y[t * y_stride + r0 + r] for the 16 rows r of one A side and the tokens of group g */
-AVX512 static void tile_group(const int8_t *a, size_t a_stride, const float *dw, void *packed,
-                              int g, int k, int tokens, int rows, float *y, int64_t y_stride,
-                              int32_t *c) {
-    const int n_blocks = k / 32;
+/* C tile c = the sums of block blk: A (16 rows) times B (16 tokens) */
+#define BLOCK_SUMS(c, a, b, blk)                                                              \
+    do {                                                                                      \
+        TILE_ZERO(c);                                                                         \
+        TILE_LOAD(a, A + 32 * (blk), a_stride);                                               \
+        TILE_LOAD(b, tiles + (size_t)(blk) * 512, 64);                                        \
+        TILE_DPBSSD(c, a, b);                                                                 \
+    } while (0)
+
+/* acc[r] (16 tokens) += the m blocks' sums c[j] (16 x 16) · d_w(row r) · d_x(tokens) */
+AVX512 static inline __attribute__((always_inline)) void add_scaled(
+    __m512 acc[16], const int32_t *c, int m, const float *dw, const float *dx) {
+    for (int j = 0; j < m; j++) {
+        const __m512 dxv = _mm512_loadu_ps(dx + 16 * j);
+        for (int r = 0; r < 16; r++) {
+            const __m512 s = _mm512_mul_ps(dxv, _mm512_set1_ps(dw[16 * j + r]));
+            const __m512 sums = _mm512_cvtepi32_ps(_mm512_loadu_si512(c + 256 * j + 16 * r));
+            acc[r] = _mm512_fmadd_ps(sums, s, acc[r]);
+        }
+    }
+}
+
+/* y[t * y_stride + r] for the 16 rows r of one A side (a_stride bytes apart) and the tokens of
+ * group g. Blocks go four at a time: their sums are stored into one half of `c` while the
+ * previous four, in the other half, are scaled and added. */
+AVX512 static void tile_group(const int8_t *A, size_t a_stride, const float *dw, void *packed,
+                              int g, int k, int tokens, int rows, float *y, int64_t y_stride) {
+    _Alignas(64) int32_t c[2 * 4 * 256]; /* two halves of four blocks' 16 x 16 sums */
+    const int n_blocks = k / 32, n_fours = n_blocks / 4;
     const int8_t *tiles = b_tiles(packed, g, k);
     const float *dx = b_scales(packed, g, k);
     __m512 acc[16];
     for (int r = 0; r < 16; r++) acc[r] = _mm512_setzero_ps();
-    for (int blk = 0; blk < n_blocks; blk++) {
-        TILE_ZERO(0);
-        TILE_LOAD(1, a + 32 * blk, a_stride);
-        TILE_LOAD(2, tiles + (size_t)blk * 512, 64);
-        TILE_DPBSSD(0, 1, 2);
+    for (int f = 0; f < n_fours; f++) {
+        const int blk = 4 * f;
+        int32_t *half = c + 1024 * (f & 1);
+        BLOCK_SUMS(0, 4, 5, blk);
+        BLOCK_SUMS(1, 6, 7, blk + 1);
+        BLOCK_SUMS(2, 4, 5, blk + 2);
+        BLOCK_SUMS(3, 6, 7, blk + 3);
+        TILE_STORE(0, half, 64);
+        TILE_STORE(1, half + 256, 64);
+        TILE_STORE(2, half + 512, 64);
+        TILE_STORE(3, half + 768, 64);
+        if (f > 0) add_scaled(acc, c + 1024 * !(f & 1), 4, dw + 16 * (blk - 4), dx + 16 * (blk - 4));
+    }
+    if (n_fours > 0)
+        add_scaled(acc, c + 1024 * ((n_fours - 1) & 1), 4, dw + 16 * (4 * n_fours - 4),
+                   dx + 16 * (4 * n_fours - 4));
+    for (int blk = 4 * n_fours; blk < n_blocks; blk++) { /* the last 1-3 blocks */
+        BLOCK_SUMS(0, 4, 5, blk);
         TILE_STORE(0, c, 64);
-        const __m512 dxv = _mm512_loadu_ps(dx + 16 * blk); /* (16 tokens) */
-        for (int r = 0; r < 16; r++) {
-            const __m512 s = _mm512_mul_ps(dxv, _mm512_set1_ps(dw[16 * blk + r]));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(c + 16 * r)), s, acc[r]);
-        }
+        add_scaled(acc, c, 1, dw + 16 * blk, dx + 16 * blk);
     }
     float out[16][16]; /* [row][token] */
     for (int r = 0; r < 16; r++) _mm512_storeu_ps(out[r], acc[r]);
@@ -150,15 +184,13 @@ void pa_amx_gemm(pa_wtype type, const void *w, size_t row_bytes, int64_t begin, 
                  int k, void *packed, int n, float *y, int64_t y_stride, void *work) {
     int8_t *a = work;
     float *dw = (float *)(a + (size_t)16 * k);
-    int32_t *c = (int32_t *)(dw + (size_t)k / 32 * 16);
-    c = (int32_t *)(((uintptr_t)c + 63) & ~(uintptr_t)63);
     tiles_begin();
     for (int64_t r0 = begin; r0 < end; r0 += 16) {
         const int rows = end - r0 < 16 ? (int)(end - r0) : 16;
         unpack_rows(type, w, row_bytes, r0, rows, k, a, dw);
         for (int g = 0; g * 16 < n; g++) {
             const int tokens = n - 16 * g < 16 ? n - 16 * g : 16;
-            tile_group(a, (size_t)k, dw, packed, g, k, tokens, rows, y + r0, y_stride, c);
+            tile_group(a, (size_t)k, dw, packed, g, k, tokens, rows, y + r0, y_stride);
         }
     }
     tiles_end();
