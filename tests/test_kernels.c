@@ -449,7 +449,7 @@ static void matmul_is_the_same_for_every_thread_count(void **state) {
     enum { N_OUT = 77, N_IN = 512, N_TOKENS = 3 };
     static uint8_t weights[N_OUT * N_IN * 4];
     static float x[N_TOKENS * N_IN], y[N_TOKENS * N_OUT], y1[N_TOKENS * N_OUT];
-    static float scratch[4 * PA_MATMUL_TILE_ROWS * N_IN];
+    static float scratch[PA_MATMUL_SCRATCH_FLOATS(4, N_IN)];
     for (int i = 0; i < N_TOKENS * N_IN; i++) x[i] = next_float();
     for (int t = 0; t < PA_W_COUNT; t++) {
         const uint64_t rb = row_bytes((pa_wtype)t, N_IN);
@@ -474,7 +474,7 @@ static void exact_batches_equal_tokens_one_at_a_time(void **state) {
     enum { N_OUT = 37, N_IN = 256, N_TOKENS = 61 };
     static uint8_t weights[2][N_OUT * N_IN * 4];
     static float x[N_TOKENS * N_IN], y[2][N_TOKENS * N_OUT], one[2][N_OUT];
-    static float scratch[2 * PA_MATMUL_TILE_ROWS * N_IN];
+    static float scratch[PA_MATMUL_SCRATCH_FLOATS(2, N_IN)];
     for (int i = 0; i < N_TOKENS * N_IN; i++) x[i] = next_float();
     pa_err err = {0};
     pa_pool *pool = NULL;
@@ -500,37 +500,54 @@ static void exact_batches_equal_tokens_one_at_a_time(void **state) {
     pa_pool_free(pool);
 }
 
-/* AMX tiles for long batches of q8_0 and q4_0: every (row, token) of Y near the exact sum of
- * the row with the token rounded to 8 bits (the bound of the row kernels), over several passes
- * of 16-token groups, a last group and a last group of rows that are not whole, and two
- * threads (pa_matmul, when the AMX set is the one chosen); and pa_amx_gemm alone on rows
- * [5, 40), whose groups of 16 do not start at 0. */
+/* f32 -> bf16 -> f32, rounded to nearest even */
+static float bf16_round(float v) {
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    bits = (bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff0000u;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+/* AMX tiles for long batches of quantized and bf16 weights: every (row, token) of Y equal to
+ * the exact sum of the row with the token, both rounded to bf16, within the bound of f32
+ * summation; over two passes, a last pair of token groups and a last group of rows that are
+ * not whole, and two threads (pa_matmul, when the AMX set is the one chosen); and pa_amx_gemm
+ * alone on rows [5, 40), whose groups of 32 do not start at 0. */
 static void amx_tiles_match_exact_sums(void **state) {
     (void)state;
     if (!pa_kernels_for(PA_ISA_AMX)) {
         printf("# AMX: not on this CPU (or not given to this process), skipped\n");
         skip();
     }
-    enum { N_OUT = 45, N_IN = 320, N_TOKENS = 150 };
+    enum { N_OUT = 45, N_IN = 512, N_TOKENS = 150 };
     static uint8_t weights[N_OUT * N_IN * 2];
     static float x[N_TOKENS * N_IN], y[N_TOKENS * N_OUT];
-    static float scratch[2 * PA_MATMUL_TILE_ROWS * N_IN];
+    static float scratch[PA_MATMUL_SCRATCH_FLOATS(2, N_IN)];
     static activations a[N_TOKENS];
+    static uint8_t packed[256 << 10] __attribute__((aligned(64)));
+    static uint8_t work[64 << 10] __attribute__((aligned(64)));
+    assert_true(pa_amx_x_bytes(N_TOKENS, N_IN) <= sizeof packed);
+    assert_true(pa_amx_work_bytes(N_IN) <= sizeof work);
     const bool amx_chosen = strstr(pa_cpu_kernels_name(), "AMX") != NULL;
     for (int i = 0; i < N_TOKENS * N_IN; i++) x[i] = next_float();
-    for (int tok = 0; tok < N_TOKENS; tok++) {
-        a[tok].q8 = pa_xq8_in(a[tok].q8_buf, N_IN);
-        pa_xq8_quantize(x + tok * N_IN, N_IN, &a[tok].q8);
-    }
+    for (int tok = 0; tok < N_TOKENS; tok++)
+        for (int i = 0; i < N_IN; i++) a[tok].f32[i] = bf16_round(x[tok * N_IN + i]);
     pa_err err = {0};
     pa_pool *pool = NULL;
     assert_int_equal(pa_pool_create(2, &pool, &err), PYAGENT_OK);
-    const pa_wtype types[2] = {PA_W_Q8_0, PA_W_Q4_0};
-    for (int ti = 0; ti < 2; ti++) {
+    const pa_wtype types[] = {PA_W_BF16, PA_W_Q8_0, PA_W_Q4_0, PA_W_Q4_K};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const pa_wtype t = types[ti];
         const pa_row_kernels *p = &pa_kernels_portable()->types[t];
         const uint64_t rb = row_bytes(t, N_IN);
-        for (int r = 0; r < N_OUT; r++) random_row(t, N_IN, weights + r * rb);
+        static float w_bf16[N_OUT][N_IN]; /* the rows in f32, rounded to bf16 */
+        for (int r = 0; r < N_OUT; r++) {
+            random_row(t, N_IN, weights + r * rb);
+            p->to_f32(weights + r * rb, w_bf16[r], N_IN);
+            for (int i = 0; i < N_IN; i++) w_bf16[r][i] = bf16_round(w_bf16[r][i]);
+        }
+        const pa_row_kernels f32_rows = pa_kernels_portable()->types[PA_W_F32];
         for (int via_matmul = 0; via_matmul < 2; via_matmul++) {
             int64_t begin = 0, end = N_OUT;
             memset(y, 0, sizeof y);
@@ -540,24 +557,23 @@ static void amx_tiles_match_exact_sums(void **state) {
                 pa_matmul(pool, y, x, &w, N_TOKENS, scratch);
             } else {
                 begin = 5, end = 40;
-                static uint8_t packed[1 << 16], work[1 << 14], xq_buf[PA_XQ8_BYTES(N_IN)];
-                assert_true(pa_amx_x_bytes(N_TOKENS, N_IN) <= sizeof packed);
-                assert_true(pa_amx_work_bytes(N_IN) + 64 <= sizeof work);
-                const pa_xq8 xq = pa_xq8_in(xq_buf, N_IN);
-                pa_amx_pack_x(x, N_TOKENS, N_IN, pa_xq8_quantize, &xq, packed);
-                pa_amx_gemm(t, weights, rb, begin, end, N_IN, packed, N_TOKENS, y, N_OUT,
-                            work);
+                pa_amx_pack_x(x, N_TOKENS, N_IN, packed);
+                pa_amx_gemm(p->to_f32, weights, rb, begin, end, N_IN, packed, N_TOKENS, y,
+                            N_OUT, work);
             }
             for (int tok = 0; tok < N_TOKENS; tok++)
                 for (int64_t r = 0; r < N_OUT; r++) {
                     const float got = y[tok * N_OUT + r];
                     if (r < begin || r >= end) {
-                        if (got != 0) fail_msg("%s: row %d outside [%d, %d) written", type_names[t], (int)r, (int)begin, (int)end);
+                        if (got != 0)
+                            fail_msg("%s: row %d outside [%d, %d) written", type_names[t],
+                                     (int)r, (int)begin, (int)end);
                         continue;
                     }
                     double magnitude;
-                    const double exact = exact_dot(p, weights + r * rb, &a[tok], N_IN, &magnitude);
-                    const double bound = (double)N_IN * FLT_EPSILON * magnitude + 1e-30;
+                    const double exact =
+                        exact_dot(&f32_rows, w_bf16[r], &a[tok], N_IN, &magnitude);
+                    const double bound = N_IN * FLT_EPSILON * magnitude + 1e-30;
                     if (fabs(got - exact) > bound)
                         fail_msg("%s %s: row %d token %d: %.9g, exact %.9g (bound %.3g)",
                                  type_names[t], via_matmul ? "pa_matmul" : "pa_amx_gemm",

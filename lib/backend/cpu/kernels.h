@@ -134,8 +134,8 @@ typedef struct pa_row_kernels {
      * (110M shape, one core): the row kernels cost compute per token, sgemm amortizes its
      * dequantized tiles */
     int sgemm_from;
-    /* batches of at least this many tokens go through AMX tiles (kernels_amx.c) instead of
-     * sgemm; 0 where a set or type has none */
+    /* batches of at least this many tokens (of a width that is a multiple of 32) go through
+     * AMX tiles (kernels_amx.c) instead of sgemm; 0 where a set or type has none */
     int tiles_from;
 } pa_row_kernels;
 
@@ -174,22 +174,22 @@ bool pa_cpu_has_avx2(void);   /* AVX2, FMA, F16C and OS support for YMM state */
 bool pa_cpu_has_avx512(void); /* AVX-512 F/BW/VL/VNNI and OS support for ZMM state */
 const pa_kernel_set *pa_kernels_avx2(void);
 const pa_kernel_set *pa_kernels_avx512(void);
-/* The AVX-512 set with AMX tiles for batches of q8_0 and q4_0 (NULL without AMX, or where the
- * OS does not give this process the tile state) */
+/* The AVX-512 set with AMX tiles for batches of quantized and bf16 weights (NULL without AMX,
+ * or where the OS does not give this process the tile state) */
 const pa_kernel_set *pa_kernels_amx(void);
 bool pa_cpu_has_amx(void);
 
-/* AMX products (kernels_amx.c). X (n, k) is packed once for all the rows into pa_amx_x_bytes:
- * each token rounded by quantize_x (into xq, one token's pa_xq8) and laid out in 16-token
- * tiles. pa_amx_gemm then writes y[t * y_stride + r] = W row r · x[t] for rows [begin, end) of
- * W (q8_0 or q4_0, row_bytes apart) and the n tokens, in `work` (pa_amx_work_bytes). */
-typedef void (*pa_quantize_fn)(const float *x, int n, const pa_xq8 *out);
+/* AMX products in bf16 (kernels_amx.c), k a multiple of 32. X (n, k) is packed once for all
+ * the rows into pa_amx_x_bytes(n, k); pa_amx_gemm then writes y[t * y_stride + r] = W row r ·
+ * x[t] for rows [begin, end) of W (row_bytes apart, made f32 by to_f32) and the n tokens, in
+ * `work` (pa_amx_work_bytes(k), 64-byte aligned). */
+typedef void (*pa_to_f32_fn)(const void *row, float *out, int n);
 size_t pa_amx_x_bytes(int n, int k);
 size_t pa_amx_work_bytes(int k);
-void pa_amx_pack_x(const float *x, int n, int k, pa_quantize_fn quantize_x, const pa_xq8 *xq,
-                   void *packed);
-void pa_amx_gemm(pa_wtype type, const void *w, size_t row_bytes, int64_t begin, int64_t end,
-                 int k, void *packed, int n, float *y, int64_t y_stride, void *work);
+void pa_amx_pack_x(const float *x, int n, int k, void *packed);
+void pa_amx_gemm(pa_to_f32_fn to_f32, const void *w, size_t row_bytes, int64_t begin,
+                 int64_t end, int k, const void *packed, int n, float *y, int64_t y_stride,
+                 void *work);
 #endif
 
 #endif

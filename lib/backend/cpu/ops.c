@@ -230,43 +230,40 @@ static void matmul_sgemm(void *ctx, int ith, int nth) {
     }
 }
 
-/* Many tokens with AMX tiles, in passes of up to TILE_PASS tokens: the threads round and pack
- * X into the front of scratch (each its share of 16-token groups), then each takes its rows
- * (in groups of 16) of every W of the set. Each thread has an area of its own after the packed
- * X: one token's pa_xq8, then the kernel's work area. */
-#define TILE_PASS 128
-
+/* Many tokens with AMX tiles, in passes of up to PA_MATMUL_TILE_PASS tokens: the threads pack X
+ * into the front of scratch (each its share of 32-token pairs of groups), then each takes its
+ * rows (in groups of 32) of every W of the set, with a work area of its own after the packed X
+ * (inside its PA_MATMUL_TILE_ROWS x k floats of scratch). */
 typedef struct tiles_job {
     const pa_matrix *const *w;
     float *const *y; /* the pass's first token's output of each W */
     const float *x;  /* the pass's first token's activations */
     int count, n, k;
-    void *packed;
+    uint8_t *packed;
     uint8_t *areas; /* one of area_bytes per pool slot */
     size_t area_bytes;
 } tiles_job;
 
 static void pack_tiles(void *ctx, int ith, int nth) {
     const tiles_job *job = ctx;
-    int64_t first, last; /* 16-token groups */
-    pa_split((job->n + 15) / 16, ith, nth, &first, &last);
-    if (first == last) return;
-    const int t0 = 16 * (int)first, t1 = 16 * (int)last < job->n ? 16 * (int)last : job->n;
-    const pa_xq8 xq = pa_xq8_in(job->areas + (size_t)pa_pool_slot() * job->area_bytes, job->k);
-    pa_amx_pack_x(job->x + (int64_t)t0 * job->k, t1 - t0, job->k, active_kernels()->quantize_x,
-                  &xq, (uint8_t *)job->packed + pa_amx_x_bytes(t0, job->k));
+    int64_t first, last; /* in 32-token units */
+    pa_split((job->n + 31) / 32, ith, nth, &first, &last);
+    const int t0 = 32 * (int)first, t1 = 32 * (int)last < job->n ? 32 * (int)last : job->n;
+    if (t0 < t1)
+        pa_amx_pack_x(job->x + (int64_t)t0 * job->k, t1 - t0, job->k,
+                      job->packed + pa_amx_x_bytes(t0, job->k));
 }
 
 static void matmul_tiles_rows(void *ctx, int ith, int nth) {
     const tiles_job *job = ctx;
-    void *work = job->areas + (size_t)pa_pool_slot() * job->area_bytes + PA_XQ8_BYTES(job->k);
+    void *work = job->areas + (size_t)pa_pool_slot() * job->area_bytes;
     for (int i = 0; i < job->count; i++) {
         const pa_matrix *w = job->w[i];
-        int64_t begin, end; /* in groups of 16 rows */
-        pa_split((w->n_out + 15) / 16, ith, nth, &begin, &end);
-        begin *= 16, end = end * 16 < w->n_out ? end * 16 : w->n_out;
+        int64_t begin, end; /* in groups of 32 rows */
+        pa_split((w->n_out + 31) / 32, ith, nth, &begin, &end);
+        begin *= 32, end = end * 32 < w->n_out ? end * 32 : w->n_out;
         if (begin < end)
-            pa_amx_gemm(wtype_of_matrix(w), w->data, w->row_bytes, begin, end, job->k,
+            pa_amx_gemm(row_kernels(w)->to_f32, w->data, w->row_bytes, begin, end, job->k,
                         job->packed, job->n, job->y[i], w->n_out, work);
     }
 }
@@ -274,15 +271,16 @@ static void matmul_tiles_rows(void *ctx, int ith, int nth) {
 static void matmul_tiles(pa_pool *pool, int count, float *const *y, const float *x,
                          const pa_matrix *const *w, int n, float *scratch) {
     const int k = (int)w[0]->n_in;
-    tiles_job job = {.w = w, .count = count, .k = k, .packed = scratch};
-    job.areas = (uint8_t *)scratch + pa_amx_x_bytes(TILE_PASS, k);
-    job.area_bytes = (PA_XQ8_BYTES(k) + pa_amx_work_bytes(k) + 63) & ~(size_t)63;
-    for (int t = 0; t < n; t += TILE_PASS) {
+    tiles_job job = {.w = w, .count = count, .k = k, .packed = (uint8_t *)scratch};
+    job.areas = job.packed + pa_amx_x_bytes(PA_MATMUL_TILE_PASS, k);
+    job.areas = (uint8_t *)(((uintptr_t)job.areas + 63) & ~(uintptr_t)63);
+    job.area_bytes = (pa_amx_work_bytes(k) + 63) & ~(size_t)63;
+    for (int t = 0; t < n; t += PA_MATMUL_TILE_PASS) {
         float *ys[PA_MATMUL_MAX_SET];
         for (int i = 0; i < count; i++) ys[i] = y[i] + (int64_t)t * w[i]->n_out;
         job.y = ys;
         job.x = x + (int64_t)t * k;
-        job.n = n - t < TILE_PASS ? n - t : TILE_PASS;
+        job.n = n - t < PA_MATMUL_TILE_PASS ? n - t : PA_MATMUL_TILE_PASS;
         pa_pool_run(pool, pack_tiles, &job);
         pa_pool_run(pool, matmul_tiles_rows, &job);
     }
@@ -340,7 +338,7 @@ static void matmul_row_passes(pa_pool *pool, int count, float *const *y, const f
 static void matmul_same(pa_pool *pool, int count, float *const *y, const float *x,
                         const pa_matrix *const *w, int n, float *scratch) {
     const pa_row_kernels *k = row_kernels(w[0]);
-    if (k->tiles_from && n >= k->tiles_from) {
+    if (k->tiles_from && n >= k->tiles_from && w[0]->n_in % 32 == 0) {
         matmul_tiles(pool, count, y, x, w, n, scratch);
     } else if (n >= k->sgemm_from) {
         for (int i = 0; i < count; i++) {

@@ -24,12 +24,20 @@ int pa_cpu_type_supported(uint32_t type);
 /* Values per block of a supported `type` (1 for f32, f16 and bf16): rows must be whole blocks. */
 uint64_t pa_cpu_type_block(uint32_t type);
 
-/* Rows of W dequantized at once for a BLAS product of a large batch. */
+/* Rows of W dequantized at once for a BLAS product of a large batch; tokens of X packed at once
+ * for AMX tiles (2 bytes per value). */
 #define PA_MATMUL_TILE_ROWS 64
+#define PA_MATMUL_TILE_PASS 128
+
+/* The floats of scratch a pool of n_threads needs for products of width k: per thread, a tile
+ * of dequantized rows for sgemm (or the AMX kernel's work area, or X rounded to 8 bits for the
+ * row kernels); and X packed for AMX tiles, shared. */
+#define PA_MATMUL_SCRATCH_FLOATS(n_threads, k)                                                \
+    ((size_t)(n_threads) * PA_MATMUL_TILE_ROWS * (size_t)(k) +                                \
+     (size_t)PA_MATMUL_TILE_PASS * (size_t)(k) / 2 + 16)
 
 /* Y (n,d) = X (n,k) @ W(d,k)^T, i.e. y[t][o] = W[o] · x[t], split over threads by rows of W.
- * `scratch` holds pool-size * PA_MATMUL_TILE_ROWS * k floats: tiles of dequantized rows for
- * sgemm, or X rounded to 8 bits for the q4 kernels (kernels.h). */
+ * `scratch` holds PA_MATMUL_SCRATCH_FLOATS(pool size, k) floats. */
 void pa_matmul(pa_pool *pool, float *y, const float *x, const pa_matrix *w, int n,
                float *scratch);
 

@@ -45,7 +45,7 @@ struct pa_llama_ws {
                           per head and token */
     float *mark_s; /* (n_threads, QUERY_ROWS, MARK_TILE) landmark scores or weights, per thread */
     float *xnorm;  /* (n_batch,) |normed layer input| of each token (KVzip+ oracle) */
-    float *tiles;  /* (n_threads, PA_MATMUL_TILE_ROWS, max(n_embd, n_ff)) matmul scratch */
+    float *tiles;  /* PA_MATMUL_SCRATCH_FLOATS(n_threads, max(n_embd, n_ff)): matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
     float *logits; /* (LOGIT_ROWS, n_vocab) output rows before they go to their sequences */
     int32_t *tok, *pos, *seq; /* (n_batch,) each token's id, position and sequence */
@@ -97,7 +97,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->mark_s = malloc((size_t)n_threads * QUERY_ROWS * MARK_TILE * sizeof(float));
     ws->xnorm = malloc(nb * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
-    ws->tiles = malloc((size_t)n_threads * PA_MATMUL_TILE_ROWS * widest * sizeof(float));
+    ws->tiles = malloc(PA_MATMUL_SCRATCH_FLOATS(n_threads, widest) * sizeof(float));
     ws->x_last = malloc((size_t)LOGIT_ROWS * hp->n_embd * sizeof(float));
     ws->logits = malloc((size_t)LOGIT_ROWS * hp->n_vocab * sizeof(float));
     ws->tok = malloc(nb * sizeof *ws->tok);
