@@ -225,9 +225,10 @@ static void make_amx_set(void) {
     if (!avx512 || !pa_cpu_has_amx()) return;
     amx_set = *avx512;
     amx_set.name = "AVX-512+VNNI+AMX";
-    /* where the tiles overtook the row kernels (110M shape, one and two threads: q4_0's rows
-     * are the fastest, at 16 tokens 680 against 655 tokens/s on one thread, 20: 690 / 800) */
-    amx_set.types[PA_W_BF16].tiles_from = 16;
+    /* where the tiles overtook the row kernels (110M shape, one and two threads, interleaved:
+     * at 16 tokens q8_0 and q4_K run as fast either way, the q4_0 and bf16 rows 3-10 % faster;
+     * at 20 the tiles lead for all four) */
+    amx_set.types[PA_W_BF16].tiles_from = 20;
     amx_set.types[PA_W_Q8_0].tiles_from = 16;
     amx_set.types[PA_W_Q4_0].tiles_from = 20;
     amx_set.types[PA_W_Q4_K].tiles_from = 16;

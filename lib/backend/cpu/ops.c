@@ -1,10 +1,12 @@
 /*
  * The matrix products of the forward pass and the small vector kernels around them. A matrix
- * product is one of two shapes:
+ * product is one of three shapes:
  *   - few tokens (decode, short batches): a GEMV per token through the row kernels of
  *     kernels.h, each thread reading its share of W's rows once for all the tokens;
  *   - many tokens (prefill): OpenBLAS sgemm per thread on its rows of W, with non-f32 weights
- *     dequantized a tile of rows at a time.
+ *     dequantized a tile of rows at a time;
+ *   - many tokens on bf16 and quantized weights where the CPU has AMX: bf16 tile products
+ *     (kernels_amx.c), each thread on its rows of W.
  */
 #include "ops.h"
 
@@ -142,7 +144,7 @@ typedef struct matmul_job {
     const pa_matrix *w;
     int n;
     const pa_row_kernels *k; /* for w's type */
-    float *scratch;          /* (nth, PA_MATMUL_TILE_ROWS, n_in) for dequantized tiles */
+    float *scratch;          /* PA_MATMUL_SCRATCH_FLOATS(nth, n_in) */
     const pa_xq8 *xq;        /* (n,) X rounded to 8 bits, for kernels with x_q8 */
 } matmul_job;
 
