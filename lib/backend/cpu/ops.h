@@ -27,7 +27,7 @@ uint64_t pa_cpu_type_block(uint32_t type);
 /* Rows of W dequantized at once for a BLAS product of a large batch; tokens of X packed at once
  * for AMX tiles (2 bytes per value). */
 #define PA_MATMUL_TILE_ROWS 64
-#define PA_MATMUL_TILE_PASS 128
+#define PA_MATMUL_TILE_PASS 512
 
 /* The floats of scratch a pool of n_threads needs for products of width k: per thread, a tile
  * of dequantized rows for sgemm (or the AMX kernel's work area, or X rounded to 8 bits for the
