@@ -520,12 +520,12 @@ static void amx_tiles_match_exact_sums(void **state) {
         printf("# AMX: not on this CPU (or not given to this process), skipped\n");
         skip();
     }
-    enum { N_OUT = 45, N_IN = 512, N_TOKENS = 150 };
+    enum { N_OUT = 45, N_IN = 512, N_TOKENS = PA_MATMUL_TILE_PASS + 18 };
     static uint8_t weights[N_OUT * N_IN * 2];
     static float x[N_TOKENS * N_IN], y[N_TOKENS * N_OUT];
     static float scratch[PA_MATMUL_SCRATCH_FLOATS(2, N_IN)];
-    static activations a[N_TOKENS];
-    static uint8_t packed[256 << 10] __attribute__((aligned(64)));
+    activations *a = calloc(N_TOKENS, sizeof *a);
+    static uint8_t packed[(PA_MATMUL_TILE_PASS + 32) * N_IN * 2] __attribute__((aligned(64)));
     static uint8_t work[64 << 10] __attribute__((aligned(64)));
     assert_true(pa_amx_x_bytes(N_TOKENS, N_IN) <= sizeof packed);
     assert_true(pa_amx_work_bytes(N_IN) <= sizeof work);
@@ -582,6 +582,7 @@ static void amx_tiles_match_exact_sums(void **state) {
         }
     }
     pa_pool_free(pool);
+    free(a);
 }
 
 /* A host chooses the cores by binding the thread that opens the engine: a pool of "one thread
