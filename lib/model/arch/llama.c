@@ -632,31 +632,92 @@ static void score_positions(const pa_model *m, pa_llama_ws *ws, const pa_kv_stor
     }
 }
 
+/* Work done token by token around the matrix products (norms, RoPE, KV writes, SwiGLU,
+ * residuals): a prompt's tokens go to the pool's threads, a few tokens (decode) stay on the
+ * calling thread, where handing them over would cost more than the work. */
+enum { TOKENS_TO_POOL = 8 };
+
+typedef struct token_job {
+    const pa_model *m;
+    const pa_layer *l;
+    pa_llama_ws *ws;
+    pa_kv_store *kv;
+    const pa_batch_seq *seqs;
+    int il, n;
+    void (*token)(const struct token_job *job, int t);
+} token_job;
+
+static void token_rows(void *ctx, int ith, int nth) {
+    const token_job *job = ctx;
+    int64_t begin, end;
+    pa_split(job->n, ith, nth, &begin, &end);
+    for (int64_t t = begin; t < end; t++) job->token(job, (int)t);
+}
+
+static void for_each_token(pa_pool *pool, const token_job *job) {
+    if (job->n >= TOKENS_TO_POOL) {
+        pa_pool_run(pool, token_rows, (void *)job);
+        return;
+    }
+    for (int t = 0; t < job->n; t++) job->token(job, t);
+}
+
+static void attention_norm(const token_job *job, int t) {
+    const int d = job->m->hp.n_embd;
+    pa_rmsnorm(job->ws->xb + (size_t)t * d, job->ws->x + (size_t)t * d, job->l->attn_norm, d,
+               job->m->hp.rms_eps);
+}
+
+static void ffn_norm(const token_job *job, int t) {
+    const int d = job->m->hp.n_embd;
+    pa_rmsnorm(job->ws->xb + (size_t)t * d, job->ws->x + (size_t)t * d, job->l->ffn_norm, d,
+               job->m->hp.rms_eps);
+}
+
+/* x[t] += xb[t] */
+static void add_residual(const token_job *job, int t) {
+    const int d = job->m->hp.n_embd;
+    float *x = job->ws->x + (size_t)t * d;
+    const float *xb = job->ws->xb + (size_t)t * d;
+    for (int i = 0; i < d; i++) x[i] += xb[i];
+}
+
+/* gate[t] <- silu(gate[t]) * up[t] */
+static void swiglu(const token_job *job, int t) {
+    const size_t ff = (size_t)job->m->hp.n_ff;
+    pa_swiglu(job->ws->hb + t * ff, job->ws->hb2 + t * ff, (int)ff);
+}
+
+/* RoPE on token t's q and k, and its k and v into its KV slot */
+static void rope_and_store(const token_job *job, int t) {
+    const pa_hparams *hp = &job->m->hp;
+    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
+    pa_llama_ws *ws = job->ws;
+    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
+    float *k = ws->k + (size_t)t * kv_dim;
+    const float *angles = ws->rope + (size_t)t * hd;
+    pa_rope_apply(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, angles);
+    pa_rope_apply(k, hp->n_head_kv, hd, angles);
+    const int32_t block = job->seqs[ws->seq[t]].block_table[ws->slot[t] / cfg->block_size];
+    const int slot = ws->slot[t] % cfg->block_size;
+    kv_store_row(pa_kv_k(job->kv, block, job->il, slot), k, kv_dim, cfg->elem_type);
+    kv_store_row(pa_kv_v(job->kv, block, job->il, slot), ws->v + (size_t)t * kv_dim, kv_dim,
+                 cfg->elem_type);
+}
+
 static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
                             pa_kv_store *kv, const pa_batch_seq *seqs, int n_seqs, int il,
                             int n) {
     const pa_hparams *hp = &m->hp;
-    const pa_kv_config *cfg = pa_kv_config_of(kv);
-    const int d = hp->n_embd, hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
-
-    for (int t = 0; t < n; t++)
-        pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->attn_norm, d, hp->rms_eps);
+    token_job tokens = {m, l, ws, kv, seqs, il, n, attention_norm};
+    for_each_token(pool, &tokens);
     score_positions(m, ws, kv, seqs, il, n);
     /* (n, d) -> q (n, q_dim), k and v (n, kv_dim) */
     float *qkv[] = {ws->q, ws->k, ws->v};
     const pa_matrix *wqkv[] = {&l->wq, &l->wk, &l->wv};
     project_set(ws, pool, 3, qkv, ws->xb, wqkv, n);
-    for (int t = 0; t < n; t++) {
-        float *k = ws->k + (size_t)t * kv_dim;
-        const float *angles = ws->rope + (size_t)t * hd;
-        pa_rope_apply(ws->q + (size_t)t * hp->n_head * hd, hp->n_head, hd, angles);
-        pa_rope_apply(k, hp->n_head_kv, hd, angles);
-        const int32_t block = seqs[ws->seq[t]].block_table[ws->slot[t] / cfg->block_size];
-        const int slot = ws->slot[t] % cfg->block_size;
-        kv_store_row(pa_kv_k(kv, block, il, slot), k, kv_dim, cfg->elem_type);
-        kv_store_row(pa_kv_v(kv, block, il, slot), ws->v + (size_t)t * kv_dim, kv_dim,
-                     cfg->elem_type);
-    }
+    tokens.token = rope_and_store;
+    for_each_token(pool, &tokens);
 
     attention_job job = {hp, ws, kv, seqs, il, n};
     pa_pool_run(pool, attention_rows, &job);
@@ -667,21 +728,22 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     }
 
     project(ws, pool, ws->xb, ws->att, &l->wo, n); /* (n, q_dim) -> (n, d) */
-    for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
+    tokens.token = add_residual;
+    for_each_token(pool, &tokens);
 }
 
 static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
                       int n) {
-    const pa_hparams *hp = &m->hp;
-    const int d = hp->n_embd;
-    for (int t = 0; t < n; t++)
-        pa_rmsnorm(ws->xb + (size_t)t * d, ws->x + (size_t)t * d, l->ffn_norm, d, hp->rms_eps);
+    token_job tokens = {m, l, ws, NULL, NULL, 0, n, ffn_norm};
+    for_each_token(pool, &tokens);
     float *gate_up[] = {ws->hb, ws->hb2}; /* (n, d) -> (n, ff) each */
     const pa_matrix *w_gate_up[] = {&l->w_gate, &l->w_up};
     project_set(ws, pool, 2, gate_up, ws->xb, w_gate_up, n);
-    pa_swiglu(ws->hb, ws->hb2, n * hp->n_ff);
+    tokens.token = swiglu;
+    for_each_token(pool, &tokens);
     project(ws, pool, ws->xb, ws->hb, &l->w_down, n); /* (n, ff) -> (n, d) */
-    for (size_t i = 0; i < (size_t)n * d; i++) ws->x[i] += ws->xb[i];
+    tokens.token = add_residual;
+    for_each_token(pool, &tokens);
 }
 
 /* Adds each token's final hidden state to its sequence's hidden_sum (x_last's first row is the
