@@ -161,7 +161,13 @@ typedef struct pa_kernel_set {
 } pa_kernel_set;
 
 /* The instruction sets kernels exist for, slowest first. */
-typedef enum pa_isa { PA_ISA_PORTABLE, PA_ISA_AVX2, PA_ISA_AVX512, PA_ISA_AMX, PA_ISA_COUNT } pa_isa;
+typedef enum pa_isa {
+    PA_ISA_PORTABLE,
+    PA_ISA_AVX2,
+    PA_ISA_AVX512,
+    PA_ISA_AMX,
+    PA_ISA_COUNT
+} pa_isa;
 
 /* The kernels of `isa`, or NULL when they are not built in or this CPU (and OS) cannot run
  * them. PA_ISA_PORTABLE is always available. */
@@ -174,8 +180,10 @@ bool pa_cpu_has_avx2(void);   /* AVX2, FMA, F16C and OS support for YMM state */
 bool pa_cpu_has_avx512(void); /* AVX-512 F/BW/VL/VNNI and OS support for ZMM state */
 const pa_kernel_set *pa_kernels_avx2(void);
 const pa_kernel_set *pa_kernels_avx512(void);
+#endif
+
 /* The AVX-512 set with AMX tiles for batches of quantized and bf16 weights (NULL without AMX,
- * or where the OS does not give this process the tile state) */
+ * on other CPUs, or where the OS does not give this process the tile state) */
 const pa_kernel_set *pa_kernels_amx(void);
 bool pa_cpu_has_amx(void);
 
@@ -190,6 +198,5 @@ void pa_amx_pack_x(const float *x, int n, int k, void *packed);
 void pa_amx_gemm(pa_to_f32_fn to_f32, const void *w, size_t row_bytes, int64_t begin,
                  int64_t end, int k, const void *packed, int n, float *y, int64_t y_stride,
                  void *work);
-#endif
 
 #endif
