@@ -557,7 +557,7 @@ static void amx_tiles_match_exact_sums(void **state) {
                 pa_matmul(pool, y, x, &w, N_TOKENS, scratch);
             } else {
                 begin = 5, end = 40;
-                pa_amx_pack_x(x, N_TOKENS, N_IN, packed);
+                pa_amx_pack_x(x, N_TOKENS, N_IN, pa_amx_x_in_pairs(N_TOKENS), packed);
                 pa_amx_gemm(p->to_f32, weights, rb, begin, end, N_IN, packed, N_TOKENS, y,
                             N_OUT, work);
             }

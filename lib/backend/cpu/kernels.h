@@ -188,13 +188,16 @@ const pa_kernel_set *pa_kernels_amx(void);
 bool pa_cpu_has_amx(void);
 
 /* AMX products in bf16 (kernels_amx.c), k a multiple of 32. X (n, k) is packed once for all
- * the rows into pa_amx_x_bytes(n, k); pa_amx_gemm then writes y[t * y_stride + r] = W row r ·
- * x[t] for rows [begin, end) of W (row_bytes apart, made f32 by to_f32) and the n tokens, in
- * `work` (pa_amx_work_bytes(k), 64-byte aligned). */
+ * the rows into pa_amx_x_bytes(n, k), laid out as pa_amx_x_in_pairs(n) says for a batch of n
+ * tokens (a part of the batch, starting at a multiple of 32 tokens, may be packed apart);
+ * pa_amx_gemm then writes y[t * y_stride + r] = W row r · x[t] for rows [begin, end) of W
+ * (row_bytes apart, made f32 by to_f32) and the n tokens, in `work` (pa_amx_work_bytes(k),
+ * 64-byte aligned). */
 typedef void (*pa_to_f32_fn)(const void *row, float *out, int n);
 size_t pa_amx_x_bytes(int n, int k);
 size_t pa_amx_work_bytes(int k);
-void pa_amx_pack_x(const float *x, int n, int k, void *packed);
+bool pa_amx_x_in_pairs(int n);
+void pa_amx_pack_x(const float *x, int n, int k, bool in_pairs, void *packed);
 void pa_amx_gemm(pa_to_f32_fn to_f32, const void *w, size_t row_bytes, int64_t begin,
                  int64_t end, int k, const void *packed, int n, float *y, int64_t y_stride,
                  void *work);

@@ -253,7 +253,7 @@ static void pack_tiles(void *ctx, int ith, int nth) {
     const int t0 = 32 * (int)first, t1 = 32 * (int)last < job->n ? 32 * (int)last : job->n;
     if (t0 < t1)
         pa_amx_pack_x(job->x + (int64_t)t0 * job->k, t1 - t0, job->k,
-                      job->packed + pa_amx_x_bytes(t0, job->k));
+                      pa_amx_x_in_pairs(job->n), job->packed + pa_amx_x_bytes(t0, job->k));
 }
 
 static void matmul_tiles_rows(void *ctx, int ith, int nth) {
