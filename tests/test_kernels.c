@@ -525,6 +525,7 @@ static void amx_tiles_match_exact_sums(void **state) {
     static float x[N_TOKENS * N_IN], y[N_TOKENS * N_OUT];
     static float scratch[PA_MATMUL_SCRATCH_FLOATS(2, N_IN)];
     activations *a = calloc(N_TOKENS, sizeof *a);
+    assert_non_null(a);
     static uint8_t packed[(PA_MATMUL_TILE_PASS + 32) * N_IN * 2] __attribute__((aligned(64)));
     static uint8_t work[64 << 10] __attribute__((aligned(64)));
     assert_true(pa_amx_x_bytes(N_TOKENS, N_IN) <= sizeof packed);

@@ -639,7 +639,7 @@ enum { TOKENS_TO_POOL = 8 };
 
 typedef struct token_job {
     const pa_model *m;
-    const pa_layer *l;
+    const float *norm; /* the RMSNorm weights of norm_token */
     pa_llama_ws *ws;
     pa_kv_store *kv;
     const pa_batch_seq *seqs;
@@ -662,15 +662,10 @@ static void for_each_token(pa_pool *pool, const token_job *job) {
     for (int t = 0; t < job->n; t++) job->token(job, t);
 }
 
-static void attention_norm(const token_job *job, int t) {
+/* xb[t] = RMSNorm(x[t]) with the job's weights */
+static void norm_token(const token_job *job, int t) {
     const int d = job->m->hp.n_embd;
-    pa_rmsnorm(job->ws->xb + (size_t)t * d, job->ws->x + (size_t)t * d, job->l->attn_norm, d,
-               job->m->hp.rms_eps);
-}
-
-static void ffn_norm(const token_job *job, int t) {
-    const int d = job->m->hp.n_embd;
-    pa_rmsnorm(job->ws->xb + (size_t)t * d, job->ws->x + (size_t)t * d, job->l->ffn_norm, d,
+    pa_rmsnorm(job->ws->xb + (size_t)t * d, job->ws->x + (size_t)t * d, job->norm, d,
                job->m->hp.rms_eps);
 }
 
@@ -709,7 +704,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
                             pa_kv_store *kv, const pa_batch_seq *seqs, int n_seqs, int il,
                             int n) {
     const pa_hparams *hp = &m->hp;
-    token_job tokens = {m, l, ws, kv, seqs, il, n, attention_norm};
+    token_job tokens = {m, l->attn_norm, ws, kv, seqs, il, n, norm_token};
     for_each_token(pool, &tokens);
     score_positions(m, ws, kv, seqs, il, n);
     /* (n, d) -> q (n, q_dim), k and v (n, kv_dim) */
@@ -734,7 +729,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
 
 static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
                       int n) {
-    token_job tokens = {m, l, ws, NULL, NULL, 0, n, ffn_norm};
+    token_job tokens = {m, l->ffn_norm, ws, NULL, NULL, 0, n, norm_token};
     for_each_token(pool, &tokens);
     float *gate_up[] = {ws->hb, ws->hb2}; /* (n, d) -> (n, ff) each */
     const pa_matrix *w_gate_up[] = {&l->w_gate, &l->w_up};
