@@ -2,7 +2,11 @@
  * gpu-bench: decode and prefill speed of an engine on the CUDA backend, with the device's own
  * copy bandwidth for a roofline (built with -Dcuda=enabled; run by tests/gpu/run.sh).
  *
- *   gpu-bench MODEL [--backend 0|1] [--gen G] [--agents A] [--prompt P]
+ *   gpu-bench MODEL [--backend 0|1] [--gen G] [--agents A] [--prompt P] [--profile 1|A]
+ *
+ * --profile 1 (or A) brackets the timed batch-1 decode (or the A agents' steps) with
+ * cudaProfilerStart/Stop, so `ncu --profile-from-start off` times the kernels of decode steps
+ * alone (tests/gpu/profile.sh).
  *
  * Prints "key value" lines:
  *   device_copy_gbs       device-to-device copy of 1 GiB, bytes read + written per second
@@ -22,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 #include <pyagent/pyagent.h>
 
@@ -93,17 +98,18 @@ static pyagent_agent *agent_with_prompt(pyagent_engine *e, int n, unsigned seed)
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: gpu-bench MODEL [--backend 0|1] [--gen G] [--agents A] "
-                        "[--prompt P]\n");
+                        "[--prompt P] [--profile 1|A]\n");
         return 2;
     }
     const char *path = argv[1];
     int64_t backend = PYAGENT_BACKEND_CUDA;
-    int gen = 256, n_agents = 16, prompt = 2048;
+    int gen = 256, n_agents = 16, prompt = 2048, profile = 0;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--backend")) backend = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gen")) gen = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--agents")) n_agents = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompt")) prompt = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
     }
     struct stat st;
     if (stat(path, &st) != 0) die("model file", NULL);
@@ -123,10 +129,12 @@ int main(int argc, char **argv) {
     for (int rep = 0; rep < 2; rep++) {
         pyagent_agent *a = agent_with_prompt(e, 16, 7 + rep);
         if (pyagent_agent_prefill(a) != PYAGENT_OK) die("prefill", e);
+        if (rep && profile == 1) cudaProfilerStart();
         double t0 = now();
         if (pyagent_agent_generate(a, rep ? gen : 16, NULL, NULL, NULL) != PYAGENT_OK)
             die("generate", e);
         if (rep) tps1 = gen / (now() - t0);
+        if (rep && profile == 1) cudaProfilerStop();
         pyagent_agent_destroy(a);
     }
     printf("decode_tps_1 %.1f\n", tps1);
@@ -136,6 +144,7 @@ int main(int argc, char **argv) {
         agents[i] = agent_with_prompt(e, 16, 100 + i);
         if (pyagent_agent_prefill(agents[i]) != PYAGENT_OK) die("prefill", e);
     }
+    if (profile == n_agents) cudaProfilerStart();
     double t0 = now();
     for (int i = 0; i < n_agents; i++)
         if (pyagent_agent_submit(agents[i], gen, NULL, NULL) != PYAGENT_OK) die("submit", e);
@@ -143,6 +152,7 @@ int main(int argc, char **argv) {
     while (n_active > 0)
         if (pyagent_engine_step(e, &n_active) != PYAGENT_OK) die("step", e);
     printf("decode_tps_%d %.1f\n", n_agents, (double)n_agents * gen / (now() - t0));
+    if (profile == n_agents) cudaProfilerStop();
     for (int i = 0; i < n_agents; i++) pyagent_agent_destroy(agents[i]);
     free(agents);
     if (bw > 0)

@@ -7,6 +7,8 @@
 #      tokens, decode tokens/s at batch 1 and with 16 agents, the roofline fraction;
 #   4. the same decode through PyTorch + transformers generate (eager, F16), side by side.
 #   5. gpu-bench again on the 1B llama shape in F16;
+#   6. with PROFILE=1, tests/gpu/profile.sh on both shapes: ncu's time of every kernel of a
+#      decode step, summed by kernel ($OUT/profile.txt).
 # Logs: $OUT/suite.log, $OUT/memcheck.log, $OUT/bench.txt, $OUT/bench-1B.txt, $OUT/hf.txt,
 # $OUT/summary.txt.
 set -u
@@ -64,6 +66,12 @@ note "bench: 110M F16 (tied), $(stat -c %s "$model") bytes"
 if timeout 120 "$bin/gpu-bench" "$model" --gen 256 --agents 16 --prompt 2048 \
     >"$OUT/bench.txt" 2>&1; then :; else note "FAILED: gpu-bench (rc $?)"; status=1; fi
 tee -a "$summary" <"$OUT/bench.txt"
+profile() { # MODEL NAME
+    [ "${PROFILE:-0}" = 1 ] || return 0
+    echo "== $2" >>"$OUT/profile.txt"
+    PYAGENT_GPU_BIN=$bin sh tests/gpu/profile.sh "$1" >>"$OUT/profile.txt" 2>&1
+}
+profile "$model" "110M F16"
 
 # the 1B llama shape of issue 8 (dim 2048, 16 layers, 32 heads, 8 KV heads, FFN 8192, vocab
 # 128256), F16: where the weights, not the launches, set the decode time
@@ -74,6 +82,7 @@ if "$bin/pyagent-random-gguf" -o "$big" --dim 2048 --layers 16 --heads 32 --kv-h
     if timeout 150 "$bin/gpu-bench" "$big" --gen 128 --agents 16 --prompt 512 \
         >"$OUT/bench-1B.txt" 2>&1; then :; else note "FAILED: gpu-bench 1B (rc $?)"; status=1; fi
     tee -a "$summary" <"$OUT/bench-1B.txt"
+    profile "$big" "1B shape F16"
     rm -f "$big"
 else
     note "FAILED: pyagent-random-gguf (1B shape)"
