@@ -1,8 +1,8 @@
 /*
  * Paged attention: every token of a batch (decode, prompt chunk or draft node) attends to the
  * slots it sees through its sequence's block table, reading K and V where the blocks are in the
- * pool. One block of 4 warps per (head, token): warp w takes the visible slots in chunks of 32
- * (w, w + 4, ...), a lane per slot for the scores q·k and an online softmax per chunk, then the
+ * pool. One block of 8 warps per (head, token): warp w takes the visible slots in chunks of 32
+ * (w, w + 8, ...), a lane per slot for the scores q·k and an online softmax per chunk, then the
  * lanes sweep the chunk's V rows over the head's dimensions; the warps' states are merged at
  * the end. A draft node of a tree sees [0, limit] and then its ancestors and itself, listed
  * root side first in the step's int array. The work of a token depends on nothing but its own
@@ -12,7 +12,7 @@
 
 #include "kernels.h"
 
-#define ATT_WARPS 4
+#define ATT_WARPS 8
 #define MAX_HEAD_DIM 256
 #define FULL 0xffffffffu
 
@@ -79,12 +79,69 @@ static __device__ __forceinline__ float dot_key(const float *q, const void *k, s
     return s;
 }
 
+/* The dimensions of a V row a lane accumulates: with the head size known (HD > 0), lane l
+ * owns DIMS = HD / 32 adjacent ones, [l DIMS, (l + 1) DIMS), read in one load; otherwise
+ * dimensions l, l + 32, ... */
+template <int HD> struct v_dims { static constexpr int n = HD > 0 ? HD / 32 : MAX_HEAD_DIM / 32; };
+
+template <int HD> static __device__ __forceinline__ int v_dim(int lane, int i) {
+    return HD > 0 ? lane * v_dims<HD>::n + i : lane + 32 * i;
+}
+
+/* N = 2 or 4 adjacent values (f16 or f32) as f32, in one aligned load. */
+template <int N> static __device__ __forceinline__ void load_adjacent(const __half *src, float *f) {
+    if constexpr (N == 2) {
+        const float2 a = __half22float2(*reinterpret_cast<const __half2 *>(src));
+        f[0] = a.x, f[1] = a.y;
+    } else {
+        const uint2 raw = *reinterpret_cast<const uint2 *>(src);
+        const float2 a = __half22float2(*reinterpret_cast<const __half2 *>(&raw.x));
+        const float2 b = __half22float2(*reinterpret_cast<const __half2 *>(&raw.y));
+        f[0] = a.x, f[1] = a.y, f[2] = b.x, f[3] = b.y;
+    }
+}
+
+template <int N> static __device__ __forceinline__ void load_adjacent(const float *src, float *f) {
+    if constexpr (N == 2) {
+        const float2 a = *reinterpret_cast<const float2 *>(src);
+        f[0] = a.x, f[1] = a.y;
+    } else {
+        const float4 a = *reinterpret_cast<const float4 *>(src);
+        f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w;
+    }
+}
+
+/* acc[i] += p · V[row][dimension i of the lane] */
 template <int HD>
-__global__ void __launch_bounds__(ATT_WARPS * 32)
+static __device__ __forceinline__ void add_v(float *acc, float p, const void *v, size_t row,
+                                             int hd, bool f16, int lane) {
+    constexpr int DIMS = v_dims<HD>::n;
+    if constexpr (HD > 0) {
+        float f[DIMS];
+        if (f16) load_adjacent<DIMS>(static_cast<const __half *>(v) + row + lane * DIMS, f);
+        else load_adjacent<DIMS>(static_cast<const float *>(v) + row + lane * DIMS, f);
+#pragma unroll
+        for (int i = 0; i < DIMS; i++) acc[i] = fmaf(p, f[i], acc[i]);
+    } else {
+#pragma unroll
+        for (int i = 0; i < DIMS; i++) {
+            const int d = lane + 32 * i;
+            if (d < hd) {
+                const float vd = f16 ? __half2float(static_cast<const __half *>(v)[row + d])
+                                     : static_cast<const float *>(v)[row + d];
+                acc[i] = fmaf(p, vd, acc[i]);
+            }
+        }
+    }
+}
+
+/* (64 registers at most: room for four blocks per multiprocessor, which prompts need) */
+template <int HD>
+__global__ void __launch_bounds__(ATT_WARPS * 32, 4)
     attention_kernel(float *att, int ld_att, const float *qkv, int ld_qkv,
                      const pa_dev_token *tokens, const int32_t *ints, int n_head, int n_head_kv,
                      int head_dim, pa_dev_kv kv, int layer) {
-    constexpr int ACC = HD > 0 ? (HD + 31) / 32 : MAX_HEAD_DIM / 32; /* dims per lane */
+    constexpr int ACC = v_dims<HD>::n; /* dims per lane */
     const int hd = HD > 0 ? HD : head_dim;
     __shared__ float q[MAX_HEAD_DIM];
     __shared__ float warp_acc[ATT_WARPS][MAX_HEAD_DIM];
@@ -121,27 +178,18 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
         l = l * correction + warp_sum(p);
 #pragma unroll
         for (int i = 0; i < ACC; i++) acc[i] *= correction;
+        /* the chunk's V rows in slot order, 8 loads in flight */
         const int n_here = n_visible - first < 32 ? n_visible - first : 32;
 #pragma unroll 8
-        for (int j = 0; j < n_here; j++) {
-            const float pj = __shfl_sync(FULL, p, j);
-            const size_t rj = __shfl_sync(FULL, (unsigned long long)row, j);
-#pragma unroll
-            for (int i = 0; i < ACC; i++) {
-                const int d = lane + 32 * i;
-                if (d < hd) {
-                    const float vd = kv.f16 ? __half2float(static_cast<const __half *>(kv.v)[rj + d])
-                                            : static_cast<const float *>(kv.v)[rj + d];
-                    acc[i] = fmaf(pj, vd, acc[i]);
-                }
-            }
-        }
+        for (int j = 0; j < n_here; j++)
+            add_v<HD>(acc, __shfl_sync(FULL, p, j), kv.v,
+                      __shfl_sync(FULL, (unsigned long long)row, j), hd, kv.f16, lane);
         m = m_new;
     }
 
 #pragma unroll
     for (int i = 0; i < ACC; i++)
-        if (lane + 32 * i < hd) warp_acc[warp][lane + 32 * i] = acc[i];
+        if (v_dim<HD>(lane, i) < hd) warp_acc[warp][v_dim<HD>(lane, i)] = acc[i];
     if (lane == 0) {
         warp_m[warp] = m;
         warp_l[warp] = l;

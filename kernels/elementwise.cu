@@ -48,30 +48,68 @@ extern "C" void pa_cuda_embed(const pa_dev_matrix *emb, const pa_dev_token *toke
     embed_kernel<<<n_tok, THREADS, 0, stream>>>(*emb, tokens, x, ldx);
 }
 
-/* One block per row: per-thread sums of squares in a fixed order, then a tree in shared
- * memory, so the row's scale does not depend on anything but the row. */
-__global__ void rmsnorm_kernel(float *out, int ld_out, const float *x, int ldx,
-                               const int32_t *rows, const float *w, int dim, float eps) {
-    __shared__ float partial[THREADS];
-    const int t = blockIdx.x;
-    const float *xr = x + (size_t)(rows ? rows[t] : t) * ldx;
+/* Loads of each lane in flight at once: a dependent chain of loads from L2 would cost a round
+ * trip each. */
+#define NORM_UNROLL 8
+
+/* out[i] = x[i] / sqrt(mean(x²) + eps) * w[i] for i < dim (a multiple of 4; rows 16-byte
+ * aligned). Lane l sums the squares of float4s l, l + 32, ... in that order and a butterfly
+ * adds the lanes, so the scale depends on the row alone. */
+static __device__ __forceinline__ void rmsnorm_row(float *out, const float *x, const float *w,
+                                                   int dim, float eps, int lane) {
+    const float4 *x4 = reinterpret_cast<const float4 *>(x);
+    const int n4 = dim / 4;
     float ss = 0.0f;
-    for (int i = threadIdx.x; i < dim; i += THREADS) ss = fmaf(xr[i], xr[i], ss);
-    partial[threadIdx.x] = ss;
-    __syncthreads();
-    for (int half = THREADS / 2; half > 0; half >>= 1) {
-        if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
-        __syncthreads();
+    for (int i0 = lane; i0 < n4; i0 += 32 * NORM_UNROLL) {
+        float4 v[NORM_UNROLL];
+#pragma unroll
+        for (int u = 0; u < NORM_UNROLL; u++)
+            v[u] = i0 + 32 * u < n4 ? x4[i0 + 32 * u] : make_float4(0, 0, 0, 0);
+#pragma unroll
+        for (int u = 0; u < NORM_UNROLL; u++) {
+            ss = fmaf(v[u].x, v[u].x, ss);
+            ss = fmaf(v[u].y, v[u].y, ss);
+            ss = fmaf(v[u].z, v[u].z, ss);
+            ss = fmaf(v[u].w, v[u].w, ss);
+        }
     }
-    const float scale = 1.0f / sqrtf(partial[0] / (float)dim + eps);
-    for (int i = threadIdx.x; i < dim; i += THREADS)
-        out[(size_t)t * ld_out + i] = xr[i] * scale * w[i];
+    for (int off = 16; off > 0; off >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, off);
+    const float scale = 1.0f / sqrtf(ss / (float)dim + eps);
+    const float4 *w4 = reinterpret_cast<const float4 *>(w);
+    float4 *out4 = reinterpret_cast<float4 *>(out);
+    for (int i0 = lane; i0 < n4; i0 += 32 * NORM_UNROLL) {
+        float4 v[NORM_UNROLL], g[NORM_UNROLL];
+#pragma unroll
+        for (int u = 0; u < NORM_UNROLL; u++) {
+            if (i0 + 32 * u >= n4) break;
+            v[u] = x4[i0 + 32 * u];
+            g[u] = w4[i0 + 32 * u];
+        }
+#pragma unroll
+        for (int u = 0; u < NORM_UNROLL; u++) {
+            if (i0 + 32 * u >= n4) break;
+            out4[i0 + 32 * u] = make_float4(v[u].x * scale * g[u].x, v[u].y * scale * g[u].y,
+                                            v[u].z * scale * g[u].z, v[u].w * scale * g[u].w);
+        }
+    }
+}
+
+/* A warp per row. */
+__global__ void rmsnorm_kernel(float *out, int ld_out, const float *x, int ldx,
+                               const int32_t *rows, const float *w, int n_tok, int dim,
+                               float eps) {
+    const int t = blockIdx.x * (THREADS / 32) + (threadIdx.x >> 5);
+    if (t >= n_tok) return;
+    rmsnorm_row(out + (size_t)t * ld_out, x + (size_t)(rows ? rows[t] : t) * ldx, w, dim, eps,
+                threadIdx.x & 31);
 }
 
 extern "C" void pa_cuda_rmsnorm(float *out, int ld_out, const float *x, int ldx,
                                 const int32_t *rows, const float *w, int n_tok, int dim,
                                 float eps, cudaStream_t stream) {
-    rmsnorm_kernel<<<n_tok, THREADS, 0, stream>>>(out, ld_out, x, ldx, rows, w, dim, eps);
+    const int per_block = THREADS / 32;
+    rmsnorm_kernel<<<(n_tok + per_block - 1) / per_block, THREADS, 0, stream>>>(
+        out, ld_out, x, ldx, rows, w, n_tok, dim, eps);
 }
 
 /* One block per token; thread j of a head rotates pair (2j, 2j + 1) by pos * base^(-2j/hd). */

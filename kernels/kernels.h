@@ -72,6 +72,12 @@ void pa_cuda_rmsnorm(float *out, int ld_out, const float *x, int ldx, const int3
 void pa_cuda_gemv(const pa_dev_matrix *const *w, int n_w, const float *x, int ldx, float *y,
                   int ldy, int n_tok, bool accumulate, cudaStream_t stream);
 
+/* pa_cuda_gemv of Q, K and V (one type and width; y = Q | K | V of each token) followed by
+ * pa_cuda_rope_store's work on the same tokens, in one launch. */
+void pa_cuda_gemv_qkv_rope(const pa_dev_matrix *const *qkv, const float *x, int ldx, float *y,
+                           int ldy, int n_tok, const pa_dev_token *tokens, int head_dim,
+                           float rope_base, const pa_dev_kv *kv, int layer, cudaStream_t stream);
+
 /* y[t][r] = silu(G[r] · x[t]) * (U[r] · x[t]): the feed-forward's gate and up in one pass */
 void pa_cuda_gemv_swiglu(const pa_dev_matrix *gate, const pa_dev_matrix *up, const float *x,
                          int ldx, float *y, int ldy, int n_tok, cudaStream_t stream);

@@ -155,6 +155,11 @@ static void logits_match_cpu_f16(void **state) {
     (void)state;
     logits_match_cpu("tiny-f16.gguf", PYAGENT_KV_F32, 2e-2);
 }
+static void logits_match_cpu_wide_f16(void **state) {
+    (void)state;
+    logits_match_cpu("tiny-wide-f16.gguf", PYAGENT_KV_F16, 2e-2);
+}
+
 static void logits_match_cpu_f16_with_f16_kv(void **state) {
     (void)state;
     logits_match_cpu("tiny-f16.gguf", PYAGENT_KV_F16, 2e-2);
@@ -346,6 +351,50 @@ static void many_agents_batched_equal_solo_runs(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* tiny-wide-f16.gguf has rows wide enough that the GEMV kernels split each one across warps
+ * (split_of in kernels/gemv.cu). 16 agents decoding in the same steps: each one's logits after
+ * its last token are bitwise those of the same agent alone, whose steps are one token wide. The
+ * prompts are short and prefilled one agent at a time, so they take the same launches in both
+ * runs. */
+static void split_rows_batched_equal_solo_logits(void **state) {
+    (void)state;
+    char path[1200];
+    path_of(path, sizeof path, models_dir, "tiny-wide-f16.gguf");
+    enum { PROMPT = 8, GEN = 12 };
+    int32_t prompts[N_AGENTS][PROMPT];
+    unsigned seed = 21;
+    for (int i = 0; i < N_AGENTS; i++) random_tokens(prompts[i], PROMPT, 512, &seed);
+    static float solo[N_AGENTS][N_VOCAB_MAX], batched[N_VOCAB_MAX];
+    size_t n = 0;
+    for (int i = 0; i < N_AGENTS; i++) {
+        pyagent_engine *e = open_engine(path, PYAGENT_BACKEND_CUDA, PYAGENT_KV_F16, 0);
+        pyagent_agent *a = greedy_agent(e, PYAGENT_SPEC_OFF);
+        assert_int_equal(pyagent_agent_feed_tokens(a, prompts[i], PROMPT), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_generate(a, GEN, NULL, NULL, NULL), PYAGENT_OK);
+        n = logits_of(a, solo[i]);
+        pyagent_agent_destroy(a);
+        pyagent_engine_destroy(e);
+    }
+    pyagent_engine *e = open_engine(path, PYAGENT_BACKEND_CUDA, PYAGENT_KV_F16, 0);
+    pyagent_agent *agents[N_AGENTS];
+    for (int i = 0; i < N_AGENTS; i++) {
+        agents[i] = greedy_agent(e, PYAGENT_SPEC_OFF);
+        assert_int_equal(pyagent_agent_feed_tokens(agents[i], prompts[i], PROMPT), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(agents[i]), PYAGENT_OK);
+    }
+    for (int i = 0; i < N_AGENTS; i++)
+        assert_int_equal(pyagent_agent_submit(agents[i], GEN, NULL, NULL), PYAGENT_OK);
+    int32_t n_active = 1;
+    while (n_active > 0) assert_int_equal(pyagent_engine_step(e, &n_active), PYAGENT_OK);
+    for (int i = 0; i < N_AGENTS; i++) {
+        assert_int_equal(logits_of(agents[i], batched), n);
+        assert_memory_equal(batched, solo[i], n * sizeof(float));
+        pyagent_agent_destroy(agents[i]);
+    }
+    pyagent_engine_destroy(e);
+}
+
 /* A fork shares the parent's partly filled block; each one's next write copies it on the
  * device first, and both go on as if they had been computed alone. */
 static void forked_agents_match_independent_runs(void **state) {
@@ -486,6 +535,7 @@ int main(void) {
         cmocka_unit_test(logits_match_cpu_tied_f32),
         cmocka_unit_test(logits_match_cpu_f16),
         cmocka_unit_test(logits_match_cpu_f16_with_f16_kv),
+        cmocka_unit_test(logits_match_cpu_wide_f16),
         cmocka_unit_test(logits_match_cpu_bf16),
         cmocka_unit_test(logits_match_cpu_q8_0),
         cmocka_unit_test(logits_match_cpu_q4_0),
@@ -495,6 +545,7 @@ int main(void) {
         cmocka_unit_test(greedy_empty_prompt_matches_reference),
         cmocka_unit_test(speculative_greedy_matches_reference),
         cmocka_unit_test(many_agents_batched_equal_solo_runs),
+        cmocka_unit_test(split_rows_batched_equal_solo_logits),
         cmocka_unit_test(forked_agents_match_independent_runs),
         cmocka_unit_test(latent_export_is_refused_on_the_gpu),
         cmocka_unit_test(tiers_keep_blocks_that_leave_the_device),

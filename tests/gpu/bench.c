@@ -10,20 +10,22 @@
  *
  * Prints "key value" lines:
  *   device_copy_gbs       device-to-device copy of 1 GiB, bytes read + written per second
- *   weight_bytes          the model file's size: what one decode step reads, give or take the
- *                         embedding rows (every matrix, the output head included, once)
+ *   weight_bytes          what one decode step reads of the weights: every tensor of the file
+ *                         once, except an embedding table that is not also the output head
+ *                         (a step reads one row of it)
  *   prefill_tps           one agent's P-token prompt in one forward pass (n_batch = P)
  *   decode_tps_1          one agent generating G tokens after a 16-token prompt
  *   decode_tps_A          A agents with their own 16-token prompts, G tokens each, in the
  *                         same steps (tokens of all agents per second)
  *   roofline_fraction_1   decode_tps_1 * weight_bytes / device_copy_gbs: the share of the copy
- *                         bandwidth a batch-1 step reaches
+ *                         bandwidth a batch-1 step reaches (1.0: a step as fast as reading its
+ *                         weights at that speed)
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <cuda_profiler_api.h>
@@ -77,6 +79,23 @@ static pyagent_engine *open_engine(const char *path, int64_t backend, int64_t n_
     return e;
 }
 
+/* Bytes of weights a decode step reads: all tensors, less token_embd unless the model has no
+ * output.weight (tied: token_embd is the output head and is read whole). */
+static double step_weight_bytes(pyagent_engine *e) {
+    int64_t n = 0;
+    pyagent_engine_info(e, "n_tensors", &n);
+    double all = 0, embd = 0;
+    bool tied = true;
+    for (int64_t i = 0; i < n; i++) {
+        pyagent_tensor_info t = {.struct_size = sizeof t};
+        if (pyagent_engine_tensor(e, i, &t) != PYAGENT_OK) die("tensor", e);
+        all += (double)t.n_bytes;
+        if (!strcmp(t.name, "token_embd.weight")) embd = (double)t.n_bytes;
+        if (!strcmp(t.name, "output.weight")) tied = false;
+    }
+    return tied ? all : all - embd;
+}
+
 static pyagent_agent *agent_with_prompt(pyagent_engine *e, int n, unsigned seed) {
     pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
     pyagent_params_set_f64(s, "temperature", 0);
@@ -111,12 +130,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--prompt")) prompt = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
     }
-    struct stat st;
-    if (stat(path, &st) != 0) die("model file", NULL);
     const double bw = backend == PYAGENT_BACKEND_CUDA ? copy_bandwidth() : 0;
-    printf("device_copy_gbs %.1f\nweight_bytes %lld\n", bw, (long long)st.st_size);
-
     pyagent_engine *e = open_engine(path, backend, prompt);
+    const double weight_bytes = step_weight_bytes(e);
+    printf("device_copy_gbs %.1f\nweight_bytes %.0f\n", bw, weight_bytes);
     for (int rep = 0; rep < 2; rep++) { /* the first warms up */
         pyagent_agent *a = agent_with_prompt(e, prompt, 1 + rep);
         double t0 = now();
@@ -156,7 +173,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_agents; i++) pyagent_agent_destroy(agents[i]);
     free(agents);
     if (bw > 0)
-        printf("roofline_fraction_1 %.3f\n", tps1 * (double)st.st_size / (bw * 1e9));
+        printf("roofline_fraction_1 %.3f\n", tps1 * weight_bytes / (bw * 1e9));
     pyagent_engine_destroy(e);
     return 0;
 }

@@ -10,7 +10,8 @@ model=$1 agents=${2:-16}
 bin=${PYAGENT_GPU_BIN:-.gpu/bin}
 gen=8
 for run in 1 "$agents"; do
-    timeout 200 ncu --clock-control none --profile-from-start off --csv --page raw \
+    timeout 200 ncu --clock-control none --cache-control none --profile-from-start off \
+        --csv --page raw \
         --metrics gpu__time_duration.sum \
         "$bin/gpu-bench" "$model" --gen $gen --agents "$agents" --prompt 16 --profile "$run" \
         >"/tmp/ncu-$run.csv" 2>"/tmp/ncu-$run.err" || echo "ncu ($run): rc $?"

@@ -28,8 +28,13 @@ done
 
 if [ -f .gpu/lib.tar.xz ]; then
     tar -C /tmp -xJf .gpu/lib.tar.xz
-    bin=.gpu/bin models=.gpu/models
+    tar -C /tmp -xJf .gpu/models.tar.xz
+    bin=.gpu/bin models=/tmp/models
     export LD_LIBRARY_PATH="$PWD/.gpu/bin:/tmp/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # as tests/meson.build makes it
+    "$bin/pyagent-random-gguf" -o $models/tiny-wide-f16.gguf --type f16 --dim 64 --layers 2 \
+        --heads 4 --kv-heads 2 --ff 192 --vocab 512 --ctx 256 --seed 7 --dim 512 --layers 1 \
+        --heads 8 --kv-heads 4 --ff 1024 >/dev/null
     note "programs: prebuilt (.gpu)"
 else
     if ! { meson setup build-gpu -Dcuda=enabled >"$OUT/build.log" 2>&1 &&
@@ -42,7 +47,8 @@ else
     export LD_LIBRARY_PATH
     note "programs: built here (build-gpu)"
 fi
-export PYAGENT_TEST_DATA="$PWD/tests/data" PYAGENT_TEST_MODELS="$PWD/$models"
+case $models in /*) ;; *) models="$PWD/$models" ;; esac
+export PYAGENT_TEST_DATA="$PWD/tests/data" PYAGENT_TEST_MODELS="$models"
 export OPENBLAS_NUM_THREADS=1
 
 status=0

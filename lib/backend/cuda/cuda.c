@@ -5,8 +5,8 @@
  *   x = token_embd[tokens]                                     embed
  *   for each layer:
  *       h = rmsnorm(x) * attn_norm                             rmsnorm
- *       q, k, v = Wq h, Wk h, Wv h                             project (one launch for Q, K, V)
- *       rope(q), rope(k);  K/V -> their slots of the pool      rope_store
+ *       q, k, v = Wq h, Wk h, Wv h                             project_qkv (one launch for Q, K,
+ *       rope(q), rope(k);  K/V -> their slots of the pool      V, RoPE and the KV write)
  *       att = softmax(q kᵀ / sqrt(hd)) v  over the visible slots  attention
  *       x += Wo att                                            project, accumulating
  *       h = rmsnorm(x) * ffn_norm
@@ -542,17 +542,28 @@ static cublasStatus_t gemm(pa_cuda *c, const pa_dev_matrix *w, const float *x, i
                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+/* Of n rows whose first e are exact, how many go through the GEMV kernels (the rest go through
+ * cuBLAS): the exact ones, or all of a short batch or of weights cuBLAS does not take. */
+static int gemv_rows(const pa_dev_matrix *const *w, int n_w, int n, int e) {
+    bool blas = n - e >= GEMM_MIN_ROWS;
+    for (int i = 0; i < n_w; i++) blas = blas && gemm_type(w[i]);
+    return blas ? e : n;
+}
+
+/* Matrices of one type and width: the GEMV kernels take them in one launch. */
+static bool same_shape(const pa_dev_matrix *const *w, int n_w) {
+    bool same = true;
+    for (int i = 1; i < n_w; i++) same = same && w[i]->type == w[0]->type && w[i]->n_in == w[0]->n_in;
+    return same;
+}
+
 /* Y (n, ldy) (+)= X (n, ldx) @ [W0; W1; W2]^T: the exact rows [0, e) and short batches through
  * the GEMV kernels, the rest through cuBLAS. Matrices of one type and width share a launch. */
 static cublasStatus_t project(pa_cuda *c, const pa_dev_matrix *const *w, int n_w,
                               const float *x, int ldx, float *y, int ldy, int n, int e,
                               bool accumulate) {
-    bool fused = true, blas = n - e >= GEMM_MIN_ROWS;
-    for (int i = 0; i < n_w; i++) {
-        fused = fused && w[i]->type == w[0]->type && w[i]->n_in == w[0]->n_in;
-        blas = blas && gemm_type(w[i]);
-    }
-    const int split = blas ? e : n;
+    const bool fused = same_shape(w, n_w);
+    const int split = gemv_rows(w, n_w, n, e);
     int col = 0;
     for (int i = 0; i < n_w; col += w[i]->n_out, i++) {
         if (split > 0 && (!fused || i == 0))
@@ -569,9 +580,9 @@ static cublasStatus_t project(pa_cuda *c, const pa_dev_matrix *const *w, int n_w
 
 /* hb (n, n_ff) = silu(h Wgate^T) * (h Wup^T) for h = xb */
 static cublasStatus_t feed_forward_in(pa_cuda *c, const dev_layer *l, int n, int e) {
-    const int d = c->model->hp.n_embd, ff = c->model->hp.n_ff, rest = n - e;
-    const bool blas = rest >= GEMM_MIN_ROWS && gemm_type(&l->w_gate) && gemm_type(&l->w_up);
-    const int split = blas ? e : n;
+    const int d = c->model->hp.n_embd, ff = c->model->hp.n_ff;
+    const pa_dev_matrix *gate_up[2] = {&l->w_gate, &l->w_up};
+    const int split = gemv_rows(gate_up, 2, n, e);
     if (split > 0 && l->w_gate.type == l->w_up.type) {
         pa_cuda_gemv_swiglu(&l->w_gate, &l->w_up, c->xb, d, c->hb, ff, split, c->stream);
     } else if (split > 0) {
@@ -590,6 +601,33 @@ static cublasStatus_t feed_forward_in(pa_cuda *c, const dev_layer *l, int n, int
     return s;
 }
 
+/* qkv (n, ld_qkv) = Q | K | V of xb, Q and K rotated, K and V in the tokens' KV slots. The
+ * GEMV rows do all of it in one launch where Q, K and V share a type and width. */
+static cublasStatus_t project_qkv(pa_cuda *c, const dev_layer *l, const pa_dev_token *tokens,
+                                  int n, int e, int layer) {
+    const pa_hparams *hp = &c->model->hp;
+    const pa_dev_matrix *qkv[3] = {&l->wq, &l->wk, &l->wv};
+    const int d = hp->n_embd;
+    int done = 0; /* tokens rotated and stored */
+    cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
+    if (same_shape(qkv, 3)) {
+        done = gemv_rows(qkv, 3, n, e);
+        if (done > 0)
+            pa_cuda_gemv_qkv_rope(qkv, c->xb, d, c->qkv, c->ld_qkv, done, tokens, hp->head_dim,
+                                  hp->rope_base, &c->kv, layer, c->stream);
+        if (done < n) /* the rest: cuBLAS */
+            bs = project(c, qkv, 3, c->xb + (size_t)done * d, d, c->qkv + (size_t)done * c->ld_qkv,
+                         c->ld_qkv, n - done, 0, false);
+    } else {
+        bs = project(c, qkv, 3, c->xb, d, c->qkv, c->ld_qkv, n, e, false);
+    }
+    if (done < n)
+        pa_cuda_rope_store(c->qkv + (size_t)done * c->ld_qkv, c->ld_qkv, tokens + done, n - done,
+                           hp->n_head, hp->n_head_kv, hp->head_dim, hp->rope_base, &c->kv, layer,
+                           c->stream);
+    return bs;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* The forward pass                                                                            */
 
@@ -603,13 +641,10 @@ static cublasStatus_t enqueue_layers(pa_cuda *c, const pa_dev_token *tokens, con
     pa_cuda_embed(&c->token_embd, tokens, n, c->x, d, c->stream);
     for (int il = 0; il < n_layers && bs == CUBLAS_STATUS_SUCCESS; il++) {
         const dev_layer *l = &c->layers[il];
-        const pa_dev_matrix *qkv[3] = {&l->wq, &l->wk, &l->wv}, *wo = &l->wo,
-                            *down = &l->w_down;
+        const pa_dev_matrix *wo = &l->wo, *down = &l->w_down;
         pa_cuda_rmsnorm(c->xb, d, c->x, d, NULL, l->attn_norm, n, d, hp->rms_eps, c->stream);
-        bs = project(c, qkv, 3, c->xb, d, c->qkv, c->ld_qkv, n, x_e, false);
+        bs = project_qkv(c, l, tokens, n, x_e, il);
         if (bs != CUBLAS_STATUS_SUCCESS) break;
-        pa_cuda_rope_store(c->qkv, c->ld_qkv, tokens, n, hp->n_head, hp->n_head_kv, hd,
-                           hp->rope_base, &c->kv, il, c->stream);
         pa_cuda_attention(c->att, q_dim, c->qkv, c->ld_qkv, tokens, ints, n, hp->n_head,
                           hp->n_head_kv, hd, &c->kv, il, c->stream);
         bs = project(c, &wo, 1, c->att, q_dim, c->x, d, n, x_e, true);
