@@ -351,12 +351,12 @@ static void many_agents_batched_equal_solo_runs(void **state) {
     pyagent_engine_destroy(e);
 }
 
-/* tiny-wide-f16.gguf has rows wide enough that the GEMV kernels split each one across warps
- * (split_of in kernels/gemv.cu). 16 agents decoding in the same steps: each one's logits after
- * its last token are bitwise those of the same agent alone, whose steps are one token wide. The
- * prompts are short and prefilled one agent at a time, so they take the same launches in both
- * runs. */
-static void split_rows_batched_equal_solo_logits(void **state) {
+/* tiny-wide-f16.gguf has rows of 512 and 1024 values (each lane of a GEMV warp loads several
+ * chunks ahead) and heads of 64 (the unrolled attention). 16 agents decoding in the same steps
+ * (16-token GEMV tiles, two rows per warp): each one's logits after its last token are bitwise
+ * those of the same agent alone, whose steps are one token wide. The prompts are short and
+ * prefilled one agent at a time, so they take the same launches in both runs. */
+static void wide_rows_batched_equal_solo_logits(void **state) {
     (void)state;
     char path[1200];
     path_of(path, sizeof path, models_dir, "tiny-wide-f16.gguf");
@@ -545,7 +545,7 @@ int main(void) {
         cmocka_unit_test(greedy_empty_prompt_matches_reference),
         cmocka_unit_test(speculative_greedy_matches_reference),
         cmocka_unit_test(many_agents_batched_equal_solo_runs),
-        cmocka_unit_test(split_rows_batched_equal_solo_logits),
+        cmocka_unit_test(wide_rows_batched_equal_solo_logits),
         cmocka_unit_test(forked_agents_match_independent_runs),
         cmocka_unit_test(latent_export_is_refused_on_the_gpu),
         cmocka_unit_test(tiers_keep_blocks_that_leave_the_device),
