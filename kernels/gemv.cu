@@ -2,12 +2,13 @@
  * GEMV for decode and verification rows: y[t][r] = W[r] · x[t], reading each weight once per
  * tile of up to 16 tokens.
  *
- * A warp owns one output row. Its lanes walk the row in chunks (8 values for f32/f16/bf16, 16
- * for Q8_0, 32 for Q4_0, each one aligned 16-byte load of weights), lane l taking chunks l,
- * l + 32, ..., and multiply each chunk into one accumulator per token with fmaf in value order;
- * a butterfly over the warp then sums the lanes. The tile's width only decides how many
- * accumulators there are, never the order of any one of them, so a token's result is bitwise
- * the same in a tile of 1 as in a tile of 16 (decode rows must not depend on the batch).
+ * A warp owns one output row (two for tiles of 8-16 tokens and for a RoPE pair). Its lanes walk
+ * a row in chunks (8 values for f32/f16/bf16, 16 for Q8_0, 32 for Q4_0, each one aligned
+ * 16-byte load of weights), lane l taking chunks l, l + 32, ..., several loaded ahead, and
+ * multiply each chunk into one accumulator per token with fmaf in value order; a butterfly over
+ * the warp then sums the lanes. The tile's width only decides how many accumulators there are,
+ * never the order of any one of them, so a token's result is bitwise the same in a tile of 1 as
+ * in a tile of 16 (decode rows must not depend on the batch).
  */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
