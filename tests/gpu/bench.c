@@ -161,7 +161,7 @@ int main(int argc, char **argv) {
         agents[i] = agent_with_prompt(e, 16, 100 + i);
         if (pyagent_agent_prefill(agents[i]) != PYAGENT_OK) die("prefill", e);
     }
-    if (profile == n_agents) cudaProfilerStart();
+    if (profile > 0 && profile == n_agents) cudaProfilerStart();
     double t0 = now();
     for (int i = 0; i < n_agents; i++)
         if (pyagent_agent_submit(agents[i], gen, NULL, NULL) != PYAGENT_OK) die("submit", e);
@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
     while (n_active > 0)
         if (pyagent_engine_step(e, &n_active) != PYAGENT_OK) die("step", e);
     printf("decode_tps_%d %.1f\n", n_agents, (double)n_agents * gen / (now() - t0));
-    if (profile == n_agents) cudaProfilerStop();
+    if (profile > 0 && profile == n_agents) cudaProfilerStop();
     for (int i = 0; i < n_agents; i++) pyagent_agent_destroy(agents[i]);
     free(agents);
     if (bw > 0)
