@@ -20,4 +20,10 @@ for f in .gpu/bin/*; do ldd "$f"; done | awk '/=> \// { print $3 }' | sort -u |
     grep -Ev '/(libc|libm|libpthread|libdl|librt|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt)\.so' |
     while read -r lib; do cp -L "$lib" .gpu/lib/; done
 tar -C .gpu -cJf .gpu/lib.tar.xz lib && rm -rf .gpu/lib
+# BASE_LIB=path/to/libpyagent.so.1 (another build): the library tests/gpu/ab.sh compares with
+if [ -n "${BASE_LIB:-}" ]; then
+    mkdir -p .gpu/base && cp -L "$BASE_LIB" .gpu/base/libpyagent.so.1
+    strip --strip-unneeded .gpu/base/libpyagent.so.1
+    tar -C .gpu/base -cJf .gpu/base.tar.xz libpyagent.so.1 && rm -rf .gpu/base
+fi
 du -sh .gpu
