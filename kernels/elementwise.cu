@@ -7,6 +7,7 @@
 #include <cuda_fp16.h>
 
 #include "kernels.h"
+#include "rope.cuh"
 
 #define THREADS 256
 
@@ -121,26 +122,15 @@ __global__ void rope_store_kernel(float *qkv, int ld_qkv, const pa_dev_token *to
     const int q_dim = n_head * hd, kv_dim = n_head_kv * hd, half_hd = hd / 2;
     for (int p = threadIdx.x; p < (n_head + n_head_kv) * half_hd; p += blockDim.x) {
         const int i = 2 * (p % half_hd);
-        const float freq = 1.0f / powf(base, (float)i / (float)hd); /* as pa_rope */
-        const float theta = (float)tok.pos * freq;
-        const float c = cosf(theta), s = sinf(theta);
         float *v = row + (p / half_hd) * hd + i; /* heads of Q, then of K right after */
-        const float v0 = v[0], v1 = v[1];
-        v[0] = v0 * c - v1 * s;
-        v[1] = v0 * s + v1 * c;
+        rope_pair(&v[0], &v[1], i, hd, tok.pos, base);
     }
     __syncthreads();
-    const size_t slot = ((size_t)tok.dst_block * kv.n_layer + layer) * kv.block_size +
-                        tok.dst_slot;
+    const size_t at = kv_row(kv, tok, layer);
     const float *k = row + q_dim, *v = row + q_dim + kv_dim;
     for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) {
-        if (kv.f16) {
-            static_cast<__half *>(kv.k)[slot * kv_dim + i] = __float2half_rn(k[i]);
-            static_cast<__half *>(kv.v)[slot * kv_dim + i] = __float2half_rn(v[i]);
-        } else {
-            static_cast<float *>(kv.k)[slot * kv_dim + i] = k[i];
-            static_cast<float *>(kv.v)[slot * kv_dim + i] = v[i];
-        }
+        kv_put(kv.k, kv.f16, at + i, k[i]);
+        kv_put(kv.v, kv.f16, at + i, v[i]);
     }
 }
 

@@ -14,6 +14,7 @@
 #include <cuda_fp16.h>
 
 #include "kernels.h"
+#include "rope.cuh"
 
 #define WARPS 8      /* warps per block */
 #define MAX_TILE 16  /* tokens per launch */
@@ -221,31 +222,17 @@ static __device__ __forceinline__ void dot_rows(const uint8_t *const *row,
                 acc[j][t] += __shfl_xor_sync(0xffffffffu, acc[j][t], off);
 }
 
-/* RoPE of rows r, r + 1 (r even, in Q or K) of token t, as pa_rope on the CPU; then K and V
- * rows also go to the token's KV slot. */
+/* RoPE of rows r, r + 1 (r even, in Q or K) of token t (rope_pair; q_dim is whole heads);
+ * K and V rows also go to the token's KV slot. */
 static __device__ __forceinline__ void rope_store(const gemv_args &a, int t, int r, float *v0,
                                                   float *v1) {
     const pa_dev_token tok = a.tokens[t];
-    if (r < a.q_dim + a.kv_dim) {
-        const int i = r % a.head_dim; /* q_dim is whole heads */
-        const float freq = 1.0f / powf(a.rope_base, (float)i / (float)a.head_dim);
-        const float theta = (float)tok.pos * freq;
-        const float c = cosf(theta), s = sinf(theta), x0 = *v0, x1 = *v1;
-        *v0 = x0 * c - x1 * s;
-        *v1 = x0 * s + x1 * c;
-    }
+    if (r < a.q_dim + a.kv_dim) rope_pair(v0, v1, r % a.head_dim, a.head_dim, tok.pos, a.rope_base);
     if (r < a.q_dim) return;
     const bool is_k = r < a.q_dim + a.kv_dim;
-    const size_t at = (((size_t)tok.dst_block * a.kv.n_layer + a.layer) * a.kv.block_size +
-                       tok.dst_slot) * a.kv.kv_dim + (r - a.q_dim - (is_k ? 0 : a.kv_dim));
-    void *pool = is_k ? a.kv.k : a.kv.v;
-    if (a.kv.f16) {
-        static_cast<__half *>(pool)[at] = __float2half_rn(*v0);
-        static_cast<__half *>(pool)[at + 1] = __float2half_rn(*v1);
-    } else {
-        static_cast<float *>(pool)[at] = *v0;
-        static_cast<float *>(pool)[at + 1] = *v1;
-    }
+    const size_t at = kv_row(a.kv, tok, a.layer) + (r - a.q_dim - (is_k ? 0 : a.kv_dim));
+    kv_put(is_k ? a.kv.k : a.kv.v, a.kv.f16, at, *v0);
+    kv_put(is_k ? a.kv.k : a.kv.v, a.kv.f16, at + 1, *v1);
 }
 
 /* acc = the sums of output rows r0 ... r0 + G - 1 of the tile's tokens (in every lane). */
