@@ -10,9 +10,8 @@ rounds=${1:-1}
 [ -d /tmp/lib ] || tar -C /tmp -xJf .gpu/lib.tar.xz
 mkdir -p /tmp/ab-base && tar -C /tmp/ab-base -xJf .gpu/base.tar.xz
 L=/tmp/lib
-for d in /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, n, "lib") for p in nvidia.__path__ for n in ("cublas", "cuda_runtime")))' 2>/dev/null); do
-    [ -d "$d" ] && L="$L:$d"
-done
+cuda_libs=$(sh tests/gpu/cuda_libs.sh)
+[ -n "$cuda_libs" ] && L="$L:$cuda_libs"
 .gpu/bin/pyagent-random-gguf -o /tmp/ab-110M.gguf --preset 110M --tied --type f16 >/dev/null 2>&1
 .gpu/bin/pyagent-random-gguf -o /tmp/ab-1B.gguf --dim 2048 --layers 16 --heads 32 --kv-heads 8 \
     --ff 8192 --vocab 128256 --ctx 4096 --type f16 >/dev/null 2>&1

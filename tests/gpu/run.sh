@@ -21,10 +21,8 @@ note() { echo "$*" | tee -a "$summary"; }
 
 system_path=${LD_LIBRARY_PATH:-} # for python3 and PyTorch, as the machine has it
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$summary"
-# CUDA's libraries: the toolkit's, else the ones PyTorch's wheels bring
-for d in /usr/local/cuda/lib64 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, n, "lib") for p in nvidia.__path__ for n in ("cublas", "cuda_runtime")))' 2>/dev/null); do
-    [ -d "$d" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
-done
+cuda_libs=$(sh tests/gpu/cuda_libs.sh)
+[ -n "$cuda_libs" ] && LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$cuda_libs"
 
 if [ -f .gpu/lib.tar.xz ]; then
     tar -C /tmp -xJf .gpu/lib.tar.xz
