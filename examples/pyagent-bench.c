@@ -65,6 +65,9 @@ static const char *const USAGE =
     "  -t, --threads N,...      thread counts (default 0 = physical cores)\n"
     "  -r, --repetitions N      timed runs per test, after one warm-up (default 5)\n"
     "  -b, --batch-size N       max tokens per forward pass (default: the library's)\n"
+    "  -d, --depth N,...        tg tests start after a prompt of N random tokens (default 0:\n"
+    "                           one token); a test reads tgN@dDEPTH\n"
+    "      --kv-type T,...      engine param kv_type: f32 (default), f16, q8_0; a list runs each\n"
     "      --json               print a JSON array instead of a markdown table\n"
     "      --roofline           weight bytes per generated token and the fraction of the\n"
     "                           read bandwidth measured on the model file that decode reaches\n"
@@ -100,6 +103,9 @@ typedef struct options {
     int_list n_prompt;  /* pp test sizes */
     int_list n_gen;     /* tg test sizes */
     int_list n_threads; /* engine thread counts */
+    int_list depths;    /* tokens in the context before a tg test's first generated one */
+    int_list kv_types;  /* engine param kv_type (PYAGENT_KV_*) */
+    bool show_kv;       /* --kv-type given: a column says which */
     int_list huge_pages; /* engine param huge_pages: 0, 1 or both */
     bool show_pages;     /* --huge-pages given: a column says which */
     int64_t reps;       /* timed runs per test */
@@ -150,6 +156,26 @@ static int_list parse_list(const char *flag, const char *text, int64_t min, int6
     }
 }
 
+static const char *const KV_TYPE_NAMES[] = {
+    [PYAGENT_KV_F32] = "f32", [PYAGENT_KV_F16] = "f16", [PYAGENT_KV_Q8_0] = "q8_0"};
+
+/* "f32,f16" -> {PYAGENT_KV_F32, PYAGENT_KV_F16} */
+static int_list parse_kv_types(const char *flag, const char *text) {
+    int_list list = {.count = 0};
+    for (const char *start = text;;) {
+        const char *comma = strchr(start, ',');
+        const size_t len = comma ? (size_t)(comma - start) : strlen(start);
+        if (list.count == MAX_LIST) fail_usage("%s: more than %d values", flag, MAX_LIST);
+        size_t t = 0;
+        while (t < 3 && (strlen(KV_TYPE_NAMES[t]) != len || strncmp(start, KV_TYPE_NAMES[t], len)))
+            t++;
+        if (t == 3) fail_usage("%s: '%.*s' is not f32, f16 or q8_0", flag, (int)len, start);
+        list.values[list.count++] = (int64_t)t;
+        if (!comma) return list;
+        start = comma + 1;
+    }
+}
+
 static const char *flag_value(int argc, char **argv, int *i) {
     if (*i + 1 >= argc) fail_usage("%s needs a value", argv[*i]);
     *i += 1;
@@ -168,6 +194,8 @@ static options parse_options(int argc, char **argv) {
         .n_gen = {.values = {128}, .count = 1},
         .n_threads = {.values = {0}, .count = 1},
         .huge_pages = {.values = {0}, .count = 1},
+        .depths = {.values = {0}, .count = 1},
+        .kv_types = {.values = {PYAGENT_KV_F32}, .count = 1},
         .reps = 5,
         .n_batch = 0,
         .json = false,
@@ -190,6 +218,11 @@ static options parse_options(int argc, char **argv) {
             o.reps = parse_int(flag, flag_value(argc, argv, &i), 1, MAX_REPS);
         } else if (is_flag(flag, "-b", "--batch-size")) {
             o.n_batch = parse_int(flag, flag_value(argc, argv, &i), 1, 1 << 16);
+        } else if (is_flag(flag, "-d", "--depth")) {
+            o.depths = parse_list(flag, flag_value(argc, argv, &i), 0, MAX_TEST_TOKENS);
+        } else if (is_flag(flag, NULL, "--kv-type")) {
+            o.kv_types = parse_kv_types(flag, flag_value(argc, argv, &i));
+            o.show_kv = true;
         } else if (is_flag(flag, NULL, "--json")) {
             o.json = true;
         } else if (is_flag(flag, NULL, "--roofline")) {
@@ -280,10 +313,11 @@ static double run_prompt_test(bench_context *ctx, int64_t n) {
     return (double)n / seconds;
 }
 
-/* tgN: after one prefilled token, greedy generation of up to n tokens (fewer on EOS). */
-static double run_gen_test(bench_context *ctx, int64_t n) {
+/* tgN: after `depth` prefilled tokens (at least one), greedy generation of up to n tokens
+ * (fewer on EOS). */
+static double run_gen_test(bench_context *ctx, int64_t n, int64_t depth) {
     double prefill_seconds = 0;
-    if (prefill_random_tokens(ctx, 1, &prefill_seconds) < 0) return -1;
+    if (prefill_random_tokens(ctx, depth > 1 ? depth : 1, &prefill_seconds) < 0) return -1;
     const double start = now_seconds();
     if (pyagent_agent_generate(ctx->agent, (int32_t)n, NULL, NULL, NULL) != PYAGENT_OK)
         return report_agent_failure(ctx, "generate");
@@ -310,6 +344,8 @@ typedef struct test_result {
     int64_t n_tokens;
     int64_t n_threads; /* as the engine reports it */
     int64_t huge_pages; /* the engine param */
+    int64_t kv_type;    /* the engine param */
+    int64_t depth;      /* tg: context before the first generated token */
     int64_t reps;
     double *samples;   /* tokens/s of each timed run */
     double mean, sd;   /* over samples; sd is the sample standard deviation */
@@ -332,37 +368,40 @@ static void format_count(char *out, size_t size, int64_t n) {
     else snprintf(out, size, "%.2f K", (double)n / 1e3);
 }
 
-static void print_table_header(bool roofline, bool pages) {
+static void print_table_header(const options *o) {
     printf("| %-30s | %10s | %10s | %7s |", "model", "size", "params", "threads");
-    if (pages) printf(" %5s |", "pages");
-    printf(" %10s | %20s |", "test", "t/s");
-    if (roofline)
+    if (o->show_pages) printf(" %5s |", "pages");
+    if (o->show_kv) printf(" %4s |", "kv");
+    printf(" %12s | %20s |", "test", "t/s");
+    if (o->roofline)
         printf(" %12s | %10s | %13s | %11s |", "MiB/token", "read GB/s", "roofline GB/s",
                "of roofline");
     printf("\n| ------------------------------ | ---------: | ---------: | ------: |");
-    if (pages) printf(" ----: |");
-    printf(" ---------: | -------------------: |");
-    if (roofline) printf(" -----------: | ---------: | ------------: | ----------: |");
+    if (o->show_pages) printf(" ----: |");
+    if (o->show_kv) printf(" ---: |");
+    printf(" -----------: | -------------------: |");
+    if (o->roofline) printf(" -----------: | ---------: | ------------: | ----------: |");
     printf("\n");
 }
 
 static void print_table_row(const model_facts *m, const test_result *r, bool first,
-                            bool roofline, bool pages) {
+                            const options *o) {
     char size[32], params[32], tps[48];
-    if (first) print_table_header(roofline, pages);
+    if (first) print_table_header(o);
     snprintf(size, sizeof size, "%.2f MiB", m->size_mib);
     format_count(params, sizeof params, m->n_params);
     snprintf(tps, sizeof tps, "%.2f ± %.2f", r->mean, r->sd);
     /* "±" is two bytes but one column: widen its field by one */
     printf("| %-30s | %10s | %10s | %7" PRId64 " |", m->name, size, params, r->n_threads);
-    if (pages) printf(" %5s |", r->huge_pages ? "2 MiB" : "file");
-    printf(" %10s | %21s |", r->test, tps);
-    if (roofline && r->roofline_gbs > 0) {
+    if (o->show_pages) printf(" %5s |", r->huge_pages ? "2 MiB" : "file");
+    if (o->show_kv) printf(" %4s |", KV_TYPE_NAMES[r->kv_type]);
+    printf(" %12s | %21s |", r->test, tps);
+    if (o->roofline && r->roofline_gbs > 0) {
         const double read_gbs = r->mean * (double)m->weight_bytes_per_token / 1e9;
         printf(" %12.2f | %10.2f | %13.2f | %10.0f%% |",
                (double)m->weight_bytes_per_token / 1048576.0, read_gbs, r->roofline_gbs,
                100.0 * read_gbs / r->roofline_gbs);
-    } else if (roofline) {
+    } else if (o->roofline) {
         printf(" %12s | %10s | %13s | %11s |", "", "", "", "");
     }
     printf("\n");
@@ -383,10 +422,11 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
     printf("%s  {\"model\": ", first ? "" : ",\n");
     print_json_string(m->name);
     printf(", \"n_params\": %" PRId64 ", \"n_threads\": %" PRId64 ", \"huge_pages\": %" PRId64
-           ", \"test\": \"%s\", \"n_tokens\": %" PRId64 ", \"reps\": %" PRId64
+           ", \"kv_type\": \"%s\", \"test\": \"%s\", \"n_tokens\": %" PRId64
+           ", \"depth\": %" PRId64 ", \"reps\": %" PRId64
            ", \"tps_mean\": %.6g, \"tps_sd\": %.6g, \"samples\": [",
-           m->n_params, r->n_threads, r->huge_pages, r->test, r->n_tokens, r->reps, r->mean,
-           r->sd);
+           m->n_params, r->n_threads, r->huge_pages, KV_TYPE_NAMES[r->kv_type], r->test,
+           r->n_tokens, r->depth, r->reps, r->mean, r->sd);
     for (int64_t i = 0; i < r->reps; i++) printf("%s%.6g", i ? ", " : "", r->samples[i]);
     printf("]");
     if (r->roofline_gbs > 0) {
@@ -655,15 +695,22 @@ typedef struct printer {
     model_mapping pages[2]; /* with --roofline, for the read loop: [huge_pages] */
 } printer;
 
+/* The engine a test runs on */
+typedef struct engine_setup {
+    int64_t n_threads, huge_pages, kv_type;
+} engine_setup;
+
 /* One warm-up run, then o->reps timed runs of a test; prints the result. */
-static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n,
-                     int64_t n_threads, int64_t huge_pages) {
-    test_result r = {
-        .n_tokens = n, .n_threads = n_threads, .huge_pages = huge_pages, .reps = out->o->reps};
-    const model_mapping *pages = &out->pages[huge_pages];
+static bool run_test(bench_context *ctx, printer *out, const engine_setup *e, test_kind kind,
+                     int64_t n, int64_t depth) {
+    test_result r = {.n_tokens = n, .n_threads = e->n_threads, .huge_pages = e->huge_pages,
+                     .kv_type = e->kv_type, .depth = depth, .reps = out->o->reps};
+    const int64_t n_threads = e->n_threads;
+    const model_mapping *pages = &out->pages[e->huge_pages];
     const bool roofline = kind == TEST_GEN && pages->data;
     if (roofline) r.roofline_gbs = measure_read_bandwidth(pages, (int)n_threads);
     snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
+    if (depth > 0) snprintf(r.test + strlen(r.test), sizeof r.test - strlen(r.test), "@d%" PRId64, depth);
     r.samples = calloc((size_t)r.reps, sizeof *r.samples);
     if (!r.samples) {
         fprintf(stderr, "pyagent-bench: out of memory\n");
@@ -671,7 +718,8 @@ static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n
     }
     bool ok = true;
     for (int64_t i = -1; i < r.reps && ok; i++) {
-        const double tps = kind == TEST_PROMPT ? run_prompt_test(ctx, n) : run_gen_test(ctx, n);
+        const double tps =
+            kind == TEST_PROMPT ? run_prompt_test(ctx, n) : run_gen_test(ctx, n, depth);
         ok = tps >= 0;
         if (ok && i >= 0) r.samples[i] = tps;
     }
@@ -682,27 +730,28 @@ static bool run_test(bench_context *ctx, printer *out, test_kind kind, int64_t n
     if (ok) {
         summarize(&r);
         if (out->o->json) print_json_object(&out->model, &r, out->n_printed == 0);
-        else
-            print_table_row(&out->model, &r, out->n_printed == 0, out->o->roofline,
-                            out->o->show_pages);
+        else print_table_row(&out->model, &r, out->n_printed == 0, out->o);
         out->n_printed++;
     }
     free(r.samples);
     return ok;
 }
 
-static pyagent_params *engine_params(const options *o, int64_t n_threads, int64_t huge_pages) {
+static pyagent_params *engine_params(const options *o, const engine_setup *e) {
     pyagent_params *params = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
     if (!params) {
         fprintf(stderr, "pyagent-bench: out of memory\n");
         return NULL;
     }
-    /* room for the longest test: a pp sequence, or one token plus the generated ones */
-    const int64_t n_ctx =
-        list_max(&o->n_prompt) > list_max(&o->n_gen) + 1 ? list_max(&o->n_prompt)
-                                                          : list_max(&o->n_gen) + 1;
-    pyagent_status status = pyagent_params_set_i64(params, "n_threads", n_threads);
-    if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "huge_pages", huge_pages);
+    /* room for the longest test: a pp sequence, or a depth (at least one token) plus the
+     * generated tokens */
+    const int64_t depth = list_max(&o->depths) > 1 ? list_max(&o->depths) : 1;
+    const int64_t n_ctx = list_max(&o->n_prompt) > depth + list_max(&o->n_gen)
+                              ? list_max(&o->n_prompt)
+                              : depth + list_max(&o->n_gen);
+    pyagent_status status = pyagent_params_set_i64(params, "n_threads", e->n_threads);
+    if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "huge_pages", e->huge_pages);
+    if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "kv_type", e->kv_type);
     if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "n_ctx", n_ctx);
     if (status == PYAGENT_OK && o->n_batch > 0)
         status = pyagent_params_set_i64(params, "n_batch", o->n_batch);
@@ -721,17 +770,16 @@ static bool engine_fact(pyagent_engine *engine, const char *key, int64_t *value)
     return false;
 }
 
-/* Every test at one thread count and huge_pages setting, on an engine opened for them. */
-static bool bench_engine(printer *out, int64_t n_threads_wanted, int64_t huge_pages,
-                         int32_t *token_buffer) {
+/* Every test on an engine opened with `wanted` (n_threads 0: as many as physical cores). */
+static bool bench_engine(printer *out, engine_setup wanted, int32_t *token_buffer) {
     const options *o = out->o;
     bool ok = false;
     pyagent_engine *engine = NULL;
     pyagent_agent *agent = NULL;
     pyagent_params *sampler = NULL;
     bench_context ctx = {.token_buffer = token_buffer, .tokens = {.state = TOKEN_SEED}};
-    int64_t n_threads = 0; /* what the engine really uses (0 asks for physical cores) */
-    pyagent_params *params = engine_params(o, n_threads_wanted, huge_pages);
+    engine_setup e = wanted; /* with the thread count the engine really uses */
+    pyagent_params *params = engine_params(o, &wanted);
     if (!params) return false;
 
     if (pyagent_engine_open(o->model_path, params, &engine) != PYAGENT_OK) {
@@ -742,7 +790,7 @@ static bool bench_engine(printer *out, int64_t n_threads_wanted, int64_t huge_pa
         !engine_fact(engine, "token_bos", &ctx.tokens.bos) ||
         !engine_fact(engine, "token_eos", &ctx.tokens.eos) ||
         !engine_fact(engine, "n_params", &out->model.n_params) ||
-        !engine_fact(engine, "n_threads", &n_threads))
+        !engine_fact(engine, "n_threads", &e.n_threads))
         goto done;
 
     sampler = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
@@ -759,10 +807,11 @@ static bool bench_engine(printer *out, int64_t n_threads_wanted, int64_t huge_pa
     ok = true;
     for (size_t i = 0; i < o->n_prompt.count && ok; i++)
         if (o->n_prompt.values[i] > 0)
-            ok = run_test(&ctx, out, TEST_PROMPT, o->n_prompt.values[i], n_threads, huge_pages);
-    for (size_t i = 0; i < o->n_gen.count && ok; i++)
-        if (o->n_gen.values[i] > 0)
-            ok = run_test(&ctx, out, TEST_GEN, o->n_gen.values[i], n_threads, huge_pages);
+            ok = run_test(&ctx, out, &e, TEST_PROMPT, o->n_prompt.values[i], 0);
+    for (size_t d = 0; d < o->depths.count && ok; d++)
+        for (size_t i = 0; i < o->n_gen.count && ok; i++)
+            if (o->n_gen.values[i] > 0)
+                ok = run_test(&ctx, out, &e, TEST_GEN, o->n_gen.values[i], o->depths.values[d]);
 
 done:
     pyagent_agent_destroy(agent);
@@ -816,7 +865,9 @@ int main(int argc, char **argv) {
         if (!pages->data && !map_model(o.model_path, o.huge_pages.values[i], pages)) return 1;
         if (!count_weight_bytes(pages, &out.model.weight_bytes_per_token)) return 1;
     }
-    int32_t *token_buffer = malloc((size_t)(list_max(&o.n_prompt) + 1) * sizeof *token_buffer);
+    const int64_t longest_prompt =
+        list_max(&o.n_prompt) > list_max(&o.depths) ? list_max(&o.n_prompt) : list_max(&o.depths);
+    int32_t *token_buffer = malloc((size_t)(longest_prompt + 1) * sizeof *token_buffer);
     if (!token_buffer) {
         fprintf(stderr, "pyagent-bench: out of memory\n");
         return 1;
@@ -824,9 +875,13 @@ int main(int argc, char **argv) {
 
     if (o.json) printf("[\n");
     bool ok = true;
-    for (size_t h = 0; h < o.huge_pages.count && ok; h++)
-        for (size_t i = 0; i < o.n_threads.count && ok; i++)
-            ok = bench_engine(&out, o.n_threads.values[i], o.huge_pages.values[h], token_buffer);
+    for (size_t k = 0; k < o.kv_types.count && ok; k++)
+        for (size_t h = 0; h < o.huge_pages.count && ok; h++)
+            for (size_t i = 0; i < o.n_threads.count && ok; i++) {
+                const engine_setup e = {o.n_threads.values[i], o.huge_pages.values[h],
+                                        o.kv_types.values[k]};
+                ok = bench_engine(&out, e, token_buffer);
+            }
     if (o.json) printf("%s]\n", out.n_printed ? "\n" : "");
 
     free(token_buffer);

@@ -48,9 +48,30 @@ def main():
         if "roofline_gbs" in pp:
             sys.exit(f"FAIL: --roofline on a pp row: {pp}")
         print(f"roofline (huge_pages {huge_pages}): {tg['roofline_gbs']:.1f} GB/s measured")
+    check_depth_and_kv_type(bench, model)
     if len(sys.argv) > 3:
         check_adapter(bench, sys.argv[3])
     check_memory(bench, model)
+
+
+def check_depth_and_kv_type(bench, model):
+    """-d and --kv-type: every tg test at every depth on an engine of every KV type; a test at
+    depth D is named tgN@dD; a KV type the library does not have is a usage error."""
+    run = subprocess.run([bench, "-m", model, "-p", "0", "-n", "8", "-d", "0,40", "-t", "1",
+                          "-r", "1", "--kv-type", "f32,f16", "--json"],
+                         capture_output=True, timeout=240)
+    if run.returncode != 0:
+        sys.exit(f"FAIL: -d/--kv-type: exit {run.returncode}: "
+                 f"{run.stderr.decode(errors='replace')}")
+    got = {(r["test"], r["depth"], r["kv_type"]) for r in json.loads(run.stdout)}
+    want = {(t, d, k) for t, d in (("tg8", 0), ("tg8@d40", 40)) for k in ("f32", "f16")}
+    if got != want:
+        sys.exit(f"FAIL: -d 0,40 --kv-type f32,f16: expected {sorted(want)}, got {sorted(got)}")
+    run = subprocess.run([bench, "-m", model, "--kv-type", "f8"], capture_output=True,
+                         timeout=60)
+    if run.returncode != 2 or b"'f8' is not f32, f16 or q8_0" not in run.stderr:
+        sys.exit(f"FAIL: --kv-type f8: exit {run.returncode}: {run.stderr[:200]}")
+    print("-d 0,40 --kv-type f32,f16: 4 tg rows")
 
 
 def check_memory(bench, model):
