@@ -22,6 +22,7 @@
 #include "backend/cpu/attention.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/vsum.h"
 #include "core/f16.h"
 #include "model/gguf.h"
 
@@ -728,6 +729,37 @@ static void online_attention_splits_alike_and_matches_softmax(void **state) {
         }
 }
 
+#ifdef PA_HAVE_X86_KERNELS
+/* hsum16x16 (the attention kernels' 16 scores at once) gives lane p bitwise hsum16(v[p]): the
+ * same pairs in the same order, so scores do not change with how many are summed at once. */
+__attribute__((target("avx512f,avx2,fma,f16c"))) static void sixteen_sums(float got[16],
+                                                                         float want[16]) {
+    float values[16][16];
+    __m512 v[16];
+    for (int p = 0; p < 16; p++) {
+        for (int i = 0; i < 16; i++) /* magnitudes 2^-20 .. 2^20: the pairing shows in rounding */
+            values[p][i] = next_float() * ldexpf(1.0f, (int)(next_u32() % 41) - 20);
+        v[p] = _mm512_loadu_ps(values[p]);
+        want[p] = hsum16(v[p]);
+    }
+    _mm512_storeu_ps(got, hsum16x16(v));
+}
+#endif
+
+static void hsum16x16_is_sixteen_hsum16(void **state) {
+    (void)state;
+#ifdef PA_HAVE_X86_KERNELS
+    if (!pa_kernels_for(PA_ISA_AVX512)) skip();
+    for (int round = 0; round < 200; round++) {
+        float got[16], want[16];
+        sixteen_sums(got, want);
+        if (memcmp(got, want, sizeof got)) fail_msg("round %d: a lane differs from hsum16", round);
+    }
+#else
+    skip();
+#endif
+}
+
 int main(void) {
     printf("# kernels chosen on this CPU: %s\n", pa_cpu_kernels_name());
     const struct CMUnitTest tests[] = {
@@ -745,6 +777,7 @@ int main(void) {
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
         cmocka_unit_test(exact_batches_equal_tokens_one_at_a_time),
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
+        cmocka_unit_test(hsum16x16_is_sixteen_hsum16),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -205,45 +205,20 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
         for (int p0 = 0; p0 < n; p0 += 16) {                                                  \
             const int np = n - p0 < 16 ? n - p0 : 16;                                         \
             float s[G][16], m_at[G][16], m_before[G][16], w[G][16], c_up[G][16];              \
-            {                                                                                 \
-                __m512 qr[G][C];                                                              \
-                _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++)                         \
-                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
-                        qr[g][c] = _mm512_loadu_ps(q[g] + 16 * c);                            \
-                int p = 0;                                                                    \
-                /* queries that share the rows: four positions' sums at once */              \
-                for (; (G) > 1 && C <= 4 && p + 4 <= np; p += 4) {                            \
-                    __m512 kr[4][C];                                                          \
-                    _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++)                       \
-                        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                   \
-                            kr[u][c] = load16(kv_row(k, stride, p0 + p + u, elem_type),       \
-                                              first + 16 * c, elem_type);                    \
-                    _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++) {                   \
-                        __m512 d[4];                                                          \
-                        float sums[4];                                                        \
-                        _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++) {                 \
-                            d[u] = _mm512_mul_ps(_mm512_loadu_ps(q[g]), kr[u][0]);            \
-                            _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)               \
-                                d[u] = _mm512_fmadd_ps(_mm512_loadu_ps(q[g] + 16 * c),        \
-                                                       kr[u][c], d[u]);                       \
-                        }                                                                     \
-                        hsum16x4(d, sums);                                                    \
-                        _Pragma("GCC unroll 4") for (int u = 0; u < 4; u++)                   \
-                            s[g][p + u] = sums[u] * scale;                                    \
-                    }                                                                         \
-                }                                                                             \
-                for (; p < np; p++) {                                                         \
+            _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++) { /* the chunk's scores */   \
+                __m512 qr[C], d[16];                                                          \
+                _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
+                    qr[c] = _mm512_loadu_ps(q[g] + 16 * c);                                   \
+                _Pragma("GCC unroll 16") for (int p = 0; p < 16; p++) {                       \
+                    d[p] = _mm512_setzero_ps();                                               \
+                    if (p >= np) continue;                                                    \
                     const void *row = kv_row(k, stride, p0 + p, elem_type);                   \
-                    __m512 kr[C];                                                             \
-                    _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                       \
-                        kr[c] = load16(row, first + 16 * c, elem_type);                       \
-                    _Pragma("GCC unroll 4") for (int g = 0; g < (G); g++) {                   \
-                        __m512 d = _mm512_mul_ps(qr[g][0], kr[0]);                            \
-                        _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                   \
-                            d = _mm512_fmadd_ps(qr[g][c], kr[c], d);                          \
-                        s[g][p] = hsum16(d) * scale;                                          \
-                    }                                                                         \
+                    d[p] = _mm512_mul_ps(qr[0], load16(row, first, elem_type));               \
+                    _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                       \
+                        d[p] = _mm512_fmadd_ps(qr[c], load16(row, first + 16 * c, elem_type), \
+                                               d[p]);                                         \
                 }                                                                             \
+                _mm512_storeu_ps(s[g], _mm512_mul_ps(hsum16x16(d), _mm512_set1_ps(scale)));   \
             }                                                                                 \
             const __mmask16 lanes = (__mmask16)((1u << np) - 1);                              \
             for (int g = 0; g < (G); g++) { /* the running maximum, position by position */   \

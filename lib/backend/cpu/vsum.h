@@ -38,6 +38,33 @@ PA_VSUM_AVX512 static inline void hsum16x4(const __m512 v[4], float out[4]) {
                            _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u)));
 }
 
+/* lane p = hsum16(v[p]) for p < 16, bit for bit: hsum16x4's first two steps per four vectors,
+ * then the last two with the four-sum groups of two vectors side by side, so that every add
+ * serves 16 lanes (a position's score at a time spent as long summing as multiplying). */
+PA_VSUM_AVX512 static inline __m512 hsum16x16(const __m512 v[16]) {
+    __m512 s[4]; /* s[k]: 128-bit part i holds v[4k + i]'s four sums j + (j + 4) (of j + 8) */
+    for (int k = 0; k < 4; k++) {
+        const __m512 *w = v + 4 * k;
+        const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                         _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 2, 3, 2)));
+        const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                         _mm512_shuffle_f32x4(w[2], w[3], _MM_SHUFFLE(3, 2, 3, 2)));
+        s[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+    /* j + (j + 2) of two vectors' parts at once: part i of t01 = [v[i]'s two | v[4 + i]'s two] */
+    const __m512 t01 = _mm512_add_ps(_mm512_shuffle_ps(s[0], s[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_ps(s[0], s[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 t23 = _mm512_add_ps(_mm512_shuffle_ps(s[2], s[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_ps(s[2], s[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* j + (j + 1): part i = [v[i], v[4 + i], v[8 + i], v[12 + i]] */
+    const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* lane p of the result is part p % 4, lane p / 4 */
+    return _mm512_permutexvar_ps(
+        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), u);
+}
+
 #endif
 
 #endif
