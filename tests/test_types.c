@@ -209,6 +209,11 @@ static void batch_and_single_token_prefill_agree_for_every_type(void **s) {
     }
 }
 
+/* Every kernel set gives the portable code's logits: to float rounding for float weights; for
+ * quantized ones the activations are rounded to 8 bits before each product, and where the
+ * float sums before it differ in their last bit (SIMD and portable code sum in different
+ * orders) a value on a rounding boundary goes to the next step: one such flip moved q8_0's
+ * logits by 3e-3. Each kernel against the portable one, exactly, is test_kernels' part. */
 static void portable_and_simd_kernels_agree(void **s) {
     (void)s;
     const char *const *names = type_files;
@@ -228,7 +233,7 @@ static void portable_and_simd_kernels_agree(void **s) {
         assert_int_equal(n, N_VOCAB);
         double d = relative_diff(simd, portable);
         printf("# %s portable vs %s: %.3g\n", names[i], pa_cpu_kernels_name(), d);
-        assert_true(d < 1e-5);
+        assert_true(d < (strstr(names[i], "-q") ? 1e-2 : 1e-5));
     }
 }
 

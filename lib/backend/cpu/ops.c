@@ -388,8 +388,16 @@ void pa_matmul_exact(pa_pool *pool, float *y, const float *x, const pa_matrix *w
 }
 
 void pa_rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
-    float ss = 0;
-    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    /* 16 running sums, one per i % 16, added pairwise at the end: one sum in order was a
+     * 768-add dependency chain, 1 µs a norm, ~0.7 % of a Q4_0 token of the 110M shape */
+    float part[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) part[j] += x[i + j] * x[i + j];
+    for (int j = 0; i < n; i++, j++) part[j] += x[i] * x[i];
+    for (int width = 8; width > 0; width /= 2)
+        for (int j = 0; j < width; j++) part[j] += part[j + width];
+    const float ss = part[0];
     float scale = 1.0f / sqrtf(ss / (float)n + eps);
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * weight[i];
 }

@@ -767,6 +767,10 @@ static void pool_hidden(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *
 static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, float **dest,
                          int rows) {
     const size_t n_vocab = (size_t)m->hp.n_vocab;
+    if (rows == 1) { /* straight to its place: a vocabulary-long copy less per decode step */
+        pa_matmul_exact(pool, dest[0], ws->x_last, &m->output, 1, ws->tiles);
+        return;
+    }
     pa_matmul_exact(pool, ws->logits, ws->x_last, &m->output, rows, ws->tiles);
     for (int r = 0; r < rows; r++)
         memcpy(dest[r], ws->logits + r * n_vocab, n_vocab * sizeof(float));
