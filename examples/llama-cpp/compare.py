@@ -8,8 +8,12 @@ llama.cpp comes as the prebuilt CPU libraries of the npm package @node-llama-cpp
 into CACHE with `npm pack`, and llama-cpp-bench.c is compiled against them. Nothing of it is
 part of libpyagent or its tests.
 
-usage: compare.py [-t 1,2] [-p 128,512] [-n 64] [-r 3] [--rounds 2] [--variant NAME]
-                  [--bench build/examples/pyagent-bench] MODEL.gguf...
+usage: compare.py [-t 1,2] [-p 128,512] [-n 64] [-d 0,2048] [-r 3] [--rounds 2]
+                  [--kv-type f16] [--variant NAME] [--bench build/examples/pyagent-bench]
+                  MODEL.gguf...
+  -d 0,2048       tg tests also after a prompt of that many tokens (tg64@d2048)
+  --kv-type T     pyagent's KV element type (f32, the library's default, f16 or q8_0);
+                  llama.cpp keeps its default, f16
   --variant NAME  load only ggml's libggml-cpu-NAME.so (haswell, icelake, zen4, ...) instead
                   of the one ggml chooses
 """
@@ -65,17 +69,24 @@ def variant_dir(libs, variant):
     return only
 
 
+def parse_test(test):
+    """"tg64@d2048" -> ("tg", "64", "2048")"""
+    n, _, depth = test[2:].partition("@d")
+    return test[:2], n, depth or "0"
+
+
 def llama_cpp(exe, backend_dir, model, threads, test, reps):
-    kind, n = test[:2], int(test[2:])
-    out = run([exe, backend_dir, model, str(threads), str(n if kind == "pp" else 0),
-               str(n if kind == "tg" else 0), str(reps)])
+    kind, n, depth = parse_test(test)
+    out = run([exe, backend_dir, model, str(threads), n if kind == "pp" else "0",
+               n if kind == "tg" else "0", str(reps), depth])
     return json.loads(out.strip().splitlines()[-1])["samples"]
 
 
-def pyagent(bench, model, threads, test, reps):
-    kind, n = test[:2], test[2:]
-    out = run([bench, "-m", model, "-t", str(threads), "-r", str(reps), "--json",
-               "-p", n if kind == "pp" else "0", "-n", n if kind == "tg" else "0"])
+def pyagent(bench, model, threads, test, reps, kv_type):
+    kind, n, depth = parse_test(test)
+    out = run([bench, "-m", model, "-t", str(threads), "-r", str(reps), "--json", "-d", depth,
+               "--kv-type", kv_type, "-p", n if kind == "pp" else "0",
+               "-n", n if kind == "tg" else "0"])
     return json.loads(out)[0]["samples"]
 
 
@@ -85,6 +96,8 @@ def main():
     ap.add_argument("-t", "--threads", default="1,2")
     ap.add_argument("-p", "--n-prompt", default="128,512")
     ap.add_argument("-n", "--n-gen", default="64")
+    ap.add_argument("-d", "--depth", default="0")
+    ap.add_argument("--kv-type", default="f32")
     ap.add_argument("-r", "--repetitions", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variant", default="")
@@ -94,8 +107,10 @@ def main():
     libs, exe = fetch_llama_cpp()
     backend_dir = variant_dir(libs, args.variant)
     tests = [f"pp{n}" for n in args.n_prompt.split(",") if int(n) > 0] + \
-            [f"tg{n}" for n in args.n_gen.split(",") if int(n) > 0]
-    print(f"llama.cpp: {PACKAGE} ({'ggml-cpu-' + args.variant if args.variant else 'ggml chooses its CPU variant'})")
+            [f"tg{n}" + (f"@d{d}" if int(d) > 0 else "")
+             for d in args.depth.split(",") for n in args.n_gen.split(",") if int(n) > 0]
+    print(f"llama.cpp: {PACKAGE} ({'ggml-cpu-' + args.variant if args.variant else 'ggml chooses its CPU variant'}), "
+          f"pyagent KV {args.kv_type}")
     print("| model | threads | test | llama.cpp t/s | pyagent t/s | pyagent / llama.cpp |")
     print("| ----- | ------: | ---- | ------------: | ----------: | ------------------: |")
     for model in args.models:
@@ -104,7 +119,8 @@ def main():
                 theirs, ours = [], []
                 for _ in range(args.rounds):  # turns: theirs, ours, theirs, ours, ...
                     theirs += llama_cpp(exe, backend_dir, model, threads, test, args.repetitions)
-                    ours += pyagent(args.bench, model, threads, test, args.repetitions)
+                    ours += pyagent(args.bench, model, threads, test, args.repetitions,
+                                    args.kv_type)
                 a, b = statistics.mean(theirs), statistics.mean(ours)
                 print(f"| {os.path.basename(model)} | {threads} | {test} | "
                       f"{a:.1f} ± {statistics.pstdev(theirs):.1f} | "

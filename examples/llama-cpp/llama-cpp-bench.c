@@ -1,21 +1,24 @@
 /* llama-cpp-bench: llama.cpp's own pp/tg figures for a GGUF file, measured the way pyagent-bench
  * measures ours (one warm-up, then timed runs; pp N = one batch of N tokens into an empty
- * context, tg N = N single-token steps from an empty context), so compare.sh can put the two
- * side by side on the same machine in the same minutes.
+ * context, tg N = N single-token steps from an empty context, or after an untimed prompt of
+ * DEPTH tokens), so compare.py can put the two side by side on the same machine in the same
+ * minutes.
  *
  * It calls llama.cpp's public C API in the prebuilt libraries of the npm package
  * @node-llama-cpp/linux-x64 (compare.sh fetches and builds it; nothing here is part of
  * libpyagent). The few declarations below follow include/llama.h. The parameter structs are
  * only ever taken from llama_*_default_params() and handed back unchanged, so they are
  * declared as opaque, oversized blobs: both are passed in memory on x86-64, and the library
- * reads only its own fields. Threads are set with llama_set_n_threads.
+ * reads only its own fields, except n_ctx, the first field of llama_context_params (uint32),
+ * raised for deep tests. Threads are set with llama_set_n_threads.
  *
- *   llama-cpp-bench LIBDIR MODEL THREADS PP TG REPS
+ *   llama-cpp-bench LIBDIR MODEL THREADS PP TG REPS [DEPTH]
  * prints one JSON object per test: {"test": "pp128", "threads": 1, "samples": [...]} */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct { unsigned char bytes[1024]; } llama_params_blob;
@@ -60,10 +63,17 @@ static void decode_or_die(void *ctx, int32_t *tokens, int n) {
     }
 }
 
-/* tokens/s of one run: pp (one batch of n) or tg (n steps of one), from an empty context */
-static double run_once(void *ctx, bool prompt, int32_t *tokens, int n, int n_vocab) {
+#define PROMPT_CHUNK 512 /* tokens per llama_decode of a depth prompt (the default n_ubatch) */
+
+/* tokens/s of one run: pp (one batch of n) or tg (n steps of one), from an empty context or,
+ * for tg, after `depth` prompt tokens */
+static double run_once(void *ctx, bool prompt, int32_t *tokens, int n, int depth, int n_vocab) {
     llama_memory_clear(llama_get_memory(ctx), true);
-    for (int i = 0; i < n; i++) tokens[i] = rand() % n_vocab;
+    for (int i = 0; i < n + depth; i++) tokens[i] = rand() % n_vocab;
+    for (int i = 0; !prompt && i < depth; i += PROMPT_CHUNK)
+        decode_or_die(ctx, tokens + i, depth - i < PROMPT_CHUNK ? depth - i : PROMPT_CHUNK);
+    tokens += prompt ? 0 : depth;
+    llama_synchronize(ctx);
     const double t0 = now();
     if (prompt) decode_or_die(ctx, tokens, n);
     else
@@ -72,29 +82,38 @@ static double run_once(void *ctx, bool prompt, int32_t *tokens, int n, int n_voc
     return n / (now() - t0);
 }
 
-static void run_test(void *ctx, bool prompt, int n, int reps, int threads, int n_vocab) {
+static void run_test(void *ctx, bool prompt, int n, int depth, int reps, int threads,
+                     int n_vocab) {
     if (n <= 0) return;
-    int32_t *tokens = malloc(sizeof *tokens * n);
-    run_once(ctx, prompt, tokens, n, n_vocab); /* warm-up */
-    printf("{\"test\": \"%s%d\", \"threads\": %d, \"samples\": [", prompt ? "pp" : "tg", n, threads);
+    int32_t *tokens = malloc(sizeof *tokens * (n + depth));
+    run_once(ctx, prompt, tokens, n, depth, n_vocab); /* warm-up */
+    printf("{\"test\": \"%s%d", prompt ? "pp" : "tg", n);
+    if (depth > 0) printf("@d%d", depth);
+    printf("\", \"threads\": %d, \"samples\": [", threads);
     for (int r = 0; r < reps; r++)
-        printf("%s%.2f", r ? ", " : "", run_once(ctx, prompt, tokens, n, n_vocab));
+        printf("%s%.2f", r ? ", " : "", run_once(ctx, prompt, tokens, n, depth, n_vocab));
     printf("]}\n");
     fflush(stdout);
     free(tokens);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: llama-cpp-bench LIBDIR MODEL THREADS PP TG REPS\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: llama-cpp-bench LIBDIR MODEL THREADS PP TG REPS [DEPTH]\n");
         return 2;
     }
     const int threads = atoi(argv[3]), pp = atoi(argv[4]), tg = atoi(argv[5]), reps = atoi(argv[6]);
+    const int depth = argc == 8 ? atoi(argv[7]) : 0;
     if (!getenv("LLAMA_CPP_BENCH_VERBOSE")) llama_log_set(quiet, NULL);
     ggml_backend_load_all_from_path(argv[1]); /* the CPU variant that suits this machine */
     llama_backend_init();
     void *model = llama_model_load_from_file(argv[2], llama_model_default_params());
-    void *ctx = model ? llama_init_from_model(model, llama_context_default_params()) : NULL;
+    llama_params_blob cparams = llama_context_default_params();
+    uint32_t n_ctx; /* room for the longest test */
+    memcpy(&n_ctx, cparams.bytes, sizeof n_ctx);
+    const uint32_t need = (uint32_t)(pp > depth + tg ? pp : depth + tg);
+    if (need > n_ctx) memcpy(cparams.bytes, &need, sizeof need);
+    void *ctx = model ? llama_init_from_model(model, cparams) : NULL;
     if (!ctx) {
         fprintf(stderr, "llama-cpp-bench: cannot load %s\n", argv[2]);
         return 1;
@@ -102,7 +121,7 @@ int main(int argc, char **argv) {
     llama_set_n_threads(ctx, threads, threads);
     const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
     srand(1);
-    run_test(ctx, true, pp, reps, threads, n_vocab);
-    run_test(ctx, false, tg, reps, threads, n_vocab);
+    run_test(ctx, true, pp, 0, reps, threads, n_vocab);
+    run_test(ctx, false, tg, depth, reps, threads, n_vocab);
     return 0;
 }
