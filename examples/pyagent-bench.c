@@ -710,7 +710,8 @@ static bool run_test(bench_context *ctx, printer *out, const engine_setup *e, te
     const bool roofline = kind == TEST_GEN && pages->data;
     if (roofline) r.roofline_gbs = measure_read_bandwidth(pages, (int)n_threads);
     snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
-    if (depth > 0) snprintf(r.test + strlen(r.test), sizeof r.test - strlen(r.test), "@d%" PRId64, depth);
+    const size_t len = strlen(r.test);
+    if (depth > 0) snprintf(r.test + len, sizeof r.test - len, "@d%" PRId64, depth);
     r.samples = calloc((size_t)r.reps, sizeof *r.samples);
     if (!r.samples) {
         fprintf(stderr, "pyagent-bench: out of memory\n");

@@ -109,8 +109,8 @@ def main():
     tests = [f"pp{n}" for n in args.n_prompt.split(",") if int(n) > 0] + \
             [f"tg{n}" + (f"@d{d}" if int(d) > 0 else "")
              for d in args.depth.split(",") for n in args.n_gen.split(",") if int(n) > 0]
-    print(f"llama.cpp: {PACKAGE} ({'ggml-cpu-' + args.variant if args.variant else 'ggml chooses its CPU variant'}), "
-          f"pyagent KV {args.kv_type}")
+    cpu = "ggml-cpu-" + args.variant if args.variant else "ggml chooses its CPU variant"
+    print(f"llama.cpp: {PACKAGE} ({cpu}), pyagent KV {args.kv_type}")
     print("| model | threads | test | llama.cpp t/s | pyagent t/s | pyagent / llama.cpp |")
     print("| ----- | ------: | ---- | ------------: | ----------: | ------------------: |")
     for model in args.models:

@@ -192,8 +192,9 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
 }
 
 /* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
- * own acc/m/l: a K or V row is loaded and converted once for all of them. Per query the steps
- * and their order are those of G = 1, so grouping never changes a result. */
+ * own acc/m/l: a V row is loaded and converted once for all of them, a K row once per query
+ * (from L1 after the first), whose 16 positions' sums are added up together (hsum16x16). Per
+ * query the steps and their order are those of G = 1, so grouping never changes a result. */
 #define ONLINE_AVX512(NAME, HD, G)                                                            \
     AVX512 static inline __attribute__((always_inline)) void NAME(                            \
                             float *const *acc, float *const *m, float *const *l,             \

@@ -253,7 +253,8 @@ static void attend_run(const attention_job *job, const block_run *run, const blo
     const uint8_t *k = pa_kv_k(job->kv, run->block, job->layer, 0);
     const uint8_t *v = pa_kv_v(job->kv, run->block, job->layer, 0);
     for (int h = h0; h < h1; h++) {
-        if (ahead && (h == h0 || h / group != (h - 1) / group)) prefetch_head(job, ahead, h / group);
+        if (ahead && (h == h0 || h / group != (h - 1) / group))
+            prefetch_head(job, ahead, h / group);
         float *acc[GROUP_MAX], *m[GROUP_MAX], *l[GROUP_MAX];
         const float *q[GROUP_MAX];
         for (int t = run->t0; t < run->t1; t++) {
@@ -314,9 +315,8 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
         while (n_runs <= PREFETCH_RUNS && next_run(job, n_blocks, &b, &t_next, &runs[n_runs]))
             n_runs++;
         if (n_runs == 0) break;
-        const block_run *ahead = &runs[PREFETCH_RUNS];
-        attend_run(job, &runs[0], n_runs > PREFETCH_RUNS && ahead->block != runs[0].block ? ahead : NULL,
-                   h0, h1, state);
+        const bool ahead = n_runs > PREFETCH_RUNS && runs[PREFETCH_RUNS].block != runs[0].block;
+        attend_run(job, &runs[0], ahead ? &runs[PREFETCH_RUNS] : NULL, h0, h1, state);
         memmove(runs, runs + 1, (size_t)--n_runs * sizeof *runs);
     }
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
