@@ -746,6 +746,41 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) static void sixteen_sums(float 
 }
 #endif
 
+/* pa_argmax (the vector one where the CPU has AVX-512) against a plain scan: the first index of
+ * the largest value, NaNs never winning except at index 0, ties to the first, on lengths that
+ * do and do not fill its 16 lanes, with the maximum at the edges, repeated, or -0 beside +0. */
+static int32_t first_max_scan(const float *x, int n) {
+    if (isnan(x[0])) return 0;
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void argmax_is_the_first_largest(void **state) {
+    (void)state;
+    static float x[40000];
+    const int lengths[] = {1, 2, 15, 16, 17, 31, 32, 33, 100, 32000, 32003};
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (int round = 0; round < 40; round++) {
+            const int n = lengths[l];
+            for (int i = 0; i < n; i++) /* few distinct values: ties are common */
+                x[i] = (float)(int)(next_u32() % 7) - 3.0f;
+            const int where = (int)(next_u32() % (uint32_t)n);
+            switch (round % 8) {
+            case 1: x[where] = NAN; break;
+            case 2: x[0] = NAN; break;
+            case 3: x[n - 1] = 100.0f; break;
+            case 4: x[0] = 100.0f; break;
+            case 5: x[where] = INFINITY; x[n - 1] = INFINITY; break;
+            case 6: for (int i = 0; i < n; i++) x[i] = i % 3 ? -0.0f : 0.0f; break;
+            case 7: for (int i = 0; i < n; i++) x[i] = -INFINITY; break;
+            }
+            const int32_t got = pa_argmax(x, n), want = first_max_scan(x, n);
+            if (got != want) fail_msg("n %d round %d: argmax %d, the scan %d", n, round, got, want);
+        }
+}
+
 static void hsum16x16_is_sixteen_hsum16(void **state) {
     (void)state;
 #ifdef PA_HAVE_X86_KERNELS
@@ -778,6 +813,7 @@ int main(void) {
         cmocka_unit_test(exact_batches_equal_tokens_one_at_a_time),
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
         cmocka_unit_test(hsum16x16_is_sixteen_hsum16),
+        cmocka_unit_test(argmax_is_the_first_largest),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backend/cpu/ops.h"
 #include "../core/params.h"
 
 pyagent_status pa_sampler_init(pa_sampler *s, int n_vocab, pa_err *err) {
@@ -101,24 +102,6 @@ static void apply_penalties(pa_sampler *s, const int32_t *history, size_t n_hist
     }
 }
 
-/* The first index of the largest value (NaNs never win, except at index 0, as in a plain
- * scan). The maximum is found first with 8 running maxima, which the compiler keeps in one
- * vector, then its first index: a vocabulary-long chain of dependent compares cost more than
- * the forward pass's sampling share of a 16-agent step. */
-static int32_t argmax(const float *x, int n) {
-    if (isnan(x[0])) return 0;
-    float lane[8];
-    for (int j = 0; j < 8; j++) lane[j] = x[0];
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-    float max = lane[0];
-    for (int j = 1; j < 8; j++) max = lane[j] > max ? lane[j] : max;
-    for (; i < n; i++) max = x[i] > max ? x[i] : max;
-    for (i = 0; x[i] != max; i++) {}
-    return i;
-}
-
 static int by_logit_desc(const void *a, const void *b) {
     float x = ((const pa_candidate *)a)->logit, y = ((const pa_candidate *)b)->logit;
     if (x != y) return x < y ? 1 : -1;
@@ -170,13 +153,13 @@ size_t pa_sampler_distribution(pa_sampler *s, const float *logits, const int32_t
     const int n = s->n_vocab;
     pa_candidate *c = s->candidates;
     if (s->temperature <= 0 && penalties_off(s)) { /* plain greedy: nothing to change first */
-        c[0] = (pa_candidate){argmax(logits, n), 0, 1.0f};
+        c[0] = (pa_candidate){pa_argmax(logits, n), 0, 1.0f};
         return 1;
     }
     memcpy(s->logits, logits, (size_t)n * sizeof(float));
     apply_penalties(s, history, n_history);
     if (s->temperature <= 0) {
-        c[0] = (pa_candidate){argmax(s->logits, n), 0, 1.0f};
+        c[0] = (pa_candidate){pa_argmax(s->logits, n), 0, 1.0f};
         return 1;
     }
     for (int i = 0; i < n; i++) c[i] = (pa_candidate){i, s->logits[i], 0};

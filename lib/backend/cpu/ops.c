@@ -450,6 +450,50 @@ PA_VEXP_AVX512 static float exp_sum512(float *x, int n, float max, bool write) {
 }
 #endif
 
+#ifdef PA_HAVE_X86_KERNELS
+/* pa_argmax 16 lanes at a time: lane <- x > lane ? x : lane (an ordered compare: NaN never
+ * wins, as in the scalar scan), then the first index that holds the maximum */
+PA_VEXP_AVX512 static int32_t argmax512(const float *x, int n) {
+    __m512 lane = _mm512_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        lane = _mm512_mask_mov_ps(lane, _mm512_cmp_ps_mask(v, lane, _CMP_GT_OQ), v);
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, lane);
+    float max = lanes[0];
+    for (int j = 1; j < 16; j++) max = lanes[j] > max ? lanes[j] : max;
+    for (; i < n; i++) max = x[i] > max ? x[i] : max;
+    const __m512 mv = _mm512_set1_ps(max);
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), mv, _CMP_EQ_OQ);
+        if (hit) return i + __builtin_ctz(hit);
+    }
+    while (x[i] != max) i++;
+    return i;
+}
+#endif
+
+int32_t pa_argmax(const float *x, int n) {
+    if (isnan(x[0])) return 0;
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled()) return argmax512(x, n);
+#endif
+    /* 8 running maxima (the compiler keeps them in one vector): one chain of dependent
+     * compares over a vocabulary cost more than a 16-agent step's sampling share */
+    float lane[8];
+    for (int j = 0; j < 8; j++) lane[j] = x[0];
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    float max = lane[0];
+    for (int j = 1; j < 8; j++) max = lane[j] > max ? lane[j] : max;
+    for (; i < n; i++) max = x[i] > max ? x[i] : max;
+    for (i = 0; x[i] != max; i++) {}
+    return i;
+}
+
 void pa_softmax(float *x, int n) {
 #ifdef PA_HAVE_X86_KERNELS
     if (pa_cpu_avx512_enabled()) {

@@ -75,6 +75,10 @@ void pa_rope_angles(float *cs, int head_dim, int pos, float base);
 /* Rotates adjacent pairs (2i, 2i+1) of each head of x (n_heads, head_dim) by cs's angles. */
 void pa_rope_apply(float *x, int n_heads, int head_dim, const float *cs);
 
+/* The first index of the largest of x (n,) (NaNs never win, except at index 0, as in a plain
+ * scan); n >= 1. */
+int32_t pa_argmax(const float *x, int n);
+
 /* x (n,) <- softmax(x) */
 void pa_softmax(float *x, int n);
 
