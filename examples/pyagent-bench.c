@@ -698,6 +698,7 @@ typedef struct printer {
 /* The engine a test runs on */
 typedef struct engine_setup {
     int64_t n_threads, huge_pages, kv_type;
+    int64_t kv_bytes; /* engine param kv_bytes, or 0 for the library's default */
 } engine_setup;
 
 /* One warm-up run, then o->reps timed runs of a test; prints the result. */
@@ -753,6 +754,8 @@ static pyagent_params *engine_params(const options *o, const engine_setup *e) {
     pyagent_status status = pyagent_params_set_i64(params, "n_threads", e->n_threads);
     if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "huge_pages", e->huge_pages);
     if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "kv_type", e->kv_type);
+    if (status == PYAGENT_OK && e->kv_bytes > 0)
+        status = pyagent_params_set_i64(params, "kv_bytes", e->kv_bytes);
     if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "n_ctx", n_ctx);
     if (status == PYAGENT_OK && o->n_batch > 0)
         status = pyagent_params_set_i64(params, "n_batch", o->n_batch);
@@ -771,7 +774,28 @@ static bool engine_fact(pyagent_engine *engine, const char *key, int64_t *value)
     return false;
 }
 
-/* Every test on an engine opened with `wanted` (n_threads 0: as many as physical cores). */
+#define DEFAULT_KV_BYTES (256ll << 20) /* the library's default kv_bytes */
+
+/* KV bytes one sequence of the engine's n_ctx tokens takes (llama shapes: a head is
+ * n_embd / n_head values), with two blocks of 16 to spare; 0 if the engine cannot say. */
+static int64_t kv_bytes_for_n_ctx(pyagent_engine *engine, int64_t kv_type) {
+    int64_t n_ctx, n_layer, n_embd, n_head, n_head_kv;
+    if (pyagent_engine_info(engine, "n_ctx", &n_ctx) != PYAGENT_OK ||
+        pyagent_engine_info(engine, "n_layer", &n_layer) != PYAGENT_OK ||
+        pyagent_engine_info(engine, "n_embd", &n_embd) != PYAGENT_OK ||
+        pyagent_engine_info(engine, "n_head", &n_head) != PYAGENT_OK ||
+        pyagent_engine_info(engine, "n_head_kv", &n_head_kv) != PYAGENT_OK || n_head < 1)
+        return 0;
+    const double value_bytes = kv_type == PYAGENT_KV_F32   ? 4
+                               : kv_type == PYAGENT_KV_F16 ? 2
+                                                           : 34.0 / 32; /* Q8_0 */
+    const double row_values = (double)n_head_kv * (double)(n_embd / n_head); /* K or V */
+    return (int64_t)((double)(n_ctx + 32) * (double)n_layer * 2 * row_values * value_bytes);
+}
+
+/* Every test on an engine opened with `wanted` (n_threads 0: as many as physical cores); an
+ * engine whose default KV pool cannot hold the deepest test is opened again with one that
+ * can. */
 static bool bench_engine(printer *out, engine_setup wanted, int32_t *token_buffer) {
     const options *o = out->o;
     bool ok = false;
@@ -786,6 +810,13 @@ static bool bench_engine(printer *out, engine_setup wanted, int32_t *token_buffe
     if (pyagent_engine_open(o->model_path, params, &engine) != PYAGENT_OK) {
         fprintf(stderr, "pyagent-bench: %s\n", pyagent_engine_last_error(engine));
         goto done;
+    }
+    const int64_t kv_bytes = wanted.kv_bytes ? 0 : kv_bytes_for_n_ctx(engine, wanted.kv_type);
+    if (kv_bytes > DEFAULT_KV_BYTES) {
+        pyagent_engine_destroy(engine);
+        pyagent_params_destroy(params);
+        wanted.kv_bytes = kv_bytes;
+        return bench_engine(out, wanted, token_buffer);
     }
     if (!engine_fact(engine, "n_vocab", &ctx.tokens.n_vocab) ||
         !engine_fact(engine, "token_bos", &ctx.tokens.bos) ||
@@ -879,8 +910,9 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < o.kv_types.count && ok; k++)
         for (size_t h = 0; h < o.huge_pages.count && ok; h++)
             for (size_t i = 0; i < o.n_threads.count && ok; i++) {
-                const engine_setup e = {o.n_threads.values[i], o.huge_pages.values[h],
-                                        o.kv_types.values[k]};
+                const engine_setup e = {.n_threads = o.n_threads.values[i],
+                                        .huge_pages = o.huge_pages.values[h],
+                                        .kv_type = o.kv_types.values[k]};
                 ok = bench_engine(&out, e, token_buffer);
             }
     if (o.json) printf("%s]\n", out.n_printed ? "\n" : "");
