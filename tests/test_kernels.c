@@ -781,6 +781,31 @@ static void argmax_is_the_first_largest(void **state) {
         }
 }
 
+/* pa_rope_apply (the vector one where the CPU has AVX-512) gives bitwise the plain loop's
+ * rotation of every pair, for head sizes 16 to 256 and one that takes the loop (24). */
+static void rope_rotates_pairs_as_the_plain_loop(void **state) {
+    (void)state;
+    static const int head_dims[] = {16, 24, 64, 128, 256};
+    float x[3 * 256], want[3 * 256], cs[256];
+    for (size_t d = 0; d < sizeof head_dims / sizeof *head_dims; d++) {
+        const int hd = head_dims[d], n_heads = 3;
+        for (int pos = 0; pos < 50; pos += 7) {
+            pa_rope_angles(cs, hd, pos, 10000.0f);
+            for (int i = 0; i < n_heads * hd; i++) want[i] = x[i] = next_float() * 3;
+            for (int h = 0; h < n_heads; h++)
+                for (int i = 0; i < hd; i += 2) {
+                    float *v = want + h * hd + i;
+                    const float v0 = v[0], v1 = v[1];
+                    v[0] = v0 * cs[i] - v1 * cs[i + 1];
+                    v[1] = v0 * cs[i + 1] + v1 * cs[i];
+                }
+            pa_rope_apply(x, n_heads, hd, cs);
+            if (memcmp(x, want, (size_t)(n_heads * hd) * sizeof *x))
+                fail_msg("head size %d, position %d: differs from the plain loop", hd, pos);
+        }
+    }
+}
+
 static void hsum16x16_is_sixteen_hsum16(void **state) {
     (void)state;
 #ifdef PA_HAVE_X86_KERNELS
@@ -814,6 +839,7 @@ int main(void) {
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
         cmocka_unit_test(hsum16x16_is_sixteen_hsum16),
         cmocka_unit_test(argmax_is_the_first_largest),
+        cmocka_unit_test(rope_rotates_pairs_as_the_plain_loop),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -411,7 +411,38 @@ void pa_rope_angles(float *cs, int head_dim, int pos, float base) {
     }
 }
 
+#ifdef PA_HAVE_X86_KERNELS
+#define ROPE_MAX_CHUNKS 16 /* head sizes up to 256 */
+/* 8 pairs at a time: x * [c0 c0 c1 c1 ..] + [x1 x0 x3 x2 ..] * [-s0 s0 -s1 s1 ..], each product
+ * rounded and then added, the scalar loop's operations (negating is exact, adding commutes) */
+PA_VEXP_AVX512 static void rope512(float *x, int n_heads, int head_dim, const float *cs) {
+    const int n_chunks = head_dim / 16;
+    const __m512i even = _mm512_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 minus_even = _mm512_setr_ps(-1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1);
+    __m512 c[ROPE_MAX_CHUNKS], s[ROPE_MAX_CHUNKS];
+    for (int j = 0; j < n_chunks; j++) {
+        const __m512 v = _mm512_loadu_ps(cs + 16 * j);
+        c[j] = _mm512_permutexvar_ps(even, v);
+        s[j] = _mm512_mul_ps(_mm512_permutexvar_ps(odd, v), minus_even);
+    }
+    for (int h = 0; h < n_heads; h++, x += head_dim)
+        for (int j = 0; j < n_chunks; j++) {
+            const __m512 v = _mm512_loadu_ps(x + 16 * j);
+            const __m512 swapped = _mm512_permute_ps(v, _MM_SHUFFLE(2, 3, 0, 1));
+            _mm512_storeu_ps(x + 16 * j, _mm512_add_ps(_mm512_mul_ps(v, c[j]),
+                                                       _mm512_mul_ps(swapped, s[j])));
+        }
+}
+#endif
+
 void pa_rope_apply(float *x, int n_heads, int head_dim, const float *cs) {
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled() && head_dim % 16 == 0 && head_dim <= 16 * ROPE_MAX_CHUNKS) {
+        rope512(x, n_heads, head_dim, cs);
+        return;
+    }
+#endif
     for (int h = 0; h < n_heads; h++, x += head_dim)
         for (int i = 0; i < head_dim; i += 2) {
             const float c = cs[i], s = cs[i + 1], v0 = x[i], v1 = x[i + 1];
