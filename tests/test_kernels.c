@@ -403,7 +403,7 @@ static void activations_round_to_8_bits_per_block_of_32(void **state) {
  * infinities, signed zeros and subnormals. */
 static void every_set_rounds_x_like_the_portable_code(void **state) {
     (void)state;
-    enum { N = 32 * 12 };
+    enum { N = 32 * 40 }; /* 40 blocks: sets may take 16 at a time, and a rest */
     static float x[N];
     for (int i = 0; i < N; i++) x[i] = next_float() * (float)(1 + i % 7);
     for (int i = 32; i < 64; i++) x[i] = (float)(i - 48) + 0.5f; /* ties: d = 1 with ... */
@@ -414,6 +414,8 @@ static void every_set_rounds_x_like_the_portable_code(void **state) {
     for (int i = 160; i < 192; i++) x[i] = 0.0f;                /* d = 0 */
     for (int i = 192; i < 224; i++) x[i] = 1e-42f * (float)(i - 200); /* subnormal block */
     x[250] = -INFINITY, x[251] = NAN;
+    memcpy(x + 32 * 20, x, 32 * 12 * sizeof *x); /* the odd blocks again, in other places */
+    memcpy(x + 32 * 35, x + 32 * 2, 32 * 5 * sizeof *x);
     static uint8_t want_buf[PA_XQ8_BYTES(N)], got_buf[PA_XQ8_BYTES(N)];
     pa_xq8 want = pa_xq8_in(want_buf, N), got = pa_xq8_in(got_buf, N);
     pa_xq8_quantize(x, N, &want);
