@@ -21,16 +21,22 @@ PA_VSUM_AVX512 static inline float hsum16(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(t8, _mm_shuffle_ps(t8, t8, _MM_SHUFFLE(2, 3, 0, 1))));
 }
 
-/* out[j] = hsum16(v[j]) for j < 4, bit for bit */
-PA_VSUM_AVX512 static inline void hsum16x4(const __m512 v[4], float out[4]) {
+/* The first two steps of hsum16 for four vectors at once: 128-bit part j of the result holds
+ * v[j]'s four sums of lanes i + (i + 8) + (i + 4) + (i + 12), i < 4. */
+PA_VSUM_AVX512 static inline __m512 hsum16_parts4(const __m512 v[4]) {
     /* lanes j + (j + 8): [v0 | v1] and [v2 | v3], 8 sums each */
     const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
                                      _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
     const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0)),
                                      _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* j + (j + 4): one 128-bit part per row, rows in order */
-    const __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+    /* j + (j + 4): one 128-bit part per vector, in order */
+    return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* out[j] = hsum16(v[j]) for j < 4, bit for bit */
+PA_VSUM_AVX512 static inline void hsum16x4(const __m512 v[4], float out[4]) {
+    const __m512 s = hsum16_parts4(v);
     /* j + (j + 2), then j + (j + 1), within each part */
     const __m512 t = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
     const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));
@@ -38,20 +44,12 @@ PA_VSUM_AVX512 static inline void hsum16x4(const __m512 v[4], float out[4]) {
                            _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u)));
 }
 
-/* lane p = hsum16(v[p]) for p < 16, bit for bit: hsum16x4's first two steps per four vectors,
+/* lane p = hsum16(v[p]) for p < 16, bit for bit: hsum16_parts4 per four vectors,
  * then the last two with the four-sum groups of two vectors side by side, so that every add
  * serves 16 lanes (a position's score at a time spent as long summing as multiplying). */
 PA_VSUM_AVX512 static inline __m512 hsum16x16(const __m512 v[16]) {
-    __m512 s[4]; /* s[k]: 128-bit part i holds v[4k + i]'s four sums j + (j + 4) (of j + 8) */
-    for (int k = 0; k < 4; k++) {
-        const __m512 *w = v + 4 * k;
-        const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                         _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 2, 3, 2)));
-        const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(w[2], w[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                         _mm512_shuffle_f32x4(w[2], w[3], _MM_SHUFFLE(3, 2, 3, 2)));
-        s[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
-    }
+    __m512 s[4]; /* s[k]: 128-bit part i holds v[4k + i]'s four sums (hsum16_parts4) */
+    for (int k = 0; k < 4; k++) s[k] = hsum16_parts4(v + 4 * k);
     /* j + (j + 2) of two vectors' parts at once: part i of t01 = [v[i]'s two | v[4 + i]'s two] */
     const __m512 t01 = _mm512_add_ps(_mm512_shuffle_ps(s[0], s[1], _MM_SHUFFLE(1, 0, 1, 0)),
                                      _mm512_shuffle_ps(s[0], s[1], _MM_SHUFFLE(3, 2, 3, 2)));
