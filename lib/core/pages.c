@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 /* AddressSanitizer watches heap blocks, not mappings: under it the buffers come from calloc so
  * that an overrun of the weights is still reported. */
@@ -41,6 +42,16 @@ void *pa_huge_alloc(size_t bytes) {
 void pa_huge_advise(void *p, size_t bytes) {
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
+void pa_pages_populate(void *p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = (uintptr_t)p & ~(page - 1), end = (uintptr_t)p + bytes;
+    madvise((void *)begin, end - begin, MADV_POPULATE_WRITE);
 #else
     (void)p, (void)bytes;
 #endif

@@ -1,17 +1,14 @@
 /* The KV block pool and its radix index; see store.h for the data structure and invariants. */
-#define _DEFAULT_SOURCE /* madvise */
 #include "store.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
 #include "../core/f16.h"
+#include "../core/pages.h"
 
 
 typedef struct block_meta {
@@ -236,19 +233,6 @@ static bool evict_one(pa_kv_store *s) {
     return false;
 }
 
-/* Maps the pages of `bytes` at p for writing, in one call (no-op where the kernel lacks
- * MADV_POPULATE_WRITE, Linux 5.14). Pages already mapped, ours or the allocator's at the
- * region's ends, stay as they are. */
-static void populate_range(uint8_t *p, size_t bytes) {
-#ifdef MADV_POPULATE_WRITE
-    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t begin = (uintptr_t)p & ~(page - 1), end = (uintptr_t)p + bytes;
-    madvise((void *)begin, end - begin, MADV_POPULATE_WRITE);
-#else
-    (void)p, (void)bytes;
-#endif
-}
-
 /* Blocks never used are handed out in index order (the free list starts 0, 1, 2, ...), and
  * the first write to each 4 KiB page of one faults: ~290 faults per block of the 110M shape
  * with f32 KV, 3-4 % of a decode step's time. So a block's K and V pages are mapped in one
@@ -259,8 +243,8 @@ static void populate(pa_kv_store *s, int32_t b) {
     const size_t block_bytes = pa_kv_block_bytes(&s->cfg) / 2; /* of K, and of V */
     const size_t first = (size_t)s->n_populated * block_bytes;
     const size_t bytes = (size_t)(b + 1 - s->n_populated) * block_bytes;
-    populate_range(s->k + first, bytes);
-    populate_range(s->v + first, bytes);
+    pa_pages_populate(s->k + first, bytes);
+    pa_pages_populate(s->v + first, bytes);
     s->n_populated = b + 1;
 }
 

@@ -419,7 +419,8 @@ PA_VEXP_AVX512 static void rope512(float *x, int n_heads, int head_dim, const fl
     const int n_chunks = head_dim / 16;
     const __m512i even = _mm512_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512 minus_even = _mm512_setr_ps(-1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1);
+    const __m512 minus_even =
+        _mm512_setr_ps(-1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1);
     __m512 c[ROPE_MAX_CHUNKS], s[ROPE_MAX_CHUNKS];
     for (int j = 0; j < n_chunks; j++) {
         const __m512 v = _mm512_loadu_ps(cs + 16 * j);
