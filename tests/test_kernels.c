@@ -283,6 +283,11 @@ static void avx512_kernels_match_portable(void **state) {
     check_isa(PA_ISA_AVX512, "AVX-512");
 }
 
+static void avx512_vbmi_kernels_match_portable(void **state) {
+    (void)state;
+    check_isa(PA_ISA_AVX512_VBMI, "AVX-512 VBMI");
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Block layouts, against hand-made blocks                                                     */
 
@@ -828,6 +833,7 @@ int main(void) {
         cmocka_unit_test(portable_kernels_match_exact_sums),
         cmocka_unit_test(avx2_kernels_match_portable),
         cmocka_unit_test(avx512_kernels_match_portable),
+        cmocka_unit_test(avx512_vbmi_kernels_match_portable),
         cmocka_unit_test(stripes_of_long_rows_match_dot1),
         cmocka_unit_test(amx_tiles_match_exact_sums),
         cmocka_unit_test(q4_0_block_dequantizes_as_ggml_lays_it_out),

@@ -165,6 +165,7 @@ typedef enum pa_isa {
     PA_ISA_PORTABLE,
     PA_ISA_AVX2,
     PA_ISA_AVX512,
+    PA_ISA_AVX512_VBMI,
     PA_ISA_AMX,
     PA_ISA_COUNT
 } pa_isa;
@@ -180,6 +181,8 @@ bool pa_cpu_has_avx2(void);   /* AVX2, FMA, F16C and OS support for YMM state */
 bool pa_cpu_has_avx512(void); /* AVX-512 F/BW/VL/VNNI and OS support for ZMM state */
 const pa_kernel_set *pa_kernels_avx2(void);
 const pa_kernel_set *pa_kernels_avx512(void);
+bool pa_cpu_has_avx512_vbmi(void); /* the above and AVX-512 VBMI */
+const pa_kernel_set *pa_kernels_avx512_vbmi(void); /* NULL without VBMI */
 #endif
 
 /* The AVX-512 set with AMX tiles for batches of quantized and bf16 weights (NULL without AMX,

@@ -279,7 +279,8 @@ bool pa_cpu_has_amx(void) {
  * keep sgemm: rounding them to bf16 would lose what their type keeps. */
 static pa_kernel_set amx_set;
 static void make_amx_set(void) {
-    const pa_kernel_set *avx512 = pa_kernels_avx512();
+    const pa_kernel_set *vbmi = pa_kernels_avx512_vbmi(); /* every AMX CPU has VBMI */
+    const pa_kernel_set *avx512 = vbmi ? vbmi : pa_kernels_avx512();
     if (!avx512 || !pa_cpu_has_amx()) return;
     amx_set = *avx512;
     amx_set.name = "AVX-512+VNNI+AMX";

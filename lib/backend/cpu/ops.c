@@ -66,6 +66,7 @@ const pa_kernel_set *pa_kernels_for(pa_isa isa) {
 #ifdef PA_HAVE_X86_KERNELS
     case PA_ISA_AVX2: return pa_kernels_avx2();
     case PA_ISA_AVX512: return pa_kernels_avx512();
+    case PA_ISA_AVX512_VBMI: return pa_kernels_avx512_vbmi();
     case PA_ISA_AMX: return pa_kernels_amx();
 #endif
     default: return NULL;
@@ -82,7 +83,8 @@ static void choose_kernels(void) {
      * process-wide: README notes it for hosts that use OpenBLAS themselves. */
     openblas_set_num_threads(1);
     /* PYAGENT_KERNELS caps the instruction set (for bug reports and tests) */
-    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512", "amx"};
+    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512", "avx512vbmi",
+                                                              "amx"};
     int top = PA_ISA_COUNT - 1;
     const char *force = getenv("PYAGENT_KERNELS");
     for (int i = 0; force && i < PA_ISA_COUNT; i++)

@@ -56,10 +56,10 @@ void pa_matmul_set(pa_pool *pool, int count, float *const *y, const float *x,
 void pa_matmul_set_exact(pa_pool *pool, int count, float *const *y, const float *x,
                          const pa_matrix *const *w, int n, float *scratch);
 
-/* "AVX-512+VNNI+AMX", "AVX-512+VNNI", "AVX2+FMA+F16C" or "portable C": the kernels this
- * process runs: the best this CPU has, or the one named by the environment variable
- * PYAGENT_KERNELS ("portable", "avx2", "avx512", "amx"; a set the CPU lacks falls back to the
- * next one down), read once per process. */
+/* "AVX-512+VNNI+AMX", "AVX-512+VNNI+VBMI", "AVX-512+VNNI", "AVX2+FMA+F16C" or "portable C":
+ * the kernels this process runs: the best this CPU has, or the one named by the environment
+ * variable PYAGENT_KERNELS ("portable", "avx2", "avx512", "avx512vbmi", "amx"; a set the CPU
+ * lacks falls back to the next one down), read once per process. */
 const char *pa_cpu_kernels_name(void);
 
 /* Row `row` of W converted to f32 -> out (n_in,). */
