@@ -14,6 +14,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
+#include <limits.h>
 #include <pthread.h>
 #include <immintrin.h>
 #include <string.h>
@@ -927,6 +928,11 @@ static void make_avx512_vbmi(void) {
     q4_0->dot1 = dot1_q4_0_quads;
     q4_0->dot4xn = dot4xn_q4_0_quads;
     q4_0->dot4_stripes = dot4_stripes_q4_0_quads;
+    /* no sgemm for q4_0 and q8_0: on Zen 5 (no AMX) the row kernels stayed ahead at every
+     * length measured, pp16-pp2048 (one thread, pp512: q4_0 1243 against 577 tokens/s
+     * through sgemm, q8_0 727 against 574) */
+    q4_0->sgemm_from = INT_MAX;
+    avx512_vbmi.types[PA_W_Q8_0].sgemm_from = INT_MAX;
 }
 
 const pa_kernel_set *pa_kernels_avx512_vbmi(void) {

@@ -160,7 +160,15 @@ static const void *x_of(const matmul_job *job, int t) {
  * (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length s), so
  * that four far-apart streams are in flight (kernels.h); the 4 rows stay in L1 while every
  * token of the batch is dotted with them, so W is read from memory once per batch. The rows
- * past the four stripes (fewer than four) go one at a time. */
+ * past the four stripes (fewer than four) go one at a time.
+ *
+ * Several tokens' results go through a tile of ROW_TILE rows per stripe and token, written to
+ * Y a cache line at a time: written one value at a time, token t's value lands n_out floats
+ * from token t + 1's, and where n_out * 4 is a multiple of 4 KiB (2048, 8192 rows) the
+ * batch's 27 stores per row all fall in one L1 set (Zen 5, Q4_0 pp128 on one thread: 15 % of
+ * the time was in those stores). */
+enum { ROW_TILE = 16 };
+
 static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe) {
     const pa_matrix *w = job->w;
     const int n_in = (int)w->n_in;
@@ -171,25 +179,25 @@ static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe)
     }
     const void *xs[MAX_ROW_BATCH]; /* each token's activations, for dot4xn */
     for (int t = 0; t < job->n; t++) xs[t] = x_of(job, t);
-    for (int64_t i = 0; i < stripe; i++) {
-        int64_t o[4];
-        const void *rows[4];
-        for (int j = 0; j < 4; j++) {
-            o[j] = begin + j * stripe + i;
-            rows[j] = row_ptr(w, o[j]);
-        }
-        if (job->k->dot4xn && job->n > 1) { /* the tokens share each weight load */
+    float tile[MAX_ROW_BATCH][4][ROW_TILE];
+    for (int64_t i0 = 0; i0 < stripe; i0 += ROW_TILE) {
+        const int m = stripe - i0 < ROW_TILE ? (int)(stripe - i0) : ROW_TILE;
+        for (int i = 0; i < m; i++) {
+            const void *rows[4];
+            for (int j = 0; j < 4; j++) rows[j] = row_ptr(w, begin + j * stripe + i0 + i);
             float out[4 * MAX_ROW_BATCH];
-            job->k->dot4xn(rows, xs, job->n, n_in, out);
+            if (job->k->dot4xn) { /* the tokens share each weight load */
+                job->k->dot4xn(rows, xs, job->n, n_in, out);
+            } else {
+                for (int t = 0; t < job->n; t++) job->k->dot4(rows, xs[t], n_in, out + 4 * t);
+            }
             for (int t = 0; t < job->n; t++)
-                for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[4 * t + j];
-            continue;
+                for (int j = 0; j < 4; j++) tile[t][j][i] = out[4 * t + j];
         }
-        for (int t = 0; t < job->n; t++) {
-            float out[4];
-            job->k->dot4(rows, x_of(job, t), n_in, out);
-            for (int j = 0; j < 4; j++) job->y[(int64_t)t * w->n_out + o[j]] = out[j];
-        }
+        for (int t = 0; t < job->n; t++)
+            for (int j = 0; j < 4; j++)
+                memcpy(job->y + (int64_t)t * w->n_out + begin + j * stripe + i0, tile[t][j],
+                       (size_t)m * sizeof(float));
     }
 }
 
