@@ -184,14 +184,11 @@ INLINE __m256i lane_offsets(__m256i k, __m256i xq) {
     return _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, k, xq));
 }
 
-/* q8_0 · x rounded to 8 bits: per block, d_w·d_x · Σ q_w·q_x, the weights in as q_w + 128 (a
- * flip of the top bit). */
-INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+/* acc[j] += d_w·d_x · Σ q_w·q_x over blocks [blk, end) of rows[j], one at a time */
+INLINE void q8_0_blocks(const uint8_t *const *rows, int R, const pa_xq8 *x, int blk, int end,
+                        __m256 *acc) {
     const __m256i top_bit = _mm256_set1_epi8((char)0x80);
-    __m256 acc[4];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
+    for (; blk < end; blk++) {
         const size_t off = (size_t)blk * PA_Q8_0_BYTES;
         if (blk % 2 == 0)
             PA_UNROLL_ROWS
@@ -207,6 +204,15 @@ INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
             acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j]);
         }
     }
+}
+
+/* q8_0 · x rounded to 8 bits: per block, d_w·d_x · Σ q_w·q_x, the weights in as q_w + 128 (a
+ * flip of the top bit). */
+INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    __m256 acc[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
+    q8_0_blocks(rows, R, x, 0, n / PA_Q8_0_BLOCK, acc);
     PA_UNROLL_ROWS
     for (int j = 0; j < R; j++) out[j] = hsum8(acc[j]);
 }
@@ -442,15 +448,17 @@ INLINE_VBMI q4_0_quad_x q4_0_quad_of(const pa_xq8 *x, int blk) {
     return qx;
 }
 
-/* Where a quad's bytes go: the 72 bytes of four blocks come in as two loads, `first` at the
- * quad and `second` 8 bytes on (both inside it). One vpermt2b picks the four blocks' 16 quant
- * bytes (block b's at 18b + 2) into the four 128-bit parts, indexes 64 and up reading
- * `second`; one vpermw picks the four f16 scales (block b's at word 9b), each four times. */
+/* Where a quad's bytes go: the 72 bytes of four blocks come in as two loads, `first`, its
+ * first 64, and `second`, its last 8 (a second 64-byte load 8 bytes on, reading the same
+ * lines again, made decode from memory 6-20 % slower on Zen 5). One vpermt2b picks the four
+ * blocks' 16 quant bytes (block b's at 18b + 2) into the four 128-bit parts, indexes 64 and
+ * up reading `second`; one vpermw picks the four f16 scales (block b's at word 9b), each four
+ * times. */
 static const uint8_t q4_0_quad_quants[64] = {
     2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,  15,  16,  17,  /* a */
     20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,  33,  34,  35,  /* b */
     38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,  51,  52,  53,  /* c */
-    56, 57, 58, 59, 60, 61, 62, 63, 120, 121, 122, 123, 124, 125, 126, 127, /* d */
+    56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, /* d */
 };
 static const uint16_t q4_0_quad_scales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
 
@@ -460,7 +468,8 @@ INLINE_VBMI void q4_0_quad_unpack(const uint8_t *quad, __m512i *lo, __m512i *hi,
     const __m512i low4 = _mm512_set1_epi8(0xf);
     const __m512i quants = _mm512_loadu_si512(q4_0_quad_quants);
     const __m512i scales = _mm512_loadu_si512(q4_0_quad_scales);
-    const __m512i first = _mm512_loadu_si512(quad), second = _mm512_loadu_si512(quad + 8);
+    const __m512i first = _mm512_loadu_si512(quad);
+    const __m512i second = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(quad + 64)));
     const __m512i raw = _mm512_permutex2var_epi8(first, quants, second);
     *lo = _mm512_and_si512(raw, low4);
     *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
@@ -545,6 +554,130 @@ INLINE_VBMI void dot_q4_0_quads_nx(const uint8_t *const *rows, int T, const pa_x
             PA_UNROLL_ROWS
             for (int j = 0; j < 4; j++) rest[j] = _mm256_setzero_ps();
             q4_0_rest_blocks(rows, 4, x[t], blk, n_blocks, rest);
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) out[4 * t + j] += hsum8(rest[j]);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* q8_0 two blocks at a time in ZMM registers (AVX-512 VBMI)                                  */
+
+/* The x side of q8_0 blocks blk, blk + 1, which all rows share */
+typedef struct q8_0_pair_x {
+    __m512i q;      /* [x_a 0..31 | x_b 0..31], as they are stored */
+    __m512i offset; /* -128 · Σ of each lane's q_x (lane_offsets) */
+    __m512 d;       /* [d_a x8 | d_b x8] */
+} q8_0_pair_x;
+
+INLINE_VBMI q8_0_pair_x q8_0_pair_of(const pa_xq8 *x, int blk) {
+    const __m512i top_bit = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    q8_0_pair_x px;
+    px.q = _mm512_loadu_si512(x->q + 32 * blk);
+    px.offset = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, top_bit, px.q));
+    const __m512i each_eight = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    px.d = _mm512_permutexvar_ps(each_eight, _mm512_castps128_ps512(_mm_castpd_ps(
+                                                 _mm_load_sd((const double *)(x->d + blk)))));
+    return px;
+}
+
+/* A pair's 68 bytes come in as `first`, its first 64, and `second`, its last 4; one vpermt2b
+ * picks the two blocks' 32 weights (block b's at 34b + 2, indexes 64 and up reading
+ * `second`), one vpermw the two f16 scales (block b's at word 17b), each eight times. */
+static const uint8_t q8_0_pair_weights[64] = {
+    2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,
+    18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, /* a */
+    36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, /* b */
+};
+static const uint16_t q8_0_pair_scales[32] = {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17};
+
+/* One pair of a row: its weights as q_w + 128 and its scales [d_a x8 | d_b x8] */
+INLINE_VBMI void q8_0_pair_unpack(const uint8_t *pair, __m512i *w, __m512 *d) {
+    const __m512i first = _mm512_loadu_si512(pair);
+    const __m512i second = _mm512_castsi128_si512(_mm_loadu_si32(pair + 64));
+    const __m512i raw = _mm512_permutex2var_epi8(first, _mm512_loadu_si512(q8_0_pair_weights), second);
+    *w = _mm512_xor_si512(raw, _mm512_set1_epi8((char)0x80));
+    *d = _mm512_cvtph_ps(_mm512_castsi512_si256(
+        _mm512_permutexvar_epi16(_mm512_loadu_si512(q8_0_pair_scales), first)));
+}
+
+/* acc += d_w·d_x · Σ q_w·q_x for the two blocks of a pair, block b in lanes 8b..8b+7 */
+INLINE_VBMI __m512 q8_0_pair_dot(__m512 acc, __m512i w, __m512 d, const q8_0_pair_x *px) {
+    const __m512i dot = _mm512_dpbusd_epi32(px->offset, w, px->q);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, px->d), acc);
+}
+
+/* dot_q8_0 for two blocks at a time: its arithmetic on 16 lanes, the weights and scales
+ * gathered by two permutes; an odd last block goes alone into an 8-lane sum of its own. The x
+ * side of each pair comes from `pairs` (made once for many rows) or, where it is NULL, is
+ * made here. */
+INLINE_VBMI void dot_q8_0_pairs(const uint8_t *const *rows, int R, const q8_0_pair_x *pairs,
+                                const pa_xq8 *x, int n, float *out) {
+    const int n_blocks = n / PA_Q8_0_BLOCK;
+    __m512 acc[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
+    int blk = 0;
+    for (; blk + 2 <= n_blocks; blk += 2) {
+        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
+        const q8_0_pair_x px = pairs ? pairs[blk / 2] : q8_0_pair_of(x, blk);
+        PA_UNROLL_ROWS
+        for (int j = 0; j < R; j++) {
+            prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+            prefetch(rows[j] + off + PA_PREFETCH_BYTES + 2 * PA_Q8_0_BYTES - 1);
+            __m512i w;
+            __m512 d;
+            q8_0_pair_unpack(rows[j] + off, &w, &d);
+            acc[j] = q8_0_pair_dot(acc[j], w, d, &px);
+        }
+    }
+    hsum_rows(acc, R, out);
+    if (blk < n_blocks) {
+        __m256 rest[4];
+        PA_UNROLL_ROWS
+        for (int j = 0; j < R; j++) rest[j] = _mm256_setzero_ps();
+        q8_0_blocks(rows, R, x, blk, n_blocks, rest);
+        PA_UNROLL_ROWS
+        for (int j = 0; j < R; j++) out[j] += hsum8(rest[j]);
+    }
+}
+
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q8_0_pairs'
+ * arithmetic for every (row, token), so each is bitwise its dot1, each row's pair unpacked
+ * once for all T tokens. */
+INLINE_VBMI void dot_q8_0_pairs_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                                   int n, float *out) {
+    const int n_blocks = n / PA_Q8_0_BLOCK;
+    __m512 acc[4][3];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < 4; j++)
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) acc[j][t] = _mm512_setzero_ps();
+    int blk = 0;
+    for (; blk + 2 <= n_blocks; blk += 2) {
+        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
+        q8_0_pair_x px[3];
+        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) px[t] = q8_0_pair_of(x[t], blk);
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+            __m512i w;
+            __m512 d;
+            q8_0_pair_unpack(rows[j] + off, &w, &d);
+            _Pragma("GCC unroll 3") for (int t = 0; t < T; t++)
+                acc[j][t] = q8_0_pair_dot(acc[j][t], w, d, &px[t]);
+        }
+    }
+    _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
+        __m512 sum[4];
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
+        hsum16x4(sum, out + 4 * t);
+        if (blk < n_blocks) {
+            __m256 rest[4];
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) rest[j] = _mm256_setzero_ps();
+            q8_0_blocks(rows, 4, x[t], blk, n_blocks, rest);
             PA_UNROLL_ROWS
             for (int j = 0; j < 4; j++) out[4 * t + j] += hsum8(rest[j]);
         }
@@ -841,6 +974,41 @@ AVX512_VBMI static void dot4xn_q4_0_quads(const void *const rows[4], const void 
     if (t < n_x) dot4_q4_0_quads(rows, x[t], n, out + 4 * t);
 }
 
+AVX512_VBMI static void dot4_q8_0_pairs(const void *const rows[4], const void *x, int n,
+                                        float out[4]) {
+    dot_q8_0_pairs((const uint8_t *const *)rows, 4, NULL, x, n, out);
+}
+
+AVX512_VBMI static float dot1_q8_0_pairs(const void *row, const void *x, int n) {
+    const uint8_t *rows[1] = {row};
+    float out;
+    dot_q8_0_pairs(rows, 1, NULL, x, n, &out);
+    return out;
+}
+
+AVX512_VBMI static void dot4xn_q8_0_pairs(const void *const rows[4], const void *const *x,
+                                          int n_x, int n, float *out) {
+    const uint8_t *const *r = (const uint8_t *const *)rows;
+    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
+    int t = 0;
+    for (; n_x - t >= 5 || n_x - t == 3; t += 3) dot_q8_0_pairs_nx(r, 3, xq + t, n, out + 4 * t);
+    for (; t + 2 <= n_x; t += 2) dot_q8_0_pairs_nx(r, 2, xq + t, n, out + 4 * t);
+    if (t < n_x) dot4_q8_0_pairs(rows, x[t], n, out + 4 * t);
+}
+
+#define Q8_0_STRIPE_PAIRS 64
+AVX512_VBMI static void dot4_stripes_q8_0_pairs(const void *first, size_t row_bytes,
+                                                int64_t stripe, const void *x, int n, float *y) {
+    q8_0_pair_x pairs[Q8_0_STRIPE_PAIRS];
+    const int n_pairs = n / (2 * PA_Q8_0_BLOCK);
+    const q8_0_pair_x *made = NULL;
+    if (n_pairs <= Q8_0_STRIPE_PAIRS) {
+        for (int p = 0; p < n_pairs; p++) pairs[p] = q8_0_pair_of(x, 2 * p);
+        made = pairs;
+    }
+    PA_STRIPE_ROWS(dot_q8_0_pairs, made, (const pa_xq8 *)x)
+}
+
 #define Q4_0_STRIPE_QUADS 64
 AVX512_VBMI static void dot4_stripes_q4_0_quads(const void *first, size_t row_bytes,
                                                 int64_t stripe, const void *x, int n, float *y) {
@@ -932,7 +1100,12 @@ static void make_avx512_vbmi(void) {
      * length measured, pp16-pp2048 (one thread, pp512: q4_0 1243 against 577 tokens/s
      * through sgemm, q8_0 727 against 574) */
     q4_0->sgemm_from = INT_MAX;
-    avx512_vbmi.types[PA_W_Q8_0].sgemm_from = INT_MAX;
+    pa_row_kernels *q8_0 = &avx512_vbmi.types[PA_W_Q8_0];
+    q8_0->dot4 = dot4_q8_0_pairs;
+    q8_0->dot1 = dot1_q8_0_pairs;
+    q8_0->dot4xn = dot4xn_q8_0_pairs;
+    q8_0->dot4_stripes = dot4_stripes_q8_0_pairs;
+    q8_0->sgemm_from = INT_MAX;
 }
 
 const pa_kernel_set *pa_kernels_avx512_vbmi(void) {
