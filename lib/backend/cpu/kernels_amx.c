@@ -279,8 +279,9 @@ bool pa_cpu_has_amx(void) {
  * keep sgemm: rounding them to bf16 would lose what their type keeps. */
 static pa_kernel_set amx_set;
 static void make_amx_set(void) {
-    const pa_kernel_set *vbmi = pa_kernels_avx512_vbmi(); /* every AMX CPU has VBMI */
-    const pa_kernel_set *avx512 = vbmi ? vbmi : pa_kernels_avx512();
+    /* the plain AVX-512 rows, measured with the tiles on Sapphire Rapids; the VBMI set's rows
+     * were measured on AMD Zen 5 only (PYAGENT_KERNELS=avx512vbmi picks them) */
+    const pa_kernel_set *avx512 = pa_kernels_avx512();
     if (!avx512 || !pa_cpu_has_amx()) return;
     amx_set = *avx512;
     amx_set.name = "AVX-512+VNNI+AMX";
