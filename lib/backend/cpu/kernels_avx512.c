@@ -576,8 +576,8 @@ INLINE_VBMI q8_0_pair_x q8_0_pair_of(const pa_xq8 *x, int blk) {
     px.q = _mm512_loadu_si512(x->q + 32 * blk);
     px.offset = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, top_bit, px.q));
     const __m512i each_eight = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    px.d = _mm512_permutexvar_ps(each_eight, _mm512_castps128_ps512(_mm_castpd_ps(
-                                                 _mm_load_sd((const double *)(x->d + blk)))));
+    const __m128 d2 = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(x->d + blk)));
+    px.d = _mm512_permutexvar_ps(each_eight, _mm512_castps128_ps512(d2));
     return px;
 }
 
