@@ -195,9 +195,11 @@ static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe)
                 for (int j = 0; j < 4; j++) tile[t][j][i] = out[4 * t + j];
         }
         for (int t = 0; t < job->n; t++)
-            for (int j = 0; j < 4; j++)
-                memcpy(job->y + (int64_t)t * w->n_out + begin + j * stripe + i0, tile[t][j],
-                       (size_t)m * sizeof(float));
+            for (int j = 0; j < 4; j++) {
+                float *dst = job->y + (int64_t)t * w->n_out + begin + j * stripe + i0;
+                if (m == ROW_TILE) memcpy(dst, tile[t][j], sizeof tile[t][j]); /* inlined */
+                else memcpy(dst, tile[t][j], (size_t)m * sizeof(float));
+            }
     }
 }
 
