@@ -435,12 +435,19 @@ typedef struct q4_0_quad_x {
     __m512 d;        /* [d_a x4 | d_b x4 | d_c x4 | d_d x4] */
 } q4_0_quad_x;
 
+/* x's blocks blk..blk + 3 as [x_a 0..15 | x_b 0..15 | x_c 0..15 | x_d 0..15] (lo) and their
+ * values 16..31 likewise (hi): the order in which q4_0 (and q4_K) keep their nibbles */
+INLINE void x_four_blocks_split(const pa_xq8 *x, int blk, __m512i *lo, __m512i *hi) {
+    const __m512i ab = _mm512_loadu_si512(x->q + 32 * blk);
+    const __m512i cd = _mm512_loadu_si512(x->q + 32 * blk + 64);
+    *lo = _mm512_shuffle_i64x2(ab, cd, 0x88); /* 128-bit parts 0, 2 of ab, then of cd */
+    *hi = _mm512_shuffle_i64x2(ab, cd, 0xdd); /* parts 1, 3 */
+}
+
 INLINE_VBMI q4_0_quad_x q4_0_quad_of(const pa_xq8 *x, int blk) {
     const __m512i eight = _mm512_set1_epi8(8), zero = _mm512_setzero_si512();
-    const __m512i ab = _mm512_loadu_si512(x->q + 32 * blk), cd = _mm512_loadu_si512(x->q + 32 * blk + 64);
     q4_0_quad_x qx;
-    qx.lo = _mm512_shuffle_i64x2(ab, cd, 0x88); /* 128-bit parts 0, 2 of ab, then of cd */
-    qx.hi = _mm512_shuffle_i64x2(ab, cd, 0xdd); /* parts 1, 3 */
+    x_four_blocks_split(x, blk, &qx.lo, &qx.hi);
     qx.offset = _mm512_sub_epi32(
         zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, eight, qx.lo), eight, qx.hi));
     const __m512i each_four = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
@@ -625,7 +632,6 @@ INLINE_VBMI void dot_q8_0_pairs(const uint8_t *const *rows, int R, const q8_0_pa
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
             prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            prefetch(rows[j] + off + PA_PREFETCH_BYTES + 2 * PA_Q8_0_BYTES - 1);
             __m512i w;
             __m512 d;
             q8_0_pair_unpack(rows[j] + off, &w, &d);
@@ -802,16 +808,14 @@ INLINE void dot_q4_k_2x(const uint8_t *const *rows, const pa_xq8 *const *x, int 
 /* ---------------------------------------------------------------------------------------- */
 /* q4_K in ZMM registers (the VBMI set)                                                       */
 
-/* The x side of sub-blocks s..s + 3 of a q4_K block (s = 0 or 4), as dot_q4_k_zmm reads them:
- * [x_s 0..15 | x_s+1 0..15 | x_s+2 0..15 | x_s+3 0..15], then the values 16..31 of each */
+/* The x side of sub-blocks s..s + 3 of a q4_K block (s = 0 or 4), as dot_q4_k_zmm reads them
+ * (x_four_blocks_split) */
 typedef struct q4_k_half_x {
     __m512i first, second;
 } q4_k_half_x;
 
 INLINE void q4_k_half_of(const pa_xq8 *x, int xb, q4_k_half_x *hx) {
-    const __m512i ab = _mm512_loadu_si512(x->q + 32 * xb), cd = _mm512_loadu_si512(x->q + 32 * xb + 64);
-    hx->first = _mm512_shuffle_i64x2(ab, cd, 0x88);  /* 128-bit parts 0, 2 of ab, then of cd */
-    hx->second = _mm512_shuffle_i64x2(ab, cd, 0xdd); /* parts 1, 3 */
+    x_four_blocks_split(x, xb, &hx->first, &hx->second);
 }
 
 /* Half h (64 bytes, sub-blocks 4h..4h+3) of a q4_K block's nibbles in the x side's order: the
