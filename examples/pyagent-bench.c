@@ -450,7 +450,7 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
  * far-apart streams with prefetch ahead (the engine's kernels read four rows side by side);
  * the best pass of every pattern counts. Which pattern is fastest depends on the CPU: on a
  * Zen 5 core, 2-3 streams read a 418 MB file at ~39 GB/s where 4 reached ~29, below what
- * decode itself read; an Intel core did best with 4.
+ * decode itself read (4 streams were the pattern chosen on the Intel machine before).
  * ------------------------------------------------------------------------------------------- */
 
 #define READ_PASSES 4

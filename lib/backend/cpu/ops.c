@@ -83,8 +83,8 @@ static void choose_kernels(void) {
      * process-wide: README notes it for hosts that use OpenBLAS themselves. */
     openblas_set_num_threads(1);
     /* PYAGENT_KERNELS caps the instruction set (for bug reports and tests) */
-    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512", "avx512vbmi",
-                                                              "amx"};
+    static const char *const names[PA_ISA_COUNT] = {"portable", "avx2", "avx512",
+                                                    "avx512vbmi", "amx"};
     int top = PA_ISA_COUNT - 1;
     const char *force = getenv("PYAGENT_KERNELS");
     for (int i = 0; force && i < PA_ISA_COUNT; i++)
