@@ -842,19 +842,25 @@ INLINE __m512 q4_k_half_dot(__m512 acc, __m512i first, __m512i second, const q4_
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
 }
 
+/* mf (the 8 sub-block mins, f32) times dmin·d_x·Σ q_x of each, as 16 lanes (the upper 8
+ * zero), to be taken from a row's sum */
+INLINE __m512 q4_k_mins16(__m256 mf, const uint8_t *b, const pa_xq8 *x, int xb) {
+    const __m256 xdsum = _mm256_loadu_ps(x->dsum + xb);
+    return _mm512_castps256_ps512(_mm256_mul_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum)));
+}
+
 /* dot_q4_k with a block's 128 bytes of nibbles as two halves of four sub-blocks each: one
  * convert and one FMA per half and token where the YMM kernel takes two, and no lane swaps
- * per row (Zen 5, one core, rows in cache: 31 -> 40 GB/s; 27 tokens 75 -> 85 GMAC/s); the
- * mins are summed as there. */
+ * per row (Zen 5, one core, rows in cache: 31 -> 40 GB/s); the mins go into the same 16
+ * lanes (the lower 8), so that a row and token need one register. */
 INLINE void dot_q4_k_zmm(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
     __m512 acc[4];
-    __m256 mins[4];
     PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps(), mins[j] = _mm256_setzero_ps();
+    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
         const int xb = 8 * blk;
-        const __m256 xd = _mm256_loadu_ps(x->d + xb), xdsum = _mm256_loadu_ps(x->dsum + xb);
+        const __m256 xd = _mm256_loadu_ps(x->d + xb);
         q4_k_half_x hx[2];
         q4_k_half_of(x, xb, &hx[0]);
         q4_k_half_of(x, xb + 4, &hx[1]);
@@ -866,7 +872,7 @@ INLINE void dot_q4_k_zmm(const uint8_t *const *rows, int R, const pa_xq8 *x, int
             __m256 scf, mf;
             q4_k_scales_mins_f32(b, &scf, &mf);
             const __m256 scale = _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd));
-            mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j]);
+            acc[j] = _mm512_sub_ps(acc[j], q4_k_mins16(mf, b, x, xb));
             _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
                 __m512i first, second;
                 q4_k_half_unpack(b + 16 + 64 * h, &first, &second);
@@ -874,24 +880,23 @@ INLINE void dot_q4_k_zmm(const uint8_t *const *rows, int R, const pa_xq8 *x, int
             }
         }
     }
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) out[j] = hsum16(acc[j]) - hsum8(mins[j]);
+    hsum_rows(acc, R, out);
 }
 
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and 2 tokens: dot_q4_k_zmm's arithmetic for every
- * (row, token), so each is bitwise its dot1, each row's nibbles unpacked once for both. */
-INLINE void dot_q4_k_zmm_2x(const uint8_t *const *rows, const pa_xq8 *const *x, int n,
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 to 4): dot_q4_k_zmm's arithmetic
+ * for every (row, token), so each is bitwise its dot1, each row's nibbles and 6-bit scales
+ * unpacked once for all T tokens. */
+INLINE void dot_q4_k_zmm_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
                             float *out) {
-    __m512 acc[4][2];
-    __m256 mins[4][2];
+    __m512 acc[4][4];
     PA_UNROLL_ROWS
     for (int j = 0; j < 4; j++)
-        for (int t = 0; t < 2; t++) acc[j][t] = _mm512_setzero_ps(), mins[j][t] = _mm256_setzero_ps();
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[j][t] = _mm512_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
         const int xb = 8 * blk;
-        q4_k_half_x hx[2][2];
-        for (int t = 0; t < 2; t++) {
+        q4_k_half_x hx[4][2];
+        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
             q4_k_half_of(x[t], xb, &hx[t][0]);
             q4_k_half_of(x[t], xb + 4, &hx[t][1]);
         }
@@ -902,25 +907,26 @@ INLINE void dot_q4_k_zmm_2x(const uint8_t *const *rows, const pa_xq8 *const *x, 
             prefetch(b + 64 + PA_PREFETCH_BYTES);
             __m256 scf, mf;
             q4_k_scales_mins_f32(b, &scf, &mf);
-            const __m256 d = table_scale(b), dmin = table_scale(b + 2);
-            __m256 scale[2];
-            for (int t = 0; t < 2; t++) {
-                const __m256 xd = _mm256_loadu_ps(x[t]->d + xb);
-                const __m256 xdsum = _mm256_loadu_ps(x[t]->dsum + xb);
-                scale[t] = _mm256_mul_ps(scf, _mm256_mul_ps(d, xd));
-                mins[j][t] = _mm256_fmadd_ps(mf, _mm256_mul_ps(dmin, xdsum), mins[j][t]);
+            const __m256 d = table_scale(b);
+            __m256 scale[4];
+            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+                scale[t] = _mm256_mul_ps(scf, _mm256_mul_ps(d, _mm256_loadu_ps(x[t]->d + xb)));
+                acc[j][t] = _mm512_sub_ps(acc[j][t], q4_k_mins16(mf, b, x[t], xb));
             }
             _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
                 __m512i first, second;
                 q4_k_half_unpack(b + 16 + 64 * h, &first, &second);
-                for (int t = 0; t < 2; t++)
+                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
                     acc[j][t] = q4_k_half_dot(acc[j][t], first, second, &hx[t][h], scale[t], h);
             }
         }
     }
-    for (int t = 0; t < 2; t++)
+    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
+        __m512 sum[4];
         PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) out[4 * t + j] = hsum16(acc[j][t]) - hsum8(mins[j][t]);
+        for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
+        hsum16x4(sum, out + 4 * t);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1159,9 +1165,11 @@ AVX512 static float dot1_q4_k_zmm(const void *row, const void *x, int n) {
 
 AVX512 static void dot4xn_q4_k_zmm(const void *const rows[4], const void *const *x, int n_x,
                                    int n, float *out) {
+    const uint8_t *const *r = (const uint8_t *const *)rows;
+    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
     int t = 0;
-    for (; t + 2 <= n_x; t += 2)
-        dot_q4_k_zmm_2x((const uint8_t *const *)rows, (const pa_xq8 *const *)x + t, n, out + 4 * t);
+    for (; n_x - t >= 4; t += 4) dot_q4_k_zmm_nx(r, 4, xq + t, n, out + 4 * t);
+    if (n_x - t >= 2) dot_q4_k_zmm_nx(r, n_x - t, xq + t, n, out + 4 * t), t = n_x;
     if (t < n_x) dot4_q4_k_zmm4(rows, x[t], n, out + 4 * t);
 }
 
