@@ -421,6 +421,21 @@ INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *
         for (int j = 0; j < 4; j++) out[4 * t + j] = hsum8(acc[j][t]);
 }
 
+/* out[j] += the sum over blocks [blk, end) of rows[j], one block at a time by `blocks` (the
+ * last blocks of a row that do not fill a ZMM register's group) */
+typedef void rest_blocks_fn(const uint8_t *const *rows, int R, const pa_xq8 *x, int blk, int end,
+                            __m256 *acc);
+INLINE void add_rest_blocks(rest_blocks_fn *blocks, const uint8_t *const *rows, int R,
+                            const pa_xq8 *x, int blk, int end, float *out) {
+    if (blk >= end) return;
+    __m256 rest[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) rest[j] = _mm256_setzero_ps();
+    blocks(rows, R, x, blk, end, rest);
+    PA_UNROLL_ROWS
+    for (int j = 0; j < R; j++) out[j] += hsum8(rest[j]);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* q4_0 four blocks at a time in ZMM registers (AVX-512 VBMI)                                 */
 
@@ -516,14 +531,7 @@ INLINE_VBMI void dot_q4_0_quads(const uint8_t *const *rows, int R, const q4_0_qu
         }
     }
     hsum_rows(acc, R, out);
-    if (blk < n_blocks) {
-        __m256 rest[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) rest[j] = _mm256_setzero_ps();
-        q4_0_rest_blocks(rows, R, x, blk, n_blocks, rest);
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) out[j] += hsum8(rest[j]);
-    }
+    add_rest_blocks(q4_0_rest_blocks, rows, R, x, blk, n_blocks, out);
 }
 
 /* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q4_0_quads'
@@ -556,14 +564,7 @@ INLINE_VBMI void dot_q4_0_quads_nx(const uint8_t *const *rows, int T, const pa_x
         PA_UNROLL_ROWS
         for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
         hsum16x4(sum, out + 4 * t);
-        if (blk < n_blocks) {
-            __m256 rest[4];
-            PA_UNROLL_ROWS
-            for (int j = 0; j < 4; j++) rest[j] = _mm256_setzero_ps();
-            q4_0_rest_blocks(rows, 4, x[t], blk, n_blocks, rest);
-            PA_UNROLL_ROWS
-            for (int j = 0; j < 4; j++) out[4 * t + j] += hsum8(rest[j]);
-        }
+        add_rest_blocks(q4_0_rest_blocks, rows, 4, x[t], blk, n_blocks, out + 4 * t);
     }
 }
 
@@ -639,14 +640,7 @@ INLINE_VBMI void dot_q8_0_pairs(const uint8_t *const *rows, int R, const q8_0_pa
         }
     }
     hsum_rows(acc, R, out);
-    if (blk < n_blocks) {
-        __m256 rest[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) rest[j] = _mm256_setzero_ps();
-        q8_0_blocks(rows, R, x, blk, n_blocks, rest);
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) out[j] += hsum8(rest[j]);
-    }
+    add_rest_blocks(q8_0_blocks, rows, R, x, blk, n_blocks, out);
 }
 
 /* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q8_0_pairs'
@@ -679,14 +673,7 @@ INLINE_VBMI void dot_q8_0_pairs_nx(const uint8_t *const *rows, int T, const pa_x
         PA_UNROLL_ROWS
         for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
         hsum16x4(sum, out + 4 * t);
-        if (blk < n_blocks) {
-            __m256 rest[4];
-            PA_UNROLL_ROWS
-            for (int j = 0; j < 4; j++) rest[j] = _mm256_setzero_ps();
-            q8_0_blocks(rows, 4, x[t], blk, n_blocks, rest);
-            PA_UNROLL_ROWS
-            for (int j = 0; j < 4; j++) out[4 * t + j] += hsum8(rest[j]);
-        }
+        add_rest_blocks(q8_0_blocks, rows, 4, x[t], blk, n_blocks, out + 4 * t);
     }
 }
 
