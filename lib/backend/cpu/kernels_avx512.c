@@ -1051,9 +1051,10 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
     PA_STRIPE_ROWS(dot_q4_0_pairs, made, (const pa_xq8 *)x)
 }
 
-/* dot4 of n_x tokens for a quantized type, split as the float types' (MULTI_ENTRY_POINT) */
-#define QUANT_MULTI_ENTRY_POINT(type)                                                         \
-    AVX512 static void dot4xn_##type(const void *const rows[4], const void *const *x,         \
+/* dot4 of n_x tokens for a quantized type, split as the float types' (MULTI_ENTRY_POINT);
+ * TARGET the function's target attribute */
+#define QUANT_MULTI_ENTRY_POINT(TARGET, type)                                                 \
+    TARGET static void dot4xn_##type(const void *const rows[4], const void *const *x,         \
                                      int n_x, int n, float *out) {                            \
         const uint8_t *const *r = (const uint8_t *const *)rows;                               \
         const pa_xq8 *const *xq = (const pa_xq8 *const *)x;                                   \
@@ -1063,8 +1064,8 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
         for (; t + 2 <= n_x; t += 2) dot_##type##_nx(r, 2, xq + t, n, out + 4 * t);           \
         if (t < n_x) dot4_##type(rows, x[t], n, out + 4 * t);                                 \
     }
-QUANT_MULTI_ENTRY_POINT(q8_0)
-QUANT_MULTI_ENTRY_POINT(q4_0)
+QUANT_MULTI_ENTRY_POINT(AVX512, q8_0)
+QUANT_MULTI_ENTRY_POINT(AVX512, q4_0)
 
 /* q4_0 in quads: dot4, dot1, dot4xn (split as QUANT_MULTI_ENTRY_POINT) and the stripes, whose
  * x side of the quads is made once for all the rows (rows of up to 8192 values: 16 KiB of
@@ -1081,15 +1082,7 @@ AVX512_VBMI static float dot1_q4_0_quads(const void *row, const void *x, int n) 
     return out;
 }
 
-AVX512_VBMI static void dot4xn_q4_0_quads(const void *const rows[4], const void *const *x,
-                                          int n_x, int n, float *out) {
-    const uint8_t *const *r = (const uint8_t *const *)rows;
-    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
-    int t = 0;
-    for (; n_x - t >= 5 || n_x - t == 3; t += 3) dot_q4_0_quads_nx(r, 3, xq + t, n, out + 4 * t);
-    for (; t + 2 <= n_x; t += 2) dot_q4_0_quads_nx(r, 2, xq + t, n, out + 4 * t);
-    if (t < n_x) dot4_q4_0_quads(rows, x[t], n, out + 4 * t);
-}
+QUANT_MULTI_ENTRY_POINT(AVX512_VBMI, q4_0_quads)
 
 AVX512_VBMI static void dot4_q8_0_pairs(const void *const rows[4], const void *x, int n,
                                         float out[4]) {
@@ -1103,15 +1096,7 @@ AVX512_VBMI static float dot1_q8_0_pairs(const void *row, const void *x, int n) 
     return out;
 }
 
-AVX512_VBMI static void dot4xn_q8_0_pairs(const void *const rows[4], const void *const *x,
-                                          int n_x, int n, float *out) {
-    const uint8_t *const *r = (const uint8_t *const *)rows;
-    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
-    int t = 0;
-    for (; n_x - t >= 5 || n_x - t == 3; t += 3) dot_q8_0_pairs_nx(r, 3, xq + t, n, out + 4 * t);
-    for (; t + 2 <= n_x; t += 2) dot_q8_0_pairs_nx(r, 2, xq + t, n, out + 4 * t);
-    if (t < n_x) dot4_q8_0_pairs(rows, x[t], n, out + 4 * t);
-}
+QUANT_MULTI_ENTRY_POINT(AVX512_VBMI, q8_0_pairs)
 
 #define Q8_0_STRIPE_PAIRS 64
 AVX512_VBMI static void dot4_stripes_q8_0_pairs(const void *first, size_t row_bytes,
