@@ -698,10 +698,14 @@ static void online_attention_splits_alike_and_matches_softmax(void **state) {
                     ms[g] = -INFINITY, ls[g] = 0;
                     acc_p[g] = accs[g], m_p[g] = &ms[g], l_p[g] = &ls[g], q_p[g] = qs[g];
                 }
-                for (int p = 0; p < N; p += 16)
+                for (int p = 0; p < N; p += 16) { /* each call asks for the next 16 rows */
+                    const bool last = p + 16 >= N;
                     pa_attn_online_group(5, acc_p, m_p, l_p, q_p, k + (size_t)p * stride,
-                                         v + (size_t)p * stride, stride, first,
-                                         N - p < 16 ? N - p : 16, hd, type, scale);
+                                         v + (size_t)p * stride,
+                                         last ? NULL : k + (size_t)(p + 16) * stride,
+                                         last ? NULL : v + (size_t)(p + 16) * stride, stride,
+                                         first, last ? N - p : 16, hd, type, scale);
+                }
                 for (int g = 0; g < 5; g++) {
                     float acc[MAX_HD] = {0}, m = -INFINITY, l = 0;
                     pa_attn_online(acc, &m, &l, qs[g], k, v, stride, first, N, hd, type, scale);

@@ -191,6 +191,25 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
     *mm = m_at[np - 1];
 }
 
+/* Bytes of a head's hd values in a row of elem_type (Q8_0: hd a multiple of 32). */
+static inline size_t slice_bytes(int hd, int elem_type) {
+    return elem_type == PA_ATTN_F32   ? (size_t)hd * 4
+           : elem_type == PA_ATTN_F16 ? (size_t)hd * 2
+                                      : (size_t)(hd / 32) * 34;
+}
+
+/* Asks for row p of the K and V slices read next (`bytes` from k and v in row 0, rows stride
+ * apart). One row per row read, so that the requests spread over the arithmetic: a block's
+ * worth at once stalled the core until the memory system had taken them. */
+static inline void request_rows(const void *k, const void *v, size_t stride, int p,
+                                size_t bytes) {
+    const uintptr_t kr = (uintptr_t)k + (size_t)p * stride, vr = (uintptr_t)v + (size_t)p * stride;
+    for (uintptr_t off = 0; off < bytes + (kr & 63); off += 64)
+        __builtin_prefetch((const void *)((kr & ~(uintptr_t)63) + off));
+    for (uintptr_t off = 0; off < bytes + (vr & 63); off += 64)
+        __builtin_prefetch((const void *)((vr & ~(uintptr_t)63) + off));
+}
+
 /* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
  * own acc/m/l: a V row is loaded and converted once for all of them, a K row once per query
  * (from L1 after the first), whose 16 positions' sums are added up together (hsum16x16). Per
@@ -199,8 +218,10 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
     AVX512 static inline __attribute__((always_inline)) void NAME(                            \
                             float *const *acc, float *const *m, float *const *l,             \
                             const float *const *q, const void *k, const void *v,              \
-                            size_t stride, int first, int n, int elem_type, float scale) {    \
+                            const void *k_next, const void *v_next, size_t stride, int first, \
+                            int n, int elem_type, float scale) {                              \
         enum { C = (HD) / 16 };                                                               \
+        const size_t next_bytes = slice_bytes(HD, elem_type);                                  \
         float mm[G], ll[G];                                                                   \
         for (int g = 0; g < (G); g++) mm[g] = *m[g], ll[g] = *l[g];                           \
         for (int p0 = 0; p0 < n; p0 += 16) {                                                  \
@@ -235,6 +256,7 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
                 _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
                     out[g][c] = _mm512_loadu_ps(acc[g] + 16 * c);                             \
             for (int p = 0; p < np; p++) {                                                    \
+                if (k_next) request_rows(k_next, v_next, stride, p0 + p, next_bytes);         \
                 const void *row = kv_row(v, stride, p0 + p, elem_type);                       \
                 __m512 vr[C];                                                                 \
                 _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
@@ -261,33 +283,24 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
 
 typedef void (*online_group_fn)(float *const *acc, float *const *m, float *const *l,
                                 const float *const *q, const void *k, const void *v,
-                                size_t stride, int first, int n, int elem_type, float scale);
+                                const void *k_next, const void *v_next, size_t stride,
+                                int first, int n, int elem_type, float scale);
 
 /* One kernel per head size, group size and element type (a constant, so that the loads in
  * the loops do not branch on it). */
+#define ONLINE_OF_TYPE(HD, G, SUFFIX, TYPE)                                                   \
+    AVX512 static void online_##HD##x##G##_##SUFFIX(                                          \
+        float *const *acc, float *const *m, float *const *l, const float *const *q,           \
+        const void *k, const void *v, const void *k_next, const void *v_next, size_t stride,  \
+        int first, int n, int type, float scale) {                                            \
+        (void)type;                                                                           \
+        online_##HD##x##G(acc, m, l, q, k, v, k_next, v_next, stride, first, n, TYPE, scale); \
+    }
 #define ONLINE_TYPED(HD, G)                                                                   \
     ONLINE_AVX512(online_##HD##x##G, HD, G)                                                   \
-    AVX512 static void online_##HD##x##G##_f32(float *const *acc, float *const *m,           \
-                                               float *const *l, const float *const *q,        \
-                                               const void *k, const void *v, size_t stride,   \
-                                               int first, int n, int type, float scale) {     \
-        (void)type;                                                                           \
-        online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_F32, scale);          \
-    }                                                                                         \
-    AVX512 static void online_##HD##x##G##_f16(float *const *acc, float *const *m,           \
-                                               float *const *l, const float *const *q,        \
-                                               const void *k, const void *v, size_t stride,   \
-                                               int first, int n, int type, float scale) {     \
-        (void)type;                                                                           \
-        online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_F16, scale);          \
-    }                                                                                         \
-    AVX512 static void online_##HD##x##G##_q8(float *const *acc, float *const *m,            \
-                                              float *const *l, const float *const *q,         \
-                                              const void *k, const void *v, size_t stride,    \
-                                              int first, int n, int type, float scale) {      \
-        (void)type;                                                                           \
-        online_##HD##x##G(acc, m, l, q, k, v, stride, first, n, PA_ATTN_Q8_0, scale);         \
-    }
+    ONLINE_OF_TYPE(HD, G, f32, PA_ATTN_F32)                                                   \
+    ONLINE_OF_TYPE(HD, G, f16, PA_ATTN_F16)                                                   \
+    ONLINE_OF_TYPE(HD, G, q8, PA_ATTN_Q8_0)
 
 ONLINE_TYPED(32, 1)
 ONLINE_TYPED(32, 2)
@@ -331,8 +344,8 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
     if (use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0) {
-        group_kernels(hd)[1][elem_type](&acc, &m, &l, &q, k, v, stride, first, n, elem_type,
-                                        scale);
+        group_kernels(hd)[1][elem_type](&acc, &m, &l, &q, k, v, NULL, NULL, stride, first, n,
+                                        elem_type, scale);
         return;
     }
     if (use_avx2 && hd % 8 == 0 && first % 8 == 0) {
@@ -344,16 +357,18 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
 }
 
 void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *const *l,
-                          const float *const *q, const void *k, const void *v, size_t stride,
-                          int first, int n, int hd, int elem_type, float scale) {
+                          const float *const *q, const void *k, const void *v,
+                          const void *k_next, const void *v_next, size_t stride, int first, int n,
+                          int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
     if (use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0) {
         const int most = hd == 128 ? 2 : 4;
         for (int i = 0; i < n_q; i += most) {
             const int g = n_q - i < most ? n_q - i : most;
-            group_kernels(hd)[g][elem_type](acc + i, m + i, l + i, q + i, k, v, stride, first, n,
-                                            elem_type, scale);
+            group_kernels(hd)[g][elem_type](acc + i, m + i, l + i, q + i, k, v, k_next, v_next,
+                                            stride, first, n, elem_type, scale);
+            k_next = v_next = NULL; /* asked for once */
         }
         return;
     }

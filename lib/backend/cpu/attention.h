@@ -21,9 +21,13 @@ void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *
 
 /* pa_attn_online for n_q queries over the same positions (agents that share a prompt's blocks),
  * each with its own acc/m/l: the rows are read once for all of them, and each query's state is
- * bitwise what pa_attn_online alone would give it. */
+ * bitwise what pa_attn_online alone would give it. k_next and v_next (NULL: none) point at
+ * the K and V slices to be read after these (hd values in row 0, rows `stride` apart): the
+ * kernel asks for one of their rows for each row it reads, so that they arrive while it
+ * computes. Asking changes no result. */
 void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *const *l,
-                          const float *const *q, const void *k, const void *v, size_t stride,
-                          int first, int n, int hd, int elem_type, float scale);
+                          const float *const *q, const void *k, const void *v,
+                          const void *k_next, const void *v_next, size_t stride, int first, int n,
+                          int hd, int elem_type, float scale);
 
 #endif

@@ -175,10 +175,6 @@ static bool is_chunk(const pa_batch_seq *seq) {
 }
 
 #define GROUP_MAX 16 /* queries handed to pa_attn_online_group at once */
-/* How many runs ahead a run's rows are asked for (attend_run): at a 2,048-token context one
- * thread of the 110M shape decoded 61-62 tokens/s with 1 or 4, 63.5-64 with 2. */
-#define PREFETCH_RUNS 2
-
 typedef struct attention_job {
     const pa_hparams *hp;
     pa_llama_ws *ws;
@@ -222,27 +218,13 @@ static bool next_run(const attention_job *job, int n_blocks, int *b, int *t, blo
     return false;
 }
 
-/* Asks for the parts of the run's K and V rows that KV head kvh reads. */
-static void prefetch_head(const attention_job *job, const block_run *run, int kvh) {
-    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
-    const int hd = job->hp->head_dim;
-    const size_t row_bytes = pa_kv_bytes(cfg->elem_type, job->hp->n_head_kv * hd);
-    const size_t begin = pa_kv_bytes(cfg->elem_type, kvh * hd);
-    const size_t end = pa_kv_bytes(cfg->elem_type, (kvh + 1) * hd);
-    const uint8_t *k = pa_kv_k(job->kv, run->block, job->layer, 0);
-    const uint8_t *v = pa_kv_v(job->kv, run->block, job->layer, 0);
-    for (int p = 0; p < run->n; p++)
-        for (size_t off = begin; off < end; off += 64) {
-            __builtin_prefetch(k + (size_t)p * row_bytes + off);
-            __builtin_prefetch(v + (size_t)p * row_bytes + off);
-        }
-}
-
 /* The run's tokens attend to its block for heads [h0, h1), each head's queries in one call
- * (the block's rows are loaded once for all of them). Before each KV head, its part of a later
- * run's block (`ahead`, if any) is asked for: spread over the heads, the requests overlap the
- * arithmetic; all at once (one burst a block) they stalled the core until they were served. */
-static void attend_run(const attention_job *job, const block_run *run, const block_run *ahead,
+ * (the block's rows are loaded once for all of them). The first call of each KV head asks for
+ * the KV slice read after it: the next KV head's in this block, after the last one the first
+ * one's in the `next` run's block (if any). One slice ahead fits L1 (8 KiB for a head of 64
+ * f32 values and 16 positions); a whole block ahead (96 KiB) arrived too early, and the
+ * 110M shape's attention after a 256-token prompt read 23 GB/s against 19 with two blocks. */
+static void attend_run(const attention_job *job, const block_run *run, const block_run *next,
                        int h0, int h1, float *state) {
     const pa_hparams *hp = job->hp;
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
@@ -253,8 +235,18 @@ static void attend_run(const attention_job *job, const block_run *run, const blo
     const uint8_t *k = pa_kv_k(job->kv, run->block, job->layer, 0);
     const uint8_t *v = pa_kv_v(job->kv, run->block, job->layer, 0);
     for (int h = h0; h < h1; h++) {
-        if (ahead && (h == h0 || h / group != (h - 1) / group))
-            prefetch_head(job, ahead, h / group);
+        const uint8_t *k_next = NULL, *v_next = NULL;
+        if (h == h0 || h / group != (h - 1) / group) { /* a new KV head: ask for the next */
+            int32_t block = -1;
+            int kvh = 0;
+            if (h / group < (h1 - 1) / group) block = run->block, kvh = h / group + 1;
+            else if (next) block = next->block, kvh = h0 / group;
+            const size_t first = pa_kv_bytes(cfg->elem_type, kvh * hd);
+            if (block >= 0) {
+                k_next = (const uint8_t *)pa_kv_k(job->kv, block, job->layer, 0) + first;
+                v_next = (const uint8_t *)pa_kv_v(job->kv, block, job->layer, 0) + first;
+            }
+        }
         float *acc[GROUP_MAX], *m[GROUP_MAX], *l[GROUP_MAX];
         const float *q[GROUP_MAX];
         for (int t = run->t0; t < run->t1; t++) {
@@ -262,7 +254,7 @@ static void attend_run(const attention_job *job, const block_run *run, const blo
             acc[t - run->t0] = st, m[t - run->t0] = &st[hd], l[t - run->t0] = &st[hd + 1];
             q[t - run->t0] = job->ws->q + (size_t)t * q_dim + h * hd;
         }
-        pa_attn_online_group(run->t1 - run->t0, acc, m, l, q, k, v, row_bytes,
+        pa_attn_online_group(run->t1 - run->t0, acc, m, l, q, k, v, k_next, v_next, row_bytes,
                              (h / group) * hd, run->n, hd, cfg->elem_type, scale);
     }
 }
@@ -307,17 +299,14 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
         }
     }
     /* block index by block index, run by run, all heads of a run before the next, so that a
-     * block's rows are read while they are in cache; the rows of the run PREFETCH_RUNS
-     * later are asked for while this one is attended */
-    block_run runs[PREFETCH_RUNS + 1]; /* the current run and the ones after it */
-    int n_runs = 0, b = 0, t_next = 0;
-    for (;;) {
-        while (n_runs <= PREFETCH_RUNS && next_run(job, n_blocks, &b, &t_next, &runs[n_runs]))
-            n_runs++;
-        if (n_runs == 0) break;
-        const bool ahead = n_runs > PREFETCH_RUNS && runs[PREFETCH_RUNS].block != runs[0].block;
-        attend_run(job, &runs[0], ahead ? &runs[PREFETCH_RUNS] : NULL, h0, h1, state);
-        memmove(runs, runs + 1, (size_t)--n_runs * sizeof *runs);
+     * block's rows are read while they are in cache */
+    block_run run, next;
+    int b = 0, t_next = 0;
+    bool more = next_run(job, n_blocks, &b, &t_next, &run);
+    while (more) {
+        const bool has_next = next_run(job, n_blocks, &b, &t_next, &next);
+        attend_run(job, &run, has_next && next.block != run.block ? &next : NULL, h0, h1, state);
+        run = next, more = has_next;
     }
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
         if (ws->parent[t] < 0) continue;
