@@ -198,16 +198,14 @@ static inline size_t slice_bytes(int hd, int elem_type) {
                                       : (size_t)(hd / 32) * 34;
 }
 
-/* Asks for row p of the K and V slices read next (`bytes` from k and v in row 0, rows stride
- * apart). One row per row read, so that the requests spread over the arithmetic: a block's
- * worth at once stalled the core until the memory system had taken them. */
-static inline void request_rows(const void *k, const void *v, size_t stride, int p,
-                                size_t bytes) {
-    const uintptr_t kr = (uintptr_t)k + (size_t)p * stride, vr = (uintptr_t)v + (size_t)p * stride;
-    for (uintptr_t off = 0; off < bytes + (kr & 63); off += 64)
-        __builtin_prefetch((const void *)((kr & ~(uintptr_t)63) + off));
-    for (uintptr_t off = 0; off < bytes + (vr & 63); off += 64)
-        __builtin_prefetch((const void *)((vr & ~(uintptr_t)63) + off));
+/* Asks for row p of a slice read next (`bytes` from `slice` in row 0, rows `stride` apart):
+ * the K loop asks for the next slice's K rows, the V loop for its V rows, one row for each row
+ * read, so that the requests spread over the arithmetic (a block's worth at once stalled the
+ * core until the memory system had taken them). */
+static inline void request_row(const void *slice, size_t stride, int p, size_t bytes) {
+    const uintptr_t row = (uintptr_t)slice + (size_t)p * stride;
+    for (uintptr_t off = 0; off < bytes + (row & 63); off += 64)
+        __builtin_prefetch((const void *)((row & ~(uintptr_t)63) + off));
 }
 
 /* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
@@ -234,6 +232,7 @@ static inline void request_rows(const void *k, const void *v, size_t stride, int
                 _Pragma("GCC unroll 16") for (int p = 0; p < 16; p++) {                       \
                     d[p] = _mm512_setzero_ps();                                               \
                     if (p >= np) continue;                                                    \
+                    if (g == 0 && k_next) request_row(k_next, stride, p0 + p, next_bytes);    \
                     const void *row = kv_row(k, stride, p0 + p, elem_type);                   \
                     d[p] = _mm512_mul_ps(qr[0], load16(row, first, elem_type));               \
                     _Pragma("GCC unroll 8") for (int c = 1; c < C; c++)                       \
@@ -256,7 +255,7 @@ static inline void request_rows(const void *k, const void *v, size_t stride, int
                 _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
                     out[g][c] = _mm512_loadu_ps(acc[g] + 16 * c);                             \
             for (int p = 0; p < np; p++) {                                                    \
-                if (k_next) request_rows(k_next, v_next, stride, p0 + p, next_bytes);         \
+                if (k_next) request_row(v_next, stride, p0 + p, next_bytes);                  \
                 const void *row = kv_row(v, stride, p0 + p, elem_type);                       \
                 __m512 vr[C];                                                                 \
                 _Pragma("GCC unroll 8") for (int c = 0; c < C; c++)                           \
