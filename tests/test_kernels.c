@@ -698,13 +698,17 @@ static void online_attention_splits_alike_and_matches_softmax(void **state) {
                     ms[g] = -INFINITY, ls[g] = 0;
                     acc_p[g] = accs[g], m_p[g] = &ms[g], l_p[g] = &ls[g], q_p[g] = qs[g];
                 }
-                for (int p = 0; p < N; p += 16) { /* each call asks for the next 16 rows */
+                /* each call asks for the head's slice of the next 16 rows */
+                const size_t slice = type == PA_ATTN_F32   ? (size_t)first * 4
+                                     : type == PA_ATTN_F16 ? (size_t)first * 2
+                                                           : (size_t)first / 32 * 34;
+                for (int p = 0; p < N; p += 16) {
                     const bool last = p + 16 >= N;
                     pa_attn_online_group(5, acc_p, m_p, l_p, q_p, k + (size_t)p * stride,
                                          v + (size_t)p * stride,
-                                         last ? NULL : k + (size_t)(p + 16) * stride,
-                                         last ? NULL : v + (size_t)(p + 16) * stride, stride,
-                                         first, last ? N - p : 16, hd, type, scale);
+                                         last ? NULL : k + (size_t)(p + 16) * stride + slice,
+                                         last ? NULL : v + (size_t)(p + 16) * stride + slice,
+                                         stride, first, last ? N - p : 16, hd, type, scale);
                 }
                 for (int g = 0; g < 5; g++) {
                     float acc[MAX_HD] = {0}, m = -INFINITY, l = 0;

@@ -222,8 +222,9 @@ static bool next_run(const attention_job *job, int n_blocks, int *b, int *t, blo
  * (the block's rows are loaded once for all of them). The first call of each KV head asks for
  * the KV slice read after it: the next KV head's in this block, after the last one the first
  * one's in the `next` run's block (if any). One slice ahead fits L1 (8 KiB for a head of 64
- * f32 values and 16 positions); a whole block ahead (96 KiB) arrived too early, and the
- * 110M shape's attention after a 256-token prompt read 23 GB/s against 19 with two blocks. */
+ * f32 values and 16 positions); the share of a block two blocks ahead (96 KiB a block)
+ * arrived too early, and cold KV of the 110M shape was read at 23 GB/s against 19 (one Zen 5
+ * core, a micro-benchmark with the weights streamed between layers). */
 static void attend_run(const attention_job *job, const block_run *run, const block_run *next,
                        int h0, int h1, float *state) {
     const pa_hparams *hp = job->hp;
@@ -241,8 +242,8 @@ static void attend_run(const attention_job *job, const block_run *run, const blo
             int kvh = 0;
             if (h / group < (h1 - 1) / group) block = run->block, kvh = h / group + 1;
             else if (next) block = next->block, kvh = h0 / group;
-            const size_t first = pa_kv_bytes(cfg->elem_type, kvh * hd);
             if (block >= 0) {
+                const size_t first = pa_kv_bytes(cfg->elem_type, kvh * hd);
                 k_next = (const uint8_t *)pa_kv_k(job->kv, block, job->layer, 0) + first;
                 v_next = (const uint8_t *)pa_kv_v(job->kv, block, job->layer, 0) + first;
             }
