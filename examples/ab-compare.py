@@ -20,6 +20,7 @@ example, the working tree against the commit before it:
   python3 examples/ab-compare.py before=/tmp/before/build/libpyagent.so.0.1.0 \\
       after=build/libpyagent.so.0.1.0 -- -m m110-q4_0.gguf -p 0 -n 64 -t 1,2 -r 2
 """
+import argparse
 import json
 import os
 import statistics
@@ -28,46 +29,46 @@ import sys
 import tempfile
 
 
-def usage(message):
-    sys.exit(f"ab-compare.py: {message}\n\n{__doc__}")
+USAGE = next(p for p in __doc__.split("\n\n") if p.startswith("usage: "))[len("usage: "):]
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("takes a number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("takes a number >= 1")
+    return value
+
+
+def library(text):
+    name, sep, path = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text}: not NAME=LIBRARY")
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"{name}: no library at {path}")
+    return name, os.path.abspath(path)
 
 
 def parse(argv):
+    parser = argparse.ArgumentParser(prog="ab-compare.py", usage=USAGE,
+                                     add_help=False)
+    parser.add_argument("--rounds", type=positive_int, default=8)
+    parser.add_argument("--bench", default="build/examples/pyagent-bench")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("libs", nargs="*", type=library)
     if "--" not in argv:
-        usage("the pyagent-bench arguments go after --")
+        parser.error("the pyagent-bench arguments go after --")
     split = argv.index("--")
-    own, bench_args = argv[:split], argv[split + 1:]
-    options = {"rounds": 8, "bench": "build/examples/pyagent-bench", "json": False, "libs": []}
-    i = 0
-    while i < len(own):
-        arg = own[i]
-        if arg in ("--rounds", "--bench"):
-            if i + 1 >= len(own):
-                usage(f"{arg} needs a value")
-            options[arg[2:]] = own[i + 1]
-            i += 2
-            continue
-        if arg == "--json":
-            options["json"] = True
-        elif "=" in arg and not arg.startswith("-"):
-            name, path = arg.split("=", 1)
-            if not os.path.isfile(path):
-                usage(f"{name}: no library at {path}")
-            options["libs"].append((name, os.path.abspath(path)))
-        else:
-            usage(f"unknown argument {arg}")
-        i += 1
-    try:
-        options["rounds"] = int(options["rounds"])
-    except ValueError:
-        usage("--rounds takes a number")
-    if options["rounds"] < 1 or len(options["libs"]) < 2:
-        usage("needs --rounds >= 1 and at least two NAME=LIBRARY")
-    names = [name for name, _ in options["libs"]]
+    options, bench_args = parser.parse_args(argv[:split]), argv[split + 1:]
+    names = [name for name, _ in options.libs]
+    if len(names) < 2:
+        parser.error("needs at least two NAME=LIBRARY")
     if len(set(names)) != len(names):
-        usage("the names must differ")
+        parser.error("the names must differ")
     if "--json" in bench_args:
-        usage("give --json before --, not to pyagent-bench")
+        parser.error("give --json before --, not to pyagent-bench")
     return options, bench_args
 
 
@@ -92,26 +93,26 @@ def main():
     order = []    # tests as first printed
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {}
-        for name, path in options["libs"]:
+        for name, path in options.libs:
             dirs[name] = os.path.join(tmp, name)
             os.mkdir(dirs[name])
             os.symlink(path, os.path.join(dirs[name], "libpyagent.so.1"))
-        for _ in range(options["rounds"]):
-            for name, _ in options["libs"]:
-                for row in run_once(options["bench"], bench_args, dirs[name]):
+        for _ in range(options.rounds):
+            for name, _ in options.libs:
+                for row in run_once(options.bench, bench_args, dirs[name]):
                     key = test_key(row)
                     if key not in order:
                         order.append(key)
                     samples.setdefault((key, name), []).append(row["tps_mean"])
-    names = [name for name, _ in options["libs"]]
+    names = [name for name, _ in options.libs]
     medians = {k: statistics.median(v) for k, v in samples.items()}
-    if options["json"]:
+    if options.json:
         print(json.dumps([{"test": key, "name": name, "median_tps": medians[(key, name)],
                            "samples": samples[(key, name)]}
                           for key in order for name in names if (key, name) in samples],
                          indent=1))
         return
-    print(f"median tokens/s of {options['rounds']} interleaved rounds; ratio to {names[0]}")
+    print(f"median tokens/s of {options.rounds} interleaved rounds; ratio to {names[0]}")
     for key in order:
         base = medians.get((key, names[0]))
         cells = []
