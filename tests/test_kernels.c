@@ -192,7 +192,7 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
             fail_msg("%s %s n=%d row %d: dot4 %.9g differs from dot1 %.9g", set->name,
                      type_names[t], n, r, (double)four[r], (double)one);
         if (k->dot4xn) { /* several tokens at once: each (row, token) bitwise dot1's */
-            enum { MAX_X = 8 }; /* every split into threes, pairs and a single token */
+            enum { MAX_X = 8 }; /* every split of the sets' multi-token kernels into calls */
             static float xs[MAX_X][MAX_N];
             static uint8_t xq_buf[MAX_X][PA_XQ8_BYTES(MAX_N)];
             pa_xq8 xq[MAX_X];
@@ -207,14 +207,28 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
                     xp[u] = &xq[u];
                 }
             }
+            /* and with x prepared once for the batch, where the set prepares it */
+            static _Alignas(64) uint8_t prepared_buf[MAX_X][2 * MAX_N + 64];
+            const void *prepared[MAX_X];
+            if (k->prepare_x) {
+                assert_true(k->prepared_bytes(n) <= sizeof prepared_buf[0]);
+                for (int u = 0; u < MAX_X; u++) {
+                    k->prepare_x(xp[u], n, prepared_buf[u]);
+                    prepared[u] = prepared_buf[u];
+                }
+            }
             for (int n_x = 1; n_x <= MAX_X; n_x++) {
-                k->dot4xn(row_ptrs, xp, n_x, n, many);
-                for (int u = 0; u < n_x; u++) {
-                    const float ref = k->dot1(rows[r], xp[u], n);
-                    if (memcmp(&ref, &many[4 * u + r], sizeof ref) != 0)
-                        fail_msg("%s %s n=%d row %d: dot4xn (%d tokens) token %d %.9g differs "
-                                 "from dot1 %.9g", set->name, type_names[t], n, r, n_x, u,
-                                 (double)many[4 * u + r], (double)ref);
+                for (int way = 0; way < (k->prepare_x ? 2 : 1); way++) {
+                    if (way == 0) k->dot4xn(row_ptrs, xp, n_x, n, many);
+                    else k->dot4xn_prepared(row_ptrs, xp, prepared, n_x, n, many);
+                    for (int u = 0; u < n_x; u++) {
+                        const float ref = k->dot1(rows[r], xp[u], n);
+                        if (memcmp(&ref, &many[4 * u + r], sizeof ref) != 0)
+                            fail_msg("%s %s n=%d row %d: dot4xn%s (%d tokens) token %d %.9g "
+                                     "differs from dot1 %.9g", set->name, type_names[t], n, r,
+                                     way ? " with x prepared" : "", n_x, u,
+                                     (double)many[4 * u + r], (double)ref);
+                    }
                 }
             }
         }

@@ -137,6 +137,15 @@ typedef struct pa_row_kernels {
     /* batches of at least this many tokens (of a width that is a multiple of 32) go through
      * AMX tiles (kernels_amx.c) instead of sgemm; 0 where a set or type has none */
     int tiles_from;
+    /* Optional (NULL where a set has none): a token's x made once per batch into the form a
+     * kernel reads for every group of rows (prepare_x: prepared_bytes(n) bytes at out, 64-byte
+     * aligned), and dot4xn reading it (`prepared[t]` beside x[t]), each result bitwise
+     * dot1's. Where every group of four rows remade the x side, that was a fifth of a q4_0
+     * batch's work. */
+    size_t (*prepared_bytes)(int n);
+    void (*prepare_x)(const void *x, int n, void *out);
+    void (*dot4xn_prepared)(const void *const rows[4], const void *const *x,
+                            const void *const *prepared, int n_x, int n, float *out);
 } pa_row_kernels;
 
 /* The body of a set's dot4_stripes(first, row_bytes, stripe, x, n, y) around its always-inline

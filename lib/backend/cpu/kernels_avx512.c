@@ -474,97 +474,171 @@ INLINE_VBMI q4_0_quad_x q4_0_quad_of(const pa_xq8 *x, int blk) {
  * first 64, and `second`, its last 8 (a second 64-byte load 8 bytes on, reading the same
  * lines again, made decode from memory 6-20 % slower on Zen 5). One vpermt2b picks the four
  * blocks' 16 quant bytes (block b's at 18b + 2) into the four 128-bit parts, indexes 64 and
- * up reading `second`; one vpermw picks the four f16 scales (block b's at word 9b), each four
- * times. */
+ * up reading `second`. */
 static const uint8_t q4_0_quad_quants[64] = {
     2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,  15,  16,  17,  /* a */
     20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,  33,  34,  35,  /* b */
     38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,  51,  52,  53,  /* c */
     56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, /* d */
 };
-static const uint16_t q4_0_quad_scales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
 
-/* One quad of a row: its nibbles as bytes in x order (low halves [a | b | c | d], high halves
- * likewise) and its scales [d_a x4 | ... | d_d x4] */
-INLINE_VBMI void q4_0_quad_unpack(const uint8_t *quad, __m512i *lo, __m512i *hi, __m512 *d) {
+/* The f16 scales of four rows' quads in the order of sum_blocks_x4: word 4b + j = row j's
+ * block b (block b's scale is word 9b of the quad's first 64 bytes). Rows 0 and 1 come from
+ * one vpermt2w, rows 2 and 3 from another, and a blend joins them. */
+static const uint16_t q4_0_quad_scales_01[32] = {0, 32, 0, 0, 9,  41, 0, 0,
+                                                 18, 50, 0, 0, 27, 59, 0, 0};
+static const uint16_t q4_0_quad_scales_23[32] = {0, 0, 0, 32, 0, 0, 9,  41,
+                                                 0, 0, 18, 50, 0, 0, 27, 59};
+
+/* One quad of a row: its first 64 bytes (where the scales are) and its nibbles as bytes in
+ * x order, low halves [a | b | c | d] and high halves likewise */
+INLINE_VBMI void q4_0_quad_nibbles(const uint8_t *quad, __m512i *first, __m512i *lo,
+                                   __m512i *hi) {
     const __m512i low4 = _mm512_set1_epi8(0xf);
-    const __m512i quants = _mm512_loadu_si512(q4_0_quad_quants);
-    const __m512i scales = _mm512_loadu_si512(q4_0_quad_scales);
-    const __m512i first = _mm512_loadu_si512(quad);
+    *first = _mm512_loadu_si512(quad);
     const __m512i second = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(quad + 64)));
-    const __m512i raw = _mm512_permutex2var_epi8(first, quants, second);
+    const __m512i raw =
+        _mm512_permutex2var_epi8(*first, _mm512_loadu_si512(q4_0_quad_quants), second);
     *lo = _mm512_and_si512(raw, low4);
     *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-    *d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scales, first)));
 }
 
-/* acc += d_w·d_x · Σ (nibble - 8)·q_x for the four blocks of a quad, block b in lanes 4b..4b+3 */
-INLINE_VBMI __m512 q4_0_quad_dot(__m512 acc, __m512i lo, __m512i hi, __m512 d,
-                                 const q4_0_quad_x *qx) {
-    const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(qx->offset, lo, qx->lo), hi, qx->hi);
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, qx->d), acc);
+/* Σ (nibble - 8)·q_x of a quad in 16 lanes, block b's 32 products in lanes 4b..4b+3 */
+INLINE_VBMI __m512i q4_0_quad_isum(__m512i lo, __m512i hi, const q4_0_quad_x *qx) {
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(qx->offset, lo, qx->lo), hi, qx->hi);
 }
 
-/* dot_q4_0 for four blocks at a time: the pair kernel's arithmetic on 16 lanes, with the
- * quant bytes and scales gathered by two permutes instead of four 128-bit loads and inserts
- * and table lookups (ALU work per weight about 0.55 of the pairs'; AMD Zen 5, one core, rows
- * in cache: 39 -> 56 GB/s). The last n/32 % 4 blocks go one at a time, as in dot_q4_0, into
- * an 8-lane sum of their own. The x side of each quad comes from `quads` (made once for many
- * rows) or, where it is NULL, is made here. */
-INLINE_VBMI void dot_q4_0_quads(const uint8_t *const *rows, int R, const q4_0_quad_x *quads,
-                                const pa_xq8 *x, int n, float *out) {
-    const int n_blocks = n / PA_Q4_0_BLOCK;
-    __m512 acc[4];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
-    int blk = 0;
-    for (; blk + 4 <= n_blocks; blk += 4) {
-        const size_t off = (size_t)blk * PA_Q4_0_BYTES;
-        const q4_0_quad_x qx = quads ? quads[blk / 4] : q4_0_quad_of(x, blk);
+/* Four rows' quad sums (q4_0_quad_isum) added up per block: lane 4b + j = row j's sum of
+ * block b. Integer adds, so exact in any order; what follows (one convert, scale product and
+ * FMA for four rows, where each row had its own) is the same per lane for any row. */
+INLINE_VBMI __m512i sum_blocks_x4(const __m512i isum[4]) {
+    const __m512i r01 = _mm512_add_epi32(_mm512_unpacklo_epi32(isum[0], isum[1]),
+                                         _mm512_unpackhi_epi32(isum[0], isum[1]));
+    const __m512i r23 = _mm512_add_epi32(_mm512_unpacklo_epi32(isum[2], isum[3]),
+                                         _mm512_unpackhi_epi32(isum[2], isum[3]));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(r01, r23), _mm512_unpackhi_epi64(r01, r23));
+}
+
+/* The scales of four rows' quads (their `first` bytes) as f32, lane 4b + j = row j's block b */
+INLINE_VBMI __m512 q4_0_quad_scales_x4(const __m512i first[4]) {
+    const __m512i s01 = _mm512_permutex2var_epi16(
+        first[0], _mm512_loadu_si512(q4_0_quad_scales_01), first[1]);
+    const __m512i s23 = _mm512_permutex2var_epi16(
+        first[2], _mm512_loadu_si512(q4_0_quad_scales_23), first[3]);
+    const __m512i s = _mm512_mask_blend_epi16(0xcccccccc, s01, s23);
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(s));
+}
+
+/* acc += d_w·d_x · Σ per (block, row) lane */
+INLINE_VBMI __m512 q4_0_quad_scaled(__m512 acc, __m512i sums, __m512 d, const q4_0_quad_x *qx) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(d, qx->d), acc);
+}
+
+/* [Σ_b lane 4b + j for j = 0..3], each as (l_j + l_8+j) + (l_4+j + l_12+j) */
+INLINE_VBMI __m128 sum_rows_x4(__m512 acc) {
+    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    const __m256 half = _mm256_add_ps(_mm512_castps512_ps256(acc), high);
+    return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+}
+
+/* sums plus the last n/32 % 4 blocks of each row, one at a time as in dot_q4_0, in an 8-lane
+ * sum of their own */
+INLINE_VBMI __m128 add_rest_blocks_x4(__m128 sums, const uint8_t *const *rows, int R,
+                                      const pa_xq8 *x, int blk, int n_blocks) {
+    if (blk >= n_blocks) return sums;
+    float out[4];
+    _mm_storeu_ps(out, sums);
+    add_rest_blocks(q4_0_rest_blocks, rows, R, x, blk, n_blocks, out);
+    return _mm_loadu_ps(out);
+}
+
+/* dot_q4_0 for four blocks at a time: per quad and row the pair kernel's integer arithmetic on
+ * 16 lanes, the quant bytes gathered by one permute; then the four rows' sums per block
+ * (sum_blocks_x4) share one convert, one scale product and one FMA, and their scales one
+ * convert (AMD Zen 5, one core, 2048 rows of 768 in cache: 62 -> 67-70 GB/s; decode from
+ * memory is no faster, but batches of tokens are: see dot_q4_0_quads_nx).
+ * R = 1 fills the other three rows with zeros and its scales, so a row's lanes see the same
+ * operations in either case and dot1 is bitwise dot4's. Returns the R rows' sums in lanes
+ * 0..R-1 (a vector: the stripes store its lanes to their rows, where a store to memory and
+ * four loads of it stalled on Zen 5). The x side of each quad comes from `quads` (made once
+ * for many rows) or, where it is NULL, is made here. */
+INLINE_VBMI __m128 dot_q4_0_quads(const uint8_t *const *rows, int R, const q4_0_quad_x *quads,
+                                  const pa_xq8 *x, int n) {
+    const int n_blocks = n / PA_Q4_0_BLOCK, n_quads = n_blocks / 4;
+    __m512 acc = _mm512_setzero_ps();
+    for (int q = 0; q < n_quads; q++) {
+        const size_t off = (size_t)q * 4 * PA_Q4_0_BYTES;
+        const q4_0_quad_x qx = quads ? quads[q] : q4_0_quad_of(x, 4 * q);
+        __m512i first[4], isum[4];
         PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) {
+        for (int j = 0; j < 4; j++) {
+            if (j >= R) { /* R = 1: rows 1..3 add nothing */
+                first[j] = first[0];
+                isum[j] = _mm512_setzero_si512();
+                continue;
+            }
             prefetch(rows[j] + off + PA_PREFETCH_BYTES);
             __m512i lo, hi;
-            __m512 d;
-            q4_0_quad_unpack(rows[j] + off, &lo, &hi, &d);
-            acc[j] = q4_0_quad_dot(acc[j], lo, hi, d, &qx);
+            q4_0_quad_nibbles(rows[j] + off, &first[j], &lo, &hi);
+            isum[j] = q4_0_quad_isum(lo, hi, &qx);
         }
+        acc = q4_0_quad_scaled(acc, sum_blocks_x4(isum), q4_0_quad_scales_x4(first), &qx);
     }
-    hsum_rows(acc, R, out);
-    add_rest_blocks(q4_0_rest_blocks, rows, R, x, blk, n_blocks, out);
+    return add_rest_blocks_x4(sum_rows_x4(acc), rows, R, x, 4 * n_quads, n_blocks);
 }
 
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q4_0_quads'
+/* The most tokens dot_q4_0_quads_nx takes at once: each a 16-lane sum in a register beside the
+ * four rows' unpacked quads (Zen 5, 768 x 768 in cache, 16 and 27 tokens: 3 -> 6 tokens
+ * 164 -> 192 GMAC/s; 8 no better) */
+#define Q4_0_NX 6
+
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1..Q4_0_NX): dot_q4_0_quads'
  * arithmetic for every (row, token), so each is bitwise its dot1, each row's quad unpacked
- * once for all T tokens. */
+ * and the rows' scales converted once for all T tokens. The x side of token t's quads comes
+ * from prepared[t] (made once for the batch) or, where prepared is NULL, is made here. */
 INLINE_VBMI void dot_q4_0_quads_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
-                                   int n, float *out) {
-    const int n_blocks = n / PA_Q4_0_BLOCK;
-    __m512 acc[4][3];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < 4; j++)
-        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) acc[j][t] = _mm512_setzero_ps();
-    int blk = 0;
-    for (; blk + 4 <= n_blocks; blk += 4) {
-        const size_t off = (size_t)blk * PA_Q4_0_BYTES;
-        q4_0_quad_x qx[3];
-        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) qx[t] = q4_0_quad_of(x[t], blk);
+                                   const q4_0_quad_x *const *prepared, int n, float *out) {
+    const int n_blocks = n / PA_Q4_0_BLOCK, n_quads = n_blocks / 4;
+    __m512 acc[Q4_0_NX];
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int q = 0; q < n_quads; q++) {
+        const size_t off = (size_t)q * 4 * PA_Q4_0_BYTES;
+        __m512i first[4], lo[4], hi[4];
         PA_UNROLL_ROWS
         for (int j = 0; j < 4; j++) {
             prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            __m512i lo, hi;
-            __m512 d;
-            q4_0_quad_unpack(rows[j] + off, &lo, &hi, &d);
-            _Pragma("GCC unroll 3") for (int t = 0; t < T; t++)
-                acc[j][t] = q4_0_quad_dot(acc[j][t], lo, hi, d, &qx[t]);
+            q4_0_quad_nibbles(rows[j] + off, &first[j], &lo[j], &hi[j]);
+        }
+        const __m512 d = q4_0_quad_scales_x4(first);
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+            const q4_0_quad_x qx = prepared ? prepared[t][q] : q4_0_quad_of(x[t], 4 * q);
+            __m512i isum[4];
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) isum[j] = q4_0_quad_isum(lo[j], hi[j], &qx);
+            acc[t] = q4_0_quad_scaled(acc[t], sum_blocks_x4(isum), d, &qx);
         }
     }
-    _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
-        __m512 sum[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
-        hsum16x4(sum, out + 4 * t);
-        add_rest_blocks(q4_0_rest_blocks, rows, 4, x[t], blk, n_blocks, out + 4 * t);
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+        const __m128 sums = sum_rows_x4(acc[t]);
+        _mm_storeu_ps(out + 4 * t, add_rest_blocks_x4(sums, rows, 4, x[t], 4 * n_quads, n_blocks));
+    }
+}
+
+/* dot_q4_0_quads_nx over n_x tokens, Q4_0_NX at a time, then the rest (T a constant in each
+ * call, so that the sums stay in registers) */
+INLINE_VBMI void q4_0_quads_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,
+                                   const q4_0_quad_x *const *prepared, int n_x, int n,
+                                   float *out) {
+    int t = 0;
+    for (; n_x - t >= Q4_0_NX; t += Q4_0_NX)
+        dot_q4_0_quads_nx(rows, Q4_0_NX, x + t, prepared ? prepared + t : NULL, n, out + 4 * t);
+    const q4_0_quad_x *const *p = prepared ? prepared + t : NULL;
+    switch (n_x - t) {
+    case 1: dot_q4_0_quads_nx(rows, 1, x + t, p, n, out + 4 * t); break;
+    case 2: dot_q4_0_quads_nx(rows, 2, x + t, p, n, out + 4 * t); break;
+    case 3: dot_q4_0_quads_nx(rows, 3, x + t, p, n, out + 4 * t); break;
+    case 4: dot_q4_0_quads_nx(rows, 4, x + t, p, n, out + 4 * t); break;
+    case 5: dot_q4_0_quads_nx(rows, 5, x + t, p, n, out + 4 * t); break;
     }
 }
 
@@ -1067,22 +1141,39 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
 QUANT_MULTI_ENTRY_POINT(AVX512, q8_0)
 QUANT_MULTI_ENTRY_POINT(AVX512, q4_0)
 
-/* q4_0 in quads: dot4, dot1, dot4xn (split as QUANT_MULTI_ENTRY_POINT) and the stripes, whose
- * x side of the quads is made once for all the rows (rows of up to 8192 values: 16 KiB of
- * stack; longer ones make it per four rows) */
+/* q4_0 in quads: dot4, dot1, dot4xn and its prepared x */
 AVX512_VBMI static void dot4_q4_0_quads(const void *const rows[4], const void *x, int n,
                                         float out[4]) {
-    dot_q4_0_quads((const uint8_t *const *)rows, 4, NULL, x, n, out);
+    _mm_storeu_ps(out, dot_q4_0_quads((const uint8_t *const *)rows, 4, NULL, x, n));
 }
 
 AVX512_VBMI static float dot1_q4_0_quads(const void *row, const void *x, int n) {
     const uint8_t *rows[1] = {row};
-    float out;
-    dot_q4_0_quads(rows, 1, NULL, x, n, &out);
-    return out;
+    return _mm_cvtss_f32(dot_q4_0_quads(rows, 1, NULL, x, n));
 }
 
-QUANT_MULTI_ENTRY_POINT(AVX512_VBMI, q4_0_quads)
+AVX512_VBMI static void dot4xn_q4_0_quads(const void *const rows[4], const void *const *x,
+                                          int n_x, int n, float *out) {
+    q4_0_quads_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, NULL, n_x, n, out);
+}
+
+/* A token's x side of every quad (q4_0_quad_of), for dot4xn_prepared */
+static size_t prepared_bytes_q4_0_quads(int n) {
+    return (size_t)(n / (4 * PA_Q4_0_BLOCK)) * sizeof(q4_0_quad_x);
+}
+
+AVX512_VBMI static void prepare_x_q4_0_quads(const void *x, int n, void *out) {
+    q4_0_quad_x *quads = out;
+    for (int q = 0; q < n / (4 * PA_Q4_0_BLOCK); q++) quads[q] = q4_0_quad_of(x, 4 * q);
+}
+
+AVX512_VBMI static void dot4xn_prepared_q4_0_quads(const void *const rows[4],
+                                                   const void *const *x,
+                                                   const void *const *prepared, int n_x, int n,
+                                                   float *out) {
+    q4_0_quads_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x,
+                      (const q4_0_quad_x *const *)prepared, n_x, n, out);
+}
 
 AVX512_VBMI static void dot4_q8_0_pairs(const void *const rows[4], const void *x, int n,
                                         float out[4]) {
@@ -1111,6 +1202,9 @@ AVX512_VBMI static void dot4_stripes_q8_0_pairs(const void *first, size_t row_by
     PA_STRIPE_ROWS(dot_q8_0_pairs, made, (const pa_xq8 *)x)
 }
 
+/* q4_0 quads' stripes: the x side of the quads made once for all the rows (rows of up to 8192
+ * values: 16 KiB of stack; longer ones make it per four rows, as dot4 does), each pass's four
+ * sums stored to their rows from the vector */
 #define Q4_0_STRIPE_QUADS 64
 AVX512_VBMI static void dot4_stripes_q4_0_quads(const void *first, size_t row_bytes,
                                                 int64_t stripe, const void *x, int n, float *y) {
@@ -1121,7 +1215,16 @@ AVX512_VBMI static void dot4_stripes_q4_0_quads(const void *first, size_t row_by
         for (int q = 0; q < n_quads; q++) quads[q] = q4_0_quad_of(x, 4 * q);
         made = quads;
     }
-    PA_STRIPE_ROWS(dot_q4_0_quads, made, (const pa_xq8 *)x)
+    for (int64_t i = 0; i < stripe; i++) {
+        const uint8_t *rows[4];
+        for (int j = 0; j < 4; j++)
+            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;
+        const __m128 sums = dot_q4_0_quads(rows, 4, made, x, n);
+        y[i] = _mm_cvtss_f32(sums);
+        _MM_EXTRACT_FLOAT(y[stripe + i], sums, 1);
+        _MM_EXTRACT_FLOAT(y[2 * stripe + i], sums, 2);
+        _MM_EXTRACT_FLOAT(y[3 * stripe + i], sums, 3);
+    }
 }
 
 AVX512 static void dot4_q4_k_zmm4(const void *const rows[4], const void *x, int n, float out[4]) {
@@ -1223,6 +1326,9 @@ static void make_avx512_vbmi(void) {
     q4_0->dot4 = dot4_q4_0_quads;
     q4_0->dot1 = dot1_q4_0_quads;
     q4_0->dot4xn = dot4xn_q4_0_quads;
+    q4_0->prepared_bytes = prepared_bytes_q4_0_quads;
+    q4_0->prepare_x = prepare_x_q4_0_quads;
+    q4_0->dot4xn_prepared = dot4xn_prepared_q4_0_quads;
     q4_0->dot4_stripes = dot4_stripes_q4_0_quads;
     pa_row_kernels *q8_0 = &avx512_vbmi.types[PA_W_Q8_0];
     q8_0->dot4 = dot4_q8_0_pairs;

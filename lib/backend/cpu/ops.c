@@ -148,6 +148,7 @@ typedef struct matmul_job {
     const pa_row_kernels *k; /* for w's type */
     float *scratch;          /* PA_MATMUL_SCRATCH_FLOATS(nth, n_in) */
     const pa_xq8 *xq;        /* (n,) X rounded to 8 bits, for kernels with x_q8 */
+    const void *const *prepared; /* (n,) each token's x as k->prepare_x made it, or NULL */
 } matmul_job;
 
 /* Token t's activations in the form the row kernels read. */
@@ -194,7 +195,9 @@ static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe)
             const void *rows[4];
             for (int j = 0; j < 4; j++) rows[j] = row_ptr(w, begin + j * stripe + i0 + i);
             float out[4 * MAX_ROW_BATCH];
-            if (job->k->dot4xn) { /* the tokens share each weight load */
+            if (job->prepared) { /* the tokens share each weight load, x made once */
+                job->k->dot4xn_prepared(rows, xs, job->prepared, job->n, n_in, out);
+            } else if (job->k->dot4xn) { /* the tokens share each weight load */
                 job->k->dot4xn(rows, xs, job->n, n_in, out);
             } else {
                 for (int t = 0; t < job->n; t++) job->k->dot4(rows, xs[t], n_in, out + 4 * t);
@@ -326,19 +329,32 @@ static void matmul_row_pass(pa_pool *pool, int count, float *const *y, const flo
                             const pa_matrix *const *w, int n, float *scratch) {
     matmul_set set = {.count = count};
     for (int i = 0; i < count; i++)
-        set.jobs[i] = (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL};
+        set.jobs[i] = (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL, NULL};
     /* round X once here rather than in every thread: it is small next to W (and scratch holds
-     * it: at most MAX_ROW_BATCH rows of ~1.4 bytes per value, against 64 floats per value
-     * per thread) */
+     * it: at most MAX_ROW_BATCH rows of ~1.4 bytes per value, and as much again prepared for
+     * the kernels that take it (~2 bytes per value), against 64 floats per value per thread) */
     pa_xq8 xq[MAX_ROW_BATCH];
-    if (set.jobs[0].k->x_q8) {
-        const size_t stride = PA_XQ8_BYTES(w[0]->n_in);
+    const void *prepared[MAX_ROW_BATCH];
+    const pa_row_kernels *k = set.jobs[0].k;
+    if (k->x_q8) {
+        const int n_in = (int)w[0]->n_in;
+        const size_t stride = PA_XQ8_BYTES(n_in);
         void (*quantize_x)(const float *, int, const pa_xq8 *) = active_kernels()->quantize_x;
         for (int t = 0; t < n; t++) {
-            xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, (int)w[0]->n_in);
-            quantize_x(x + (int64_t)t * w[0]->n_in, (int)w[0]->n_in, &xq[t]);
+            xq[t] = pa_xq8_in((uint8_t *)scratch + (size_t)t * stride, n_in);
+            quantize_x(x + (int64_t)t * n_in, n_in, &xq[t]);
         }
         for (int i = 0; i < count; i++) set.jobs[i].xq = xq;
+        if (k->prepare_x && n > 1) {
+            const size_t bytes = (k->prepared_bytes(n_in) + 63) & ~(size_t)63;
+            const uintptr_t end_of_xq = (uintptr_t)scratch + (size_t)n * stride;
+            uint8_t *at = (uint8_t *)((end_of_xq + 63) & ~(uintptr_t)63); /* malloc'd scratch */
+            for (int t = 0; t < n; t++, at += bytes) {
+                k->prepare_x(&xq[t], n_in, at);
+                prepared[t] = at;
+            }
+            for (int i = 0; i < count; i++) set.jobs[i].prepared = prepared;
+        }
     }
     if (count == 1) pa_pool_run(pool, matmul_rows, &set.jobs[0]);
     else pa_pool_run(pool, matmul_set_rows, &set);
@@ -364,7 +380,7 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
         matmul_tiles(pool, count, y, x, w, n, scratch);
     } else if (n >= k->sgemm_from) {
         for (int i = 0; i < count; i++) {
-            matmul_job job = {y[i], x, w[i], n, k, scratch, NULL};
+            matmul_job job = {y[i], x, w[i], n, k, scratch, NULL, NULL};
             pa_pool_run(pool, matmul_sgemm, &job);
         }
     } else {
