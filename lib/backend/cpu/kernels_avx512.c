@@ -869,19 +869,27 @@ INLINE void dot_q4_k_2x(const uint8_t *const *rows, const pa_xq8 *const *x, int 
 /* ---------------------------------------------------------------------------------------- */
 /* q4_K in ZMM registers (the VBMI set)                                                       */
 
-/* The x side of sub-blocks s..s + 3 of a q4_K block (s = 0 or 4), as dot_q4_k_zmm reads them
- * (x_four_blocks_split) */
+/* The x side of half h of a q4_K block (sub-blocks 4h..4h + 3), as dot_q4_k_zmm reads it:
+ * its values in x_four_blocks_split's order, and per lane 4g + j (any row j) sub-block
+ * 4h + g's d_x and d_x·Σ q_x */
 typedef struct q4_k_half_x {
     __m512i first, second;
+    __m512 d, dsum;
 } q4_k_half_x;
 
-INLINE void q4_k_half_of(const pa_xq8 *x, int xb, q4_k_half_x *hx) {
-    x_four_blocks_split(x, xb, &hx->first, &hx->second);
+INLINE_VBMI q4_k_half_x q4_k_half_of(const pa_xq8 *x, int blk, int h) {
+    const int xb = 8 * blk + 4 * h; /* x block of the half's first sub-block */
+    const __m512i each_four = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    q4_k_half_x hx;
+    x_four_blocks_split(x, xb, &hx.first, &hx.second);
+    hx.d = _mm512_permutexvar_ps(each_four, _mm512_castps128_ps512(_mm_loadu_ps(x->d + xb)));
+    hx.dsum = _mm512_permutexvar_ps(each_four, _mm512_castps128_ps512(_mm_loadu_ps(x->dsum + xb)));
+    return hx;
 }
 
 /* Half h (64 bytes, sub-blocks 4h..4h+3) of a q4_K block's nibbles in the x side's order: the
  * low nibbles of its 64 bytes are sub-blocks 4h and 4h + 2, the high ones 4h + 1 and 4h + 3 */
-INLINE void q4_k_half_unpack(const uint8_t *qs, __m512i *first, __m512i *second) {
+INLINE_VBMI void q4_k_half_unpack(const uint8_t *qs, __m512i *first, __m512i *second) {
     const __m512i low4 = _mm512_set1_epi8(0xf);
     const __m512i raw = _mm512_loadu_si512(qs);
     const __m512i lo = _mm512_and_si512(raw, low4);
@@ -890,103 +898,106 @@ INLINE void q4_k_half_unpack(const uint8_t *qs, __m512i *first, __m512i *second)
     *second = _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15), hi);
 }
 
-/* acc += per lane group g (four lanes), (d·sc[4h + g])·d_x[4h + g] · Σ nibble·q_x over
- * sub-block 4h + g; scale holds (d·sc[s])·d_x[s] in lane s */
-INLINE __m512 q4_k_half_dot(__m512 acc, __m512i first, __m512i second, const q4_k_half_x *hx,
-                            __m256 scale, int h) {
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, first, hx->first), second,
-                                            hx->second);
-    const __m512i pick = _mm512_add_epi32(_mm512_set1_epi32(4 * h),
-                                          _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
-    const __m512 s = _mm512_permutexvar_ps(pick, _mm512_castps256_ps512(scale));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
+/* Where sub-block 4h + g of row j goes in a half's vector: lane 4g + j, read from [row 0's 8
+ * | row 1's 8] (indexes 0..15) and [row 2's 8 | row 3's 8] (16..31) */
+static const int32_t q4_k_rows_of_half[2][16] = {
+    {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
+    {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31},
+};
+
+/* [a | b] */
+INLINE __m512 join_ps256(__m256 a, __m256 b) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(a)),
+                                               _mm256_castps_pd(b), 1));
 }
 
-/* mf (the 8 sub-block mins, f32) times dmin·d_x·Σ q_x of each, as 16 lanes (the upper 8
- * zero), to be taken from a row's sum */
-INLINE __m512 q4_k_mins16(__m256 mf, const uint8_t *b, const pa_xq8 *x, int xb) {
-    const __m256 xdsum = _mm256_loadu_ps(x->dsum + xb);
-    return _mm512_castps256_ps512(_mm256_mul_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum)));
-}
-
-/* dot_q4_k with a block's 128 bytes of nibbles as two halves of four sub-blocks each: one
- * convert and one FMA per half and token where the YMM kernel takes two, and no lane swaps
- * per row (Zen 5, one core, rows in cache: 31 -> 40 GB/s); the mins go into the same 16
- * lanes (the lower 8), so that a row and token need one register. */
-INLINE void dot_q4_k_zmm(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    __m512 acc[4];
+/* Four rows' q4_K block scales d·sc[s] and mins dmin·m[s] in the order of sum_blocks_x4, half
+ * h's lane 4g + j = row j's sub-block 4h + g. Rows j >= R repeat row 0 (their lanes unused). */
+INLINE_VBMI void q4_k_rows_scales(const uint8_t *const *b, int R, __m512 scale[2], __m512 min[2]) {
+    __m256 sc[4], mn[4];
     PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+        if (j >= R) {
+            sc[j] = sc[0], mn[j] = mn[0];
+            continue;
+        }
+        __m256 scf, mf;
+        q4_k_scales_mins_f32(b[j], &scf, &mf);
+        sc[j] = _mm256_mul_ps(scf, table_scale(b[j]));
+        mn[j] = _mm256_mul_ps(mf, table_scale(b[j] + 2));
+    }
+    const __m512 sc01 = join_ps256(sc[0], sc[1]), sc23 = join_ps256(sc[2], sc[3]);
+    const __m512 mn01 = join_ps256(mn[0], mn[1]), mn23 = join_ps256(mn[2], mn[3]);
+    for (int h = 0; h < 2; h++) {
+        const __m512i to = _mm512_loadu_si512(q4_k_rows_of_half[h]);
+        scale[h] = _mm512_permutex2var_ps(sc01, to, sc23);
+        min[h] = _mm512_permutex2var_ps(mn01, to, mn23);
+    }
+}
+
+/* The most tokens dot_q4_k_zmm takes at once (as Q4_0_NX) */
+#define Q4_K_NX 6
+
+/* out[t * 4 + j] = rows[j] · x[t] for R rows (1 or 4) and T tokens (1..Q4_K_NX): per sub-block
+ * s, (d·sc[s])·d_x · Σ nibble·q_x, less (dmin·m[s])·d_x·Σ q_x. A block's 128 bytes of nibbles
+ * are two halves of four sub-blocks, each row's half a ZMM register whose 16 lanes sum four
+ * sub-blocks (two vpdpbusd); the four rows' sums are added up per sub-block (sum_blocks_x4)
+ * and share one convert, one FMA for the scales and one for the mins per half and token, where
+ * each row had its own (rows in cache, Zen 5: ...). Every (row, token) lane sees the same
+ * operations for any R and T, so dot1, dot4 and the batches agree bit for bit. The x side of
+ * token t's halves comes from prepared[t] (2 per block, made once for the batch) or, where
+ * prepared is NULL, is made here. */
+INLINE_VBMI void dot_q4_k_zmm(const uint8_t *const *rows, int R, int T, const pa_xq8 *const *x,
+                              const q4_k_half_x *const *prepared, int n, float *out) {
+    __m512 acc[Q4_K_NX];
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
-        const int xb = 8 * blk;
-        const __m256 xd = _mm256_loadu_ps(x->d + xb);
-        q4_k_half_x hx[2];
-        q4_k_half_of(x, xb, &hx[0]);
-        q4_k_half_of(x, xb + 4, &hx[1]);
+        const uint8_t *b[4];
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) b[j] = rows[j < R ? j : 0] + off;
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
-            const uint8_t *b = rows[j] + off;
-            prefetch(b + PA_PREFETCH_BYTES);
-            prefetch(b + 64 + PA_PREFETCH_BYTES);
-            __m256 scf, mf;
-            q4_k_scales_mins_f32(b, &scf, &mf);
-            const __m256 scale = _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd));
-            acc[j] = _mm512_sub_ps(acc[j], q4_k_mins16(mf, b, x, xb));
-            _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-                __m512i first, second;
-                q4_k_half_unpack(b + 16 + 64 * h, &first, &second);
-                acc[j] = q4_k_half_dot(acc[j], first, second, &hx[h], scale, h);
+            prefetch(b[j] + PA_PREFETCH_BYTES);
+            prefetch(b[j] + 64 + PA_PREFETCH_BYTES);
+        }
+        __m512 scale[2], min[2];
+        q4_k_rows_scales(b, R, scale, min);
+        _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
+            __m512i first[4], second[4];
+            PA_UNROLL_ROWS
+            for (int j = 0; j < R; j++) q4_k_half_unpack(b[j] + 16 + 64 * h, &first[j], &second[j]);
+            _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+                const q4_k_half_x hx = prepared ? prepared[t][2 * blk + h] : q4_k_half_of(x[t], blk, h);
+                __m512i isum[4];
+                PA_UNROLL_ROWS
+                for (int j = 0; j < 4; j++)
+                    isum[j] = j < R ? _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), first[j], hx.first), second[j], hx.second)
+                                    : _mm512_setzero_si512();
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum_blocks_x4(isum)),
+                                         _mm512_mul_ps(scale[h], hx.d), acc[t]);
+                acc[t] = _mm512_fnmadd_ps(min[h], hx.dsum, acc[t]);
             }
         }
     }
-    hsum_rows(acc, R, out);
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+        if (R == 4) _mm_storeu_ps(out + 4 * t, sum_rows_x4(acc[t]));
+        else out[4 * t] = _mm_cvtss_f32(sum_rows_x4(acc[t]));
+    }
 }
 
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 to 4): dot_q4_k_zmm's arithmetic
- * for every (row, token), so each is bitwise its dot1, each row's nibbles and 6-bit scales
- * unpacked once for all T tokens. */
-INLINE void dot_q4_k_zmm_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
-                            float *out) {
-    __m512 acc[4][4];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < 4; j++)
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) acc[j][t] = _mm512_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
-        const size_t off = (size_t)blk * PA_Q4_K_BYTES;
-        const int xb = 8 * blk;
-        q4_k_half_x hx[4][2];
-        _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-            q4_k_half_of(x[t], xb, &hx[t][0]);
-            q4_k_half_of(x[t], xb + 4, &hx[t][1]);
-        }
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) {
-            const uint8_t *b = rows[j] + off;
-            prefetch(b + PA_PREFETCH_BYTES);
-            prefetch(b + 64 + PA_PREFETCH_BYTES);
-            __m256 scf, mf;
-            q4_k_scales_mins_f32(b, &scf, &mf);
-            const __m256 d = table_scale(b);
-            __m256 scale[4];
-            _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-                scale[t] = _mm256_mul_ps(scf, _mm256_mul_ps(d, _mm256_loadu_ps(x[t]->d + xb)));
-                acc[j][t] = _mm512_sub_ps(acc[j][t], q4_k_mins16(mf, b, x[t], xb));
-            }
-            _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
-                __m512i first, second;
-                q4_k_half_unpack(b + 16 + 64 * h, &first, &second);
-                _Pragma("GCC unroll 4") for (int t = 0; t < T; t++)
-                    acc[j][t] = q4_k_half_dot(acc[j][t], first, second, &hx[t][h], scale[t], h);
-            }
-        }
-    }
-    _Pragma("GCC unroll 4") for (int t = 0; t < T; t++) {
-        __m512 sum[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
-        hsum16x4(sum, out + 4 * t);
+/* dot_q4_k_zmm over n_x tokens, Q4_K_NX at a time, then the rest (T a constant in each call) */
+INLINE_VBMI void q4_k_zmm_tokens(const uint8_t *const *rows, const pa_xq8 *const *x, int n_x,
+                                 int n, float *out) {
+    int t = 0;
+    for (; n_x - t >= Q4_K_NX; t += Q4_K_NX)
+        dot_q4_k_zmm(rows, 4, Q4_K_NX, x + t, NULL, n, out + 4 * t);
+    switch (n_x - t) {
+    case 1: dot_q4_k_zmm(rows, 4, 1, x + t, NULL, n, out + 4 * t); break;
+    case 2: dot_q4_k_zmm(rows, 4, 2, x + t, NULL, n, out + 4 * t); break;
+    case 3: dot_q4_k_zmm(rows, 4, 3, x + t, NULL, n, out + 4 * t); break;
+    case 4: dot_q4_k_zmm(rows, 4, 4, x + t, NULL, n, out + 4 * t); break;
+    case 5: dot_q4_k_zmm(rows, 4, 5, x + t, NULL, n, out + 4 * t); break;
     }
 }
 
@@ -1227,30 +1238,53 @@ AVX512_VBMI static void dot4_stripes_q4_0_quads(const void *first, size_t row_by
     }
 }
 
-AVX512 static void dot4_q4_k_zmm4(const void *const rows[4], const void *x, int n, float out[4]) {
-    dot_q4_k_zmm((const uint8_t *const *)rows, 4, x, n, out);
+/* q4_K in ZMM registers: dot4, dot1, dot4xn, and the stripes, whose x side is made once for
+ * all the rows (rows of up to 16384 values: 32 KiB of stack; longer ones make it per four
+ * rows). Batches make the x side per four rows: a table of it for the batch (as q4_0's) was
+ * no faster, the x side being two loads and four permutes per half block. */
+AVX512_VBMI static void dot4_q4_k_zmm4(const void *const rows[4], const void *x, int n,
+                                       float out[4]) {
+    const pa_xq8 *xs[1] = {x};
+    dot_q4_k_zmm((const uint8_t *const *)rows, 4, 1, xs, NULL, n, out);
 }
 
-AVX512 static float dot1_q4_k_zmm(const void *row, const void *x, int n) {
+AVX512_VBMI static float dot1_q4_k_zmm(const void *row, const void *x, int n) {
     const uint8_t *rows[1] = {row};
+    const pa_xq8 *xs[1] = {x};
     float out;
-    dot_q4_k_zmm(rows, 1, x, n, &out);
+    dot_q4_k_zmm(rows, 1, 1, xs, NULL, n, &out);
     return out;
 }
 
-AVX512 static void dot4xn_q4_k_zmm(const void *const rows[4], const void *const *x, int n_x,
-                                   int n, float *out) {
-    const uint8_t *const *r = (const uint8_t *const *)rows;
-    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
-    int t = 0;
-    for (; n_x - t >= 4; t += 4) dot_q4_k_zmm_nx(r, 4, xq + t, n, out + 4 * t);
-    if (n_x - t >= 2) dot_q4_k_zmm_nx(r, n_x - t, xq + t, n, out + 4 * t), t = n_x;
-    if (t < n_x) dot4_q4_k_zmm4(rows, x[t], n, out + 4 * t);
+AVX512_VBMI static void dot4xn_q4_k_zmm(const void *const rows[4], const void *const *x, int n_x,
+                                        int n, float *out) {
+    q4_k_zmm_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, n_x, n, out);
 }
 
-AVX512 static void dot4_stripes_q4_k_zmm(const void *first, size_t row_bytes, int64_t stripe,
-                                         const void *x, int n, float *y) {
-    PA_STRIPE_ROWS(dot_q4_k_zmm, (const pa_xq8 *)x)
+/* A token's x side of every half block (q4_K_half_of), made once for a thread's rows */
+AVX512_VBMI static void q4_k_halves_of(const pa_xq8 *x, int n, q4_k_half_x *halves) {
+    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++)
+        for (int h = 0; h < 2; h++) halves[2 * blk + h] = q4_k_half_of(x, blk, h);
+}
+
+#define Q4_K_STRIPE_BLOCKS 64
+AVX512_VBMI static void dot4_stripes_q4_k_zmm(const void *first, size_t row_bytes,
+                                              int64_t stripe, const void *x, int n, float *y) {
+    q4_k_half_x halves[2 * Q4_K_STRIPE_BLOCKS];
+    const q4_k_half_x *made = NULL;
+    if (n / PA_Q4_K_BLOCK <= Q4_K_STRIPE_BLOCKS) {
+        q4_k_halves_of(x, n, halves);
+        made = halves;
+    }
+    const pa_xq8 *xs[1] = {x};
+    for (int64_t i = 0; i < stripe; i++) {
+        const uint8_t *rows[4];
+        for (int j = 0; j < 4; j++)
+            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;
+        float out[4];
+        dot_q4_k_zmm(rows, 4, 1, xs, made ? &made : NULL, n, out);
+        for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];
+    }
 }
 
 /* dot4 of n_x tokens for q4_K: pairs of tokens, a last odd one through dot4 */
