@@ -437,18 +437,18 @@ INLINE void add_rest_blocks(rest_blocks_fn *blocks, const uint8_t *const *rows, 
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* q4_0 four blocks at a time in ZMM registers (AVX-512 VBMI)                                 */
+/* q4_0 and q8_0 four blocks (a quad) at a time in ZMM registers (AVX-512 VBMI)               */
 
 #define AVX512_VBMI                                                                           \
     __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
 #define INLINE_VBMI AVX512_VBMI static inline __attribute__((always_inline))
 
-/* The x side of q4_0 blocks blk..blk + 3 (see dot_q4_0_quads), which all rows share */
-typedef struct q4_0_quad_x {
+/* The x side of blocks blk..blk + 3 as the quad kernels read it, which all rows share */
+typedef struct quad_x {
     __m512i lo, hi;  /* [x_a 0..15 | x_b 0..15 | x_c 0..15 | x_d 0..15], then 16..31 */
-    __m512i offset;  /* -8 · Σ of each lane's q_x (lane_offsets of both halves) */
+    __m512i offset;  /* -bias · Σ of each lane's q_x: the weights come in as q_w + bias */
     __m512 d;        /* [d_a x4 | d_b x4 | d_c x4 | d_d x4] */
-} q4_0_quad_x;
+} quad_x;
 
 /* x's blocks blk..blk + 3 as [x_a 0..15 | x_b 0..15 | x_c 0..15 | x_d 0..15] (lo) and their
  * values 16..31 likewise (hi): the order in which q4_0 (and q4_K) keep their nibbles */
@@ -459,58 +459,28 @@ INLINE void x_four_blocks_split(const pa_xq8 *x, int blk, __m512i *lo, __m512i *
     *hi = _mm512_shuffle_i64x2(ab, cd, 0xdd); /* parts 1, 3 */
 }
 
-INLINE_VBMI q4_0_quad_x q4_0_quad_of(const pa_xq8 *x, int blk) {
-    const __m512i eight = _mm512_set1_epi8(8), zero = _mm512_setzero_si512();
-    q4_0_quad_x qx;
+/* bias: what the weights come in as beyond q_w, unsigned for vpdpbusd (8 for q4_0's nibbles,
+ * stored as q_w + 8; 128 for q8_0, its top bits flipped) */
+INLINE_VBMI quad_x quad_x_of(const pa_xq8 *x, int blk, int bias) {
+    const __m512i b = _mm512_set1_epi8((char)bias), zero = _mm512_setzero_si512();
+    quad_x qx;
     x_four_blocks_split(x, blk, &qx.lo, &qx.hi);
-    qx.offset = _mm512_sub_epi32(
-        zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, eight, qx.lo), eight, qx.hi));
+    qx.offset =
+        _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, b, qx.lo), b, qx.hi));
     const __m512i each_four = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     qx.d = _mm512_permutexvar_ps(each_four, _mm512_castps128_ps512(_mm_loadu_ps(x->d + blk)));
     return qx;
 }
 
-/* Where a quad's bytes go: the 72 bytes of four blocks come in as two loads, `first`, its
- * first 64, and `second`, its last 8 (a second 64-byte load 8 bytes on, reading the same
- * lines again, made decode from memory 6-20 % slower on Zen 5). One vpermt2b picks the four
- * blocks' 16 quant bytes (block b's at 18b + 2) into the four 128-bit parts, indexes 64 and
- * up reading `second`. */
-static const uint8_t q4_0_quad_quants[64] = {
-    2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,  15,  16,  17,  /* a */
-    20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,  33,  34,  35,  /* b */
-    38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,  51,  52,  53,  /* c */
-    56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, /* d */
-};
-
-/* The f16 scales of four rows' quads in the order of sum_blocks_x4: word 4b + j = row j's
- * block b (block b's scale is word 9b of the quad's first 64 bytes). Rows 0 and 1 come from
- * one vpermt2w, rows 2 and 3 from another, and a blend joins them. */
-static const uint16_t q4_0_quad_scales_01[32] = {0, 32, 0, 0, 9,  41, 0, 0,
-                                                 18, 50, 0, 0, 27, 59, 0, 0};
-static const uint16_t q4_0_quad_scales_23[32] = {0, 0, 0, 32, 0, 0, 9,  41,
-                                                 0, 0, 18, 50, 0, 0, 27, 59};
-
-/* One quad of a row: its first 64 bytes (where the scales are) and its nibbles as bytes in
- * x order, low halves [a | b | c | d] and high halves likewise */
-INLINE_VBMI void q4_0_quad_nibbles(const uint8_t *quad, __m512i *first, __m512i *lo,
-                                   __m512i *hi) {
-    const __m512i low4 = _mm512_set1_epi8(0xf);
-    *first = _mm512_loadu_si512(quad);
-    const __m512i second = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(quad + 64)));
-    const __m512i raw =
-        _mm512_permutex2var_epi8(*first, _mm512_loadu_si512(q4_0_quad_quants), second);
-    *lo = _mm512_and_si512(raw, low4);
-    *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-}
-
-/* Σ (nibble - 8)·q_x of a quad in 16 lanes, block b's 32 products in lanes 4b..4b+3 */
-INLINE_VBMI __m512i q4_0_quad_isum(__m512i lo, __m512i hi, const q4_0_quad_x *qx) {
+/* A quad of a row against x: Σ (q_w + bias)·q_x - bias·Σ q_x in 16 lanes, block b's 32
+ * products in lanes 4b..4b+3 (lo and hi: the row's weights in quad_x's order) */
+INLINE_VBMI __m512i quad_isum(__m512i lo, __m512i hi, const quad_x *qx) {
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(qx->offset, lo, qx->lo), hi, qx->hi);
 }
 
-/* Four rows' quad sums (q4_0_quad_isum) added up per block: lane 4b + j = row j's sum of
- * block b. Integer adds, so exact in any order; what follows (one convert, scale product and
- * FMA for four rows, where each row had its own) is the same per lane for any row. */
+/* Four rows' quad sums (quad_isum) added up per block: lane 4b + j = row j's sum of block b.
+ * Integer adds, so exact in any order; what follows (one convert, scale product and FMA for
+ * four rows, where each row had its own) is the same per lane for any row. */
 INLINE_VBMI __m512i sum_blocks_x4(const __m512i isum[4]) {
     const __m512i r01 = _mm512_add_epi32(_mm512_unpacklo_epi32(isum[0], isum[1]),
                                          _mm512_unpackhi_epi32(isum[0], isum[1]));
@@ -519,18 +489,9 @@ INLINE_VBMI __m512i sum_blocks_x4(const __m512i isum[4]) {
     return _mm512_add_epi32(_mm512_unpacklo_epi64(r01, r23), _mm512_unpackhi_epi64(r01, r23));
 }
 
-/* The scales of four rows' quads (their `first` bytes) as f32, lane 4b + j = row j's block b */
-INLINE_VBMI __m512 q4_0_quad_scales_x4(const __m512i first[4]) {
-    const __m512i s01 = _mm512_permutex2var_epi16(
-        first[0], _mm512_loadu_si512(q4_0_quad_scales_01), first[1]);
-    const __m512i s23 = _mm512_permutex2var_epi16(
-        first[2], _mm512_loadu_si512(q4_0_quad_scales_23), first[3]);
-    const __m512i s = _mm512_mask_blend_epi16(0xcccccccc, s01, s23);
-    return _mm512_cvtph_ps(_mm512_castsi512_si256(s));
-}
-
-/* acc += d_w·d_x · Σ per (block, row) lane */
-INLINE_VBMI __m512 q4_0_quad_scaled(__m512 acc, __m512i sums, __m512 d, const q4_0_quad_x *qx) {
+/* acc += d_w·d_x · Σ per (block, row) lane, d holding the rows' scales in sum_blocks_x4's
+ * order */
+INLINE_VBMI __m512 quad_scaled(__m512 acc, __m512i sums, __m512 d, const quad_x *qx) {
     return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(d, qx->d), acc);
 }
 
@@ -541,213 +502,196 @@ INLINE_VBMI __m128 sum_rows_x4(__m512 acc) {
     return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
 }
 
-/* sums plus the last n/32 % 4 blocks of each row, one at a time as in dot_q4_0, in an 8-lane
- * sum of their own */
-INLINE_VBMI __m128 add_rest_blocks_x4(__m128 sums, const uint8_t *const *rows, int R,
-                                      const pa_xq8 *x, int blk, int n_blocks) {
-    if (blk >= n_blocks) return sums;
-    float out[4];
-    _mm_storeu_ps(out, sums);
-    add_rest_blocks(q4_0_rest_blocks, rows, R, x, blk, n_blocks, out);
-    return _mm_loadu_ps(out);
+/* q4_0: the 72 bytes of a quad come in as two loads, `first`, its first 64, and `second`, its
+ * last 8 (a second 64-byte load 8 bytes on, reading the same lines again, made decode from
+ * memory 6-20 % slower on Zen 5). One vpermt2b picks the four blocks' 16 quant bytes (block
+ * b's at 18b + 2) into the four 128-bit parts, indexes 64 and up reading `second`. */
+static const uint8_t q4_0_quad_quants[64] = {
+    2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14,  15,  16,  17,  /* a */
+    20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,  33,  34,  35,  /* b */
+    38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,  51,  52,  53,  /* c */
+    56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71, /* d */
+};
+
+/* The f16 scales of four rows' q4_0 quads in the order of sum_blocks_x4: word 4b + j = row j's
+ * block b (block b's scale is word 9b of the quad's first 64 bytes). Rows 0 and 1 come from
+ * one vpermt2w, rows 2 and 3 from another, and a blend joins them. */
+static const uint16_t q4_0_quad_scales_01[32] = {0, 32, 0, 0, 9,  41, 0, 0,
+                                                 18, 50, 0, 0, 27, 59, 0, 0};
+static const uint16_t q4_0_quad_scales_23[32] = {0, 0, 0, 32, 0, 0, 9,  41,
+                                                 0, 0, 18, 50, 0, 0, 27, 59};
+
+/* One q4_0 quad of a row: its first 64 bytes (where the scales are) and its nibbles as bytes
+ * in quad_x's order */
+INLINE_VBMI void q4_0_quad_unpack(const uint8_t *quad, __m512i *first, __m512i *lo,
+                                  __m512i *hi) {
+    const __m512i low4 = _mm512_set1_epi8(0xf);
+    *first = _mm512_loadu_si512(quad);
+    const __m512i second = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(quad + 64)));
+    const __m512i raw =
+        _mm512_permutex2var_epi8(*first, _mm512_loadu_si512(q4_0_quad_quants), second);
+    *lo = _mm512_and_si512(raw, low4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
 }
 
-/* dot_q4_0 for four blocks at a time: per quad and row the pair kernel's integer arithmetic on
- * 16 lanes, the quant bytes gathered by one permute; then the four rows' sums per block
- * (sum_blocks_x4) share one convert, one scale product and one FMA, and their scales one
- * convert (AMD Zen 5, one core, 2048 rows of 768 in cache: 62 -> 67-70 GB/s; decode from
- * memory is no faster, but batches of tokens are: see dot_q4_0_quads_nx).
- * R = 1 fills the other three rows with zeros and its scales, so a row's lanes see the same
- * operations in either case and dot1 is bitwise dot4's. Returns the R rows' sums in lanes
- * 0..R-1 (a vector: the stripes store its lanes to their rows, where a store to memory and
- * four loads of it stalled on Zen 5). The x side of each quad comes from `quads` (made once
- * for many rows) or, where it is NULL, is made here. */
-INLINE_VBMI __m128 dot_q4_0_quads(const uint8_t *const *rows, int R, const q4_0_quad_x *quads,
-                                  const pa_xq8 *x, int n) {
-    const int n_blocks = n / PA_Q4_0_BLOCK, n_quads = n_blocks / 4;
-    __m512 acc = _mm512_setzero_ps();
-    for (int q = 0; q < n_quads; q++) {
-        const size_t off = (size_t)q * 4 * PA_Q4_0_BYTES;
-        const q4_0_quad_x qx = quads ? quads[q] : q4_0_quad_of(x, 4 * q);
-        __m512i first[4], isum[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) {
-            if (j >= R) { /* R = 1: rows 1..3 add nothing */
-                first[j] = first[0];
-                isum[j] = _mm512_setzero_si512();
-                continue;
-            }
-            prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            __m512i lo, hi;
-            q4_0_quad_nibbles(rows[j] + off, &first[j], &lo, &hi);
-            isum[j] = q4_0_quad_isum(lo, hi, &qx);
-        }
-        acc = q4_0_quad_scaled(acc, sum_blocks_x4(isum), q4_0_quad_scales_x4(first), &qx);
-    }
-    return add_rest_blocks_x4(sum_rows_x4(acc), rows, R, x, 4 * n_quads, n_blocks);
+/* The scales of four rows' q4_0 quads (their `first` bytes) as f32 in sum_blocks_x4's order */
+INLINE_VBMI __m512 q4_0_quad_scales_x4(const __m512i first[4]) {
+    const __m512i s01 = _mm512_permutex2var_epi16(
+        first[0], _mm512_loadu_si512(q4_0_quad_scales_01), first[1]);
+    const __m512i s23 = _mm512_permutex2var_epi16(
+        first[2], _mm512_loadu_si512(q4_0_quad_scales_23), first[3]);
+    const __m512i s = _mm512_mask_blend_epi16(0xcccccccc, s01, s23);
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(s));
 }
 
-/* The most tokens dot_q4_0_quads_nx takes at once: each a 16-lane sum in a register beside the
- * four rows' unpacked quads (Zen 5, 768 x 768 in cache, 16 and 27 tokens: 3 -> 6 tokens
- * 164 -> 192 GMAC/s; 8 no better) */
-#define Q4_0_NX 6
-
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1..Q4_0_NX): dot_q4_0_quads'
- * arithmetic for every (row, token), so each is bitwise its dot1, each row's quad unpacked
- * and the rows' scales converted once for all T tokens. The x side of token t's quads comes
- * from prepared[t] (made once for the batch) or, where prepared is NULL, is made here. */
-INLINE_VBMI void dot_q4_0_quads_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
-                                   const q4_0_quad_x *const *prepared, int n, float *out) {
-    const int n_blocks = n / PA_Q4_0_BLOCK, n_quads = n_blocks / 4;
-    __m512 acc[Q4_0_NX];
-    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-    for (int q = 0; q < n_quads; q++) {
-        const size_t off = (size_t)q * 4 * PA_Q4_0_BYTES;
-        __m512i first[4], lo[4], hi[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) {
-            prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            q4_0_quad_nibbles(rows[j] + off, &first[j], &lo[j], &hi[j]);
-        }
-        const __m512 d = q4_0_quad_scales_x4(first);
-        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
-            const q4_0_quad_x qx = prepared ? prepared[t][q] : q4_0_quad_of(x[t], 4 * q);
-            __m512i isum[4];
-            PA_UNROLL_ROWS
-            for (int j = 0; j < 4; j++) isum[j] = q4_0_quad_isum(lo[j], hi[j], &qx);
-            acc[t] = q4_0_quad_scaled(acc[t], sum_blocks_x4(isum), d, &qx);
-        }
-    }
-    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
-        const __m128 sums = sum_rows_x4(acc[t]);
-        _mm_storeu_ps(out + 4 * t, add_rest_blocks_x4(sums, rows, 4, x[t], 4 * n_quads, n_blocks));
-    }
-}
-
-/* dot_q4_0_quads_nx over n_x tokens, Q4_0_NX at a time, then the rest (T a constant in each
- * call, so that the sums stay in registers) */
-INLINE_VBMI void q4_0_quads_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,
-                                   const q4_0_quad_x *const *prepared, int n_x, int n,
-                                   float *out) {
-    int t = 0;
-    for (; n_x - t >= Q4_0_NX; t += Q4_0_NX)
-        dot_q4_0_quads_nx(rows, Q4_0_NX, x + t, prepared ? prepared + t : NULL, n, out + 4 * t);
-    const q4_0_quad_x *const *p = prepared ? prepared + t : NULL;
-    switch (n_x - t) {
-    case 1: dot_q4_0_quads_nx(rows, 1, x + t, p, n, out + 4 * t); break;
-    case 2: dot_q4_0_quads_nx(rows, 2, x + t, p, n, out + 4 * t); break;
-    case 3: dot_q4_0_quads_nx(rows, 3, x + t, p, n, out + 4 * t); break;
-    case 4: dot_q4_0_quads_nx(rows, 4, x + t, p, n, out + 4 * t); break;
-    case 5: dot_q4_0_quads_nx(rows, 5, x + t, p, n, out + 4 * t); break;
-    }
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* q8_0 two blocks at a time in ZMM registers (AVX-512 VBMI)                                  */
-
-/* The x side of q8_0 blocks blk, blk + 1, which all rows share */
-typedef struct q8_0_pair_x {
-    __m512i q;      /* [x_a 0..31 | x_b 0..31], as they are stored */
-    __m512i offset; /* -128 · Σ of each lane's q_x (lane_offsets) */
-    __m512 d;       /* [d_a x8 | d_b x8] */
-} q8_0_pair_x;
-
-INLINE_VBMI q8_0_pair_x q8_0_pair_of(const pa_xq8 *x, int blk) {
-    const __m512i top_bit = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    q8_0_pair_x px;
-    px.q = _mm512_loadu_si512(x->q + 32 * blk);
-    px.offset = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, top_bit, px.q));
-    const __m512i each_eight = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m128 d2 = _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(x->d + blk)));
-    px.d = _mm512_permutexvar_ps(each_eight, _mm512_castps128_ps512(d2));
-    return px;
-}
-
-/* A pair's 68 bytes come in as `first`, its first 64, and `second`, its last 4; one vpermt2b
- * picks the two blocks' 32 weights (block b's at 34b + 2, indexes 64 and up reading
- * `second`), one vpermw the two f16 scales (block b's at word 17b), each eight times. */
+/* q8_0: each pair of blocks of a quad (68 bytes, at 0 and 68) comes in as its first 64 bytes
+ * and its last 4; one vpermt2b per pair picks its two blocks' 32 weights ([a | b], [c | d]:
+ * block b's at 34b + 2, indexes 64 and up reading the last 4), and two 128-bit shuffles of the
+ * pairs give quad_x's order. Four 64-byte loads of the quad (at 0, 64, 8 and 72, no shuffles)
+ * made decode from cache 12 % slower than the pair kernel on Zen 5. */
 static const uint8_t q8_0_pair_weights[64] = {
     2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, /* a */
     36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
     52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, /* b */
 };
-static const uint16_t q8_0_pair_scales[32] = {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17};
+/* Row j's four scales (block b's at word 17b of each pair's first 64 bytes) to words 4b + j */
+static const uint16_t q8_0_quad_scales[4][32] = {
+    {0, 0, 0, 0, 17, 0, 0, 0, 32, 0, 0, 0, 49, 0, 0, 0},
+    {0, 0, 0, 0, 0, 17, 0, 0, 0, 32, 0, 0, 0, 49, 0, 0},
+    {0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 32, 0, 0, 0, 49, 0},
+    {0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 32, 0, 0, 0, 49},
+};
 
-/* One pair of a row: its weights as q_w + 128 and its scales [d_a x8 | d_b x8] */
-INLINE_VBMI void q8_0_pair_unpack(const uint8_t *pair, __m512i *w, __m512 *d) {
-    const __m512i first = _mm512_loadu_si512(pair);
-    const __m512i second = _mm512_castsi128_si512(_mm_loadu_si32(pair + 64));
-    const __m512i raw = _mm512_permutex2var_epi8(first, _mm512_loadu_si512(q8_0_pair_weights), second);
-    *w = _mm512_xor_si512(raw, _mm512_set1_epi8((char)0x80));
-    *d = _mm512_cvtph_ps(_mm512_castsi512_si256(
-        _mm512_permutexvar_epi16(_mm512_loadu_si512(q8_0_pair_scales), first)));
+/* One q8_0 quad of row j: its weights + 128 as bytes in quad_x's order, and its four f16
+ * scales into words 4b + j of *scales (the other words kept) */
+INLINE_VBMI void q8_0_quad_unpack(const uint8_t *quad, int j, __m512i *lo, __m512i *hi,
+                                  __m512i *scales) {
+    const __m512i top_bit = _mm512_set1_epi8((char)0x80);
+    const __m512i pick = _mm512_loadu_si512(q8_0_pair_weights);
+    const __m512i first_ab = _mm512_loadu_si512(quad);
+    const __m512i first_cd = _mm512_loadu_si512(quad + 68);
+    const __m512i ab = _mm512_permutex2var_epi8(
+        first_ab, pick, _mm512_castsi128_si512(_mm_loadu_si32(quad + 64)));
+    const __m512i cd = _mm512_permutex2var_epi8(
+        first_cd, pick, _mm512_castsi128_si512(_mm_loadu_si32(quad + 132)));
+    *lo = _mm512_xor_si512(_mm512_shuffle_i32x4(ab, cd, 0x88), top_bit); /* 0..15 of a..d */
+    *hi = _mm512_xor_si512(_mm512_shuffle_i32x4(ab, cd, 0xdd), top_bit); /* 16..31 */
+    const __m512i mine =
+        _mm512_permutex2var_epi16(first_ab, _mm512_loadu_si512(q8_0_quad_scales[j]), first_cd);
+    *scales = _mm512_mask_blend_epi16(0x11111111u << j, *scales, mine);
 }
 
-/* acc += d_w·d_x · Σ q_w·q_x for the two blocks of a pair, block b in lanes 8b..8b+7 */
-INLINE_VBMI __m512 q8_0_pair_dot(__m512 acc, __m512i w, __m512 d, const q8_0_pair_x *px) {
-    const __m512i dot = _mm512_dpbusd_epi32(px->offset, w, px->q);
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, px->d), acc);
-}
+/* The most tokens the quad kernels take at once: each a 16-lane sum in a register beside the
+ * four rows' unpacked quads (q4_0, Zen 5, 768 x 768 in cache, 16 and 27 tokens: 3 -> 6 tokens
+ * 164 -> 192 GMAC/s; 8 no better) */
+#define QUAD_NX 6
 
-/* dot_q8_0 for two blocks at a time: its arithmetic on 16 lanes, the weights and scales
- * gathered by two permutes; an odd last block goes alone into an 8-lane sum of its own. The x
- * side of each pair comes from `pairs` (made once for many rows) or, where it is NULL, is
- * made here. */
-INLINE_VBMI void dot_q8_0_pairs(const uint8_t *const *rows, int R, const q8_0_pair_x *pairs,
-                                const pa_xq8 *x, int n, float *out) {
-    const int n_blocks = n / PA_Q8_0_BLOCK;
-    __m512 acc[4];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = _mm512_setzero_ps();
-    int blk = 0;
-    for (; blk + 2 <= n_blocks; blk += 2) {
-        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
-        const q8_0_pair_x px = pairs ? pairs[blk / 2] : q8_0_pair_of(x, blk);
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) {
-            prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            __m512i w;
-            __m512 d;
-            q8_0_pair_unpack(rows[j] + off, &w, &d);
-            acc[j] = q8_0_pair_dot(acc[j], w, d, &px);
+/* out[t * 4 + j] = rows[j] · x[t] for R rows (1 or 4) and T tokens (1..QUAD_NX), `type` q4_0
+ * or q8_0 (a constant). Per quad and row the integer sums of the four blocks in 16 lanes, the
+ * weights gathered by permutes; then the four rows' sums per block (sum_blocks_x4) share one
+ * convert, one scale product and one FMA per token, and their scales one convert, where each
+ * row had its own (q4_0, Zen 5, one core, 2048 rows of 768 in cache: 62 -> 67-70 GB/s; decode
+ * from memory is no faster, batches are). Every (row, token) lane sees the same operations for
+ * any R and T (rows past R add zero sums), so dot1, dot4 and the batches agree bit for bit. The
+ * last n/32 % 4 blocks go one at a time, as in dot_q4_0 and dot_q8_0, into an 8-lane sum of
+ * their own. The x side of token t's quads comes from prepared[t] (made once for many rows) or,
+ * where prepared is NULL, is made here. */
+INLINE_VBMI void dot_quads(pa_wtype type, const uint8_t *const *rows, int R, int T,
+                           const pa_xq8 *const *x, const quad_x *const *prepared, int n,
+                           float *out) {
+    const size_t block_bytes = type == PA_W_Q4_0 ? PA_Q4_0_BYTES : PA_Q8_0_BYTES;
+    const int bias = type == PA_W_Q4_0 ? 8 : 128;
+    const int n_blocks = n / 32, n_quads = n_blocks / 4;
+    __m512 acc[QUAD_NX];
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int q = 0; q < n_quads; q++) {
+        const size_t off = (size_t)q * 4 * block_bytes;
+        __m512i lo[4], hi[4];
+        __m512 d;
+        if (type == PA_W_Q4_0) {
+            __m512i first[4];
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) {
+                if (j >= R) { /* R = 1: rows 1..3 add nothing */
+                    first[j] = first[0];
+                    continue;
+                }
+                prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+                q4_0_quad_unpack(rows[j] + off, &first[j], &lo[j], &hi[j]);
+            }
+            d = q4_0_quad_scales_x4(first);
+        } else {
+            __m512i scales = _mm512_setzero_si512();
+            PA_UNROLL_ROWS
+            for (int j = 0; j < R; j++) {
+                prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+                prefetch(rows[j] + off + 64 + PA_PREFETCH_BYTES);
+                q8_0_quad_unpack(rows[j] + off, j, &lo[j], &hi[j], &scales);
+            }
+            d = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+        }
+        _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+            const quad_x qx = prepared ? prepared[t][q] : quad_x_of(x[t], 4 * q, bias);
+            __m512i isum[4];
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++)
+                isum[j] = j < R ? quad_isum(lo[j], hi[j], &qx) : _mm512_setzero_si512();
+            acc[t] = quad_scaled(acc[t], sum_blocks_x4(isum), d, &qx);
         }
     }
-    hsum_rows(acc, R, out);
-    add_rest_blocks(q8_0_blocks, rows, R, x, blk, n_blocks, out);
+    _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) {
+        float sums[4];
+        _mm_storeu_ps(sums, sum_rows_x4(acc[t]));
+        if (4 * n_quads < n_blocks) {
+            if (type == PA_W_Q4_0)
+                add_rest_blocks(q4_0_rest_blocks, rows, R, x[t], 4 * n_quads, n_blocks, sums);
+            else add_rest_blocks(q8_0_blocks, rows, R, x[t], 4 * n_quads, n_blocks, sums);
+        }
+        for (int j = 0; j < R; j++) out[4 * t + j] = sums[j];
+    }
 }
 
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (2 or 3): dot_q8_0_pairs'
- * arithmetic for every (row, token), so each is bitwise its dot1, each row's pair unpacked
- * once for all T tokens. */
-INLINE_VBMI void dot_q8_0_pairs_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
-                                   int n, float *out) {
-    const int n_blocks = n / PA_Q8_0_BLOCK;
-    __m512 acc[4][3];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < 4; j++)
-        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) acc[j][t] = _mm512_setzero_ps();
-    int blk = 0;
-    for (; blk + 2 <= n_blocks; blk += 2) {
-        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
-        q8_0_pair_x px[3];
-        _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) px[t] = q8_0_pair_of(x[t], blk);
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) {
-            prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            __m512i w;
-            __m512 d;
-            q8_0_pair_unpack(rows[j] + off, &w, &d);
-            _Pragma("GCC unroll 3") for (int t = 0; t < T; t++)
-                acc[j][t] = q8_0_pair_dot(acc[j][t], w, d, &px[t]);
-        }
+/* dot_quads over n_x tokens and four rows, QUAD_NX tokens at a time, then the rest (T a
+ * constant in each call, so that the sums stay in registers) */
+INLINE_VBMI void quads_tokens(pa_wtype type, const uint8_t *const *rows, const pa_xq8 *const *x,
+                              const quad_x *const *prepared, int n_x, int n, float *out) {
+    int t = 0;
+    for (; n_x - t >= QUAD_NX; t += QUAD_NX)
+        dot_quads(type, rows, 4, QUAD_NX, x + t, prepared ? prepared + t : NULL, n, out + 4 * t);
+    const quad_x *const *p = prepared ? prepared + t : NULL;
+    switch (n_x - t) {
+    case 1: dot_quads(type, rows, 4, 1, x + t, p, n, out + 4 * t); break;
+    case 2: dot_quads(type, rows, 4, 2, x + t, p, n, out + 4 * t); break;
+    case 3: dot_quads(type, rows, 4, 3, x + t, p, n, out + 4 * t); break;
+    case 4: dot_quads(type, rows, 4, 4, x + t, p, n, out + 4 * t); break;
+    case 5: dot_quads(type, rows, 4, 5, x + t, p, n, out + 4 * t); break;
     }
-    _Pragma("GCC unroll 3") for (int t = 0; t < T; t++) {
-        __m512 sum[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) sum[j] = acc[j][t];
-        hsum16x4(sum, out + 4 * t);
-        add_rest_blocks(q8_0_blocks, rows, 4, x[t], blk, n_blocks, out + 4 * t);
+}
+
+/* A token's x side of every quad, made once for a batch or for a thread's rows */
+INLINE_VBMI void quads_of(const pa_xq8 *x, int n, int bias, quad_x *quads) {
+    for (int q = 0; q < n / 128; q++) quads[q] = quad_x_of(x, 4 * q, bias);
+}
+
+/* dot_quads over a thread's four stripes of rows (dot4_stripes), the x side made once for
+ * all of them (rows of up to 8192 values: 16 KiB of stack; longer ones make it per four rows) */
+#define QUAD_STRIPE_QUADS 64
+INLINE_VBMI void quads_stripes(pa_wtype type, const void *first, size_t row_bytes,
+                               int64_t stripe, const pa_xq8 *x, int n, float *y) {
+    quad_x quads[QUAD_STRIPE_QUADS];
+    const quad_x *made = NULL;
+    if (n / 128 <= QUAD_STRIPE_QUADS) {
+        quads_of(x, n, type == PA_W_Q4_0 ? 8 : 128, quads);
+        made = quads;
+    }
+    for (int64_t i = 0; i < stripe; i++) {
+        const uint8_t *rows[4];
+        for (int j = 0; j < 4; j++)
+            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;
+        float out[4];
+        dot_quads(type, rows, 4, 1, &x, made ? &made : NULL, n, out);
+        for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];
     }
 }
 
@@ -1160,91 +1104,45 @@ AVX512 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_
 QUANT_MULTI_ENTRY_POINT(AVX512, q8_0)
 QUANT_MULTI_ENTRY_POINT(AVX512, q4_0)
 
-/* q4_0 in quads: dot4, dot1, dot4xn and its prepared x */
-AVX512_VBMI static void dot4_q4_0_quads(const void *const rows[4], const void *x, int n,
-                                        float out[4]) {
-    _mm_storeu_ps(out, dot_q4_0_quads((const uint8_t *const *)rows, 4, NULL, x, n));
-}
-
-AVX512_VBMI static float dot1_q4_0_quads(const void *row, const void *x, int n) {
-    const uint8_t *rows[1] = {row};
-    return _mm_cvtss_f32(dot_q4_0_quads(rows, 1, NULL, x, n));
-}
-
-AVX512_VBMI static void dot4xn_q4_0_quads(const void *const rows[4], const void *const *x,
-                                          int n_x, int n, float *out) {
-    q4_0_quads_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, NULL, n_x, n, out);
-}
-
-/* A token's x side of every quad (q4_0_quad_of), for dot4xn_prepared */
-static size_t prepared_bytes_q4_0_quads(int n) {
-    return (size_t)(n / (4 * PA_Q4_0_BLOCK)) * sizeof(q4_0_quad_x);
-}
-
-AVX512_VBMI static void prepare_x_q4_0_quads(const void *x, int n, void *out) {
-    q4_0_quad_x *quads = out;
-    for (int q = 0; q < n / (4 * PA_Q4_0_BLOCK); q++) quads[q] = q4_0_quad_of(x, 4 * q);
-}
-
-AVX512_VBMI static void dot4xn_prepared_q4_0_quads(const void *const rows[4],
-                                                   const void *const *x,
-                                                   const void *const *prepared, int n_x, int n,
-                                                   float *out) {
-    q4_0_quads_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x,
-                      (const q4_0_quad_x *const *)prepared, n_x, n, out);
-}
-
-AVX512_VBMI static void dot4_q8_0_pairs(const void *const rows[4], const void *x, int n,
-                                        float out[4]) {
-    dot_q8_0_pairs((const uint8_t *const *)rows, 4, NULL, x, n, out);
-}
-
-AVX512_VBMI static float dot1_q8_0_pairs(const void *row, const void *x, int n) {
-    const uint8_t *rows[1] = {row};
-    float out;
-    dot_q8_0_pairs(rows, 1, NULL, x, n, &out);
-    return out;
-}
-
-QUANT_MULTI_ENTRY_POINT(AVX512_VBMI, q8_0_pairs)
-
-#define Q8_0_STRIPE_PAIRS 64
-AVX512_VBMI static void dot4_stripes_q8_0_pairs(const void *first, size_t row_bytes,
-                                                int64_t stripe, const void *x, int n, float *y) {
-    q8_0_pair_x pairs[Q8_0_STRIPE_PAIRS];
-    const int n_pairs = n / (2 * PA_Q8_0_BLOCK);
-    const q8_0_pair_x *made = NULL;
-    if (n_pairs <= Q8_0_STRIPE_PAIRS) {
-        for (int p = 0; p < n_pairs; p++) pairs[p] = q8_0_pair_of(x, 2 * p);
-        made = pairs;
+/* q4_0 and q8_0 in quads: dot4, dot1, dot4xn, its prepared x, and the stripes */
+#define QUAD_ENTRY_POINTS(type, TYPE, bias)                                                   \
+    AVX512_VBMI static void dot4_##type##_quads(const void *const rows[4], const void *x,     \
+                                                int n, float out[4]) {                        \
+        const pa_xq8 *xs[1] = {x};                                                            \
+        dot_quads(TYPE, (const uint8_t *const *)rows, 4, 1, xs, NULL, n, out);                \
+    }                                                                                         \
+    AVX512_VBMI static float dot1_##type##_quads(const void *row, const void *x, int n) {     \
+        const uint8_t *rows[1] = {row};                                                       \
+        const pa_xq8 *xs[1] = {x};                                                            \
+        float out;                                                                            \
+        dot_quads(TYPE, rows, 1, 1, xs, NULL, n, &out);                                       \
+        return out;                                                                           \
+    }                                                                                         \
+    AVX512_VBMI static void dot4xn_##type##_quads(const void *const rows[4],                  \
+                                                  const void *const *x, int n_x, int n,       \
+                                                  float *out) {                               \
+        quads_tokens(TYPE, (const uint8_t *const *)rows, (const pa_xq8 *const *)x, NULL, n_x, \
+                     n, out);                                                                 \
+    }                                                                                         \
+    AVX512_VBMI static void prepare_x_##type##_quads(const void *x, int n, void *out) {       \
+        quads_of(x, n, bias, out);                                                            \
+    }                                                                                         \
+    AVX512_VBMI static void dot4xn_prepared_##type##_quads(                                   \
+        const void *const rows[4], const void *const *x, const void *const *prepared,         \
+        int n_x, int n, float *out) {                                                         \
+        quads_tokens(TYPE, (const uint8_t *const *)rows, (const pa_xq8 *const *)x,            \
+                     (const quad_x *const *)prepared, n_x, n, out);                           \
+    }                                                                                         \
+    AVX512_VBMI static void dot4_stripes_##type##_quads(const void *first, size_t row_bytes,  \
+                                                        int64_t stripe, const void *x, int n, \
+                                                        float *y) {                           \
+        quads_stripes(TYPE, first, row_bytes, stripe, x, n, y);                               \
     }
-    PA_STRIPE_ROWS(dot_q8_0_pairs, made, (const pa_xq8 *)x)
-}
+QUAD_ENTRY_POINTS(q4_0, PA_W_Q4_0, 8)
+QUAD_ENTRY_POINTS(q8_0, PA_W_Q8_0, 128)
 
-/* q4_0 quads' stripes: the x side of the quads made once for all the rows (rows of up to 8192
- * values: 16 KiB of stack; longer ones make it per four rows, as dot4 does), each pass's four
- * sums stored to their rows from the vector */
-#define Q4_0_STRIPE_QUADS 64
-AVX512_VBMI static void dot4_stripes_q4_0_quads(const void *first, size_t row_bytes,
-                                                int64_t stripe, const void *x, int n, float *y) {
-    q4_0_quad_x quads[Q4_0_STRIPE_QUADS];
-    const int n_quads = n / (4 * PA_Q4_0_BLOCK);
-    const q4_0_quad_x *made = NULL;
-    if (n_quads <= Q4_0_STRIPE_QUADS) {
-        for (int q = 0; q < n_quads; q++) quads[q] = q4_0_quad_of(x, 4 * q);
-        made = quads;
-    }
-    for (int64_t i = 0; i < stripe; i++) {
-        const uint8_t *rows[4];
-        for (int j = 0; j < 4; j++)
-            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;
-        const __m128 sums = dot_q4_0_quads(rows, 4, made, x, n);
-        y[i] = _mm_cvtss_f32(sums);
-        _MM_EXTRACT_FLOAT(y[stripe + i], sums, 1);
-        _MM_EXTRACT_FLOAT(y[2 * stripe + i], sums, 2);
-        _MM_EXTRACT_FLOAT(y[3 * stripe + i], sums, 3);
-    }
-}
+/* A token's x side of every quad (quad_x_of), for dot4xn_prepared */
+static size_t prepared_bytes_quads(int n) { return (size_t)(n / 128) * sizeof(quad_x); }
 
 /* q4_K in ZMM registers: dot4, dot1, dot4xn, and the stripes, whose x side is made once for
  * all the rows (rows of up to 16384 values: 32 KiB of stack; longer ones make it per four
@@ -1368,15 +1266,18 @@ static void make_avx512_vbmi(void) {
     q4_0->dot4 = dot4_q4_0_quads;
     q4_0->dot1 = dot1_q4_0_quads;
     q4_0->dot4xn = dot4xn_q4_0_quads;
-    q4_0->prepared_bytes = prepared_bytes_q4_0_quads;
+    q4_0->prepared_bytes = prepared_bytes_quads;
     q4_0->prepare_x = prepare_x_q4_0_quads;
     q4_0->dot4xn_prepared = dot4xn_prepared_q4_0_quads;
     q4_0->dot4_stripes = dot4_stripes_q4_0_quads;
     pa_row_kernels *q8_0 = &avx512_vbmi.types[PA_W_Q8_0];
-    q8_0->dot4 = dot4_q8_0_pairs;
-    q8_0->dot1 = dot1_q8_0_pairs;
-    q8_0->dot4xn = dot4xn_q8_0_pairs;
-    q8_0->dot4_stripes = dot4_stripes_q8_0_pairs;
+    q8_0->dot4 = dot4_q8_0_quads;
+    q8_0->dot1 = dot1_q8_0_quads;
+    q8_0->dot4xn = dot4xn_q8_0_quads;
+    q8_0->prepared_bytes = prepared_bytes_quads;
+    q8_0->prepare_x = prepare_x_q8_0_quads;
+    q8_0->dot4xn_prepared = dot4xn_prepared_q8_0_quads;
+    q8_0->dot4_stripes = dot4_stripes_q8_0_quads;
     pa_row_kernels *q4_k = &avx512_vbmi.types[PA_W_Q4_K];
     q4_k->dot4 = dot4_q4_k_zmm4;
     q4_k->dot1 = dot1_q4_k_zmm;
