@@ -842,40 +842,61 @@ INLINE_VBMI void q4_k_half_unpack(const uint8_t *qs, __m512i *first, __m512i *se
     *second = _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15), hi);
 }
 
-/* Where sub-block 4h + g of row j goes in a half's vector: lane 4g + j, read from [row 0's 8
- * | row 1's 8] (indexes 0..15) and [row 2's 8 | row 3's 8] (16..31) */
-static const int32_t q4_k_rows_of_half[2][16] = {
-    {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27},
-    {4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31},
-};
+/* Four rows' q4_K block headers side by side (row j's d, dmin and 12 scale bytes at 16j..16j+15)
+ * -> their sub-block scales and mins as bytes in the order of sum_blocks_x4: byte 16h + 4g + j
+ * is row j's sc[4h + g], byte 32 + 16h + 4g + j its m[4h + g]. `primary` picks the byte with a
+ * value's low bits, `secondary` the one with its top 2 (pa_q4_k_scale_min), `low_bits` masks
+ * the primary's (63 for s < 4, 15 for sc[s >= 4]; m[s >= 4] takes its high nibble instead), and
+ * `top_bits` keeps the secondary's only for s >= 4. */
+static uint8_t q4_k_primary[64], q4_k_secondary[64], q4_k_low_bits[64], q4_k_top_bits[64];
+static uint16_t q4_k_d_words[32]; /* d of row j to words 4g + j, dmin to 16 + 4g + j */
+static uint64_t q4_k_high_nibble; /* bit p: byte p takes the primary's high nibble */
 
-/* [a | b] */
-INLINE __m512 join_ps256(__m256 a, __m256 b) {
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(a)),
-                                               _mm256_castps_pd(b), 1));
+static void make_q4_k_tables(void) {
+    for (int p = 0; p < 64; p++) {
+        const int is_min = p >= 32, h = (p / 16) % 2, g = (p % 16) / 4, j = p % 4, sb = 4 * h + g;
+        const int row = 16 * j + 4; /* the row's scale bytes */
+        if (sb < 4) {
+            q4_k_primary[p] = (uint8_t)(row + (is_min ? sb + 4 : sb));
+            q4_k_low_bits[p] = 63;
+        } else {
+            q4_k_primary[p] = (uint8_t)(row + sb + 4);
+            q4_k_secondary[p] = (uint8_t)(row + (is_min ? sb : sb - 4));
+            q4_k_low_bits[p] = is_min ? 0 : 15;
+            q4_k_top_bits[p] = 0x30;
+            if (is_min) q4_k_high_nibble |= 1ull << p;
+        }
+    }
+    for (int w = 0; w < 32; w++) q4_k_d_words[w] = (uint16_t)(8 * (w % 4) + (w >= 16));
 }
 
 /* Four rows' q4_K block scales d·sc[s] and mins dmin·m[s] in the order of sum_blocks_x4, half
- * h's lane 4g + j = row j's sub-block 4h + g. Rows j >= R repeat row 0 (their lanes unused). */
+ * h's lane 4g + j = row j's sub-block 4h + g, unpacked for the four rows at once in one ZMM
+ * register (one row at a time with 32-bit operations took more than the rows' dot products).
+ * Rows j >= R repeat row 0 (their lanes unused). */
 INLINE_VBMI void q4_k_rows_scales(const uint8_t *const *b, int R, __m512 scale[2], __m512 min[2]) {
-    __m256 sc[4], mn[4];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < 4; j++) {
-        if (j >= R) {
-            sc[j] = sc[0], mn[j] = mn[0];
-            continue;
-        }
-        __m256 scf, mf;
-        q4_k_scales_mins_f32(b[j], &scf, &mf);
-        sc[j] = _mm256_mul_ps(scf, table_scale(b[j]));
-        mn[j] = _mm256_mul_ps(mf, table_scale(b[j] + 2));
-    }
-    const __m512 sc01 = join_ps256(sc[0], sc[1]), sc23 = join_ps256(sc[2], sc[3]);
-    const __m512 mn01 = join_ps256(mn[0], mn[1]), mn23 = join_ps256(mn[2], mn[3]);
+    __m512i heads = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b[0]));
+    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[R > 1 ? 1 : 0]), 1);
+    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[R > 2 ? 2 : 0]), 2);
+    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[R > 3 ? 3 : 0]), 3);
+    const __m512i primary = _mm512_permutexvar_epi8(_mm512_loadu_si512(q4_k_primary), heads);
+    const __m512i secondary = _mm512_permutexvar_epi8(_mm512_loadu_si512(q4_k_secondary), heads);
+    const __m512i nibble = _mm512_set1_epi8(0xf);
+    const __m512i high = _mm512_and_si512(_mm512_srli_epi16(primary, 4), nibble);
+    const __m512i low = _mm512_mask_blend_epi8(
+        q4_k_high_nibble, _mm512_and_si512(primary, _mm512_loadu_si512(q4_k_low_bits)), high);
+    const __m512i top = _mm512_and_si512(
+        _mm512_srli_epi16(_mm512_and_si512(secondary, _mm512_set1_epi8((char)0xc0)), 2),
+        _mm512_loadu_si512(q4_k_top_bits));
+    const __m512i six_bits = _mm512_or_si512(low, top);
+    const __m512i d_words = _mm512_permutexvar_epi16(_mm512_loadu_si512(q4_k_d_words), heads);
+    const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(d_words));
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(d_words, 1));
     for (int h = 0; h < 2; h++) {
-        const __m512i to = _mm512_loadu_si512(q4_k_rows_of_half[h]);
-        scale[h] = _mm512_permutex2var_ps(sc01, to, sc23);
-        min[h] = _mm512_permutex2var_ps(mn01, to, mn23);
+        const __m128i sc = _mm512_extracti32x4_epi32(six_bits, h);
+        const __m128i m = _mm512_extracti32x4_epi32(six_bits, 2 + h);
+        scale[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc)), d);
+        min[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(m)), dmin);
     }
 }
 
@@ -1260,6 +1281,7 @@ const pa_kernel_set *pa_kernels_avx512(void) {
 static pa_kernel_set avx512_vbmi;
 static void make_avx512_vbmi(void) {
     if (!pa_kernels_avx512() || !pa_cpu_has_avx512_vbmi()) return;
+    make_q4_k_tables();
     avx512_vbmi = avx512;
     avx512_vbmi.name = "AVX-512+VNNI+VBMI";
     pa_row_kernels *q4_0 = &avx512_vbmi.types[PA_W_Q4_0];

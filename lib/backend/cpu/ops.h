@@ -30,8 +30,10 @@ uint64_t pa_cpu_type_block(uint32_t type);
 #define PA_MATMUL_TILE_PASS 512
 
 /* The floats of scratch a pool of n_threads needs for products of width k: per thread, a tile
- * of dequantized rows for sgemm (or the AMX kernel's work area, or X rounded to 8 bits for the
- * row kernels); and X packed for AMX tiles, shared. */
+ * of dequantized rows for sgemm (or the AMX kernel's work area, or, for the row kernels, X
+ * rounded to 8 bits and the x side they prepare from it: ~3.4 bytes per value of each of up to
+ * 27 tokens, within the first thread's 64 floats per value); and X packed for AMX tiles,
+ * shared. */
 #define PA_MATMUL_SCRATCH_FLOATS(n_threads, k)                                                \
     ((size_t)(n_threads) * PA_MATMUL_TILE_ROWS * (size_t)(k) +                                \
      (size_t)PA_MATMUL_TILE_PASS * (size_t)(k) / 2 + 16)
