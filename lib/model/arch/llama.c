@@ -552,15 +552,17 @@ static void chunk_attention_any(const chunk_job *job, const chunk_item *it,
         }
 }
 
+/* Thread ith takes items ith, ith + nth, ...: the items go row chunk by row chunk (each with
+ * every head), and a chunk's causal attention costs in proportion to its position, so split
+ * in contiguous ranges the thread with the last rows had three times the first's work (two
+ * threads, one prompt). */
 static void chunk_attention_rows(void *ctx, int ith, int nth) {
     const chunk_job *job = ctx;
-    int64_t begin, end;
-    pa_split(job->n_items, ith, nth, &begin, &end);
     const size_t slot = (size_t)pa_pool_slot(), hd = (size_t)job->hp->head_dim;
     const chunk_scratch cs = {job->ws->scores + slot * QUERY_ROWS * job->ws->n_ctx,
                               job->ws->kv_f32 + slot * 2 * PA_KV_MAX_BLOCK_SIZE * hd,
                               job->ws->mark_s + slot * QUERY_ROWS * MARK_TILE};
-    for (int64_t i = begin; i < end; i++) chunk_attention_any(job, &job->items[i], &cs);
+    for (int i = ith; i < job->n_items; i += nth) chunk_attention_any(job, &job->items[i], &cs);
 }
 
 /* Work items of the long sequences of the batch: (QUERY_ROWS rows, head) pairs. */
