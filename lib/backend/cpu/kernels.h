@@ -59,6 +59,11 @@ typedef enum pa_wtype {
 /* How far ahead of the values being read each row is prefetched, in bytes (measured on the
  * development machine: 1 KiB gave 16.3 GB/s, 2 KiB 18.4, 4 KiB 18.2 for one core). */
 #define PA_PREFETCH_BYTES 2048
+/* The same for the VBMI set's 4-bit rows (q4_0 quads, q4_K in ZMM registers), which take fewer
+ * cycles per byte since four rows share their scaling: 2048 / 3072 / 4096 / 6144 bytes, 110M
+ * shape Q4_0 tg64 on one Zen 5 core 618 / 646 / 635 / 642 tokens/s, two 915 / 953 / 933 /
+ * 870 (interleaved medians); Q4_K +2 % / +8 % at 3072; Q8_0 and F16 rows slower there. */
+#define PA_PREFETCH_BYTES_4BIT 3072
 
 /* Put before each loop over the R rows of a pass: with the rows unrolled, each row's
  * accumulators stay in registers (gcc -O2 otherwise keeps them in memory). */
@@ -146,6 +151,9 @@ typedef struct pa_row_kernels {
     void (*prepare_x)(const void *x, int n, void *out);
     void (*dot4xn_prepared)(const void *const rows[4], const void *const *x,
                             const void *const *prepared, int n_x, int n, float *out);
+    /* how far ahead of where they read the kernels ask for a row, in bytes (0: the default
+     * PA_PREFETCH_BYTES) */
+    int prefetch_bytes;
 } pa_row_kernels;
 
 /* The body of a set's dot4_stripes(first, row_bytes, stripe, x, n, y) around its always-inline

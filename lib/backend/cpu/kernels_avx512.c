@@ -617,7 +617,7 @@ INLINE_VBMI void dot_quads(pa_wtype type, const uint8_t *const *rows, int R, int
                     first[j] = first[0];
                     continue;
                 }
-                prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+                prefetch(rows[j] + off + PA_PREFETCH_BYTES_4BIT);
                 q4_0_quad_unpack(rows[j] + off, &first[j], &lo[j], &hi[j]);
             }
             d = q4_0_quad_scales_x4(first);
@@ -930,8 +930,8 @@ INLINE_VBMI void dot_q4_k_zmm(const uint8_t *const *rows, int R, int T, const pa
         for (int j = 0; j < 4; j++) b[j] = rows[j < R ? j : 0] + off;
         PA_UNROLL_ROWS
         for (int j = 0; j < R; j++) {
-            prefetch(b[j] + PA_PREFETCH_BYTES);
-            prefetch(b[j] + 64 + PA_PREFETCH_BYTES);
+            prefetch(b[j] + PA_PREFETCH_BYTES_4BIT);
+            prefetch(b[j] + 64 + PA_PREFETCH_BYTES_4BIT);
         }
         __m512 scale[2], min[2];
         q4_k_rows_scales(b, R, scale, min);
@@ -1292,6 +1292,7 @@ static void make_avx512_vbmi(void) {
     q4_0->prepare_x = prepare_x_q4_0_quads;
     q4_0->dot4xn_prepared = dot4xn_prepared_q4_0_quads;
     q4_0->dot4_stripes = dot4_stripes_q4_0_quads;
+    q4_0->prefetch_bytes = PA_PREFETCH_BYTES_4BIT;
     pa_row_kernels *q8_0 = &avx512_vbmi.types[PA_W_Q8_0];
     q8_0->dot4 = dot4_q8_0_quads;
     q8_0->dot1 = dot1_q8_0_quads;
@@ -1305,6 +1306,7 @@ static void make_avx512_vbmi(void) {
     q4_k->dot1 = dot1_q4_k_zmm;
     q4_k->dot4xn = dot4xn_q4_k_zmm;
     q4_k->dot4_stripes = dot4_stripes_q4_k_zmm;
+    q4_k->prefetch_bytes = PA_PREFETCH_BYTES_4BIT;
     /* No sgemm but for f32: on Zen 5 (no AMX; OpenBLAS 0.3.21 runs its Haswell kernels
      * there) the row kernels stayed ahead at every length measured, pp16-pp2048, one thread,
      * pp512: q4_0 1243 against 577 tokens/s through sgemm, q8_0 1035 / 574, q4_K 700 / 598,

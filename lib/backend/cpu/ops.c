@@ -174,13 +174,14 @@ static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe)
     const pa_matrix *w = job->w;
     const int n_in = (int)w->n_in;
     if (job->k->dot4_stripes && job->n == 1) { /* one token: the kernel loops over the rows */
-        /* the kernel asks for each stripe PA_PREFETCH_BYTES ahead of where it reads; ask for
+        /* the kernel asks for each stripe prefetch_bytes ahead of where it reads; ask for
          * what comes before that here, all four stripes' at once, so that the first rows'
          * misses overlap instead of waiting one after the other (Q4_0 tg64 on two Zen 5
          * threads +2-7 %) */
+        const int ahead = job->k->prefetch_bytes ? job->k->prefetch_bytes : PA_PREFETCH_BYTES;
         for (int j = 0; j < 4; j++) {
             const uint8_t *rows = row_ptr(w, begin + j * stripe);
-            for (int off = 0; off < PA_PREFETCH_BYTES; off += 64) __builtin_prefetch(rows + off);
+            for (int off = 0; off < ahead; off += 64) __builtin_prefetch(rows + off);
         }
         job->k->dot4_stripes(row_ptr(w, begin), w->row_bytes, stripe, x_of(job, 0), n_in,
                              job->y + begin);
