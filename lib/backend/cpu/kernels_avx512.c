@@ -892,11 +892,13 @@ INLINE_VBMI void q4_k_rows_scales(const uint8_t *const *b, int R, __m512 scale[2
     const __m512i d_words = _mm512_permutexvar_epi16(_mm512_loadu_si512(q4_k_d_words), heads);
     const __m512 d = _mm512_cvtph_ps(_mm512_castsi512_si256(d_words));
     const __m512 dmin = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(d_words, 1));
+    const __m128i part[4] = {_mm512_extracti32x4_epi32(six_bits, 0), /* sc, half 0 */
+                             _mm512_extracti32x4_epi32(six_bits, 1), /* sc, half 1 */
+                             _mm512_extracti32x4_epi32(six_bits, 2), /* m, half 0 */
+                             _mm512_extracti32x4_epi32(six_bits, 3)};
     for (int h = 0; h < 2; h++) {
-        const __m128i sc = _mm512_extracti32x4_epi32(six_bits, h);
-        const __m128i m = _mm512_extracti32x4_epi32(six_bits, 2 + h);
-        scale[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc)), d);
-        min[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(m)), dmin);
+        scale[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(part[h])), d);
+        min[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(part[2 + h])), dmin);
     }
 }
 
@@ -1188,7 +1190,7 @@ AVX512_VBMI static void dot4xn_q4_k_zmm(const void *const rows[4], const void *c
     q4_k_zmm_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, n_x, n, out);
 }
 
-/* A token's x side of every half block (q4_K_half_of), made once for a thread's rows */
+/* A token's x side of every half block (q4_k_half_of), made once for a thread's rows */
 AVX512_VBMI static void q4_k_halves_of(const pa_xq8 *x, int n, q4_k_half_x *halves) {
     for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++)
         for (int h = 0; h < 2; h++) halves[2 * blk + h] = q4_k_half_of(x, blk, h);
