@@ -1169,6 +1169,9 @@ QUAD_ENTRY_POINTS(q8_0, PA_W_Q8_0, 128)
 /* A token's x side of every quad (quad_x_of), for dot4xn_prepared */
 static size_t prepared_bytes_quads(int n) { return (size_t)(n / 128) * sizeof(quad_x); }
 
+/* The kernels of QUAD_ENTRY_POINTS(type) into the row kernels k */
+#define USE_QUADS(k, type)                                                                        do {                                                                                              (k)->dot4 = dot4_##type##_quads;                                                              (k)->dot1 = dot1_##type##_quads;                                                              (k)->dot4xn = dot4xn_##type##_quads;                                                          (k)->prepared_bytes = prepared_bytes_quads;                                                   (k)->prepare_x = prepare_x_##type##_quads;                                                    (k)->dot4xn_prepared = dot4xn_prepared_##type##_quads;                                        (k)->dot4_stripes = dot4_stripes_##type##_quads;                                          } while (0)
+
 /* q4_K in ZMM registers: dot4, dot1, dot4xn and its prepared x (prompts +2-6 % on Zen 5), and
  * the stripes, whose x side is made once for all the rows (rows of up to 16384 values: 32 KiB
  * of stack; longer ones make it per four rows) */
@@ -1300,23 +1303,9 @@ static void make_avx512_vbmi(void) {
     make_q4_k_tables();
     avx512_vbmi = avx512;
     avx512_vbmi.name = "AVX-512+VNNI+VBMI";
-    pa_row_kernels *q4_0 = &avx512_vbmi.types[PA_W_Q4_0];
-    q4_0->dot4 = dot4_q4_0_quads;
-    q4_0->dot1 = dot1_q4_0_quads;
-    q4_0->dot4xn = dot4xn_q4_0_quads;
-    q4_0->prepared_bytes = prepared_bytes_quads;
-    q4_0->prepare_x = prepare_x_q4_0_quads;
-    q4_0->dot4xn_prepared = dot4xn_prepared_q4_0_quads;
-    q4_0->dot4_stripes = dot4_stripes_q4_0_quads;
-    q4_0->prefetch_bytes = PA_PREFETCH_BYTES_4BIT;
-    pa_row_kernels *q8_0 = &avx512_vbmi.types[PA_W_Q8_0];
-    q8_0->dot4 = dot4_q8_0_quads;
-    q8_0->dot1 = dot1_q8_0_quads;
-    q8_0->dot4xn = dot4xn_q8_0_quads;
-    q8_0->prepared_bytes = prepared_bytes_quads;
-    q8_0->prepare_x = prepare_x_q8_0_quads;
-    q8_0->dot4xn_prepared = dot4xn_prepared_q8_0_quads;
-    q8_0->dot4_stripes = dot4_stripes_q8_0_quads;
+    USE_QUADS(&avx512_vbmi.types[PA_W_Q4_0], q4_0);
+    avx512_vbmi.types[PA_W_Q4_0].prefetch_bytes = PA_PREFETCH_BYTES_4BIT;
+    USE_QUADS(&avx512_vbmi.types[PA_W_Q8_0], q8_0);
     pa_row_kernels *q4_k = &avx512_vbmi.types[PA_W_Q4_K];
     q4_k->dot4 = dot4_q4_k_zmm4;
     q4_k->dot1 = dot1_q4_k_zmm;
