@@ -157,44 +157,45 @@ static const void *x_of(const matmul_job *job, int t) {
     return job->x + (int64_t)t * job->w->n_in;
 }
 
-/* Few tokens: thread ith takes rows [begin, end) of W and reads them as four stripes at once
- * (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length s), so
- * that four far-apart streams are in flight (kernels.h); the 4 rows stay in L1 while every
- * token of the batch is dotted with them, so W is read from memory once per batch. The rows
- * past the four stripes (fewer than four) go one at a time.
- *
- * Several tokens' results go through a tile of ROW_TILE rows per stripe and token, written to
- * Y a cache line at a time: written one value at a time, token t's value lands n_out floats
- * from token t + 1's, and where n_out * 4 is a multiple of 4 KiB (2048, 8192 rows) the
- * batch's 27 stores per row all fall in one L1 set (Zen 5, Q4_0 pp128 on one thread: 15 % of
- * the time was in those stores). */
-enum { ROW_TILE = 16 };
-
+/* One token (decode): thread ith takes rows [begin, end) of W and reads them as four stripes
+ * at once (rows begin + i, begin + s + i, begin + 2s + i, begin + 3s + i for a stripe length
+ * s), so that four far-apart streams are in flight (kernels.h). */
 static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe) {
     const pa_matrix *w = job->w;
-    const int n_in = (int)w->n_in;
-    if (job->k->dot4_stripes && job->n == 1) { /* one token: the kernel loops over the rows */
-        /* the kernel asks for each stripe prefetch_bytes ahead of where it reads; ask for
-         * what comes before that here, all four stripes' at once, so that the first rows'
-         * misses overlap instead of waiting one after the other (Q4_0 tg64 on two Zen 5
-         * threads +2-7 %) */
-        const int ahead = job->k->prefetch_bytes ? job->k->prefetch_bytes : PA_PREFETCH_BYTES;
-        for (int j = 0; j < 4; j++) {
-            const uint8_t *rows = row_ptr(w, begin + j * stripe);
-            for (int off = 0; off < ahead; off += 64) __builtin_prefetch(rows + off);
-        }
-        job->k->dot4_stripes(row_ptr(w, begin), w->row_bytes, stripe, x_of(job, 0), n_in,
-                             job->y + begin);
-        return;
+    /* the kernel asks for each stripe prefetch_bytes ahead of where it reads; ask for what
+     * comes before that here, all four stripes' at once, so that the first rows' misses
+     * overlap instead of waiting one after the other (Q4_0 tg64 on two Zen 5 threads +2-7 %) */
+    const int ahead = job->k->prefetch_bytes ? job->k->prefetch_bytes : PA_PREFETCH_BYTES;
+    for (int j = 0; j < 4; j++) {
+        const uint8_t *rows = row_ptr(w, begin + j * stripe);
+        for (int off = 0; off < ahead; off += 64) __builtin_prefetch(rows + off);
     }
+    job->k->dot4_stripes(row_ptr(w, begin), w->row_bytes, stripe, x_of(job, 0), (int)w->n_in,
+                         job->y + begin);
+}
+
+/* Several tokens: rows [begin, begin + n_rows) (a multiple of 4) four adjacent rows a pass,
+ * each pass's rows staying in L1 while every token of the batch is dotted with them, so W is
+ * read from memory once per batch; a pass's four results per token are four adjacent values
+ * of Y. They go through a tile of ROW_TILE rows per token, written to Y a cache line at a
+ * time: written as they come, token t's values land n_out floats from token t + 1's, and where
+ * n_out * 4 is a multiple of 4 KiB (2048, 8192 rows) the batch's 27 stores per pass all fall
+ * in one L1 set (Zen 5, Q4_0 pp128 on one thread: 15 % of the time was in those stores).
+ * (Passes of four rows from four stripes, as decode reads them, left a scalar copy of every
+ * result: Q4_0 prompts 2-3 % slower on Zen 5.) */
+enum { ROW_TILE = 16 };
+
+static void matmul_row_groups(const matmul_job *job, int64_t begin, int64_t n_rows) {
+    const pa_matrix *w = job->w;
+    const int n_in = (int)w->n_in;
     const void *xs[MAX_ROW_BATCH]; /* each token's activations, for dot4xn */
     for (int t = 0; t < job->n; t++) xs[t] = x_of(job, t);
-    float tile[MAX_ROW_BATCH][4][ROW_TILE];
-    for (int64_t i0 = 0; i0 < stripe; i0 += ROW_TILE) {
-        const int m = stripe - i0 < ROW_TILE ? (int)(stripe - i0) : ROW_TILE;
-        for (int i = 0; i < m; i++) {
+    float tile[MAX_ROW_BATCH][ROW_TILE];
+    for (int64_t i0 = 0; i0 < n_rows; i0 += ROW_TILE) {
+        const int m = n_rows - i0 < ROW_TILE ? (int)(n_rows - i0) : ROW_TILE;
+        for (int i = 0; i < m; i += 4) {
             const void *rows[4];
-            for (int j = 0; j < 4; j++) rows[j] = row_ptr(w, begin + j * stripe + i0 + i);
+            for (int j = 0; j < 4; j++) rows[j] = row_ptr(w, begin + i0 + i + j);
             float out[4 * MAX_ROW_BATCH];
             if (job->prepared) { /* the tokens share each weight load, x made once */
                 job->k->dot4xn_prepared(rows, xs, job->prepared, job->n, n_in, out);
@@ -203,15 +204,13 @@ static void matmul_stripes(const matmul_job *job, int64_t begin, int64_t stripe)
             } else {
                 for (int t = 0; t < job->n; t++) job->k->dot4(rows, xs[t], n_in, out + 4 * t);
             }
-            for (int t = 0; t < job->n; t++)
-                for (int j = 0; j < 4; j++) tile[t][j][i] = out[4 * t + j];
+            for (int t = 0; t < job->n; t++) memcpy(&tile[t][i], &out[4 * t], 4 * sizeof(float));
         }
-        for (int t = 0; t < job->n; t++)
-            for (int j = 0; j < 4; j++) {
-                float *dst = job->y + (int64_t)t * w->n_out + begin + j * stripe + i0;
-                if (m == ROW_TILE) memcpy(dst, tile[t][j], sizeof tile[t][j]); /* inlined */
-                else memcpy(dst, tile[t][j], (size_t)m * sizeof(float));
-            }
+        for (int t = 0; t < job->n; t++) {
+            float *dst = job->y + (int64_t)t * w->n_out + begin + i0;
+            if (m == ROW_TILE) memcpy(dst, tile[t], sizeof tile[t]); /* inlined */
+            else memcpy(dst, tile[t], (size_t)m * sizeof(float));
+        }
     }
 }
 
@@ -220,8 +219,9 @@ static void matmul_rows(void *ctx, int ith, int nth) {
     const pa_matrix *w = job->w;
     int64_t begin, end;
     pa_split(w->n_out, ith, nth, &begin, &end);
-    const int64_t stripe = (end - begin) / 4;
-    matmul_stripes(job, begin, stripe);
+    const int64_t stripe = (end - begin) / 4; /* rows past 4 * stripe go one at a time */
+    if (job->n == 1 && job->k->dot4_stripes) matmul_stripes(job, begin, stripe);
+    else matmul_row_groups(job, begin, 4 * stripe);
     for (int64_t o = begin + 4 * stripe; o < end; o++)
         for (int t = 0; t < job->n; t++)
             job->y[(int64_t)t * w->n_out + o] =
