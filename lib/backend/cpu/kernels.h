@@ -7,11 +7,13 @@
  * Decode reads every weight once per token, so these kernels are bound by how fast one core
  * can pull a weight stream from memory (the q4 ones by arithmetic too). Two things make the
  * streaming fast:
- *   - dot4 takes four rows that lie far apart in the matrix (the matmul driver gives each
+ *   - decode takes four rows that lie far apart in the matrix (the matmul driver gives each
  *     thread four stripes of its rows), so four independent streams are in flight and the
- *     hardware prefetcher tracks each one across page boundaries;
- *   - each kernel prefetches PA_PREFETCH_BYTES ahead in every row it reads, which covers the
- *     start of every 4 KiB page before the hardware prefetcher would.
+ *     hardware prefetcher tracks each one across page boundaries (batches of tokens, bound by
+ *     arithmetic, take four adjacent rows a pass);
+ *   - each kernel prefetches PA_PREFETCH_BYTES ahead in every row it reads (its set's
+ *     prefetch_bytes where that differs), which covers the start of every 4 KiB page before
+ *     the hardware prefetcher would.
  * On the development machine (2 cores) this took an f16 GEMV from 10 to 18 GB/s on one core.
  *
  * The kernels of quantized types (q8_0, q4_0, q4_K) read the activation row rounded to 8 bits
