@@ -873,12 +873,12 @@ static void make_q4_k_tables(void) {
 /* Four rows' q4_K block scales d·sc[s] and mins dmin·m[s] in the order of sum_blocks_x4, half
  * h's lane 4g + j = row j's sub-block 4h + g, unpacked for the four rows at once in one ZMM
  * register (one row at a time with 32-bit operations took more than the rows' dot products).
- * Rows j >= R repeat row 0 (their lanes unused). */
-INLINE_VBMI void q4_k_rows_scales(const uint8_t *const *b, int R, __m512 scale[2], __m512 min[2]) {
+ * b: the four rows' blocks (a pass of fewer rows repeats one; its other lanes go unused). */
+INLINE_VBMI void q4_k_rows_scales(const uint8_t *const b[4], __m512 scale[2], __m512 min[2]) {
     __m512i heads = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)b[0]));
-    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[R > 1 ? 1 : 0]), 1);
-    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[R > 2 ? 2 : 0]), 2);
-    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[R > 3 ? 3 : 0]), 3);
+    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[1]), 1);
+    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[2]), 2);
+    heads = _mm512_inserti32x4(heads, _mm_loadu_si128((const __m128i *)b[3]), 3);
     const __m512i primary = _mm512_permutexvar_epi8(_mm512_loadu_si512(q4_k_primary), heads);
     const __m512i secondary = _mm512_permutexvar_epi8(_mm512_loadu_si512(q4_k_secondary), heads);
     const __m512i nibble = _mm512_set1_epi8(0xf);
@@ -908,22 +908,20 @@ INLINE_VBMI __m512i q4_k_half_isum(__m512i first, __m512i second, const q4_k_hal
     return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, first, hx->first), second, hx->second);
 }
 
-/* The most tokens dot_q4_k_zmm takes at once (as Q4_0_NX) */
-#define Q4_K_NX 6
-
-/* out[t * 4 + j] = rows[j] · x[t] for R rows (1 or 4) and T tokens (1..Q4_K_NX): per sub-block
- * s, (d·sc[s])·d_x · Σ nibble·q_x, less (dmin·m[s])·d_x·Σ q_x. A block's 128 bytes of nibbles
- * are two halves of four sub-blocks, each row's half a ZMM register whose 16 lanes sum four
- * sub-blocks (two vpdpbusd); the four rows' sums are added up per sub-block (sum_blocks_x4)
- * and share one convert, one FMA for the scales and one for the mins per half and token, where
- * each row had its own (768 x 768 in cache, Zen 5, one core, 16 and 27 tokens: 118 / 112 ->
- * 173 / 177 GMAC/s; decode 38-40 -> 41 GB/s). Every (row, token) lane sees the same
- * operations for any R and T, so dot1, dot4 and the batches agree bit for bit. The x side of
- * token t's halves comes from prepared[t] (2 per block, made once for all of a thread's rows
- * by the stripes) or, where prepared is NULL, is made here. */
+/* out[t * 4 + j] = rows[j] · x[t] for R rows (1 or 4) and T tokens (1..QUAD_NX, as the
+ * quads): per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, less (dmin·m[s])·d_x·Σ q_x. A block's
+ * 128 bytes of nibbles are two halves of four sub-blocks, each row's half a ZMM register whose
+ * 16 lanes sum four sub-blocks (two vpdpbusd); the four rows' sums are added up per sub-block
+ * (sum_blocks_x4) and share one convert, one FMA for the scales and one for the mins per half
+ * and token, where each row had its own, and the four rows' scales are unpacked at once
+ * (q4_k_rows_scales). 768 x 768 in cache, Zen 5, one core: 27 tokens 112 -> 197 GMAC/s,
+ * decode 40 -> 51 GB/s. Every (row, token) lane sees the same operations for any R and T, so
+ * dot1, dot4 and the batches agree bit for bit. The x side of token t's halves comes from
+ * prepared[t] (2 per block, made once for a batch or for all of a thread's rows) or, where
+ * prepared is NULL, is made here. */
 INLINE_VBMI void dot_q4_k_zmm(const uint8_t *const *rows, int R, int T, const pa_xq8 *const *x,
                               const q4_k_half_x *const *prepared, int n, float *out) {
-    __m512 acc[Q4_K_NX];
+    __m512 acc[QUAD_NX];
     _Pragma("GCC unroll 8") for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
         const size_t off = (size_t)blk * PA_Q4_K_BYTES;
@@ -936,7 +934,7 @@ INLINE_VBMI void dot_q4_k_zmm(const uint8_t *const *rows, int R, int T, const pa
             prefetch(b[j] + 64 + PA_PREFETCH_BYTES_4BIT);
         }
         __m512 scale[2], min[2];
-        q4_k_rows_scales(b, R, scale, min);
+        q4_k_rows_scales(b, scale, min);
         _Pragma("GCC unroll 2") for (int h = 0; h < 2; h++) {
             __m512i first[4], second[4];
             PA_UNROLL_ROWS
@@ -961,13 +959,13 @@ INLINE_VBMI void dot_q4_k_zmm(const uint8_t *const *rows, int R, int T, const pa
     }
 }
 
-/* dot_q4_k_zmm over n_x tokens, Q4_K_NX at a time, then the rest (T a constant in each call) */
+/* dot_q4_k_zmm over n_x tokens, QUAD_NX at a time, then the rest (T a constant in each call) */
 INLINE_VBMI void q4_k_zmm_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,
                                  const q4_k_half_x *const *prepared, int n_x, int n,
                                  float *out) {
     int t = 0;
-    for (; n_x - t >= Q4_K_NX; t += Q4_K_NX)
-        dot_q4_k_zmm(rows, 4, Q4_K_NX, x + t, prepared ? prepared + t : NULL, n, out + 4 * t);
+    for (; n_x - t >= QUAD_NX; t += QUAD_NX)
+        dot_q4_k_zmm(rows, 4, QUAD_NX, x + t, prepared ? prepared + t : NULL, n, out + 4 * t);
     const q4_k_half_x *const *p = prepared ? prepared + t : NULL;
     switch (n_x - t) {
     case 1: dot_q4_k_zmm(rows, 4, 1, x + t, p, n, out + 4 * t); break;
