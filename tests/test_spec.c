@@ -1279,6 +1279,93 @@ static void greedy_sampling_picks_the_first_largest_logit(void **state) {
     pyagent_params_destroy(p);
 }
 
+/* pa_top_k's order: larger logits first, equal ones by id, NaN after every number */
+static int by_rank(const void *pa, const void *pb) {
+    const pa_token_logit *a = pa, *b = pb;
+    if (isnan(a->logit) != isnan(b->logit)) return isnan(a->logit) ? 1 : -1;
+    if (!isnan(a->logit) && a->logit != b->logit) return a->logit > b->logit ? -1 : 1;
+    return a->id - b->id;
+}
+
+/* pa_top_k leaves the first k of the whole row sorted (qsort on its order), for rows with
+ * ties, NaNs (first too), -inf, zeros of either sign, k from 1 to past the row's length. */
+static void top_k_is_the_sorted_rows_first_k(void **state) {
+    (void)state;
+    static float x[32000];
+    static pa_token_logit all[32000], got[80];
+    const int ks[] = {1, 2, 3, 40, 64, 70};
+    uint64_t rng = 5;
+    for (int trial = 0; trial < 600; trial++) {
+        const int n = trial % 50 == 0 ? 32000 : 1 + (int)(mix(rng++) % 1000);
+        const int distinct = trial % 2 ? 7 : 100000;
+        for (int i = 0; i < n; i++)
+            x[i] = (float)((int)(mix(rng++) % (uint64_t)distinct) - distinct / 2) / 8;
+        if (trial % 3 == 0) x[mix(rng++) % (uint64_t)n] = NAN;
+        if (trial % 5 == 0) x[mix(rng++) % (uint64_t)n] = -INFINITY;
+        if (trial % 7 == 0) x[mix(rng++) % (uint64_t)n] = -0.0f;
+        if (trial % 11 == 0) x[0] = NAN;
+        if (trial % 13 == 0) for (int i = 0; i < n; i++) x[i] = NAN;
+        for (int i = 0; i < n; i++) all[i] = (pa_token_logit){i, x[i]};
+        qsort(all, (size_t)n, sizeof *all, by_rank);
+        for (size_t j = 0; j < sizeof ks / sizeof *ks; j++) {
+            const int k = ks[j], want = k < n ? k : n;
+            assert_int_equal(pa_top_k(x, n, k, got), want);
+            for (int i = 0; i < want; i++)
+                if (got[i].id != all[i].id || memcmp(&got[i].logit, &all[i].logit, 4) != 0)
+                    fail_msg("n %d k %d: candidate %d is %d, the sorted row's %d", n, k, i,
+                             got[i].id, all[i].id);
+        }
+    }
+}
+
+/* A sampler given only the row's best candidates (as many as it asks for) draws the tokens it
+ * draws from the whole row, seed for seed: greedy, the defaults (top_k 40, top_p, min_p),
+ * top_k 64 and a small one with top_p off; it asks for the whole row with penalties, top_k 0
+ * or above the limit. */
+static void sampling_from_the_best_candidates_draws_what_the_whole_row_draws(void **state) {
+    (void)state;
+    static const struct { double temperature; int top_k; double top_p, min_p; } configs[] = {
+        {0, 40, 0.95, 0.05}, {0.8, 40, 0.95, 0.05}, {1.5, 64, 0.9, 0}, {0.7, 5, 1.0, 0}};
+    const int n = 2000;
+    static float x[2000];
+    pa_token_logit top[64];
+    uint64_t rng = 11;
+    for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
+        pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+        assert_int_equal(pyagent_params_set_f64(p, "temperature", configs[c].temperature), 0);
+        assert_int_equal(pyagent_params_set_i64(p, "top_k", configs[c].top_k), 0);
+        assert_int_equal(pyagent_params_set_f64(p, "top_p", configs[c].top_p), 0);
+        assert_int_equal(pyagent_params_set_f64(p, "min_p", configs[c].min_p), 0);
+        pa_sampler whole, best;
+        pa_err err = {0};
+        assert_int_equal(pa_sampler_init(&whole, n, &err), PYAGENT_OK);
+        assert_int_equal(pa_sampler_init(&best, n, &err), PYAGENT_OK);
+        pa_sampler_configure(&whole, p, 42);
+        pa_sampler_configure(&best, p, 42);
+        const int needed = pa_sampler_candidates_needed(&best, 64);
+        assert_int_equal(needed, configs[c].temperature > 0 ? configs[c].top_k : 1);
+        for (int draw = 0; draw < 300; draw++) {
+            for (int i = 0; i < n; i++) /* a peaked row, with ties */
+                x[i] = (float)((int)(mix(rng++) % 64)) / 4 - (i % 97 == 0 ? 0 : 8);
+            pa_top_k(x, n, needed, top);
+            const int32_t id = pa_sampler_sample(&whole, x, NULL, 0);
+            if (pa_sampler_sample_top(&best, top) != id)
+                fail_msg("config %zu, draw %d: the candidates drew otherwise", c, draw);
+        }
+        assert_int_equal(pyagent_params_set_i64(p, "top_k", 65), 0);
+        pa_sampler_configure(&best, p, 1);
+        assert_int_equal(pa_sampler_candidates_needed(&best, 64),
+                         configs[c].temperature > 0 ? 0 : 1);
+        assert_int_equal(pyagent_params_set_i64(p, "top_k", 0), 0);
+        assert_int_equal(pyagent_params_set_f64(p, "repeat_penalty", 1.1), 0);
+        pa_sampler_configure(&best, p, 1);
+        assert_int_equal(pa_sampler_candidates_needed(&best, 64), 0);
+        pa_sampler_free(&whole);
+        pa_sampler_free(&best);
+        pyagent_params_destroy(p);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_rejects_bad_capacities_and_null),
@@ -1313,6 +1400,8 @@ int main(void) {
         cmocka_unit_test(malformed_drafter_output_is_an_internal_error),
         cmocka_unit_test(positive_logprobs_count_as_zero_and_repeated_tokens_once),
         cmocka_unit_test(greedy_sampling_picks_the_first_largest_logit),
+        cmocka_unit_test(top_k_is_the_sorted_rows_first_k),
+        cmocka_unit_test(sampling_from_the_best_candidates_draws_what_the_whole_row_draws),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,26 @@ static void softmax_candidates(pa_candidate *c, size_t n, double temperature) {
     for (size_t i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
 }
 
+/* top-p, min-p and temperature over s->candidates[0 .. kept) (sorted best first): returns how
+ * many are left, their p summing to 1 */
+static size_t filter_kept(pa_sampler *s, size_t kept) {
+    pa_candidate *c = s->candidates;
+    softmax_candidates(c, kept, 1.0);
+    if (s->top_p < 1.0) { /* smallest prefix whose mass reaches top_p */
+        double mass = 0;
+        size_t i = 0;
+        while (i < kept && mass < s->top_p) mass += c[i++].p;
+        kept = i > 0 ? i : 1;
+    }
+    if (s->min_p > 0) { /* drop tokens below min_p * p(best) */
+        size_t i = 1;
+        while (i < kept && c[i].p >= s->min_p * c[0].p) i++;
+        kept = i;
+    }
+    softmax_candidates(c, kept, s->temperature);
+    return kept;
+}
+
 size_t pa_sampler_distribution(pa_sampler *s, const float *logits, const int32_t *history,
                                size_t n_history) {
     const int n = s->n_vocab;
@@ -163,22 +183,7 @@ size_t pa_sampler_distribution(pa_sampler *s, const float *logits, const int32_t
         return 1;
     }
     for (int i = 0; i < n; i++) c[i] = (pa_candidate){i, s->logits[i], 0};
-    size_t kept = keep_top_k(c, (size_t)n, (size_t)s->top_k);
-
-    softmax_candidates(c, kept, 1.0);
-    if (s->top_p < 1.0) { /* smallest prefix whose mass reaches top_p */
-        double mass = 0;
-        size_t i = 0;
-        while (i < kept && mass < s->top_p) mass += c[i++].p;
-        kept = i > 0 ? i : 1;
-    }
-    if (s->min_p > 0) { /* drop tokens below min_p * p(best) */
-        size_t i = 1;
-        while (i < kept && c[i].p >= s->min_p * c[0].p) i++;
-        kept = i;
-    }
-    softmax_candidates(c, kept, s->temperature);
-    return kept;
+    return filter_kept(s, keep_top_k(c, (size_t)n, (size_t)s->top_k));
 }
 
 double pa_sampler_uniform(pa_sampler *s) { return uniform(s->rng); }
@@ -201,4 +206,18 @@ int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *his
     size_t kept = pa_sampler_distribution(s, logits, history, n_history);
     if (kept == 1) return s->candidates[0].id;
     return pa_sampler_draw(s, kept, 1.0);
+}
+
+int pa_sampler_candidates_needed(const pa_sampler *s, int max) {
+    if (!penalties_off(s)) return 0;
+    if (s->temperature <= 0) return 1;
+    return s->top_k > 0 && s->top_k <= max && s->top_k < s->n_vocab ? (int)s->top_k : 0;
+}
+
+int32_t pa_sampler_sample_top(pa_sampler *s, const pa_token_logit *top) {
+    pa_candidate *c = s->candidates;
+    const size_t n = s->temperature <= 0 ? 1 : (size_t)s->top_k;
+    for (size_t i = 0; i < n; i++) c[i] = (pa_candidate){top[i].id, top[i].logit, 0};
+    const size_t kept = n == 1 ? 1 : filter_kept(s, n);
+    return kept == 1 ? c[0].id : pa_sampler_draw(s, kept, 1.0);
 }

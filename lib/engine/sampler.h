@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../backend/cpu/ops.h"
 #include "../core/error.h"
 
 typedef struct pa_candidate {
@@ -51,5 +52,14 @@ double pa_sampler_uniform(pa_sampler *s);
 /* Picks the next token from `logits` (n_vocab,) given the sequence so far. */
 int32_t pa_sampler_sample(pa_sampler *s, const float *logits, const int32_t *history,
                           size_t n_history);
+
+/* How many of a logits row's best candidates (pa_top_k) this sampler draws from: 1 when
+ * greedy, its top_k when that is at most `max`; 0 when it needs the whole row (penalties,
+ * top_k off, above max or the whole vocabulary). */
+int pa_sampler_candidates_needed(const pa_sampler *s, int max);
+
+/* pa_sampler_sample given only the row's best candidates, as pa_top_k orders them (as many as
+ * pa_sampler_candidates_needed asked for): the same token, the RNG advanced the same way. */
+int32_t pa_sampler_sample_top(pa_sampler *s, const pa_token_logit *top);
 
 #endif

@@ -563,6 +563,41 @@ int32_t pa_argmax(const float *x, int n) {
     return i;
 }
 
+/* a (at a later id than b) ranks before b: larger, or a number where b is NaN; equal values
+ * keep id order, so a later one never passes */
+static bool ranks_before(float a, float b) { return a > b || (isnan(b) && !isnan(a)); }
+
+/* Inserts x[i] into the sorted out[0 .. *kept) (at most k), dropping the last when full. */
+static void insert_candidate(pa_token_logit *out, int *kept, int k, float v, int32_t i) {
+    int j = *kept < k ? (*kept)++ : k - 1;
+    for (; j > 0 && ranks_before(v, out[j - 1].logit); j--) out[j] = out[j - 1];
+    out[j] = (pa_token_logit){i, v};
+}
+
+int pa_top_k(const float *x, int n, int k, pa_token_logit *out) {
+    if (k <= 0 || n <= 0) return 0;
+    if (k == 1 && !isnan(x[0])) { /* the vectorized scan (it lets a NaN at 0 win) */
+        out[0] = (pa_token_logit){pa_argmax(x, n), 0};
+        out[0].logit = x[out[0].id];
+        return 1;
+    }
+    int kept = 0, i = 0;
+    for (; i < n && kept < k; i++) insert_candidate(out, &kept, k, x[i], i);
+    /* full: only a value above the last kept enters; 16 at a time, most blocks have none */
+    for (; i + 16 <= n; i += 16) {
+        const float worst = out[k - 1].logit;
+        bool any = isnan(worst);
+        for (int j = 0; j < 16; j++) any |= x[i + j] > worst;
+        if (!any) continue;
+        for (int j = 0; j < 16; j++)
+            if (ranks_before(x[i + j], out[k - 1].logit))
+                insert_candidate(out, &kept, k, x[i + j], i + j);
+    }
+    for (; i < n; i++)
+        if (ranks_before(x[i], out[k - 1].logit)) insert_candidate(out, &kept, k, x[i], i);
+    return kept;
+}
+
 void pa_softmax(float *x, int n) {
 #ifdef PA_HAVE_X86_KERNELS
     if (pa_cpu_avx512_enabled()) {

@@ -81,6 +81,16 @@ void pa_rope_apply(float *x, int n_heads, int head_dim, const float *cs);
  * scan); n >= 1. */
 int32_t pa_argmax(const float *x, int n);
 
+/* A token and its logit: one of a row's best candidates (pa_top_k). */
+typedef struct pa_token_logit {
+    int32_t id;
+    float logit;
+} pa_token_logit;
+
+/* The k best of x (n,) into out[0 .. min(k, n)), best first: larger logits first, equal ones
+ * in id order, NaN after every number. Returns how many it wrote. */
+int pa_top_k(const float *x, int n, int k, pa_token_logit *out);
+
 /* x (n,) <- softmax(x) */
 void pa_softmax(float *x, int n);
 
