@@ -339,6 +339,64 @@ static void sampling_with_a_seed_reproduces_and_seeds_differ(void **state) {
     pyagent_params_destroy(s);
 }
 
+/* Decode steps hand a sampler only the candidates it draws from (engine param top_candidates,
+ * default 1): the tokens are those drawn from whole logit rows (top_candidates 0), seed for
+ * seed, greedy and sampling, over two requests in a row; top_k 0 and a repeat penalty take the
+ * whole row either way. A generate on a full context still leaves the prompt's logits. */
+static void best_candidates_draw_what_whole_rows_draw(void **state) {
+    fixture *fx = *state;
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 1);
+    pyagent_params_set_i64(p, "top_candidates", 0);
+    pyagent_engine *whole = NULL;
+    assert_int_equal(pyagent_engine_open(model_path, p, &whole), PYAGENT_OK);
+    pyagent_params_destroy(p);
+    static const struct { double temperature; int top_k; double repeat_penalty; } configs[] = {
+        {0, 40, 1.0}, {0.8, 40, 1.0}, {1.5, 64, 1.0}, {1.0, 3, 1.0}, {1.0, 0, 1.0}, {0.8, 40, 1.3}};
+    for (size_t c = 0; c < sizeof configs / sizeof *configs; c++) {
+        pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+        pyagent_params_set_f64(s, "temperature", configs[c].temperature);
+        pyagent_params_set_i64(s, "top_k", configs[c].top_k);
+        pyagent_params_set_f64(s, "repeat_penalty", configs[c].repeat_penalty);
+        pyagent_params_set_i64(s, "seed", 42 + (int64_t)c);
+        pyagent_agent *a = NULL, *b = NULL;
+        assert_int_equal(pyagent_agent_create(fx->engine, s, &a), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_create(whole, s, &b), PYAGENT_OK);
+        pyagent_params_destroy(s);
+        stream got[2], want[2];
+        generate_ids(a, "Once upon a time", 40, &got[0]);
+        generate_ids(b, "Once upon a time", 40, &want[0]);
+        generate_ids(a, " Then", 24, &got[1]);
+        generate_ids(b, " Then", 24, &want[1]);
+        for (int r = 0; r < 2; r++) {
+            assert_int_equal(got[r].n_tokens, want[r].n_tokens);
+            if (got[r].len != want[r].len || memcmp(got[r].text, want[r].text, got[r].len) != 0)
+                fail_msg("config %zu, request %d: the candidates drew other tokens", c, r);
+        }
+        pyagent_agent_destroy(a);
+        pyagent_agent_destroy(b);
+    }
+    pyagent_engine_destroy(whole);
+}
+
+/* A generate on a context already full ends at once and leaves the logits of its last token */
+static void generate_on_a_full_context_keeps_the_logits(void **state) {
+    fixture *fx = *state;
+    int32_t ids[32];
+    for (int i = 0; i < 32; i++) ids[i] = 300 + i;
+    assert_int_equal(pyagent_agent_feed_tokens(fx->agent, ids, 32), PYAGENT_OK);
+    int32_t finish = 0;
+    stream out;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(pyagent_agent_generate(fx->agent, 8, on_token, &out, &finish), PYAGENT_OK);
+    assert_int_equal(finish, PYAGENT_FINISH_CONTEXT);
+    assert_int_equal(out.n_tokens, 0);
+    float logits[512];
+    size_t n = 0;
+    assert_int_equal(pyagent_agent_logits(fx->agent, logits, 512, &n), PYAGENT_OK);
+    assert_int_equal(n, 512);
+}
+
 static void top_k_1_is_greedy(void **state) {
     fixture *fx = *state;
     stream greedy, topk;
@@ -601,6 +659,7 @@ int main(void) {
         T(stop_string_ends_generation_and_is_not_streamed),
         T(stop_strings_are_validated),
         T(sampling_with_a_seed_reproduces_and_seeds_differ),
+        T(best_candidates_draw_what_whole_rows_draw),
         T(top_k_1_is_greedy),
         T(repeat_penalty_changes_greedy_output),
         T(cancel_finishes_after_the_current_token),
@@ -609,6 +668,8 @@ int main(void) {
         T(stats_count_tokens_and_respect_struct_size),
         T(agents_on_many_threads_match_one_alone),
         cmocka_unit_test_setup_teardown(generation_stops_at_n_ctx, setup_ctx32, teardown),
+        cmocka_unit_test_setup_teardown(generate_on_a_full_context_keeps_the_logits, setup_ctx32,
+                                        teardown),
         cmocka_unit_test_setup_teardown(feeding_more_than_n_ctx_queues_nothing, setup_ctx32,
                                         teardown),
     };

@@ -166,6 +166,14 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *                    huge pages the copy is in ordinary pages. 0 maps the file, advised
  *                    MADV_HUGEPAGE, so that pages read in by the mapping come in 2 MiB folios
  *                    where the file system allows.   default 0 (map), [0, 1]
+ *   top_candidates i64  1: when an agent's next token is drawn from a row of logits and its
+ *                    sampler needs only the row's best candidates (temperature 0, or a top_k
+ *                    of at most 64, with no repeat/frequency/presence penalty), the forward
+ *                    pass hands it those alone (on backend CUDA picked on the device: a few
+ *                    bytes copied down per agent instead of n_vocab floats); the tokens drawn
+ *                    are the same, seed for seed. The logits of such a step are not kept
+ *                    (pyagent_agent_logits reads a prefill's). 0: every row whole.
+ *                                                     default 1, [0, 1]
  *
  * Sampler keys (PYAGENT_PARAMS_SAMPLER), applied in the order listed:
  *   repeat_penalty     f64  divide positive / multiply negative logits of recent tokens

@@ -36,6 +36,7 @@ static const param_spec engine_specs[PA_ENGINE_PARAM_COUNT] = {
                            PYAGENT_BACKEND_CUDA},
     [PA_ENGINE_DEVICE] = {"device", true, 0, 0, 1023},
     [PA_ENGINE_HUGE_PAGES] = {"huge_pages", true, 0, 0, 1},
+    [PA_ENGINE_TOP_CANDIDATES] = {"top_candidates", true, 1, 0, 1},
 };
 
 static const param_spec sampler_specs[PA_SAMPLER_PARAM_COUNT] = {

@@ -491,7 +491,7 @@ static bool has_holes(const pyagent_agent *a, size_t n_blocks) {
     return false;
 }
 
-static void truncate_locked(pyagent_agent *a, size_t n) {
+void pa_agent_truncate_locked(pyagent_agent *a, size_t n) {
     a->n_embd_rows = pa_agent_embd_rows_before(a, n);
     if (a->first_embd >= n) a->first_embd = SIZE_MAX;
     if (a->pruned_from > n && a->pruned_from != SIZE_MAX) { /* recomputed ones will see holes */
@@ -516,7 +516,7 @@ pyagent_status pyagent_agent_rewind(pyagent_agent *agent, size_t n_tokens) {
         st = pa_fail(&agent->last_error, PYAGENT_ERR_OUT_OF_RANGE,
                      "cannot rewind %zu tokens: the agent holds %zu", n_tokens, agent->n_tokens);
     } else {
-        truncate_locked(agent, agent->n_tokens - n_tokens);
+        pa_agent_truncate_locked(agent, agent->n_tokens - n_tokens);
     }
     unlock(agent);
     return leave(agent, st);
@@ -526,7 +526,7 @@ pyagent_status pyagent_agent_reset(pyagent_agent *agent) {
     pyagent_status st = enter(agent);
     if (st) return st;
     if ((st = lock_idle(agent))) return leave(agent, st);
-    truncate_locked(agent, 0);
+    pa_agent_truncate_locked(agent, 0);
     memset(&agent->stats, 0, sizeof agent->stats);
     agent->stats.struct_size = sizeof agent->stats;
     unlock(agent);

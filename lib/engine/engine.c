@@ -98,6 +98,7 @@ static pyagent_status open_model(pyagent_engine *e, const char *path, const pyag
     e->seed = (uint64_t)pa_params_i64(p, K, PA_ENGINE_SEED);
     if (!path) return pa_fail(err, PYAGENT_ERR_INVALID_ARGUMENT, "model path is NULL");
     e->huge_pages = pa_params_i64(p, K, PA_ENGINE_HUGE_PAGES) != 0;
+    e->top_candidates = pa_params_i64(p, K, PA_ENGINE_TOP_CANDIDATES) != 0;
     if ((st = pa_model_load(path, e->huge_pages, &e->model, err))) return st;
 
     const pa_hparams *hp = &e->model->hp;

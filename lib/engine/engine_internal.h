@@ -95,6 +95,10 @@ struct pyagent_agent {
     uint64_t root_key;    /* from the model fingerprint and the cache salt */
     float *logits;        /* (n_vocab,) after token n_computed - 1, when has_logits */
     bool has_logits;
+    int n_top;            /* > 0: has_logits holds as top[0 .. n_top) alone (the best
+                             candidates of a decode step, for its sampler; logits is stale);
+                             only between a step and the request's next token or its end */
+    pa_token_logit top[PA_TOP_CANDIDATES];
     float *hidden;        /* (n_embd,) final hidden state of position hidden_at - 1 */
     size_t hidden_at;     /* 0: none */
     float *embd;          /* (n_embd_rows, n_embd) inputs of the PA_TOKEN_EMBD positions */
@@ -151,6 +155,7 @@ struct pyagent_engine {
     pa_tier *host, *disk, *redis; /* the store's tiers (pyagent_kv_store_set_*_tier), or NULL */
     bool prefix_cache;   /* look up and publish full blocks in the radix index */
     bool huge_pages;     /* models are read into 2 MiB pages (param huge_pages) */
+    bool top_candidates; /* decode steps hand samplers their best candidates (param) */
     pa_drafter *draft;       /* pyagent_engine_load_draft's model, or NULL */
     pa_kvzap *kvzap;         /* pyagent_engine_load_kvzap's surrogate, or NULL */
     pa_drafter *self_draft;  /* the target's first layers, made when an agent asks for it */
@@ -231,6 +236,8 @@ int32_t pa_engine_tier_fetch(pyagent_engine *e, uint64_t key, uint64_t parent_ke
                              const int32_t *tokens);
 /* How many PA_TOKEN_EMBD positions come before `pos`: the index of its row in a->embd. */
 size_t pa_agent_embd_rows_before(const pyagent_agent *a, size_t pos);
+/* Forgets positions from n on (the last computed one is queued again when it has no logits). */
+void pa_agent_truncate_locked(pyagent_agent *a, size_t n);
 void pa_event_buf_free(pa_event_buf *b);
 /* For the latent link: appends a block (already retained) to the table; makes blocks for
  * positions [n_computed, end) writable; room for n tokens; keys (and index entries) of the

@@ -105,6 +105,12 @@ void pa_sched_begin_locked(pyagent_agent *a, int64_t limit, bool async, pyagent_
 }
 
 void pa_sched_finish_locked(pyagent_agent *a, int32_t finish, pyagent_status status) {
+    if (a->n_top) { /* candidates no token was drawn from: the next request may sample
+                       otherwise, so the last token is computed again for its logits */
+        a->n_top = 0;
+        a->has_logits = false;
+        pa_agent_truncate_locked(a, a->n_tokens);
+    }
     a->req.active = false;
     a->req.finish = finish;
     a->req.status = status;
@@ -180,6 +186,7 @@ bool pa_sched_emit_locked(pyagent_engine *e, pyagent_agent *a, int32_t id) {
         return false;
     }
     a->has_logits = false;
+    a->n_top = 0;
     r->generated_last = true;
     r->n_done++;
     a->stats.n_generated_tokens++;
@@ -218,7 +225,9 @@ static void sample_next(pyagent_engine *e, pyagent_agent *a) {
         pa_sched_finish_locked(a, PYAGENT_FINISH_CONTEXT, PYAGENT_OK);
         return;
     }
-    pa_sched_emit_locked(e, a, pa_sampler_sample(&a->sampler, a->logits, a->tokens, a->n_tokens));
+    const int32_t id = a->n_top ? pa_sampler_sample_top(&a->sampler, a->top)
+                                : pa_sampler_sample(&a->sampler, a->logits, a->tokens, a->n_tokens);
+    pa_sched_emit_locked(e, a, id);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -358,6 +367,11 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
     }
     const bool last = a->n_computed + n == a->n_tokens;
     const bool tree = a->spec.n_seg > 0;
+    /* a token is drawn from this row next: only the candidates the sampler draws from */
+    const int n_top = e->top_candidates && last && !tree && a->req.limit > 0 &&
+                              a->n_tokens < (size_t)e->n_ctx
+                          ? pa_sampler_candidates_needed(&a->sampler, PA_TOP_CANDIDATES)
+                          : 0;
     const size_t embd_row = a->n_embd_rows ? pa_agent_embd_rows_before(a, a->n_computed) : 0;
     e->batch[*n_seqs] = (pa_batch_seq){.tokens = tree ? a->spec.seg_tokens
                                                       : a->tokens + a->n_computed,
@@ -370,8 +384,10 @@ static void add_to_batch(pyagent_engine *e, pyagent_agent *a, size_t n, bool exa
                                        .tree_parent = tree ? a->spec.seg_parent : NULL,
                                        .exact = exact,
                                        .logits = tree ? a->spec.logits
-                                                 : last ? a->logits
-                                                        : NULL,
+                                                 : last && !n_top ? a->logits
+                                                                  : NULL,
+                                       .top = n_top ? a->top : NULL,
+                                       .n_top = n_top,
                                        .hidden = tree || !last || e->cuda ? NULL : a->hidden,
                                        .hidden_sum = tree ? NULL : a->hidden_sum,
                                        .marks = a->marks};
@@ -410,7 +426,8 @@ static void record(pyagent_engine *e, pyagent_agent *a, const pa_batch_seq *seq,
     a->n_computed += (size_t)seq->n;
     publish_full_blocks(e, a, from, a->n_computed);
     prune(e, a);
-    if (seq->logits) a->has_logits = true;
+    if (seq->logits || seq->top) a->has_logits = true;
+    a->n_top = seq->top ? seq->n_top : 0;
     if (seq->hidden) a->hidden_at = a->n_computed;
     if (a->req.generated_last && seq->n == 1) {
         a->stats.decode_seconds += seconds;

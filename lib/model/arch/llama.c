@@ -755,17 +755,27 @@ static void pool_hidden(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *
     }
 }
 
+/* Where a row of logits goes: to a sequence's logits, or its best candidates to `top`. */
+typedef struct logit_dest {
+    float *row;
+    pa_token_logit *top;
+    int n_top;
+} logit_dest;
+
 /* (rows, d) normed hidden states -> (rows, n_vocab) logits, each row to its destination */
-static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, float **dest,
-                         int rows) {
+static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
+                         const logit_dest *dest, int rows) {
     const size_t n_vocab = (size_t)m->hp.n_vocab;
-    if (rows == 1) { /* straight to its place: a vocabulary-long copy less per decode step */
-        pa_matmul_exact(pool, dest[0], ws->x_last, &m->output, 1, ws->tiles);
+    if (rows == 1 && dest[0].row) { /* straight to its place: a vocabulary-long copy less */
+        pa_matmul_exact(pool, dest[0].row, ws->x_last, &m->output, 1, ws->tiles);
         return;
     }
     pa_matmul_exact(pool, ws->logits, ws->x_last, &m->output, rows, ws->tiles);
-    for (int r = 0; r < rows; r++)
-        memcpy(dest[r], ws->logits + r * n_vocab, n_vocab * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        const float *row = ws->logits + r * n_vocab;
+        if (dest[r].row) memcpy(dest[r].row, row, n_vocab * sizeof(float));
+        else pa_top_k(row, (int)n_vocab, dest[r].n_top, dest[r].top);
+    }
 }
 
 /* The logits each sequence asks for (its last token's, or every token's for a tree), through
@@ -773,11 +783,11 @@ static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, floa
 static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
                           const pa_batch_seq *seqs, int n_seqs) {
     const int d = m->hp.n_embd;
-    float *dest[LOGIT_ROWS];
+    logit_dest dest[LOGIT_ROWS];
     int rows = 0, first_token = 0;
     for (int s = 0; s < n_seqs; first_token += seqs[s].n - seqs[s].first, s++) {
         const pa_batch_seq *seq = &seqs[s];
-        if (!seq->logits) continue;
+        if (!seq->logits && !seq->top) continue;
         const int n_rows = seq->logit_rows ? seq->n_logit_rows : seq->tree_parent ? seq->n : 1;
         for (int r = 0; r < n_rows; r++) {
             const int i = (seq->logit_rows ? seq->logit_rows[r] : seq->tree_parent ? r : seq->n - 1) -
@@ -786,7 +796,8 @@ static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
             pa_rmsnorm(normed, ws->x + (size_t)(first_token + i) * d, m->output_norm, d,
                        m->hp.rms_eps);
             if (seq->hidden && !seq->tree_parent) memcpy(seq->hidden, normed, d * sizeof *normed);
-            dest[rows++] = seq->logits + (size_t)r * m->hp.n_vocab;
+            dest[rows++] = seq->logits ? (logit_dest){seq->logits + (size_t)r * m->hp.n_vocab, NULL, 0}
+                                       : (logit_dest){NULL, seq->top, seq->n_top};
             if (rows == LOGIT_ROWS) {
                 flush_logits(m, ws, pool, dest, rows);
                 rows = 0;

@@ -2,6 +2,7 @@
 #ifndef PA_MODEL_ARCH_LLAMA_H
 #define PA_MODEL_ARCH_LLAMA_H
 
+#include "../../backend/cpu/ops.h"
 #include "../../core/threadpool.h"
 #include "../../kv/prune.h"
 #include "../../kv/store.h"
@@ -16,6 +17,7 @@ void pa_llama_ws_free(pa_llama_ws *ws);
 
 #define PA_MAX_TREE_NODES 64 /* draft nodes of one verification tree, at most */
 #define PA_MAX_TREE_DEPTH PA_MAX_TREE_NODES
+#define PA_TOP_CANDIDATES 64 /* of a logits row (pa_batch_seq.top), at most */
 
 /* One sequence's part of a batch: n tokens written to KV slots pos0 .. pos0 + n - 1 of a
  * sequence whose KV lives in the blocks of `block_table` (slot p: block_table[p / block_size],
@@ -44,6 +46,12 @@ typedef struct pa_batch_seq {
                                    (n, n_vocab): every token's */
     const int32_t *logit_rows;  /* a tree's: only these tokens' logits, in this order */
     int n_logit_rows;
+    pa_token_logit *top;        /* NULL, or (n_top,) for a plain segment without `logits`:
+                                   the last token's n_top best candidates (pa_top_k's order)
+                                   instead of its logits row, which is not kept; on backend
+                                   cuda picked on the device, so that n_top of them are copied
+                                   down instead of n_vocab logits */
+    int n_top;                  /* 1 .. PA_TOP_CANDIDATES */
     float *hidden;              /* NULL, or (n_embd,): the last token's final hidden state
                                    (after the output norm: what the output matrix reads) */
     double *hidden_sum;         /* NULL, or (n_embd,): every computed token's final hidden
