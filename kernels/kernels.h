@@ -96,6 +96,20 @@ void pa_cuda_attention(float *att, int ld_att, const float *qkv, int ld_qkv,
                        int n_head_kv, int head_dim, const pa_dev_kv *kv, int layer,
                        cudaStream_t stream);
 
+/* One of a logits row's best candidates (the layout of the host's pa_token_logit). */
+typedef struct pa_dev_top {
+    int32_t id;
+    float logit;
+} pa_dev_top;
+
+#define PA_DEV_TOP_MAX 64 /* candidates per row, at most */
+
+/* out[r * PA_DEV_TOP_MAX + j], j < min(ks[r], PA_DEV_TOP_MAX, n) = the best of logits row r
+ * (n,) for r < rows, in the CPU's pa_top_k order (larger first, equal logits in id order, NaN
+ * last); rows with ks[r] <= 0 are left alone. ks is in device memory. */
+void pa_cuda_top_k(const float *logits, int n, int rows, const int32_t *ks, pa_dev_top *out,
+                   cudaStream_t stream);
+
 /* g[i] = silu(g[i]) * u[i] for n values */
 void pa_cuda_swiglu(float *g, const float *u, int64_t n, cudaStream_t stream);
 

@@ -351,6 +351,55 @@ static void many_agents_batched_equal_solo_runs(void **state) {
     pyagent_engine_destroy(e);
 }
 
+/* 16 agents sampling in the same GPU steps, each with its own settings and seed (greedy, the
+ * defaults, top_k 64, top_k 3, and top_k 0 and a repeat penalty, which take whole rows): the
+ * tokens drawn from the candidates picked on the device are those drawn from whole rows
+ * copied down (engine key top_candidates 0), on the same backend, so on the same logits. */
+static void device_candidates_draw_what_whole_rows_draw(void **state) {
+    (void)state;
+    char path[1200], prompt[256];
+    path_of(path, sizeof path, data_dir, "stories260K.gguf");
+    static const struct { double temperature; int top_k; double repeat_penalty; } configs[] = {
+        {0, 40, 1.0}, {0.8, 40, 1.0}, {1.5, 64, 1.0}, {1.0, 3, 1.0}, {1.0, 0, 1.0}, {0.8, 40, 1.3}};
+    const int n_configs = (int)(sizeof configs / sizeof *configs);
+    collected runs[2][N_AGENTS];
+    for (int top = 0; top <= 1; top++) {
+        pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+        pyagent_params_set_i64(p, "backend", PYAGENT_BACKEND_CUDA);
+        pyagent_params_set_i64(p, "n_ctx", 256);
+        pyagent_params_set_i64(p, "top_candidates", top);
+        pyagent_engine *e = NULL;
+        assert_int_equal(pyagent_engine_open(path, p, &e), PYAGENT_OK);
+        pyagent_params_destroy(p);
+        pyagent_agent *agents[N_AGENTS];
+        for (int i = 0; i < N_AGENTS; i++) {
+            pyagent_params *s = pyagent_params_create(PYAGENT_PARAMS_SAMPLER);
+            pyagent_params_set_f64(s, "temperature", configs[i % n_configs].temperature);
+            pyagent_params_set_i64(s, "top_k", configs[i % n_configs].top_k);
+            pyagent_params_set_f64(s, "repeat_penalty", configs[i % n_configs].repeat_penalty);
+            pyagent_params_set_i64(s, "seed", 100 + i);
+            assert_int_equal(pyagent_agent_create(e, s, &agents[i]), PYAGENT_OK);
+            pyagent_params_destroy(s);
+            prompt_of(i, prompt, sizeof prompt);
+            memset(&runs[top][i], 0, sizeof runs[top][i]);
+            assert_int_equal(pyagent_agent_feed_text(agents[i], prompt, -1), PYAGENT_OK);
+            assert_int_equal(pyagent_agent_submit(agents[i], N_GEN, collect, &runs[top][i]),
+                             PYAGENT_OK);
+        }
+        int32_t n_active = 1;
+        while (n_active > 0) assert_int_equal(pyagent_engine_step(e, &n_active), PYAGENT_OK);
+        for (int i = 0; i < N_AGENTS; i++) pyagent_agent_destroy(agents[i]);
+        pyagent_engine_destroy(e);
+    }
+    for (int i = 0; i < N_AGENTS; i++) {
+        assert_int_equal(runs[1][i].n, N_GEN);
+        assert_int_equal(runs[1][i].n, runs[0][i].n);
+        if (memcmp(runs[1][i].ids, runs[0][i].ids, (size_t)N_GEN * sizeof(int32_t)) != 0)
+            fail_msg("agent %d (config %d): the device's candidates drew other tokens", i,
+                     i % n_configs);
+    }
+}
+
 /* tiny-wide-f16.gguf has rows of 512 and 1024 values (each lane of a GEMV warp loads several
  * chunks ahead) and heads of 64 (the unrolled attention). 16 agents decoding in the same steps
  * (16-token GEMV tiles, two rows per warp): each one's logits after its last token are bitwise
@@ -545,6 +594,7 @@ int main(void) {
         cmocka_unit_test(greedy_empty_prompt_matches_reference),
         cmocka_unit_test(speculative_greedy_matches_reference),
         cmocka_unit_test(many_agents_batched_equal_solo_runs),
+        cmocka_unit_test(device_candidates_draw_what_whole_rows_draw),
         cmocka_unit_test(wide_rows_batched_equal_solo_logits),
         cmocka_unit_test(forked_agents_match_independent_runs),
         cmocka_unit_test(latent_export_is_refused_on_the_gpu),

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 [ -d build-cuda ] || meson setup build-cuda -Dcuda=enabled
 ninja -C build-cuda
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/models .gpu/lib
-cp -L build-cuda/libpyagent.so.1 build-cuda/tests/test_cuda build-cuda/tests/gpu-bench \
+cp -L build-cuda/libpyagent.so.1 build-cuda/tests/test_cuda build-cuda/tests/test_cuda_kernels \
+    build-cuda/tests/gpu-bench \
     build-cuda/examples/pyagent-random-gguf .gpu/bin/
 strip --strip-unneeded .gpu/bin/*
 cp build-cuda/tests/*.gguf .gpu/models/

@@ -2,7 +2,8 @@
 # The GPU check of the CUDA backend (issue 8), in one run on a GPU machine, results in $OUT:
 #   1. the programs: prebuilt ones from .gpu/ (tests/gpu/pack.sh on a build machine), or a
 #      -Dcuda=enabled build here when the machine can build libpyagent;
-#   2. the 'cuda' suite (tests/test_cuda.c), then again under compute-sanitizer memcheck;
+#   2. the 'cuda' suite (tests/test_cuda_kernels.c, tests/test_cuda.c), then again under
+#      compute-sanitizer memcheck;
 #   3. gpu-bench on the 110M llama2.c shape in F16: device copy bandwidth, prefill of 2048
 #      tokens, decode tokens/s at batch 1 and with 16 agents, the roofline fraction;
 #   4. the same decode through PyTorch + transformers generate (eager, F16), side by side.
@@ -50,13 +51,18 @@ export PYAGENT_TEST_DATA="$PWD/tests/data" PYAGENT_TEST_MODELS="$models"
 export OPENBLAS_NUM_THREADS=1
 
 status=0
+if timeout 60 "$bin/test_cuda_kernels" >"$OUT/kernels.log" 2>&1; then note "cuda kernels: OK"
+else note "FAILED: cuda kernels (rc $?)"; status=1; fi
+grep -E 'ERROR|PASSED|FAILED' "$OUT/kernels.log" | head -5 | tee -a "$summary"
 if timeout 150 "$bin/test_cuda" >"$OUT/suite.log" 2>&1; then note "cuda suite: OK"
 else note "FAILED: cuda suite (rc $?)"; status=1; fi
 grep -E '^# |PASSED|FAILED' "$OUT/suite.log" | tee -a "$summary"
 
 if command -v compute-sanitizer >/dev/null 2>&1; then
-    if timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
-        >"$OUT/memcheck.log" 2>&1; then note "memcheck: clean"
+    if timeout 60 compute-sanitizer --tool memcheck --error-exitcode 9 \
+        "$bin/test_cuda_kernels" >"$OUT/memcheck.log" 2>&1 &&
+       timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$bin/test_cuda" \
+        >>"$OUT/memcheck.log" 2>&1; then note "memcheck: clean"
     else note "FAILED: memcheck (rc $?)"; status=1; fi
     grep -E 'ERROR SUMMARY|Invalid' "$OUT/memcheck.log" | head -5 | tee -a "$summary"
 else

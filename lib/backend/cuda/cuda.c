@@ -17,7 +17,9 @@
  * GEMV kernels, whose rows do not depend on the batch; the other rows (prompt chunks) through
  * cuBLAS when there are at least GEMM_MIN_ROWS of them and the weights are f32, f16 or bf16
  * (activations rounded to the weights' type, products summed in f32), else through the GEMV
- * kernels too. Logits always come from the GEMV kernels, LOGIT_ROWS rows at a time.
+ * kernels too. Logits always come from the GEMV kernels, LOGIT_ROWS rows at a time; a row
+ * that a sampler draws from (pa_batch_seq.top) goes down as its best candidates, picked on the
+ * device (kernels/sample.cu), the others whole.
  *
  * Everything of a step goes on one stream: the token table and the block tables are copied
  * up at its start, the logits down at its end, and the step waits for the stream before it
@@ -25,8 +27,9 @@
  * sequence one token that wants logits, at most LOGIT_ROWS of them) launches the same kernels
  * with the same arguments whenever it has as many tokens: its launches are captured once per
  * token count into a CUDA graph and replayed, one launch instead of about a hundred. The step
- * table keeps that true: the logit rows come first among its ints, so every pointer into it
- * depends on the token count alone.
+ * table keeps that true: the logit rows and their candidate counts come first among its
+ * ints, so every pointer into it depends on the token count alone (which rows go down whole
+ * is decided after the replay).
  */
 #include "cuda.h"
 
@@ -42,6 +45,10 @@
 
 #define GEMM_MIN_ROWS 16 /* non-exact rows from which cuBLAS computes the projections */
 #define LOGIT_ROWS 64    /* rows of the output matrix product per launch and copy down */
+#define TOP_BYTES(rows) ((size_t)(rows) * PA_DEV_TOP_MAX * sizeof(pa_dev_top))
+
+_Static_assert(PA_DEV_TOP_MAX == PA_TOP_CANDIDATES && sizeof(pa_dev_top) == sizeof(pa_token_logit),
+               "the device's candidates are the host's");
 
 typedef struct dev_layer {
     float *attn_norm, *ffn_norm;    /* (n_embd,) */
@@ -74,14 +81,15 @@ struct pa_cuda {
     void *x_half;        /* (n_batch, widest input) f16/bf16 copy of a GEMM's input */
     float *x_last;       /* (LOGIT_ROWS, n_embd) normed rows that want logits */
     float *logits;       /* (LOGIT_ROWS, n_vocab) */
-    float *logits_host;  /* pinned copy of `logits` */
+    float *logits_host;  /* pinned copy of `logits` (the rows wanted whole) */
+    pa_dev_top *top, *top_host; /* (LOGIT_ROWS, PA_DEV_TOP_MAX) best candidates, pinned copy */
 
     /* the step's table, laid out on the host (pinned), copied up in one piece:
        n_tok pa_dev_token, then int32: block tables, tree ancestors, logit rows */
     uint8_t *step_host, *step_dev;
     size_t step_cap;
     int32_t *parent, *slot, *pos; /* (n_batch,) host-only layout of the batch */
-    float **logit_dest;           /* (n_batch,) where each logit row goes */
+    pa_logit_dest *logit_dest;    /* (n_batch,) where each logit row goes */
 
     bool mirror_failed;           /* a block copy failed; the next step reports it */
     char mirror_error[128];
@@ -340,10 +348,12 @@ static pyagent_status create_activations(pa_cuda *c, pa_err *err) {
         (st = dev_alloc(c, (size_t)LOGIT_ROWS * hp->n_embd * 4, (void **)&c->x_last, "logits",
                         err)) ||
         (st = dev_alloc(c, (size_t)LOGIT_ROWS * hp->n_vocab * 4, (void **)&c->logits, "logits",
-                        err)))
+                        err)) ||
+        (st = dev_alloc(c, TOP_BYTES(LOGIT_ROWS), (void **)&c->top, "logits", err)))
         return st;
     cudaError_t e = cudaMallocHost((void **)&c->logits_host,
                                    (size_t)LOGIT_ROWS * hp->n_vocab * sizeof(float));
+    if (e == cudaSuccess) e = cudaMallocHost((void **)&c->top_host, TOP_BYTES(LOGIT_ROWS));
     if (e != cudaSuccess) return cuda_fail(err, e, "pinned host memory for logits");
     c->parent = malloc(nb * sizeof *c->parent);
     c->slot = malloc(nb * sizeof *c->slot);
@@ -407,6 +417,7 @@ void pa_cuda_free(pa_cuda *c) {
     for (size_t i = 0; i < c->n_allocs; i++) cudaFree(c->allocs[i]);
     free(c->allocs);
     cudaFreeHost(c->logits_host);
+    cudaFreeHost(c->top_host);
     cudaFreeHost(c->step_host);
     cudaFree(c->step_dev);
     if (c->blas) cublasDestroy(c->blas);
@@ -443,7 +454,7 @@ static cudaError_t reserve_step(pa_cuda *c, size_t bytes) {
 
 typedef struct step_layout {
     int n_tok, n_exact;
-    int n_ints;       /* logit rows (first), block tables, ancestors */
+    int n_ints;       /* logit rows (first), their n_top, block tables, ancestors */
     int n_logit_rows;
     bool decode;      /* every sequence one plain exact token that wants logits */
 } step_layout;
@@ -456,16 +467,17 @@ static void measure_step(const pa_cuda *c, const pa_batch_seq *seqs, int n_seqs,
     L->decode = true;
     for (int s = 0; s < n_seqs; s++) {
         const pa_batch_seq *seq = &seqs[s];
-        L->decode = L->decode && seq->n == 1 && seq->exact && seq->logits && !seq->tree_parent;
+        const bool output = seq->logits || seq->top;
+        L->decode = L->decode && seq->n == 1 && seq->exact && output && !seq->tree_parent;
         if (seq->exact && L->n_exact == L->n_tok) L->n_exact += seq->n;
         L->n_tok += seq->n;
         L->n_ints += (seq->pos0 + seq->n - 1) / bs + 1;
         if (seq->tree_parent) L->n_ints += seq->n * (seq->n < PA_MAX_TREE_DEPTH ? seq->n
                                                                                  : PA_MAX_TREE_DEPTH);
-        if (seq->logits)
+        if (output)
             L->n_logit_rows += seq->logit_rows ? seq->n_logit_rows : seq->tree_parent ? seq->n : 1;
     }
-    L->n_ints += L->n_logit_rows;
+    L->n_ints += 2 * L->n_logit_rows;
 }
 
 /* Fills the step's table: each token's id, position, KV slot and what it sees (as
@@ -474,7 +486,7 @@ static void lay_out_step(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, step_
     const int bs = c->kv.block_size;
     pa_dev_token *tokens = (pa_dev_token *)c->step_host;
     int32_t *ints = (int32_t *)(c->step_host + (size_t)L->n_tok * sizeof *tokens);
-    int n = 0, k = L->n_logit_rows, r = 0;
+    int n = 0, k = 2 * L->n_logit_rows, r = 0;
     for (int s = 0; s < n_seqs; s++) {
         const pa_batch_seq *seq = &seqs[s];
         const int first = n, table = k, n_table = (seq->pos0 + seq->n - 1) / bs + 1;
@@ -506,16 +518,16 @@ static void lay_out_step(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, step_
             k += depth;
         }
     }
-    k = 0;
     int first_token = 0;
     for (int s = 0; s < n_seqs; first_token += seqs[s].n, s++) {
         const pa_batch_seq *seq = &seqs[s];
-        if (!seq->logits) continue;
+        if (!seq->logits && !seq->top) continue;
         const int n_rows = seq->logit_rows ? seq->n_logit_rows : seq->tree_parent ? seq->n : 1;
         for (int j = 0; j < n_rows; j++, r++) {
             const int i = seq->logit_rows ? seq->logit_rows[j] : seq->tree_parent ? j : seq->n - 1;
-            ints[k++] = first_token + i;
-            c->logit_dest[r] = seq->logits + (size_t)j * c->model->hp.n_vocab;
+            ints[r] = first_token + i;
+            ints[L->n_logit_rows + r] = seq->top ? seq->n_top : 0; /* 0: the whole row */
+            c->logit_dest[r] = pa_logit_dest_of(seq, j, c->model->hp.n_vocab);
         }
     }
 }
@@ -657,16 +669,48 @@ static cublasStatus_t enqueue_layers(pa_cuda *c, const pa_dev_token *tokens, con
     return bs;
 }
 
-/* Logit rows [r0, r0 + rows) of the step (their token indices lead the ints) into the pinned
- * host buffer. */
-static void enqueue_logits(pa_cuda *c, const int32_t *ints, int r0, int rows) {
+/* Logit rows [r0, r0 + rows) of the step (their token indices lead the ints, their n_top
+ * follow) on the device, and the best candidates of those that want them into the pinned
+ * top_host (the same launches whatever the rows want: a decode graph replays them). */
+static void enqueue_logits(pa_cuda *c, const int32_t *ints, const step_layout *L, int r0,
+                           int rows) {
     const pa_hparams *hp = &c->model->hp;
     const pa_dev_matrix *out = &c->output;
     pa_cuda_rmsnorm(c->x_last, hp->n_embd, c->x, hp->n_embd, ints + r0, c->output_norm, rows,
                     hp->n_embd, hp->rms_eps, c->stream);
     pa_cuda_gemv(&out, 1, c->x_last, hp->n_embd, c->logits, hp->n_vocab, rows, false, c->stream);
-    cudaMemcpyAsync(c->logits_host, c->logits, (size_t)rows * hp->n_vocab * sizeof(float),
-                    cudaMemcpyDeviceToHost, c->stream);
+    pa_cuda_top_k(c->logits, hp->n_vocab, rows, ints + L->n_logit_rows + r0, c->top, c->stream);
+    cudaMemcpyAsync(c->top_host, c->top, TOP_BYTES(rows), cudaMemcpyDeviceToHost, c->stream);
+}
+
+/* The rows of [r0, r0 + rows) wanted whole into the pinned logits_host, a copy per run of
+ * adjacent ones (a verification tree's rows are one run). */
+static cudaError_t enqueue_whole_rows(pa_cuda *c, int r0, int rows) {
+    const size_t n_vocab = (size_t)c->model->hp.n_vocab;
+    cudaError_t e = cudaSuccess;
+    for (int r = 0; r < rows && e == cudaSuccess;) {
+        if (!c->logit_dest[r0 + r].row) {
+            r++;
+            continue;
+        }
+        int end = r + 1;
+        while (end < rows && c->logit_dest[r0 + end].row) end++;
+        e = cudaMemcpyAsync(c->logits_host + r * n_vocab, c->logits + r * n_vocab,
+                            (size_t)(end - r) * n_vocab * sizeof(float), cudaMemcpyDeviceToHost,
+                            c->stream);
+        r = end;
+    }
+    return e;
+}
+
+/* Rows [r0, r0 + rows) from the pinned buffers to their destinations (after the stream). */
+static void deliver_rows(pa_cuda *c, int r0, int rows) {
+    const size_t n_vocab = (size_t)c->model->hp.n_vocab;
+    for (int r = 0; r < rows; r++) {
+        const pa_logit_dest *d = &c->logit_dest[r0 + r];
+        if (d->row) memcpy(d->row, c->logits_host + r * n_vocab, n_vocab * sizeof(float));
+        else memcpy(d->top, c->top_host + (size_t)r * PA_DEV_TOP_MAX, d->n_top * sizeof *d->top);
+    }
 }
 
 pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs, int n_layers,
@@ -696,7 +740,6 @@ pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs,
 
     e = cudaSuccess;
     cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
-    const size_t n_vocab = (size_t)hp->n_vocab;
     pthread_mutex_lock(&c->stream_lock);
     if (L.decode && L.n_tok <= LOGIT_ROWS && n_layers == hp->n_layer) {
         cudaGraphExec_t *exec = &c->decode_graphs[L.n_tok - 1];
@@ -705,7 +748,7 @@ pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs,
             e = cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal);
             if (e == cudaSuccess) {
                 bs = enqueue_layers(c, tokens, ints, &L, n_layers);
-                enqueue_logits(c, ints, 0, L.n_tok);
+                enqueue_logits(c, ints, &L, 0, L.n_tok);
                 e = cudaStreamEndCapture(c->stream, &graph);
             }
             if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS &&
@@ -714,24 +757,22 @@ pyagent_status pa_cuda_forward(pa_cuda *c, const pa_batch_seq *seqs, int n_seqs,
             if (graph) cudaGraphDestroy(graph);
         }
         if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS) e = cudaGraphLaunch(*exec, c->stream);
+        if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS) e = enqueue_whole_rows(c, 0, L.n_tok);
         pthread_mutex_unlock(&c->stream_lock);
         if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS) e = cudaStreamSynchronize(c->stream);
-        for (int r = 0; e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS && r < L.n_tok; r++)
-            memcpy(c->logit_dest[r], c->logits_host + (size_t)r * n_vocab,
-                   n_vocab * sizeof(float));
+        if (e == cudaSuccess && bs == CUBLAS_STATUS_SUCCESS) deliver_rows(c, 0, L.n_tok);
     } else {
         bs = enqueue_layers(c, tokens, ints, &L, n_layers);
         pthread_mutex_unlock(&c->stream_lock);
         for (int r0 = 0; bs == CUBLAS_STATUS_SUCCESS && r0 < L.n_logit_rows; r0 += LOGIT_ROWS) {
             const int rows = L.n_logit_rows - r0 < LOGIT_ROWS ? L.n_logit_rows - r0 : LOGIT_ROWS;
             pthread_mutex_lock(&c->stream_lock);
-            enqueue_logits(c, ints, r0, rows);
+            enqueue_logits(c, ints, &L, r0, rows);
+            e = enqueue_whole_rows(c, r0, rows);
             pthread_mutex_unlock(&c->stream_lock);
-            e = cudaStreamSynchronize(c->stream);
+            if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
             if (e != cudaSuccess) break;
-            for (int r = 0; r < rows; r++)
-                memcpy(c->logit_dest[r0 + r], c->logits_host + (size_t)r * n_vocab,
-                       n_vocab * sizeof(float));
+            deliver_rows(c, r0, rows);
         }
     }
     if (bs != CUBLAS_STATUS_SUCCESS) {

@@ -755,16 +755,9 @@ static void pool_hidden(const pa_model *m, pa_llama_ws *ws, const pa_batch_seq *
     }
 }
 
-/* Where a row of logits goes: to a sequence's logits, or its best candidates to `top`. */
-typedef struct logit_dest {
-    float *row;
-    pa_token_logit *top;
-    int n_top;
-} logit_dest;
-
 /* (rows, d) normed hidden states -> (rows, n_vocab) logits, each row to its destination */
 static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
-                         const logit_dest *dest, int rows) {
+                         const pa_logit_dest *dest, int rows) {
     const size_t n_vocab = (size_t)m->hp.n_vocab;
     if (rows == 1 && dest[0].row) { /* straight to its place: a vocabulary-long copy less */
         pa_matmul_exact(pool, dest[0].row, ws->x_last, &m->output, 1, ws->tiles);
@@ -783,7 +776,7 @@ static void flush_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
 static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
                           const pa_batch_seq *seqs, int n_seqs) {
     const int d = m->hp.n_embd;
-    logit_dest dest[LOGIT_ROWS];
+    pa_logit_dest dest[LOGIT_ROWS];
     int rows = 0, first_token = 0;
     for (int s = 0; s < n_seqs; first_token += seqs[s].n - seqs[s].first, s++) {
         const pa_batch_seq *seq = &seqs[s];
@@ -796,8 +789,7 @@ static void output_logits(const pa_model *m, pa_llama_ws *ws, pa_pool *pool,
             pa_rmsnorm(normed, ws->x + (size_t)(first_token + i) * d, m->output_norm, d,
                        m->hp.rms_eps);
             if (seq->hidden && !seq->tree_parent) memcpy(seq->hidden, normed, d * sizeof *normed);
-            dest[rows++] = seq->logits ? (logit_dest){seq->logits + (size_t)r * m->hp.n_vocab, NULL, 0}
-                                       : (logit_dest){NULL, seq->top, seq->n_top};
+            dest[rows++] = pa_logit_dest_of(seq, r, m->hp.n_vocab);
             if (rows == LOGIT_ROWS) {
                 flush_logits(m, ws, pool, dest, rows);
                 rows = 0;

@@ -61,6 +61,20 @@ typedef struct pa_batch_seq {
                                    tree */
 } pa_batch_seq;
 
+/* Where a backend puts one row of a step's output: the logits row, or its n_top best
+ * candidates (pa_batch_seq.top). */
+typedef struct pa_logit_dest {
+    float *row;
+    pa_token_logit *top;
+    int n_top;
+} pa_logit_dest;
+
+/* Where row r (of those it asks for) of a sequence's output goes. */
+static inline pa_logit_dest pa_logit_dest_of(const pa_batch_seq *seq, int r, int n_vocab) {
+    if (seq->logits) return (pa_logit_dest){seq->logits + (size_t)r * n_vocab, NULL, 0};
+    return (pa_logit_dest){NULL, seq->top, seq->n_top};
+}
+
 /* The token id of a position whose input is an embedding row instead of a token's. */
 #define PA_TOKEN_EMBD (-1)
 
