@@ -574,6 +574,25 @@ static void insert_candidate(pa_token_logit *out, int *kept, int k, float v, int
     out[j] = (pa_token_logit){i, v};
 }
 
+#ifdef PA_HAVE_X86_KERNELS
+/* pa_top_k's scan once out[] is full, 16 lanes at a time: a block enters only where a lane is
+ * above the last kept (or that one is NaN); returns where it stopped */
+PA_VEXP_AVX512 static int top_k_scan512(const float *x, int n, int i, int k, pa_token_logit *out) {
+    int kept = k;
+    for (; i + 16 <= n; i += 16) {
+        const float worst = out[k - 1].logit;
+        __mmask16 above = isnan(worst) ? (__mmask16)0xffff
+                                       : _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i),
+                                                            _mm512_set1_ps(worst), _CMP_GT_OQ);
+        for (; above; above &= (__mmask16)(above - 1)) {
+            const int j = i + __builtin_ctz(above);
+            if (ranks_before(x[j], out[k - 1].logit)) insert_candidate(out, &kept, k, x[j], j);
+        }
+    }
+    return i;
+}
+#endif
+
 int pa_top_k(const float *x, int n, int k, pa_token_logit *out) {
     if (k <= 0 || n <= 0) return 0;
     if (k == 1 && !isnan(x[0])) { /* the vectorized scan (it lets a NaN at 0 win) */
@@ -583,6 +602,9 @@ int pa_top_k(const float *x, int n, int k, pa_token_logit *out) {
     }
     int kept = 0, i = 0;
     for (; i < n && kept < k; i++) insert_candidate(out, &kept, k, x[i], i);
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled()) i = top_k_scan512(x, n, i, k, out);
+#endif
     /* full: only a value above the last kept enters; 16 at a time, most blocks have none */
     for (; i + 16 <= n; i += 16) {
         const float worst = out[k - 1].logit;
