@@ -635,6 +635,51 @@ static void pool_of_all_cores_keeps_to_the_callers_cores(void **state) {
     assert_true(pa_physical_cores() >= 1);
 }
 
+/* A balanced job whose part 0 costs three times as much per item as the others. */
+typedef struct uneven_job {
+    pa_pool *pool;
+    int64_t n;
+    uint8_t *hits;      /* (n,) times each item was taken this run */
+    int64_t first_end;  /* where part 0 ended */
+} uneven_job;
+
+static void uneven_part(void *ctx, int ith, int nth) {
+    uneven_job *job = ctx;
+    int64_t begin, end;
+    pa_pool_split(job->pool, job->n, 16, ith, nth, &begin, &end);
+    if (ith == 0) job->first_end = end;
+    volatile double sink = 0;
+    for (int64_t i = begin; i < end; i++) {
+        job->hits[i]++;
+        for (int k = 0; k < (ith == 0 ? 600 : 200); k++) sink += (double)k;
+    }
+}
+
+/* pa_pool_run_balanced: every run still takes each item once, in parts that start at multiples
+ * of 16, and a part that is slower per item is given fewer items run after run. */
+static void balanced_runs_take_every_item_once_and_shrink_the_slow_part(void **state) {
+    (void)state;
+    pa_err err = {0};
+    pa_pool *pool = NULL;
+    assert_int_equal(pa_pool_create(2, &pool, &err), PYAGENT_OK);
+    enum { N = 1000 };
+    static uint8_t hits[N];
+    uneven_job job = {pool, N, hits, 0};
+    double late_share = 0; /* part 0's, over the last 50 runs (one run may be preempted) */
+    for (int run = 0; run < 200; run++) {
+        memset(hits, 0, sizeof hits);
+        pa_pool_run_balanced(pool, uneven_part, &job);
+        for (int i = 0; i < N; i++)
+            if (hits[i] != 1) fail_msg("run %d: item %d taken %d times", run, i, hits[i]);
+        assert_int_equal(job.first_end % 16, 0);
+        if (run == 0) assert_int_equal(job.first_end, 512); /* even: 31.5 of 63 units */
+        if (run >= 150) late_share += (double)job.first_end / N / 50;
+    }
+    /* three times the cost per item: a quarter of the items balances it */
+    if (late_share > 0.4 || late_share < 0.12) fail_msg("part 0 took %.2f", late_share);
+    pa_pool_free(pool);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Online attention                                                                            */
 
@@ -871,6 +916,7 @@ int main(void) {
         cmocka_unit_test(argmax_is_the_first_largest),
         cmocka_unit_test(rope_rotates_pairs_as_the_plain_loop),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
+        cmocka_unit_test(balanced_runs_take_every_item_once_and_shrink_the_slow_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,9 +5,23 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define SPIN_ROUNDS 20000 /* polls of the job counter before a worker sleeps */
+#define BALANCE_GAIN 0.1  /* of the gap to a balanced split closed after each balanced run */
+
+/* A clock for the parts' durations (only their ratios count). */
+static inline uint64_t ticks(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_ia32_rdtsc();
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+#endif
+}
 
 /* Tells the core that this is a spin-wait, so an SMT sibling gets the pipeline meanwhile. */
 static inline void cpu_relax(void) {
@@ -28,7 +42,15 @@ typedef struct job_slot { /* atomics: a late worker may read a slot being rewrit
     _Atomic(pa_job_fn) fn;
     _Atomic(void *) ctx;
     atomic_uint n_chunks;
+    atomic_bool balanced;
 } job_slot;
+
+/* A balanced job's part: how many items it took and how long it ran (written by the thread
+ * that ran it before it counts the part done, read by the caller after all are) */
+typedef struct part_record {
+    int64_t items;
+    uint64_t ticks;
+} part_record;
 
 struct pa_pool {
     int n_threads;
@@ -45,6 +67,11 @@ struct pa_pool {
     atomic_bool stop;
     job_slot slots[2];         /* the job of generation g is slots[g & 1] */
     uint32_t generation;       /* of the current job (written by the caller only) */
+    double *share;             /* (n_threads,) balanced parts' fractions of the items, and */
+    double *bound;             /* (n_threads + 1,) their running sums: part i's are
+                                  [bound[i], bound[i + 1]) (the caller writes them between
+                                  runs) */
+    part_record *parts;        /* (n_threads,) */
 };
 
 typedef struct worker_arg {
@@ -107,6 +134,15 @@ static void pin_to_core(pa_pool *pool, int k) {
 }
 
 /* Claims and runs chunks of generation `gen` until none is left. */
+/* bound[i] = share[0] + ... + share[i - 1], over their sum */
+static void set_bounds(pa_pool *pool) {
+    double sum = 0;
+    for (int i = 0; i < pool->n_threads; i++) sum += pool->share[i];
+    pool->bound[0] = 0;
+    for (int i = 0; i < pool->n_threads; i++)
+        pool->bound[i + 1] = pool->bound[i] + pool->share[i] / sum;
+}
+
 static void run_chunks(pa_pool *pool, uint32_t gen) {
     job_slot *job = &pool->slots[gen & 1];
     for (;;) {
@@ -116,7 +152,10 @@ static void run_chunks(pa_pool *pool, uint32_t gen) {
         if (!atomic_compare_exchange_weak(&pool->next, &v, v + 1)) continue;
         /* the claim succeeded, so the slot is the one published for `gen` */
         pa_job_fn fn = atomic_load_explicit(&job->fn, memory_order_relaxed);
+        const bool timed = atomic_load_explicit(&job->balanced, memory_order_relaxed);
+        const uint64_t start = timed ? ticks() : 0;
         fn(atomic_load_explicit(&job->ctx, memory_order_relaxed), (int)(uint32_t)v, (int)n);
+        if (timed) pool->parts[(uint32_t)v].ticks = ticks() - start;
         atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
     }
 }
@@ -183,10 +222,15 @@ pyagent_status pa_pool_create(int n_threads, pa_pool **out, pa_err *err) {
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->wake, NULL);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
-    if (!pool->threads) {
+    pool->share = malloc((size_t)n_threads * sizeof *pool->share);
+    pool->bound = malloc(((size_t)n_threads + 1) * sizeof *pool->bound);
+    pool->parts = calloc((size_t)n_threads, sizeof *pool->parts);
+    if (!pool->threads || !pool->share || !pool->bound || !pool->parts) {
         pa_pool_free(pool);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "thread pool: out of memory");
     }
+    for (int i = 0; i < n_threads; i++) pool->share[i] = 1.0 / n_threads;
+    set_bounds(pool);
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (wa) *wa = (worker_arg){pool, i};
@@ -211,6 +255,9 @@ void pa_pool_free(pa_pool *pool) {
     for (int i = 1; i < pool->n_threads; i++)
         if (pool->threads) pthread_join(pool->threads[i], NULL);
     free(pool->threads);
+    free(pool->share);
+    free(pool->bound);
+    free(pool->parts);
     hwloc_bitmap_free(pool->cpuset);
     if (pool->topology) hwloc_topology_destroy(pool->topology);
     pthread_mutex_destroy(&pool->lock);
@@ -220,7 +267,7 @@ void pa_pool_free(pa_pool *pool) {
 
 int pa_pool_size(const pa_pool *pool) { return pool->n_threads; }
 
-void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx) {
+static void run(pa_pool *pool, pa_job_fn fn, void *ctx, bool balanced) {
     if (pool->n_threads == 1) {
         fn(ctx, 0, 1);
         return;
@@ -230,6 +277,7 @@ void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx) {
     atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&slot->ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&slot->n_chunks, (uint32_t)pool->n_threads, memory_order_relaxed);
+    atomic_store_explicit(&slot->balanced, balanced, memory_order_relaxed);
     atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
     /* seq_cst store, then load: a worker going to sleep increments n_sleeping, then reads
      * `next`; one of the two sees the other's write, so no wake-up is lost */
@@ -244,4 +292,40 @@ void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx) {
     for (int spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) < n; spins++)
         if (spins < SPIN_ROUNDS) cpu_relax();
         else sched_yield();
+}
+
+void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx) { run(pool, fn, ctx, false); }
+
+void pa_pool_run_balanced(pa_pool *pool, pa_job_fn fn, void *ctx) {
+    const int n = pool->n_threads;
+    for (int i = 0; i < n; i++) pool->parts[i] = (part_record){0, 0};
+    run(pool, fn, ctx, true);
+    /* each part's rate (items per tick) says which share would have made the parts end
+     * together; move a step towards it (one run's times are noisy) */
+    double rate[64], total = 0;
+    if (n < 2 || n > 64) return;
+    for (int i = 0; i < n; i++) {
+        if (pool->parts[i].items <= 0 || pool->parts[i].ticks == 0) return;
+        rate[i] = (double)pool->parts[i].items / (double)pool->parts[i].ticks;
+        total += rate[i];
+    }
+    for (int i = 0; i < n; i++) {
+        const double share = pool->share[i] + BALANCE_GAIN * (rate[i] / total - pool->share[i]);
+        pool->share[i] = share > 0.25 / n ? share : 0.25 / n; /* no part starves */
+    }
+    set_bounds(pool);
+}
+
+void pa_pool_split(pa_pool *pool, int64_t n, int64_t align, int ith, int nth, int64_t *begin,
+                   int64_t *end) {
+    if (nth != pool->n_threads || nth == 1) { /* not a part of a balanced run */
+        pa_split(n, ith, nth, begin, end);
+        return;
+    }
+    const int64_t units = (n + align - 1) / align;
+    *begin = ith == 0 ? 0 : (int64_t)(pool->bound[ith] * (double)units + 0.5) * align;
+    *end = ith == nth - 1 ? n : (int64_t)(pool->bound[ith + 1] * (double)units + 0.5) * align;
+    if (*begin > n) *begin = n;
+    if (*end > n) *end = n;
+    pool->parts[ith].items += *end - *begin;
 }

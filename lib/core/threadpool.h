@@ -31,6 +31,19 @@ void pa_pool_free(pa_pool *pool);
 int pa_pool_size(const pa_pool *pool);
 void pa_pool_run(pa_pool *pool, pa_job_fn fn, void *ctx);
 
+/* pa_pool_run for a job whose parts take their items with pa_pool_split: the pool times every
+ * part and moves its split towards parts that take equally long. Threads of one pool are not
+ * always equally fast (a core shared with another process or a hypervisor's other guests,
+ * hybrid cores, an unequal share of memory bandwidth): on a 2-core Zen 5 guest one thread of
+ * a decode step took 10-15 % longer than the other, which one changing from run to run. */
+void pa_pool_run_balanced(pa_pool *pool, pa_job_fn fn, void *ctx);
+
+/* [begin, end) of n items for part ith of nth of a pa_pool_run_balanced job, in the pool's
+ * current proportions; the boundaries are multiples of `align`. A part may call it for several
+ * sets of items (the pool counts all it took). */
+void pa_pool_split(pa_pool *pool, int64_t n, int64_t align, int ith, int nth, int64_t *begin,
+                   int64_t *end);
+
 /* Physical cores the calling thread may run on, as hwloc sees them (at least 1). */
 int pa_physical_cores(void);
 

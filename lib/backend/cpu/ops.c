@@ -149,6 +149,7 @@ typedef struct matmul_job {
     float *scratch;          /* PA_MATMUL_SCRATCH_FLOATS(nth, n_in) */
     const pa_xq8 *xq;        /* (n,) X rounded to 8 bits, for kernels with x_q8 */
     const void *const *prepared; /* (n,) each token's x as k->prepare_x made it, or NULL */
+    pa_pool *pool;           /* the row kernels' rows are split by its balance */
 } matmul_job;
 
 /* Token t's activations in the form the row kernels read. */
@@ -217,8 +218,8 @@ static void matmul_row_groups(const matmul_job *job, int64_t begin, int64_t n_ro
 static void matmul_rows(void *ctx, int ith, int nth) {
     const matmul_job *job = ctx;
     const pa_matrix *w = job->w;
-    int64_t begin, end;
-    pa_split(w->n_out, ith, nth, &begin, &end);
+    int64_t begin, end; /* cache lines of Y apart */
+    pa_pool_split(job->pool, w->n_out, 16, ith, nth, &begin, &end);
     const int64_t stripe = (end - begin) / 4; /* rows past 4 * stripe go one at a time */
     if (job->n == 1 && job->k->dot4_stripes) matmul_stripes(job, begin, stripe);
     else matmul_row_groups(job, begin, 4 * stripe);
@@ -330,7 +331,8 @@ static void matmul_row_pass(pa_pool *pool, int count, float *const *y, const flo
                             const pa_matrix *const *w, int n, float *scratch) {
     matmul_set set = {.count = count};
     for (int i = 0; i < count; i++)
-        set.jobs[i] = (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL, NULL};
+        set.jobs[i] =
+            (matmul_job){y[i], x, w[i], n, row_kernels(w[i]), scratch, NULL, NULL, pool};
     /* round X once here rather than in every thread: it is small next to W (and scratch holds
      * it: at most MAX_ROW_BATCH rows of ~1.4 bytes per value, and as much again prepared for
      * the kernels that take it (~2 bytes per value), against 64 floats per value per thread) */
@@ -357,8 +359,8 @@ static void matmul_row_pass(pa_pool *pool, int count, float *const *y, const flo
             for (int i = 0; i < count; i++) set.jobs[i].prepared = prepared;
         }
     }
-    if (count == 1) pa_pool_run(pool, matmul_rows, &set.jobs[0]);
-    else pa_pool_run(pool, matmul_set_rows, &set);
+    if (count == 1) pa_pool_run_balanced(pool, matmul_rows, &set.jobs[0]);
+    else pa_pool_run_balanced(pool, matmul_set_rows, &set);
 }
 
 /* The row kernels over tokens [t, t + MAX_ROW_BATCH) at a time, each W row read once per pass */
@@ -381,7 +383,7 @@ static void matmul_same(pa_pool *pool, int count, float *const *y, const float *
         matmul_tiles(pool, count, y, x, w, n, scratch);
     } else if (n >= k->sgemm_from) {
         for (int i = 0; i < count; i++) {
-            matmul_job job = {y[i], x, w[i], n, k, scratch, NULL, NULL};
+            matmul_job job = {y[i], x, w[i], n, k, scratch, NULL, NULL, pool};
             pa_pool_run(pool, matmul_sgemm, &job);
         }
     } else {
