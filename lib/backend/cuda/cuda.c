@@ -85,7 +85,8 @@ struct pa_cuda {
     pa_dev_top *top, *top_host; /* (LOGIT_ROWS, PA_DEV_TOP_MAX) best candidates, pinned copy */
 
     /* the step's table, laid out on the host (pinned), copied up in one piece:
-       n_tok pa_dev_token, then int32: block tables, tree ancestors, logit rows */
+       n_tok pa_dev_token, then int32: logit rows, their n_top, block tables, tree
+       ancestors */
     uint8_t *step_host, *step_dev;
     size_t step_cap;
     int32_t *parent, *slot, *pos; /* (n_batch,) host-only layout of the batch */
