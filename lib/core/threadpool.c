@@ -52,6 +52,8 @@ typedef struct part_record {
     uint64_t ticks;
 } part_record;
 
+static double part_rate(const part_record *p) { return (double)p->items / (double)p->ticks; }
+
 struct pa_pool {
     int n_threads;
     pthread_t *threads;
@@ -133,7 +135,6 @@ static void pin_to_core(pa_pool *pool, int k) {
     hwloc_bitmap_free(pus);
 }
 
-/* Claims and runs chunks of generation `gen` until none is left. */
 /* bound[i] = share[0] + ... + share[i - 1], over their sum */
 static void set_bounds(pa_pool *pool) {
     double sum = 0;
@@ -143,6 +144,7 @@ static void set_bounds(pa_pool *pool) {
         pool->bound[i + 1] = pool->bound[i] + pool->share[i] / sum;
 }
 
+/* Claims and runs chunks of generation `gen` until none is left. */
 static void run_chunks(pa_pool *pool, uint32_t gen) {
     job_slot *job = &pool->slots[gen & 1];
     for (;;) {
@@ -302,15 +304,14 @@ void pa_pool_run_balanced(pa_pool *pool, pa_job_fn fn, void *ctx) {
     run(pool, fn, ctx, true);
     /* each part's rate (items per tick) says which share would have made the parts end
      * together; move a step towards it (one run's times are noisy) */
-    double rate[64], total = 0;
-    if (n < 2 || n > 64) return;
+    double total = 0;
     for (int i = 0; i < n; i++) {
         if (pool->parts[i].items <= 0 || pool->parts[i].ticks == 0) return;
-        rate[i] = (double)pool->parts[i].items / (double)pool->parts[i].ticks;
-        total += rate[i];
+        total += part_rate(&pool->parts[i]);
     }
     for (int i = 0; i < n; i++) {
-        const double share = pool->share[i] + BALANCE_GAIN * (rate[i] / total - pool->share[i]);
+        const double target = part_rate(&pool->parts[i]) / total;
+        const double share = pool->share[i] + BALANCE_GAIN * (target - pool->share[i]);
         pool->share[i] = share > 0.25 / n ? share : 0.25 / n; /* no part starves */
     }
     set_bounds(pool);
