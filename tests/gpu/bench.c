@@ -3,6 +3,10 @@
  * copy bandwidth for a roofline (built with -Dcuda=enabled; run by tests/gpu/run.sh).
  *
  *   gpu-bench MODEL [--backend 0|1] [--gen G] [--agents A] [--prompt P] [--profile 1|A]
+ *             [--top-candidates 0|1]
+ *
+ * --top-candidates sets the engine key (default 1: a greedy agent's step copies one (id,
+ * logit) pair down; 0: its whole row of logits).
  *
  * --profile 1 (or A) brackets the timed batch-1 decode (or the A agents' steps) with
  * cudaProfilerStart/Stop, so `ncu --profile-from-start off` times the kernels of decode steps
@@ -65,8 +69,10 @@ static double copy_bandwidth(void) {
     return 2.0 * (double)bytes * reps / (ms * 1e-3) / 1e9;
 }
 
-static pyagent_engine *open_engine(const char *path, int64_t backend, int64_t n_batch) {
+static pyagent_engine *open_engine(const char *path, int64_t backend, int64_t n_batch,
+                                   int64_t top_candidates) {
     pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "top_candidates", top_candidates);
     pyagent_params_set_i64(p, "backend", backend);
     pyagent_params_set_i64(p, "n_ctx", 4096);
     pyagent_params_set_i64(p, "n_batch", n_batch);
@@ -117,23 +123,25 @@ static pyagent_agent *agent_with_prompt(pyagent_engine *e, int n, unsigned seed)
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: gpu-bench MODEL [--backend 0|1] [--gen G] [--agents A] "
-                        "[--prompt P] [--profile 1|A]\n");
+                        "[--prompt P] [--profile 1|A] [--top-candidates 0|1]\n");
         return 2;
     }
     const char *path = argv[1];
     int64_t backend = PYAGENT_BACKEND_CUDA;
-    int gen = 256, n_agents = 16, prompt = 2048, profile = 0;
+    int gen = 256, n_agents = 16, prompt = 2048, profile = 0, top_candidates = 1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--backend")) backend = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--gen")) gen = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--agents")) n_agents = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompt")) prompt = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--profile")) profile = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--top-candidates")) top_candidates = atoi(argv[i + 1]);
     }
     const double bw = backend == PYAGENT_BACKEND_CUDA ? copy_bandwidth() : 0;
-    pyagent_engine *e = open_engine(path, backend, prompt);
+    pyagent_engine *e = open_engine(path, backend, prompt, top_candidates);
     const double weight_bytes = step_weight_bytes(e);
-    printf("device_copy_gbs %.1f\nweight_bytes %.0f\n", bw, weight_bytes);
+    printf("device_copy_gbs %.1f\nweight_bytes %.0f\ntop_candidates %d\n", bw, weight_bytes,
+           top_candidates);
     for (int rep = 0; rep < 2; rep++) { /* the first warms up */
         pyagent_agent *a = agent_with_prompt(e, prompt, 1 + rep);
         double t0 = now();

@@ -5,7 +5,8 @@
 #   2. the 'cuda' suite (tests/test_cuda_kernels.c, tests/test_cuda.c), then again under
 #      compute-sanitizer memcheck;
 #   3. gpu-bench on the 110M llama2.c shape in F16: device copy bandwidth, prefill of 2048
-#      tokens, decode tokens/s at batch 1 and with 16 agents, the roofline fraction;
+#      tokens, decode tokens/s at batch 1 and with 16 agents, the roofline fraction; decode
+#      again with whole logit rows copied down (engine key top_candidates 0);
 #   4. the same decode through PyTorch + transformers generate (eager, F16), side by side.
 #   5. gpu-bench again on the 1B llama shape in F16;
 #   6. with PROFILE=1, tests/gpu/profile.sh on both shapes: ncu's time of every kernel of a
@@ -76,6 +77,12 @@ note "bench: 110M F16 (tied), $(stat -c %s "$model") bytes"
 if timeout 120 "$bin/gpu-bench" "$model" --gen 256 --agents 16 --prompt 2048 \
     >"$OUT/bench.txt" 2>&1; then :; else note "FAILED: gpu-bench (rc $?)"; status=1; fi
 tee -a "$summary" <"$OUT/bench.txt"
+# the same decode with every logit row copied down whole (the host picks the token), against
+# the candidates picked on the device above
+if timeout 60 "$bin/gpu-bench" "$model" --gen 256 --agents 16 --prompt 16 --top-candidates 0 \
+    >"$OUT/bench-whole-rows.txt" 2>&1; then
+    grep -E '^decode_tps' "$OUT/bench-whole-rows.txt" | sed 's/^/whole rows: /' | tee -a "$summary"
+else note "FAILED: gpu-bench --top-candidates 0 (rc $?)"; status=1; fi
 profile() { # MODEL NAME
     [ "${PROFILE:-0}" = 1 ] || return 0
     echo "== $2" >>"$OUT/profile.txt"
