@@ -164,20 +164,14 @@ typedef struct model_ctx {
     int n_tree_done; /* tokens of this build's tree segment (root first) in the drafter's KV */
 } model_ctx;
 
-/* The k best tokens of `logits` with their log-softmax, best first. */
+/* The k (at most PA_TOP_CANDIDATES: spec_top_k's bound) best tokens of `logits` with their
+ * log-softmax, best first. */
 static int top_k(const float *logits, int n_vocab, int k, pa_draft_candidate *out) {
+    pa_token_logit best[PA_TOP_CANDIDATES];
     float max;
     const float log_z = pa_logsumexp(logits, n_vocab, &max);
-    int n = 0;
-    for (int i = 0; i < n_vocab; i++) { /* insertion into the sorted top list */
-        if (n == k && logits[i] <= out[n - 1].logprob + log_z) continue;
-        int j = n < k ? n++ : k - 1;
-        while (j > 0 && out[j - 1].logprob + log_z < logits[i]) {
-            out[j] = out[j - 1];
-            j--;
-        }
-        out[j] = (pa_draft_candidate){i, logits[i] - log_z};
-    }
+    const int n = pa_top_k(logits, n_vocab, k < PA_TOP_CANDIDATES ? k : PA_TOP_CANDIDATES, best);
+    for (int i = 0; i < n; i++) out[i] = (pa_draft_candidate){best[i].id, best[i].logit - log_z};
     return n;
 }
 
