@@ -32,16 +32,19 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* A job is cut into n_chunks chunks (one per thread) that threads claim from a shared counter,
- * so whichever threads are running do all of it: when another process holds a core and a
- * worker is not scheduled, the caller takes that worker's chunk instead of waiting a whole
- * time slice for it. The counter packs (generation << 32 | next chunk): a claim is a CAS that
- * fails once the caller has moved to a new job, and a job's slot is written only two
- * generations later, so a worker that wakes late never runs a stale chunk. */
+/* A job is cut into one part per thread. Part i is thread i's: each thread takes its own part
+ * first, so that a thread runs the same share of every job (the balance times the parts as the
+ * threads' own; with one shared counter of parts, a worker took part 0 of 7 % of decode's jobs
+ * on two Zen 5 cores, the caller part 1). Then it takes any part nobody has, so whichever
+ * threads are running do all of it: when another process holds a core and a worker is not
+ * scheduled, the caller takes that worker's part instead of waiting a whole time slice for it.
+ * claimed[i] is the generation of the last job whose part i was taken; every part of a job is
+ * taken before the next job is published, so a claim is a CAS from gen - 1 to gen, which fails
+ * for a worker that wakes late holding an older generation. A job's slot is written only two
+ * generations later, so such a worker never reads a slot being rewritten for its own job. */
 typedef struct job_slot { /* atomics: a late worker may read a slot being rewritten */
     _Atomic(pa_job_fn) fn;
     _Atomic(void *) ctx;
-    atomic_uint n_chunks;
     atomic_bool balanced;
 } job_slot;
 
@@ -63,8 +66,9 @@ struct pa_pool {
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    atomic_uint_fast64_t next; /* generation << 32 | next chunk to claim */
-    atomic_uint n_done;        /* chunks of the current job finished */
+    atomic_uint published;     /* the generation of the current job */
+    atomic_uint *claimed;      /* (n_threads,) the last generation each part was taken in */
+    atomic_uint n_done;        /* parts of the current job finished */
     atomic_int n_sleeping;     /* workers waiting on `wake` */
     atomic_bool stop;
     job_slot slots[2];         /* the job of generation g is slots[g & 1] */
@@ -144,26 +148,34 @@ static void set_bounds(pa_pool *pool) {
         pool->bound[i + 1] = pool->bound[i] + pool->share[i] / sum;
 }
 
-/* Claims and runs chunks of generation `gen` until none is left. */
-static void run_chunks(pa_pool *pool, uint32_t gen) {
+/* Takes part `part` of job `gen` if nobody has. */
+static bool claim(pa_pool *pool, int part, uint32_t gen) {
+    unsigned before = gen - 1;
+    return atomic_load_explicit(&pool->claimed[part], memory_order_relaxed) == before &&
+           atomic_compare_exchange_strong(&pool->claimed[part], &before, gen);
+}
+
+static void run_part(pa_pool *pool, uint32_t gen, int part) {
+    /* the claim succeeded, so the slot is the one published for `gen` */
     job_slot *job = &pool->slots[gen & 1];
-    for (;;) {
-        uint64_t v = atomic_load_explicit(&pool->next, memory_order_acquire);
-        uint32_t n = atomic_load_explicit(&job->n_chunks, memory_order_relaxed);
-        if ((uint32_t)(v >> 32) != gen || (uint32_t)v >= n) return;
-        if (!atomic_compare_exchange_weak(&pool->next, &v, v + 1)) continue;
-        /* the claim succeeded, so the slot is the one published for `gen` */
-        pa_job_fn fn = atomic_load_explicit(&job->fn, memory_order_relaxed);
-        const bool timed = atomic_load_explicit(&job->balanced, memory_order_relaxed);
-        const uint64_t start = timed ? ticks() : 0;
-        fn(atomic_load_explicit(&job->ctx, memory_order_relaxed), (int)(uint32_t)v, (int)n);
-        if (timed) pool->parts[(uint32_t)v].ticks = ticks() - start;
-        atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
-    }
+    pa_job_fn fn = atomic_load_explicit(&job->fn, memory_order_relaxed);
+    const bool timed = atomic_load_explicit(&job->balanced, memory_order_relaxed);
+    const uint64_t start = timed ? ticks() : 0;
+    fn(atomic_load_explicit(&job->ctx, memory_order_relaxed), part, pool->n_threads);
+    if (timed) pool->parts[part].ticks = ticks() - start;
+    atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
+}
+
+/* The calling thread's own part of job `gen`, then any other part nobody has taken. */
+static void run_parts(pa_pool *pool, uint32_t gen) {
+    const int own = current_slot < pool->n_threads ? current_slot : 0;
+    if (claim(pool, own, gen)) run_part(pool, gen, own);
+    for (int i = 0; i < pool->n_threads; i++)
+        if (i != own && claim(pool, i, gen)) run_part(pool, gen, i);
 }
 
 static uint32_t current_generation(pa_pool *pool) {
-    return (uint32_t)(atomic_load_explicit(&pool->next, memory_order_acquire) >> 32);
+    return atomic_load_explicit(&pool->published, memory_order_acquire);
 }
 
 /* Spins, then sleeps, until a job newer than `seen` is published or the pool stops. */
@@ -176,7 +188,7 @@ static uint32_t wait_for_job(pa_pool *pool, uint32_t seen) {
     pthread_mutex_lock(&pool->lock);
     atomic_fetch_add(&pool->n_sleeping, 1);
     uint32_t g;
-    while ((g = (uint32_t)(atomic_load(&pool->next) >> 32)) == seen && !atomic_load(&pool->stop))
+    while ((g = atomic_load(&pool->published)) == seen && !atomic_load(&pool->stop))
         pthread_cond_wait(&pool->wake, &pool->lock);
     atomic_fetch_sub(&pool->n_sleeping, 1);
     pthread_mutex_unlock(&pool->lock);
@@ -197,7 +209,7 @@ static void *worker_main(void *arg) {
     for (;;) {
         seen = wait_for_job(pool, seen);
         if (atomic_load(&pool->stop)) break;
-        run_chunks(pool, seen);
+        run_parts(pool, seen);
     }
     return NULL;
 }
@@ -227,7 +239,8 @@ pyagent_status pa_pool_create(int n_threads, pa_pool **out, pa_err *err) {
     pool->share = malloc((size_t)n_threads * sizeof *pool->share);
     pool->bound = malloc(((size_t)n_threads + 1) * sizeof *pool->bound);
     pool->parts = calloc((size_t)n_threads, sizeof *pool->parts);
-    if (!pool->threads || !pool->share || !pool->bound || !pool->parts) {
+    pool->claimed = calloc((size_t)n_threads, sizeof *pool->claimed); /* generation 0: taken */
+    if (!pool->threads || !pool->share || !pool->bound || !pool->parts || !pool->claimed) {
         pa_pool_free(pool);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "thread pool: out of memory");
     }
@@ -260,6 +273,7 @@ void pa_pool_free(pa_pool *pool) {
     free(pool->share);
     free(pool->bound);
     free(pool->parts);
+    free((void *)pool->claimed);
     hwloc_bitmap_free(pool->cpuset);
     if (pool->topology) hwloc_topology_destroy(pool->topology);
     pthread_mutex_destroy(&pool->lock);
@@ -278,18 +292,17 @@ static void run(pa_pool *pool, pa_job_fn fn, void *ctx, bool balanced) {
     job_slot *slot = &pool->slots[gen & 1];
     atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&slot->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&slot->n_chunks, (uint32_t)pool->n_threads, memory_order_relaxed);
     atomic_store_explicit(&slot->balanced, balanced, memory_order_relaxed);
     atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
     /* seq_cst store, then load: a worker going to sleep increments n_sleeping, then reads
-     * `next`; one of the two sees the other's write, so no wake-up is lost */
-    atomic_store(&pool->next, (uint64_t)gen << 32);
+     * `published`; one of the two sees the other's write, so no wake-up is lost */
+    atomic_store(&pool->published, gen);
     if (atomic_load(&pool->n_sleeping) > 0) {
         pthread_mutex_lock(&pool->lock);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->lock);
     }
-    run_chunks(pool, gen);
+    run_parts(pool, gen);
     const uint32_t n = (uint32_t)pool->n_threads;
     for (int spins = 0; atomic_load_explicit(&pool->n_done, memory_order_acquire) < n; spins++)
         if (spins < SPIN_ROUNDS) cpu_relax();
