@@ -11,7 +11,8 @@
  * then N tokens are generated greedily and timed. Generation stops early if the model samples
  * EOS, so tgN reports the tokens actually generated per second. A value of 0 skips the test.
  *
- * Every test runs once to warm up, then -r times on a freshly reset agent; the result is the
+ * Every test runs once to warm up, then -r times on a freshly reset agent (the engine has
+ * prefix_cache 0, so each run reuses the KV blocks the one before released); the result is the
  * mean and the sample standard deviation of tokens/s over those runs. The output is a markdown
  * table, or with --json an array of
  *   {model, n_params, n_threads, test, n_tokens, reps, tps_mean, tps_sd, samples: [...]}.
@@ -771,6 +772,12 @@ static pyagent_params *engine_params(const options *o, const engine_setup *e) {
     if (status == PYAGENT_OK && e->kv_bytes > 0)
         status = pyagent_params_set_i64(params, "kv_bytes", e->kv_bytes);
     if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "n_ctx", n_ctx);
+    /* the tests' random prompts are never shared; with the prefix cache on, every run's blocks
+     * stayed cached and the next run took never-used blocks of the pool, whose first writes
+     * fault pages in (~29 us per generated token of the 110M shape on the Zen 5 guest, 3 %): a
+     * cost a long-running host pays once per block, and llama-bench pays when it zeroes its KV
+     * buffer, before timing. Off, each run reuses the blocks the previous one released. */
+    if (status == PYAGENT_OK) status = pyagent_params_set_i64(params, "prefix_cache", 0);
     if (status == PYAGENT_OK && o->n_batch > 0)
         status = pyagent_params_set_i64(params, "n_batch", o->n_batch);
     if (status != PYAGENT_OK) {
