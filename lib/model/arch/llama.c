@@ -699,6 +699,13 @@ static void rope_and_store(const token_job *job, int t) {
                  cfg->elem_type);
 }
 
+/* Asks for memory the caller reads right after a product, while the product runs: between one
+ * token and the next the weights stream through every cache, so a layer's norm weights are cold
+ * when the caller, alone, gets to them (a norm of the 110M shape's decode 0.67 -> 0.50 us). */
+static void ask_for(const void *p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off);
+}
+
 static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
                             pa_kv_store *kv, const pa_batch_seq *seqs, int n_seqs, int il,
                             int n) {
@@ -721,13 +728,14 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
         pa_pool_run(pool, chunk_attention_rows, &cj);
     }
 
+    ask_for(l->ffn_norm, (size_t)m->hp.n_embd * sizeof(float));
     project(ws, pool, ws->xb, ws->att, &l->wo, n); /* (n, q_dim) -> (n, d) */
     tokens.token = add_residual;
     for_each_token(pool, &tokens);
 }
 
 static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_pool *pool,
-                      int n) {
+                      int n, const float *next_norm) {
     token_job tokens = {m, l->ffn_norm, ws, NULL, NULL, 0, n, norm_token};
     for_each_token(pool, &tokens);
     float *gate_up[] = {ws->hb, ws->hb2}; /* (n, d) -> (n, ff) each */
@@ -735,6 +743,7 @@ static void ffn_block(const pa_model *m, const pa_layer *l, pa_llama_ws *ws, pa_
     project_set(ws, pool, 2, gate_up, ws->xb, w_gate_up, n);
     tokens.token = swiglu;
     for_each_token(pool, &tokens);
+    if (next_norm) ask_for(next_norm, (size_t)m->hp.n_embd * sizeof(float));
     project(ws, pool, ws->xb, ws->hb, &l->w_down, n); /* (n, ff) -> (n, d) */
     tokens.token = add_residual;
     for_each_token(pool, &tokens);
@@ -844,7 +853,8 @@ void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_s
     if (n_layers <= 0 || n_layers > m->hp.n_layer) n_layers = m->hp.n_layer;
     for (int il = 0; il < n_layers; il++) {
         attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
-        ffn_block(m, &m->layers[il], ws, pool, n);
+        ffn_block(m, &m->layers[il], ws, pool, n,
+                  il + 1 < n_layers ? m->layers[il + 1].attn_norm : m->output_norm);
     }
     pool_hidden(m, ws, seqs, n_seqs);
     output_logits(m, ws, pool, seqs, n_seqs);
