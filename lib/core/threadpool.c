@@ -40,12 +40,12 @@ static inline void cpu_relax(void) {
  * scheduled, the caller takes that worker's part instead of waiting a whole time slice for it.
  * claimed[i] is the generation of the last job whose part i was taken; every part of a job is
  * taken before the next job is published, so a claim is a CAS from gen - 1 to gen, which fails
- * for a worker that wakes late holding an older generation. A job's slot is written only two
- * generations later, so such a worker never reads a slot being rewritten for its own job. */
-typedef struct job_slot { /* atomics: a late worker may read a slot being rewritten */
-    _Atomic(pa_job_fn) fn;
-    _Atomic(void *) ctx;
-    atomic_bool balanced;
+ * for a worker that wakes late holding an older generation. Only a thread holding a part reads
+ * the job, and the caller writes the next one after every part is done, so one job_slot does. */
+typedef struct job_slot {
+    pa_job_fn fn;
+    void *ctx;
+    bool balanced;
 } job_slot;
 
 /* A balanced job's part: how many items it took and how long it ran (written by the thread
@@ -71,7 +71,7 @@ struct pa_pool {
     atomic_uint n_done;        /* parts of the current job finished */
     atomic_int n_sleeping;     /* workers waiting on `wake` */
     atomic_bool stop;
-    job_slot slots[2];         /* the job of generation g is slots[g & 1] */
+    job_slot job;              /* the current job (published with its generation) */
     uint32_t generation;       /* of the current job (written by the caller only) */
     double *share;             /* (n_threads,) balanced parts' fractions of the items, and */
     double *bound;             /* (n_threads + 1,) their running sums: part i's are
@@ -155,23 +155,21 @@ static bool claim(pa_pool *pool, int part, uint32_t gen) {
            atomic_compare_exchange_strong(&pool->claimed[part], &before, gen);
 }
 
-static void run_part(pa_pool *pool, uint32_t gen, int part) {
-    /* the claim succeeded, so the slot is the one published for `gen` */
-    job_slot *job = &pool->slots[gen & 1];
-    pa_job_fn fn = atomic_load_explicit(&job->fn, memory_order_relaxed);
-    const bool timed = atomic_load_explicit(&job->balanced, memory_order_relaxed);
-    const uint64_t start = timed ? ticks() : 0;
-    fn(atomic_load_explicit(&job->ctx, memory_order_relaxed), part, pool->n_threads);
-    if (timed) pool->parts[part].ticks = ticks() - start;
+/* Runs a part just claimed: pool->job is the job of the generation it was claimed in. */
+static void run_part(pa_pool *pool, int part) {
+    const job_slot *job = &pool->job;
+    const uint64_t start = job->balanced ? ticks() : 0;
+    job->fn(job->ctx, part, pool->n_threads);
+    if (job->balanced) pool->parts[part].ticks = ticks() - start;
     atomic_fetch_add_explicit(&pool->n_done, 1, memory_order_release);
 }
 
 /* The calling thread's own part of job `gen`, then any other part nobody has taken. */
 static void run_parts(pa_pool *pool, uint32_t gen) {
     const int own = current_slot < pool->n_threads ? current_slot : 0;
-    if (claim(pool, own, gen)) run_part(pool, gen, own);
+    if (claim(pool, own, gen)) run_part(pool, own);
     for (int i = 0; i < pool->n_threads; i++)
-        if (i != own && claim(pool, i, gen)) run_part(pool, gen, i);
+        if (i != own && claim(pool, i, gen)) run_part(pool, i);
 }
 
 static uint32_t current_generation(pa_pool *pool) {
@@ -289,10 +287,7 @@ static void run(pa_pool *pool, pa_job_fn fn, void *ctx, bool balanced) {
         return;
     }
     const uint32_t gen = ++pool->generation;
-    job_slot *slot = &pool->slots[gen & 1];
-    atomic_store_explicit(&slot->fn, fn, memory_order_relaxed);
-    atomic_store_explicit(&slot->ctx, ctx, memory_order_relaxed);
-    atomic_store_explicit(&slot->balanced, balanced, memory_order_relaxed);
+    pool->job = (job_slot){fn, ctx, balanced}; /* every part of the last job is done */
     atomic_store_explicit(&pool->n_done, 0, memory_order_relaxed);
     /* seq_cst store, then load: a worker going to sleep increments n_sleeping, then reads
      * `published`; one of the two sees the other's write, so no wake-up is lost */
