@@ -68,7 +68,7 @@ static const char *const USAGE =
     "  -b, --batch-size N       max tokens per forward pass (default: the library's)\n"
     "  -d, --depth N,...        tg tests start after a prompt of N random tokens (default 0:\n"
     "                           one token); a test reads tgN@dDEPTH\n"
-    "      --kv-type T,...      engine param kv_type: f32 (default), f16, q8_0; a list runs each\n"
+    "      --kv-type T,...      engine param kv_type: f16 (default), f32, q8_0; a list runs each\n"
     "      --json               print a JSON array instead of a markdown table\n"
     "      --roofline           weight bytes per generated token and the fraction of the\n"
     "                           read bandwidth measured on the model file that decode reaches\n"
@@ -196,7 +196,7 @@ static options parse_options(int argc, char **argv) {
         .n_threads = {.values = {0}, .count = 1},
         .huge_pages = {.values = {0}, .count = 1},
         .depths = {.values = {0}, .count = 1},
-        .kv_types = {.values = {PYAGENT_KV_F32}, .count = 1},
+        .kv_types = {.values = {PYAGENT_KV_F16}, .count = 1}, /* the engine's default */
         .reps = 5,
         .n_batch = 0,
         .json = false,

@@ -25,7 +25,7 @@ def main():
         sys.exit(f"FAIL: exit {out.returncode}: {out.stderr}")
     rows = json.loads(out.stdout)
     got = {(r["test"], r["name"]) for r in rows}
-    want = {(t, n) for t in ("pp8 t1 kv f32", "tg4 t1 kv f32") for n in ("a", "b")}
+    want = {(t, n) for t in ("pp8 t1 kv f16", "tg4 t1 kv f16") for n in ("a", "b")}
     if got != want:
         sys.exit(f"FAIL: expected {sorted(want)}, got {sorted(got)}")
     for r in rows:

@@ -77,9 +77,13 @@ static void top_positions_keeps_the_best_in_position_order(void **state) {
 /* ------------------------------------------------------------------------------------------ */
 /* Policies on stories260K                                                                      */
 
+/* f32 KV: attention of a prompt chunk (matrix products) and of decode steps then agree to float
+ * rounding, which the tests below compare at 1e-4 (f16 KV would round the two paths' K and V,
+ * which differ in their last bits, to different f16 values now and then) */
 static pyagent_engine *open_stories(void) {
     pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
     pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F32);
     pyagent_params_set_i64(p, "n_ctx", 512);
     pyagent_params_set_i64(p, "kv_block_size", 16);
     pyagent_engine *e = NULL;

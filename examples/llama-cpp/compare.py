@@ -12,8 +12,8 @@ usage: compare.py [-t 1,2] [-p 128,512] [-n 64] [-d 0,2048] [-r 3] [--rounds 2]
                   [--kv-type f16] [--variant NAME] [--bench build/examples/pyagent-bench]
                   MODEL.gguf...
   -d 0,2048       tg tests also after a prompt of that many tokens (tg64@d2048)
-  --kv-type T     pyagent's KV element type (f32, the library's default, f16 or q8_0);
-                  llama.cpp keeps its default, f16
+  --kv-type T     pyagent's KV element type (f16, the library's default and llama.cpp's,
+                  f32 or q8_0); llama.cpp keeps its f16
   --variant NAME  load only ggml's libggml-cpu-NAME.so (haswell, icelake, zen4, ...) instead
                   of the one ggml chooses
 """
@@ -97,7 +97,7 @@ def main():
     ap.add_argument("-p", "--n-prompt", default="128,512")
     ap.add_argument("-n", "--n-gen", default="64")
     ap.add_argument("-d", "--depth", default="0")
-    ap.add_argument("--kv-type", default="f32")
+    ap.add_argument("--kv-type", default="f16")
     ap.add_argument("-r", "--repetitions", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variant", default="")

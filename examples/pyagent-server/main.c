@@ -108,7 +108,7 @@ static void print_usage(FILE *out) {
           "      --timeout SECONDS      wall time of one generation (default 600)\n"
           "      --idle-timeout SECONDS close idle connections (default 60)\n"
           "      --sse-ping SECONDS     ping a quiet event stream (default 15)\n"
-          "      --kv-type f32|f16|q8_0 KV cache element type\n"
+          "      --kv-type f16|f32|q8_0 KV cache element type (default f16)\n"
           "      --kv-policy window|h2o|kvzap  what pruning keeps (with --kv-window)\n"
           "      --kvzap FILE           KVzap surrogate for --kv-policy kvzap (pyagent-kvzap-fit)\n"
           "      --kv-host-tier BYTES   keep blocks evicted from the KV pool in host memory\n"

@@ -147,8 +147,10 @@ typedef void (*pyagent_log_fn)(void *user_data, int32_t level, const char *messa
  *   kv_bytes    i64  memory budget of the KV block pool shared by all agents; 0 = enough for
  *                    one full n_ctx sequence                default 256 MiB, [0, 1e15]
  *   kv_block_size i64  tokens per KV block (the unit of sharing)   default 16, [1, 256]
- *   kv_type     i64  PYAGENT_KV_F32, PYAGENT_KV_F16 or PYAGENT_KV_Q8_0 (n_head_kv x
- *                    head size a multiple of 32; CPU backend)  default PYAGENT_KV_F32
+ *   kv_type     i64  PYAGENT_KV_F16, PYAGENT_KV_F32 or PYAGENT_KV_Q8_0 (n_head_kv x
+ *                    head size a multiple of 32; CPU backend): f16 halves f32's memory and
+ *                    the KV read of every decode step, and moves logits by ~1e-3 (stories260K);
+ *                    f32 computes what an f32 reference does   default PYAGENT_KV_F16
  *   prefix_cache i64 1: agents reuse cached blocks of equal prefixes; 0: every prompt is
  *                    computed                               default 1, [0, 1]
  *   backend     i64  where the forward pass runs: PYAGENT_BACKEND_CPU, or PYAGENT_BACKEND_CUDA

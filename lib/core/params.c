@@ -30,7 +30,7 @@ static const param_spec engine_specs[PA_ENGINE_PARAM_COUNT] = {
     [PA_ENGINE_LOG_LEVEL] = {"log_level", true, PYAGENT_LOG_WARN, 0, PYAGENT_LOG_NONE},
     [PA_ENGINE_KV_BYTES] = {"kv_bytes", true, 256.0 * 1024 * 1024, 0, 1e15},
     [PA_ENGINE_KV_BLOCK_SIZE] = {"kv_block_size", true, 16, 1, 256},
-    [PA_ENGINE_KV_TYPE] = {"kv_type", true, PYAGENT_KV_F32, PYAGENT_KV_F32, PYAGENT_KV_Q8_0},
+    [PA_ENGINE_KV_TYPE] = {"kv_type", true, PYAGENT_KV_F16, PYAGENT_KV_F32, PYAGENT_KV_Q8_0},
     [PA_ENGINE_PREFIX_CACHE] = {"prefix_cache", true, 1, 0, 1},
     [PA_ENGINE_BACKEND] = {"backend", true, PYAGENT_BACKEND_CPU, PYAGENT_BACKEND_CPU,
                            PYAGENT_BACKEND_CUDA},
