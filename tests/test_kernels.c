@@ -418,6 +418,41 @@ static void activations_round_to_8_bits_per_block_of_32(void **state) {
     assert_int_equal(q.sum[1], -127);
 }
 
+/* Every SIMD set's f32 -> f16 row (f16 KV as decode writes it) equals pa_f32_to_f16 bit for bit:
+ * random bit patterns (every exponent, NaNs with payloads, infinities, subnormals), values
+ * halfway between two halves (ties go to even), the overflow boundary and a rest past the
+ * sets' 8 or 16 at a time. */
+static void every_set_rounds_to_f16_like_the_portable_code(void **state) {
+    (void)state;
+    enum { N = 4096 + 13 };
+    static float x[N];
+    static uint16_t want[N], got[N];
+    for (int i = 0; i < N; i++) {
+        const uint32_t bits = next_u32();
+        memcpy(&x[i], &bits, sizeof bits);
+    }
+    for (int i = 0; i < 1024; i++) { /* halfway between half h and the next one up */
+        const uint16_t h = (uint16_t)(next_u32() % 0x7bff);
+        x[i] = (pa_f16_to_f32(h) + pa_f16_to_f32((uint16_t)(h + 1))) * 0.5f;
+        if (i % 2) x[i] = -x[i];
+    }
+    const float edges[] = {65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e9f, 5.9604645e-8f,
+                           2.9802322e-8f, 2.9802326e-8f, 6.1035156e-5f, -0.0f, 0.0f, 1e-40f,
+                           INFINITY, -INFINITY, NAN, -NAN};
+    memcpy(x + N - 16, edges, sizeof edges);
+    for (int i = 0; i < N; i++) want[i] = pa_f32_to_f16(x[i]);
+    for (int isa = PA_ISA_PORTABLE; isa < PA_ISA_COUNT; isa++) {
+        const pa_kernel_set *set = pa_kernels_for((pa_isa)isa);
+        if (!set) continue;
+        memset(got, 0x55, sizeof got);
+        set->to_f16(x, N, got);
+        for (int i = 0; i < N; i++)
+            if (got[i] != want[i])
+                fail_msg("%s: x[%d] = %.9g (0x%08x): 0x%04x, portable 0x%04x", set->name, i,
+                         (double)x[i], pa_bits_from_f32(x[i]), got[i], want[i]);
+    }
+}
+
 /* Every SIMD set's own rounding of x equals pa_xq8_quantize bit for bit: random blocks,
  * blocks whose values fall halfway between two steps (ties go to even), and blocks with NaN,
  * infinities, signed zeros and subnormals. */
@@ -956,6 +991,7 @@ int main(void) {
         cmocka_unit_test(q8_0_block_dequantizes_as_ggml_lays_it_out),
         cmocka_unit_test(activations_round_to_8_bits_per_block_of_32),
         cmocka_unit_test(every_set_rounds_x_like_the_portable_code),
+        cmocka_unit_test(every_set_rounds_to_f16_like_the_portable_code),
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
         cmocka_unit_test(exact_batches_equal_tokens_one_at_a_time),
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),

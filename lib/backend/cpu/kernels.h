@@ -176,6 +176,8 @@ typedef struct pa_kernel_set {
     const char *name;                  /* "portable C", "AVX2+FMA+F16C", "AVX-512" */
     /* pa_xq8_quantize, bit for bit (the SIMD sets may have their own, faster one) */
     void (*quantize_x)(const float *x, int n, const pa_xq8 *out);
+    /* out[i] = pa_f32_to_f16(x[i]) for i < n, bit for bit (f16 KV rows as decode writes them) */
+    void (*to_f16)(const float *x, int n, uint16_t *out);
     pa_row_kernels types[PA_W_COUNT];  /* indexed by pa_wtype */
 } pa_kernel_set;
 

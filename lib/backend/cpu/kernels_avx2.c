@@ -328,9 +328,26 @@ STRIPES_ENTRY_POINT(q8_0, const pa_xq8)
 STRIPES_ENTRY_POINT(q4_0, const pa_xq8)
 STRIPES_ENTRY_POINT(q4_k, const pa_xq8)
 
+/* pa_f32_to_f16 eight at a time: F16C rounds to nearest even, overflows to infinity and keeps
+ * subnormals as the scalar code does; only a NaN's payload would differ, so NaNs become the
+ * quiet NaN of their sign first (sign | 0x7e00 then). */
+AVX2 static void to_f16(const float *x, int n, uint16_t *out) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 quiet = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)),
+                                          _mm256_castsi256_ps(_mm256_set1_epi32(0x7fc00000)));
+        const __m256 clean = _mm256_blendv_ps(v, quiet, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm256_cvtps_ph(clean, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    for (; i < n; i++) out[i] = pa_f32_to_f16(x[i]);
+}
+
 static const pa_kernel_set avx2 = {
     "AVX2+FMA+F16C",
     pa_xq8_quantize,
+    to_f16,
     {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, dot4_stripes_f32, 20},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, dot4_stripes_f16, 28},

@@ -180,9 +180,14 @@ DOT4_FROM_DOT1(q8_0)
 DOT4_FROM_DOT1(q4_0)
 DOT4_FROM_DOT1(q4_k)
 
+static void to_f16(const float *x, int n, uint16_t *out) {
+    for (int i = 0; i < n; i++) out[i] = pa_f32_to_f16(x[i]);
+}
+
 static const pa_kernel_set portable = {
     "portable C",
     pa_xq8_quantize,
+    to_f16,
     {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, NULL, 20},
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, NULL, 28},

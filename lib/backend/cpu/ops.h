@@ -105,10 +105,11 @@ bool pa_cpu_simd_enabled(void);
 /* true when the AVX-512 kernels run */
 bool pa_cpu_avx512_enabled(void);
 
-/* dot product of an f16 row with an f32 row (n,), and an f16 row -> f32, with the kernels
- * chosen for this CPU (KV rows stored as f16) */
+/* dot product of an f16 row with an f32 row (n,), an f16 row -> f32 and an f32 row -> f16
+ * (pa_f32_to_f16's bits), with the kernels chosen for this CPU (KV rows stored as f16) */
 float pa_dot_f16(const uint16_t *a, const float *b, int n);
 void pa_f16_to_f32_row(const uint16_t *a, float *out, int n);
+void pa_f32_to_f16_row(const float *x, uint16_t *out, int n);
 
 /* y (n,) += a * x (n,) */
 void pa_axpy(float *y, float a, const float *x, int n);

@@ -155,7 +155,8 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
 /* KV rows in the store's element type                                                        */
 
 static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
-    pa_kv_from_f32(elem_type, dst, src, n);
+    if (elem_type == PA_KV_F16) pa_f32_to_f16_row(src, dst, n); /* SIMD, the same bits */
+    else pa_kv_from_f32(elem_type, dst, src, n);
 }
 
 /* ----------------------------------------------------------------------------------------- */
