@@ -251,6 +251,44 @@ static void batch_prefill_equals_token_by_token(void **state) {
     assert_true(max_diff < 1e-5);
 }
 
+/* A prompt past chunk attention's 1024-position tiles (1100 tokens in chunks of 512, the last
+ * chunk's K and V gathered as two tiles) and the same tokens one step each (decode's attention)
+ * give the same logits, f32 KV: float order apart (measured ~1e-6). */
+static void long_prompt_prefill_equals_token_by_token(void **state) {
+    (void)state;
+    enum { N = 1100 };
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_params_set_i64(p, "n_ctx", 2048);
+    pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F32);
+    pyagent_params_set_i64(p, "prefix_cache", 0);
+    pyagent_engine *e = NULL;
+    assert_int_equal(pyagent_engine_open(model_path, p, &e), PYAGENT_OK);
+    pyagent_params_destroy(p);
+    pyagent_agent *a = NULL;
+    assert_int_equal(pyagent_agent_create(e, NULL, &a), PYAGENT_OK);
+    static int32_t ids[N];
+    unsigned seed = 7;
+    for (int i = 0; i < N; i++) ids[i] = 3 + (int32_t)(rand_r(&seed) % 500);
+    float batch[512], single[512];
+    size_t n_logits;
+    assert_int_equal(pyagent_agent_feed_tokens(a, ids, N), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(a, batch, 512, &n_logits), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_reset(a), PYAGENT_OK);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pyagent_agent_feed_tokens(a, &ids[i], 1), PYAGENT_OK);
+        assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
+    }
+    assert_int_equal(pyagent_agent_logits(a, single, 512, &n_logits), PYAGENT_OK);
+    double max_diff = 0;
+    for (int i = 0; i < 512; i++) max_diff = fmax(max_diff, fabs((double)batch[i] - single[i]));
+    printf("# %d-token prompt, chunks against steps: max |logit difference| %.3g\n", N, max_diff);
+    assert_true(max_diff < 1e-4);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+}
+
 /* The 255 tokens from BOS cross the GGUF's context_length of 128, which is not a limit. */
 static void generation_runs_past_the_files_context_length(void **state) {
     fixture *fx = *state;
@@ -317,6 +355,7 @@ int main(void) {
                                         open_engine_f32_kv, close_engine),
         cmocka_unit_test_setup_teardown(logits_with_f16_kv_within_2e2_of_run_c, open_engine,
                                         close_engine),
+        cmocka_unit_test(long_prompt_prefill_equals_token_by_token),
         cmocka_unit_test_setup_teardown(batch_prefill_equals_token_by_token, open_engine_f32_kv,
                                         close_engine),
         cmocka_unit_test_setup_teardown(generation_runs_past_the_files_context_length,
