@@ -137,7 +137,9 @@ void pa_f16_to_f32_row(const uint16_t *a, float *out, int n) {
     active_kernels()->types[PA_W_F16].to_f32(a, out, n);
 }
 
-void pa_f32_to_f16_row(const float *x, uint16_t *out, int n) { active_kernels()->to_f16(x, n, out); }
+void pa_f32_to_f16_row(const float *x, uint16_t *out, int n) {
+    active_kernels()->to_f16(x, n, out);
+}
 
 /* ----------------------------------------------------------------------------------------- */
 /* Matrix products                                                                            */
