@@ -441,7 +441,7 @@ static void every_set_rounds_to_f16_like_the_portable_code(void **state) {
                            INFINITY, -INFINITY, NAN, -NAN};
     memcpy(x + N - 16, edges, sizeof edges);
     for (int i = 0; i < N; i++) want[i] = pa_f32_to_f16(x[i]);
-    for (int isa = PA_ISA_PORTABLE; isa < PA_ISA_COUNT; isa++) {
+    for (int isa = PA_ISA_PORTABLE + 1; isa < PA_ISA_COUNT; isa++) { /* portable: that loop */
         const pa_kernel_set *set = pa_kernels_for((pa_isa)isa);
         if (!set) continue;
         memset(got, 0x55, sizeof got);
