@@ -224,19 +224,21 @@ static void logits_with_f16_kv_within_2e2_of_run_c(void **state) {
 /* The largest difference between the last logits of ids prefilled in one call and of the same
  * ids fed one step each (the agent reset in between). */
 static double batch_against_steps(pyagent_agent *a, const int32_t *ids, size_t n) {
-    float batch[512], single[512];
+    enum { MOST = 8192 }; /* logits of a vocabulary up to this size */
+    static float batch[MOST], single[MOST];
     size_t n_logits;
     assert_int_equal(pyagent_agent_feed_tokens(a, ids, n), PYAGENT_OK);
     assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
-    assert_int_equal(pyagent_agent_logits(a, batch, 512, &n_logits), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(a, batch, MOST, &n_logits), PYAGENT_OK);
     assert_int_equal(pyagent_agent_reset(a), PYAGENT_OK);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(pyagent_agent_feed_tokens(a, &ids[i], 1), PYAGENT_OK);
         assert_int_equal(pyagent_agent_prefill(a), PYAGENT_OK);
     }
-    assert_int_equal(pyagent_agent_logits(a, single, 512, &n_logits), PYAGENT_OK);
+    assert_int_equal(pyagent_agent_logits(a, single, MOST, &n_logits), PYAGENT_OK);
     double max_diff = 0;
-    for (int i = 0; i < 512; i++) max_diff = fmax(max_diff, fabs((double)batch[i] - single[i]));
+    for (size_t i = 0; i < n_logits; i++)
+        max_diff = fmax(max_diff, fabs((double)batch[i] - single[i]));
     return max_diff;
 }
 
@@ -276,6 +278,37 @@ static void long_prompt_prefill_equals_token_by_token(void **state) {
     for (int i = 0; i < N; i++) ids[i] = 3 + (int32_t)(rand_r(&seed) % 500);
     const double max_diff = batch_against_steps(a, ids, N);
     printf("# %d-token prompt, chunks against steps: max |logit difference| %.3g\n", N, max_diff);
+    assert_true(max_diff < 1e-4);
+    pyagent_agent_destroy(a);
+    pyagent_engine_destroy(e);
+}
+
+/* A model without grouped KV heads (the pycode draft: 4 heads of 32, each its own K and V)
+ * decodes a token's heads together (pa_attn_online_heads): one token per step against the
+ * prompt in one call (chunk attention as matrix products), f32 KV: float order apart. */
+static void heads_side_by_side_equal_prefill(void **state) {
+    (void)state;
+    enum { N = 150 };
+    char path[4096];
+    data_path(path, sizeof path, "pycode-draft-1M-f16.gguf");
+    pyagent_params *p = pyagent_params_create(PYAGENT_PARAMS_ENGINE);
+    pyagent_params_set_i64(p, "n_threads", 2);
+    pyagent_params_set_i64(p, "kv_type", PYAGENT_KV_F32);
+    pyagent_engine *e = NULL;
+    assert_int_equal(pyagent_engine_open(path, p, &e), PYAGENT_OK);
+    pyagent_params_destroy(p);
+    int64_t n_head = 0, n_head_kv = 0;
+    assert_int_equal(pyagent_engine_info(e, "n_head", &n_head), PYAGENT_OK);
+    assert_int_equal(pyagent_engine_info(e, "n_head_kv", &n_head_kv), PYAGENT_OK);
+    assert_int_equal(n_head, n_head_kv);
+    pyagent_agent *a = NULL;
+    assert_int_equal(pyagent_agent_create(e, NULL, &a), PYAGENT_OK);
+    int32_t ids[N];
+    unsigned seed = 11;
+    for (int i = 0; i < N; i++) ids[i] = 3 + (int32_t)(rand_r(&seed) % 500);
+    const double max_diff = batch_against_steps(a, ids, N);
+    printf("# %d tokens of the pycode draft, prompt against steps: max |logit difference| %.3g\n",
+           N, max_diff);
     assert_true(max_diff < 1e-4);
     pyagent_agent_destroy(a);
     pyagent_engine_destroy(e);
@@ -348,6 +381,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(logits_with_f16_kv_within_2e2_of_run_c, open_engine,
                                         close_engine),
         cmocka_unit_test(long_prompt_prefill_equals_token_by_token),
+        cmocka_unit_test(heads_side_by_side_equal_prefill),
         cmocka_unit_test_setup_teardown(batch_prefill_equals_token_by_token, open_engine_f32_kv,
                                         close_engine),
         cmocka_unit_test_setup_teardown(generation_runs_past_the_files_context_length,

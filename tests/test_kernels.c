@@ -796,8 +796,9 @@ static void random_kv_rows(uint8_t *out, int n, int row_values, int elem_type, f
 /* pa_attn_online, for every element type and head size the kernels specialize: any split of
  * the positions into calls gives bitwise the same state (speculative verification takes a
  * token's last positions one call each, plain decoding a block at a time), a query grouped with
- * others (pa_attn_online_group) gets bitwise its state alone, and the result is softmax
- * attention computed in double to within 2e-6. */
+ * others (pa_attn_online_group) or with the token's other heads (pa_attn_online_heads) gets
+ * bitwise its state alone, and the result is softmax attention computed in double to within
+ * 2e-6. */
 static void online_attention_splits_alike_and_matches_softmax(void **state) {
     (void)state;
     enum { N = 45, MAX_HD = 128, ROW = 2 * MAX_HD };
@@ -857,6 +858,34 @@ static void online_attention_splits_alike_and_matches_softmax(void **state) {
                     if (memcmp(acc, accs[g], (size_t)hd * sizeof *acc) || m != ms[g] || l != ls[g])
                         fail_msg("type %d hd %d: query %d of a group differs from alone", type,
                                  hd, g);
+                }
+            }
+            { /* every head of the rows at once (kernels take up to 3): each as it would be alone */
+                enum { MOST = ROW / 8 };
+                static float qs[MOST][MAX_HD], accs[MOST][MAX_HD];
+                float ms[MOST], ls[MOST], *acc_p[MOST], *m_p[MOST], *l_p[MOST];
+                const float *q_p[MOST];
+                const int n_h = ROW / hd;
+                for (int g = 0; g < n_h; g++) {
+                    for (int i = 0; i < hd; i++) qs[g][i] = next_float();
+                    memset(accs[g], 0, sizeof accs[g]);
+                    ms[g] = -INFINITY, ls[g] = 0;
+                    acc_p[g] = accs[g], m_p[g] = &ms[g], l_p[g] = &ls[g], q_p[g] = qs[g];
+                }
+                for (int p = 0; p < N; p += 16) { /* asking for the next rows' first heads */
+                    const bool last = p + 16 >= N;
+                    pa_attn_online_heads(n_h, acc_p, m_p, l_p, q_p, k + (size_t)p * stride,
+                                         v + (size_t)p * stride,
+                                         last ? NULL : k + (size_t)(p + 16) * stride,
+                                         last ? NULL : v + (size_t)(p + 16) * stride, stride, 0,
+                                         last ? N - p : 16, hd, type, scale);
+                }
+                for (int g = 0; g < n_h; g++) {
+                    float acc[MAX_HD] = {0}, m = -INFINITY, l = 0;
+                    pa_attn_online(acc, &m, &l, qs[g], k, v, stride, g * hd, N, hd, type, scale);
+                    if (memcmp(acc, accs[g], (size_t)hd * sizeof *acc) || m != ms[g] || l != ls[g])
+                        fail_msg("type %d hd %d: head %d of %d differs from alone", type, hd, g,
+                                 n_h);
                 }
             }
             double sc[N], mx = -INFINITY, sum = 0;

@@ -30,4 +30,15 @@ void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *co
                           const void *k_next, const void *v_next, size_t stride, int first, int n,
                           int hd, int elem_type, float scale);
 
+/* pa_attn_online for n_h adjacent heads of one token: query i reads values
+ * [first + i * hd, first + (i + 1) * hd) of each row. Each head's state is bitwise what
+ * pa_attn_online alone would give it; the heads' dependent steps interleave, where one head
+ * at a time left the core waiting on each. k_next and v_next (NULL: none) point at the K and
+ * V slices read after these, as in pa_attn_online_group (the kernel asks for up to three
+ * heads' values of each of their rows). */
+void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *const *l,
+                          const float *const *q, const void *k, const void *v,
+                          const void *k_next, const void *v_next, size_t stride, int first, int n,
+                          int hd, int elem_type, float scale);
+
 #endif

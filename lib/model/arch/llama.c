@@ -224,6 +224,33 @@ static bool next_run(const attention_job *job, int n_blocks, int *b, int *t, blo
     return false;
 }
 
+/* A run of one token of a model without grouped KV heads: its heads [h0, h1) in one call,
+ * which interleaves the heads' dependent steps (pa_attn_online_heads), asking for the same
+ * heads' slices of the `next` run's block. */
+static void attend_heads(const attention_job *job, const block_run *run, const block_run *next,
+                         int h0, int h1, float *state) {
+    const pa_hparams *hp = job->hp;
+    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
+    const int hd = hp->head_dim, t = run->t0;
+    const size_t first = pa_kv_bytes(cfg->elem_type, h0 * hd), stride = (size_t)hd + 2;
+    const uint8_t *k_next = NULL, *v_next = NULL;
+    if (next) {
+        k_next = (const uint8_t *)pa_kv_k(job->kv, next->block, job->layer, 0) + first;
+        v_next = (const uint8_t *)pa_kv_v(job->kv, next->block, job->layer, 0) + first;
+    }
+    float *acc[HEAD_GROUP], *m[HEAD_GROUP], *l[HEAD_GROUP];
+    const float *q[HEAD_GROUP];
+    for (int h = h0; h < h1; h++) {
+        float *st = state + ((size_t)(h - h0) * (size_t)job->n + (size_t)t) * stride;
+        acc[h - h0] = st, m[h - h0] = &st[hd], l[h - h0] = &st[hd + 1];
+        q[h - h0] = job->ws->q + (size_t)t * hp->n_head * hd + h * hd;
+    }
+    pa_attn_online_heads(h1 - h0, acc, m, l, q, pa_kv_k(job->kv, run->block, job->layer, 0),
+                         pa_kv_v(job->kv, run->block, job->layer, 0), k_next, v_next,
+                         pa_kv_bytes(cfg->elem_type, hp->n_head_kv * hd), h0 * hd, run->n, hd,
+                         cfg->elem_type, 1.0f / sqrtf((float)hd));
+}
+
 /* The run's tokens attend to its block for heads [h0, h1), each head's queries in one call
  * (the block's rows are loaded once for all of them). The first call of each KV head asks for
  * the KV slice read after it: the next KV head's in this block, after the last one the first
@@ -312,7 +339,10 @@ static void attention_heads(const attention_job *job, int h0, int h1, float *sta
     bool more = next_run(job, n_blocks, &b, &t_next, &run);
     while (more) {
         const bool has_next = next_run(job, n_blocks, &b, &t_next, &next);
-        attend_run(job, &run, has_next && next.block != run.block ? &next : NULL, h0, h1, state);
+        const block_run *ahead = has_next && next.block != run.block ? &next : NULL;
+        if (hp->n_head == hp->n_head_kv && run.t1 - run.t0 == 1)
+            attend_heads(job, &run, ahead, h0, h1, state);
+        else attend_run(job, &run, ahead, h0, h1, state);
         run = next, more = has_next;
     }
     for (int t = 0; t < job->n; t++) { /* tree nodes: then their ancestors and themselves */
