@@ -329,7 +329,8 @@ ONLINE_TYPED(heads, 64, 2, 64)
 ONLINE_TYPED(heads, 64, 3, 64)
 ONLINE_TYPED(heads, 128, 2, 128)
 
-#define BY_TYPE(KIND, HD, G) {KIND##_##HD##x##G##_f32, KIND##_##HD##x##G##_f16, KIND##_##HD##x##G##_q8}
+#define BY_TYPE(KIND, HD, G)                                                                  \
+    {KIND##_##HD##x##G##_f32, KIND##_##HD##x##G##_f16, KIND##_##HD##x##G##_q8}
 static const online_group_fn online_32[5][3] = {
     {NULL}, BY_TYPE(online, 32, 1), BY_TYPE(online, 32, 2), BY_TYPE(online, 32, 3),
     BY_TYPE(online, 32, 4)};
