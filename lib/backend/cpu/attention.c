@@ -80,6 +80,23 @@ static void online_portable(float *acc, float *m, float *l, const float *q, cons
     }
 }
 
+/* Bytes of a head's hd values in a row of elem_type (Q8_0: hd a multiple of 32). */
+static inline size_t slice_bytes(int hd, int elem_type) {
+    return elem_type == PA_ATTN_F32   ? (size_t)hd * 4
+           : elem_type == PA_ATTN_F16 ? (size_t)hd * 2
+                                      : (size_t)(hd / 32) * 34;
+}
+
+/* Asks for row p of a slice read next (`bytes` from `slice` in row 0, rows `stride` apart):
+ * the K loop asks for the next slice's K rows, the V loop for its V rows, one row for each row
+ * read, so that the requests spread over the arithmetic (a block's worth at once stalled the
+ * core until the memory system had taken them). */
+static inline void request_row(const void *slice, size_t stride, int p, size_t bytes) {
+    const uintptr_t row = (uintptr_t)slice + (size_t)p * stride;
+    for (uintptr_t off = 0; off < bytes + (row & 63); off += 64)
+        __builtin_prefetch((const void *)((row & ~(uintptr_t)63) + off));
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* AVX2 + FMA + F16C                                                                           */
 
@@ -101,52 +118,87 @@ AVX2 static inline __m256 load8(const void *row, int i, int elem_type) {
     return _mm256_loadu_ps((const float *)row + i);
 }
 
-AVX2 static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+/* lane p = the sum of d[p]'s 8 lanes, as one tree per vector (pairs, then pairs of pairs, then
+ * the halves), so a score does not depend on what shares the call */
+AVX2 static inline __m256 hsum8x8(const __m256 d[8]) {
+    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));
+    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-AVX2 static void scores_avx2(float *scores, const float *q, const void *k, size_t stride,
-                             int first, int n, int hd, int elem_type, float scale) {
-    for (int p = 0; p < n; p++) {
-        const void *row = kv_row(k, stride, p, elem_type);
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 16 <= hd; i += 16) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, first + i, elem_type), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(row, first + i + 8, elem_type),
-                                 a1);
-        }
-        for (; i < hd; i += 8)
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, first + i, elem_type), a0);
-        scores[p] = hsum8(_mm256_add_ps(a0, a1)) * scale;
-    }
+/* e^x in 8 lanes: pa_exp512's steps (vexp.h), 2^k made from its exponent bits (x within
+ * [-87.3, 88], so that k stays a normal exponent); the same function in every lane */
+AVX2 static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.42860677e-6f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
+/* Blocks of 8 positions: their scores at once (hsum8x8), the running maximum position by
+ * position, their exponentials at once (exp8), then the sequential update, so each position
+ * still goes through exactly the steps online_portable describes, in order. A position's
+ * score and exponential do not depend on the other positions of its block, so splitting the
+ * positions into calls of any sizes gives bitwise the same state. Asks for a row of the
+ * k_next / v_next slices for each K / V row it reads, as the AVX-512 kernels do (one head at
+ * a time, from memory, it otherwise waited on every row). */
 AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, const void *k,
-                             const void *v, size_t stride, int first, int n, int hd,
-                             int elem_type, float scale) {
-    for (int p = 0; p < n; p++) {
-        float s;
-        scores_avx2(&s, q, kv_row(k, stride, p, elem_type), 0, first, 1, hd, elem_type, scale);
-        if (s > *m) {
-            const float c = expf(*m - s);
-            *l *= c;
-            const __m256 cv = _mm256_set1_ps(c);
-            for (int i = 0; i < hd; i += 8)
-                _mm256_storeu_ps(acc + i, _mm256_mul_ps(cv, _mm256_loadu_ps(acc + i)));
-            *m = s;
+                             const void *v, const void *k_next, const void *v_next,
+                             size_t stride, int first, int n, int hd, int elem_type,
+                             float scale) {
+    const size_t next_bytes = slice_bytes(hd, elem_type);
+    float mm = *m, ll = *l;
+    for (int p0 = 0; p0 < n; p0 += 8) {
+        const int np = n - p0 < 8 ? n - p0 : 8;
+        __m256 d[8];
+        for (int p = 0; p < 8; p++) { /* the block's scores */
+            d[p] = _mm256_setzero_ps();
+            if (p >= np) continue;
+            if (k_next) request_row(k_next, stride, p0 + p, next_bytes);
+            const void *row = kv_row(k, stride, p0 + p, elem_type);
+            d[p] = _mm256_mul_ps(_mm256_loadu_ps(q), load8(row, first, elem_type));
+            for (int i = 8; i < hd; i += 8)
+                d[p] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(row, first + i, elem_type),
+                                       d[p]);
         }
-        const float w = expf(s - *m);
-        *l += w;
-        const void *row = kv_row(v, stride, p, elem_type);
-        const __m256 wv = _mm256_set1_ps(w);
-        for (int i = 0; i < hd; i += 8)
-            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wv, load8(row, first + i, elem_type),
-                                                      _mm256_loadu_ps(acc + i)));
+        float s[8], m_before[8], m_at[8], w[8], c_up[8];
+        _mm256_storeu_ps(s, _mm256_mul_ps(hsum8x8(d), _mm256_set1_ps(scale)));
+        for (int p = 0; p < 8; p++) { /* the running maximum, position by position */
+            m_before[p] = mm;
+            if (p < np && s[p] > mm) mm = s[p];
+            m_at[p] = mm;
+        }
+        const __m256 sv = _mm256_loadu_ps(s);
+        _mm256_storeu_ps(w, exp8(_mm256_sub_ps(sv, _mm256_loadu_ps(m_at))));
+        _mm256_storeu_ps(c_up, exp8(_mm256_sub_ps(_mm256_loadu_ps(m_before), sv)));
+        for (int p = 0; p < np; p++) {
+            if (k_next) request_row(v_next, stride, p0 + p, next_bytes);
+            if (m_at[p] != m_before[p]) { /* a new maximum: rescale the sum */
+                ll *= c_up[p];
+                const __m256 cv = _mm256_set1_ps(c_up[p]);
+                for (int i = 0; i < hd; i += 8)
+                    _mm256_storeu_ps(acc + i, _mm256_mul_ps(cv, _mm256_loadu_ps(acc + i)));
+            }
+            ll += w[p];
+            const void *row = kv_row(v, stride, p0 + p, elem_type);
+            const __m256 wv = _mm256_set1_ps(w[p]);
+            for (int i = 0; i < hd; i += 8)
+                _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wv, load8(row, first + i, elem_type),
+                                                          _mm256_loadu_ps(acc + i)));
+        }
     }
+    *m = mm, *l = ll;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -189,23 +241,6 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
     _mm512_storeu_ps(m_before, _mm512_mask_permutexvar_ps(
                                    low, 0xfffe, _mm512_sub_epi32(lane, _mm512_set1_epi32(1)), x));
     *mm = m_at[np - 1];
-}
-
-/* Bytes of a head's hd values in a row of elem_type (Q8_0: hd a multiple of 32). */
-static inline size_t slice_bytes(int hd, int elem_type) {
-    return elem_type == PA_ATTN_F32   ? (size_t)hd * 4
-           : elem_type == PA_ATTN_F16 ? (size_t)hd * 2
-                                      : (size_t)(hd / 32) * 34;
-}
-
-/* Asks for row p of a slice read next (`bytes` from `slice` in row 0, rows `stride` apart):
- * the K loop asks for the next slice's K rows, the V loop for its V rows, one row for each row
- * read, so that the requests spread over the arithmetic (a block's worth at once stalled the
- * core until the memory system had taken them). */
-static inline void request_row(const void *slice, size_t stride, int p, size_t bytes) {
-    const uintptr_t row = (uintptr_t)slice + (size_t)p * stride;
-    for (uintptr_t off = 0; off < bytes + (row & 63); off += 64)
-        __builtin_prefetch((const void *)((row & ~(uintptr_t)63) + off));
 }
 
 /* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
@@ -369,21 +404,29 @@ static void choose(void) {
 #endif
 }
 
-void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *k, const void *v,
-                    size_t stride, int first, int n, int hd, int elem_type, float scale) {
+/* pa_attn_online asking for k_next / v_next (NULL: nothing) as it reads, where the kernel can */
+static void online_one(float *acc, float *m, float *l, const float *q, const void *k,
+                       const void *v, const void *k_next, const void *v_next, size_t stride,
+                       int first, int n, int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
 #ifdef PA_HAVE_X86_KERNELS
     if (use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0) {
-        group_kernels(hd)[1][elem_type](&acc, &m, &l, &q, k, v, NULL, NULL, stride, first, n,
-                                        elem_type, scale);
+        group_kernels(hd)[1][elem_type](&acc, &m, &l, &q, k, v, k_next, v_next, stride, first,
+                                        n, elem_type, scale);
         return;
     }
     if (use_avx2 && hd % 8 == 0 && first % 8 == 0) {
-        online_avx2(acc, m, l, q, k, v, stride, first, n, hd, elem_type, scale);
+        online_avx2(acc, m, l, q, k, v, k_next, v_next, stride, first, n, hd, elem_type, scale);
         return;
     }
 #endif
+    (void)k_next, (void)v_next;
     online_portable(acc, m, l, q, k, v, stride, first, n, hd, elem_type, scale);
+}
+
+void pa_attn_online(float *acc, float *m, float *l, const float *q, const void *k, const void *v,
+                    size_t stride, int first, int n, int hd, int elem_type, float scale) {
+    online_one(acc, m, l, q, k, v, NULL, NULL, stride, first, n, hd, elem_type, scale);
 }
 
 void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *const *l,
@@ -403,8 +446,9 @@ void pa_attn_online_group(int n_q, float *const *acc, float *const *m, float *co
         return;
     }
 #endif
-    for (int i = 0; i < n_q; i++)
-        pa_attn_online(acc[i], m[i], l[i], q[i], k, v, stride, first, n, hd, elem_type, scale);
+    for (int i = 0; i < n_q; i++) /* the first query asks for the next slice */
+        online_one(acc[i], m[i], l[i], q[i], k, v, i == 0 ? k_next : NULL,
+                   i == 0 ? v_next : NULL, stride, first, n, hd, elem_type, scale);
 }
 
 void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *const *l,
@@ -428,7 +472,14 @@ void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *co
         return;
     }
 #endif
-    for (int i = 0; i < n_h; i++)
-        pa_attn_online(acc[i], m[i], l[i], q[i], k, v, stride, first + i * hd, n, hd, elem_type,
-                       scale);
+    for (int i = 0; i < n_h; i++) { /* each head asks for the next head's slice */
+        const int at = first + i * hd;
+        const void *k_after = k_next, *v_after = v_next;
+        if (i + 1 < n_h) {
+            k_after = (const uint8_t *)k + slice_bytes(at + hd, elem_type);
+            v_after = (const uint8_t *)v + slice_bytes(at + hd, elem_type);
+        }
+        online_one(acc[i], m[i], l[i], q[i], k, v, k_after, v_after, stride, at, n, hd,
+                   elem_type, scale);
+    }
 }
