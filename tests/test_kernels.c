@@ -193,7 +193,7 @@ static void check_type_and_length(const pa_kernel_set *set, pa_wtype t, int n) {
             fail_msg("%s %s n=%d row %d: dot4 %.9g differs from dot1 %.9g", set->name,
                      type_names[t], n, r, (double)four[r], (double)one);
         if (k->dot4xn) { /* several tokens at once: each (row, token) bitwise dot1's */
-            enum { MAX_X = 8 }; /* every split of the sets' multi-token kernels into calls */
+            enum { MAX_X = 16 }; /* every split of the sets' multi-token kernels into calls */
             static float xs[MAX_X][MAX_N];
             static uint8_t xq_buf[MAX_X][PA_XQ8_BYTES(MAX_N)];
             pa_xq8 xq[MAX_X];

@@ -186,6 +186,58 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
     for (int j = 0; j < R; j++) out[j] = hsum(acc[j]);
 }
 
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1 to 4): dot_q4_0's arithmetic for
+ * each (row, token), each row's nibbles unpacked once per block for the tokens (T = 2, 3, 4, 6
+ * on one Zen 5 core capped to AVX2, batches of 16: 486, 506, 520, 534 tokens/s, where sgemm
+ * gave 365; batches of 48 and more are sgemm's, 526 against 526) */
+INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
+                        float *out) {
+    __m256 acc[4][4];
+    for (int t = 0; t < T; t++)
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
+    const __m256i zero = _mm256_setzero_si256();
+    for (int blk = 0; blk < n / PA_Q4_0_BLOCK; blk++) {
+        const size_t off = (size_t)blk * PA_Q4_0_BYTES;
+        __m256i w[4];
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            if (blk % 4 == 0) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+            w[j] = q4_0_nibbles(rows[j] + off + 2);
+        }
+        for (int t = 0; t < T; t++) {
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)(x[t]->q + 32 * blk));
+            const __m256i offset =
+                _mm256_sub_epi32(zero, dot_u8_s8(zero, _mm256_set1_epi8(8), xq));
+            const __m256 dxv = _mm256_broadcast_ss(&x[t]->d[blk]);
+            PA_UNROLL_ROWS
+            for (int j = 0; j < 4; j++) {
+                const __m256i dot = dot_u8_s8(offset, w[j], xq);
+                const __m256 s = _mm256_mul_ps(table_scale(rows[j] + off), dxv);
+                acc[t][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[t][j]);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++)
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) out[4 * t + j] = hsum(acc[t][j]);
+}
+
+AVX2 static void dot4xn_q4_0(const void *const rows[4], const void *const *x, int n_x, int n,
+                             float *out) {
+    const uint8_t *const *r = (const uint8_t *const *)rows;
+    const pa_xq8 *const *xq = (const pa_xq8 *const *)x;
+    int t = 0;
+    if (n_x < 12) { /* a token at a time was 1-4 % faster for batches of 4 and 8 */
+        for (; t < n_x; t++) dot_q4_0(r, 4, xq[t], n, out + 4 * t);
+        return;
+    }
+    for (; t + 4 <= n_x; t += 4) dot_q4_0_nx(r, 4, xq + t, n, out + 4 * t);
+    if (n_x - t == 3) dot_q4_0_nx(r, 3, xq + t, n, out + 4 * t);
+    else if (n_x - t == 2) dot_q4_0_nx(r, 2, xq + t, n, out + 4 * t);
+    else if (n_x - t == 1) dot_q4_0_nx(r, 1, xq + t, n, out + 4 * t);
+}
+
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
  * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
  * the same 32 bytes. */
@@ -353,7 +405,8 @@ static const pa_kernel_set avx2 = {
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, dot4_stripes_f16, 28},
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL, dot4_stripes_bf16, 28},
         [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, NULL, dot4_stripes_q8_0, 8},
-        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, NULL, dot4_stripes_q4_0, 12},
+        [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0,
+                       48},
         [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k, 16},
     },
 };
