@@ -123,7 +123,8 @@ AVX2 static inline __m256 load8(const void *row, int i, int elem_type) {
 AVX2 static inline __m256 hsum8x8(const __m256 d[8]) {
     const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));
     const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                         _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
 /* e^x in 8 lanes: pa_exp512's steps (vexp.h), 2^k made from its exponent bits (x within
