@@ -457,29 +457,25 @@ void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *co
                           const void *k_next, const void *v_next, size_t stride, int first, int n,
                           int hd, int elem_type, float scale) {
     pthread_once(&choose_once, choose);
+    int most = 1; /* heads a call */
 #ifdef PA_HAVE_X86_KERNELS
-    if (use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0) {
-        const int most = hd == 128 ? 2 : 3; /* more spill the heads' sums out of registers */
-        for (int i = 0; i < n_h; i += most) {
-            const int g = n_h - i < most ? n_h - i : most, at = first + i * hd;
-            const void *k_after = k_next, *v_after = v_next; /* the next heads', if any */
-            if (i + g < n_h) {
-                k_after = (const uint8_t *)k + slice_bytes(at + g * hd, elem_type);
-                v_after = (const uint8_t *)v + slice_bytes(at + g * hd, elem_type);
-            }
+    const bool heads_kernel = use_avx512 && (hd == 32 || hd == 64 || hd == 128) && first % 16 == 0;
+    if (heads_kernel) most = hd == 128 ? 2 : 3; /* more spill the heads' sums out of registers */
+#endif
+    for (int i = 0; i < n_h; i += most) {
+        const int g = n_h - i < most ? n_h - i : most, at = first + i * hd;
+        const void *k_after = k_next, *v_after = v_next; /* the next heads', if any */
+        if (i + g < n_h) {
+            k_after = (const uint8_t *)k + slice_bytes(at + g * hd, elem_type);
+            v_after = (const uint8_t *)v + slice_bytes(at + g * hd, elem_type);
+        }
+#ifdef PA_HAVE_X86_KERNELS
+        if (heads_kernel) {
             heads_kernels(hd)[g][elem_type](acc + i, m + i, l + i, q + i, k, v, k_after, v_after,
                                             stride, at, n, elem_type, scale);
+            continue;
         }
-        return;
-    }
 #endif
-    for (int i = 0; i < n_h; i++) { /* each head asks for the next head's slice */
-        const int at = first + i * hd;
-        const void *k_after = k_next, *v_after = v_next;
-        if (i + 1 < n_h) {
-            k_after = (const uint8_t *)k + slice_bytes(at + hd, elem_type);
-            v_after = (const uint8_t *)v + slice_bytes(at + hd, elem_type);
-        }
         online_one(acc[i], m[i], l[i], q[i], k, v, k_after, v_after, stride, at, n, hd,
                    elem_type, scale);
     }
