@@ -244,8 +244,8 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
     *mm = m_at[np - 1];
 }
 
-/* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with its
- * own acc/m/l. With STEP 0 they read the same values of each row (queries of one KV head): a V
+/* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each
+ * with its own acc/m/l. With STEP 0 they read the same values of each row (queries of one KV head): a V
  * row is loaded and converted once for all of them, a K row once per query (from L1 after the
  * first). With STEP = HD query g reads the values STEP * g further on (G adjacent heads of
  * one token): their chains of dependent steps (scores, running maximum, exponentials, the
