@@ -127,33 +127,13 @@ AVX2 static inline __m256 hsum8x8(const __m256 d[8]) {
                          _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-/* e^x in 8 lanes: pa_exp512's steps (vexp.h), 2^k made from its exponent bits (x within
- * [-87.3, 88], so that k stays a normal exponent); the same function in every lane */
-AVX2 static inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
-    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145752f), x);
-    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.42860677e-6f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i bits = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
 /* Blocks of 8 positions: their scores at once (hsum8x8), the running maximum position by
- * position, their exponentials at once (exp8), then the sequential update, so each position
- * still goes through exactly the steps online_portable describes, in order. A position's
- * score and exponential do not depend on the other positions of its block, so splitting the
- * positions into calls of any sizes gives bitwise the same state. Asks for a row of the
- * k_next / v_next slices for each K / V row it reads, as the AVX-512 kernels do (one head at
- * a time, from memory, it otherwise waited on every row). */
+ * position, their exponentials at once (pa_exp256), then the sequential update, so each
+ * position still goes through exactly the steps online_portable describes, in order. A
+ * position's score and exponential do not depend on the other positions of its block, so
+ * splitting the positions into calls of any sizes gives bitwise the same state. Asks for a
+ * row of the k_next / v_next slices for each K / V row it reads, as the AVX-512 kernels do
+ * (one head at a time, from memory, it otherwise waited on every row). */
 AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, const void *k,
                              const void *v, const void *k_next, const void *v_next,
                              size_t stride, int first, int n, int hd, int elem_type,
@@ -181,8 +161,8 @@ AVX2 static void online_avx2(float *acc, float *m, float *l, const float *q, con
             m_at[p] = mm;
         }
         const __m256 sv = _mm256_loadu_ps(s);
-        _mm256_storeu_ps(w, exp8(_mm256_sub_ps(sv, _mm256_loadu_ps(m_at))));
-        _mm256_storeu_ps(c_up, exp8(_mm256_sub_ps(_mm256_loadu_ps(m_before), sv)));
+        _mm256_storeu_ps(w, pa_exp256(_mm256_sub_ps(sv, _mm256_loadu_ps(m_at))));
+        _mm256_storeu_ps(c_up, pa_exp256(_mm256_sub_ps(_mm256_loadu_ps(m_before), sv)));
         for (int p = 0; p < np; p++) {
             if (k_next) request_row(v_next, stride, p0 + p, next_bytes);
             if (m_at[p] != m_before[p]) { /* a new maximum: rescale the sum */
@@ -244,15 +224,15 @@ AVX512 static inline void running_max(const float *s, int np, float *mm, float *
     *mm = m_at[np - 1];
 }
 
-/* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each
- * with its own acc/m/l. With STEP 0 they read the same values of each row (queries of one KV head): a V
+/* G queries (0 < G <= 4 for HD = 32 and 64, <= 2 for HD = 128) over the same positions, each with
+ * its own acc/m/l. With STEP 0 they read the same values of each row (queries of one KV head): a V
  * row is loaded and converted once for all of them, a K row once per query (from L1 after the
- * first). With STEP = HD query g reads the values STEP * g further on (G adjacent heads of
- * one token): their chains of dependent steps (scores, running maximum, exponentials, the
- * sequential update) interleave, where one head at a time left the core waiting on each
- * (Zen 5, f16 rows in cache: 6.0 -> 3.7 ns a position and head, three heads a call). A
- * query's 16 positions' sums are added up together (hsum16x16). Per query the steps and their
- * order are those of G = 1, so grouping never changes a result. */
+ * first). With STEP = HD query g reads the values STEP * g further on (G adjacent heads of one
+ * token): their chains of dependent steps (scores, running maximum, exponentials, the sequential
+ * update) interleave, where one head at a time left the core waiting on each (Zen 5, f16 rows in
+ * cache: 6.0 -> 3.7 ns a position and head, three heads a call). A query's 16 positions' sums are
+ * added up together (hsum16x16). Per query the steps and their order are those of G = 1, so
+ * grouping never changes a result. */
 #define ONLINE_AVX512(NAME, HD, G, STEP)                                                      \
     AVX512 static inline __attribute__((always_inline)) void NAME(                            \
                             float *const *acc, float *const *m, float *const *l,             \

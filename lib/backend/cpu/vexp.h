@@ -1,5 +1,5 @@
-/* A vector e^x for the AVX-512 kernels (attention.c, ops.c): the same function in every lane,
- * so a value's exponential does not depend on what shares its vector. */
+/* A vector e^x for the AVX-512 and AVX2 kernels (attention.c, ops.c): the same function in
+ * every lane, so a value's exponential does not depend on what shares its vector. */
 #ifndef PA_BACKEND_CPU_VEXP_H
 #define PA_BACKEND_CPU_VEXP_H
 
@@ -28,6 +28,28 @@ PA_VEXP_AVX512 static inline __m512 pa_exp512(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, k);
+}
+
+#define PA_VEXP_AVX2 __attribute__((target("avx2,fma")))
+
+/* pa_exp512 in 8 lanes, 2^k made from its exponent bits (x within [-87.3, 88], so that k stays
+ * a normal exponent) */
+PA_VEXP_AVX2 static inline __m256 pa_exp256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.0f));
+    const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.42860677e-6f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i bits = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
 #endif
