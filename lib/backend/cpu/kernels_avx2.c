@@ -238,14 +238,42 @@ INLINE __m256i q4_0_pair_dot(__m256i w_lo, __m256i w_hi, __m256i x_lo, __m256i x
     return _mm256_madd_epi16(sum16, _mm256_set1_epi16(1));
 }
 
-INLINE void q4_0_pair_step(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int blk,
-                           bool pair, __m256 *acc) {
+/* The x side of a pair of blocks, which all rows share: made as a step needs it, or once per
+ * token for a batch or a thread's rows (prepare_x_q4_0; 2 bytes per value) */
+typedef struct q4_0_x_pair {
+    __m256i lo, hi;  /* [x values 0-15 of block blk | of blk + 1], then values 16-31 */
+    __m256i offset;  /* [-8·Σ q_x of blk x4 | of blk + 1 x4] */
+    __m256 d;        /* [d_x of blk x4 | of blk + 1 x4] */
+} q4_0_x_pair;
+
+INLINE q4_0_x_pair q4_0_x_pair_of(const pa_xq8 *x, int blk, bool pair) {
+    const uint8_t *q = (const uint8_t *)(x->q + 32 * blk);
+    const int32_t *sum = x->sum + blk;
+    const float *d = x->d + blk;
+    q4_0_x_pair p;
+    p.lo = pair_of_128(q, q + 32, pair);
+    p.hi = pair_of_128(q + 16, q + 48, pair);
+    p.offset = pair ? _mm256_set_m128i(_mm_set1_epi32(-8 * sum[1]), _mm_set1_epi32(-8 * sum[0]))
+                    : _mm256_zextsi128_si256(_mm_set1_epi32(-8 * sum[0]));
+    p.d = pair ? _mm256_set_m128(_mm_set1_ps(d[1]), _mm_set1_ps(d[0]))
+               : _mm256_zextps128_ps256(_mm_set1_ps(d[0]));
+    return p;
+}
+
+/* Steps of two blocks, the last alone where their number is odd */
+static inline int q4_0_pairs(int n) { return (n / PA_Q4_0_BLOCK + 1) / 2; }
+
+/* Pair i (blocks 2i, 2i + 1) of four rows with T tokens, each token's x side from px[t]
+ * (prepared) or made here from x[t] (px NULL) */
+INLINE void q4_0_pair_step(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                           const q4_0_x_pair *const *px, int i, bool pair, __m256 *acc) {
+    const int blk = 2 * i;
     const size_t off = (size_t)blk * PA_Q4_0_BYTES;
     const __m256i low4 = _mm256_set1_epi8(0xf);
     __m256i w_lo[4], w_hi[4];
     PA_UNROLL_ROWS
     for (int j = 0; j < 4; j++) {
-        if (blk % 4 == 0) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+        if (i % 2 == 0) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
         const __m256i raw = pair_of_128(rows[j] + off + 2, rows[j] + off + 20, pair);
         w_lo[j] = _mm256_and_si256(raw, low4);
         w_hi[j] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
@@ -254,42 +282,33 @@ INLINE void q4_0_pair_step(const uint8_t *const *rows, int T, const pa_xq8 *cons
     const __m256 dw = pair ? _mm256_set_m128(four_f16_scales(rows, off + PA_Q4_0_BYTES), d0)
                            : _mm256_zextps128_ps256(d0);
     for (int t = 0; t < T; t++) {
-        const int8_t *q = x[t]->q + 32 * blk;
-        const __m256i x_lo = pair_of_128((const uint8_t *)q, (const uint8_t *)q + 32, pair);
-        const __m256i x_hi = pair_of_128((const uint8_t *)q + 16, (const uint8_t *)q + 48, pair);
-        const int32_t *sum = x[t]->sum + blk;
-        const float *dx = x[t]->d + blk;
-        const __m256i offset = pair ? _mm256_set_m128i(_mm_set1_epi32(-8 * sum[1]),
-                                                       _mm_set1_epi32(-8 * sum[0]))
-                                    : _mm256_zextsi128_si256(_mm_set1_epi32(-8 * sum[0]));
-        const __m256 scale = _mm256_mul_ps(
-            dw, pair ? _mm256_set_m128(_mm_set1_ps(dx[1]), _mm_set1_ps(dx[0]))
-                     : _mm256_zextps128_ps256(_mm_set1_ps(dx[0])));
+        const q4_0_x_pair xp = px ? px[t][i] : q4_0_x_pair_of(x[t], blk, pair);
         __m256i p[4];
         PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) p[j] = q4_0_pair_dot(w_lo[j], w_hi[j], x_lo, x_hi);
-        const __m256i sums = _mm256_add_epi32(four_rows_sums(p[0], p[1], p[2], p[3]), offset);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[t]);
+        for (int j = 0; j < 4; j++) p[j] = q4_0_pair_dot(w_lo[j], w_hi[j], xp.lo, xp.hi);
+        const __m256i sums = _mm256_add_epi32(four_rows_sums(p[0], p[1], p[2], p[3]), xp.offset);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, xp.d), acc[t]);
     }
 }
 
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1 to 4), x rounded to 8 bits.
- * Per block, Σ (nibble - 8)·q_x = Σ nibble·q_x - 8·Σ q_x as an exact integer, two blocks a
- * step, the rows' sums gathered into one vector (lane j and 4 + j: row j's sums over the two
- * blocks) that takes its scales d_w·d_x in one multiply and its float add in one FMA; row j's
- * value is lane j + lane 4 + j at the end. Each step is per (row, token), so any T gives the
- * same bits for a (row, token). Against one vector per row and block (its scale multiply,
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1 to 4), x rounded to 8 bits (its
+ * x side prepared in px[t], or px NULL). Per block, Σ (nibble - 8)·q_x = Σ nibble·q_x - 8·Σ q_x
+ * as an exact integer, two blocks a step, the rows' sums gathered into one vector (lane j and
+ * 4 + j: row j's sums over the two blocks) that takes its scales d_w·d_x in one multiply and
+ * its float add in one FMA; row j's value is lane j + lane 4 + j at the end. Each step is per
+ * (row, token) and a prepared x side holds what a step makes, so any T, prepared or not, gives
+ * the same bits for a (row, token). Against one vector per row and block (its scale multiply,
  * conversion and FMA per row), 768 x 768 q4_0 rows in cache on one Zen 5 core: one token
  * 29.2 -> 33.0 GB/s, 4 to 27 tokens 53-54 -> 79-81 billion products a second, and batches
  * no longer go to sgemm (pp512 +20 % on one core: sgemm ran at its f32 peak). */
-INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
-                        float *out) {
+INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                        const q4_0_x_pair *const *px, int n, float *out) {
     __m256 acc[4];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     const int blocks = n / PA_Q4_0_BLOCK;
-    int blk = 0;
-    for (; blk + 2 <= blocks; blk += 2) q4_0_pair_step(rows, T, x, blk, true, acc);
-    if (blk < blocks) q4_0_pair_step(rows, T, x, blk, false, acc);
+    int i = 0;
+    for (; 2 * i + 2 <= blocks; i++) q4_0_pair_step(rows, T, x, px, i, true, acc);
+    if (2 * i < blocks) q4_0_pair_step(rows, T, x, px, i, false, acc);
     for (int t = 0; t < T; t++) {
         const __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[t]),
                                     _mm256_extractf128_ps(acc[t], 1));
@@ -299,14 +318,67 @@ INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *
 
 /* R rows (1 or 4) with one token, as dot_q4_0_nx does them (one row goes in all four places) */
 INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    if (R == 4) {
-        dot_q4_0_nx(rows, 1, &x, n, out);
-        return;
-    }
     const uint8_t *same[4] = {rows[0], rows[0], rows[0], rows[0]};
     float four[4];
-    dot_q4_0_nx(same, 1, &x, n, four);
-    out[0] = four[0];
+    dot_q4_0_nx(R == 4 ? rows : same, 1, &x, NULL, n, R == 4 ? out : four);
+    if (R == 1) out[0] = four[0];
+}
+
+AVX2 static size_t prepared_bytes_q4_0(int n) {
+    return (size_t)q4_0_pairs(n) * sizeof(q4_0_x_pair);
+}
+
+AVX2 static void prepare_x_q4_0(const void *x, int n, void *out) {
+    q4_0_x_pair *pairs = out;
+    const int blocks = n / PA_Q4_0_BLOCK;
+    for (int i = 0; 2 * i < blocks; i++)
+        pairs[i] = q4_0_x_pair_of(x, 2 * i, 2 * i + 2 <= blocks);
+}
+
+/* dot4xn of q4_0, its x side made by each step (dot4xn) or prepared (dot4xn_prepared): four
+ * tokens a call of dot_q4_0_nx (T a constant in each) */
+INLINE void q4_0_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,
+                        const q4_0_x_pair *const *px, int n_x, int n, float *out) {
+    int t = 0;
+    for (; t + 4 <= n_x; t += 4) dot_q4_0_nx(rows, 4, x + t, px ? px + t : NULL, n, out + 4 * t);
+    const int left = n_x - t;
+    const q4_0_x_pair *const *px_left = px ? px + t : NULL;
+    if (left == 3) dot_q4_0_nx(rows, 3, x + t, px_left, n, out + 4 * t);
+    else if (left == 2) dot_q4_0_nx(rows, 2, x + t, px_left, n, out + 4 * t);
+    else if (left == 1) dot_q4_0_nx(rows, 1, x + t, px_left, n, out + 4 * t);
+}
+
+AVX2 static void dot4xn_q4_0(const void *const rows[4], const void *const *x, int n_x, int n,
+                             float *out) {
+    q4_0_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, NULL, n_x, n, out);
+}
+
+AVX2 static void dot4xn_prepared_q4_0(const void *const rows[4], const void *const *x,
+                                      const void *const *prepared, int n_x, int n, float *out) {
+    q4_0_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x,
+                (const q4_0_x_pair *const *)prepared, n_x, n, out);
+}
+
+/* One token over a thread's four stripes of rows, the x side made once for all of them (rows
+ * of up to 8192 values: 16 KiB of stack; longer ones make it per step) */
+#define Q4_0_STRIPE_PAIRS 128
+AVX2 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_t stripe,
+                                   const void *x, int n, float *y) {
+    q4_0_x_pair pairs[Q4_0_STRIPE_PAIRS];
+    const q4_0_x_pair *made = NULL;
+    if (q4_0_pairs(n) <= Q4_0_STRIPE_PAIRS) {
+        prepare_x_q4_0(x, n, pairs);
+        made = pairs;
+    }
+    const pa_xq8 *xs[1] = {x};
+    for (int64_t i = 0; i < stripe; i++) {
+        const uint8_t *rows[4];
+        for (int j = 0; j < 4; j++)
+            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;
+        float out[4];
+        dot_q4_0_nx(rows, 1, xs, made ? &made : NULL, n, out);
+        for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];
+    }
 }
 
 /* dot4xn of a q8 type: four tokens a call of its _nx kernel (T a constant in each), except in
@@ -328,7 +400,6 @@ INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, 
         else if (n_x - t == 1) dot_##type##_nx(r, 1, xq + t, n, out + 4 * t);                 \
     }
 DOT4XN_ENTRY_POINT(q8_0, 12)
-DOT4XN_ENTRY_POINT(q4_0, 0)
 
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
  * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
@@ -469,7 +540,6 @@ STRIPES_ENTRY_POINT(f32, const float)
 STRIPES_ENTRY_POINT(f16, const float)
 STRIPES_ENTRY_POINT(bf16, const float)
 STRIPES_ENTRY_POINT(q8_0, const pa_xq8)
-STRIPES_ENTRY_POINT(q4_0, const pa_xq8)
 STRIPES_ENTRY_POINT(q4_k, const pa_xq8)
 
 /* pa_f32_to_f16 eight at a time: F16C rounds to nearest even, overflows to infinity and keeps
@@ -499,7 +569,7 @@ static const pa_kernel_set avx2 = {
         [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, dot4xn_q8_0, dot4_stripes_q8_0,
                        32},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0,
-                       INT_MAX},
+                       INT_MAX, 0, prepared_bytes_q4_0, prepare_x_q4_0, dot4xn_prepared_q4_0},
         /* q4_K, one Zen 5 core capped to AVX2: a token at a time through dot4 ran 570-575
          * tokens/s for 16-32 tokens where sgemm gave 343-459, 563 against 527 for 64, 538
          * against 569 for 128 */
