@@ -113,76 +113,6 @@ INLINE __m256 widen_i8(const uint8_t *p) {
 }
 INLINE __m256 widen_i8_reg(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
 
-/* q8_0 · x rounded to 8 bits: per block, d_w·d_x · Σ q_w·q_x, the products widened to 16
- * bits (exact for every int8, -128 included, where maddubs's unsigned operand is not). */
-INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    __m256 acc[4];
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = _mm256_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
-        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
-        if (blk % 2 == 0)
-            PA_UNROLL_ROWS
-            for (int j = 0; j < R; j++) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-        const int8_t *xb = x->q + 32 * blk;
-        const __m256i x_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb));
-        const __m256i x_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xb + 16)));
-        const __m256 dxv = _mm256_broadcast_ss(&x->d[blk]);
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) {
-            const uint8_t *q = rows[j] + off + 2;
-            const __m256i w_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q));
-            const __m256i w_hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
-            const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(w_lo, x_lo),
-                                                 _mm256_madd_epi16(w_hi, x_hi));
-            const __m256 s = _mm256_mul_ps(table_scale(rows[j] + off), dxv);
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[j]);
-        }
-    }
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) out[j] = hsum(acc[j]);
-}
-
-/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1 to 4): dot_q8_0's arithmetic for
- * each (row, token), each row's weights widened once per block for the tokens (one Zen 5 core
- * capped to AVX2: the row kernels overtook sgemm below 32 tokens, 408 against 228 tokens/s
- * for 8, 487 against 417 for 24) */
-INLINE void dot_q8_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x, int n,
-                        float *out) {
-    __m256 acc[4][4];
-    for (int t = 0; t < T; t++)
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) acc[t][j] = _mm256_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) {
-        const size_t off = (size_t)blk * PA_Q8_0_BYTES;
-        __m256i w_lo[4], w_hi[4];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) {
-            if (blk % 2 == 0) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
-            const uint8_t *q = rows[j] + off + 2;
-            w_lo[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q));
-            w_hi[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
-        }
-        for (int t = 0; t < T; t++) {
-            const int8_t *xb = x[t]->q + 32 * blk;
-            const __m256i x_lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb));
-            const __m256i x_hi =
-                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xb + 16)));
-            const __m256 dxv = _mm256_broadcast_ss(&x[t]->d[blk]);
-            PA_UNROLL_ROWS
-            for (int j = 0; j < 4; j++) {
-                const __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(w_lo[j], x_lo),
-                                                     _mm256_madd_epi16(w_hi[j], x_hi));
-                const __m256 s = _mm256_mul_ps(table_scale(rows[j] + off), dxv);
-                acc[t][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[t][j]);
-            }
-        }
-    }
-    for (int t = 0; t < T; t++)
-        PA_UNROLL_ROWS
-        for (int j = 0; j < 4; j++) out[4 * t + j] = hsum(acc[t][j]);
-}
-
 /* The 32 nibbles of a q4_0 block as bytes in x order: the low halves of its 16 bytes, then
  * the high halves. The 16 bytes are loaded into both halves of the register (a load with no
  * shuffle) and the upper half shifted by 4. */
@@ -335,71 +265,127 @@ AVX2 static void prepare_x_q4_0(const void *x, int n, void *out) {
         pairs[i] = q4_0_x_pair_of(x, 2 * i, 2 * i + 2 <= blocks);
 }
 
-/* dot4xn of q4_0, its x side made by each step (dot4xn) or prepared (dot4xn_prepared): four
- * tokens a call of dot_q4_0_nx (T a constant in each) */
-INLINE void q4_0_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,
-                        const q4_0_x_pair *const *px, int n_x, int n, float *out) {
-    int t = 0;
-    for (; t + 4 <= n_x; t += 4) dot_q4_0_nx(rows, 4, x + t, px ? px + t : NULL, n, out + 4 * t);
-    const int left = n_x - t;
-    const q4_0_x_pair *const *px_left = px ? px + t : NULL;
-    if (left == 3) dot_q4_0_nx(rows, 3, x + t, px_left, n, out + 4 * t);
-    else if (left == 2) dot_q4_0_nx(rows, 2, x + t, px_left, n, out + 4 * t);
-    else if (left == 1) dot_q4_0_nx(rows, 1, x + t, px_left, n, out + 4 * t);
-}
-
-AVX2 static void dot4xn_q4_0(const void *const rows[4], const void *const *x, int n_x, int n,
-                             float *out) {
-    q4_0_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, NULL, n_x, n, out);
-}
-
-AVX2 static void dot4xn_prepared_q4_0(const void *const rows[4], const void *const *x,
-                                      const void *const *prepared, int n_x, int n, float *out) {
-    q4_0_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x,
-                (const q4_0_x_pair *const *)prepared, n_x, n, out);
-}
-
-/* One token over a thread's four stripes of rows, the x side made once for all of them (rows
- * of up to 8192 values: 16 KiB of stack; longer ones make it per step) */
-#define Q4_0_STRIPE_PAIRS 128
-AVX2 static void dot4_stripes_q4_0(const void *first, size_t row_bytes, int64_t stripe,
-                                   const void *x, int n, float *y) {
-    q4_0_x_pair pairs[Q4_0_STRIPE_PAIRS];
-    const q4_0_x_pair *made = NULL;
-    if (q4_0_pairs(n) <= Q4_0_STRIPE_PAIRS) {
-        prepare_x_q4_0(x, n, pairs);
-        made = pairs;
-    }
-    const pa_xq8 *xs[1] = {x};
-    for (int64_t i = 0; i < stripe; i++) {
-        const uint8_t *rows[4];
-        for (int j = 0; j < 4; j++)
-            rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;
-        float out[4];
-        dot_q4_0_nx(rows, 1, xs, made ? &made : NULL, n, out);
-        for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];
-    }
-}
-
-/* dot4xn of a q8 type: four tokens a call of its _nx kernel (T a constant in each), except in
- * batches under single_below tokens, where a token at a time through its one-token kernel was
- * faster (1-4 % in batches of 4 and 8 with q4_0's earlier kernel) */
-#define DOT4XN_ENTRY_POINT(type, single_below)                                                \
+/* dot4xn, dot4xn_prepared and dot4_stripes of a type whose kernel dot_<type>_nx(rows, T, x,
+ * px, n, out) takes its x side as X_SIDE units, each token's prepared (px[t]) or made by each
+ * step (px NULL): four tokens a call (T a constant in each); the stripes make a token's x side
+ * once for all of a thread's rows where it fits in 16 KiB of stack (rows of 8192 values),
+ * longer rows per step. */
+#define STRIPE_X_BYTES 16384
+#define PREPARED_ENTRY_POINTS(type, X_SIDE)                                                   \
+    INLINE void type##_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,              \
+                              const X_SIDE *const *px, int n_x, int n, float *out) {           \
+        int t = 0;                                                                            \
+        for (; t + 4 <= n_x; t += 4)                                                          \
+            dot_##type##_nx(rows, 4, x + t, px ? px + t : NULL, n, out + 4 * t);               \
+        const X_SIDE *const *px_left = px ? px + t : NULL;                                    \
+        if (n_x - t == 3) dot_##type##_nx(rows, 3, x + t, px_left, n, out + 4 * t);           \
+        else if (n_x - t == 2) dot_##type##_nx(rows, 2, x + t, px_left, n, out + 4 * t);      \
+        else if (n_x - t == 1) dot_##type##_nx(rows, 1, x + t, px_left, n, out + 4 * t);      \
+    }                                                                                         \
     AVX2 static void dot4xn_##type(const void *const rows[4], const void *const *x, int n_x,  \
                                    int n, float *out) {                                       \
-        const uint8_t *const *r = (const uint8_t *const *)rows;                               \
-        const pa_xq8 *const *xq = (const pa_xq8 *const *)x;                                   \
-        int t = 0;                                                                            \
-        if (n_x < (single_below)) {                                                           \
-            for (; t < n_x; t++) dot_##type(r, 4, xq[t], n, out + 4 * t);                     \
-            return;                                                                           \
+        type##_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x, NULL, n_x, n,   \
+                      out);                                                                   \
+    }                                                                                         \
+    AVX2 static void dot4xn_prepared_##type(const void *const rows[4], const void *const *x,  \
+                                            const void *const *prepared, int n_x, int n,      \
+                                            float *out) {                                     \
+        type##_tokens((const uint8_t *const *)rows, (const pa_xq8 *const *)x,                 \
+                      (const X_SIDE *const *)prepared, n_x, n, out);                          \
+    }                                                                                         \
+    AVX2 static void dot4_stripes_##type(const void *first, size_t row_bytes, int64_t stripe, \
+                                         const void *x, int n, float *y) {                    \
+        X_SIDE units[STRIPE_X_BYTES / sizeof(X_SIDE)];                                        \
+        const X_SIDE *made = NULL;                                                            \
+        if (prepared_bytes_##type(n) <= sizeof units) {                                       \
+            prepare_x_##type(x, n, units);                                                    \
+            made = units;                                                                     \
         }                                                                                     \
-        for (; t + 4 <= n_x; t += 4) dot_##type##_nx(r, 4, xq + t, n, out + 4 * t);           \
-        if (n_x - t == 3) dot_##type##_nx(r, 3, xq + t, n, out + 4 * t);                      \
-        else if (n_x - t == 2) dot_##type##_nx(r, 2, xq + t, n, out + 4 * t);                 \
-        else if (n_x - t == 1) dot_##type##_nx(r, 1, xq + t, n, out + 4 * t);                 \
+        const pa_xq8 *xs[1] = {x};                                                            \
+        for (int64_t i = 0; i < stripe; i++) {                                                \
+            const uint8_t *rows[4];                                                           \
+            for (int j = 0; j < 4; j++)                                                       \
+                rows[j] = (const uint8_t *)first + (uint64_t)(j * stripe + i) * row_bytes;    \
+            float out[4];                                                                     \
+            dot_##type##_nx(rows, 1, xs, made ? &made : NULL, n, out);                        \
+            for (int j = 0; j < 4; j++) y[j * stripe + i] = out[j];                           \
+        }                                                                                     \
     }
-DOT4XN_ENTRY_POINT(q8_0, 12)
+PREPARED_ENTRY_POINTS(q4_0, q4_0_x_pair)
+
+/* q8_0: the x side of a block widened to 16 bits, which all rows share (prepared: 2 bytes per
+ * value) */
+typedef struct q8_0_x_block {
+    __m256i lo, hi; /* x values 0-15, 16-31 */
+} q8_0_x_block;
+
+INLINE q8_0_x_block q8_0_x_block_of(const pa_xq8 *x, int blk) {
+    const int8_t *q = x->q + 32 * blk;
+    q8_0_x_block b;
+    b.lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q));
+    b.hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
+    return b;
+}
+
+/* Block blk of four rows with T tokens: per row, Σ q_w·q_x with the products widened to 16 bits
+ * (exact for every int8, -128 included, where maddubs's unsigned operand is not), lanes of a
+ * half holding values 0-7 and 16-23 (low) or 8-15 and 24-31 (high); the rows' sums gathered
+ * into one vector as in q4_0_pair_step, scaled by [d_w·d_x | d_w·d_x]. */
+INLINE void q8_0_block_step(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                            const q8_0_x_block *const *px, int blk, __m256 *acc) {
+    const size_t off = (size_t)blk * PA_Q8_0_BYTES;
+    __m256i w_lo[4], w_hi[4];
+    PA_UNROLL_ROWS
+    for (int j = 0; j < 4; j++) {
+        if (blk % 2 == 0) prefetch(rows[j] + off + PA_PREFETCH_BYTES);
+        const uint8_t *q = rows[j] + off + 2;
+        w_lo[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q));
+        w_hi[j] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)));
+    }
+    const __m128 d4 = four_f16_scales(rows, off);
+    const __m256 dw = _mm256_set_m128(d4, d4);
+    for (int t = 0; t < T; t++) {
+        const q8_0_x_block xb = px ? px[t][blk] : q8_0_x_block_of(x[t], blk);
+        __m256i p[4];
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++)
+            p[j] = _mm256_add_epi32(_mm256_madd_epi16(w_lo[j], xb.lo),
+                                    _mm256_madd_epi16(w_hi[j], xb.hi));
+        const __m256 sums = _mm256_cvtepi32_ps(four_rows_sums(p[0], p[1], p[2], p[3]));
+        const __m256 s = _mm256_mul_ps(dw, _mm256_broadcast_ss(&x[t]->d[blk]));
+        acc[t] = _mm256_fmadd_ps(sums, s, acc[t]);
+    }
+}
+
+INLINE void dot_q8_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                        const q8_0_x_block *const *px, int n, float *out) {
+    __m256 acc[4];
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) q8_0_block_step(rows, T, x, px, blk, acc);
+    for (int t = 0; t < T; t++) {
+        const __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[t]),
+                                    _mm256_extractf128_ps(acc[t], 1));
+        _mm_storeu_ps(out + 4 * t, v);
+    }
+}
+
+INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    const uint8_t *same[4] = {rows[0], rows[0], rows[0], rows[0]};
+    float four[4];
+    dot_q8_0_nx(R == 4 ? rows : same, 1, &x, NULL, n, R == 4 ? out : four);
+    if (R == 1) out[0] = four[0];
+}
+
+AVX2 static size_t prepared_bytes_q8_0(int n) {
+    return (size_t)(n / PA_Q8_0_BLOCK) * sizeof(q8_0_x_block);
+}
+
+AVX2 static void prepare_x_q8_0(const void *x, int n, void *out) {
+    q8_0_x_block *blocks = out;
+    for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) blocks[blk] = q8_0_x_block_of(x, blk);
+}
+
+PREPARED_ENTRY_POINTS(q8_0, q8_0_x_block)
 
 /* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
  * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
@@ -539,7 +525,6 @@ ENTRY_POINTS(q4_k, const pa_xq8)
 STRIPES_ENTRY_POINT(f32, const float)
 STRIPES_ENTRY_POINT(f16, const float)
 STRIPES_ENTRY_POINT(bf16, const float)
-STRIPES_ENTRY_POINT(q8_0, const pa_xq8)
 STRIPES_ENTRY_POINT(q4_k, const pa_xq8)
 
 /* pa_f32_to_f16 eight at a time: F16C rounds to nearest even, overflows to infinity and keeps
@@ -567,7 +552,7 @@ static const pa_kernel_set avx2 = {
         [PA_W_F16] = {false, dot4_f16, dot1_f16, to_f32_f16, NULL, dot4_stripes_f16, 28},
         [PA_W_BF16] = {false, dot4_bf16, dot1_bf16, to_f32_bf16, NULL, dot4_stripes_bf16, 28},
         [PA_W_Q8_0] = {true, dot4_q8_0, dot1_q8_0, to_f32_q8_0, dot4xn_q8_0, dot4_stripes_q8_0,
-                       32},
+                       INT_MAX, 0, prepared_bytes_q8_0, prepare_x_q8_0, dot4xn_prepared_q8_0},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0,
                        INT_MAX, 0, prepared_bytes_q4_0, prepare_x_q4_0, dot4xn_prepared_q4_0},
         /* q4_K, one Zen 5 core capped to AVX2: a token at a time through dot4 ran 570-575
