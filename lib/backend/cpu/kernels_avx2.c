@@ -387,50 +387,121 @@ AVX2 static void prepare_x_q8_0(const void *x, int n, void *out) {
 
 PREPARED_ENTRY_POINTS(q8_0, q8_0_x_block)
 
-/* q4_K · x rounded to 8 bits: per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x, minus
- * (dmin·m[s]) · d_x·Σ q_x summed apart. Sub-blocks 2c and 2c+1 are the low and high nibbles of
- * the same 32 bytes. */
-INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    const __m256i low4 = _mm256_set1_epi8(0xf);
-    __m256 acc[4], mins[4];
+/* q4_K: the x side of 64 values (a chunk of 32 weight bytes: sub-blocks 2c and 2c + 1), which
+ * all rows share (prepared: 2 bytes per value) */
+typedef struct q4_k_x_chunk {
+    __m256i lo, hi; /* [x values 0-15 of sub-block 2c | of 2c + 1], then values 16-31 */
+    __m256 d, dsum; /* [d_x of 2c x4 | of 2c + 1 x4], the same of d_x·Σ q_x */
+} q4_k_x_chunk;
+
+INLINE q4_k_x_chunk q4_k_x_chunk_of(const pa_xq8 *x, int chunk) {
+    const int xb = 2 * chunk; /* x block of sub-block 2c */
+    const uint8_t *q = (const uint8_t *)(x->q + 32 * xb);
+    q4_k_x_chunk c;
+    c.lo = pair_of_128(q, q + 32, true);
+    c.hi = pair_of_128(q + 16, q + 48, true);
+    c.d = _mm256_set_m128(_mm_set1_ps(x->d[xb + 1]), _mm_set1_ps(x->d[xb]));
+    c.dsum = _mm256_set_m128(_mm_set1_ps(x->dsum[xb + 1]), _mm_set1_ps(x->dsum[xb]));
+    return c;
+}
+
+/* Rows j = 0..3 of a 4 x 8 matrix of floats (v[j]) as four vectors, vector s holding column s
+ * in its low half and column s + 4 in its high half */
+INLINE void columns_s_and_s4(const __m256 v[4], __m256 out[4]) {
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    out[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    out[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    out[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    out[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/* 8 bytes in the order 0 2 4 6 1 3 5 7, as floats times `scale`: columns_s_and_s4 then pairs
+ * column 2c with 2c + 1 */
+INLINE __m256 evens_then_odds(const uint8_t v[8], __m256 scale) {
+    const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m128i b = _mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)v), order);
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)), scale);
+}
+
+/* Block blk of four rows with T tokens, a chunk of 32 bytes at a time: chunk c holds sub-blocks
+ * 2c (low nibbles) and 2c + 1 (high), which go side by side in the two halves of a register
+ * as q4_0's pairs of blocks do; per token the rows' Σ nibble·q_x come out in one vector,
+ * scaled by d·sc·d_x, less dmin·m·(d_x·Σ q_x), one FMA each for four rows. */
+INLINE void q4_k_block_step(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                            const q4_k_x_chunk *const *px, int blk, __m256 *acc) {
+    const size_t off = (size_t)blk * PA_Q4_K_BYTES;
+    __m256 sc[4], m[4]; /* row j's d·sc and dmin·m, evens then odds */
     PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) acc[j] = mins[j] = _mm256_setzero_ps();
-    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) {
-        const size_t off = (size_t)blk * PA_Q4_K_BYTES;
-        const int xb = 8 * blk; /* x block of sub-block 0 */
-        const __m256 xd = _mm256_loadu_ps(x->d + xb), xdsum = _mm256_loadu_ps(x->dsum + xb);
-        float scale[4][8];
-        PA_UNROLL_ROWS
-        for (int j = 0; j < R; j++) {
-            const uint8_t *b = rows[j] + off;
-            prefetch(b + PA_PREFETCH_BYTES);
-            prefetch(b + 64 + PA_PREFETCH_BYTES);
-            uint8_t sc[8], m[8];
-            pa_q4_k_scales_mins(b + 4, sc, m);
-            const __m256 scf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
-            const __m256 mf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
-            _mm256_storeu_ps(scale[j], _mm256_mul_ps(scf, _mm256_mul_ps(table_scale(b), xd)));
-            mins[j] = _mm256_fmadd_ps(mf, _mm256_mul_ps(table_scale(b + 2), xdsum), mins[j]);
-        }
+    for (int j = 0; j < 4; j++) {
+        const uint8_t *b = rows[j] + off;
+        prefetch(b + PA_PREFETCH_BYTES);
+        prefetch(b + 64 + PA_PREFETCH_BYTES);
+        uint8_t scales[8], mins[8];
+        pa_q4_k_scales_mins(b + 4, scales, mins);
+        sc[j] = evens_then_odds(scales, table_scale(b));
+        m[j] = evens_then_odds(mins, table_scale(b + 2));
+    }
+    __m256 scale[4], min[4]; /* chunk c: [rows' values of sub-block 2c | of 2c + 1] */
+    columns_s_and_s4(sc, scale);
+    columns_s_and_s4(m, min);
+    const __m256i low4 = _mm256_set1_epi8(0xf), shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
     for (int c = 0; c < 4; c++) {
-            const __m256i xq_lo = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c)));
-            const __m256i xq_hi = _mm256_loadu_si256((const __m256i *)(x->q + 32 * (xb + 2 * c + 1)));
+        __m256i w_lo[4], w_hi[4]; /* as q4_0_nibbles: [2c values 0-15 | 2c + 1 values 0-15] */
+        PA_UNROLL_ROWS
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *qs = rows[j] + off + 16 + 32 * c;
+            const __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+            const __m256i hi =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 16)));
+            w_lo[j] = _mm256_and_si256(_mm256_srlv_epi32(lo, shift), low4);
+            w_hi[j] = _mm256_and_si256(_mm256_srlv_epi32(hi, shift), low4);
+        }
+        for (int t = 0; t < T; t++) {
+            const q4_k_x_chunk xc = px ? px[t][4 * blk + c] : q4_k_x_chunk_of(x[t], 4 * blk + c);
+            __m256i p[4];
             PA_UNROLL_ROWS
-            for (int j = 0; j < R; j++) {
-                const __m256i raw = _mm256_loadu_si256((const __m256i *)(rows[j] + off + 16 + 32 * c));
-                const __m256i lo = _mm256_and_si256(raw, low4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-                const __m256i zero = _mm256_setzero_si256();
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_s8(zero, lo, xq_lo)),
-                                         _mm256_set1_ps(scale[j][2 * c]), acc[j]);
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_s8(zero, hi, xq_hi)),
-                                         _mm256_set1_ps(scale[j][2 * c + 1]), acc[j]);
-            }
+            for (int j = 0; j < 4; j++) p[j] = q4_0_pair_dot(w_lo[j], w_hi[j], xc.lo, xc.hi);
+            const __m256 sums = _mm256_cvtepi32_ps(four_rows_sums(p[0], p[1], p[2], p[3]));
+            acc[t] = _mm256_fmadd_ps(sums, _mm256_mul_ps(scale[c], xc.d), acc[t]);
+            acc[t] = _mm256_fnmadd_ps(min[c], xc.dsum, acc[t]);
         }
     }
-    PA_UNROLL_ROWS
-    for (int j = 0; j < R; j++) out[j] = hsum(acc[j]) - hsum(mins[j]);
 }
+
+/* out[t * 4 + j] = rows[j] · x[t] for 4 rows and T tokens (1 to 4), x rounded to 8 bits (its x
+ * side prepared in px[t], or px NULL): per sub-block s, (d·sc[s])·d_x · Σ nibble·q_x -
+ * (dmin·m[s])·(d_x·Σ q_x), in q4_k_block_step's lanes; row j's value is lane j + lane 4 + j
+ * at the end. Each step is per (row, token), so any T gives the same bits for a (row, token). */
+INLINE void dot_q4_k_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *x,
+                        const q4_k_x_chunk *const *px, int n, float *out) {
+    __m256 acc[4];
+    for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) q4_k_block_step(rows, T, x, px, blk, acc);
+    for (int t = 0; t < T; t++) {
+        const __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[t]),
+                                    _mm256_extractf128_ps(acc[t], 1));
+        _mm_storeu_ps(out + 4 * t, v);
+    }
+}
+
+INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
+    const uint8_t *same[4] = {rows[0], rows[0], rows[0], rows[0]};
+    float four[4];
+    dot_q4_k_nx(R == 4 ? rows : same, 1, &x, NULL, n, R == 4 ? out : four);
+    if (R == 1) out[0] = four[0];
+}
+
+AVX2 static size_t prepared_bytes_q4_k(int n) {
+    return (size_t)(n / 64) * sizeof(q4_k_x_chunk);
+}
+
+AVX2 static void prepare_x_q4_k(const void *x, int n, void *out) {
+    q4_k_x_chunk *chunks = out;
+    for (int c = 0; c < n / 64; c++) chunks[c] = q4_k_x_chunk_of(x, c);
+}
+
+PREPARED_ENTRY_POINTS(q4_k, q4_k_x_chunk)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Rows to f32                                                                               */
@@ -525,7 +596,6 @@ ENTRY_POINTS(q4_k, const pa_xq8)
 STRIPES_ENTRY_POINT(f32, const float)
 STRIPES_ENTRY_POINT(f16, const float)
 STRIPES_ENTRY_POINT(bf16, const float)
-STRIPES_ENTRY_POINT(q4_k, const pa_xq8)
 
 /* pa_f32_to_f16 eight at a time: F16C rounds to nearest even, overflows to infinity and keeps
  * subnormals as the scalar code does; only a NaN's payload would differ, so NaNs become the
@@ -555,10 +625,8 @@ static const pa_kernel_set avx2 = {
                        INT_MAX, 0, prepared_bytes_q8_0, prepare_x_q8_0, dot4xn_prepared_q8_0},
         [PA_W_Q4_0] = {true, dot4_q4_0, dot1_q4_0, to_f32_q4_0, dot4xn_q4_0, dot4_stripes_q4_0,
                        INT_MAX, 0, prepared_bytes_q4_0, prepare_x_q4_0, dot4xn_prepared_q4_0},
-        /* q4_K, one Zen 5 core capped to AVX2: a token at a time through dot4 ran 570-575
-         * tokens/s for 16-32 tokens where sgemm gave 343-459, 563 against 527 for 64, 538
-         * against 569 for 128 */
-        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, NULL, dot4_stripes_q4_k, 96},
+        [PA_W_Q4_K] = {true, dot4_q4_k, dot1_q4_k, to_f32_q4_k, dot4xn_q4_k, dot4_stripes_q4_k,
+                       INT_MAX, 0, prepared_bytes_q4_k, prepare_x_q4_k, dot4xn_prepared_q4_k},
     },
 };
 
