@@ -2,9 +2,11 @@
  * AVX2 + FMA + F16C row kernels. Compiled with target attributes and chosen at run time
  * (ops.c), so the library still runs on any x86-64.
  *
- * As in kernels_avx512.c, every kernel is written once for R rows (R = 1 or 4 after inlining)
- * that share the loads of x and keep their own accumulators in the same order, so dot4 and
- * dot1 agree bit for bit. Float rows end in a scalar loop for the last n % 8 values.
+ * As in kernels_avx512.c, every float kernel is written once for R rows (R = 1 or 4 after
+ * inlining) that share the loads of x and keep their own accumulators in the same order, so
+ * dot4 and dot1 agree bit for bit; float rows end in a scalar loop for the last n % 8 values.
+ * The quantized kernels take four rows and up to four tokens a call, one row (dot1) in all
+ * four places, each (row, token) through the same steps whatever else shares the call.
  */
 #include "kernels.h"
 
@@ -105,7 +107,11 @@ FLOAT_DOT(dot_f16, load_f16, scalar_f16, 2)
 FLOAT_DOT(dot_bf16, load_bf16, scalar_bf16, 2)
 
 /* ---------------------------------------------------------------------------------------- */
-/* Quantized rows: per block, p = Σ q·x in 8 lanes, then acc += d · p                        */
+/* Quantized rows: four rows at a time, each row's integer Σ q_w·q_x per block exact, the four
+ * rows' sums then gathered into one vector (four_rows_sums) that takes the scales and the
+ * float add of all four in one multiply and one FMA; the x side of a step, which every group
+ * of rows shares, made once per token where it can be (prepare_x: for a batch, or for a
+ * thread's rows in decode). One row (dot1) goes through the same kernel in all four places. */
 
 /* 8 signed bytes at p -> 8 floats */
 INLINE __m256 widen_i8(const uint8_t *p) {
@@ -113,20 +119,13 @@ INLINE __m256 widen_i8(const uint8_t *p) {
 }
 INLINE __m256 widen_i8_reg(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
 
-/* The 32 nibbles of a q4_0 block as bytes in x order: the low halves of its 16 bytes, then
- * the high halves. The 16 bytes are loaded into both halves of the register (a load with no
- * shuffle) and the upper half shifted by 4. */
+/* The 32 nibbles of 16 bytes: the low halves, then the high halves (a q4_0 block in x order;
+ * q4_K's sub-blocks 2c and 2c + 1 side by side). The 16 bytes are loaded into both halves of
+ * the register (a load with no shuffle) and the upper half shifted by 4. */
 INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
     const __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     const __m256i shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
     return _mm256_and_si256(_mm256_srlv_epi32(raw, shift), _mm256_set1_epi8(0xf));
-}
-
-/* acc + the sums of 4 adjacent products u·s (u unsigned, s signed bytes) in each int32 lane;
- * no int16 overflow, as u < 16. */
-INLINE __m256i dot_u8_s8(__m256i acc, __m256i u, __m256i s) {
-    const __m256i pairs = _mm256_maddubs_epi16(u, s);
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
 /* Blocks blk and blk + 1 of four rows and the tokens' x, each 128-bit half of a register
@@ -445,17 +444,13 @@ INLINE void q4_k_block_step(const uint8_t *const *rows, int T, const pa_xq8 *con
     __m256 scale[4], min[4]; /* chunk c: [rows' values of sub-block 2c | of 2c + 1] */
     columns_s_and_s4(sc, scale);
     columns_s_and_s4(m, min);
-    const __m256i low4 = _mm256_set1_epi8(0xf), shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
     for (int c = 0; c < 4; c++) {
-        __m256i w_lo[4], w_hi[4]; /* as q4_0_nibbles: [2c values 0-15 | 2c + 1 values 0-15] */
+        __m256i w_lo[4], w_hi[4]; /* [2c values 0-15 | 2c + 1 values 0-15], then 16-31 */
         PA_UNROLL_ROWS
         for (int j = 0; j < 4; j++) {
             const uint8_t *qs = rows[j] + off + 16 + 32 * c;
-            const __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
-            const __m256i hi =
-                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 16)));
-            w_lo[j] = _mm256_and_si256(_mm256_srlv_epi32(lo, shift), low4);
-            w_hi[j] = _mm256_and_si256(_mm256_srlv_epi32(hi, shift), low4);
+            w_lo[j] = q4_0_nibbles(qs);
+            w_hi[j] = q4_0_nibbles(qs + 16);
         }
         for (int t = 0; t < T; t++) {
             const q4_k_x_chunk xc = px ? px[t][4 * blk + c] : q4_k_x_chunk_of(x[t], 4 * blk + c);
