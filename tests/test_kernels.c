@@ -967,6 +967,52 @@ static void argmax_is_the_first_largest(void **state) {
         }
 }
 
+/* pa_softmax, pa_logsumexp and pa_swiglu (vector ones with AVX-512 or AVX2, this run's
+ * PYAGENT_KERNELS) against the same sums in double, on lengths around the 8- and 16-wide
+ * steps, with -inf scores (masked positions: weight exactly 0); nothing past n is written. */
+static void softmax_and_swiglu_match_double(void **state) {
+    (void)state;
+    const int lengths[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 515};
+    static float x[520], gate[520], up[520];
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+        const int n = lengths[l];
+        for (int i = 0; i < n; i++) {
+            x[i] = next_float() * 10.0f;
+            if (n > 2 && i % 5 == 1) x[i] = -INFINITY;
+            gate[i] = next_float() * 8.0f;
+            up[i] = next_float();
+        }
+        x[n] = gate[n] = 12345.0f; /* canaries */
+        double max = -INFINITY, sum = 0;
+        for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+        for (int i = 0; i < n; i++) sum += exp((double)x[i] - max);
+        float got_max;
+        const float lse = pa_logsumexp(x, n, &got_max);
+        if (got_max != (float)max || fabs(lse - (max + log(sum))) > 1e-5 * (1 + fabs(max)))
+            fail_msg("n %d: logsumexp %.9g (max %.9g), double %.9g", n, (double)lse,
+                     (double)got_max, max + log(sum));
+        float p[520];
+        memcpy(p, x, sizeof(float) * (size_t)(n + 1));
+        pa_softmax(p, n);
+        for (int i = 0; i < n; i++) {
+            const double want = exp((double)x[i] - max) / sum;
+            /* x - max is rounded to float first: relative error up to |x - max|·2^-24 */
+            const double bound = 1e-6 * (2 + fabs((double)x[i] - max)) * want + 1e-30;
+            if (fabs(p[i] - want) > bound || (x[i] == -INFINITY && p[i] != 0.0f))
+                fail_msg("n %d: softmax[%d] %.9g, double %.9g", n, i, (double)p[i], want);
+        }
+        float g[520];
+        memcpy(g, gate, sizeof(float) * (size_t)(n + 1));
+        pa_swiglu(g, up, n);
+        for (int i = 0; i < n; i++) {
+            const double want = gate[i] / (1.0 + exp(-(double)gate[i])) * up[i];
+            if (fabs(g[i] - want) > 1e-6 * fabs(gate[i]) + 1e-30)
+                fail_msg("n %d: swiglu[%d] %.9g, double %.9g", n, i, (double)g[i], want);
+        }
+        if (p[n] != 12345.0f || g[n] != 12345.0f) fail_msg("n %d: a value past n was written", n);
+    }
+}
+
 /* pa_rope_apply (the vector one where the CPU has AVX-512) gives bitwise the plain loop's
  * rotation of every pair, for head sizes 16 to 256 and one that takes the loop (24). */
 static void rope_rotates_pairs_as_the_plain_loop(void **state) {
@@ -1027,6 +1073,7 @@ int main(void) {
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
         cmocka_unit_test(hsum16x16_is_sixteen_hsum16),
         cmocka_unit_test(argmax_is_the_first_largest),
+        cmocka_unit_test(softmax_and_swiglu_match_double),
         cmocka_unit_test(rope_rotates_pairs_as_the_plain_loop),
         cmocka_unit_test(pool_of_all_cores_keeps_to_the_callers_cores),
         cmocka_unit_test(parts_run_exactly_once_on_valid_threads),

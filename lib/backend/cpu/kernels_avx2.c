@@ -608,9 +608,50 @@ AVX2 static void to_f16(const float *x, int n, uint16_t *out) {
     for (; i < n; i++) out[i] = pa_f32_to_f16(x[i]);
 }
 
+/* pa_xq8_quantize, 32 values at a time, bit for bit: the maximum is exact in any order (max_ps
+ * keeps the running value when a lane is NaN, as the scalar compare does), d and 1/d are the
+ * same scalar operations, vcvtps2dq rounds to nearest even as lrintf does (and gives the same
+ * 0x80000000 for NaN), and each int32 keeps its low byte as the cast to int8_t does (masked,
+ * then packed without saturation). */
+AVX2 static void quantize_x(const float *x, int n, const pa_xq8 *out) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i low_byte = _mm256_set1_epi32(0xff);
+    for (int blk = 0; blk < n / 32; blk++) {
+        const float *xb = x + 32 * blk;
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(xb + 8 * k);
+            m = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), m);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+        const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = _mm256_and_si256(_mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id))),
+                                    low_byte);
+        /* packs interleave 128-bit halves: bytes come out as dwords 0 4 1 5 2 6 3 7 */
+        const __m256i bytes = _mm256_permutevar8x32_epi32(
+            _mm256_packus_epi16(_mm256_packus_epi32(q[0], q[1]), _mm256_packus_epi32(q[2], q[3])),
+            _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(out->q + 32 * blk), bytes);
+        /* Σ of the bytes as int8: maddubs by 1 (unsigned 1 times signed byte), then pairs */
+        const __m256i sums = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes), _mm256_set1_epi16(1));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+        const int32_t sum = _mm_cvtsi128_si32(s4);
+        out->d[blk] = d;
+        out->sum[blk] = sum;
+        out->dsum[blk] = d * (float)sum;
+    }
+}
+
 static const pa_kernel_set avx2 = {
     "AVX2+FMA+F16C",
-    pa_xq8_quantize,
+    quantize_x,
     to_f16,
     {
         [PA_W_F32] = {false, dot4_f32, dot1_f32, to_f32_f32, NULL, dot4_stripes_f32, 20},

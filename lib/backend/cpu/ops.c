@@ -109,6 +109,12 @@ bool pa_cpu_avx512_enabled(void) {
     return kernels_isa >= PA_ISA_AVX512;
 }
 
+/* The AVX2 set, not a wider one (the vector paths below take AVX-512 first) */
+static bool avx2_only(void) {
+    active_kernels();
+    return kernels_isa == PA_ISA_AVX2;
+}
+
 /* W's type as a kernel-table index (checked supported when the model was bound). */
 static pa_wtype wtype_of_matrix(const pa_matrix *w) {
     pa_wtype t = PA_W_F32;
@@ -550,6 +556,49 @@ PA_VEXP_AVX512 static float exp_sum512(float *x, int n, float max, bool write) {
     }
     return _mm512_reduce_add_ps(sum);
 }
+
+/* The same 8 lanes at a time, the last n % 8 values through a masked load (lanes past n are
+ * -inf for the maximum and 0 for the sum) */
+PA_VEXP_AVX2 static __m256i first_lanes(int count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+PA_VEXP_AVX2 static float hmax256(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+PA_VEXP_AVX2 static float max256(const float *x, int n) {
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+    if (i < n) {
+        const __m256i lanes = first_lanes(n - i);
+        const __m256 v = _mm256_maskload_ps(x + i, lanes);
+        m = _mm256_max_ps(m, _mm256_blendv_ps(m, v, _mm256_castsi256_ps(lanes)));
+    }
+    return hmax256(m);
+}
+
+PA_VEXP_AVX2 static float exp_sum256(float *x, int n, float max, bool write) {
+    const __m256 mv = _mm256_set1_ps(max);
+    __m256 sum = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) {
+        const __m256i lanes = first_lanes(n - i);
+        const __m256 d = _mm256_sub_ps(_mm256_maskload_ps(x + i, lanes), mv);
+        /* as exp_sum512: e^d below 1e-38 is exactly 0 (no denormals downstream) */
+        const __m256 live = _mm256_and_ps(_mm256_castsi256_ps(lanes),
+                                          _mm256_cmp_ps(d, _mm256_set1_ps(-87.0f), _CMP_GE_OQ));
+        const __m256 e = _mm256_and_ps(live, pa_exp256(d));
+        if (write) _mm256_maskstore_ps(x + i, lanes, e);
+        sum = _mm256_add_ps(sum, e);
+    }
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
 #endif
 
 #ifdef PA_HAVE_X86_KERNELS
@@ -660,6 +709,11 @@ void pa_softmax(float *x, int n) {
         for (int i = 0; i < n; i++) x[i] *= inv;
         return;
     }
+    if (avx2_only()) {
+        const float inv = 1.0f / exp_sum256(x, n, max256(x, n), true);
+        for (int i = 0; i < n; i++) x[i] *= inv;
+        return;
+    }
 #endif
     float max = x[0];
     for (int i = 1; i < n; i++)
@@ -679,6 +733,11 @@ float pa_logsumexp(const float *x, int n, float *max_out) {
         max = max512(x, n);
         *max_out = max;
         return max + logf(exp_sum512((float *)x, n, max, false));
+    }
+    if (avx2_only()) {
+        max = max256(x, n);
+        *max_out = max;
+        return max + logf(exp_sum256((float *)x, n, max, false));
     }
 #endif
     max = x[0];
@@ -708,12 +767,28 @@ PA_VEXP_AVX512 static void swiglu512(float *gate, const float *up, int n) {
                               _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(lanes, up + i)));
     }
 }
+
+PA_VEXP_AVX2 static void swiglu256(float *gate, const float *up, int n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 8) {
+        const __m256i lanes = first_lanes(n - i);
+        const __m256 g = _mm256_maskload_ps(gate + i, lanes);
+        const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, pa_exp256(_mm256_sub_ps(
+                                                                 _mm256_setzero_ps(), g))));
+        _mm256_maskstore_ps(gate + i, lanes,
+                            _mm256_mul_ps(silu, _mm256_maskload_ps(up + i, lanes)));
+    }
+}
 #endif
 
 void pa_swiglu(float *gate, const float *up, int n) {
 #ifdef PA_HAVE_X86_KERNELS
     if (pa_cpu_avx512_enabled()) {
         swiglu512(gate, up, n);
+        return;
+    }
+    if (avx2_only()) {
+        swiglu256(gate, up, n);
         return;
     }
 #endif
