@@ -148,6 +148,13 @@ INLINE __m128 four_f16_scales(const uint8_t *const *rows, size_t off) {
     return _mm_setr_ps(pa_f16_table[b0], pa_f16_table[b1], pa_f16_table[b2], pa_f16_table[b3]);
 }
 
+/* out[t * 4 + j] = lane j + lane 4 + j of acc[t]: row j's value from its two halves */
+INLINE void store_halves_added(const __m256 *acc, int T, float *out) {
+    for (int t = 0; t < T; t++)
+        _mm_storeu_ps(out + 4 * t, _mm_add_ps(_mm256_castps256_ps128(acc[t]),
+                                              _mm256_extractf128_ps(acc[t], 1)));
+}
+
 /* Four rows' sums of 8-lane int32 vectors p0..p3, each 128-bit half apart: lane j of a half is
  * the sum of p_j's four lanes there (two rounds of interleave and add). */
 INLINE __m256i four_rows_sums(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
@@ -238,19 +245,7 @@ INLINE void dot_q4_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *
     int i = 0;
     for (; 2 * i + 2 <= blocks; i++) q4_0_pair_step(rows, T, x, px, i, true, acc);
     if (2 * i < blocks) q4_0_pair_step(rows, T, x, px, i, false, acc);
-    for (int t = 0; t < T; t++) {
-        const __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[t]),
-                                    _mm256_extractf128_ps(acc[t], 1));
-        _mm_storeu_ps(out + 4 * t, v);
-    }
-}
-
-/* R rows (1 or 4) with one token, as dot_q4_0_nx does them (one row goes in all four places) */
-INLINE void dot_q4_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    const uint8_t *same[4] = {rows[0], rows[0], rows[0], rows[0]};
-    float four[4];
-    dot_q4_0_nx(R == 4 ? rows : same, 1, &x, NULL, n, R == 4 ? out : four);
-    if (R == 1) out[0] = four[0];
+    store_halves_added(acc, T, out);
 }
 
 AVX2 static size_t prepared_bytes_q4_0(int n) {
@@ -264,13 +259,26 @@ AVX2 static void prepare_x_q4_0(const void *x, int n, void *out) {
         pairs[i] = q4_0_x_pair_of(x, 2 * i, 2 * i + 2 <= blocks);
 }
 
-/* dot4xn, dot4xn_prepared and dot4_stripes of a type whose kernel dot_<type>_nx(rows, T, x,
- * px, n, out) takes its x side as X_SIDE units, each token's prepared (px[t]) or made by each
- * step (px NULL): four tokens a call (T a constant in each); the stripes make a token's x side
- * once for all of a thread's rows where it fits in 16 KiB of stack (rows of 8192 values),
- * longer rows per step. */
+/* dot4, dot1, dot4xn, dot4xn_prepared and dot4_stripes of a type whose kernel dot_<type>_nx(rows,
+ * T, x, px, n, out) takes four rows and its x side as X_SIDE units, each token's prepared
+ * (px[t]) or made by each step (px NULL): dot1 puts its row in all four places, dot4xn takes
+ * four tokens a call (T a constant in each), and the stripes make a token's x side once for
+ * all of a thread's rows where it fits in 16 KiB of stack (rows of 8192 values), longer rows
+ * per step. */
 #define STRIPE_X_BYTES 16384
 #define PREPARED_ENTRY_POINTS(type, X_SIDE)                                                   \
+    AVX2 static void dot4_##type(const void *const rows[4], const void *x, int n,             \
+                                 float out[4]) {                                              \
+        const pa_xq8 *xs[1] = {x};                                                            \
+        dot_##type##_nx((const uint8_t *const *)rows, 1, xs, NULL, n, out);                   \
+    }                                                                                         \
+    AVX2 static float dot1_##type(const void *row, const void *x, int n) {                    \
+        const uint8_t *rows[4] = {row, row, row, row}; /* the row in all four places */       \
+        const pa_xq8 *xs[1] = {x};                                                            \
+        float out[4];                                                                         \
+        dot_##type##_nx(rows, 1, xs, NULL, n, out);                                           \
+        return out[0];                                                                        \
+    }                                                                                         \
     INLINE void type##_tokens(const uint8_t *const *rows, const pa_xq8 *const *x,              \
                               const X_SIDE *const *px, int n_x, int n, float *out) {           \
         int t = 0;                                                                            \
@@ -361,18 +369,7 @@ INLINE void dot_q8_0_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *
     __m256 acc[4];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     for (int blk = 0; blk < n / PA_Q8_0_BLOCK; blk++) q8_0_block_step(rows, T, x, px, blk, acc);
-    for (int t = 0; t < T; t++) {
-        const __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[t]),
-                                    _mm256_extractf128_ps(acc[t], 1));
-        _mm_storeu_ps(out + 4 * t, v);
-    }
-}
-
-INLINE void dot_q8_0(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    const uint8_t *same[4] = {rows[0], rows[0], rows[0], rows[0]};
-    float four[4];
-    dot_q8_0_nx(R == 4 ? rows : same, 1, &x, NULL, n, R == 4 ? out : four);
-    if (R == 1) out[0] = four[0];
+    store_halves_added(acc, T, out);
 }
 
 AVX2 static size_t prepared_bytes_q8_0(int n) {
@@ -473,18 +470,7 @@ INLINE void dot_q4_k_nx(const uint8_t *const *rows, int T, const pa_xq8 *const *
     __m256 acc[4];
     for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     for (int blk = 0; blk < n / PA_Q4_K_BLOCK; blk++) q4_k_block_step(rows, T, x, px, blk, acc);
-    for (int t = 0; t < T; t++) {
-        const __m128 v = _mm_add_ps(_mm256_castps256_ps128(acc[t]),
-                                    _mm256_extractf128_ps(acc[t], 1));
-        _mm_storeu_ps(out + 4 * t, v);
-    }
-}
-
-INLINE void dot_q4_k(const uint8_t *const *rows, int R, const pa_xq8 *x, int n, float *out) {
-    const uint8_t *same[4] = {rows[0], rows[0], rows[0], rows[0]};
-    float four[4];
-    dot_q4_k_nx(R == 4 ? rows : same, 1, &x, NULL, n, R == 4 ? out : four);
-    if (R == 1) out[0] = four[0];
+    store_halves_added(acc, T, out);
 }
 
 AVX2 static size_t prepared_bytes_q4_k(int n) {
@@ -579,9 +565,6 @@ AVX2 static void to_f32_q4_k(const void *row, float *out, int n) {
 ENTRY_POINTS(f32, const float)
 ENTRY_POINTS(f16, const float)
 ENTRY_POINTS(bf16, const float)
-ENTRY_POINTS(q8_0, const pa_xq8)
-ENTRY_POINTS(q4_0, const pa_xq8)
-ENTRY_POINTS(q4_k, const pa_xq8)
 
 #define STRIPES_ENTRY_POINT(type, X)                                                          \
     AVX2 static void dot4_stripes_##type(const void *first, size_t row_bytes, int64_t stripe, \
