@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define SPIN_ROUNDS 20000 /* polls of the job counter before a worker sleeps */
@@ -48,12 +49,19 @@ typedef struct job_slot {
     bool balanced;
 } job_slot;
 
+/* Each part's claim and record are written by the thread that takes the part, so they get a
+ * cache line each (with the parts' records and claims sharing lines, an empty two-thread run
+ * took 261 ns and a balanced one 554 on the Zen 5 guest; apart, 164-171 and 183-201). */
+typedef struct claim_slot {
+    atomic_uint gen;
+} __attribute__((aligned(64))) claim_slot;
+
 /* A balanced job's part: how many items it took and how long it ran (written by the thread
  * that ran it before it counts the part done, read by the caller after all are) */
 typedef struct part_record {
     int64_t items;
     uint64_t ticks;
-} part_record;
+} __attribute__((aligned(64))) part_record;
 
 static double part_rate(const part_record *p) { return (double)p->items / (double)p->ticks; }
 
@@ -67,7 +75,7 @@ struct pa_pool {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint published;     /* the generation of the current job */
-    atomic_uint *claimed;      /* (n_threads,) the last generation each part was taken in */
+    claim_slot *claimed;       /* (n_threads,) the last generation each part was taken in */
     atomic_uint n_done;        /* parts of the current job finished */
     atomic_int n_sleeping;     /* workers waiting on `wake` */
     atomic_bool stop;
@@ -151,8 +159,8 @@ static void set_bounds(pa_pool *pool) {
 /* Takes part `part` of job `gen` if nobody has. */
 static bool claim(pa_pool *pool, int part, uint32_t gen) {
     unsigned before = gen - 1;
-    return atomic_load_explicit(&pool->claimed[part], memory_order_relaxed) == before &&
-           atomic_compare_exchange_strong(&pool->claimed[part], &before, gen);
+    return atomic_load_explicit(&pool->claimed[part].gen, memory_order_relaxed) == before &&
+           atomic_compare_exchange_strong(&pool->claimed[part].gen, &before, gen);
 }
 
 /* Runs a part just claimed: pool->job is the job of the generation it was claimed in. */
@@ -236,8 +244,11 @@ pyagent_status pa_pool_create(int n_threads, pa_pool **out, pa_err *err) {
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
     pool->share = malloc((size_t)n_threads * sizeof *pool->share);
     pool->bound = malloc(((size_t)n_threads + 1) * sizeof *pool->bound);
-    pool->parts = calloc((size_t)n_threads, sizeof *pool->parts);
-    pool->claimed = calloc((size_t)n_threads, sizeof *pool->claimed); /* generation 0: taken */
+    pool->parts = aligned_alloc(64, (size_t)n_threads * sizeof *pool->parts);
+    if (pool->parts) memset(pool->parts, 0, (size_t)n_threads * sizeof *pool->parts);
+    pool->claimed = aligned_alloc(64, (size_t)n_threads * sizeof *pool->claimed);
+    if (pool->claimed) /* generation 0: taken */
+        memset((void *)pool->claimed, 0, (size_t)n_threads * sizeof *pool->claimed);
     if (!pool->threads || !pool->share || !pool->bound || !pool->parts || !pool->claimed) {
         pa_pool_free(pool);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY, "thread pool: out of memory");
