@@ -128,10 +128,9 @@ INLINE __m256i q4_0_nibbles(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_srlv_epi32(raw, shift), _mm256_set1_epi8(0xf));
 }
 
-/* Blocks blk and blk + 1 of four rows and the tokens' x, each 128-bit half of a register
- * holding one block: row j's nibbles 0-15 (lo) and 16-31 (hi), its scale in lane j, x's
- * values to match. A row's last block, when their number is odd, goes alone (pair false),
- * with zeros in the high halves (nothing is read past the row). */
+/* 16 bytes at `first` in the low half of a register and 16 at `second` in the high half; with
+ * pair false the high half is zero and `second` is not read (a row's last block when their
+ * number is odd: nothing past the row is read). */
 INLINE __m256i pair_of_128(const uint8_t *first, const uint8_t *second, bool pair) {
     const __m128i a = _mm_loadu_si128((const __m128i *)first);
     if (!pair) return _mm256_zextsi128_si256(a);
@@ -139,6 +138,7 @@ INLINE __m256i pair_of_128(const uint8_t *first, const uint8_t *second, bool pai
                                    _mm_loadu_si128((const __m128i *)second), 1);
 }
 
+/* The f16 at `off` in each of four rows (a block's scale), as [d0 d1 d2 d3] */
 INLINE __m128 four_f16_scales(const uint8_t *const *rows, size_t off) {
     uint16_t b0, b1, b2, b3; /* spelled out: a loop over j went through the stack */
     memcpy(&b0, rows[0] + off, 2);
@@ -169,9 +169,9 @@ INLINE __m256i four_rows_sums(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
     return _mm256_add_epi32(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
 }
 
-/* One row's Σ nibble·q_x over each block of a pair, spread over its half's four lanes: maddubs
- * (nibbles unsigned, at most 2·15·127 a pair of products), the two halves of the block added
- * as 16 bits, then widened in pairs. */
+/* One row's Σ nibble·q_x over each block of a pair (or q4_K sub-block), spread over its
+ * half's four lanes: maddubs (nibbles unsigned, at most 2·15·127 a pair of products), the two
+ * halves of the block added as 16 bits, then widened in pairs. */
 INLINE __m256i q4_0_pair_dot(__m256i w_lo, __m256i w_hi, __m256i x_lo, __m256i x_hi) {
     const __m256i sum16 = _mm256_add_epi16(_mm256_maddubs_epi16(w_lo, x_lo),
                                            _mm256_maddubs_epi16(w_hi, x_hi));
