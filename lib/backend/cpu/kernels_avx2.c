@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../../core/f16.h"
+#include "vsum.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define INLINE AVX2 static inline __attribute__((always_inline))
@@ -34,13 +35,6 @@ INLINE float f16_scale(const uint8_t *p) {
     uint16_t bits;
     memcpy(&bits, p, 2);
     return _cvtsh_ss(bits);
-}
-
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -96,7 +90,7 @@ INLINE float scalar_bf16(const uint8_t *p) {
         }                                                                                    \
         PA_UNROLL_ROWS                                                                       \
         for (int j = 0; j < R; j++) {                                                        \
-            float sum = hsum(_mm256_add_ps(a[j], b[j]));                                     \
+            float sum = hsum8(_mm256_add_ps(a[j], b[j]));                                     \
             for (int k = i; k < n; k++) sum += SCALAR(rows[j] + (size_t)k * (ELEM)) * x[k];  \
             out[j] = sum;                                                                    \
         }                                                                                    \
@@ -178,6 +172,11 @@ INLINE __m256i q4_0_pair_dot(__m256i w_lo, __m256i w_hi, __m256i x_lo, __m256i x
     return _mm256_madd_epi16(sum16, _mm256_set1_epi16(1));
 }
 
+/* [a a a a b b b b] */
+INLINE __m256 halves_of(float a, float b) {
+    return _mm256_set_m128(_mm_set1_ps(b), _mm_set1_ps(a));
+}
+
 /* The x side of a pair of blocks, which all rows share: made as a step needs it, or once per
  * token for a batch or a thread's rows (prepare_x_q4_0; 2 bytes per value) */
 typedef struct q4_0_x_pair {
@@ -195,8 +194,7 @@ INLINE q4_0_x_pair q4_0_x_pair_of(const pa_xq8 *x, int blk, bool pair) {
     p.hi = pair_of_128(q + 16, q + 48, pair);
     p.offset = pair ? _mm256_set_m128i(_mm_set1_epi32(-8 * sum[1]), _mm_set1_epi32(-8 * sum[0]))
                     : _mm256_zextsi128_si256(_mm_set1_epi32(-8 * sum[0]));
-    p.d = pair ? _mm256_set_m128(_mm_set1_ps(d[1]), _mm_set1_ps(d[0]))
-               : _mm256_zextps128_ps256(_mm_set1_ps(d[0]));
+    p.d = pair ? halves_of(d[0], d[1]) : _mm256_zextps128_ps256(_mm_set1_ps(d[0]));
     return p;
 }
 
@@ -402,8 +400,8 @@ INLINE q4_k_x_chunk q4_k_x_chunk_of(const pa_xq8 *x, int chunk) {
     q4_k_x_chunk c;
     c.lo = pair_of_128(q, q + 32, true);
     c.hi = pair_of_128(q + 16, q + 48, true);
-    c.d = _mm256_set_m128(_mm_set1_ps(x->d[xb + 1]), _mm_set1_ps(x->d[xb]));
-    c.dsum = _mm256_set_m128(_mm_set1_ps(x->dsum[xb + 1]), _mm_set1_ps(x->dsum[xb]));
+    c.d = halves_of(x->d[xb], x->d[xb + 1]);
+    c.dsum = halves_of(x->dsum[xb], x->dsum[xb + 1]);
     return c;
 }
 
@@ -613,9 +611,7 @@ AVX2 static void quantize_x(const float *x, int n, const pa_xq8 *out) {
             v[k] = _mm256_loadu_ps(xb + 8 * k);
             m = _mm256_max_ps(_mm256_and_ps(v[k], abs_mask), m);
         }
-        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+        const float amax = hmax8(m);
         const float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
         __m256i q[4];
         for (int k = 0; k < 4; k++)

@@ -169,13 +169,6 @@ INLINE __m512 widen_i8(const uint8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
 
-INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* vpdpbusd multiplies unsigned by signed bytes, so weights w in [-k, k) go in as w + k and the
  * sum over a lane's four q_x times k comes back out. Each lane starts at -k times its own
  * four q_x: the offset leaves every lane exactly (one lane holding the whole block's offset

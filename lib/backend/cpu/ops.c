@@ -19,6 +19,7 @@
 
 #include "kernels.h"
 #include "vexp.h"
+#include "vsum.h"
 #include "../../model/gguf.h"
 
 /* The most tokens one pass of the row kernels takes (their activations rounded at once into
@@ -563,13 +564,6 @@ PA_VEXP_AVX2 static __m256i first_lanes(int count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-PA_VEXP_AVX2 static float hmax256(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
 PA_VEXP_AVX2 static float max256(const float *x, int n) {
     __m256 m = _mm256_set1_ps(-INFINITY);
     int i = 0;
@@ -579,7 +573,7 @@ PA_VEXP_AVX2 static float max256(const float *x, int n) {
         const __m256 v = _mm256_maskload_ps(x + i, lanes);
         m = _mm256_max_ps(m, _mm256_blendv_ps(m, v, _mm256_castsi256_ps(lanes)));
     }
-    return hmax256(m);
+    return hmax8(m);
 }
 
 PA_VEXP_AVX2 static float exp_sum256(float *x, int n, float max, bool write) {
@@ -595,9 +589,7 @@ PA_VEXP_AVX2 static float exp_sum256(float *x, int n, float max, bool write) {
         if (write) _mm256_maskstore_ps(x + i, lanes, e);
         sum = _mm256_add_ps(sum, e);
     }
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    return hsum8(sum);
 }
 #endif
 

@@ -63,6 +63,24 @@ PA_VSUM_AVX512 static inline __m512 hsum16x16(const __m512 v[16]) {
         _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), u);
 }
 
+#define PA_VSUM_AVX2 __attribute__((target("avx2,fma"), always_inline))
+
+/* The sum of 8 float lanes (kernels_avx2.c, kernels_avx512.c, ops.c): lanes j and j + 4, then
+ * j and j + 2, j and j + 1 */
+PA_VSUM_AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* The largest of 8 float lanes, in the same pairs (max_ps: where a lane is NaN, the second
+ * operand) */
+PA_VSUM_AVX2 static inline float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
 #endif
 
 #endif
