@@ -19,15 +19,17 @@
  *
  * --roofline adds, to every tg row, the bytes of weights a generated token reads (every
  * matrix once, norms included), the read bandwidth that makes at the measured tokens/s, the
- * bandwidth the machine reaches reading the model's own mapping with as many threads (measured
- * just before and just after the test, the better of the two, so that both see the same
- * machine), and their ratio: how close decode is to the memory bound. Beside it, the bandwidth
+ * bandwidth the machine reaches reading the model's own mapping with as many threads, and
+ * their ratio: how close decode is to the memory bound. The read loop runs just before and just
+ * after every timed run, and the better of the two is that run's roofline, so that a run and its
+ * bound see the same machine (a guest's bandwidth can move by tens of percent within a test);
+ * the roofline printed is their mean, so the ratio weighs each run's own. Beside it, the bandwidth
  * of the same read loop over a buffer far larger than the last-level cache (DRAM GB/s): a
  * model file not much larger than that cache is partly read from it, by the loop and by decode
  * alike (on a Zen 5 guest with 32 MiB of L3, two threads read the 59 MiB Q4_0 file at
  * 94-100 GB/s and 400 MB at 58), so for such a model the roofline is above DRAM's bandwidth
  * and decode can read faster than DRAM. JSON rows get weight_bytes_per_token, read_gbs,
- * roofline_gbs, roofline_fraction, dram_gbs.
+ * roofline_gbs, roofline_fraction, dram_gbs, and rooflines (each run's, as samples are).
  *
  * --huge-pages 0,1 runs every test with the engine param huge_pages off and on (the weights
  * mapped, or read into 2 MiB pages); the table gets a "pages" column, JSON rows a huge_pages
@@ -356,7 +358,8 @@ typedef struct test_result {
     int64_t reps;
     double *samples;   /* tokens/s of each timed run */
     double mean, sd;   /* over samples; sd is the sample standard deviation */
-    double roofline_gbs; /* tg with --roofline: measured read bandwidth (GB/s), else 0 */
+    double *rooflines;   /* tg with --roofline: the read loop's GB/s around each timed run */
+    double roofline_gbs; /* their mean, else 0 */
     double dram_gbs;     /* tg with --roofline: the same over a buffer past the caches */
 } test_result;
 
@@ -367,6 +370,9 @@ static void summarize(test_result *r) {
     for (int64_t i = 0; i < r->reps; i++)
         squares += (r->samples[i] - r->mean) * (r->samples[i] - r->mean);
     r->sd = r->reps > 1 ? sqrt(squares / (double)(r->reps - 1)) : 0.0;
+    double rooflines = 0;
+    for (int64_t i = 0; i < r->reps; i++) rooflines += r->rooflines[i];
+    r->roofline_gbs = rooflines / (double)r->reps;
 }
 
 /* 134105856 -> "134.11 M", as llama-bench writes parameter counts. */
@@ -444,6 +450,9 @@ static void print_json_object(const model_facts *m, const test_result *r, bool f
                "\"roofline_gbs\": %.6g, \"roofline_fraction\": %.6g, \"dram_gbs\": %.6g",
                m->weight_bytes_per_token, read_gbs, r->roofline_gbs, read_gbs / r->roofline_gbs,
                r->dram_gbs);
+        printf(", \"rooflines\": [");
+        for (int64_t i = 0; i < r->reps; i++) printf("%s%.6g", i ? ", " : "", r->rooflines[i]);
+        printf("]");
     }
     printf("}");
     fflush(stdout);
@@ -753,27 +762,33 @@ static bool run_test(bench_context *ctx, printer *out, const engine_setup *e, te
     const int64_t n_threads = e->n_threads;
     const model_mapping *pages = &out->pages[e->huge_pages];
     const bool roofline = kind == TEST_GEN && pages->data;
-    if (roofline) r.roofline_gbs = measure_read_bandwidth(pages, (int)n_threads);
     snprintf(r.test, sizeof r.test, "%s%" PRId64, kind == TEST_PROMPT ? "pp" : "tg", n);
     const size_t len = strlen(r.test);
     if (depth > 0) snprintf(r.test + len, sizeof r.test - len, "@d%" PRId64, depth);
     r.samples = calloc((size_t)r.reps, sizeof *r.samples);
-    if (!r.samples) {
+    r.rooflines = calloc((size_t)r.reps, sizeof *r.rooflines);
+    if (!r.samples || !r.rooflines) {
+        free(r.samples);
+        free(r.rooflines);
         fprintf(stderr, "pyagent-bench: out of memory\n");
         return false;
     }
     bool ok = true;
+    double before = 0; /* with roofline: the read loop just before timed run i */
     for (int64_t i = -1; i < r.reps && ok; i++) {
+        if (roofline && i == 0) before = measure_read_bandwidth(pages, (int)n_threads);
         const double tps =
             kind == TEST_PROMPT ? run_prompt_test(ctx, n) : run_gen_test(ctx, n, depth);
         ok = tps >= 0;
-        if (ok && i >= 0) r.samples[i] = tps;
+        if (!ok || i < 0) continue;
+        r.samples[i] = tps;
+        if (roofline) {
+            const double after = measure_read_bandwidth(pages, (int)n_threads);
+            r.rooflines[i] = after > before ? after : before;
+            before = after;
+        }
     }
-    if (ok && roofline) {
-        const double after = measure_read_bandwidth(pages, (int)n_threads);
-        if (after > r.roofline_gbs) r.roofline_gbs = after;
-        r.dram_gbs = measure_read_bandwidth(&out->dram, (int)n_threads);
-    }
+    if (ok && roofline) r.dram_gbs = measure_read_bandwidth(&out->dram, (int)n_threads);
     if (ok) {
         summarize(&r);
         if (out->o->json) print_json_object(&out->model, &r, out->n_printed == 0);
@@ -781,6 +796,7 @@ static bool run_test(bench_context *ctx, printer *out, const engine_setup *e, te
         out->n_printed++;
     }
     free(r.samples);
+    free(r.rooflines);
     return ok;
 }
 
