@@ -943,6 +943,86 @@ static int32_t first_max_scan(const float *x, int n) {
     return best;
 }
 
+/* Causal attention of up to PA_ATTN_ROWS query rows with the rows side by side
+ * (pa_attn_rows_*, through whichever set PYAGENT_KERNELS leaves), as the chunk attention of
+ * llama.c calls it: K and V in tiles of uneven sizes, some positions pruned (-inf scores), rows
+ * at positions first_pos + r. Each row's output against softmax attention in double, the
+ * weights exactly 0 where a row does not see a position, the sums against double, and nothing
+ * written past the positions asked for. Row counts 1-32 take every width of the kernels (8,
+ * 16, 24 and 32 rows in vectors of 8 or 16), head sizes that are not a multiple of 8 the plain
+ * C. */
+static void rows_attention_matches_double(void **state) {
+    (void)state;
+    enum { MAX_POS = 75, MAX_HD = 128, R = PA_ATTN_ROWS };
+    static float q[R * MAX_HD], k[MAX_POS * MAX_HD], v[MAX_POS * MAX_HD];
+    static float qt[MAX_HD * R], ot[MAX_HD * R], st[(MAX_POS + 1) * R], o[R * MAX_HD];
+    static const int head_dims[] = {8, 20, 48, 64, 128};
+    static const int row_counts[] = {1, 2, 3, 4, 5, 8, 9, 16, 17, 24, 31, 32};
+    static const int tiles[] = {1, 7, 16, 3, 24, 9, 64};
+    double worst = 0;
+    for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++)
+        for (size_t c = 0; c < sizeof row_counts / sizeof *row_counts; c++) {
+            const int hd = head_dims[h], n_rows = row_counts[c];
+            const int n = n_rows + (int)(next_u32() % 40); /* positions: earlier ones, then the rows' */
+            const int first_pos = n - n_rows;
+            const float scale = 1.0f / sqrtf((float)hd);
+            for (int i = 0; i < R * hd; i++) q[i] = 2 * next_float();
+            for (int i = 0; i < n * hd; i++) k[i] = 2 * next_float(), v[i] = 2 * next_float();
+            bool pruned[MAX_POS] = {false};
+            for (int p = 0; p < first_pos; p++) pruned[p] = next_u32() % 5 == 0;
+            for (int i = 0; i < (MAX_POS + 1) * R; i++) st[i] = 12345.0f;
+            memset(ot, 0, sizeof ot);
+
+            pa_attn_rows_q(qt, q, hd, n_rows, hd, scale);
+            for (int p = 0, t = 0; p < n; p += tiles[t % 7], t++) {
+                const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
+                pa_attn_rows_scores(st + (size_t)R * p, qt, k + (size_t)p * hd, len, hd, n_rows);
+            }
+            for (int p = 0; p < n; p++)
+                if (pruned[p])
+                    for (int r = 0; r < n_rows; r++) st[R * p + r] = -INFINITY;
+            float sums[R];
+            pa_attn_rows_softmax(st, n, first_pos, n_rows, sums);
+            for (int p = 0, t = 3; p < n; p += tiles[t % 7], t++) {
+                const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
+                pa_attn_rows_values(ot, st + (size_t)R * p, v + (size_t)p * hd, len, hd, n_rows);
+            }
+            pa_attn_rows_out(o, hd, ot, sums, n_rows, hd);
+            for (int r = 0; r < R; r++)
+                if (st[R * n + r] != 12345.0f) fail_msg("hd %d, %d rows: position %d written", hd, n_rows, n);
+
+            for (int r = 0; r < n_rows; r++) {
+                double s[MAX_POS], max = -INFINITY, sum = 0, out[MAX_HD] = {0};
+                for (int p = 0; p <= first_pos + r; p++) {
+                    s[p] = 0;
+                    for (int d = 0; d < hd; d++) s[p] += (double)q[r * hd + d] * k[p * hd + d];
+                    s[p] *= scale;
+                    if (!pruned[p] && s[p] > max) max = s[p];
+                }
+                for (int p = 0; p < n; p++) {
+                    const bool seen = p <= first_pos + r && !pruned[p];
+                    const double w = seen ? exp(s[p] - max) : 0;
+                    if (!seen && st[R * p + r] != 0.0f)
+                        fail_msg("hd %d, %d rows: row %d, unseen position %d weighs %g", hd,
+                                 n_rows, r, p, st[R * p + r]);
+                    sum += w;
+                    for (int d = 0; d < hd; d++) out[d] += w * v[p * hd + d];
+                }
+                if (fabs(sums[r] - sum) > 1e-5 * sum)
+                    fail_msg("hd %d, %d rows: row %d sums to %g, double %g", hd, n_rows, r, sums[r], sum);
+                for (int d = 0; d < hd; d++) {
+                    const double err = fabs(o[r * hd + d] - out[d] / sum);
+                    if (err > worst) worst = err;
+                    if (err > 2e-6)
+                        fail_msg("hd %d, %d rows: row %d value %d is %g, double %g", hd, n_rows, r, d,
+                                 o[r * hd + d], out[d] / sum);
+                }
+            }
+        }
+    printf("# rows side by side (%s): worst |difference| from double %.2g\n",
+           pa_cpu_kernels_name(), worst);
+}
+
 static void argmax_is_the_first_largest(void **state) {
     (void)state;
     static float x[40000];
@@ -1071,6 +1151,7 @@ int main(void) {
         cmocka_unit_test(matmul_is_the_same_for_every_thread_count),
         cmocka_unit_test(exact_batches_equal_tokens_one_at_a_time),
         cmocka_unit_test(online_attention_splits_alike_and_matches_softmax),
+        cmocka_unit_test(rows_attention_matches_double),
         cmocka_unit_test(hsum16x16_is_sixteen_hsum16),
         cmocka_unit_test(argmax_is_the_first_largest),
         cmocka_unit_test(softmax_and_swiglu_match_double),

@@ -118,15 +118,6 @@ AVX2 static inline __m256 load8(const void *row, int i, int elem_type) {
     return _mm256_loadu_ps((const float *)row + i);
 }
 
-/* lane p = the sum of d[p]'s 8 lanes, as one tree per vector (pairs, then pairs of pairs, then
- * the halves), so a score does not depend on what shares the call */
-AVX2 static inline __m256 hsum8x8(const __m256 d[8]) {
-    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));
-    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
-                         _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
 /* Blocks of 8 positions: their scores at once (hsum8x8), the running maximum position by
  * position, their exponentials at once (pa_exp256), then the sequential update, so each
  * position still goes through exactly the steps online_portable describes, in order. A

@@ -73,6 +73,16 @@ PA_VSUM_AVX2 static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+/* lane p = the sum of d[p]'s 8 lanes, as one tree per vector (pairs, then pairs of pairs, then
+ * the halves), so a lane's sum does not depend on what shares the call (attention.c,
+ * attention_rows.c) */
+PA_VSUM_AVX2 static inline __m256 hsum8x8(const __m256 d[8]) {
+    const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));
+    const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(d[4], d[5]), _mm256_hadd_ps(d[6], d[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                         _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
 /* The largest of 8 float lanes, in the same pairs (max_ps: where a lane is NaN, the second
  * operand) */
 PA_VSUM_AVX2 static inline float hmax8(__m256 v) {

@@ -39,11 +39,12 @@ struct pa_llama_ws {
     float *att;    /* (n_batch, n_head*hd) attention output */
     float *hb;     /* (n_batch, n_ff) gate */
     float *hb2;    /* (n_batch, n_ff) up */
-    float *scores; /* (n_threads, QUERY_ROWS, n_ctx) attention weights, per thread */
+    float *scores; /* (n_threads, n_ctx, QUERY_ROWS) attention weights, per thread */
     float *kv_f32; /* (n_threads, CHUNK_TILE, head_dim) K or V rows gathered as f32, per thread */
     float *attn_state; /* (n_threads, HEAD_GROUP, n_batch, head_dim + 2) online-softmax state
                           per head and token */
-    float *mark_s; /* (n_threads, QUERY_ROWS, MARK_TILE) landmark scores or weights, per thread */
+    float *mark_s; /* (n_threads, MARK_TILE, QUERY_ROWS) landmark scores or weights, per thread */
+    float *lanes;  /* (n_threads, 2, PA_ATTN_ROWS, head_dim) queries and outputs transposed */
     float *xnorm;  /* (n_batch,) |normed layer input| of each token (KVzip+ oracle) */
     float *tiles;  /* PA_MATMUL_SCRATCH_FLOATS(n_threads, max(n_embd, n_ff)): matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
@@ -62,9 +63,10 @@ struct pa_llama_ws {
  * matrix products, QUERY_ROWS query rows at a time; shorter ones (decode) a token at a time. */
 #define GEMM_ATTENTION_MIN 16
 #define QUERY_ROWS 32
-/* Positions whose K (then V) rows chunk attention gathers into one f32 tile for one sgemm
+/* Positions whose K (then V) rows chunk attention gathers into one f32 tile for one product
  * (>= PA_KV_MAX_BLOCK_SIZE and MARK_TILE, whose rows share the scratch) */
 #define CHUNK_TILE 1024
+_Static_assert(QUERY_ROWS == PA_ATTN_ROWS, "an item's rows are the lanes of attention_rows.c");
 
 /* Sequences whose logits go through the output matmul together (the vocabulary matrix is read
  * once per group of this many rows). */
@@ -100,6 +102,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
         malloc((size_t)n_threads * HEAD_GROUP * nb * (hp->head_dim + 2) * sizeof(float));
     ws->kv_f32 = malloc((size_t)n_threads * CHUNK_TILE * hp->head_dim * sizeof(float));
     ws->mark_s = malloc((size_t)n_threads * QUERY_ROWS * MARK_TILE * sizeof(float));
+    ws->lanes = malloc((size_t)n_threads * 2 * PA_ATTN_ROWS * hp->head_dim * sizeof(float));
     ws->xnorm = malloc(nb * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc(PA_MATMUL_SCRATCH_FLOATS(n_threads, widest) * sizeof(float));
@@ -118,7 +121,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
         !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->rope || !ws->seq || !ws->items ||
-        !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->xnorm) {
+        !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->lanes || !ws->xnorm) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -141,6 +144,7 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->kv_f32);
     free(ws->attn_state);
     free(ws->mark_s);
+    free(ws->lanes);
     free(ws->xnorm);
     free(ws->tiles);
     free(ws->x_last);
@@ -404,7 +408,7 @@ typedef struct chunk_job {
 } chunk_job;
 
 /* A run of present KV blocks [b0, b1) of one item (at most CHUNK_TILE positions), whose K or
- * V rows go through one sgemm: its first position and how many it has (the last block of the
+ * V rows go through one product: its first position and how many it has (the last block of the
  * item may be partly filled). */
 typedef struct tile_run {
     int b0, b1, pos, n;
@@ -424,10 +428,9 @@ static tile_run next_tile(const int32_t *table, int *b, int n_blocks, int bs, in
 }
 
 /* The run's K or V rows for one kv head (values [first, first + hd) of each row) as f32 rows of
- * hd values in `out`: copied from an f32 store, converted from the others. One sgemm over a
- * gathered run instead of one per block: the calls were 16 positions each, and OpenBLAS packs
- * both operands and takes a lock per call (Q4_0 pp2048 on two Zen 5 threads: chunk attention
- * ~48 % of the samples, 4.5 % of them in the lock, 7 % packing). */
+ * hd values in `out`: copied from an f32 store, converted from the others. One product over a
+ * gathered run instead of one per block (when they were OpenBLAS sgemm calls of 16 positions
+ * each, its packing and a lock per call took ~12 % of a Q4_0 pp2048 on two Zen 5 threads). */
 static void gather_rows(const chunk_job *job, bool values, const int32_t *table,
                         const tile_run *run, int first, int hd, float *out) {
     const pa_kv_config *cfg = pa_kv_config_of(job->kv);
@@ -460,138 +463,139 @@ static const float *landmark_rows_f32(const pa_marks *mk, const uint8_t *rows, i
 
 /* Scratch of one thread for chunk attention. */
 typedef struct chunk_scratch {
-    float *s;    /* (QUERY_ROWS, n_ctx) scores, then weights */
+    float *s;    /* (n_ctx, PA_ATTN_ROWS) scores, then weights, a position's rows together */
     float *tmp;  /* (CHUNK_TILE, hd) K or V rows as f32 */
-    float *tile; /* (QUERY_ROWS, MARK_TILE) landmark scores or weights */
+    float *tile; /* (MARK_TILE, PA_ATTN_ROWS) landmark scores or weights */
+    float *qt, *ot; /* (hd, PA_ATTN_ROWS) each: the queries and the outputs, transposed */
 } chunk_scratch;
 
-/* Landmarks of one group: S[:, pos_j] (r, n) = scale * Q (r, hd) @ K_j^T, each in the column of
- * the position it was (inside a released block, so otherwise -inf). */
-static void landmark_scores(const pa_marks *mk, const pa_mark_set *set, const float *q,
-                            int q_dim, int n_rows, int ld_s, const chunk_scratch *cs) {
-    const int hd = mk->head_dim;
+/* Landmarks of one group: their scores S^T[pos_j] = K_j qt, each at the position it was
+ * (inside a released block, so otherwise -inf). */
+static void landmark_scores(const pa_marks *mk, const pa_mark_set *set, int n_rows,
+                            const chunk_scratch *cs) {
     for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
         const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
         const float *k = landmark_rows_f32(mk, set->k + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_rows, nt, hd,
-                    1.0f / sqrtf((float)hd), q, q_dim, k, hd, 0.0f, cs->tile, MARK_TILE);
-        for (int r = 0; r < n_rows; r++)
-            for (int j = 0; j < nt; j++)
-                cs->s[(size_t)r * ld_s + set->pos[j0 + j]] = cs->tile[r * MARK_TILE + j];
+        pa_attn_rows_scores(cs->tile, cs->qt, k, nt, mk->head_dim, n_rows);
+        for (int j = 0; j < nt; j++)
+            memcpy(cs->s + (size_t)set->pos[j0 + j] * PA_ATTN_ROWS, cs->tile + j * PA_ATTN_ROWS,
+                   (size_t)n_rows * sizeof(float));
     }
 }
 
-/* O (r, hd) += S[:, pos_j] (r, n) @ V_j (n, hd) over the group's landmarks. */
-static void landmark_values(const pa_marks *mk, const pa_mark_set *set, float *o, int q_dim,
-                            int n_rows, int ld_s, const chunk_scratch *cs) {
-    const int hd = mk->head_dim;
+/* O^T += V_j^T W^T[pos_j] over the group's landmarks */
+static void landmark_values(const pa_marks *mk, const pa_mark_set *set, int n_rows,
+                            const chunk_scratch *cs) {
     for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
         const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
-        for (int r = 0; r < n_rows; r++)
-            for (int j = 0; j < nt; j++)
-                cs->tile[r * MARK_TILE + j] = cs->s[(size_t)r * ld_s + set->pos[j0 + j]];
+        for (int j = 0; j < nt; j++)
+            memcpy(cs->tile + j * PA_ATTN_ROWS, cs->s + (size_t)set->pos[j0 + j] * PA_ATTN_ROWS,
+                   (size_t)n_rows * sizeof(float));
         const float *v = landmark_rows_f32(mk, set->v + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_rows, hd, nt, 1.0f, cs->tile,
-                    MARK_TILE, v, hd, 1.0f, o, q_dim);
+        pa_attn_rows_values(cs->ot, cs->tile, v, nt, mk->head_dim, n_rows);
     }
 }
 
-/* What a scoring policy learns from attention weights S (r, [0, last]) of query head `head`
- * (masked entries 0): H2O adds each position's weight up; entropy budgets record each row's
+/* What a scoring policy learns from the attention probabilities of query head `head`: weights
+ * s (positions [0, last], a position's rows together, 0 where a row does not see it) over each
+ * row's sum. H2O adds each position's probability up; entropy budgets record each row's
  * normalised entropy; the KVzip+ oracle keeps max a / |x| over the repeated text's queries. */
-static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it,
-                    const float *s, int ld_s, int last) {
+static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it, const float *s,
+                    const float *sums, int last) {
     const int g = job->layer * mk->n_head_kv + it->head / (mk->n_head / mk->n_head_kv);
-    const int first_pos = job->ws->pos[it->first];
+    const int first_pos = job->ws->pos[it->first], n_rows = it->n_rows;
+    float inv[PA_ATTN_ROWS];
+    for (int r = 0; r < n_rows; r++) inv[r] = 1.0f / sums[r];
+#define PROBABILITY(r, c) (s[(size_t)(c) * PA_ATTN_ROWS + (r)] * inv[r])
     if (mk->mode == PA_MARKS_H2O) {
         const int32_t *table = job->seqs[it->seq].block_table;
         const int bs = pa_kv_config_of(job->kv)->block_size;
         pa_mark_set *set = &mk->sets[g];
-        for (int r = 0; r < it->n_rows; r++) {
-            const float *row = s + (size_t)r * ld_s;
+        for (int r = 0; r < n_rows; r++) {
             for (int b = mk->sink_blocks; b <= last / bs; b++) { /* positions still in blocks */
                 if (table[b] == PA_NO_BLOCK) continue;
                 for (int c = b * bs; c < (b + 1) * bs && c <= last; c++)
-                    *pa_marks_score(mk, g, (size_t)c) += row[c];
+                    *pa_marks_score(mk, g, (size_t)c) += PROBABILITY(r, c);
             }
-            for (int j = 0; j < set->n; j++) set->score[j] += row[set->pos[j]];
+            for (int j = 0; j < set->n; j++) set->score[j] += PROBABILITY(r, set->pos[j]);
         }
     }
     if (mk->entropy)
-        for (int r = 0; r < it->n_rows; r++) {
-            const float *row = s + (size_t)r * ld_s;
+        for (int r = 0; r < n_rows; r++) {
             int n_seen = 0;
-            for (int c = 0; c <= first_pos + r; c++) n_seen += row[c] > 0;
-            if (n_seen > 1) mk->entropy_sum[g] += pa_entropy(row, first_pos + r + 1) / log(n_seen);
+            double h = 0; /* pa_entropy of the row */
+            for (int c = 0; c <= first_pos + r; c++) {
+                const float p = PROBABILITY(r, c);
+                if (p > 0) n_seen++, h -= (double)p * log((double)p);
+            }
+            if (n_seen > 1) mk->entropy_sum[g] += h / log(n_seen);
             mk->entropy_n[g]++;
         }
     pa_oracle *orc = mk->oracle;
     if (!orc) return;
     float *amax = orc->amax + ((size_t)job->layer * mk->n_head + it->head) * orc->repeat;
-    for (int r = 0; r < it->n_rows; r++) {
+    for (int r = 0; r < n_rows; r++) {
         if (first_pos + r < orc->repeat) continue;
-        const float inv = 1.0f / job->ws->xnorm[it->first + r];
+        const float inv_x = 1.0f / job->ws->xnorm[it->first + r];
         for (int c = 0; c < orc->repeat; c++) {
-            const float a = s[(size_t)r * ld_s + c] * inv;
+            const float a = PROBABILITY(r, c) * inv_x;
             if (a > amax[c]) amax[c] = a;
         }
     }
+#undef PROBABILITY
 }
 
-/* For rows r of one head: S = scale * Q K^T over positions [0, last], causal mask, softmax,
- * then O = S V, a KV block at a time (and the landmarks of a pruning policy). */
+/* For rows r of one head (at most PA_ATTN_ROWS), the rows side by side (attention_rows.c):
+ * S^T (n, r) = K Q^T over positions [0, last] a KV tile at a time (and the landmarks of a
+ * pruning policy), the causal softmax down the positions, then O^T (hd, r) = V^T W^T. */
 static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
                                  const chunk_scratch *cs) {
     const pa_hparams *hp = job->hp;
     pa_llama_ws *ws = job->ws;
-    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
-    const int hd = hp->head_dim, q_dim = hp->n_head * hd, bs = cfg->block_size;
+    const int hd = hp->head_dim, q_dim = hp->n_head * hd, n_rows = it->n_rows;
+    const int bs = pa_kv_config_of(job->kv)->block_size;
     const int kv_head = it->head / (hp->n_head / hp->n_head_kv);
     const int first = kv_head * hd; /* the kv head's values */
     const pa_batch_seq *seq = &job->seqs[it->seq];
     const int32_t *table = seq->block_table;
     pa_marks *mk = seq->marks;
     const pa_mark_set *set = mk ? &mk->sets[job->layer * mk->n_head_kv + kv_head] : NULL;
-    const int first_pos = ws->pos[it->first], last = ws->pos[it->first + it->n_rows - 1];
-    const int ld_s = last + 1; /* row stride of the scores */
-    float *s = cs->s, *tmp = cs->tmp;
-    const float *q = ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd;
-    float *o = ws->att + (size_t)it->first * q_dim + (size_t)it->head * hd;
+    const int first_pos = ws->pos[it->first], last = ws->pos[it->first + n_rows - 1];
     const int n_blocks = last / bs + 1;
+    float sums[PA_ATTN_ROWS];
 
-    for (int b = 0; b < n_blocks;) { /* S[:, run] (r, n) = Q (r, hd) @ K_run^T (hd, n) */
+    pa_attn_rows_q(cs->qt, ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim,
+                   n_rows, hd, 1.0f / sqrtf((float)hd));
+    for (int b = 0; b < n_blocks;) {
         if (table[b] == PA_NO_BLOCK) { /* pruned: no weight (but for landmarks, below) */
-            const int n = b + 1 < n_blocks ? bs : last + 1 - b * bs;
-            for (int r = 0; r < it->n_rows; r++)
-                for (int j = 0; j < n; j++) s[(size_t)r * ld_s + b * bs + j] = -INFINITY;
+            const int end = b + 1 < n_blocks ? (b + 1) * bs : last + 1;
+            for (int c = b * bs; c < end; c++)
+                for (int r = 0; r < n_rows; r++) cs->s[(size_t)c * PA_ATTN_ROWS + r] = -INFINITY;
             b++;
             continue;
         }
         const tile_run run = next_tile(table, &b, n_blocks, bs, last);
-        gather_rows(job, false, table, &run, first, hd, tmp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, it->n_rows, run.n, hd,
-                    1.0f / sqrtf((float)hd), q, q_dim, tmp, hd, 0.0f, s + run.pos, ld_s);
+        gather_rows(job, false, table, &run, first, hd, cs->tmp);
+        pa_attn_rows_scores(cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->qt, cs->tmp, run.n, hd,
+                            n_rows);
     }
-    if (set) landmark_scores(mk, set, q, q_dim, it->n_rows, ld_s, cs);
-    for (int r = 0; r < it->n_rows; r++) /* row r sees positions [0, first_pos + r] */
-        pa_softmax(s + (size_t)r * ld_s, first_pos + r + 1);
-    for (int r = 0; r < it->n_rows; r++) {
-        memset(s + (size_t)r * ld_s + first_pos + r + 1, 0,
-               (size_t)(last - first_pos - r) * sizeof(float));
-        memset(o + (size_t)r * q_dim, 0, (size_t)hd * sizeof(float));
-    }
-    if (mk) observe(job, mk, it, s, ld_s, last);
-    for (int b = 0; b < n_blocks;) { /* O (r, hd) += S[:, run] (r, n) @ V_run (n, hd) */
+    if (set) landmark_scores(mk, set, n_rows, cs);
+    pa_attn_rows_softmax(cs->s, last + 1, first_pos, n_rows, sums);
+    if (mk) observe(job, mk, it, cs->s, sums, last);
+    memset(cs->ot, 0, (size_t)hd * PA_ATTN_ROWS * sizeof *cs->ot);
+    for (int b = 0; b < n_blocks;) {
         if (table[b] == PA_NO_BLOCK) {
             b++;
             continue;
         }
         const tile_run run = next_tile(table, &b, n_blocks, bs, last);
-        gather_rows(job, true, table, &run, first, hd, tmp);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, it->n_rows, hd, run.n, 1.0f,
-                    s + run.pos, ld_s, tmp, hd, 1.0f, o, q_dim);
+        gather_rows(job, true, table, &run, first, hd, cs->tmp);
+        pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->tmp, run.n, hd,
+                            n_rows);
     }
-    if (set) landmark_values(mk, set, o, q_dim, it->n_rows, ld_s, cs);
+    if (set) landmark_values(mk, set, n_rows, cs);
+    pa_attn_rows_out(ws->att + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim, cs->ot,
+                     sums, n_rows, hd);
 }
 
 /* An item of a sequence with landmarks covers one kv head: its query heads and all its rows,
@@ -620,9 +624,11 @@ static void chunk_attention_any(const chunk_job *job, const chunk_item *it,
 static void chunk_attention_rows(void *ctx, int ith, int nth) {
     const chunk_job *job = ctx;
     const size_t slot = (size_t)pa_pool_slot(), hd = (size_t)job->hp->head_dim;
-    const chunk_scratch cs = {job->ws->scores + slot * QUERY_ROWS * job->ws->n_ctx,
+    float *lanes = job->ws->lanes + slot * 2 * PA_ATTN_ROWS * hd;
+    const chunk_scratch cs = {job->ws->scores + slot * PA_ATTN_ROWS * job->ws->n_ctx,
                               job->ws->kv_f32 + slot * CHUNK_TILE * hd,
-                              job->ws->mark_s + slot * QUERY_ROWS * MARK_TILE};
+                              job->ws->mark_s + slot * MARK_TILE * PA_ATTN_ROWS, lanes,
+                              lanes + PA_ATTN_ROWS * hd};
     for (int i = ith; i < job->n_items; i += nth) chunk_attention_any(job, &job->items[i], &cs);
 }
 
