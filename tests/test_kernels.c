@@ -954,7 +954,7 @@ static int32_t first_max_scan(const float *x, int n) {
 static void rows_attention_matches_double(void **state) {
     (void)state;
     enum { MAX_POS = 75, MAX_HD = 128, R = PA_ATTN_ROWS };
-    static float q[R * MAX_HD], k[MAX_POS * MAX_HD], v[MAX_POS * MAX_HD];
+    static float q[R * MAX_HD], k[MAX_POS * (MAX_HD + 8)], v[MAX_POS * (MAX_HD + 8)];
     static float qt[MAX_HD * R], ot[MAX_HD * R], st[(MAX_POS + 1) * R], o[R * MAX_HD];
     static const int head_dims[] = {8, 20, 48, 64, 128};
     static const int row_counts[] = {1, 2, 3, 4, 5, 8, 9, 16, 17, 24, 31, 32};
@@ -963,11 +963,13 @@ static void rows_attention_matches_double(void **state) {
     for (size_t h = 0; h < sizeof head_dims / sizeof *head_dims; h++)
         for (size_t c = 0; c < sizeof row_counts / sizeof *row_counts; c++) {
             const int hd = head_dims[h], n_rows = row_counts[c];
-            const int n = n_rows + (int)(next_u32() % 40); /* positions: earlier ones, then the rows' */
+            const int ld = c % 2 ? hd : hd + 8; /* K and V rows apart, as in a wider row */
+            /* positions: some earlier ones, then the rows' */
+            const int n = n_rows + (int)(next_u32() % 40);
             const int first_pos = n - n_rows;
             const float scale = 1.0f / sqrtf((float)hd);
             for (int i = 0; i < R * hd; i++) q[i] = 2 * next_float();
-            for (int i = 0; i < n * hd; i++) k[i] = 2 * next_float(), v[i] = 2 * next_float();
+            for (int i = 0; i < n * ld; i++) k[i] = 2 * next_float(), v[i] = 2 * next_float();
             bool pruned[MAX_POS] = {false};
             for (int p = 0; p < first_pos; p++) pruned[p] = next_u32() % 5 == 0;
             for (int i = 0; i < (MAX_POS + 1) * R; i++) st[i] = 12345.0f;
@@ -976,7 +978,8 @@ static void rows_attention_matches_double(void **state) {
             pa_attn_rows_q(qt, q, hd, n_rows, hd, scale);
             for (int p = 0, t = 0; p < n; p += tiles[t % 7], t++) {
                 const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
-                pa_attn_rows_scores(st + (size_t)R * p, qt, k + (size_t)p * hd, len, hd, n_rows);
+                pa_attn_rows_scores(st + (size_t)R * p, qt, k + (size_t)p * ld, ld, len, hd,
+                                    n_rows);
             }
             for (int p = 0; p < n; p++)
                 if (pruned[p])
@@ -985,17 +988,19 @@ static void rows_attention_matches_double(void **state) {
             pa_attn_rows_softmax(st, n, first_pos, n_rows, sums);
             for (int p = 0, t = 3; p < n; p += tiles[t % 7], t++) {
                 const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
-                pa_attn_rows_values(ot, st + (size_t)R * p, v + (size_t)p * hd, len, hd, n_rows);
+                pa_attn_rows_values(ot, st + (size_t)R * p, v + (size_t)p * ld, ld, len, hd,
+                                    n_rows);
             }
             pa_attn_rows_out(o, hd, ot, sums, n_rows, hd);
             for (int r = 0; r < R; r++)
-                if (st[R * n + r] != 12345.0f) fail_msg("hd %d, %d rows: position %d written", hd, n_rows, n);
+                if (st[R * n + r] != 12345.0f)
+                    fail_msg("hd %d, %d rows: position %d written", hd, n_rows, n);
 
             for (int r = 0; r < n_rows; r++) {
                 double s[MAX_POS], max = -INFINITY, sum = 0, out[MAX_HD] = {0};
                 for (int p = 0; p <= first_pos + r; p++) {
                     s[p] = 0;
-                    for (int d = 0; d < hd; d++) s[p] += (double)q[r * hd + d] * k[p * hd + d];
+                    for (int d = 0; d < hd; d++) s[p] += (double)q[r * hd + d] * k[p * ld + d];
                     s[p] *= scale;
                     if (!pruned[p] && s[p] > max) max = s[p];
                 }
@@ -1003,24 +1008,25 @@ static void rows_attention_matches_double(void **state) {
                     const bool seen = p <= first_pos + r && !pruned[p];
                     const double w = seen ? exp(s[p] - max) : 0;
                     if (!seen && st[R * p + r] != 0.0f)
-                        fail_msg("hd %d, %d rows: row %d, unseen position %d weighs %g", hd,
-                                 n_rows, r, p, st[R * p + r]);
+                        fail_msg("hd %d, %d rows: row %d, unseen position %d weighs %g", hd, n_rows,
+                                 r, p, st[R * p + r]);
                     sum += w;
-                    for (int d = 0; d < hd; d++) out[d] += w * v[p * hd + d];
+                    for (int d = 0; d < hd; d++) out[d] += w * v[p * ld + d];
                 }
                 if (fabs(sums[r] - sum) > 1e-5 * sum)
-                    fail_msg("hd %d, %d rows: row %d sums to %g, double %g", hd, n_rows, r, sums[r], sum);
+                    fail_msg("hd %d, %d rows: row %d sums to %g, double %g", hd, n_rows, r, sums[r],
+                             sum);
                 for (int d = 0; d < hd; d++) {
                     const double err = fabs(o[r * hd + d] - out[d] / sum);
                     if (err > worst) worst = err;
                     if (err > 2e-6)
-                        fail_msg("hd %d, %d rows: row %d value %d is %g, double %g", hd, n_rows, r, d,
-                                 o[r * hd + d], out[d] / sum);
+                        fail_msg("hd %d, %d rows: row %d value %d is %g, double %g", hd, n_rows, r,
+                                 d, o[r * hd + d], out[d] / sum);
                 }
             }
         }
-    printf("# rows side by side (%s): worst |difference| from double %.2g\n",
-           pa_cpu_kernels_name(), worst);
+    printf("# rows side by side (%s): worst |difference| from double %.2g\n", pa_cpu_kernels_name(),
+           worst);
 }
 
 static void argmax_is_the_first_largest(void **state) {

@@ -45,20 +45,22 @@ void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *co
  * rows r = 0 .. n_rows - 1 at positions first_pos + r), with the rows side by side in vector
  * lanes (attention_rows.c): row r of position p is st[PA_ATTN_ROWS * p + r].
  *   pa_attn_rows_q        qt (hd, 32) = scale · Q (n_rows, hd) transposed, rows past n_rows 0
- *   pa_attn_rows_scores   st[p][r] = Σ_d K[p][d] · qt[d][r] for n f32 K rows of hd values (st
- *                         and K at the same first position)
+ *   pa_attn_rows_scores   st[p][r] = Σ_d K[p][d] · qt[d][r] for n f32 K rows of hd values,
+ *                         ld floats apart (st and K at the same first position)
  *   pa_attn_rows_softmax  over positions [0, n): row r's weights e^(s - max) where it sees the
  *                         position (p <= first_pos + r and s > -inf, which marks a pruned one),
  *                         0 elsewhere, in place; sums[r] their sum
- *   pa_attn_rows_values   ot (hd, 32) += Σ_p V[p][d] · st[p][r], for n f32 V rows
+ *   pa_attn_rows_values   ot (hd, 32) += Σ_p V[p][d] · st[p][r], for n f32 V rows ld apart
  *   pa_attn_rows_out      O (n_rows, hd), rows o_stride apart = ot transposed / sums
  * Only rows r < n_rows are defined (others may be left as they were). AVX-512, AVX2 or plain
  * C, as PYAGENT_KERNELS allows. */
 #define PA_ATTN_ROWS 32
 void pa_attn_rows_q(float *qt, const float *q, size_t q_stride, int n_rows, int hd, float scale);
-void pa_attn_rows_scores(float *st, const float *qt, const float *k, int n, int hd, int n_rows);
+void pa_attn_rows_scores(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
+                         int n_rows);
 void pa_attn_rows_softmax(float *st, int n, int first_pos, int n_rows, float *sums);
-void pa_attn_rows_values(float *ot, const float *st, const float *v, int n, int hd, int n_rows);
+void pa_attn_rows_values(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
+                         int n_rows);
 void pa_attn_rows_out(float *o, size_t o_stride, const float *ot, const float *sums, int n_rows,
                       int hd);
 

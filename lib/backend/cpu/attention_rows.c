@@ -27,23 +27,23 @@ enum { ROWS = PA_ATTN_ROWS };
 /* ----------------------------------------------------------------------------------------- */
 /* Portable: the definitions, rows r < n_rows only                                            */
 
-static void scores_portable(float *st, const float *qt, const float *k, int n, int hd,
+static void scores_portable(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
                             int n_rows) {
     for (int p = 0; p < n; p++) {
         float *s = st + (size_t)ROWS * p;
         for (int r = 0; r < n_rows; r++) s[r] = 0;
         for (int d = 0; d < hd; d++) {
-            const float kd = k[(size_t)p * hd + d];
+            const float kd = k[(size_t)p * ld + d];
             for (int r = 0; r < n_rows; r++) s[r] += kd * qt[ROWS * d + r];
         }
     }
 }
 
-static void values_portable(float *ot, const float *st, const float *v, int n, int hd,
+static void values_portable(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
                             int n_rows) {
     for (int p = 0; p < n; p++)
         for (int d = 0; d < hd; d++) {
-            const float vd = v[(size_t)p * hd + d];
+            const float vd = v[(size_t)p * ld + d];
             for (int r = 0; r < n_rows; r++) ot[ROWS * d + r] += vd * st[(size_t)ROWS * p + r];
         }
 }
@@ -84,12 +84,12 @@ static void softmax_portable(float *st, int n, int first_pos, int n_rows, float 
 
 /* st[p] = Σ_d k[p][d] · qt[d] for the P positions at k; only the first np (<= P) are stored,
  * the others repeat row 0. */
-AVX512 INLINE void scores_tile512(float *st, const float *qt, const float *k, int np, int hd,
-                                  int H, int P) {
+AVX512 INLINE void scores_tile512(float *st, const float *qt, const float *k, size_t ld, int np,
+                                  int hd, int H, int P) {
     const float *row[16];
     __m512 acc[16][2];
     UNROLL for (int j = 0; j < P; j++) {
-        row[j] = k + (size_t)(j < np ? j : 0) * hd;
+        row[j] = k + (j < np ? j : 0) * ld;
         UNROLL for (int h = 0; h < H; h++) acc[j][h] = _mm512_setzero_ps();
     }
     for (int d = 0; d < hd; d++) {
@@ -107,47 +107,51 @@ AVX512 INLINE void scores_tile512(float *st, const float *qt, const float *k, in
 }
 
 /* ot[d0 + j] += Σ_p v[p][d0 + j] · st[p] for j < P, over n positions */
-AVX512 INLINE void values_tile512(float *ot, const float *st, const float *v, int n, int hd,
+AVX512 INLINE void values_tile512(float *ot, const float *st, const float *v, size_t ld, int n,
                                   int d0, int H, int P) {
     __m512 acc[16][2];
-    UNROLL for (int j = 0; j < P; j++)
-        UNROLL for (int h = 0; h < H; h++) acc[j][h] = _mm512_loadu_ps(ot + ROWS * (d0 + j) + 16 * h);
+    UNROLL for (int j = 0; j < P; j++) {
+        float *out = ot + ROWS * (d0 + j);
+        UNROLL for (int h = 0; h < H; h++) acc[j][h] = _mm512_loadu_ps(out + 16 * h);
+    }
     for (int p = 0; p < n; p++) {
         __m512 w[2];
         UNROLL for (int h = 0; h < H; h++) w[h] = _mm512_loadu_ps(st + (size_t)ROWS * p + 16 * h);
-        const float *row = v + (size_t)p * hd + d0;
+        const float *row = v + p * ld + d0;
         UNROLL for (int j = 0; j < P; j++) {
             const __m512 vd = _mm512_set1_ps(row[j]);
             UNROLL for (int h = 0; h < H; h++) acc[j][h] = _mm512_fmadd_ps(vd, w[h], acc[j][h]);
         }
     }
-    UNROLL for (int j = 0; j < P; j++)
-        UNROLL for (int h = 0; h < H; h++) _mm512_storeu_ps(ot + ROWS * (d0 + j) + 16 * h, acc[j][h]);
+    UNROLL for (int j = 0; j < P; j++) {
+        float *out = ot + ROWS * (d0 + j);
+        UNROLL for (int h = 0; h < H; h++) _mm512_storeu_ps(out + 16 * h, acc[j][h]);
+    }
 }
 
-AVX512 static void scores_avx512(float *st, const float *qt, const float *k, int n, int hd,
-                                 int n_rows) {
+AVX512 static void scores_avx512(float *st, const float *qt, const float *k, size_t ld, int n,
+                                 int hd, int n_rows) {
     for (int p = 0; p < n; p += 16) {
         const int np = n - p < 16 ? n - p : 16;
         float *s = st + (size_t)ROWS * p;
-        const float *kp = k + (size_t)p * hd;
+        const float *kp = k + p * ld;
         if (n_rows <= 16) {
-            scores_tile512(s, qt, kp, np, hd, 1, 16);
+            scores_tile512(s, qt, kp, ld, np, hd, 1, 16);
         } else {
-            scores_tile512(s, qt, kp, np < 8 ? np : 8, hd, 2, 8);
-            if (np > 8) scores_tile512(s + ROWS * 8, qt, kp + (size_t)8 * hd, np - 8, hd, 2, 8);
+            scores_tile512(s, qt, kp, ld, np < 8 ? np : 8, hd, 2, 8);
+            if (np > 8) scores_tile512(s + ROWS * 8, qt, kp + 8 * ld, ld, np - 8, hd, 2, 8);
         }
     }
 }
 
-AVX512 static void values_avx512(float *ot, const float *st, const float *v, int n, int hd,
-                                 int n_rows) {
+AVX512 static void values_avx512(float *ot, const float *st, const float *v, size_t ld, int n,
+                                 int hd, int n_rows) {
     for (int p = 0; p < n; p += VALUES_BLOCK) {
         const int np = n - p < VALUES_BLOCK ? n - p : VALUES_BLOCK;
-        const float *w = st + (size_t)ROWS * p, *vp = v + (size_t)p * hd;
+        const float *w = st + (size_t)ROWS * p, *vp = v + p * ld;
         for (int d0 = 0; d0 < hd; d0 += 8) {
-            if (n_rows <= 16) values_tile512(ot, w, vp, np, hd, d0, 1, 8);
-            else values_tile512(ot, w, vp, np, hd, d0, 2, 8);
+            if (n_rows <= 16) values_tile512(ot, w, vp, ld, np, d0, 1, 8);
+            else values_tile512(ot, w, vp, ld, np, d0, 2, 8);
         }
     }
 }
@@ -187,33 +191,37 @@ AVX512 static void softmax_avx512(float *st, int n, int first_pos, int n_rows, f
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-AVX2 INLINE void scores_tile256(float *st, const float *qt, const float *k, int np, int hd,
-                                int Q, int P) {
+AVX2 INLINE void scores_tile256(float *st, const float *qt, const float *k, size_t ld, int np,
+                                int hd, int Q, int P) {
     const float *row[12];
     __m256 acc[12][4];
     UNROLL for (int j = 0; j < P; j++) {
-        row[j] = k + (size_t)(j < np ? j : 0) * hd;
+        row[j] = k + (j < np ? j : 0) * ld;
         UNROLL for (int c = 0; c < Q; c++) acc[j][c] = _mm256_setzero_ps();
     }
-    for (int d = 0; d < hd; d++)
+    for (int d = 0; d < hd; d++) {
+        const float *q = qt + ROWS * d;
         UNROLL for (int j = 0; j < P; j++) {
             const __m256 kd = _mm256_broadcast_ss(row[j] + d);
             UNROLL for (int c = 0; c < Q; c++)
-                acc[j][c] = _mm256_fmadd_ps(kd, _mm256_loadu_ps(qt + ROWS * d + 8 * c), acc[j][c]);
+                acc[j][c] = _mm256_fmadd_ps(kd, _mm256_loadu_ps(q + 8 * c), acc[j][c]);
         }
+    }
     UNROLL for (int j = 0; j < P; j++) {
         if (j >= np) break;
         UNROLL for (int c = 0; c < Q; c++) _mm256_storeu_ps(st + ROWS * j + 8 * c, acc[j][c]);
     }
 }
 
-AVX2 INLINE void values_tile256(float *ot, const float *st, const float *v, int n, int hd,
+AVX2 INLINE void values_tile256(float *ot, const float *st, const float *v, size_t ld, int n,
                                 int d0, int Q, int P) {
     __m256 acc[12][4];
-    UNROLL for (int j = 0; j < P; j++)
-        UNROLL for (int c = 0; c < Q; c++) acc[j][c] = _mm256_loadu_ps(ot + ROWS * (d0 + j) + 8 * c);
+    UNROLL for (int j = 0; j < P; j++) {
+        float *out = ot + ROWS * (d0 + j);
+        UNROLL for (int c = 0; c < Q; c++) acc[j][c] = _mm256_loadu_ps(out + 8 * c);
+    }
     for (int p = 0; p < n; p++) {
-        const float *row = v + (size_t)p * hd + d0;
+        const float *row = v + p * ld + d0;
         __m256 w[4];
         UNROLL for (int c = 0; c < Q; c++) w[c] = _mm256_loadu_ps(st + (size_t)ROWS * p + 8 * c);
         UNROLL for (int j = 0; j < P; j++) {
@@ -221,17 +229,19 @@ AVX2 INLINE void values_tile256(float *ot, const float *st, const float *v, int 
             UNROLL for (int c = 0; c < Q; c++) acc[j][c] = _mm256_fmadd_ps(vd, w[c], acc[j][c]);
         }
     }
-    UNROLL for (int j = 0; j < P; j++)
-        UNROLL for (int c = 0; c < Q; c++) _mm256_storeu_ps(ot + ROWS * (d0 + j) + 8 * c, acc[j][c]);
+    UNROLL for (int j = 0; j < P; j++) {
+        float *out = ot + ROWS * (d0 + j);
+        UNROLL for (int c = 0; c < Q; c++) _mm256_storeu_ps(out + 8 * c, acc[j][c]);
+    }
 }
 
 /* 12 accumulators: P positions of Q vectors */
 #define SCORES256(Q, P)                                                                        \
     for (int p = 0; p < n; p += (P))                                                           \
-        scores_tile256(st + (size_t)ROWS * p, qt, k + (size_t)p * hd, n - p < (P) ? n - p : (P), \
+        scores_tile256(st + (size_t)ROWS * p, qt, k + p * ld, ld, n - p < (P) ? n - p : (P),   \
                        hd, (Q), (P))
 
-AVX2 static void scores_avx2(float *st, const float *qt, const float *k, int n, int hd,
+AVX2 static void scores_avx2(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
                              int n_rows) {
     if (n_rows <= 8) SCORES256(1, 12);
     else if (n_rows <= 16) SCORES256(2, 6);
@@ -244,15 +254,15 @@ AVX2 static void scores_avx2(float *st, const float *qt, const float *k, int n, 
 #define VALUES256(Q, P)                                                                        \
     do {                                                                                       \
         int d0 = 0;                                                                            \
-        for (; d0 + (P) <= hd; d0 += (P)) values_tile256(ot, w, vp, np, hd, d0, (Q), (P));     \
-        for (; d0 < hd; d0++) values_tile256(ot, w, vp, np, hd, d0, (Q), 1);                   \
+        for (; d0 + (P) <= hd; d0 += (P)) values_tile256(ot, w, vp, ld, np, d0, (Q), (P));     \
+        for (; d0 < hd; d0++) values_tile256(ot, w, vp, ld, np, d0, (Q), 1);                   \
     } while (0)
 
-AVX2 static void values_avx2(float *ot, const float *st, const float *v, int n, int hd,
+AVX2 static void values_avx2(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
                              int n_rows) {
     for (int p = 0; p < n; p += VALUES_BLOCK) {
         const int np = n - p < VALUES_BLOCK ? n - p : VALUES_BLOCK;
-        const float *w = st + (size_t)ROWS * p, *vp = v + (size_t)p * hd;
+        const float *w = st + (size_t)ROWS * p, *vp = v + p * ld;
         if (n_rows <= 8) VALUES256(1, 12);
         else if (n_rows <= 16) VALUES256(2, 6);
         else VALUES256(4, 3);
@@ -266,8 +276,8 @@ AVX2 static void softmax_avx2(float *st, int n, int first_pos, int n_rows, float
     __m256i lane[4]; /* the rows of each vector */
     for (int c = 0; c < 4; c++) {
         max[c] = none, sum[c] = _mm256_setzero_ps();
-        lane[c] = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                   _mm256_set1_epi32(8 * c));
+        lane[c] =
+            _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * c));
     }
     for (int p = 0; p < n; p++) {
         const __m256i before = _mm256_set1_epi32(p - first_pos - 1); /* r sees p: r > this */
@@ -282,8 +292,9 @@ AVX2 static void softmax_avx2(float *st, int n, int first_pos, int n_rows, float
         for (int c = 0; c < Q; c++) {
             float *at = st + (size_t)ROWS * p + 8 * c;
             const __m256 s = _mm256_loadu_ps(at);
-            const __m256 seen = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane[c], before)),
-                                              _mm256_cmp_ps(s, none, _CMP_NEQ_OQ));
+            const __m256 seen =
+                _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane[c], before)),
+                              _mm256_cmp_ps(s, none, _CMP_NEQ_OQ));
             const __m256 w = _mm256_and_ps(seen, pa_exp256(_mm256_sub_ps(s, max[c])));
             _mm256_storeu_ps(at, w);
             sum[c] = _mm256_add_ps(sum[c], w);
@@ -305,8 +316,8 @@ static void row_of(float *out, const float *qt, int r, int hd) {
     for (int d = 0; d < hd; d++) out[d] = qt[ROWS * d + r];
 }
 
-AVX512 static void scores_few512(float *st, const float *qt, const float *k, int n, int hd,
-                                 int n_rows) {
+AVX512 static void scores_few512(float *st, const float *qt, const float *k, size_t ld, int n,
+                                 int hd, int n_rows) {
     float q[FEW_MAX_HD], s[16];
     for (int r = 0; r < n_rows; r++) {
         row_of(q, qt, r, hd);
@@ -316,10 +327,10 @@ AVX512 static void scores_few512(float *st, const float *qt, const float *k, int
             UNROLL for (int j = 0; j < 16; j++) {
                 dots[j] = _mm512_setzero_ps();
                 if (j >= np) continue;
-                const float *row = k + (size_t)(p0 + j) * hd;
+                const float *row = k + (p0 + j) * ld;
                 for (int d = 0; d < hd; d += 16)
-                    dots[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(row + d),
-                                              dots[j]);
+                    dots[j] =
+                        _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(row + d), dots[j]);
             }
             _mm512_storeu_ps(s, hsum16x16(dots));
             for (int j = 0; j < np; j++) st[(size_t)ROWS * (p0 + j) + r] = s[j];
@@ -327,8 +338,8 @@ AVX512 static void scores_few512(float *st, const float *qt, const float *k, int
     }
 }
 
-AVX512 static void values_few512(float *ot, const float *st, const float *v, int n, int hd,
-                                 int n_rows) {
+AVX512 static void values_few512(float *ot, const float *st, const float *v, size_t ld, int n,
+                                 int hd, int n_rows) {
     float out[FEW_MAX_HD];
     for (int r = 0; r < n_rows; r++) {
         for (int d0 = 0; d0 < hd; d0 += 64) { /* 4 vectors of the row's output at a time */
@@ -337,7 +348,7 @@ AVX512 static void values_few512(float *ot, const float *st, const float *v, int
                              _mm512_setzero_ps()};
             for (int p = 0; p < n; p++) {
                 const __m512 w = _mm512_set1_ps(st[(size_t)ROWS * p + r]);
-                const float *row = v + (size_t)p * hd + d0;
+                const float *row = v + p * ld + d0;
                 for (int c = 0; c < C; c++)
                     acc[c] = _mm512_fmadd_ps(w, _mm512_loadu_ps(row + 16 * c), acc[c]);
             }
@@ -347,7 +358,7 @@ AVX512 static void values_few512(float *ot, const float *st, const float *v, int
     }
 }
 
-AVX2 static void scores_few256(float *st, const float *qt, const float *k, int n, int hd,
+AVX2 static void scores_few256(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
                                int n_rows) {
     float q[FEW_MAX_HD], s[8];
     for (int r = 0; r < n_rows; r++) {
@@ -358,10 +369,10 @@ AVX2 static void scores_few256(float *st, const float *qt, const float *k, int n
             UNROLL for (int j = 0; j < 8; j++) {
                 dots[j] = _mm256_setzero_ps();
                 if (j >= np) continue;
-                const float *row = k + (size_t)(p0 + j) * hd;
+                const float *row = k + (p0 + j) * ld;
                 for (int d = 0; d < hd; d += 8)
-                    dots[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(row + d),
-                                              dots[j]);
+                    dots[j] =
+                        _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(row + d), dots[j]);
             }
             _mm256_storeu_ps(s, hsum8x8(dots));
             for (int j = 0; j < np; j++) st[(size_t)ROWS * (p0 + j) + r] = s[j];
@@ -369,7 +380,7 @@ AVX2 static void scores_few256(float *st, const float *qt, const float *k, int n
     }
 }
 
-AVX2 static void values_few256(float *ot, const float *st, const float *v, int n, int hd,
+AVX2 static void values_few256(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
                                int n_rows) {
     float out[FEW_MAX_HD];
     for (int r = 0; r < n_rows; r++) {
@@ -379,7 +390,7 @@ AVX2 static void values_few256(float *ot, const float *st, const float *v, int n
                              _mm256_setzero_ps()};
             for (int p = 0; p < n; p++) {
                 const __m256 w = _mm256_set1_ps(st[(size_t)ROWS * p + r]);
-                const float *row = v + (size_t)p * hd + d0;
+                const float *row = v + p * ld + d0;
                 for (int c = 0; c < C; c++)
                     acc[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(row + 8 * c), acc[c]);
             }
@@ -416,32 +427,31 @@ static lanes_isa lanes(void) {
 }
 #endif
 
-void pa_attn_rows_q(float *qt, const float *q, size_t q_stride, int n_rows, int hd,
-                    float scale) {
+void pa_attn_rows_q(float *qt, const float *q, size_t q_stride, int n_rows, int hd, float scale) {
     for (int r = 0; r < ROWS; r++)
         for (int d = 0; d < hd; d++)
             qt[ROWS * d + r] = r < n_rows ? scale * q[(size_t)r * q_stride + d] : 0.0f;
 }
 
-void pa_attn_rows_scores(float *st, const float *qt, const float *k, int n, int hd,
+void pa_attn_rows_scores(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
                          int n_rows) {
 #ifdef PA_HAVE_X86_KERNELS
     const lanes_isa isa = hd % 8 == 0 ? lanes() : LANES_PORTABLE;
     if (isa != LANES_PORTABLE && few(isa == LANES_AVX512, hd, n_rows)) {
-        if (isa == LANES_AVX512) scores_few512(st, qt, k, n, hd, n_rows);
-        else scores_few256(st, qt, k, n, hd, n_rows);
+        if (isa == LANES_AVX512) scores_few512(st, qt, k, ld, n, hd, n_rows);
+        else scores_few256(st, qt, k, ld, n, hd, n_rows);
         return;
     }
     if (isa == LANES_AVX512) {
-        scores_avx512(st, qt, k, n, hd, n_rows);
+        scores_avx512(st, qt, k, ld, n, hd, n_rows);
         return;
     }
     if (isa == LANES_AVX2) {
-        scores_avx2(st, qt, k, n, hd, n_rows);
+        scores_avx2(st, qt, k, ld, n, hd, n_rows);
         return;
     }
 #endif
-    scores_portable(st, qt, k, n, hd, n_rows);
+    scores_portable(st, qt, k, ld, n, hd, n_rows);
 }
 
 void pa_attn_rows_softmax(float *st, int n, int first_pos, int n_rows, float *sums) {
@@ -459,25 +469,25 @@ void pa_attn_rows_softmax(float *st, int n, int first_pos, int n_rows, float *su
     softmax_portable(st, n, first_pos, n_rows, sums);
 }
 
-void pa_attn_rows_values(float *ot, const float *st, const float *v, int n, int hd,
+void pa_attn_rows_values(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
                          int n_rows) {
 #ifdef PA_HAVE_X86_KERNELS
     const lanes_isa isa = hd % 8 == 0 ? lanes() : LANES_PORTABLE;
     if (isa != LANES_PORTABLE && few(isa == LANES_AVX512, hd, n_rows)) {
-        if (isa == LANES_AVX512) values_few512(ot, st, v, n, hd, n_rows);
-        else values_few256(ot, st, v, n, hd, n_rows);
+        if (isa == LANES_AVX512) values_few512(ot, st, v, ld, n, hd, n_rows);
+        else values_few256(ot, st, v, ld, n, hd, n_rows);
         return;
     }
     if (isa == LANES_AVX512) {
-        values_avx512(ot, st, v, n, hd, n_rows);
+        values_avx512(ot, st, v, ld, n, hd, n_rows);
         return;
     }
     if (isa == LANES_AVX2) {
-        values_avx2(ot, st, v, n, hd, n_rows);
+        values_avx2(ot, st, v, ld, n, hd, n_rows);
         return;
     }
 #endif
-    values_portable(ot, st, v, n, hd, n_rows);
+    values_portable(ot, st, v, ld, n, hd, n_rows);
 }
 
 void pa_attn_rows_out(float *o, size_t o_stride, const float *ot, const float *sums, int n_rows,

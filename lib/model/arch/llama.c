@@ -163,9 +163,18 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
 /* ----------------------------------------------------------------------------------------- */
 /* KV rows in the store's element type                                                        */
 
-static void kv_store_row(void *dst, const float *src, int n, int elem_type) {
-    if (elem_type == PA_KV_F16) pa_f32_to_f16_row(src, dst, n); /* SIMD, the same bits */
-    else pa_kv_from_f32(elem_type, dst, src, n);
+/* Stores row src (n,) into dst in the store's element type, and leaves in src the values
+ * stored (read back: chunk attention reads a batch's own rows from there) */
+static void kv_store_row(void *dst, float *src, int n, int elem_type) {
+    if (elem_type == PA_KV_F32) {
+        memcpy(dst, src, (size_t)n * sizeof *src);
+    } else if (elem_type == PA_KV_F16) { /* SIMD, the same bits */
+        pa_f32_to_f16_row(src, dst, n);
+        pa_f16_to_f32_row(dst, src, n);
+    } else {
+        pa_kv_from_f32(elem_type, dst, src, n);
+        pa_kv_to_f32(elem_type, dst, n, src);
+    }
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -476,7 +485,7 @@ static void landmark_scores(const pa_marks *mk, const pa_mark_set *set, int n_ro
     for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
         const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
         const float *k = landmark_rows_f32(mk, set->k + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
-        pa_attn_rows_scores(cs->tile, cs->qt, k, nt, mk->head_dim, n_rows);
+        pa_attn_rows_scores(cs->tile, cs->qt, k, mk->head_dim, nt, mk->head_dim, n_rows);
         for (int j = 0; j < nt; j++)
             memcpy(cs->s + (size_t)set->pos[j0 + j] * PA_ATTN_ROWS, cs->tile + j * PA_ATTN_ROWS,
                    (size_t)n_rows * sizeof(float));
@@ -492,7 +501,7 @@ static void landmark_values(const pa_marks *mk, const pa_mark_set *set, int n_ro
             memcpy(cs->tile + j * PA_ATTN_ROWS, cs->s + (size_t)set->pos[j0 + j] * PA_ATTN_ROWS,
                    (size_t)n_rows * sizeof(float));
         const float *v = landmark_rows_f32(mk, set->v + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
-        pa_attn_rows_values(cs->ot, cs->tile, v, nt, mk->head_dim, n_rows);
+        pa_attn_rows_values(cs->ot, cs->tile, v, mk->head_dim, nt, mk->head_dim, n_rows);
     }
 }
 
@@ -561,38 +570,47 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
     pa_marks *mk = seq->marks;
     const pa_mark_set *set = mk ? &mk->sets[job->layer * mk->n_head_kv + kv_head] : NULL;
     const int first_pos = ws->pos[it->first], last = ws->pos[it->first + n_rows - 1];
-    const int n_blocks = last / bs + 1;
+    /* Positions before the batch are read from the KV blocks, converted to f32 a tile at a
+     * time; the batch's own (pos0 .. last) from its rows in ws->k and ws->v, which hold the
+     * stored values (rope_and_store), so that they are not converted once per item. */
+    const int early = seq->pos0, n_early_blocks = (early + bs - 1) / bs;
+    const size_t kv_dim = (size_t)hp->n_head_kv * hd;
+    const size_t batch_row = (size_t)(it->first - (first_pos - early)) * kv_dim + first;
     float sums[PA_ATTN_ROWS];
 
     pa_attn_rows_q(cs->qt, ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim,
                    n_rows, hd, 1.0f / sqrtf((float)hd));
-    for (int b = 0; b < n_blocks;) {
+    for (int b = 0; b < n_early_blocks;) {
         if (table[b] == PA_NO_BLOCK) { /* pruned: no weight (but for landmarks, below) */
-            const int end = b + 1 < n_blocks ? (b + 1) * bs : last + 1;
+            const int end = b + 1 < n_early_blocks ? (b + 1) * bs : early;
             for (int c = b * bs; c < end; c++)
                 for (int r = 0; r < n_rows; r++) cs->s[(size_t)c * PA_ATTN_ROWS + r] = -INFINITY;
             b++;
             continue;
         }
-        const tile_run run = next_tile(table, &b, n_blocks, bs, last);
+        const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
         gather_rows(job, false, table, &run, first, hd, cs->tmp);
-        pa_attn_rows_scores(cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->qt, cs->tmp, run.n, hd,
-                            n_rows);
+        pa_attn_rows_scores(cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->qt, cs->tmp, hd, run.n,
+                            hd, n_rows);
     }
+    pa_attn_rows_scores(cs->s + (size_t)early * PA_ATTN_ROWS, cs->qt, ws->k + batch_row, kv_dim,
+                        last + 1 - early, hd, n_rows);
     if (set) landmark_scores(mk, set, n_rows, cs);
     pa_attn_rows_softmax(cs->s, last + 1, first_pos, n_rows, sums);
     if (mk) observe(job, mk, it, cs->s, sums, last);
     memset(cs->ot, 0, (size_t)hd * PA_ATTN_ROWS * sizeof *cs->ot);
-    for (int b = 0; b < n_blocks;) {
+    for (int b = 0; b < n_early_blocks;) {
         if (table[b] == PA_NO_BLOCK) {
             b++;
             continue;
         }
-        const tile_run run = next_tile(table, &b, n_blocks, bs, last);
+        const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
         gather_rows(job, true, table, &run, first, hd, cs->tmp);
-        pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->tmp, run.n, hd,
-                            n_rows);
+        pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->tmp, hd, run.n,
+                            hd, n_rows);
     }
+    pa_attn_rows_values(cs->ot, cs->s + (size_t)early * PA_ATTN_ROWS, ws->v + batch_row, kv_dim,
+                        last + 1 - early, hd, n_rows);
     if (set) landmark_values(mk, set, n_rows, cs);
     pa_attn_rows_out(ws->att + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim, cs->ot,
                      sums, n_rows, hd);
