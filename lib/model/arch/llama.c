@@ -45,6 +45,9 @@ struct pa_llama_ws {
                           per head and token */
     float *mark_s; /* (n_threads, MARK_TILE, QUERY_ROWS) landmark scores or weights, per thread */
     float *lanes;  /* (n_threads, 2, PA_ATTN_ROWS, head_dim) queries and outputs transposed */
+    float *early;  /* K, then V rows of chunk sequences' positions before the batch, as f32 */
+    size_t early_floats; /* early's size, grown as needed up to EARLY_MAX_FLOATS */
+    int64_t *early_at;   /* (n_batch,) where each sequence's rows start in early, or -1 */
     float *xnorm;  /* (n_batch,) |normed layer input| of each token (KVzip+ oracle) */
     float *tiles;  /* PA_MATMUL_SCRATCH_FLOATS(n_threads, max(n_embd, n_ff)): matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
@@ -67,6 +70,9 @@ struct pa_llama_ws {
  * (>= PA_KV_MAX_BLOCK_SIZE and MARK_TILE, whose rows share the scratch) */
 #define CHUNK_TILE 1024
 _Static_assert(QUERY_ROWS == PA_ATTN_ROWS, "an item's rows are the lanes of attention_rows.c");
+/* The most the f32 copy of chunk sequences' earlier K and V may take (ws->early); sequences past
+ * it convert their rows a tile at a time for each item */
+#define EARLY_MAX_FLOATS ((size_t)16 << 20)
 
 /* Sequences whose logits go through the output matmul together (the vocabulary matrix is read
  * once per group of this many rows). */
@@ -103,6 +109,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->kv_f32 = malloc((size_t)n_threads * CHUNK_TILE * hp->head_dim * sizeof(float));
     ws->mark_s = malloc((size_t)n_threads * QUERY_ROWS * MARK_TILE * sizeof(float));
     ws->lanes = malloc((size_t)n_threads * 2 * PA_ATTN_ROWS * hp->head_dim * sizeof(float));
+    ws->early_at = malloc(nb * sizeof *ws->early_at);
     ws->xnorm = malloc(nb * sizeof(float));
     size_t widest = (size_t)(hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd);
     ws->tiles = malloc(PA_MATMUL_SCRATCH_FLOATS(n_threads, widest) * sizeof(float));
@@ -121,7 +128,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
         !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->rope || !ws->seq || !ws->items ||
-        !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->lanes || !ws->xnorm) {
+        !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->lanes || !ws->early_at || !ws->xnorm) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -145,6 +152,8 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->attn_state);
     free(ws->mark_s);
     free(ws->lanes);
+    free(ws->early);
+    free(ws->early_at);
     free(ws->xnorm);
     free(ws->tiles);
     free(ws->x_last);
@@ -554,6 +563,24 @@ static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it, co
 #undef PROBABILITY
 }
 
+/* A run of the item's K (or V) rows before the batch, as f32 rows `*ld` floats apart: in
+ * ws->early where the layer's were converted for the sequence, else gathered into tmp */
+static const float *early_rows(const chunk_job *job, const chunk_item *it, bool values,
+                               const tile_run *run, int first, const chunk_scratch *cs,
+                               size_t *ld) {
+    const pa_hparams *hp = job->hp;
+    const int64_t at = job->ws->early_at[it->seq];
+    if (at >= 0) {
+        const int pos0 = job->seqs[it->seq].pos0;
+        *ld = (size_t)hp->n_head_kv * hp->head_dim;
+        return job->ws->early + at + (values ? (size_t)pos0 * *ld : 0) + (size_t)run->pos * *ld +
+               first;
+    }
+    *ld = (size_t)hp->head_dim;
+    gather_rows(job, values, job->seqs[it->seq].block_table, run, first, hp->head_dim, cs->tmp);
+    return cs->tmp;
+}
+
 /* For rows r of one head (at most PA_ATTN_ROWS), the rows side by side (attention_rows.c):
  * S^T (n, r) = K Q^T over positions [0, last] a KV tile at a time (and the landmarks of a
  * pruning policy), the causal softmax down the positions, then O^T (hd, r) = V^T W^T. */
@@ -589,9 +616,10 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
             continue;
         }
         const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
-        gather_rows(job, false, table, &run, first, hd, cs->tmp);
-        pa_attn_rows_scores(cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->qt, cs->tmp, hd, run.n,
-                            hd, n_rows);
+        size_t ld;
+        const float *k = early_rows(job, it, false, &run, first, cs, &ld);
+        pa_attn_rows_scores(cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->qt, k, ld, run.n, hd,
+                            n_rows);
     }
     pa_attn_rows_scores(cs->s + (size_t)early * PA_ATTN_ROWS, cs->qt, ws->k + batch_row, kv_dim,
                         last + 1 - early, hd, n_rows);
@@ -605,9 +633,10 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
             continue;
         }
         const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
-        gather_rows(job, true, table, &run, first, hd, cs->tmp);
-        pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->tmp, hd, run.n,
-                            hd, n_rows);
+        size_t ld;
+        const float *v = early_rows(job, it, true, &run, first, cs, &ld);
+        pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, v, ld, run.n, hd,
+                            n_rows);
     }
     pa_attn_rows_values(cs->ot, cs->s + (size_t)early * PA_ATTN_ROWS, ws->v + batch_row, kv_dim,
                         last + 1 - early, hd, n_rows);
@@ -648,6 +677,71 @@ static void chunk_attention_rows(void *ctx, int ith, int nth) {
                               job->ws->mark_s + slot * MARK_TILE * PA_ATTN_ROWS, lanes,
                               lanes + PA_ATTN_ROWS * hd};
     for (int i = ith; i < job->n_items; i += nth) chunk_attention_any(job, &job->items[i], &cs);
+}
+
+/* Places in ws->early the K and V rows before the batch of the chunk sequences (most positions
+ * first come, while they fit EARLY_MAX_FLOATS): the items of a sequence, one per 32 rows and
+ * head, then read them instead of converting them each (Q4_0 pp2048 runs as four batches,
+ * and the last converted 1536 positions 16 times per head). */
+static void plan_early(pa_llama_ws *ws, const pa_hparams *hp, const pa_batch_seq *seqs,
+                       int n_seqs) {
+    const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
+    size_t total = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        const size_t need = 2 * (size_t)seqs[s].pos0 * kv_dim;
+        ws->early_at[s] = -1;
+        if (!is_chunk(&seqs[s]) || need == 0 || total + need > EARLY_MAX_FLOATS) continue;
+        ws->early_at[s] = (int64_t)total;
+        total += need;
+    }
+    if (total <= ws->early_floats) return;
+    float *grown = realloc(ws->early, total * sizeof *grown);
+    if (grown) {
+        ws->early = grown;
+        ws->early_floats = total;
+        return;
+    }
+    for (int s = 0; s < n_seqs; s++) ws->early_at[s] = -1; /* each item converts its own */
+}
+
+typedef struct early_job {
+    const pa_llama_ws *ws;
+    const pa_kv_store *kv;
+    const pa_batch_seq *seqs;
+    int n_seqs, layer;
+} early_job;
+
+/* Thread ith converts blocks ith, ith + nth, ... of the sequences' earlier positions */
+static void convert_early(void *ctx, int ith, int nth) {
+    const early_job *job = ctx;
+    const pa_kv_config *cfg = pa_kv_config_of(job->kv);
+    const size_t row_bytes = pa_kv_bytes(cfg->elem_type, cfg->kv_dim);
+    const int bs = cfg->block_size;
+    int i = 0;
+    for (int s = 0; s < job->n_seqs; s++) {
+        if (job->ws->early_at[s] < 0) continue;
+        const int pos0 = job->seqs[s].pos0;
+        float *k = job->ws->early + job->ws->early_at[s], *v = k + (size_t)pos0 * cfg->kv_dim;
+        for (int b = 0; b * bs < pos0; b++, i++) {
+            const int32_t block = job->seqs[s].block_table[b];
+            if (i % nth != ith || block == PA_NO_BLOCK) continue;
+            const int n = (b + 1) * bs < pos0 ? bs : pos0 - b * bs;
+            const size_t at = (size_t)b * bs * cfg->kv_dim, values = (size_t)n * cfg->kv_dim;
+            const uint8_t *k_rows = pa_kv_k(job->kv, block, job->layer, 0);
+            const uint8_t *v_rows = pa_kv_v(job->kv, block, job->layer, 0);
+            if (cfg->elem_type == PA_KV_F16) { /* a block's rows are contiguous */
+                pa_f16_to_f32_row((const uint16_t *)k_rows, k + at, (int)values);
+                pa_f16_to_f32_row((const uint16_t *)v_rows, v + at, (int)values);
+            } else {
+                for (int p = 0; p < n; p++) {
+                    pa_kv_to_f32(cfg->elem_type, k_rows + p * row_bytes, cfg->kv_dim,
+                                 k + at + (size_t)p * cfg->kv_dim);
+                    pa_kv_to_f32(cfg->elem_type, v_rows + p * row_bytes, cfg->kv_dim,
+                                 v + at + (size_t)p * cfg->kv_dim);
+                }
+            }
+        }
+    }
 }
 
 /* Work items of the long sequences of the batch: (QUERY_ROWS rows, head) pairs. */
@@ -809,6 +903,8 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     pa_pool_run(pool, attention_rows, &job);
     int n_items = chunk_items(hp, seqs, n_seqs, ws->items, ws->items_cap);
     if (n_items > 0) {
+        early_job ej = {ws, kv, seqs, n_seqs, il};
+        pa_pool_run(pool, convert_early, &ej);
         chunk_job cj = {hp, ws, kv, seqs, ws->items, n_items, il};
         pa_pool_run(pool, chunk_attention_rows, &cj);
     }
@@ -935,6 +1031,7 @@ void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_s
                       const pa_batch_seq *seqs, int n_seqs, int n_layers) {
     int n = 0;
     lay_out_batch(m, ws, seqs, n_seqs, &n);
+    plan_early(ws, &m->hp, seqs, n_seqs);
     if (n_layers <= 0 || n_layers > m->hp.n_layer) n_layers = m->hp.n_layer;
     for (int il = 0; il < n_layers; il++) {
         attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
