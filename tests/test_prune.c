@@ -31,10 +31,12 @@ static void entropy_of_uniform_is_log_n_and_of_one_hot_zero(void **state) {
     (void)state;
     float p[50];
     for (int i = 0; i < 50; i++) p[i] = 1.0f / 50;
-    assert_true(fabs(pa_entropy(p, 50) - log(50.0)) < 1e-6);
+    assert_true(fabs(pa_entropy(p, 1, 50, 1.0f) - log(50.0)) < 1e-6);
+    for (int i = 0; i < 50; i++) p[i] = 4.0f; /* weights over their sum 200, every other */
+    assert_true(fabs(pa_entropy(p, 2, 25, 1.0f / 100) - log(25.0)) < 1e-6);
     memset(p, 0, sizeof p);
     p[17] = 1;
-    assert_true(pa_entropy(p, 50) == 0);
+    assert_true(pa_entropy(p, 1, 50, 1.0f) == 0);
 }
 
 static void split_budget_sums_to_total_and_keeps_floors(void **state) {

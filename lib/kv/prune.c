@@ -135,10 +135,12 @@ size_t pa_marks_count(const pa_marks *m) {
 /* ----------------------------------------------------------------------------------------- */
 /* Budgets and selection                                                                       */
 
-double pa_entropy(const float *p, int n) {
+double pa_entropy(const float *w, size_t stride, int n, float scale) {
     double h = 0;
-    for (int i = 0; i < n; i++)
-        if (p[i] > 0) h -= (double)p[i] * log((double)p[i]);
+    for (int i = 0; i < n; i++) {
+        const float p = w[(size_t)i * stride] * scale;
+        if (p > 0) h -= (double)p * log((double)p);
+    }
     return h;
 }
 

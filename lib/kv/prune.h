@@ -107,8 +107,9 @@ bool pa_marks_fold(pa_marks *m, const pa_kv_store *kv, const int32_t *blocks,
 
 /* ---- the pieces, for tests ---- */
 
-/* -sum p ln p over the n probabilities (zeros skipped). */
-double pa_entropy(const float *p, int n);
+/* -sum p ln p over the n probabilities p_i = w[i * stride] * scale (zeros skipped): weights w
+ * `stride` floats apart over their sum 1 / scale. */
+double pa_entropy(const float *w, size_t stride, int n, float scale);
 /* out[i] = floor + a share of total - n * floor in proportion to weight[i] (largest
  * remainders), so that the outs sum to total; when total < n * floor, floor = total / n. */
 void pa_split_budget(const double *weight, int n, int64_t total, int64_t floor, int64_t *out);

@@ -541,12 +541,10 @@ static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it, co
     if (mk->entropy)
         for (int r = 0; r < n_rows; r++) {
             int n_seen = 0;
-            double h = 0; /* pa_entropy of the row */
-            for (int c = 0; c <= first_pos + r; c++) {
-                const float p = PROBABILITY(r, c);
-                if (p > 0) n_seen++, h -= (double)p * log((double)p);
-            }
-            if (n_seen > 1) mk->entropy_sum[g] += h / log(n_seen);
+            for (int c = 0; c <= first_pos + r; c++) n_seen += PROBABILITY(r, c) > 0;
+            if (n_seen > 1)
+                mk->entropy_sum[g] +=
+                    pa_entropy(s + r, PA_ATTN_ROWS, first_pos + r + 1, inv[r]) / log(n_seen);
             mk->entropy_n[g]++;
         }
     pa_oracle *orc = mk->oracle;
