@@ -304,10 +304,11 @@ AVX2 static void softmax_avx2(float *st, int n, int first_pos, int n_rows, float
     for (int c = 0; c < 4; c++) _mm256_storeu_ps(all + 8 * c, sum[c]);
     memcpy(sums, all, (size_t)n_rows * sizeof *sums);
 }
+
 /* ----------------------------------------------------------------------------------------- */
 /* A few rows (decode under a pruning policy that reads the probabilities: one row a head):    */
-/* each row's products over the head's values in vectors, W vectors of them (W lanes each)     */
-/* reduced together, where the lanes would compute 8 or 16 rows for one                        */
+/* each row's products run along the head's values, and the sums of 16 (AVX-512) or 8 (AVX2)  */
+/* positions are reduced together, where the lanes would compute 16 or 8 rows for one         */
 
 enum { FEW_ROWS = 4, FEW_MAX_HD = 256 };
 
@@ -404,11 +405,9 @@ AVX2 static void values_few256(float *ot, const float *st, const float *v, size_
 static bool few(bool avx512, int hd, int n_rows) {
     return n_rows <= FEW_ROWS && hd <= FEW_MAX_HD && hd % (avx512 ? 16 : 8) == 0;
 }
-#endif
 
 /* ----------------------------------------------------------------------------------------- */
 
-#ifdef PA_HAVE_X86_KERNELS
 typedef enum lanes_isa { LANES_PORTABLE, LANES_AVX2, LANES_AVX512 } lanes_isa;
 
 static lanes_isa chosen;
