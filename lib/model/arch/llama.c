@@ -48,6 +48,7 @@ struct pa_llama_ws {
     float *early;  /* K, then V rows of chunk sequences' positions before the batch, as f32 */
     size_t early_floats; /* early's size, grown as needed up to EARLY_MAX_FLOATS */
     int64_t *early_at;   /* (n_batch,) where each sequence's rows start in early, or -1 */
+    bool early_any;      /* whether the batch has any sequence's rows in early */
     float *xnorm;  /* (n_batch,) |normed layer input| of each token (KVzip+ oracle) */
     float *tiles;  /* PA_MATMUL_SCRATCH_FLOATS(n_threads, max(n_embd, n_ff)): matmul scratch */
     float *x_last; /* (LOGIT_ROWS, n_embd) normed last tokens of sequences that want logits */
@@ -677,29 +678,34 @@ static void chunk_attention_rows(void *ctx, int ith, int nth) {
     for (int i = ith; i < job->n_items; i += nth) chunk_attention_any(job, &job->items[i], &cs);
 }
 
-/* Places in ws->early the K and V rows before the batch of the chunk sequences (most positions
- * first come, while they fit EARLY_MAX_FLOATS): the items of a sequence, one per 32 rows and
- * head, then read them instead of converting them each (Q4_0 pp2048 runs as four batches,
- * and the last converted 1536 positions 16 times per head). */
-static void plan_early(pa_llama_ws *ws, const pa_hparams *hp, const pa_batch_seq *seqs,
+/* Places in ws->early the K and V rows before the batch of the prompt chunks (first come,
+ * while they fit EARLY_MAX_FLOATS): the items of a chunk, one per 32 rows and head, then read
+ * them instead of converting them each (Q4_0 pp2048 runs as four batches, and the last
+ * converted 1536 positions 16 times per head). A decode step under a policy that reads the
+ * probabilities has one item per kv head, which converts its own (pruned) rows. Returns
+ * whether any chunk has its rows placed. */
+static bool plan_early(pa_llama_ws *ws, const pa_hparams *hp, const pa_batch_seq *seqs,
                        int n_seqs) {
     const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
     size_t total = 0;
     for (int s = 0; s < n_seqs; s++) {
         const size_t need = 2 * (size_t)seqs[s].pos0 * kv_dim;
         ws->early_at[s] = -1;
-        if (!is_chunk(&seqs[s]) || need == 0 || total + need > EARLY_MAX_FLOATS) continue;
+        if (!is_chunk(&seqs[s]) || seqs[s].n < GEMM_ATTENTION_MIN || need == 0 ||
+            total + need > EARLY_MAX_FLOATS)
+            continue;
         ws->early_at[s] = (int64_t)total;
         total += need;
     }
-    if (total <= ws->early_floats) return;
+    if (total <= ws->early_floats) return total > 0;
     float *grown = realloc(ws->early, total * sizeof *grown);
     if (grown) {
         ws->early = grown;
         ws->early_floats = total;
-        return;
+        return true;
     }
     for (int s = 0; s < n_seqs; s++) ws->early_at[s] = -1; /* each item converts its own */
+    return false;
 }
 
 typedef struct early_job {
@@ -902,7 +908,7 @@ static void attention_block(const pa_model *m, const pa_layer *l, pa_llama_ws *w
     int n_items = chunk_items(hp, seqs, n_seqs, ws->items, ws->items_cap);
     if (n_items > 0) {
         early_job ej = {ws, kv, seqs, n_seqs, il};
-        pa_pool_run(pool, convert_early, &ej);
+        if (ws->early_any) pa_pool_run(pool, convert_early, &ej);
         chunk_job cj = {hp, ws, kv, seqs, ws->items, n_items, il};
         pa_pool_run(pool, chunk_attention_rows, &cj);
     }
@@ -1029,7 +1035,7 @@ void pa_llama_forward(const pa_model *m, pa_llama_ws *ws, pa_pool *pool, pa_kv_s
                       const pa_batch_seq *seqs, int n_seqs, int n_layers) {
     int n = 0;
     lay_out_batch(m, ws, seqs, n_seqs, &n);
-    plan_early(ws, &m->hp, seqs, n_seqs);
+    ws->early_any = plan_early(ws, &m->hp, seqs, n_seqs);
     if (n_layers <= 0 || n_layers > m->hp.n_layer) n_layers = m->hp.n_layer;
     for (int il = 0; il < n_layers; il++) {
         attention_block(m, &m->layers[il], ws, pool, kv, seqs, n_seqs, il, n);
