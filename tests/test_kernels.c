@@ -945,8 +945,9 @@ static int32_t first_max_scan(const float *x, int n) {
 
 /* Causal attention of up to PA_ATTN_ROWS query rows with the rows side by side
  * (pa_attn_rows_*, through whichever set PYAGENT_KERNELS leaves), as the chunk attention of
- * llama.c calls it: K and V in tiles of uneven sizes, some positions pruned (-inf scores), rows
- * at positions first_pos + r. Each row's output against softmax attention in double, the
+ * llama.c calls it: K and V in tiles of uneven sizes with rows hd or hd + 8 values apart, the
+ * softmax's maxima and weights over runs of other sizes, some positions pruned (-inf scores),
+ * rows at positions first_pos + r. Each row's output against softmax attention in double, the
  * weights exactly 0 where a row does not see a position, the sums against double, and nothing
  * written past the positions asked for. Row counts 1-32 take every width of the kernels (8,
  * 16, 24 and 32 rows in vectors of 8 or 16), head sizes that are not a multiple of 8 the plain
@@ -984,8 +985,16 @@ static void rows_attention_matches_double(void **state) {
             for (int p = 0; p < n; p++)
                 if (pruned[p])
                     for (int r = 0; r < n_rows; r++) st[R * p + r] = -INFINITY;
-            float sums[R];
-            pa_attn_rows_softmax(st, n, first_pos, n_rows, sums);
+            float max[R], sums[R];
+            for (int r = 0; r < R; r++) max[r] = -INFINITY, sums[r] = 0;
+            for (int p = 0, t = 5; p < n; p += tiles[t % 7], t++) { /* runs as a caller's */
+                const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
+                pa_attn_rows_max(st + (size_t)R * p, len, first_pos - p, n_rows, max);
+            }
+            for (int p = 0, t = 1; p < n; p += tiles[t % 7], t++) {
+                const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
+                pa_attn_rows_exp(st + (size_t)R * p, len, first_pos - p, n_rows, max, sums);
+            }
             for (int p = 0, t = 3; p < n; p += tiles[t % 7], t++) {
                 const int len = n - p < tiles[t % 7] ? n - p : tiles[t % 7];
                 pa_attn_rows_values(ot, st + (size_t)R * p, v + (size_t)p * ld, ld, len, hd,

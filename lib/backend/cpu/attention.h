@@ -47,9 +47,13 @@ void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *co
  *   pa_attn_rows_q        qt (hd, 32) = scale · Q (n_rows, hd) transposed, rows past n_rows 0
  *   pa_attn_rows_scores   st[p][r] = Σ_d K[p][d] · qt[d][r] for n f32 K rows of hd values,
  *                         ld floats apart (st and K at the same first position)
- *   pa_attn_rows_softmax  over positions [0, n): row r's weights e^(s - max) where it sees the
- *                         position (p <= first_pos + r and s > -inf, which marks a pruned one),
- *                         0 elsewhere, in place; sums[r] their sum
+ *   pa_attn_rows_max      max[r] = the largest of st[p][r], p < n, that row r sees
+ *                         (p <= first_pos + r)
+ *   pa_attn_rows_exp      row r's weights e^(s - max[r]) where it sees the position (and s >
+ *                         -inf, which marks a pruned one), 0 elsewhere, in place; sums[r] += them
+ *                         The softmax of a row is max over every run of positions it attends,
+ *                         then exp over every run (first_pos counted from each run's start; max
+ *                         starts at -inf, sums at 0, all PA_ATTN_ROWS of them)
  *   pa_attn_rows_values   ot (hd, 32) += Σ_p V[p][d] · st[p][r], for n f32 V rows ld apart
  *   pa_attn_rows_out      O (n_rows, hd), rows o_stride apart = ot transposed / sums
  * Only rows r < n_rows are defined (others may be left as they were). AVX-512, AVX2 or plain
@@ -58,7 +62,9 @@ void pa_attn_online_heads(int n_h, float *const *acc, float *const *m, float *co
 void pa_attn_rows_q(float *qt, const float *q, size_t q_stride, int n_rows, int hd, float scale);
 void pa_attn_rows_scores(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
                          int n_rows);
-void pa_attn_rows_softmax(float *st, int n, int first_pos, int n_rows, float *sums);
+void pa_attn_rows_max(const float *st, int n, int first_pos, int n_rows, float *max);
+void pa_attn_rows_exp(float *st, int n, int first_pos, int n_rows, const float *max,
+                      float *sums);
 void pa_attn_rows_values(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
                          int n_rows);
 void pa_attn_rows_out(float *o, size_t o_stride, const float *ot, const float *sums, int n_rows,

@@ -53,13 +53,15 @@ static inline bool sees(const float *st, int p, int r, int first_pos) {
     return p <= first_pos + r && st[(size_t)ROWS * p + r] != -INFINITY;
 }
 
-static void softmax_portable(float *st, int n, int first_pos, int n_rows, float *sums) {
-    float max[ROWS];
-    for (int r = 0; r < n_rows; r++) max[r] = -INFINITY, sums[r] = 0;
+static void max_portable(const float *st, int n, int first_pos, int n_rows, float *max) {
     for (int p = 0; p < n; p++)
         for (int r = 0; r < n_rows; r++)
             if (sees(st, p, r, first_pos) && st[(size_t)ROWS * p + r] > max[r])
                 max[r] = st[(size_t)ROWS * p + r];
+}
+
+static void exp_portable(float *st, int n, int first_pos, int n_rows, const float *max,
+                         float *sums) {
     for (int p = 0; p < n; p++)
         for (int r = 0; r < n_rows; r++) {
             float *w = &st[(size_t)ROWS * p + r];
@@ -162,27 +164,37 @@ INLINE __mmask16 seeing(int p, int first_pos, int h) {
     return from <= 0 ? 0xffff : from >= 16 ? 0 : (__mmask16)(0xffffu << from);
 }
 
-AVX512 static void softmax_avx512(float *st, int n, int first_pos, int n_rows, float *sums) {
+AVX512 static void max_avx512(const float *st, int n, int first_pos, int n_rows, float *max) {
     const int H = n_rows <= 16 ? 1 : 2;
-    const __m512 none = _mm512_set1_ps(-INFINITY);
-    __m512 max[2] = {none, none}, sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 m[2];
+    for (int h = 0; h < H; h++) m[h] = _mm512_loadu_ps(max + 16 * h);
     for (int p = 0; p < n; p++)
         for (int h = 0; h < H; h++)
-            max[h] = _mm512_mask_max_ps(max[h], seeing(p, first_pos, h), max[h],
-                                        _mm512_loadu_ps(st + (size_t)ROWS * p + 16 * h));
+            m[h] = _mm512_mask_max_ps(m[h], seeing(p, first_pos, h), m[h],
+                                      _mm512_loadu_ps(st + (size_t)ROWS * p + 16 * h));
+    for (int h = 0; h < H; h++) _mm512_storeu_ps(max + 16 * h, m[h]);
+}
+
+AVX512 static void exp_avx512(float *st, int n, int first_pos, int n_rows, const float *max,
+                              float *sums) {
+    const int H = n_rows <= 16 ? 1 : 2;
+    const __m512 none = _mm512_set1_ps(-INFINITY);
+    __m512 m[2], sum[2];
+    for (int h = 0; h < H; h++) {
+        m[h] = _mm512_loadu_ps(max + 16 * h);
+        sum[h] = _mm512_loadu_ps(sums + 16 * h);
+    }
     for (int p = 0; p < n; p++)
         for (int h = 0; h < H; h++) {
             float *at = st + (size_t)ROWS * p + 16 * h;
             const __m512 s = _mm512_loadu_ps(at);
             const __mmask16 seen =
                 seeing(p, first_pos, h) & _mm512_cmp_ps_mask(s, none, _CMP_NEQ_OQ);
-            const __m512 w = _mm512_maskz_mov_ps(seen, pa_exp512(_mm512_sub_ps(s, max[h])));
+            const __m512 w = _mm512_maskz_mov_ps(seen, pa_exp512(_mm512_sub_ps(s, m[h])));
             _mm512_storeu_ps(at, w);
             sum[h] = _mm512_add_ps(sum[h], w);
         }
-    float all[ROWS];
-    for (int h = 0; h < 2; h++) _mm512_storeu_ps(all + 16 * h, sum[h]);
-    memcpy(sums, all, (size_t)n_rows * sizeof *sums);
+    for (int h = 0; h < H; h++) _mm512_storeu_ps(sums + 16 * h, sum[h]);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -269,40 +281,45 @@ AVX2 static void values_avx2(float *ot, const float *st, const float *v, size_t 
     }
 }
 
-AVX2 static void softmax_avx2(float *st, int n, int first_pos, int n_rows, float *sums) {
+/* rows[c] lanes: the rows of vector c; r sees p where r > p - first_pos - 1 */
+AVX2 INLINE __m256 seeing256(int c, int p, int first_pos) {
+    const __m256i rows =
+        _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * c));
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(rows, _mm256_set1_epi32(p - first_pos - 1)));
+}
+
+AVX2 static void max_avx2(const float *st, int n, int first_pos, int n_rows, float *max) {
     const int Q = (n_rows + 7) / 8;
-    const __m256 none = _mm256_set1_ps(-INFINITY);
-    __m256 max[4], sum[4];
-    __m256i lane[4]; /* the rows of each vector */
-    for (int c = 0; c < 4; c++) {
-        max[c] = none, sum[c] = _mm256_setzero_ps();
-        lane[c] =
-            _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(8 * c));
-    }
-    for (int p = 0; p < n; p++) {
-        const __m256i before = _mm256_set1_epi32(p - first_pos - 1); /* r sees p: r > this */
+    __m256 m[4];
+    for (int c = 0; c < Q; c++) m[c] = _mm256_loadu_ps(max + 8 * c);
+    for (int p = 0; p < n; p++)
         for (int c = 0; c < Q; c++) {
             const __m256 s = _mm256_loadu_ps(st + (size_t)ROWS * p + 8 * c);
-            const __m256 seen = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane[c], before));
-            max[c] = _mm256_blendv_ps(max[c], _mm256_max_ps(max[c], s), seen);
+            m[c] = _mm256_blendv_ps(m[c], _mm256_max_ps(m[c], s), seeing256(c, p, first_pos));
         }
+    for (int c = 0; c < Q; c++) _mm256_storeu_ps(max + 8 * c, m[c]);
+}
+
+AVX2 static void exp_avx2(float *st, int n, int first_pos, int n_rows, const float *max,
+                          float *sums) {
+    const int Q = (n_rows + 7) / 8;
+    const __m256 none = _mm256_set1_ps(-INFINITY);
+    __m256 m[4], sum[4];
+    for (int c = 0; c < Q; c++) {
+        m[c] = _mm256_loadu_ps(max + 8 * c);
+        sum[c] = _mm256_loadu_ps(sums + 8 * c);
     }
-    for (int p = 0; p < n; p++) {
-        const __m256i before = _mm256_set1_epi32(p - first_pos - 1);
+    for (int p = 0; p < n; p++)
         for (int c = 0; c < Q; c++) {
             float *at = st + (size_t)ROWS * p + 8 * c;
             const __m256 s = _mm256_loadu_ps(at);
             const __m256 seen =
-                _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lane[c], before)),
-                              _mm256_cmp_ps(s, none, _CMP_NEQ_OQ));
-            const __m256 w = _mm256_and_ps(seen, pa_exp256(_mm256_sub_ps(s, max[c])));
+                _mm256_and_ps(seeing256(c, p, first_pos), _mm256_cmp_ps(s, none, _CMP_NEQ_OQ));
+            const __m256 w = _mm256_and_ps(seen, pa_exp256(_mm256_sub_ps(s, m[c])));
             _mm256_storeu_ps(at, w);
             sum[c] = _mm256_add_ps(sum[c], w);
         }
-    }
-    float all[ROWS];
-    for (int c = 0; c < 4; c++) _mm256_storeu_ps(all + 8 * c, sum[c]);
-    memcpy(sums, all, (size_t)n_rows * sizeof *sums);
+    for (int c = 0; c < Q; c++) _mm256_storeu_ps(sums + 8 * c, sum[c]);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -453,19 +470,35 @@ void pa_attn_rows_scores(float *st, const float *qt, const float *k, size_t ld, 
     scores_portable(st, qt, k, ld, n, hd, n_rows);
 }
 
-void pa_attn_rows_softmax(float *st, int n, int first_pos, int n_rows, float *sums) {
+void pa_attn_rows_max(const float *st, int n, int first_pos, int n_rows, float *max) {
 #ifdef PA_HAVE_X86_KERNELS
     const lanes_isa isa = lanes();
     if (isa == LANES_AVX512) {
-        softmax_avx512(st, n, first_pos, n_rows, sums);
+        max_avx512(st, n, first_pos, n_rows, max);
         return;
     }
     if (isa == LANES_AVX2) {
-        softmax_avx2(st, n, first_pos, n_rows, sums);
+        max_avx2(st, n, first_pos, n_rows, max);
         return;
     }
 #endif
-    softmax_portable(st, n, first_pos, n_rows, sums);
+    max_portable(st, n, first_pos, n_rows, max);
+}
+
+void pa_attn_rows_exp(float *st, int n, int first_pos, int n_rows, const float *max,
+                      float *sums) {
+#ifdef PA_HAVE_X86_KERNELS
+    const lanes_isa isa = lanes();
+    if (isa == LANES_AVX512) {
+        exp_avx512(st, n, first_pos, n_rows, max, sums);
+        return;
+    }
+    if (isa == LANES_AVX2) {
+        exp_avx2(st, n, first_pos, n_rows, max, sums);
+        return;
+    }
+#endif
+    exp_portable(st, n, first_pos, n_rows, max, sums);
 }
 
 void pa_attn_rows_values(float *ot, const float *st, const float *v, size_t ld, int n, int hd,

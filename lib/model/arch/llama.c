@@ -39,11 +39,11 @@ struct pa_llama_ws {
     float *att;    /* (n_batch, n_head*hd) attention output */
     float *hb;     /* (n_batch, n_ff) gate */
     float *hb2;    /* (n_batch, n_ff) up */
-    float *scores; /* (n_threads, n_ctx, QUERY_ROWS) attention weights, per thread */
+    float *scores; /* (n_threads, 2 n_ctx, QUERY_ROWS) attention weights of positions, then of
+                      landmarks (at most one per position), per thread */
     float *kv_f32; /* (n_threads, CHUNK_TILE, head_dim) K or V rows gathered as f32, per thread */
     float *attn_state; /* (n_threads, HEAD_GROUP, n_batch, head_dim + 2) online-softmax state
                           per head and token */
-    float *mark_s; /* (n_threads, MARK_TILE, QUERY_ROWS) landmark scores or weights, per thread */
     float *lanes;  /* (n_threads, 2, PA_ATTN_ROWS, head_dim) queries and outputs transposed */
     float *early;  /* K, then V rows of chunk sequences' positions before the batch, as f32 */
     size_t early_floats; /* early's size, grown as needed up to EARLY_MAX_FLOATS */
@@ -82,7 +82,7 @@ _Static_assert(QUERY_ROWS == PA_ATTN_ROWS, "an item's rows are the lanes of atte
  * common models, so that a block's rows are read once, whole (one thread of the 110M shape at a
  * 2,048-token context took its 12 heads as 8 + 4: 34 tokens/s, at once: 41). */
 #define HEAD_GROUP 32
-#define MARK_TILE 256 /* landmarks taken at once by chunk attention (<= PA_KV_MAX_BLOCK_SIZE) */
+#define MARK_TILE 256 /* landmark rows converted at once by chunk attention */
 _Static_assert(CHUNK_TILE >= PA_KV_MAX_BLOCK_SIZE && CHUNK_TILE >= MARK_TILE,
                "the chunk scratch holds a block's and a landmark tile's rows");
 
@@ -104,11 +104,10 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->att = malloc(nb * q_dim * sizeof(float));
     ws->hb = malloc(nb * hp->n_ff * sizeof(float));
     ws->hb2 = malloc(nb * hp->n_ff * sizeof(float));
-    ws->scores = malloc((size_t)n_threads * QUERY_ROWS * n_ctx * sizeof(float));
+    ws->scores = malloc((size_t)n_threads * QUERY_ROWS * 2 * n_ctx * sizeof(float));
     ws->attn_state =
         malloc((size_t)n_threads * HEAD_GROUP * nb * (hp->head_dim + 2) * sizeof(float));
     ws->kv_f32 = malloc((size_t)n_threads * CHUNK_TILE * hp->head_dim * sizeof(float));
-    ws->mark_s = malloc((size_t)n_threads * QUERY_ROWS * MARK_TILE * sizeof(float));
     ws->lanes = malloc((size_t)n_threads * 2 * PA_ATTN_ROWS * hp->head_dim * sizeof(float));
     ws->early_at = malloc(nb * sizeof *ws->early_at);
     ws->xnorm = malloc(nb * sizeof(float));
@@ -129,7 +128,7 @@ pyagent_status pa_llama_ws_create(const pa_model *m, int n_batch, int n_ctx, int
     ws->items = malloc((size_t)ws->items_cap * sizeof *ws->items);
     if (!ws->x || !ws->xb || !ws->q || !ws->k || !ws->v || !ws->att || !ws->hb || !ws->hb2 ||
         !ws->scores || !ws->kv_f32 || !ws->attn_state || !ws->tiles || !ws->x_last || !ws->logits || !ws->tok || !ws->pos || !ws->rope || !ws->seq || !ws->items ||
-        !ws->slot || !ws->limit || !ws->parent || !ws->mark_s || !ws->lanes || !ws->early_at || !ws->xnorm) {
+        !ws->slot || !ws->limit || !ws->parent || !ws->lanes || !ws->early_at || !ws->xnorm) {
         pa_llama_ws_free(ws);
         return pa_fail(err, PYAGENT_ERR_OUT_OF_MEMORY,
                        "out of memory for activations of %d tokens", n_batch);
@@ -151,7 +150,6 @@ void pa_llama_ws_free(pa_llama_ws *ws) {
     free(ws->scores);
     free(ws->kv_f32);
     free(ws->attn_state);
-    free(ws->mark_s);
     free(ws->lanes);
     free(ws->early);
     free(ws->early_at);
@@ -482,70 +480,87 @@ static const float *landmark_rows_f32(const pa_marks *mk, const uint8_t *rows, i
 
 /* Scratch of one thread for chunk attention. */
 typedef struct chunk_scratch {
-    float *s;    /* (n_ctx, PA_ATTN_ROWS) scores, then weights, a position's rows together */
+    float *s;    /* (2 n_ctx, PA_ATTN_ROWS) scores, then weights, a position's rows together:
+                    positions, then landmarks */
     float *tmp;  /* (CHUNK_TILE, hd) K or V rows as f32 */
-    float *tile; /* (MARK_TILE, PA_ATTN_ROWS) landmark scores or weights */
     float *qt, *ot; /* (hd, PA_ATTN_ROWS) each: the queries and the outputs, transposed */
 } chunk_scratch;
 
-/* Landmarks of one group: their scores S^T[pos_j] = K_j qt, each at the position it was
- * (inside a released block, so otherwise -inf). */
-static void landmark_scores(const pa_marks *mk, const pa_mark_set *set, int n_rows,
+/* Landmarks of one group: their scores lm[j] = K_j qt, j < set->n (lm: the item's landmark
+ * region, after its positions) */
+static void landmark_scores(const pa_marks *mk, const pa_mark_set *set, int n_rows, float *lm,
                             const chunk_scratch *cs) {
     for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
         const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
         const float *k = landmark_rows_f32(mk, set->k + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
-        pa_attn_rows_scores(cs->tile, cs->qt, k, mk->head_dim, nt, mk->head_dim, n_rows);
-        for (int j = 0; j < nt; j++)
-            memcpy(cs->s + (size_t)set->pos[j0 + j] * PA_ATTN_ROWS, cs->tile + j * PA_ATTN_ROWS,
-                   (size_t)n_rows * sizeof(float));
+        pa_attn_rows_scores(lm + (size_t)j0 * PA_ATTN_ROWS, cs->qt, k, mk->head_dim, nt,
+                            mk->head_dim, n_rows);
     }
 }
 
-/* O^T += V_j^T W^T[pos_j] over the group's landmarks */
+/* O^T += V_j^T lm[j] over the group's landmarks, lm now their weights */
 static void landmark_values(const pa_marks *mk, const pa_mark_set *set, int n_rows,
-                            const chunk_scratch *cs) {
+                            const float *lm, const chunk_scratch *cs) {
     for (int j0 = 0; j0 < set->n; j0 += MARK_TILE) {
         const int nt = set->n - j0 < MARK_TILE ? set->n - j0 : MARK_TILE;
-        for (int j = 0; j < nt; j++)
-            memcpy(cs->tile + j * PA_ATTN_ROWS, cs->s + (size_t)set->pos[j0 + j] * PA_ATTN_ROWS,
-                   (size_t)n_rows * sizeof(float));
         const float *v = landmark_rows_f32(mk, set->v + (size_t)j0 * mk->row_bytes, nt, cs->tmp);
-        pa_attn_rows_values(cs->ot, cs->tile, v, mk->head_dim, nt, mk->head_dim, n_rows);
+        pa_attn_rows_values(cs->ot, lm + (size_t)j0 * PA_ATTN_ROWS, v, mk->head_dim, nt,
+                            mk->head_dim, n_rows);
     }
 }
 
-/* What a scoring policy learns from the attention probabilities of query head `head`: weights
- * s (positions [0, last], a position's rows together, 0 where a row does not see it) over each
- * row's sum. H2O adds each position's probability up; entropy budgets record each row's
- * normalised entropy; the KVzip+ oracle keeps max a / |x| over the repeated text's queries. */
-static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it, const float *s,
-                    const float *sums, int last) {
+/* The weights an item's rows give (a position's rows together): s for positions [0, last],
+ * written where a block is present (pruned ones are never read), lm for its landmarks */
+typedef struct item_weights {
+    const float *s, *lm;
+    const int32_t *table; /* the sequence's block table */
+    int bs, last, n_marks;
+} item_weights;
+
+/* Row r's normalised entropy terms over what it attends (present positions up to first_pos + r,
+ * and the landmarks), its probabilities the weights times inv */
+static void row_entropy(const item_weights *w, int r, int end, float inv, double *h,
+                        int *n_seen) {
+    for (int b = 0; b * w->bs <= end; b++) {
+        if (w->table[b] == PA_NO_BLOCK) continue;
+        const int c0 = b * w->bs, n = (b + 1) * w->bs <= end ? w->bs : end + 1 - c0;
+        const float *row = w->s + (size_t)c0 * PA_ATTN_ROWS + r;
+        *h += pa_entropy(row, PA_ATTN_ROWS, n, inv);
+        for (int c = 0; c < n; c++) *n_seen += row[(size_t)c * PA_ATTN_ROWS] > 0;
+    }
+    *h += pa_entropy(w->lm + r, PA_ATTN_ROWS, w->n_marks, inv);
+    for (int j = 0; j < w->n_marks; j++) *n_seen += w->lm[(size_t)j * PA_ATTN_ROWS + r] > 0;
+}
+
+/* What a scoring policy learns from the attention probabilities of query head `head` (the
+ * weights over each row's sum). H2O adds each position's probability up; entropy budgets record
+ * each row's normalised entropy; the KVzip+ oracle keeps max a / |x| over the repeated text's
+ * queries. */
+static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it,
+                    const item_weights *w, const float *sums) {
     const int g = job->layer * mk->n_head_kv + it->head / (mk->n_head / mk->n_head_kv);
-    const int first_pos = job->ws->pos[it->first], n_rows = it->n_rows;
+    const int first_pos = job->ws->pos[it->first], n_rows = it->n_rows, bs = w->bs;
     float inv[PA_ATTN_ROWS];
     for (int r = 0; r < n_rows; r++) inv[r] = 1.0f / sums[r];
-#define PROBABILITY(r, c) (s[(size_t)(c) * PA_ATTN_ROWS + (r)] * inv[r])
+#define PROBABILITY(r, c) (w->s[(size_t)(c) * PA_ATTN_ROWS + (r)] * inv[r])
     if (mk->mode == PA_MARKS_H2O) {
-        const int32_t *table = job->seqs[it->seq].block_table;
-        const int bs = pa_kv_config_of(job->kv)->block_size;
         pa_mark_set *set = &mk->sets[g];
         for (int r = 0; r < n_rows; r++) {
-            for (int b = mk->sink_blocks; b <= last / bs; b++) { /* positions still in blocks */
-                if (table[b] == PA_NO_BLOCK) continue;
-                for (int c = b * bs; c < (b + 1) * bs && c <= last; c++)
+            for (int b = mk->sink_blocks; b <= w->last / bs; b++) { /* positions still in blocks */
+                if (w->table[b] == PA_NO_BLOCK) continue;
+                for (int c = b * bs; c < (b + 1) * bs && c <= w->last; c++)
                     *pa_marks_score(mk, g, (size_t)c) += PROBABILITY(r, c);
             }
-            for (int j = 0; j < set->n; j++) set->score[j] += PROBABILITY(r, set->pos[j]);
+            for (int j = 0; j < set->n; j++)
+                set->score[j] += w->lm[(size_t)j * PA_ATTN_ROWS + r] * inv[r];
         }
     }
     if (mk->entropy)
         for (int r = 0; r < n_rows; r++) {
+            double h = 0;
             int n_seen = 0;
-            for (int c = 0; c <= first_pos + r; c++) n_seen += PROBABILITY(r, c) > 0;
-            if (n_seen > 1)
-                mk->entropy_sum[g] +=
-                    pa_entropy(s + r, PA_ATTN_ROWS, first_pos + r + 1, inv[r]) / log(n_seen);
+            row_entropy(w, r, first_pos + r, inv[r], &h, &n_seen);
+            if (n_seen > 1) mk->entropy_sum[g] += h / log(n_seen);
             mk->entropy_n[g]++;
         }
     pa_oracle *orc = mk->oracle;
@@ -555,6 +570,7 @@ static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it, co
         if (first_pos + r < orc->repeat) continue;
         const float inv_x = 1.0f / job->ws->xnorm[it->first + r];
         for (int c = 0; c < orc->repeat; c++) {
+            if (w->table[c / bs] == PA_NO_BLOCK) continue; /* no weight */
             const float a = PROBABILITY(r, c) * inv_x;
             if (a > amax[c]) amax[c] = a;
         }
@@ -581,8 +597,10 @@ static const float *early_rows(const chunk_job *job, const chunk_item *it, bool 
 }
 
 /* For rows r of one head (at most PA_ATTN_ROWS), the rows side by side (attention_rows.c):
- * S^T (n, r) = K Q^T over positions [0, last] a KV tile at a time (and the landmarks of a
- * pruning policy), the causal softmax down the positions, then O^T (hd, r) = V^T W^T. */
+ * S^T (n, r) = K Q^T over the positions [0, last] it attends (present blocks before the batch a
+ * tile at a time, the batch's own rows, and the landmarks of a pruning policy), the causal
+ * softmax down the positions, then O^T (hd, r) = V^T W^T. Pruned positions are skipped, not
+ * masked: a decode step under H2O attends a few hundred of thousands. */
 static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
                                  const chunk_scratch *cs) {
     const pa_hparams *hp = job->hp;
@@ -596,37 +614,55 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
     pa_marks *mk = seq->marks;
     const pa_mark_set *set = mk ? &mk->sets[job->layer * mk->n_head_kv + kv_head] : NULL;
     const int first_pos = ws->pos[it->first], last = ws->pos[it->first + n_rows - 1];
-    /* Positions before the batch are read from the KV blocks, converted to f32 a tile at a
-     * time; the batch's own (pos0 .. last) from its rows in ws->k and ws->v, which hold the
-     * stored values (rope_and_store), so that they are not converted once per item. */
+    /* Positions before the batch are read from the KV blocks (converted once per layer into
+     * ws->early, or a tile at a time); the batch's own (pos0 .. last) from its rows in ws->k
+     * and ws->v, which hold the stored values (rope_and_store). */
     const int early = seq->pos0, n_early_blocks = (early + bs - 1) / bs;
     const size_t kv_dim = (size_t)hp->n_head_kv * hd;
     const size_t batch_row = (size_t)(it->first - (first_pos - early)) * kv_dim + first;
-    float sums[PA_ATTN_ROWS];
+    float *own = cs->s + (size_t)early * PA_ATTN_ROWS; /* the batch's positions */
+    float *lm = cs->s + (size_t)(last + 1) * PA_ATTN_ROWS; /* then the landmarks */
+    const int n_own = last + 1 - early, n_marks = set ? set->n : 0;
+    float max[PA_ATTN_ROWS], sums[PA_ATTN_ROWS];
+    for (int r = 0; r < PA_ATTN_ROWS; r++) max[r] = -INFINITY, sums[r] = 0;
 
     pa_attn_rows_q(cs->qt, ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim,
                    n_rows, hd, 1.0f / sqrtf((float)hd));
-    for (int b = 0; b < n_early_blocks;) {
-        if (table[b] == PA_NO_BLOCK) { /* pruned: no weight (but for landmarks, below) */
-            const int end = b + 1 < n_early_blocks ? (b + 1) * bs : early;
-            for (int c = b * bs; c < end; c++)
-                for (int r = 0; r < n_rows; r++) cs->s[(size_t)c * PA_ATTN_ROWS + r] = -INFINITY;
+    for (int b = 0; b < n_early_blocks;) { /* scores, and the rows' maxima */
+        if (table[b] == PA_NO_BLOCK) {
             b++;
             continue;
         }
         const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
         size_t ld;
         const float *k = early_rows(job, it, false, &run, first, cs, &ld);
-        pa_attn_rows_scores(cs->s + (size_t)run.pos * PA_ATTN_ROWS, cs->qt, k, ld, run.n, hd,
-                            n_rows);
+        float *at = cs->s + (size_t)run.pos * PA_ATTN_ROWS;
+        pa_attn_rows_scores(at, cs->qt, k, ld, run.n, hd, n_rows);
+        pa_attn_rows_max(at, run.n, first_pos - run.pos, n_rows, max);
     }
-    pa_attn_rows_scores(cs->s + (size_t)early * PA_ATTN_ROWS, cs->qt, ws->k + batch_row, kv_dim,
-                        last + 1 - early, hd, n_rows);
-    if (set) landmark_scores(mk, set, n_rows, cs);
-    pa_attn_rows_softmax(cs->s, last + 1, first_pos, n_rows, sums);
-    if (mk) observe(job, mk, it, cs->s, sums, last);
+    pa_attn_rows_scores(own, cs->qt, ws->k + batch_row, kv_dim, n_own, hd, n_rows);
+    pa_attn_rows_max(own, n_own, first_pos - early, n_rows, max);
+    if (set) {
+        landmark_scores(mk, set, n_rows, lm, cs);
+        pa_attn_rows_max(lm, n_marks, n_marks, n_rows, max);
+    }
+    for (int b = 0; b < n_early_blocks;) { /* the weights */
+        if (table[b] == PA_NO_BLOCK) {
+            b++;
+            continue;
+        }
+        const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
+        pa_attn_rows_exp(cs->s + (size_t)run.pos * PA_ATTN_ROWS, run.n, first_pos - run.pos,
+                         n_rows, max, sums);
+    }
+    pa_attn_rows_exp(own, n_own, first_pos - early, n_rows, max, sums);
+    if (set) pa_attn_rows_exp(lm, n_marks, n_marks, n_rows, max, sums);
+    if (mk) {
+        const item_weights w = {cs->s, lm, table, bs, last, n_marks};
+        observe(job, mk, it, &w, sums);
+    }
     memset(cs->ot, 0, (size_t)hd * PA_ATTN_ROWS * sizeof *cs->ot);
-    for (int b = 0; b < n_early_blocks;) {
+    for (int b = 0; b < n_early_blocks;) { /* the output */
         if (table[b] == PA_NO_BLOCK) {
             b++;
             continue;
@@ -637,9 +673,8 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
         pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, v, ld, run.n, hd,
                             n_rows);
     }
-    pa_attn_rows_values(cs->ot, cs->s + (size_t)early * PA_ATTN_ROWS, ws->v + batch_row, kv_dim,
-                        last + 1 - early, hd, n_rows);
-    if (set) landmark_values(mk, set, n_rows, cs);
+    pa_attn_rows_values(cs->ot, own, ws->v + batch_row, kv_dim, n_own, hd, n_rows);
+    if (set) landmark_values(mk, set, n_rows, lm, cs);
     pa_attn_rows_out(ws->att + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim, cs->ot,
                      sums, n_rows, hd);
 }
@@ -671,9 +706,8 @@ static void chunk_attention_rows(void *ctx, int ith, int nth) {
     const chunk_job *job = ctx;
     const size_t slot = (size_t)pa_pool_slot(), hd = (size_t)job->hp->head_dim;
     float *lanes = job->ws->lanes + slot * 2 * PA_ATTN_ROWS * hd;
-    const chunk_scratch cs = {job->ws->scores + slot * PA_ATTN_ROWS * job->ws->n_ctx,
-                              job->ws->kv_f32 + slot * CHUNK_TILE * hd,
-                              job->ws->mark_s + slot * MARK_TILE * PA_ATTN_ROWS, lanes,
+    const chunk_scratch cs = {job->ws->scores + slot * PA_ATTN_ROWS * 2 * job->ws->n_ctx,
+                              job->ws->kv_f32 + slot * CHUNK_TILE * hd, lanes,
                               lanes + PA_ATTN_ROWS * hd};
     for (int i = ith; i < job->n_items; i += nth) chunk_attention_any(job, &job->items[i], &cs);
 }
