@@ -578,6 +578,16 @@ static void observe(const chunk_job *job, pa_marks *mk, const chunk_item *it,
 #undef PROBABILITY
 }
 
+/* The next run of present blocks before position `early` from block *b on, into *run (false
+ * when there is none) */
+static bool next_present_run(const int32_t *table, int *b, int n_blocks, int bs, int early,
+                             tile_run *run) {
+    while (*b < n_blocks && table[*b] == PA_NO_BLOCK) (*b)++;
+    if (*b >= n_blocks) return false;
+    *run = next_tile(table, b, n_blocks, bs, early - 1);
+    return true;
+}
+
 /* A run of the item's K (or V) rows before the batch, as f32 rows `*ld` floats apart: in
  * ws->early where the layer's were converted for the sequence, else gathered into tmp */
 static const float *early_rows(const chunk_job *job, const chunk_item *it, bool values,
@@ -625,15 +635,12 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
     const int n_own = last + 1 - early, n_marks = set ? set->n : 0;
     float max[PA_ATTN_ROWS], sums[PA_ATTN_ROWS];
     for (int r = 0; r < PA_ATTN_ROWS; r++) max[r] = -INFINITY, sums[r] = 0;
+    tile_run run; /* of present blocks before the batch */
 
     pa_attn_rows_q(cs->qt, ws->q + (size_t)it->first * q_dim + (size_t)it->head * hd, q_dim,
                    n_rows, hd, 1.0f / sqrtf((float)hd));
-    for (int b = 0; b < n_early_blocks;) { /* scores, and the rows' maxima */
-        if (table[b] == PA_NO_BLOCK) {
-            b++;
-            continue;
-        }
-        const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
+    /* scores, and the rows' maxima */
+    for (int b = 0; next_present_run(table, &b, n_early_blocks, bs, early, &run);) {
         size_t ld;
         const float *k = early_rows(job, it, false, &run, first, cs, &ld);
         float *at = cs->s + (size_t)run.pos * PA_ATTN_ROWS;
@@ -646,12 +653,8 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
         landmark_scores(mk, set, n_rows, lm, cs);
         pa_attn_rows_max(lm, n_marks, n_marks, n_rows, max);
     }
-    for (int b = 0; b < n_early_blocks;) { /* the weights */
-        if (table[b] == PA_NO_BLOCK) {
-            b++;
-            continue;
-        }
-        const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
+    /* the weights */
+    for (int b = 0; next_present_run(table, &b, n_early_blocks, bs, early, &run);) {
         pa_attn_rows_exp(cs->s + (size_t)run.pos * PA_ATTN_ROWS, run.n, first_pos - run.pos,
                          n_rows, max, sums);
     }
@@ -662,12 +665,8 @@ static void chunk_attention_item(const chunk_job *job, const chunk_item *it,
         observe(job, mk, it, &w, sums);
     }
     memset(cs->ot, 0, (size_t)hd * PA_ATTN_ROWS * sizeof *cs->ot);
-    for (int b = 0; b < n_early_blocks;) { /* the output */
-        if (table[b] == PA_NO_BLOCK) {
-            b++;
-            continue;
-        }
-        const tile_run run = next_tile(table, &b, n_early_blocks, bs, early - 1);
+    /* the output */
+    for (int b = 0; next_present_run(table, &b, n_early_blocks, bs, early, &run);) {
         size_t ld;
         const float *v = early_rows(job, it, true, &run, first, cs, &ld);
         pa_attn_rows_values(cs->ot, cs->s + (size_t)run.pos * PA_ATTN_ROWS, v, ld, run.n, hd,
