@@ -23,6 +23,7 @@
 #include "vsum.h"
 
 enum { ROWS = PA_ATTN_ROWS };
+enum { FEW_ROWS = 4, FEW_MAX_HD = 256 }; /* the few-rows kernels' rows and head sizes, at most */
 
 /* ----------------------------------------------------------------------------------------- */
 /* Portable: the definitions, rows r < n_rows only                                            */
@@ -327,8 +328,6 @@ AVX2 static void exp_avx2(float *st, int n, int first_pos, int n_rows, const flo
 /* each row's products run along the head's values, and the sums of 16 (AVX-512) or 8 (AVX2)  */
 /* positions are reduced together, where the lanes would compute 16 or 8 rows for one         */
 
-enum { FEW_ROWS = 4, FEW_MAX_HD = 256 };
-
 /* Row r of qt (hd,) as a plain row */
 static void row_of(float *out, const float *qt, int r, int hd) {
     for (int d = 0; d < hd; d++) out[d] = qt[ROWS * d + r];
@@ -417,31 +416,51 @@ AVX2 static void values_few256(float *ot, const float *st, const float *v, size_
         for (int d = 0; d < hd; d++) ot[ROWS * d + r] += out[d];
     }
 }
-
-/* Whether n_rows go through the *_few kernels: as many products, not 8 or 16 rows' */
-static bool few(bool avx512, int hd, int n_rows) {
-    return n_rows <= FEW_ROWS && hd <= FEW_MAX_HD && hd % (avx512 ? 16 : 8) == 0;
-}
+#endif
 
 /* ----------------------------------------------------------------------------------------- */
 
-typedef enum lanes_isa { LANES_PORTABLE, LANES_AVX2, LANES_AVX512 } lanes_isa;
+/* out, then the rows' operand (qt or st), then the K or V rows */
+typedef void (*rows_fn)(float *, const float *, const float *, size_t, int, int, int);
 
-static lanes_isa chosen;
+typedef struct lanes_kernels {
+    rows_fn scores, values;
+    rows_fn few_scores, few_values; /* NULL, or for n_rows <= FEW_ROWS, hd a multiple of few_hd */
+    int few_hd;
+    void (*max)(const float *st, int n, int first_pos, int n_rows, float *max);
+    void (*exp)(float *st, int n, int first_pos, int n_rows, const float *max, float *sums);
+} lanes_kernels;
+
+static lanes_kernels chosen = {scores_portable, values_portable, NULL, NULL, 0,
+                               max_portable,    exp_portable};
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
-    if (pa_cpu_avx512_enabled()) chosen = LANES_AVX512;
-    else if (pa_cpu_simd_enabled() && pa_cpu_has_avx2()) chosen = LANES_AVX2;
+#ifdef PA_HAVE_X86_KERNELS
+    if (pa_cpu_avx512_enabled())
+        chosen = (lanes_kernels){scores_avx512, values_avx512, scores_few512, values_few512, 16,
+                                 max_avx512,    exp_avx512};
+    else if (pa_cpu_simd_enabled() && pa_cpu_has_avx2())
+        chosen = (lanes_kernels){scores_avx2, values_avx2, scores_few256, values_few256, 8,
+                                 max_avx2,    exp_avx2};
+#endif
 }
 
 /* The widest set the weight kernels use (PYAGENT_KERNELS caps both), found once: asking the
  * CPU (cpuid) traps to the hypervisor in a guest */
-static lanes_isa lanes(void) {
+static const lanes_kernels *lanes(void) {
     pthread_once(&chosen_once, choose);
-    return chosen;
+    return &chosen;
 }
-#endif
+
+/* The products' kernel for these rows: the few-rows one where it takes them (as many products,
+ * not 8 or 16 rows'), plain C for head sizes the vector tiles do not take */
+static rows_fn pick(const lanes_kernels *k, rows_fn all, rows_fn few, rows_fn portable, int hd,
+                    int n_rows) {
+    if (hd % 8) return portable;
+    if (few && n_rows <= FEW_ROWS && hd <= FEW_MAX_HD && hd % k->few_hd == 0) return few;
+    return all;
+}
 
 void pa_attn_rows_q(float *qt, const float *q, size_t q_stride, int n_rows, int hd, float scale) {
     for (int r = 0; r < ROWS; r++)
@@ -451,75 +470,23 @@ void pa_attn_rows_q(float *qt, const float *q, size_t q_stride, int n_rows, int 
 
 void pa_attn_rows_scores(float *st, const float *qt, const float *k, size_t ld, int n, int hd,
                          int n_rows) {
-#ifdef PA_HAVE_X86_KERNELS
-    const lanes_isa isa = hd % 8 == 0 ? lanes() : LANES_PORTABLE;
-    if (isa != LANES_PORTABLE && few(isa == LANES_AVX512, hd, n_rows)) {
-        if (isa == LANES_AVX512) scores_few512(st, qt, k, ld, n, hd, n_rows);
-        else scores_few256(st, qt, k, ld, n, hd, n_rows);
-        return;
-    }
-    if (isa == LANES_AVX512) {
-        scores_avx512(st, qt, k, ld, n, hd, n_rows);
-        return;
-    }
-    if (isa == LANES_AVX2) {
-        scores_avx2(st, qt, k, ld, n, hd, n_rows);
-        return;
-    }
-#endif
-    scores_portable(st, qt, k, ld, n, hd, n_rows);
+    const lanes_kernels *l = lanes();
+    pick(l, l->scores, l->few_scores, scores_portable, hd, n_rows)(st, qt, k, ld, n, hd, n_rows);
 }
 
 void pa_attn_rows_max(const float *st, int n, int first_pos, int n_rows, float *max) {
-#ifdef PA_HAVE_X86_KERNELS
-    const lanes_isa isa = lanes();
-    if (isa == LANES_AVX512) {
-        max_avx512(st, n, first_pos, n_rows, max);
-        return;
-    }
-    if (isa == LANES_AVX2) {
-        max_avx2(st, n, first_pos, n_rows, max);
-        return;
-    }
-#endif
-    max_portable(st, n, first_pos, n_rows, max);
+    lanes()->max(st, n, first_pos, n_rows, max);
 }
 
 void pa_attn_rows_exp(float *st, int n, int first_pos, int n_rows, const float *max,
                       float *sums) {
-#ifdef PA_HAVE_X86_KERNELS
-    const lanes_isa isa = lanes();
-    if (isa == LANES_AVX512) {
-        exp_avx512(st, n, first_pos, n_rows, max, sums);
-        return;
-    }
-    if (isa == LANES_AVX2) {
-        exp_avx2(st, n, first_pos, n_rows, max, sums);
-        return;
-    }
-#endif
-    exp_portable(st, n, first_pos, n_rows, max, sums);
+    lanes()->exp(st, n, first_pos, n_rows, max, sums);
 }
 
 void pa_attn_rows_values(float *ot, const float *st, const float *v, size_t ld, int n, int hd,
                          int n_rows) {
-#ifdef PA_HAVE_X86_KERNELS
-    const lanes_isa isa = hd % 8 == 0 ? lanes() : LANES_PORTABLE;
-    if (isa != LANES_PORTABLE && few(isa == LANES_AVX512, hd, n_rows)) {
-        if (isa == LANES_AVX512) values_few512(ot, st, v, ld, n, hd, n_rows);
-        else values_few256(ot, st, v, ld, n, hd, n_rows);
-        return;
-    }
-    if (isa == LANES_AVX512) {
-        values_avx512(ot, st, v, ld, n, hd, n_rows);
-        return;
-    }
-    if (isa == LANES_AVX2) {
-        values_avx2(ot, st, v, ld, n, hd, n_rows);
-        return;
-    }
-#endif
-    values_portable(ot, st, v, ld, n, hd, n_rows);
+    const lanes_kernels *l = lanes();
+    pick(l, l->values, l->few_values, values_portable, hd, n_rows)(ot, st, v, ld, n, hd, n_rows);
 }
 
 void pa_attn_rows_out(float *o, size_t o_stride, const float *ot, const float *sums, int n_rows,
